@@ -1,0 +1,124 @@
+"""Settings for every `alcor` command, resolved in one place.
+
+Precedence is flags > `ALCOR_*` environment variables > config file (TOML) > defaults, the order
+operators expect from OpenStack services and twelve-factor apps alike. Each settings class is
+a dataclass: a field is one declaration, and its environment variable is `ALCOR_<FIELD>`
+upper-cased (for example `database_url` -> `ALCOR_DATABASE_URL`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_CONFIG_FILE = Path("/etc/alcor/alcor.toml")
+DEFAULT_STATE_DIR = Path(os.environ.get("ALCOR_STATE_DIR", "/var/lib/alcor"))
+
+
+@dataclasses.dataclass
+class ServerSettings:
+    """Settings of `alcor server` (API, compiler and status intake)."""
+
+    bind: str = "127.0.0.1:9696"
+    database_url: str = ""  # empty: SQLite file in state_dir
+    state_dir: str = str(DEFAULT_STATE_DIR)
+    nats_url: str = ""  # empty: start and supervise an embedded nats-server
+    nats_port: int = 4222  # port of the embedded nats-server (loopback only)
+    default_project: str = "admin"  # project of header-less (admin) requests in noauth mode
+    base_mac: str = "fa:16:3e:00:00:00"
+    vni_ranges: str = "1:16777215"  # "lo:hi[,lo:hi...]" for VXLAN segmentation ids
+    max_page_size: int = 1000
+    workers: int = 1
+    log_level: str = "warning"
+    agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)
+    auto_migrate: bool = True  # create/upgrade an embedded SQLite database on start
+
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy URL to use: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{Path(self.state_dir) / 'alcor.db'}"
+
+    def host_port(self) -> tuple[str, int]:
+        """`bind` split into host and port."""
+        host, _, port = self.bind.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+@dataclasses.dataclass
+class AgentSettings:
+    """Settings of `alcor agent` (one per hypervisor)."""
+
+    host_id: str = ""  # empty: the machine's hostname
+    tunnel_ip: str = ""
+    nats_url: str = "nats://127.0.0.1:4222"
+    ovsdb: str = "unix:/var/run/openvswitch/db.sock"
+    ovs_rundir: str = "/var/run/openvswitch"
+    datapath_type: str = "system"
+    tunnel_type: str = "vxlan"
+    integration_bridge: str = "br-int"
+    heartbeat_interval: float = 10.0
+    log_level: str = "warning"
+
+
+def _coerce(value: str, typ: Any) -> Any:
+    if typ in (bool, "bool"):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    if typ in (int, "int"):
+        return int(value)
+    if typ in (float, "float"):
+        return float(value)
+    return value
+
+
+def load(
+    cls: type[T],
+    flags: dict[str, Any] | None = None,
+    config_file: str | Path | None = None,
+    environ: typing.Mapping[str, str] | None = None,
+    section: str | None = None,
+) -> T:
+    """Build `cls` from defaults, then the config file, the environment and the flags.
+
+    `flags` holds only the options the user actually gave (None values are ignored).
+    `section` names the TOML table to read (`[server]`, `[agent]`); top-level keys apply too.
+    """
+    environ = os.environ if environ is None else environ
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    path = Path(config_file or environ.get("ALCOR_CONFIG", "") or DEFAULT_CONFIG_FILE)
+    if path.is_file():
+        with path.open("rb") as fh:
+            doc = tomllib.load(fh)
+        for key, val in doc.items():
+            if key in fields:
+                values[key] = val
+        if section and isinstance(doc.get(section), dict):
+            for key, val in doc[section].items():
+                if key not in fields:
+                    raise ValueError(f"{path}: unknown setting [{section}] {key}")
+                values[key] = val
+    elif config_file:
+        raise FileNotFoundError(f"config file {config_file} does not exist")
+    for name in fields:
+        env_val = environ.get(f"ALCOR_{name.upper()}")
+        if env_val is not None:
+            values[name] = _coerce(env_val, hints[name])
+    for name, val in (flags or {}).items():
+        if val is not None:
+            if name not in fields:
+                raise ValueError(f"unknown setting {name}")
+            values[name] = val
+    return cls(**values)

@@ -1,0 +1,304 @@
+"""Value kinds of resource attributes: how a value is validated, stored and filtered.
+
+A kind knows three things about one attribute type: how to check and normalise a value that a
+client sent in a JSON body, how to parse the same value from a query-string filter, and which
+SQL column type stores it. Attribute declarations pick a kind; nothing else in the code base
+needs to know what a MAC address or a CIDR looks like.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from alcor import errors
+
+
+class Kind:
+    """Base kind: any JSON value, stored as JSON."""
+
+    type_name = "value"
+    json_schema: dict[str, Any] = {}
+
+    def sql_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.JSON()
+
+    def check(self, name: str, value: Any) -> Any:
+        """Validate a body value and return its canonical form (raise InvalidInput)."""
+        return value
+
+    def parse(self, name: str, text: str) -> Any:
+        """Parse one query-string filter value."""
+        return self.check(name, text)
+
+    def filterable(self) -> bool:
+        return True
+
+
+def _bad(name: str, value: Any, why: str) -> errors.InvalidInput:
+    return errors.InvalidInput(f"Invalid input for {name}. Reason: {why}", value=value)
+
+
+class Str(Kind):
+    type_name = "string"
+
+    def __init__(self, max_len: int = 255, pattern: str | None = None) -> None:
+        self.max_len = max_len
+        self.pattern = re.compile(pattern) if pattern else None
+        self.json_schema = {"type": "string", "maxLength": max_len}
+
+    def sql_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.String(self.max_len)
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise _bad(name, value, f"'{value}' is not a valid string.")
+        if len(value) > self.max_len:
+            raise _bad(name, value, f"'{value}' exceeds maximum length of {self.max_len}.")
+        if self.pattern and not self.pattern.fullmatch(value):
+            raise _bad(name, value, f"'{value}' is not a valid {name}.")
+        return value
+
+
+class Uuid(Str):
+    type_name = "uuid"
+
+    def __init__(self) -> None:
+        super().__init__(36)
+        self.json_schema = {"type": "string", "format": "uuid"}
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise _bad(name, value, f"'{value}' is not a valid UUID.")
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise _bad(name, value, f"'{value}' is not a valid UUID.") from None
+
+
+class Bool(Kind):
+    type_name = "boolean"
+    json_schema = {"type": "boolean"}
+    _TEXT = {"true": True, "1": True, "false": False, "0": False}
+
+    def sql_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.Boolean()
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in self._TEXT:
+            return self._TEXT[value.lower()]
+        raise _bad(name, value, f"'{value}' cannot be converted to boolean")
+
+
+class Int(Kind):
+    type_name = "integer"
+
+    def __init__(self, lo: int | None = None, hi: int | None = None) -> None:
+        self.lo, self.hi = lo, hi
+        self.json_schema = {"type": "integer"}
+        if lo is not None:
+            self.json_schema["minimum"] = lo
+        if hi is not None:
+            self.json_schema["maximum"] = hi
+
+    def sql_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.BigInteger()
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise _bad(name, value, f"'{value}' is not an integer")
+        if isinstance(value, str):
+            try:
+                value = int(value)
+            except ValueError:
+                raise _bad(name, value, f"'{value}' is not an integer") from None
+        if not isinstance(value, int):
+            raise _bad(name, value, f"'{value}' is not an integer")
+        if self.lo is not None and value < self.lo:
+            raise _bad(name, value, f"'{value}' is too small - must be at least '{self.lo}'")
+        if self.hi is not None and value > self.hi:
+            raise _bad(name, value, f"'{value}' is too large - must be no larger than '{self.hi}'")
+        return value
+
+
+class IntChoice(Int):
+    """An integer from a fixed set (ip_version: 4 or 6)."""
+
+    def __init__(self, *values: int) -> None:
+        super().__init__(min(values), max(values))
+        self.values = values
+        self.json_schema = {"type": "integer", "enum": list(values)}
+
+    def check(self, name: str, value: Any) -> Any:
+        out = super().check(name, value)
+        if out not in self.values:
+            raise _bad(name, value, f"'{value}' is not in {list(self.values)}")
+        return out
+
+
+class Enum(Str):
+    type_name = "enum"
+
+    def __init__(self, *values: str, ignore_case: bool = False) -> None:
+        super().__init__(max(len(v) for v in values))
+        self.values = values
+        self.ignore_case = ignore_case
+        self.json_schema = {"type": "string", "enum": list(values)}
+
+    def check(self, name: str, value: Any) -> Any:
+        if isinstance(value, str):
+            for v in self.values:
+                if value == v or (self.ignore_case and value.lower() == v.lower()):
+                    return v
+        raise _bad(name, value, f"'{value}' is not in {list(self.values)}")
+
+
+class MacAddress(Str):
+    type_name = "mac_address"
+    _RE = re.compile(r"^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$")
+
+    def __init__(self) -> None:
+        super().__init__(17)
+        self.json_schema = {"type": "string", "pattern": self._RE.pattern}
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str) or not self._RE.match(value):
+            raise _bad(name, value, f"'{value}' is not a valid MAC address")
+        mac = value.lower().replace("-", ":")
+        first = int(mac[:2], 16)
+        if mac == "00:00:00:00:00:00" or first & 1:
+            raise _bad(name, value, f"'{value}' is not a valid MAC address")
+        return mac
+
+
+class IpAddress(Str):
+    type_name = "ip_address"
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.json_schema = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise _bad(name, value, f"'{value}' is not a valid IP address")
+        try:
+            addr = ipaddress.ip_address(value)
+        except ValueError:
+            raise _bad(name, value, f"'{value}' is not a valid IP address") from None
+        if addr.version == 4 and str(addr) != value:
+            # Neutron refuses non-canonical IPv4 such as leading zeros ('010.0.0.1').
+            raise _bad(name, value, f"'{value}' is not an accepted IP address, '{addr}' is "
+                       "recommended")
+        return str(addr)
+
+
+class Cidr(Str):
+    type_name = "cidr"
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.json_schema = {"type": "string"}
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str) or "/" not in value:
+            raise _bad(name, value, f"'{value}' is not a valid IP subnet")
+        try:
+            net = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise _bad(name, value, f"'{value}' is not a valid IP subnet") from None
+        return str(net)
+
+
+class Json(Kind):
+    """A structured value (list or dict) stored as JSON, checked by a function."""
+
+    type_name = "json"
+
+    def __init__(
+        self,
+        checker: Callable[[str, Any], Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        filter_parser: Callable[[str, str], Any] | None = None,
+    ) -> None:
+        self.checker = checker
+        self.json_schema = schema or {}
+        self.filter_parser = filter_parser
+
+    def check(self, name: str, value: Any) -> Any:
+        return self.checker(name, value) if self.checker else value
+
+    def parse(self, name: str, text: str) -> Any:
+        if self.filter_parser is None:
+            raise errors.BadRequest(f"{name} cannot be used as a filter")
+        return self.filter_parser(name, text)
+
+    def filterable(self) -> bool:
+        return self.filter_parser is not None
+
+
+class Timestamp(Kind):
+    """Server-set time, stored as unix seconds, shown as Neutron's ISO-8601 'Z' form."""
+
+    type_name = "timestamp"
+    json_schema = {"type": "string", "format": "date-time"}
+
+    def sql_type(self) -> sa.types.TypeEngine[Any]:
+        return sa.Float()
+
+
+def list_of(item: Kind, unique: bool = True) -> Json:
+    """A JSON list whose items are each checked by `item`."""
+
+    def check(name: str, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise _bad(name, value, f"'{value}' is not a list")
+        out = [item.check(name, v) for v in value]
+        if unique and len(set(map(str, out))) != len(out):
+            raise _bad(name, value, f"Duplicate items in the list: '{value}'")
+        return out
+
+    return Json(check, {"type": "array", "items": item.json_schema or {}},
+                filter_parser=lambda name, text: item.parse(name, text))
+
+
+def dict_list(
+    fields: dict[str, Kind], required: Sequence[str] = (), extra_ok: bool = False
+) -> Json:
+    """A JSON list of objects with the given fields (each checked by its kind)."""
+
+    def check_one(name: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise _bad(name, value, f"'{value}' is not a dictionary")
+        unknown = set(value) - set(fields)
+        if unknown and not extra_ok:
+            raise _bad(name, value, f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+        for key in required:
+            if key not in value:
+                raise _bad(name, value, f"Validation of dictionary's keys failed. "
+                           f"Expected keys: {set(required)} Provided keys: {set(value)}")
+        return {k: (fields[k].check(f"{name}.{k}", v) if v is not None else None)
+                for k, v in value.items() if k in fields}
+
+    def check(name: str, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise _bad(name, value, f"'{value}' is not a list")
+        return [check_one(name, v) for v in value]
+
+    props = {k: (v.json_schema or {}) for k, v in fields.items()}
+    return Json(check, {"type": "array", "items": {"type": "object", "properties": props}})
+
+
+def json_object(name: str, value: Any) -> Any:
+    """Check a free-form JSON object (e.g. binding:profile)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _bad(name, value, f"'{value}' is not a dictionary")
+    return value

@@ -1,0 +1,5 @@
+"""`alcor sim`: many simulated agents in one process, for scale tests."""
+
+
+def sim() -> None:
+    """Run simulated host agents."""

@@ -1,0 +1,368 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Op(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    UPSERT: _ClassVar[Op]
+    DELETE: _ClassVar[Op]
+
+class ProgramState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SUCCESS: _ClassVar[ProgramState]
+    FAILURE: _ClassVar[ProgramState]
+    PENDING: _ClassVar[ProgramState]
+    REMOVED: _ClassVar[ProgramState]
+UPSERT: Op
+DELETE: Op
+SUCCESS: ProgramState
+FAILURE: ProgramState
+PENDING: ProgramState
+REMOVED: ProgramState
+
+class NetworkState(_message.Message):
+    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    MTU_FIELD_NUMBER: _ClassVar[int]
+    PORT_SECURITY_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_EXTERNAL_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    op: Op
+    revision: int
+    network_type: str
+    vni: int
+    mtu: int
+    port_security_enabled: bool
+    router_external: bool
+    project_id: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ...) -> None: ...
+
+class HostRoute(_message.Message):
+    __slots__ = ("destination", "nexthop")
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    NEXTHOP_FIELD_NUMBER: _ClassVar[int]
+    destination: str
+    nexthop: str
+    def __init__(self, destination: _Optional[str] = ..., nexthop: _Optional[str] = ...) -> None: ...
+
+class SubnetState(_message.Message):
+    __slots__ = ("id", "op", "revision", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "dns_nameservers", "host_routes", "gateway_mac", "dns_domain")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CIDR_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_IP_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_DHCP_FIELD_NUMBER: _ClassVar[int]
+    DNS_NAMESERVERS_FIELD_NUMBER: _ClassVar[int]
+    HOST_ROUTES_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_MAC_FIELD_NUMBER: _ClassVar[int]
+    DNS_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    op: Op
+    revision: int
+    network_id: str
+    ip_version: int
+    cidr: str
+    gateway_ip: str
+    enable_dhcp: bool
+    dns_nameservers: _containers.RepeatedScalarFieldContainer[str]
+    host_routes: _containers.RepeatedCompositeFieldContainer[HostRoute]
+    gateway_mac: str
+    dns_domain: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., ip_version: _Optional[int] = ..., cidr: _Optional[str] = ..., gateway_ip: _Optional[str] = ..., enable_dhcp: _Optional[bool] = ..., dns_nameservers: _Optional[_Iterable[str]] = ..., host_routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., gateway_mac: _Optional[str] = ..., dns_domain: _Optional[str] = ...) -> None: ...
+
+class FixedIp(_message.Message):
+    __slots__ = ("subnet_id", "ip_address")
+    SUBNET_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    subnet_id: str
+    ip_address: str
+    def __init__(self, subnet_id: _Optional[str] = ..., ip_address: _Optional[str] = ...) -> None: ...
+
+class AddressPair(_message.Message):
+    __slots__ = ("ip_address", "mac_address")
+    IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ip_address: str
+    mac_address: str
+    def __init__(self, ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ...) -> None: ...
+
+class DhcpOption(_message.Message):
+    __slots__ = ("opt_name", "opt_value", "ip_version")
+    OPT_NAME_FIELD_NUMBER: _ClassVar[int]
+    OPT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    IP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    opt_name: str
+    opt_value: str
+    ip_version: int
+    def __init__(self, opt_name: _Optional[str] = ..., opt_value: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
+
+class PortState(_message.Message):
+    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    FIXED_IPS_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_STATE_UP_FIELD_NUMBER: _ClassVar[int]
+    PORT_SECURITY_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_ADDRESS_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_DHCP_OPTS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_OWNER_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    DNS_NAME_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    op: Op
+    revision: int
+    network_id: str
+    mac_address: str
+    fixed_ips: _containers.RepeatedCompositeFieldContainer[FixedIp]
+    admin_state_up: bool
+    port_security_enabled: bool
+    allowed_address_pairs: _containers.RepeatedCompositeFieldContainer[AddressPair]
+    security_group_ids: _containers.RepeatedScalarFieldContainer[str]
+    extra_dhcp_opts: _containers.RepeatedCompositeFieldContainer[DhcpOption]
+    device_owner: str
+    device_id: str
+    dns_name: str
+    host_id: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
+
+class NeighborState(_message.Message):
+    __slots__ = ("port_id", "op", "revision", "network_id", "mac_address", "fixed_ips", "host_id", "tunnel_ip", "allowed_address_pairs")
+    PORT_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    FIXED_IPS_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_IP_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_ADDRESS_PAIRS_FIELD_NUMBER: _ClassVar[int]
+    port_id: str
+    op: Op
+    revision: int
+    network_id: str
+    mac_address: str
+    fixed_ips: _containers.RepeatedCompositeFieldContainer[FixedIp]
+    host_id: str
+    tunnel_ip: str
+    allowed_address_pairs: _containers.RepeatedCompositeFieldContainer[AddressPair]
+    def __init__(self, port_id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., host_id: _Optional[str] = ..., tunnel_ip: _Optional[str] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ...) -> None: ...
+
+class SecurityGroupRuleState(_message.Message):
+    __slots__ = ("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    ETHERTYPE_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    PORT_RANGE_MIN_FIELD_NUMBER: _ClassVar[int]
+    PORT_RANGE_MAX_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_IP_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    REMOTE_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    direction: str
+    ethertype: str
+    protocol: str
+    port_range_min: int
+    port_range_max: int
+    remote_ip_prefix: str
+    remote_group_id: str
+    def __init__(self, id: _Optional[str] = ..., direction: _Optional[str] = ..., ethertype: _Optional[str] = ..., protocol: _Optional[str] = ..., port_range_min: _Optional[int] = ..., port_range_max: _Optional[int] = ..., remote_ip_prefix: _Optional[str] = ..., remote_group_id: _Optional[str] = ...) -> None: ...
+
+class SecurityGroupState(_message.Message):
+    __slots__ = ("id", "op", "revision", "rules", "stateful")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    STATEFUL_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    op: Op
+    revision: int
+    rules: _containers.RepeatedCompositeFieldContainer[SecurityGroupRuleState]
+    stateful: bool
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., rules: _Optional[_Iterable[_Union[SecurityGroupRuleState, _Mapping]]] = ..., stateful: _Optional[bool] = ...) -> None: ...
+
+class HostDelta(_message.Message):
+    __slots__ = ("host_id", "seq", "prev_seq", "networks", "subnets", "ports", "security_groups", "committed_at", "published_at")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PREV_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    SUBNETS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    seq: int
+    prev_seq: int
+    networks: _containers.RepeatedCompositeFieldContainer[NetworkState]
+    subnets: _containers.RepeatedCompositeFieldContainer[SubnetState]
+    ports: _containers.RepeatedCompositeFieldContainer[PortState]
+    security_groups: _containers.RepeatedCompositeFieldContainer[SecurityGroupState]
+    committed_at: float
+    published_at: float
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ...) -> None: ...
+
+class HostGoalState(_message.Message):
+    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs")
+    class NetworkSeqsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    SUBNETS_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_SEQS_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    seq: int
+    networks: _containers.RepeatedCompositeFieldContainer[NetworkState]
+    subnets: _containers.RepeatedCompositeFieldContainer[SubnetState]
+    ports: _containers.RepeatedCompositeFieldContainer[PortState]
+    security_groups: _containers.RepeatedCompositeFieldContainer[SecurityGroupState]
+    network_seqs: _containers.ScalarMap[str, int]
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+
+class NeighborDelta(_message.Message):
+    __slots__ = ("network_id", "seq", "prev_seq", "neighbors", "committed_at", "published_at")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PREV_SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    seq: int
+    prev_seq: int
+    neighbors: _containers.RepeatedCompositeFieldContainer[NeighborState]
+    committed_at: float
+    published_at: float
+    def __init__(self, network_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., neighbors: _Optional[_Iterable[_Union[NeighborState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ...) -> None: ...
+
+class NeighborTable(_message.Message):
+    __slots__ = ("network_id", "seq", "neighbors", "chunk", "chunks")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    seq: int
+    neighbors: _containers.RepeatedCompositeFieldContainer[NeighborState]
+    chunk: int
+    chunks: int
+    def __init__(self, network_id: _Optional[str] = ..., seq: _Optional[int] = ..., neighbors: _Optional[_Iterable[_Union[NeighborState, _Mapping]]] = ..., chunk: _Optional[int] = ..., chunks: _Optional[int] = ...) -> None: ...
+
+class HostStateRequest(_message.Message):
+    __slots__ = ("host_id",)
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    def __init__(self, host_id: _Optional[str] = ...) -> None: ...
+
+class NeighborTableRequest(_message.Message):
+    __slots__ = ("network_id", "host_id")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    host_id: str
+    def __init__(self, network_id: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
+
+class AgentInfo(_message.Message):
+    __slots__ = ("host_id", "tunnel_ip", "tunnel_types", "datapath_type", "agent_version", "agent_type", "binary", "configurations", "started_at")
+    class ConfigurationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_IP_FIELD_NUMBER: _ClassVar[int]
+    TUNNEL_TYPES_FIELD_NUMBER: _ClassVar[int]
+    DATAPATH_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    BINARY_FIELD_NUMBER: _ClassVar[int]
+    CONFIGURATIONS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    tunnel_ip: str
+    tunnel_types: _containers.RepeatedScalarFieldContainer[str]
+    datapath_type: str
+    agent_version: str
+    agent_type: str
+    binary: str
+    configurations: _containers.ScalarMap[str, str]
+    started_at: float
+    def __init__(self, host_id: _Optional[str] = ..., tunnel_ip: _Optional[str] = ..., tunnel_types: _Optional[_Iterable[str]] = ..., datapath_type: _Optional[str] = ..., agent_version: _Optional[str] = ..., agent_type: _Optional[str] = ..., binary: _Optional[str] = ..., configurations: _Optional[_Mapping[str, str]] = ..., started_at: _Optional[float] = ...) -> None: ...
+
+class Heartbeat(_message.Message):
+    __slots__ = ("host_id", "sent_at", "applied_seq")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    sent_at: float
+    applied_seq: int
+    def __init__(self, host_id: _Optional[str] = ..., sent_at: _Optional[float] = ..., applied_seq: _Optional[int] = ...) -> None: ...
+
+class RegisterReply(_message.Message):
+    __slots__ = ("ok", "error", "heartbeat_interval_ms")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_MS_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    error: str
+    heartbeat_interval_ms: int
+    def __init__(self, ok: _Optional[bool] = ..., error: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
+
+class ResourceStatus(_message.Message):
+    __slots__ = ("resource_type", "id", "revision", "state", "reason", "received_at", "programmed_at")
+    RESOURCE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    PROGRAMMED_AT_FIELD_NUMBER: _ClassVar[int]
+    resource_type: str
+    id: str
+    revision: int
+    state: ProgramState
+    reason: str
+    received_at: float
+    programmed_at: float
+    def __init__(self, resource_type: _Optional[str] = ..., id: _Optional[str] = ..., revision: _Optional[int] = ..., state: _Optional[_Union[ProgramState, str]] = ..., reason: _Optional[str] = ..., received_at: _Optional[float] = ..., programmed_at: _Optional[float] = ...) -> None: ...
+
+class StatusReport(_message.Message):
+    __slots__ = ("host_id", "statuses", "sent_at")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    statuses: _containers.RepeatedCompositeFieldContainer[ResourceStatus]
+    sent_at: float
+    def __init__(self, host_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[ResourceStatus, _Mapping]]] = ..., sent_at: _Optional[float] = ...) -> None: ...

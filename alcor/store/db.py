@@ -1,0 +1,193 @@
+"""The database handle and the unit of work: every write goes through `Database.write`.
+
+Why synchronous SQLAlchemy Core in worker threads rather than an async driver: a request's
+transaction is a handful of short statements; running the whole unit of work in one worker
+thread costs one thread hop per request, where aiosqlite/asyncpg under SQLAlchemy's async
+layer pay a hop (or a greenlet switch) per statement. For SQLite the single writer thread is
+also the natural serialisation point (no SQLITE_BUSY, no retries); for PostgreSQL a pool of
+worker threads, each with its own connection, runs transactions concurrently and psycopg
+releases the GIL while it waits on the server.
+
+The change log (transactional outbox) is written at the end of each unit of work, in the same
+transaction. On PostgreSQL, a transaction-scoped advisory lock is taken just before those rows
+are inserted and held to commit, so change-log `seq` order equals commit order and a reader
+that has seen seq N can never later find a smaller committed seq (no gap races). That lock
+covers only the last statements and the commit of a writing transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from alcor.store.schema import changelog
+
+T = TypeVar("T")
+
+CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
+
+
+class UnitOfWork:
+    """One transaction: a connection, a clock reading, and the change-log entries to write."""
+
+    def __init__(self, conn: sa.Connection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+        self.now = time.time()
+        self.changes: list[dict[str, Any]] = []
+        self.cache: dict[Any, Any] = {}  # per-transaction memo for hooks (rows looked up)
+
+    def execute(self, stmt: Any, params: Any = None) -> sa.CursorResult[Any]:
+        return self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
+
+    def log(
+        self,
+        resource: str,
+        resource_id: str,
+        op: str,
+        revision: int,
+        *,
+        network_id: str | None = None,
+        host_id: str | None = None,
+        old_host_id: str | None = None,
+        project_id: str | None = None,
+    ) -> None:
+        """Record a change for the southbound compiler (written at commit)."""
+        self.changes.append(
+            {
+                "resource": resource,
+                "resource_id": resource_id,
+                "op": op,
+                "revision": revision,
+                "network_id": network_id,
+                "host_id": host_id or None,
+                "old_host_id": old_host_id or None,
+                "project_id": project_id,
+            }
+        )
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested transaction: a failure inside rolls back only what it did."""
+        nested = self.conn.begin_nested()
+        try:
+            yield
+        except BaseException:
+            nested.rollback()
+            raise
+        else:
+            nested.commit()
+
+    def flush_changelog(self) -> None:
+        if not self.changes:
+            return
+        if self.dialect == "postgresql":
+            self.conn.execute(sa.select(sa.func.pg_advisory_xact_lock(CHANGELOG_LOCK_KEY)))
+        committed_at = time.time()
+        for change in self.changes:
+            change["committed_at"] = committed_at
+        self.conn.execute(changelog.insert(), self.changes)
+
+
+class Database:
+    """A SQLAlchemy engine plus the worker threads that run units of work."""
+
+    def __init__(self, url: str, pool_size: int = 8, echo: bool = False) -> None:
+        self.url = url
+        is_sqlite = url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_size"] = pool_size + 1
+            kwargs["poolclass"] = sa.pool.QueuePool
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = 4
+            kwargs["pool_pre_ping"] = True
+        self.engine = sa.create_engine(url, **kwargs)
+        self.dialect = self.engine.dialect.name
+        if is_sqlite:
+            _sqlite_tuning(self.engine)
+        writers = 1 if is_sqlite else pool_size
+        self._writer = concurrent.futures.ThreadPoolExecutor(writers, "alcor-db-w")
+        self._reader = concurrent.futures.ThreadPoolExecutor(
+            max(2, pool_size // 2), "alcor-db-r"
+        )
+        self._commit_listeners: list[Callable[[], None]] = []
+
+    # -- running work ------------------------------------------------------------------
+    def on_commit(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` (in the writer thread) after every commit that logged changes."""
+        self._commit_listeners.append(listener)
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(uow, *args)` in one transaction; commit, or roll back on any exception."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.begin()
+            uow = UnitOfWork(conn, self.dialect)
+            try:
+                result = fn(uow, *args)
+                uow.flush_changelog()
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        if uow.changes:
+            for listener in self._commit_listeners:
+                listener()
+        return result
+
+    def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` in a read-only transaction."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.begin()
+            try:
+                return fn(conn, *args)
+            finally:
+                conn.rollback()
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer, self.write_sync, fn, *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, self.read_sync, fn, *args)
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._reader.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def _sqlite_tuning(engine: sa.Engine) -> None:
+    """WAL + synchronous=NORMAL (durable at checkpoints, fast commits); explicit BEGINs."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN / BEGIN IMMEDIATE ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # SQLAlchemy's autobegin would emit nothing (isolation_level=None); nested
+        # transactions (SAVEPOINT) still work because we BEGIN explicitly above.
+        return None

@@ -1,0 +1,97 @@
+"""Tables that are not Neutron resources: the change log, hosts, tags and port provisioning.
+
+Resource tables (networks, subnets, ports, ...) are generated from the attribute declarations
+in `alcor.resources` onto the same `metadata`, so that adding an attribute is one declaration.
+Everything here is portable SQL for SQLite and PostgreSQL (and PostgreSQL-wire databases).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# A 64-bit integer that is still SQLite's rowid alias (so it autoincrements there).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# The transactional outbox. One row per changed resource, written in the same transaction as
+# the change; `seq` order equals commit order (the unit of work serialises the tail of
+# writing transactions on PostgreSQL), so a reader that has seen seq N has seen all <= N.
+changelog = sa.Table(
+    "changelog",
+    metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("committed_at", sa.Float, nullable=False),  # unix time
+    sa.Column("resource", sa.String(32), nullable=False),  # "port", "network", "subnet", ...
+    sa.Column("resource_id", sa.String(36), nullable=False),
+    sa.Column("op", sa.String(8), nullable=False),  # "create" | "update" | "delete"
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("network_id", sa.String(36)),  # network the resource belongs to, if any
+    sa.Column("host_id", sa.String(255)),  # host the resource is bound to (after the change)
+    sa.Column("old_host_id", sa.String(255)),  # host it was bound to before (rebind/unbind)
+    sa.Column("project_id", sa.String(255)),
+)
+
+# Hypervisors (agents). Registered by the agents themselves or pre-registered by admins.
+hosts = sa.Table(
+    "hosts",
+    metadata,
+    sa.Column("host_id", sa.String(255), primary_key=True),  # the hostname Nova binds to
+    sa.Column("id", sa.String(36), nullable=False, unique=True),  # agent id for /v2.0/agents
+    sa.Column("tunnel_ip", sa.String(64)),
+    sa.Column("agent_type", sa.String(64), nullable=False, server_default="Open vSwitch agent"),
+    sa.Column("binary", sa.String(64), nullable=False, server_default="alcor-agent"),
+    sa.Column("topic", sa.String(64), nullable=False, server_default="N/A"),
+    sa.Column("availability_zone", sa.String(255)),
+    sa.Column("configurations", sa.JSON, nullable=False, server_default="{}"),
+    sa.Column("admin_state_up", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("description", sa.String(255), nullable=False, server_default=""),
+    sa.Column("heartbeat_at", sa.Float),  # unix time of the last heartbeat; None = never
+    sa.Column("started_at", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("applied_seq", sa.BigInteger, nullable=False, server_default="0"),
+)
+
+# Neutron tags, for every resource kind.
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("resource", sa.String(32), primary_key=True),
+    sa.Column("resource_id", sa.String(36), primary_key=True),
+    sa.Column("tag", sa.String(255), primary_key=True),
+    sa.Index("ix_tags_tag", "resource", "tag"),
+)
+
+# Provisioning of a port on its host: the timeline readable by admins and the last report.
+port_provisioning = sa.Table(
+    "port_provisioning",
+    metadata,
+    sa.Column("port_id", sa.String(36), primary_key=True),
+    sa.Column("host_id", sa.String(255)),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("state", sa.String(16), nullable=False, server_default="PENDING"),
+    sa.Column("reason", sa.String(255), nullable=False, server_default=""),
+    sa.Column("committed_at", sa.Float),
+    sa.Column("compiled_at", sa.Float),
+    sa.Column("published_at", sa.Float),
+    sa.Column("received_at", sa.Float),
+    sa.Column("programmed_at", sa.Float),
+    sa.Column("reported_at", sa.Float),
+)
+
+# Where each publisher has got to: the last change-log seq published on each subject (the
+# `prev_seq` of the next message) and the compiler's own cursor (subject "compiler").
+subject_seqs = sa.Table(
+    "subject_seqs",
+    metadata,
+    sa.Column("subject", sa.String(300), primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
