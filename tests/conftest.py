@@ -1,0 +1,65 @@
+"""Shared fixtures: database URLs for SQLite and a throwaway PostgreSQL.
+
+- `pg_server` (session): one PostgreSQL per test session (per xdist worker), started on
+  first use and always stopped. Skipped, with the reason, only when no PostgreSQL binaries
+  are installed at all; a server that is installed but fails to start is an error.
+- `pg_url` (function): a fresh, empty database on that server, dropped afterwards.
+- `sqlite_url` (function): a fresh SQLite file in the test's tmp dir.
+- `db_url` (function, parametrized "sqlite" / "postgresql"): run a test on both.
+
+Tables are not created here: tests call `alcor.store.schema.metadata.create_all(engine)`
+(after importing the modules that define the tables they need).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# `tests/` has no __init__.py, so pytest (rootdir "prepend" import mode) puts only `tests/`
+# itself on sys.path; put the repository root there too so `tests.support` imports the same
+# way from tests, conftest and benchmark scripts.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+from tests.support.postgres import PostgresServer, find_bin_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip(
+            "PostgreSQL is not installed (no initdb/pg_ctl in /usr/lib/postgresql/*/bin or "
+            "$PATH; `apt-get install postgresql` or set ALCOR_PG_BIN)"
+        )
+    with PostgresServer(bin_dir) as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    stem = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    pg_server._db_counter += 1
+    name = f"t{pg_server._db_counter}_{stem}"
+    url = pg_server.create_database(name)
+    yield url
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'alcor.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """A fresh database URL on each backend (the PostgreSQL case carries the `postgres` mark)."""
+    if request.param == "sqlite":
+        return str(request.getfixturevalue("sqlite_url"))
+    return str(request.getfixturevalue("pg_url"))
