@@ -213,6 +213,9 @@ class Cidr(Str):
             net = ipaddress.ip_network(value, strict=False)
         except ValueError:
             raise _bad(name, value, f"'{value}' is not a valid IP subnet") from None
+        if ipaddress.ip_interface(value).ip != net.network_address:
+            raise _bad(name, value, f"'{value}' isn't a recommended CIDR, '{net}' is "
+                       "recommended")
         return str(net)
 
 
@@ -264,8 +267,7 @@ def list_of(item: Kind, unique: bool = True) -> Json:
             raise _bad(name, value, f"Duplicate items in the list: '{value}'")
         return out
 
-    return Json(check, {"type": "array", "items": item.json_schema or {}},
-                filter_parser=lambda name, text: item.parse(name, text))
+    return Json(check, {"type": "array", "items": item.json_schema or {}})
 
 
 def dict_list(

@@ -61,6 +61,8 @@ def standard_attrs(project_scoped: bool = True) -> list[Attr]:
         Attr("created_at", kinds.Timestamp(), sort=True),
         Attr("updated_at", kinds.Timestamp(), sort=True),
         Attr("revision_number", kinds.Int(0), sort=True),
+        Attr("tags", kinds.list_of(kinds.Str(255)), post=True, default=[], filter=False,
+             sort=False),
     ]
     if project_scoped:
         attrs.append(Attr("project_id", kinds.Str(255), post=True, index=True))

@@ -1,0 +1,304 @@
+"""The Neutron v2.0 HTTP API: one generic controller serving every declared resource.
+
+HTTP concerns only: routing, the caller's context, parsing bodies and query strings, turning
+results and errors into Neutron's JSON shapes. Every rule about resources lives in
+`alcor.resources`; every write is one unit of work in `alcor.store`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+import sqlalchemy as sa
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from alcor import errors
+from alcor.api import extensions, openapi
+from alcor.resources import crud
+from alcor.resources.context import Context, NoAuth
+from alcor.resources.model import Resource
+from alcor.resources.query import ListQuery
+from alcor.store.db import Database
+
+log = logging.getLogger("alcor.api")
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+Lifespan = Callable[[Starlette], Any]
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(data), status, media_type="application/json")
+
+
+def error_response(err: errors.NeutronError) -> Response:
+    return json_response(err.body(), err.code)
+
+
+def _strip_json(name: str) -> str:
+    return name[:-5] if name.endswith(".json") else name
+
+
+class Api:
+    """Routes and handlers, bound to a database and the declared resources."""
+
+    def __init__(self, db: Database, resources: list[Resource], *, default_project: str,
+                 max_page_size: int = 1000,
+                 extra_routes: list[Route] | None = None) -> None:
+        self.db = db
+        self.resources = {r.collection: r for r in resources}
+        self.auth = NoAuth(default_project)
+        self.max_page = max_page_size
+        self.extensions = extensions.enabled(a for r in resources for a in r.extensions)
+        self.extra_routes = extra_routes or []
+
+    # -- plumbing --------------------------------------------------------------------
+    def context(self, request: Request) -> Context:
+        return self.auth.context(request.headers)
+
+    def resource(self, collection: str) -> Resource:
+        res = self.resources.get(_strip_json(collection))
+        if res is None:
+            raise errors.NotFound("The resource could not be found.")
+        return res
+
+    async def body(self, request: Request) -> Any:
+        raw = await request.body()
+        if not raw:
+            raise errors.BadRequest("Request body is empty")
+        try:
+            return _decoder.decode(raw)
+        except msgspec.DecodeError:
+            raise errors.typed(errors.BadRequest, "MalformedRequestBody",
+                               "Malformed request body: the body is not valid JSON") from None
+
+    # -- documents -------------------------------------------------------------------
+    async def versions(self, request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return json_response({"versions": [{"status": "CURRENT", "id": "v2.0", "links": [
+            {"href": f"{base}/v2.0/", "rel": "self"}]}]})
+
+    async def root_v2(self, request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return json_response({"resources": [
+            {"name": r.name, "collection": r.plural,
+             "links": [{"href": f"{base}/v2.0/{r.collection}", "rel": "self"}]}
+            for r in self.resources.values()]})
+
+    async def list_extensions(self, request: Request) -> Response:
+        return json_response({"extensions": self.extensions})
+
+    async def show_extension(self, request: Request) -> Response:
+        alias = _strip_json(request.path_params["alias"])
+        for ext in self.extensions:
+            if ext["alias"] == alias:
+                return json_response({"extension": ext})
+        raise errors.typed(errors.NotFound, "ExtensionNotFound",
+                           f"Extension with alias {alias} does not exist")
+
+    async def openapi_doc(self, request: Request) -> Response:
+        return json_response(openapi.document(list(self.resources.values())))
+
+    # -- collection ------------------------------------------------------------------
+    async def collection(self, request: Request) -> Response:
+        res = self.resource(request.path_params["collection"])
+        ctx = self.context(request)
+        if request.method == "GET":
+            return await self._list(request, res, ctx)
+        return await self._create(request, res, ctx)
+
+    async def _list(self, request: Request, res: Resource, ctx: Context) -> Response:
+        q = ListQuery.from_params(request.query_params.multi_items())
+        items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
+        fields = q.fields or None
+        out: dict[str, Any] = {res.plural: [crud.render(res, ctx, it, fields) for it in items]}
+        links = []
+        for rel in ("next", "previous"):
+            marker = paging.get(rel)
+            if marker:
+                params = [(k, v) for k, v in request.query_params.multi_items()
+                          if k not in ("marker", "page_reverse", "limit")]
+                params += [("limit", paging["limit"] or ""), ("marker", marker)]
+                if rel == "previous":
+                    params.append(("page_reverse", "True"))
+                links.append({"rel": rel, "href": f"{str(request.base_url).rstrip('/')}"
+                              f"{request.url.path}?{urlencode(params)}"})
+        if links:
+            out[f"{res.plural}_links"] = links
+        return json_response(out)
+
+    async def _create(self, request: Request, res: Resource, ctx: Context) -> Response:
+        body = await self.body(request)
+        if not isinstance(body, dict) or len(body) != 1 or \
+                next(iter(body)) not in (res.name, res.plural):
+            raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
+        key, payload = next(iter(body.items()))
+        bulk = key == res.plural
+        if bulk:
+            if not isinstance(payload, list) or not payload:
+                raise errors.BadRequest(f"Resources required: '{res.plural}' must be a "
+                                        "non-empty list")
+            items = [crud.check_body(res, ctx, p, creating=True) for p in payload]
+        else:
+            items = [crud.check_body(res, ctx, payload, creating=True)]
+
+        def work(uow: Any) -> list[dict[str, Any]]:
+            created = [crud.create(uow, res, ctx, it) for it in items]
+            res.hooks.extend(uow.conn, ctx, created)
+            return created
+
+        created = await self.db.write(work)
+        rendered = [crud.render(res, ctx, it) for it in created]
+        if bulk:
+            return json_response({res.plural: rendered}, 201)
+        return json_response({res.name: rendered[0]}, 201)
+
+    # -- member ----------------------------------------------------------------------
+    async def member(self, request: Request) -> Response:
+        res = self.resource(request.path_params["collection"])
+        rid = _strip_json(request.path_params["rid"])
+        ctx = self.context(request)
+        if request.method == "GET":
+            q = ListQuery.from_params(request.query_params.multi_items())
+            item = await self.db.read(crud.get, res, ctx, rid)
+            return json_response({res.name: crud.render(res, ctx, item, q.fields or None)})
+        if request.method == "DELETE":
+            await self.db.write(crud.delete, res, ctx, rid)
+            return Response(status_code=204)
+        body = await self.body(request)
+        if not isinstance(body, dict) or set(body) != {res.name}:
+            raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
+        changes = crud.check_body(res, ctx, body[res.name], creating=False)
+        if_match = _if_match(request)
+
+        def work(uow: Any) -> dict[str, Any]:
+            item = crud.update(uow, res, ctx, rid, changes, if_match)
+            res.hooks.extend(uow.conn, ctx, [item])
+            return item
+
+        item = await self.db.write(work)
+        return json_response({res.name: crud.render(res, ctx, item)})
+
+    # -- tags ------------------------------------------------------------------------
+    async def tags(self, request: Request) -> Response:
+        res = self.resource(request.path_params["collection"])
+        rid = request.path_params["rid"]
+        tag = request.path_params.get("tag")
+        ctx = self.context(request)
+        if not res.taggable:
+            raise errors.NotFound("The resource could not be found.")
+        if request.method == "GET":
+            item = await self.db.read(crud.fetch, res, ctx, rid)
+            if tag is None:
+                return json_response({"tags": item["tags"] or []})
+            if tag in (item["tags"] or []):
+                return Response(status_code=204)
+            raise errors.typed(errors.NotFound, "TagNotFound",
+                               f"Tag {tag} could not be found for {res.name} {rid}.")
+        if tag is None and request.method == "PUT":
+            body = await self.body(request)
+            if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
+                raise errors.BadRequest("Invalid tags body: expected {\"tags\": [...]}")
+            new_tags = res.attrs["tags"].kind.check("tags", list(dict.fromkeys(body["tags"])))
+        else:
+            new_tags = None
+
+        def work(uow: Any) -> dict[str, Any]:
+            current = list(crud.fetch(uow, res, ctx, rid, for_update=True)["tags"] or [])
+            if new_tags is not None:
+                wanted = new_tags
+            elif tag is None:  # DELETE all
+                wanted = []
+            elif request.method == "PUT":
+                res.attrs["tags"].kind.check("tags", [tag])
+                wanted = current if tag in current else [*current, tag]
+            else:
+                if tag not in current:
+                    raise errors.typed(errors.NotFound, "TagNotFound",
+                                       f"Tag {tag} could not be found for {res.name} {rid}.")
+                wanted = [t for t in current if t != tag]
+            return crud.update(uow, res, ctx, rid, {"tags": wanted})
+
+        item = await self.db.write(work)
+        if request.method == "PUT" and tag is None:
+            return json_response({"tags": item["tags"]})
+        return Response(status_code=201 if request.method == "PUT" else 204)
+
+    # -- application -----------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            Route("/", self.versions, methods=["GET"]),
+            Route("/v2.0", self.root_v2, methods=["GET"]),
+            Route("/v2.0/", self.root_v2, methods=["GET"]),
+            Route("/openapi.json", self.openapi_doc, methods=["GET"]),
+            Route("/v2.0/extensions", self.list_extensions, methods=["GET"]),
+            Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
+            Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
+            *self.extra_routes,
+            Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
+            Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
+            Route("/v2.0/{collection}/{rid}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),
+            Route("/v2.0/{collection}/{rid}/tags/{tag}", self.tags,
+                  methods=["GET", "PUT", "DELETE"]),
+        ]
+
+    def app(self, lifespan: Lifespan | None = None) -> Starlette:
+        return Starlette(
+            routes=self.routes(),
+            exception_handlers={
+                errors.NeutronError: _neutron_error,
+                HTTPException: _http_error,
+                sa.exc.IntegrityError: _integrity_error,
+                Exception: _unexpected_error,
+            },
+            lifespan=lifespan,
+        )
+
+
+def _if_match(request: Request) -> int | None:
+    header = request.headers.get("if-match")
+    if not header:
+        return None
+    key, _, value = header.partition("=")
+    if key.strip() != "revision_number" or not value.strip().isdigit():
+        raise errors.BadRequest(f"If-Match header must be 'revision_number=N', not '{header}'")
+    return int(value)
+
+
+async def _neutron_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, errors.NeutronError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    names = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed"}
+    message = "The resource could not be found." if exc.status_code == 404 else str(exc.detail)
+    err = errors.NeutronError(message)
+    err.code = exc.status_code
+    err.type_name = names.get(exc.status_code, "HTTPError")
+    return error_response(err)
+
+
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    log.info("integrity conflict: %s", exc)
+    return error_response(errors.typed(errors.Conflict, "Conflict",
+                                       "The request conflicts with a concurrent change; "
+                                       "retry it."))
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    err = errors.NeutronError("Request Failed: internal server error while processing your "
+                              "request.")
+    err.type_name = "HTTPInternalServerError"
+    return error_response(err)

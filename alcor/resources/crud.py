@@ -1,0 +1,390 @@
+"""The generic operations every resource kind gets from its declarations.
+
+Validation of bodies, defaults, visibility per project, policy on admin-only attributes,
+revision numbers and `If-Match`, tags, filters, sorting, pagination and rendering are written
+once here. A kind's specifics (allocations, in-use checks, computed attributes) come from its
+`Hooks`, always called inside the request's unit of work so they commit or roll back with it.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.resources import kinds
+from alcor.resources.context import Context
+from alcor.resources.model import MISSING, Attr, Resource
+from alcor.resources.query import ListQuery
+from alcor.store.db import UnitOfWork
+from alcor.store.schema import tags as tags_table
+
+TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def iso_time(ts: float | None) -> str | None:
+    """Neutron's timestamp form: '2026-11-23T20:18:25Z'."""
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def parse_time(text: str) -> float:
+    import calendar
+
+    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return float(calendar.timegm(time.strptime(text.split(".")[0].rstrip("Z") +
+                                                       ("Z" if fmt.endswith("Z") else ""),
+                                                       fmt)))
+        except ValueError:
+            continue
+    raise errors.BadRequest(f"'{text}' is not a valid timestamp for changed_since")
+
+
+# -- request bodies ----------------------------------------------------------------------
+
+def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[str, Any]:
+    """Validate one resource's attributes from a POST/PUT body; return canonical values."""
+    if not isinstance(body, dict):
+        raise errors.BadRequest(f"Body of {res.name} must be an object")
+    out: dict[str, Any] = {}
+    unknown = [k for k in body if k not in res.attrs and k != "tenant_id"]
+    if unknown:
+        raise errors.BadRequest(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+    for key, value in body.items():
+        name = "project_id" if key == "tenant_id" else key
+        attr = res.attrs[name]
+        if creating and not attr.post:
+            raise errors.BadRequest(f"Attribute '{key}' not allowed in POST")
+        if not creating and not attr.put:
+            raise errors.BadRequest(f"Cannot update read-only attribute {key}")
+        if attr.admin_only and not ctx.is_admin:
+            raise errors.typed(errors.NotAuthorized, "PolicyNotAuthorized",
+                               f"(rule:{'create' if creating else 'update'}_{res.name}:{key}) "
+                               "is disallowed by policy")
+        if value is None:
+            if not attr.nullable:
+                raise errors.InvalidInput(f"Invalid input for {key}. Reason: 'None' is not "
+                                          f"a valid {attr.kind.type_name}.")
+            checked = None
+        else:
+            checked = attr.kind.check(key, value)
+        if name in out and out[name] != checked:
+            raise errors.BadRequest("project_id and tenant_id do not match")
+        out[name] = checked
+    if creating and res.project_scoped:
+        project = out.get("project_id")
+        if project is None:
+            out["project_id"] = ctx.project_id
+        elif project != ctx.project_id and not ctx.is_admin:
+            raise errors.BadRequest("Specifying 'project_id' or 'tenant_id' other than the "
+                                    "authenticated project in request requires admin "
+                                    "privileges")
+    if creating:
+        for attr in res.attrs.values():
+            if attr.name in out:
+                continue
+            if attr.required:
+                raise errors.BadRequest(f"Failed to parse request. Required attribute "
+                                        f"'{attr.name}' not specified")
+            if attr.stored and attr.default is not MISSING:
+                out[attr.name] = copy.deepcopy(attr.default)
+    return out
+
+
+# -- reading -----------------------------------------------------------------------------
+
+def _stored_names(res: Resource) -> list[tuple[str, int]]:
+    return [(a.name, i) for i, a in enumerate(res.stored())]
+
+
+def rows_to_items(res: Resource, rows: Iterable[sa.Row[Any]]) -> list[dict[str, Any]]:
+    names = _stored_names(res)
+    return [{name: row[i] for name, i in names} for row in rows]
+
+
+def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
+    """WHERE clause limiting rows to what `ctx` may see (None: everything)."""
+    if ctx.is_admin or not res.project_scoped:
+        return None
+    hook = getattr(res.hooks, "visible", None)
+    if hook is not None:
+        return hook(ctx)
+    return res.column("project_id") == ctx.project_id
+
+
+def fetch(conn: sa.Connection | UnitOfWork, res: Resource, ctx: Context, rid: str,
+          for_update: bool = False) -> dict[str, Any]:
+    """One visible row as an item, or `<Kind>NotFound`."""
+    stmt = sa.select(*[res.table.c[a.column] for a in res.stored()]).where(
+        res.column("id") == rid)
+    clause = visibility(res, ctx)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
+    if for_update and dialect == "postgresql":
+        stmt = stmt.with_for_update(of=res.table)
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise errors.not_found(res.name, rid)
+    return rows_to_items(res, [row])[0]
+
+
+def get(conn: sa.Connection, res: Resource, ctx: Context, rid: str) -> dict[str, Any]:
+    item = fetch(conn, res, ctx, rid)
+    res.hooks.extend(conn, ctx, [item])
+    return item
+
+
+def _filter_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnElement[bool]:
+    custom = res.hooks.filters().get(key)
+    if custom is not None:
+        return custom(values)
+    name = "project_id" if key == "tenant_id" else key
+    attr = res.attrs.get(name)
+    if attr is None or not attr.filter or not attr.stored or not attr.kind.filterable():
+        raise errors.BadRequest(f"[{key}] is invalid attribute for filtering")
+    col = res.table.c[attr.column]
+    parsed = [_parse_filter_value(attr, v) for v in values]
+    if any(v is None for v in parsed):
+        rest = [v for v in parsed if v is not None]
+        return sa.or_(col.is_(None), col.in_(rest)) if rest else col.is_(None)
+    return col.in_(parsed) if len(parsed) > 1 else col == parsed[0]
+
+
+def _parse_filter_value(attr: Attr, value: str) -> Any:
+    if value == "" and attr.nullable:
+        return None
+    if isinstance(attr.kind, kinds.Str) and not isinstance(
+        attr.kind, kinds.Uuid | kinds.Enum | kinds.IpAddress | kinds.Cidr | kinds.MacAddress
+    ):
+        return value
+    try:
+        return attr.kind.parse(attr.name, value)
+    except errors.NeutronError:
+        raise errors.BadRequest(f"Invalid value '{value}' for filter {attr.name}") from None
+
+
+def _tag_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnElement[bool]:
+    wanted = [t for v in values for t in v.split(",") if t]
+    idcol = res.column("id")
+
+    def has(tag: str) -> sa.Exists:
+        return sa.exists().where(tags_table.c.resource == res.name,
+                                 tags_table.c.resource_id == idcol, tags_table.c.tag == tag)
+
+    if key == "tags":
+        clause = sa.and_(*[has(t) for t in wanted])
+    elif key == "tags-any":
+        clause = sa.or_(*[has(t) for t in wanted])
+    elif key == "not-tags":
+        clause = sa.not_(sa.and_(*[has(t) for t in wanted]))
+    else:
+        clause = sa.not_(sa.or_(*[has(t) for t in wanted]))
+    return clause
+
+
+def where_clauses(res: Resource, ctx: Context, q: ListQuery) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    vis = visibility(res, ctx)
+    if vis is not None:
+        clauses.append(vis)
+    for key, values in q.filters.items():
+        if key in TAG_FILTERS and res.taggable:
+            clauses.append(_tag_clause(res, key, values))
+        elif key == "changed_since":
+            clauses.append(res.column("updated_at") >= parse_time(values[-1]))
+        else:
+            if res.attrs.get(key) is not None and res.attrs[key].admin_only and not ctx.is_admin:
+                raise errors.BadRequest(f"[{key}] is invalid attribute for filtering")
+            clauses.append(_filter_clause(res, key, values))
+    return clauses
+
+
+def _sort_columns(res: Resource, q: ListQuery) -> list[tuple[sa.Column[Any], bool]]:
+    out: list[tuple[sa.Column[Any], bool]] = []
+    for key, asc in q.sorts:
+        attr = res.attrs.get("project_id" if key == "tenant_id" else key)
+        if attr is None or not attr.stored or not attr.sort or isinstance(attr.kind, kinds.Json):
+            raise errors.BadRequest(f"{key} is invalid attribute for sort_keys")
+        out.append((res.table.c[attr.column], asc))
+    if not any(col.name == "id" for col, _ in out):
+        out.append((res.column("id"), out[-1][1] if out else True))
+    return out
+
+
+def _after_marker(conn: sa.Connection, res: Resource, ctx: Context, marker: str,
+                  sorts: list[tuple[sa.Column[Any], bool]]) -> sa.ColumnElement[bool]:
+    """Rows strictly after the marker row in sort order (keyset pagination)."""
+    cols = [col for col, _ in sorts]
+    row = conn.execute(sa.select(*cols).where(res.column("id") == marker)).first()
+    if row is None:
+        raise errors.not_found(res.name, marker)
+    ors = []
+    for i, (col, asc) in enumerate(sorts):
+        eqs = [sorts[j][0] == row[j] for j in range(i)]
+        cmp = col > row[i] if asc else col < row[i]
+        ors.append(sa.and_(*eqs, cmp))
+    return sa.or_(*ors)
+
+
+def list_items(conn: sa.Connection, res: Resource, ctx: Context, q: ListQuery,
+               max_page: int) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+    """Visible items matching `q`, plus the markers of next/previous pages (if any)."""
+    sorts = _sort_columns(res, q)
+    if q.page_reverse:
+        sorts_eff = [(c, not asc) for c, asc in sorts]
+    else:
+        sorts_eff = sorts
+    stmt = sa.select(*[res.table.c[a.column] for a in res.stored()])
+    clauses = where_clauses(res, ctx, q)
+    if q.marker:
+        clauses.append(_after_marker(conn, res, ctx, q.marker, sorts_eff))
+    if clauses:
+        stmt = stmt.where(*clauses)
+    stmt = stmt.order_by(*[c.asc() if asc else c.desc() for c, asc in sorts_eff])
+    limit = q.limit if q.limit else None
+    if limit is None or limit > max_page:
+        limit = max_page
+    stmt = stmt.limit(limit + 1)
+    items = rows_to_items(res, conn.execute(stmt))
+    more = len(items) > limit
+    items = items[:limit]
+    if q.page_reverse:
+        items.reverse()
+    paging: dict[str, str | None] = {"next": None, "previous": None}
+    if items and (q.limit or more):
+        forward_more = more if not q.page_reverse else bool(q.marker)
+        backward_more = bool(q.marker) if not q.page_reverse else more
+        if forward_more:
+            paging["next"] = items[-1]["id"]
+        if backward_more:
+            paging["previous"] = items[0]["id"]
+    paging["limit"] = str(limit)
+    res.hooks.extend(conn, ctx, items)
+    return items, paging
+
+
+# -- writing -----------------------------------------------------------------------------
+
+def _set_tags(uow: UnitOfWork, res: Resource, rid: str, new: list[str], old: list[str]) -> None:
+    gone = set(old) - set(new)
+    added = [t for t in dict.fromkeys(new) if t not in old]
+    if gone:
+        uow.execute(tags_table.delete().where(tags_table.c.resource == res.name,
+                                              tags_table.c.resource_id == rid,
+                                              tags_table.c.tag.in_(gone)))
+    if added:
+        uow.execute(tags_table.insert(),
+                    [{"resource": res.name, "resource_id": rid, "tag": t} for t in added])
+
+
+def _log(uow: UnitOfWork, res: Resource, item: dict[str, Any], op: str,
+         old_host: str | None = None) -> None:
+    network_id, host_id = res.hooks.change_scope(item)
+    uow.log(res.name, item["id"], op, item.get("revision_number", 0), network_id=network_id,
+            host_id=host_id, old_host_id=old_host, project_id=item.get("project_id"))
+
+
+def _row(res: Resource, item: dict[str, Any]) -> dict[str, Any]:
+    return {a.column: item.get(a.name) for a in res.stored()}
+
+
+def create(uow: UnitOfWork, res: Resource, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
+    """Insert one validated item (from `check_body`), running the kind's hooks."""
+    item.setdefault("id", new_id())
+    item["created_at"] = item["updated_at"] = uow.now
+    item["revision_number"] = 0
+    item["tags"] = list(dict.fromkeys(item.get("tags") or []))
+    res.hooks.before_create(uow, ctx, item)
+    uow.execute(res.table.insert(), _row(res, item))
+    if item["tags"]:
+        _set_tags(uow, res, item["id"], item["tags"], [])
+    res.hooks.after_create(uow, ctx, item)
+    _log(uow, res, item, "create")
+    return item
+
+
+def update(uow: UnitOfWork, res: Resource, ctx: Context, rid: str, changes: dict[str, Any],
+           if_match: int | None = None) -> dict[str, Any]:
+    """Apply validated `changes` to one row; bump its revision if anything changed."""
+    old = fetch(uow, res, ctx, rid, for_update=True)
+    if if_match is not None and old["revision_number"] != if_match:
+        raise errors.typed(errors.PreconditionFailed, "RevisionNumberConstraintFailed",
+                           f"Constrained to {if_match}, but current revision is "
+                           f"{old['revision_number']}")
+    res.hooks.before_update(uow, ctx, old, changes)
+    real = {k: v for k, v in changes.items() if old.get(k) != v}
+    new = dict(old)
+    if not real:
+        return new
+    new.update(real)
+    new["revision_number"] = old["revision_number"] + 1
+    new["updated_at"] = uow.now
+    stored = {res.attrs[k].column: v for k, v in real.items() if res.attrs[k].stored}
+    stored["revision_number"] = new["revision_number"]
+    stored["updated_at"] = new["updated_at"]
+    uow.execute(res.table.update().where(res.column("id") == rid).values(**stored))
+    if "tags" in real:
+        _set_tags(uow, res, rid, new["tags"], old["tags"] or [])
+    res.hooks.after_update(uow, ctx, old, new)
+    _, old_host = res.hooks.change_scope(old)
+    _, new_host = res.hooks.change_scope(new)
+    _log(uow, res, new, "update", old_host if old_host != new_host else None)
+    return new
+
+
+def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> dict[str, Any]:
+    item = fetch(uow, res, ctx, rid, for_update=True)
+    res.hooks.before_delete(uow, ctx, item)
+    if item.get("tags"):
+        uow.execute(tags_table.delete().where(tags_table.c.resource == res.name,
+                                              tags_table.c.resource_id == rid))
+    uow.execute(res.table.delete().where(res.column("id") == rid))
+    _log(uow, res, item, "delete")
+    return item
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+_Formatter = Callable[[Any], Any]
+
+
+def _renderer(res: Resource, admin: bool) -> list[tuple[str, str, _Formatter | None]]:
+    cache: dict[bool, list[tuple[str, str, _Formatter | None]]] = res.__dict__.setdefault(
+        "_render_cache", {})
+    plan = cache.get(admin)
+    if plan is None:
+        plan = []
+        for attr in res.attrs.values():
+            if not attr.visible or (attr.admin_only and not admin):
+                continue
+            fmt = iso_time if isinstance(attr.kind, kinds.Timestamp) else None
+            plan.append((attr.name, attr.name, fmt))
+            if attr.name == "project_id":
+                plan.append(("tenant_id", "project_id", None))
+        cache[admin] = plan
+    return plan
+
+
+def render(res: Resource, ctx: Context, item: dict[str, Any],
+           fields: list[str] | None = None) -> dict[str, Any]:
+    """The API view of an item for this caller (admin-only attributes hidden)."""
+    out: dict[str, Any] = {}
+    for out_name, key, fmt in _renderer(res, ctx.is_admin):
+        if key in item:
+            value = item[key]
+            out[out_name] = fmt(value) if fmt is not None else value
+    if fields:
+        out = {k: out[k] for k in fields if k in out}
+    return out

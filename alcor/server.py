@@ -1,0 +1,67 @@
+"""Assembling the API process: database, schema check, resources, southbound, HTTP."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+
+from alcor.api.app import Api
+from alcor.config import ServerSettings
+from alcor.resources import registry
+from alcor.southbound.service import Southbound
+from alcor.store import migrate
+from alcor.store.db import Database
+
+log = logging.getLogger("alcor.server")
+
+
+def open_database(settings: ServerSettings) -> Database:
+    """Connect, and make sure the schema is at head (auto-upgrading embedded SQLite)."""
+    url = settings.effective_database_url()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    db = Database(url)
+    embedded = not settings.database_url
+    if embedded and settings.auto_migrate and migrate.current(db.engine) != migrate.head():
+        migrate.upgrade(db.engine)
+    migrate.check(db.engine, url)
+    return db
+
+
+def build_app(settings: ServerSettings, db: Database) -> Starlette:
+    """The ASGI application, with the southbound started and stopped by its lifespan."""
+    resources = registry.configure(settings)
+    southbound = Southbound(db, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await southbound.start()
+        try:
+            yield
+        finally:
+            await southbound.stop()
+
+    api = Api(db, resources, default_project=settings.default_project,
+              max_page_size=settings.max_page_size)
+    return api.app(lifespan)
+
+
+def run(settings: ServerSettings) -> None:
+    """Serve until interrupted."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    db = open_database(settings)
+    app = build_app(settings, db)
+    host, port = settings.host_port()
+    config = uvicorn.Config(app, host=host, port=port, loop="uvloop", http="httptools",
+                            log_level=settings.log_level, access_log=False,
+                            lifespan="on", timeout_graceful_shutdown=5)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        db.close()
