@@ -14,8 +14,11 @@ from alcor.lab.cli import demo
 from alcor.server_cli import db_app, server
 from alcor.southbound.cli import sim
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Alcor: a Neutron-API network control plane with an OVS host agent.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Alcor: a Neutron-API network control plane with an OVS host agent.",
+)
 app.command()(server)
 app.add_typer(db_app, name="db")
 app.add_typer(agent_app, name="agent")

@@ -27,8 +27,7 @@ class NeutronError(Exception):
         return self.type_name or type(self).__name__
 
     def body(self) -> dict[str, Any]:
-        return {"NeutronError": {"type": self.type, "message": self.message,
-                                 "detail": self.detail}}
+        return {"NeutronError": {"type": self.type, "message": self.message, "detail": self.detail}}
 
 
 class BadRequest(NeutronError):

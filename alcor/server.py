@@ -46,21 +46,34 @@ def build_app(settings: ServerSettings, db: Database) -> Starlette:
         finally:
             await southbound.stop()
 
-    api = Api(db, resources, default_project=settings.default_project,
-              max_page_size=settings.max_page_size)
+    api = Api(
+        db,
+        resources,
+        default_project=settings.default_project,
+        max_page_size=settings.max_page_size,
+    )
     return api.app(lifespan)
 
 
 def run(settings: ServerSettings) -> None:
     """Serve until interrupted."""
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     db = open_database(settings)
     app = build_app(settings, db)
     host, port = settings.host_port()
-    config = uvicorn.Config(app, host=host, port=port, loop="uvloop", http="httptools",
-                            log_level=settings.log_level, access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=5,
+    )
     try:
         uvicorn.Server(config).run()
     finally:

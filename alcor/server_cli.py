@@ -11,11 +11,16 @@ from alcor.config import ServerSettings, load
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML settings file "
-                                                 "(default /etc/alcor/alcor.toml)")]
-UrlOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy URL, e.g. "
-                                             "postgresql+psycopg://user:pw@host/db "
-                                             "[env ALCOR_DATABASE_URL]")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (default /etc/alcor/alcor.toml)")
+]
+UrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db [env ALCOR_DATABASE_URL]",
+    ),
+]
 
 
 def _settings(config: Path | None, **flags: object) -> ServerSettings:
@@ -23,14 +28,23 @@ def _settings(config: Path | None, **flags: object) -> ServerSettings:
 
 
 def server(
-    bind: Annotated[str | None, typer.Option(help="address:port to serve the Neutron API on "
-                                             "[env ALCOR_BIND, default 127.0.0.1:9696]")] = None,
+    bind: Annotated[
+        str | None,
+        typer.Option(
+            help="address:port to serve the Neutron API on [env ALCOR_BIND, default 127.0.0.1:9696]"
+        ),
+    ] = None,
     database_url: UrlOpt = None,
-    nats_url: Annotated[str | None, typer.Option(help="NATS server URL; empty starts an "
-                                                 "embedded nats-server [env ALCOR_NATS_URL]")
-                        ] = None,
-    state_dir: Annotated[str | None, typer.Option(help="where the embedded SQLite database "
-                                                  "and NATS live [env ALCOR_STATE_DIR]")] = None,
+    nats_url: Annotated[
+        str | None,
+        typer.Option(
+            help="NATS server URL; empty starts an embedded nats-server [env ALCOR_NATS_URL]"
+        ),
+    ] = None,
+    state_dir: Annotated[
+        str | None,
+        typer.Option(help="where the embedded SQLite database and NATS live [env ALCOR_STATE_DIR]"),
+    ] = None,
     log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -38,8 +52,14 @@ def server(
     from alcor import server as server_mod
     from alcor.store.migrate import SchemaOutdated
 
-    settings = _settings(config, bind=bind, database_url=database_url, nats_url=nats_url,
-                         state_dir=state_dir, log_level=log_level)
+    settings = _settings(
+        config,
+        bind=bind,
+        database_url=database_url,
+        nats_url=nats_url,
+        state_dir=state_dir,
+        log_level=log_level,
+    )
     try:
         server_mod.run(settings)
     except SchemaOutdated as exc:
@@ -48,8 +68,9 @@ def server(
 
 
 @db_app.command("upgrade")
-def db_upgrade(database_url: UrlOpt = None, config: ConfigOpt = None,
-               revision: str = "head") -> None:
+def db_upgrade(
+    database_url: UrlOpt = None, config: ConfigOpt = None, revision: str = "head"
+) -> None:
     """Create or upgrade the schema to `revision` (default: the newest)."""
     import sqlalchemy as sa
 

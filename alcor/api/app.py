@@ -51,9 +51,15 @@ def _strip_json(name: str) -> str:
 class Api:
     """Routes and handlers, bound to a database and the declared resources."""
 
-    def __init__(self, db: Database, resources: list[Resource], *, default_project: str,
-                 max_page_size: int = 1000,
-                 extra_routes: list[Route] | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        resources: list[Resource],
+        *,
+        default_project: str,
+        max_page_size: int = 1000,
+        extra_routes: list[Route] | None = None,
+    ) -> None:
         self.db = db
         self.resources = {r.collection: r for r in resources}
         self.auth = NoAuth(default_project)
@@ -78,21 +84,41 @@ class Api:
         try:
             return _decoder.decode(raw)
         except msgspec.DecodeError:
-            raise errors.typed(errors.BadRequest, "MalformedRequestBody",
-                               "Malformed request body: the body is not valid JSON") from None
+            raise errors.typed(
+                errors.BadRequest,
+                "MalformedRequestBody",
+                "Malformed request body: the body is not valid JSON",
+            ) from None
 
     # -- documents -------------------------------------------------------------------
     async def versions(self, request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
-        return json_response({"versions": [{"status": "CURRENT", "id": "v2.0", "links": [
-            {"href": f"{base}/v2.0/", "rel": "self"}]}]})
+        return json_response(
+            {
+                "versions": [
+                    {
+                        "status": "CURRENT",
+                        "id": "v2.0",
+                        "links": [{"href": f"{base}/v2.0/", "rel": "self"}],
+                    }
+                ]
+            }
+        )
 
     async def root_v2(self, request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
-        return json_response({"resources": [
-            {"name": r.name, "collection": r.plural,
-             "links": [{"href": f"{base}/v2.0/{r.collection}", "rel": "self"}]}
-            for r in self.resources.values()]})
+        return json_response(
+            {
+                "resources": [
+                    {
+                        "name": r.name,
+                        "collection": r.plural,
+                        "links": [{"href": f"{base}/v2.0/{r.collection}", "rel": "self"}],
+                    }
+                    for r in self.resources.values()
+                ]
+            }
+        )
 
     async def list_extensions(self, request: Request) -> Response:
         return json_response({"extensions": self.extensions})
@@ -102,8 +128,9 @@ class Api:
         for ext in self.extensions:
             if ext["alias"] == alias:
                 return json_response({"extension": ext})
-        raise errors.typed(errors.NotFound, "ExtensionNotFound",
-                           f"Extension with alias {alias} does not exist")
+        raise errors.typed(
+            errors.NotFound, "ExtensionNotFound", f"Extension with alias {alias} does not exist"
+        )
 
     async def openapi_doc(self, request: Request) -> Response:
         return json_response(openapi.document(list(self.resources.values())))
@@ -125,28 +152,40 @@ class Api:
         for rel in ("next", "previous"):
             marker = paging.get(rel)
             if marker:
-                params = [(k, v) for k, v in request.query_params.multi_items()
-                          if k not in ("marker", "page_reverse", "limit")]
+                params = [
+                    (k, v)
+                    for k, v in request.query_params.multi_items()
+                    if k not in ("marker", "page_reverse", "limit")
+                ]
                 params += [("limit", paging["limit"] or ""), ("marker", marker)]
                 if rel == "previous":
                     params.append(("page_reverse", "True"))
-                links.append({"rel": rel, "href": f"{str(request.base_url).rstrip('/')}"
-                              f"{request.url.path}?{urlencode(params)}"})
+                links.append(
+                    {
+                        "rel": rel,
+                        "href": f"{str(request.base_url).rstrip('/')}"
+                        f"{request.url.path}?{urlencode(params)}",
+                    }
+                )
         if links:
             out[f"{res.plural}_links"] = links
         return json_response(out)
 
     async def _create(self, request: Request, res: Resource, ctx: Context) -> Response:
         body = await self.body(request)
-        if not isinstance(body, dict) or len(body) != 1 or \
-                next(iter(body)) not in (res.name, res.plural):
+        if (
+            not isinstance(body, dict)
+            or len(body) != 1
+            or next(iter(body)) not in (res.name, res.plural)
+        ):
             raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
         key, payload = next(iter(body.items()))
         bulk = key == res.plural
         if bulk:
             if not isinstance(payload, list) or not payload:
-                raise errors.BadRequest(f"Resources required: '{res.plural}' must be a "
-                                        "non-empty list")
+                raise errors.BadRequest(
+                    f"Resources required: '{res.plural}' must be a non-empty list"
+                )
             items = [crud.check_body(res, ctx, p, creating=True) for p in payload]
         else:
             items = [crud.check_body(res, ctx, payload, creating=True)]
@@ -202,12 +241,15 @@ class Api:
                 return json_response({"tags": item["tags"] or []})
             if tag in (item["tags"] or []):
                 return Response(status_code=204)
-            raise errors.typed(errors.NotFound, "TagNotFound",
-                               f"Tag {tag} could not be found for {res.name} {rid}.")
+            raise errors.typed(
+                errors.NotFound,
+                "TagNotFound",
+                f"Tag {tag} could not be found for {res.name} {rid}.",
+            )
         if tag is None and request.method == "PUT":
             body = await self.body(request)
             if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
-                raise errors.BadRequest("Invalid tags body: expected {\"tags\": [...]}")
+                raise errors.BadRequest('Invalid tags body: expected {"tags": [...]}')
             new_tags = res.attrs["tags"].kind.check("tags", list(dict.fromkeys(body["tags"])))
         else:
             new_tags = None
@@ -223,8 +265,11 @@ class Api:
                 wanted = current if tag in current else [*current, tag]
             else:
                 if tag not in current:
-                    raise errors.typed(errors.NotFound, "TagNotFound",
-                                       f"Tag {tag} could not be found for {res.name} {rid}.")
+                    raise errors.typed(
+                        errors.NotFound,
+                        "TagNotFound",
+                        f"Tag {tag} could not be found for {res.name} {rid}.",
+                    )
                 wanted = [t for t in current if t != tag]
             return crud.update(uow, res, ctx, rid, {"tags": wanted})
 
@@ -247,8 +292,9 @@ class Api:
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
             Route("/v2.0/{collection}/{rid}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),
-            Route("/v2.0/{collection}/{rid}/tags/{tag}", self.tags,
-                  methods=["GET", "PUT", "DELETE"]),
+            Route(
+                "/v2.0/{collection}/{rid}/tags/{tag}", self.tags, methods=["GET", "PUT", "DELETE"]
+            ),
         ]
 
     def app(self, lifespan: Lifespan | None = None) -> Starlette:
@@ -291,14 +337,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _integrity_error(request: Request, exc: Exception) -> Response:
     log.info("integrity conflict: %s", exc)
-    return error_response(errors.typed(errors.Conflict, "Conflict",
-                                       "The request conflicts with a concurrent change; "
-                                       "retry it."))
+    return error_response(
+        errors.typed(
+            errors.Conflict, "Conflict", "The request conflicts with a concurrent change; retry it."
+        )
+    )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    err = errors.NeutronError("Request Failed: internal server error while processing your "
-                              "request.")
+    err = errors.NeutronError(
+        "Request Failed: internal server error while processing your request."
+    )
     err.type_name = "HTTPInternalServerError"
     return error_response(err)

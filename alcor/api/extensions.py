@@ -12,82 +12,148 @@ from typing import Any
 
 # alias -> (name, description, updated); wording as in neutron-lib / Neutron.
 CATALOG: dict[str, tuple[str, str, str]] = {
-    "allowed-address-pairs": ("Allowed Address Pairs", "Provides allowed address pairs",
-                              "2013-07-23T10:00:00-00:00"),
-    "binding": ("Port Binding",
-                "Expose port bindings of a virtual port to external application",
-                "2014-02-03T10:00:00-00:00"),
-    "dns-integration": ("DNS Integration", "Provides integration with DNS.",
-                        "2015-08-15T18:00:00-00:00"),
-    "empty-string-filtering": ("Empty String Filtering Extension",
-                               "Allow filtering by attributes with empty string value",
-                               "2018-05-01T10:00:00-00:00"),
-    "external-net": ("Neutron external network",
-                     "Adds external network attribute to network resource.",
-                     "2013-01-14T10:00:00-00:00"),
-    "extra_dhcp_opt": ("Neutron Extra DHCP options",
-                       "Extra options configuration for DHCP. For example PXE boot options "
-                       "to DHCP clients can be specified (e.g. tftp-server, "
-                       "server-ip-address, bootfile-name)", "2013-03-17T12:00:00-00:00"),
-    "filter-validation": ("Filter parameters validation",
-                          "Provides validation on filter parameters.",
-                          "2018-07-04T10:00:00-00:00"),
-    "ip-substring-filtering": ("IP address substring filtering",
-                               "Provides IP address substring filtering when listing ports",
-                               "2017-11-28T09:00:00-00:00"),
-    "ip_allocation": ("IP Allocation", "IP allocation extension.",
-                      "2016-06-10T23:00:00-00:00"),
-    "l2_adjacency": ("L2 Adjacency", "Display L2 Adjacency for Neutron Networks.",
-                     "2016-04-12T16:00:00-00:00"),
-    "net-mtu": ("Network MTU", "Provides MTU attribute for a network resource.",
-                "2015-03-25T10:00:00-00:00"),
-    "net-mtu-writable": ("Network MTU (writable)",
-                         "Provides a writable MTU attribute for a network resource.",
-                         "2017-07-12T00:00:00-00:00"),
-    "pagination": ("Pagination support", "Extension that indicates that pagination is enabled.",
-                   "2016-06-12T00:00:00-00:00"),
+    "agent": ("agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
+    "allowed-address-pairs": (
+        "Allowed Address Pairs",
+        "Provides allowed address pairs",
+        "2013-07-23T10:00:00-00:00",
+    ),
+    "binding": (
+        "Port Binding",
+        "Expose port bindings of a virtual port to external application",
+        "2014-02-03T10:00:00-00:00",
+    ),
+    "dns-integration": (
+        "DNS Integration",
+        "Provides integration with DNS.",
+        "2015-08-15T18:00:00-00:00",
+    ),
+    "empty-string-filtering": (
+        "Empty String Filtering Extension",
+        "Allow filtering by attributes with empty string value",
+        "2018-05-01T10:00:00-00:00",
+    ),
+    "external-net": (
+        "Neutron external network",
+        "Adds external network attribute to network resource.",
+        "2013-01-14T10:00:00-00:00",
+    ),
+    "extra_dhcp_opt": (
+        "Neutron Extra DHCP options",
+        "Extra options configuration for DHCP. For example PXE boot options "
+        "to DHCP clients can be specified (e.g. tftp-server, "
+        "server-ip-address, bootfile-name)",
+        "2013-03-17T12:00:00-00:00",
+    ),
+    "filter-validation": (
+        "Filter parameters validation",
+        "Provides validation on filter parameters.",
+        "2018-07-04T10:00:00-00:00",
+    ),
+    "ip-substring-filtering": (
+        "IP address substring filtering",
+        "Provides IP address substring filtering when listing ports",
+        "2017-11-28T09:00:00-00:00",
+    ),
+    "ip_allocation": ("IP Allocation", "IP allocation extension.", "2016-06-10T23:00:00-00:00"),
+    "l2_adjacency": (
+        "L2 Adjacency",
+        "Display L2 Adjacency for Neutron Networks.",
+        "2016-04-12T16:00:00-00:00",
+    ),
+    "net-mtu": (
+        "Network MTU",
+        "Provides MTU attribute for a network resource.",
+        "2015-03-25T10:00:00-00:00",
+    ),
+    "net-mtu-writable": (
+        "Network MTU (writable)",
+        "Provides a writable MTU attribute for a network resource.",
+        "2017-07-12T00:00:00-00:00",
+    ),
+    "pagination": (
+        "Pagination support",
+        "Extension that indicates that pagination is enabled.",
+        "2016-06-12T00:00:00-00:00",
+    ),
     "port-security": ("Port Security", "Provides port security", "2012-07-23T10:00:00-00:00"),
-    "project-id": ("project_id field enabled",
-                   "Extension that indicates that project_id field is enabled.",
-                   "2016-09-09T09:09:09-09:09"),
-    "provider": ("Provider Network", "Expose mapping of virtual networks to physical networks",
-                 "2012-09-07T10:00:00-00:00"),
-    "revision-if-match": ("If-Match constraints based on revision_number",
-                          "Extension indicating that If-Match based on revision_number is "
-                          "supported.", "2016-12-11T00:00:00-00:00"),
-    "sorting": ("Sorting support", "Extension that indicates that sorting is enabled.",
-                "2016-06-12T00:00:00-00:00"),
-    "standard-attr-description": ("standard-attr-description",
-                                  "Extension to add descriptions to standard attributes",
-                                  "2016-02-10T10:00:00-00:00"),
-    "standard-attr-revisions": ("Resource revision numbers",
-                                "This extension will display the revision number of neutron "
-                                "resources.", "2016-04-11T10:00:00-00:00"),
-    "standard-attr-tag": ("Tag support for resources with standard attribute",
-                          "Enables to set tag on resources with standard attribute.",
-                          "2017-01-01T00:00:00-00:00"),
-    "standard-attr-timestamp": ("Resource timestamps",
-                                "Adds created_at and updated_at fields to all Neutron "
-                                "resources that have Neutron standard attributes.",
-                                "2016-09-12T10:00:00-00:00"),
-    "subnet-service-types": ("Subnet service types",
-                             "Provides ability to set the subnet service_types field",
-                             "2016-03-15T18:00:00-00:00"),
-    "tag-ports-during-bulk-creation": ("Tag Ports During Bulk Creation",
-                                       "Allow to tag ports during bulk creation",
-                                       "2019-12-29T19:00:00-00:00"),
+    "project-id": (
+        "project_id field enabled",
+        "Extension that indicates that project_id field is enabled.",
+        "2016-09-09T09:09:09-09:09",
+    ),
+    "provider": (
+        "Provider Network",
+        "Expose mapping of virtual networks to physical networks",
+        "2012-09-07T10:00:00-00:00",
+    ),
+    "revision-if-match": (
+        "If-Match constraints based on revision_number",
+        "Extension indicating that If-Match based on revision_number is supported.",
+        "2016-12-11T00:00:00-00:00",
+    ),
+    "sorting": (
+        "Sorting support",
+        "Extension that indicates that sorting is enabled.",
+        "2016-06-12T00:00:00-00:00",
+    ),
+    "standard-attr-description": (
+        "standard-attr-description",
+        "Extension to add descriptions to standard attributes",
+        "2016-02-10T10:00:00-00:00",
+    ),
+    "standard-attr-revisions": (
+        "Resource revision numbers",
+        "This extension will display the revision number of neutron resources.",
+        "2016-04-11T10:00:00-00:00",
+    ),
+    "standard-attr-tag": (
+        "Tag support for resources with standard attribute",
+        "Enables to set tag on resources with standard attribute.",
+        "2017-01-01T00:00:00-00:00",
+    ),
+    "standard-attr-timestamp": (
+        "Resource timestamps",
+        "Adds created_at and updated_at fields to all Neutron "
+        "resources that have Neutron standard attributes.",
+        "2016-09-12T10:00:00-00:00",
+    ),
+    "subnet-service-types": (
+        "Subnet service types",
+        "Provides ability to set the subnet service_types field",
+        "2016-03-15T18:00:00-00:00",
+    ),
+    "tag-ports-during-bulk-creation": (
+        "Tag Ports During Bulk Creation",
+        "Allow to tag ports during bulk creation",
+        "2019-12-29T19:00:00-00:00",
+    ),
 }
 
 # Provided by the generic machinery for every resource.
-GENERIC = ("empty-string-filtering", "filter-validation", "pagination", "project-id",
-           "revision-if-match", "sorting", "standard-attr-description",
-           "standard-attr-revisions", "standard-attr-tag", "standard-attr-timestamp")
+GENERIC = (
+    "empty-string-filtering",
+    "filter-validation",
+    "pagination",
+    "project-id",
+    "revision-if-match",
+    "sorting",
+    "standard-attr-description",
+    "standard-attr-revisions",
+    "standard-attr-tag",
+    "standard-attr-timestamp",
+)
 
 
 def extension(alias: str) -> dict[str, Any]:
     name, description, updated = CATALOG[alias]
-    return {"alias": alias, "name": name, "description": description, "updated": updated,
-            "links": []}
+    return {
+        "alias": alias,
+        "name": name,
+        "description": description,
+        "updated": updated,
+        "links": [],
+    }
 
 
 def enabled(declared: Iterable[str]) -> list[dict[str, Any]]:

@@ -41,5 +41,4 @@ class NoAuth:
         if project is None and roles_hdr is None:
             return Context(self.default_project, frozenset({"admin"}))
         roles = frozenset(r.strip().lower() for r in (roles_hdr or "").split(",") if r.strip())
-        return Context(project or self.default_project, roles,
-                       headers.get("x-user-id", ""))
+        return Context(project or self.default_project, roles, headers.get("x-user-id", ""))

@@ -9,7 +9,7 @@ once here. A kind's specifics (allocations, in-use checks, computed attributes) 
 from __future__ import annotations
 
 import copy
-import time
+import datetime
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -31,30 +31,28 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def iso_time(ts: float | None) -> str | None:
-    """Neutron's timestamp form: '2026-11-23T20:18:25Z'."""
-    if ts is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 def parse_time(text: str) -> float:
-    import calendar
-
-    for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return float(calendar.timegm(time.strptime(text.split(".")[0].rstrip("Z") +
-                                                       ("Z" if fmt.endswith("Z") else ""),
-                                                       fmt)))
-        except ValueError:
-            continue
-    raise errors.BadRequest(f"'{text}' is not a valid timestamp for changed_since")
+    """A `changed_since` value ('2026-11-23T20:18:25Z', with or without zone) as unix time."""
+    try:
+        stamp = datetime.datetime.fromisoformat(text.replace(" ", "T"))
+    except ValueError:
+        raise errors.BadRequest(f"'{text}' is not a valid timestamp for changed_since") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.UTC)
+    return stamp.timestamp()
 
 
 # -- request bodies ----------------------------------------------------------------------
 
+
 def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[str, Any]:
     """Validate one resource's attributes from a POST/PUT body; return canonical values."""
+    if res.admin_only and not ctx.is_admin:
+        raise errors.typed(
+            errors.NotAuthorized,
+            "PolicyNotAuthorized",
+            f"rule:{'create' if creating else 'update'}_{res.name} is disallowed by policy",
+        )
     if not isinstance(body, dict):
         raise errors.BadRequest(f"Body of {res.name} must be an object")
     out: dict[str, Any] = {}
@@ -69,13 +67,17 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[s
         if not creating and not attr.put:
             raise errors.BadRequest(f"Cannot update read-only attribute {key}")
         if attr.admin_only and not ctx.is_admin:
-            raise errors.typed(errors.NotAuthorized, "PolicyNotAuthorized",
-                               f"(rule:{'create' if creating else 'update'}_{res.name}:{key}) "
-                               "is disallowed by policy")
+            raise errors.typed(
+                errors.NotAuthorized,
+                "PolicyNotAuthorized",
+                f"(rule:{'create' if creating else 'update'}_{res.name}:{key}) "
+                "is disallowed by policy",
+            )
         if value is None:
             if not attr.nullable:
-                raise errors.InvalidInput(f"Invalid input for {key}. Reason: 'None' is not "
-                                          f"a valid {attr.kind.type_name}.")
+                raise errors.InvalidInput(
+                    f"Invalid input for {key}. Reason: 'None' is not a valid {attr.kind.type_name}."
+                )
             checked = None
         else:
             checked = attr.kind.check(key, value)
@@ -87,22 +89,26 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[s
         if project is None:
             out["project_id"] = ctx.project_id
         elif project != ctx.project_id and not ctx.is_admin:
-            raise errors.BadRequest("Specifying 'project_id' or 'tenant_id' other than the "
-                                    "authenticated project in request requires admin "
-                                    "privileges")
+            raise errors.BadRequest(
+                "Specifying 'project_id' or 'tenant_id' other than the "
+                "authenticated project in request requires admin "
+                "privileges"
+            )
     if creating:
         for attr in res.attrs.values():
             if attr.name in out:
                 continue
             if attr.required:
-                raise errors.BadRequest(f"Failed to parse request. Required attribute "
-                                        f"'{attr.name}' not specified")
+                raise errors.BadRequest(
+                    f"Failed to parse request. Required attribute '{attr.name}' not specified"
+                )
             if attr.stored and attr.default is not MISSING:
                 out[attr.name] = copy.deepcopy(attr.default)
     return out
 
 
 # -- reading -----------------------------------------------------------------------------
+
 
 def _stored_names(res: Resource) -> list[tuple[str, int]]:
     return [(a.name, i) for i, a in enumerate(res.stored())]
@@ -115,7 +121,11 @@ def rows_to_items(res: Resource, rows: Iterable[sa.Row[Any]]) -> list[dict[str, 
 
 def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
     """WHERE clause limiting rows to what `ctx` may see (None: everything)."""
-    if ctx.is_admin or not res.project_scoped:
+    if ctx.is_admin:
+        return None
+    if res.admin_only:
+        return sa.false()
+    if not res.project_scoped:
         return None
     hook = getattr(res.hooks, "visible", None)
     if hook is not None:
@@ -123,11 +133,15 @@ def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
     return res.column("project_id") == ctx.project_id
 
 
-def fetch(conn: sa.Connection | UnitOfWork, res: Resource, ctx: Context, rid: str,
-          for_update: bool = False) -> dict[str, Any]:
+def fetch(
+    conn: sa.Connection | UnitOfWork,
+    res: Resource,
+    ctx: Context,
+    rid: str,
+    for_update: bool = False,
+) -> dict[str, Any]:
     """One visible row as an item, or `<Kind>NotFound`."""
-    stmt = sa.select(*[res.table.c[a.column] for a in res.stored()]).where(
-        res.column("id") == rid)
+    stmt = sa.select(*[res.table.c[a.column] for a in res.stored()]).where(res.column("id") == rid)
     clause = visibility(res, ctx)
     if clause is not None:
         stmt = stmt.where(clause)
@@ -180,8 +194,11 @@ def _tag_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnElement[
     idcol = res.column("id")
 
     def has(tag: str) -> sa.Exists:
-        return sa.exists().where(tags_table.c.resource == res.name,
-                                 tags_table.c.resource_id == idcol, tags_table.c.tag == tag)
+        return sa.exists().where(
+            tags_table.c.resource == res.name,
+            tags_table.c.resource_id == idcol,
+            tags_table.c.tag == tag,
+        )
 
     if key == "tags":
         clause = sa.and_(*[has(t) for t in wanted])
@@ -223,8 +240,13 @@ def _sort_columns(res: Resource, q: ListQuery) -> list[tuple[sa.Column[Any], boo
     return out
 
 
-def _after_marker(conn: sa.Connection, res: Resource, ctx: Context, marker: str,
-                  sorts: list[tuple[sa.Column[Any], bool]]) -> sa.ColumnElement[bool]:
+def _after_marker(
+    conn: sa.Connection,
+    res: Resource,
+    ctx: Context,
+    marker: str,
+    sorts: list[tuple[sa.Column[Any], bool]],
+) -> sa.ColumnElement[bool]:
     """Rows strictly after the marker row in sort order (keyset pagination)."""
     cols = [col for col, _ in sorts]
     row = conn.execute(sa.select(*cols).where(res.column("id") == marker)).first()
@@ -238,14 +260,12 @@ def _after_marker(conn: sa.Connection, res: Resource, ctx: Context, marker: str,
     return sa.or_(*ors)
 
 
-def list_items(conn: sa.Connection, res: Resource, ctx: Context, q: ListQuery,
-               max_page: int) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+def list_items(
+    conn: sa.Connection, res: Resource, ctx: Context, q: ListQuery, max_page: int
+) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
     """Visible items matching `q`, plus the markers of next/previous pages (if any)."""
     sorts = _sort_columns(res, q)
-    if q.page_reverse:
-        sorts_eff = [(c, not asc) for c, asc in sorts]
-    else:
-        sorts_eff = sorts
+    sorts_eff = [(c, not asc) for c, asc in sorts] if q.page_reverse else sorts
     stmt = sa.select(*[res.table.c[a.column] for a in res.stored()])
     clauses = where_clauses(res, ctx, q)
     if q.marker:
@@ -277,23 +297,41 @@ def list_items(conn: sa.Connection, res: Resource, ctx: Context, q: ListQuery,
 
 # -- writing -----------------------------------------------------------------------------
 
+
 def _set_tags(uow: UnitOfWork, res: Resource, rid: str, new: list[str], old: list[str]) -> None:
     gone = set(old) - set(new)
     added = [t for t in dict.fromkeys(new) if t not in old]
     if gone:
-        uow.execute(tags_table.delete().where(tags_table.c.resource == res.name,
-                                              tags_table.c.resource_id == rid,
-                                              tags_table.c.tag.in_(gone)))
+        uow.execute(
+            tags_table.delete().where(
+                tags_table.c.resource == res.name,
+                tags_table.c.resource_id == rid,
+                tags_table.c.tag.in_(gone),
+            )
+        )
     if added:
-        uow.execute(tags_table.insert(),
-                    [{"resource": res.name, "resource_id": rid, "tag": t} for t in added])
+        uow.execute(
+            tags_table.insert(),
+            [{"resource": res.name, "resource_id": rid, "tag": t} for t in added],
+        )
 
 
-def _log(uow: UnitOfWork, res: Resource, item: dict[str, Any], op: str,
-         old_host: str | None = None) -> None:
+def _log(
+    uow: UnitOfWork, res: Resource, item: dict[str, Any], op: str, old_host: str | None = None
+) -> None:
+    if not res.logged:
+        return
     network_id, host_id = res.hooks.change_scope(item)
-    uow.log(res.name, item["id"], op, item.get("revision_number", 0), network_id=network_id,
-            host_id=host_id, old_host_id=old_host, project_id=item.get("project_id"))
+    uow.log(
+        res.name,
+        item["id"],
+        op,
+        item.get("revision_number", 0),
+        network_id=network_id,
+        host_id=host_id,
+        old_host_id=old_host,
+        project_id=item.get("project_id"),
+    )
 
 
 def _row(res: Resource, item: dict[str, Any]) -> dict[str, Any]:
@@ -303,37 +341,49 @@ def _row(res: Resource, item: dict[str, Any]) -> dict[str, Any]:
 def create(uow: UnitOfWork, res: Resource, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
     """Insert one validated item (from `check_body`), running the kind's hooks."""
     item.setdefault("id", new_id())
-    item["created_at"] = item["updated_at"] = uow.now
-    item["revision_number"] = 0
-    item["tags"] = list(dict.fromkeys(item.get("tags") or []))
+    item["created_at"] = uow.now
+    if "updated_at" in res.attrs:
+        item["updated_at"] = uow.now
+        item["revision_number"] = 0
+    if res.taggable:
+        item["tags"] = list(dict.fromkeys(item.get("tags") or []))
     res.hooks.before_create(uow, ctx, item)
     uow.execute(res.table.insert(), _row(res, item))
-    if item["tags"]:
+    if item.get("tags"):
         _set_tags(uow, res, item["id"], item["tags"], [])
     res.hooks.after_create(uow, ctx, item)
     _log(uow, res, item, "create")
     return item
 
 
-def update(uow: UnitOfWork, res: Resource, ctx: Context, rid: str, changes: dict[str, Any],
-           if_match: int | None = None) -> dict[str, Any]:
+def update(
+    uow: UnitOfWork,
+    res: Resource,
+    ctx: Context,
+    rid: str,
+    changes: dict[str, Any],
+    if_match: int | None = None,
+) -> dict[str, Any]:
     """Apply validated `changes` to one row; bump its revision if anything changed."""
     old = fetch(uow, res, ctx, rid, for_update=True)
-    if if_match is not None and old["revision_number"] != if_match:
-        raise errors.typed(errors.PreconditionFailed, "RevisionNumberConstraintFailed",
-                           f"Constrained to {if_match}, but current revision is "
-                           f"{old['revision_number']}")
+    if if_match is not None and old.get("revision_number") != if_match:
+        raise errors.typed(
+            errors.PreconditionFailed,
+            "RevisionNumberConstraintFailed",
+            f"Constrained to {if_match}, but current revision is {old['revision_number']}",
+        )
     res.hooks.before_update(uow, ctx, old, changes)
     real = {k: v for k, v in changes.items() if old.get(k) != v}
     new = dict(old)
     if not real:
         return new
     new.update(real)
-    new["revision_number"] = old["revision_number"] + 1
-    new["updated_at"] = uow.now
     stored = {res.attrs[k].column: v for k, v in real.items() if res.attrs[k].stored}
-    stored["revision_number"] = new["revision_number"]
-    stored["updated_at"] = new["updated_at"]
+    if "revision_number" in res.attrs:
+        new["revision_number"] = old["revision_number"] + 1
+        new["updated_at"] = uow.now
+        stored["revision_number"] = new["revision_number"]
+        stored["updated_at"] = new["updated_at"]
     uow.execute(res.table.update().where(res.column("id") == rid).values(**stored))
     if "tags" in real:
         _set_tags(uow, res, rid, new["tags"], old["tags"] or [])
@@ -348,8 +398,11 @@ def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> dict[str, 
     item = fetch(uow, res, ctx, rid, for_update=True)
     res.hooks.before_delete(uow, ctx, item)
     if item.get("tags"):
-        uow.execute(tags_table.delete().where(tags_table.c.resource == res.name,
-                                              tags_table.c.resource_id == rid))
+        uow.execute(
+            tags_table.delete().where(
+                tags_table.c.resource == res.name, tags_table.c.resource_id == rid
+            )
+        )
     uow.execute(res.table.delete().where(res.column("id") == rid))
     _log(uow, res, item, "delete")
     return item
@@ -362,14 +415,15 @@ _Formatter = Callable[[Any], Any]
 
 def _renderer(res: Resource, admin: bool) -> list[tuple[str, str, _Formatter | None]]:
     cache: dict[bool, list[tuple[str, str, _Formatter | None]]] = res.__dict__.setdefault(
-        "_render_cache", {})
+        "_render_cache", {}
+    )
     plan = cache.get(admin)
     if plan is None:
         plan = []
         for attr in res.attrs.values():
             if not attr.visible or (attr.admin_only and not admin):
                 continue
-            fmt = iso_time if isinstance(attr.kind, kinds.Timestamp) else None
+            fmt = attr.kind.render if isinstance(attr.kind, kinds.Timestamp) else None
             plan.append((attr.name, attr.name, fmt))
             if attr.name == "project_id":
                 plan.append(("tenant_id", "project_id", None))
@@ -377,8 +431,9 @@ def _renderer(res: Resource, admin: bool) -> list[tuple[str, str, _Formatter | N
     return plan
 
 
-def render(res: Resource, ctx: Context, item: dict[str, Any],
-           fields: list[str] | None = None) -> dict[str, Any]:
+def render(
+    res: Resource, ctx: Context, item: dict[str, Any], fields: list[str] | None = None
+) -> dict[str, Any]:
     """The API view of an item for this caller (admin-only attributes hidden)."""
     out: dict[str, Any] = {}
     for out_name, key, fmt in _renderer(res, ctx.is_admin):

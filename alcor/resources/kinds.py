@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -194,8 +195,9 @@ class IpAddress(Str):
             raise _bad(name, value, f"'{value}' is not a valid IP address") from None
         if addr.version == 4 and str(addr) != value:
             # Neutron refuses non-canonical IPv4 such as leading zeros ('010.0.0.1').
-            raise _bad(name, value, f"'{value}' is not an accepted IP address, '{addr}' is "
-                       "recommended")
+            raise _bad(
+                name, value, f"'{value}' is not an accepted IP address, '{addr}' is recommended"
+            )
         return str(addr)
 
 
@@ -214,8 +216,7 @@ class Cidr(Str):
         except ValueError:
             raise _bad(name, value, f"'{value}' is not a valid IP subnet") from None
         if ipaddress.ip_interface(value).ip != net.network_address:
-            raise _bad(name, value, f"'{value}' isn't a recommended CIDR, '{net}' is "
-                       "recommended")
+            raise _bad(name, value, f"'{value}' isn't a recommended CIDR, '{net}' is recommended")
         return str(net)
 
 
@@ -247,13 +248,20 @@ class Json(Kind):
 
 
 class Timestamp(Kind):
-    """Server-set time, stored as unix seconds, shown as Neutron's ISO-8601 'Z' form."""
+    """Server-set time, stored as unix seconds, shown as Neutron shows it: ISO-8601 with 'Z'
+    for standard attributes, '2026-11-23 20:18:25' for agents."""
 
     type_name = "timestamp"
     json_schema = {"type": "string", "format": "date-time"}
 
+    def __init__(self, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> None:
+        self.fmt = fmt
+
     def sql_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Float()
+
+    def render(self, value: float | None) -> str | None:
+        return None if value is None else time.strftime(self.fmt, time.gmtime(value))
 
 
 def list_of(item: Kind, unique: bool = True) -> Json:
@@ -283,10 +291,17 @@ def dict_list(
             raise _bad(name, value, f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
         for key in required:
             if key not in value:
-                raise _bad(name, value, f"Validation of dictionary's keys failed. "
-                           f"Expected keys: {set(required)} Provided keys: {set(value)}")
-        return {k: (fields[k].check(f"{name}.{k}", v) if v is not None else None)
-                for k, v in value.items() if k in fields}
+                raise _bad(
+                    name,
+                    value,
+                    f"Validation of dictionary's keys failed. "
+                    f"Expected keys: {set(required)} Provided keys: {set(value)}",
+                )
+        return {
+            k: (fields[k].check(f"{name}.{k}", v) if v is not None else None)
+            for k, v in value.items()
+            if k in fields
+        }
 
     def check(name: str, value: Any) -> Any:
         if not isinstance(value, list):

@@ -45,11 +45,12 @@ class Attr:
     stored: bool = True  # has a column; False = computed by the resource's hooks
     unique: bool = False
     index: bool = False
+    db_column: str | None = None  # column name when it is not derived from the API name
 
     @property
     def column(self) -> str:
         """Column name: the API name with ':' made SQL-safe ('binding:host_id')."""
-        return self.name.replace(":", "_")
+        return self.db_column or self.name.replace(":", "_")
 
 
 def standard_attrs(project_scoped: bool = True) -> list[Attr]:
@@ -61,8 +62,9 @@ def standard_attrs(project_scoped: bool = True) -> list[Attr]:
         Attr("created_at", kinds.Timestamp(), sort=True),
         Attr("updated_at", kinds.Timestamp(), sort=True),
         Attr("revision_number", kinds.Int(0), sort=True),
-        Attr("tags", kinds.list_of(kinds.Str(255)), post=True, default=[], filter=False,
-             sort=False),
+        Attr(
+            "tags", kinds.list_of(kinds.Str(255)), post=True, default=[], filter=False, sort=False
+        ),
     ]
     if project_scoped:
         attrs.append(Attr("project_id", kinds.Str(255), post=True, index=True))
@@ -84,6 +86,10 @@ class Resource:
         extensions: tuple[str, ...] = (),
         table_args: tuple[Any, ...] = (),
         parent: str | None = None,
+        table: sa.Table | None = None,
+        standard: bool = True,
+        admin_only: bool = False,
+        logged: bool = True,
     ) -> None:
         self.name = name
         self.plural = plural
@@ -92,8 +98,17 @@ class Resource:
         self.taggable = taggable
         self.extensions = extensions
         self.parent = parent
-        all_attrs = standard_attrs(project_scoped) + attrs
+        self.admin_only = admin_only  # only admins may see or change it (agents)
+        self.logged = logged  # changes go to the change log for the southbound
+        all_attrs = (standard_attrs(project_scoped) if standard else []) + attrs
         self.attrs: dict[str, Attr] = {a.name: a for a in all_attrs}
+        if table is not None:
+            missing = [a.column for a in all_attrs if a.stored and a.column not in table.c]
+            if missing:
+                raise ValueError(f"{plural}: table {table.name} lacks columns {missing}")
+            self.table = table
+            self.hooks: Hooks = Hooks()
+            return
         columns = [
             sa.Column(
                 a.column,

@@ -25,23 +25,53 @@ resource = Resource(
         Attr("mtu", kinds.Int(68, 9000), post=True, put=True, default=1450),
         Attr("router:external", kinds.Bool(), post=True, put=True, default=False),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True, default=True),
-        Attr("provider:network_type", kinds.Enum("vxlan", "geneve"), post=True,
-             admin_only=True, default="vxlan"),
-        Attr("provider:physical_network", kinds.Str(64), post=True, admin_only=True,
-             nullable=True, default=None),
-        Attr("provider:segmentation_id", kinds.Int(1, 16777215), post=True, admin_only=True,
-             nullable=True, default=None, unique=True),
+        Attr(
+            "provider:network_type",
+            kinds.Enum("vxlan", "geneve"),
+            post=True,
+            admin_only=True,
+            default="vxlan",
+        ),
+        Attr(
+            "provider:physical_network",
+            kinds.Str(64),
+            post=True,
+            admin_only=True,
+            nullable=True,
+            default=None,
+        ),
+        Attr(
+            "provider:segmentation_id",
+            kinds.Int(1, 16777215),
+            post=True,
+            admin_only=True,
+            nullable=True,
+            default=None,
+            unique=True,
+        ),
         Attr("dns_domain", kinds.Str(255), post=True, put=True, default=""),
-        Attr("availability_zone_hints", kinds.list_of(kinds.Str(255)), post=True, default=[],
-             filter=False),
+        Attr(
+            "availability_zone_hints",
+            kinds.list_of(kinds.Str(255)),
+            post=True,
+            default=[],
+            filter=False,
+        ),
         Attr("subnets", kinds.list_of(kinds.Uuid()), stored=False, filter=False, sort=False),
         Attr("availability_zones", kinds.list_of(kinds.Str(255)), stored=False, filter=False),
         Attr("ipv4_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
         Attr("ipv6_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
         Attr("l2_adjacency", kinds.Bool(), stored=False, filter=False, sort=False),
     ],
-    extensions=("provider", "external-net", "net-mtu", "net-mtu-writable", "port-security",
-                "dns-integration", "l2_adjacency"),
+    extensions=(
+        "provider",
+        "external-net",
+        "net-mtu",
+        "net-mtu-writable",
+        "port-security",
+        "dns-integration",
+        "l2_adjacency",
+    ),
 )
 
 
@@ -62,8 +92,9 @@ class NetworkHooks(Hooks):
 
     def visible(self, ctx: Context) -> sa.ColumnElement[bool]:
         t = resource.table
-        return sa.or_(t.c.project_id == ctx.project_id, t.c.shared.is_(True),
-                      t.c.router_external.is_(True))
+        return sa.or_(
+            t.c.project_id == ctx.project_id, t.c.shared.is_(True), t.c.router_external.is_(True)
+        )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         pool = f"vni:{item['provider:network_type']}"
@@ -72,51 +103,76 @@ class NetworkHooks(Hooks):
         try:
             item["provider:segmentation_id"] = pools.allocate(uow, pool, item["id"], wanted)
         except ipam_errors.ValueInUse:
-            raise errors.typed(errors.Conflict, "SegmentationIdInUse",
-                               f"Unable to create the network. The VXLAN {wanted} is in use."
-                               ) from None
+            raise errors.typed(
+                errors.Conflict,
+                "SegmentationIdInUse",
+                f"Unable to create the network. The VXLAN {wanted} is in use.",
+            ) from None
         except ipam_errors.OutOfRange:
-            raise errors.InvalidInput(f"Invalid input for operation: segmentation_id {wanted}"
-                                      " is outside the configured VNI ranges.") from None
+            raise errors.InvalidInput(
+                f"Invalid input for operation: segmentation_id {wanted}"
+                " is outside the configured VNI ranges."
+            ) from None
         except ipam_errors.PoolExhausted:
-            raise errors.typed(errors.ServiceUnavailable, "NoNetworkAvailable",
-                               "Unable to create the network. No tenant network is available "
-                               "for allocation.") from None
+            raise errors.typed(
+                errors.ServiceUnavailable,
+                "NoNetworkAvailable",
+                "Unable to create the network. No tenant network is available for allocation.",
+            ) from None
 
-    def before_update(self, uow: UnitOfWork, ctx: Context, old: dict[str, Any],
-                      changes: dict[str, Any]) -> None:
+    def before_update(
+        self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
+    ) -> None:
         if changes.get("shared") is False and old["shared"]:
             ports = port_resource().table
-            other = uow.execute(sa.select(ports.c.id).where(
-                ports.c.network_id == old["id"], ports.c.project_id != old["project_id"],
-                ports.c.device_owner.not_like("network:%")).limit(1)).first()
+            other = uow.execute(
+                sa.select(ports.c.id)
+                .where(
+                    ports.c.network_id == old["id"],
+                    ports.c.project_id != old["project_id"],
+                    ports.c.device_owner.not_like("network:%"),
+                )
+                .limit(1)
+            ).first()
             if other is not None:
-                raise errors.typed(errors.Conflict, "InvalidSharedSetting",
-                                   f"Unable to reconfigure sharing settings for network "
-                                   f"{old['id']}. Multiple tenants are using it.")
+                raise errors.typed(
+                    errors.Conflict,
+                    "InvalidSharedSetting",
+                    f"Unable to reconfigure sharing settings for network "
+                    f"{old['id']}. Multiple tenants are using it.",
+                )
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         ports = port_resource().table
-        if uow.execute(sa.select(ports.c.id).where(ports.c.network_id == item["id"])
-                       .limit(1)).first() is not None:
-            raise errors.typed(errors.Conflict, "NetworkInUse",
-                               f"Unable to complete operation on network {item['id']}. There "
-                               "are one or more ports still in use on the network.")
+        if (
+            uow.execute(
+                sa.select(ports.c.id).where(ports.c.network_id == item["id"]).limit(1)
+            ).first()
+            is not None
+        ):
+            raise errors.typed(
+                errors.Conflict,
+                "NetworkInUse",
+                f"Unable to complete operation on network {item['id']}. There "
+                "are one or more ports still in use on the network.",
+            )
         subnets = subnet_resource()
-        for (sid,) in uow.execute(sa.select(subnets.table.c.id).where(
-                subnets.table.c.network_id == item["id"])).all():
+        for (sid,) in uow.execute(
+            sa.select(subnets.table.c.id).where(subnets.table.c.network_id == item["id"])
+        ).all():
             crud.delete(uow, subnets, ADMIN, sid)
-        pools.release(uow, f"vni:{item['provider:network_type']}",
-                      item["provider:segmentation_id"])
+        pools.release(uow, f"vni:{item['provider:network_type']}", item["provider:segmentation_id"])
 
     def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:
         if not items:
             return
         subnets = subnet_resource().table
         by_net: dict[str, list[str]] = {it["id"]: [] for it in items}
-        rows = conn.execute(sa.select(subnets.c.network_id, subnets.c.id)
-                            .where(subnets.c.network_id.in_(list(by_net)))
-                            .order_by(subnets.c.created_at, subnets.c.id))
+        rows = conn.execute(
+            sa.select(subnets.c.network_id, subnets.c.id)
+            .where(subnets.c.network_id.in_(list(by_net)))
+            .order_by(subnets.c.created_at, subnets.c.id)
+        )
         for net_id, sid in rows:
             by_net[net_id].append(sid)
         for it in items:

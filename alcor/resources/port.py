@@ -18,8 +18,17 @@ from alcor.resources.model import Attr, Hooks, Resource
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import hosts
 
-VNIC_TYPES = ("normal", "direct", "macvtap", "baremetal", "direct-physical",
-              "virtio-forwarder", "smart-nic", "remote-managed", "vdpa")
+VNIC_TYPES = (
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "remote-managed",
+    "vdpa",
+)
 
 resource = Resource(
     "port",
@@ -27,45 +36,89 @@ resource = Resource(
     [
         Attr("network_id", kinds.Uuid(), post=True, required=True, index=True),
         Attr("mac_address", kinds.MacAddress(), post=True, put=True),
-        Attr("fixed_ips",
-             kinds.dict_list({"subnet_id": kinds.Uuid(), "ip_address": kinds.IpAddress()}),
-             post=True, put=True),
+        Attr(
+            "fixed_ips",
+            kinds.dict_list({"subnet_id": kinds.Uuid(), "ip_address": kinds.IpAddress()}),
+            post=True,
+            put=True,
+        ),
         Attr("admin_state_up", kinds.Bool(), post=True, put=True, default=True),
         Attr("status", kinds.Str(16), default="DOWN"),
         Attr("device_id", kinds.Str(255), post=True, put=True, default="", index=True),
         Attr("device_owner", kinds.Str(255), post=True, put=True, default=""),
-        Attr("binding:host_id", kinds.Str(255), post=True, put=True, default="",
-             admin_only=True, index=True),
-        Attr("binding:vnic_type", kinds.Enum(*VNIC_TYPES), post=True, put=True,
-             default="normal"),
-        Attr("binding:profile", kinds.Json(kinds.json_object), post=True, put=True, default={},
-             admin_only=True, filter=False),
+        Attr(
+            "binding:host_id",
+            kinds.Str(255),
+            post=True,
+            put=True,
+            default="",
+            admin_only=True,
+            index=True,
+        ),
+        Attr("binding:vnic_type", kinds.Enum(*VNIC_TYPES), post=True, put=True, default="normal"),
+        Attr(
+            "binding:profile",
+            kinds.Json(kinds.json_object),
+            post=True,
+            put=True,
+            default={},
+            admin_only=True,
+            filter=False,
+        ),
         Attr("binding:vif_type", kinds.Str(64), default="unbound", admin_only=True),
         Attr("binding:vif_details", kinds.Json(), default={}, admin_only=True, filter=False),
-        Attr("allowed_address_pairs",
-             kinds.dict_list({"ip_address": kinds.Str(64), "mac_address": kinds.MacAddress()},
-                             required=("ip_address",)),
-             post=True, put=True, default=[], filter=False),
+        Attr(
+            "allowed_address_pairs",
+            kinds.dict_list(
+                {"ip_address": kinds.Str(64), "mac_address": kinds.MacAddress()},
+                required=("ip_address",),
+            ),
+            post=True,
+            put=True,
+            default=[],
+            filter=False,
+        ),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True),
         Attr("security_groups", kinds.list_of(kinds.Uuid()), post=True, put=True, default=[]),
-        Attr("extra_dhcp_opts",
-             kinds.dict_list({"opt_name": kinds.Str(64), "opt_value": kinds.Str(255),
-                              "ip_version": kinds.Int(4, 6)},
-                             required=("opt_name", "opt_value")),
-             post=True, put=True, default=[], filter=False),
+        Attr(
+            "extra_dhcp_opts",
+            kinds.dict_list(
+                {
+                    "opt_name": kinds.Str(64),
+                    "opt_value": kinds.Str(255),
+                    "ip_version": kinds.Int(4, 6),
+                },
+                required=("opt_name", "opt_value"),
+            ),
+            post=True,
+            put=True,
+            default=[],
+            filter=False,
+        ),
         Attr("dns_name", kinds.Str(255), post=True, put=True, default=""),
         Attr("dns_assignment", kinds.Json(), stored=False, filter=False, sort=False),
         Attr("ip_allocation", kinds.Str(16), default="immediate"),
     ],
-    extensions=("binding", "allowed-address-pairs", "extra_dhcp_opt", "port-security",
-                "dns-integration", "ip_allocation", "ip-substring-filtering",
-                "tag-ports-during-bulk-creation"),
+    extensions=(
+        "binding",
+        "allowed-address-pairs",
+        "extra_dhcp_opt",
+        "port-security",
+        "dns-integration",
+        "ip_allocation",
+        "ip-substring-filtering",
+        "tag-ports-during-bulk-creation",
+    ),
     table_args=(sa.UniqueConstraint("network_id", "mac_address"),),
 )
 
 SLAAC_MODES = ("slaac", "dhcpv6-stateless")
-ROUTER_OWNERS = ("network:router_interface", "network:router_gateway",
-                 "network:router_interface_distributed", "network:ha_router_replicated_interface")
+ROUTER_OWNERS = (
+    "network:router_interface",
+    "network:router_gateway",
+    "network:router_interface_distributed",
+    "network:ha_router_replicated_interface",
+)
 
 
 def eui64(cidr: str, mac: str) -> str:
@@ -73,20 +126,23 @@ def eui64(cidr: str, mac: str) -> str:
     net = ipaddress.IPv6Network(cidr)
     octets = [int(x, 16) for x in mac.split(":")]
     octets[0] ^= 0x02
-    iid = bytes(octets[:3] + [0xFF, 0xFE] + octets[3:])
+    iid = bytes([*octets[:3], 255, 254, *octets[3:]])
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
 
 
 def _in_use(network_id: str, ip: str) -> errors.NeutronError:
-    return errors.typed(errors.Conflict, "IpAddressInUse",
-                        f"Unable to complete operation for network {network_id}. The IP "
-                        f"address {ip} is in use.")
+    return errors.typed(
+        errors.Conflict,
+        "IpAddressInUse",
+        f"Unable to complete operation for network {network_id}. The IP address {ip} is in use.",
+    )
 
 
 def _exhausted(network_id: str, subnet_id: str | None = None) -> errors.NeutronError:
     where = f"subnet {subnet_id}" if subnet_id else f"network {network_id}"
-    return errors.typed(errors.Conflict, "IpAddressGenerationFailure",
-                        f"No more IP addresses available on {where}.")
+    return errors.typed(
+        errors.Conflict, "IpAddressGenerationFailure", f"No more IP addresses available on {where}."
+    )
 
 
 class PortHooks(Hooks):
@@ -99,9 +155,15 @@ class PortHooks(Hooks):
     # -- lookups ---------------------------------------------------------------------
     def _network(self, uow: UnitOfWork, ctx: Context, network_id: str) -> sa.Row[Any]:
         nets = network_table()
-        row = uow.execute(sa.select(nets.c.id, nets.c.project_id, nets.c.shared,
-                                    nets.c.router_external, nets.c.port_security_enabled)
-                          .where(nets.c.id == network_id)).first()
+        row = uow.execute(
+            sa.select(
+                nets.c.id,
+                nets.c.project_id,
+                nets.c.shared,
+                nets.c.router_external,
+                nets.c.port_security_enabled,
+            ).where(nets.c.id == network_id)
+        ).first()
         if row is None or not (ctx.is_admin or row.project_id == ctx.project_id or row.shared):
             raise errors.not_found("network", network_id)
         return row
@@ -111,15 +173,16 @@ class PortHooks(Hooks):
         if key not in uow.cache:
             t = subnet_table()
             uow.cache[key] = uow.execute(
-                sa.select(t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip,
-                          t.c.ipv6_address_mode)
+                sa.select(t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip, t.c.ipv6_address_mode)
                 .where(t.c.network_id == network_id)
-                .order_by(t.c.created_at, t.c.id)).all()
+                .order_by(t.c.created_at, t.c.id)
+            ).all()
         return list(uow.cache[key])
 
     # -- fixed IPs -------------------------------------------------------------------
-    def _take(self, uow: UnitOfWork, port: dict[str, Any], subnet: sa.Row[Any],
-              ip: str | None) -> dict[str, str]:
+    def _take(
+        self, uow: UnitOfWork, port: dict[str, Any], subnet: sa.Row[Any], ip: str | None
+    ) -> dict[str, str]:
         """Allocate `ip` (or any free address) in `subnet` for `port`."""
         network_id = port["network_id"]
         if ip is None:
@@ -127,21 +190,31 @@ class PortHooks(Hooks):
                 value = pools.allocate(uow, subnet.id, port["id"])
             except ipam_errors.PoolExhausted:
                 raise _exhausted(network_id, subnet.id) from None
-            addr = ipaddress.ip_address(value) if subnet.ip_version == 4 else \
-                ipaddress.IPv6Address(value)
+            addr = (
+                ipaddress.ip_address(value)
+                if subnet.ip_version == 4
+                else ipaddress.IPv6Address(value)
+            )
             return {"subnet_id": subnet.id, "ip_address": str(addr)}
         addr = ipaddress.ip_address(ip)
         net = ipaddress.ip_network(subnet.cidr)
-        if addr not in net or (net.num_addresses > 2 and (
-                addr == net.network_address or
-                (net.version == 4 and addr == net.broadcast_address))):
-            raise errors.typed(errors.BadRequest, "InvalidIpForSubnet",
-                               f"IP address {ip} is not a valid IP for the specified subnet.")
+        if addr not in net or (
+            net.num_addresses > 2
+            and (
+                addr == net.network_address or (net.version == 4 and addr == net.broadcast_address)
+            )
+        ):
+            raise errors.typed(
+                errors.BadRequest,
+                "InvalidIpForSubnet",
+                f"IP address {ip} is not a valid IP for the specified subnet.",
+            )
         if ip == subnet.gateway_ip and port.get("device_owner") not in ROUTER_OWNERS:
             raise _in_use(network_id, ip)
         try:
-            pools.allocate(uow, subnet.id, port["id"], int(addr), outside_ok=True,
-                           display=str(addr))
+            pools.allocate(
+                uow, subnet.id, port["id"], int(addr), outside_ok=True, display=str(addr)
+            )
         except ipam_errors.ValueInUse:
             raise _in_use(network_id, ip) from None
         return {"subnet_id": subnet.id, "ip_address": str(addr)}
@@ -153,8 +226,7 @@ class PortHooks(Hooks):
         subnets = self._subnets(uow, port["network_id"])
         out: list[dict[str, str]] = []
         v4 = [s for s in subnets if s.ip_version == 4]
-        v6 = [s for s in subnets if s.ip_version == 6 and s.ipv6_address_mode not in
-              SLAAC_MODES]
+        v6 = [s for s in subnets if s.ip_version == 6 and s.ipv6_address_mode not in SLAAC_MODES]
         for group in (v4, v6):
             for subnet in group:
                 try:
@@ -167,12 +239,12 @@ class PortHooks(Hooks):
                     raise _exhausted(port["network_id"])
         for subnet in subnets:
             if subnet.ip_version == 6 and subnet.ipv6_address_mode in SLAAC_MODES:
-                out.append(self._take(uow, port, subnet, eui64(subnet.cidr,
-                                                               port["mac_address"])))
+                out.append(self._take(uow, port, subnet, eui64(subnet.cidr, port["mac_address"])))
         return out
 
-    def _resolve(self, uow: UnitOfWork, port: dict[str, Any],
-                 wanted: list[dict[str, Any]]) -> list[tuple[sa.Row[Any], str | None]]:
+    def _resolve(
+        self, uow: UnitOfWork, port: dict[str, Any], wanted: list[dict[str, Any]]
+    ) -> list[tuple[sa.Row[Any], str | None]]:
         """Map each requested fixed IP to (subnet, address or None for automatic)."""
         subnets = {s.id: s for s in self._subnets(uow, port["network_id"])}
         out = []
@@ -182,23 +254,31 @@ class PortHooks(Hooks):
             if sid is not None:
                 subnet = subnets.get(sid)
                 if subnet is None:
-                    raise errors.InvalidInput(f"Invalid input for operation: Failed to create "
-                                              f"port on network {port['network_id']}, because "
-                                              f"fixed_ips included invalid subnet {sid}.")
+                    raise errors.InvalidInput(
+                        f"Invalid input for operation: Failed to create "
+                        f"port on network {port['network_id']}, because "
+                        f"fixed_ips included invalid subnet {sid}."
+                    )
             elif ip is not None:
                 addr = ipaddress.ip_address(ip)
                 found = [s for s in subnets.values() if addr in ipaddress.ip_network(s.cidr)]
                 if not found:
-                    raise errors.typed(errors.BadRequest, "InvalidIpForNetwork",
-                                       f"IP address {ip} is not a valid IP for any of the "
-                                       "subnets on the specified network.")
+                    raise errors.typed(
+                        errors.BadRequest,
+                        "InvalidIpForNetwork",
+                        f"IP address {ip} is not a valid IP for any of the "
+                        "subnets on the specified network.",
+                    )
                 subnet = found[0]
             else:
-                raise errors.InvalidInput("Invalid input for operation: fixed_ips entries need "
-                                          "a subnet_id or an ip_address.")
+                raise errors.InvalidInput(
+                    "Invalid input for operation: fixed_ips entries need "
+                    "a subnet_id or an ip_address."
+                )
             if ip is not None and (subnet.id, ip) in seen:
-                raise errors.InvalidInput(f"Invalid input for operation: Duplicate IP address "
-                                          f"'{ip}'.")
+                raise errors.InvalidInput(
+                    f"Invalid input for operation: Duplicate IP address '{ip}'."
+                )
             seen.add((subnet.id, ip))
             out.append((subnet, ip))
         return out
@@ -210,19 +290,29 @@ class PortHooks(Hooks):
     # -- MAC and binding ---------------------------------------------------------------
     def _mac_free(self, uow: UnitOfWork, network_id: str, mac: str) -> bool:
         t = resource.table
-        return uow.execute(sa.select(t.c.id).where(t.c.network_id == network_id,
-                                                   t.c.mac_address == mac)).first() is None
+        return (
+            uow.execute(
+                sa.select(t.c.id).where(t.c.network_id == network_id, t.c.mac_address == mac)
+            ).first()
+            is None
+        )
 
     def _binding(self, uow: UnitOfWork, item: dict[str, Any]) -> None:
         host_id = item.get("binding:host_id") or ""
         if not host_id:
             item["binding:vif_type"], item["binding:vif_details"] = "unbound", {}
             return
-        row = uow.execute(sa.select(hosts.c.heartbeat_at, hosts.c.admin_state_up,
-                                    hosts.c.configurations)
-                          .where(hosts.c.host_id == host_id)).first()
-        alive = (row is not None and row.admin_state_up and row.heartbeat_at is not None
-                 and row.heartbeat_at >= uow.now - self.agent_down_time)
+        row = uow.execute(
+            sa.select(hosts.c.heartbeat_at, hosts.c.admin_state_up, hosts.c.configurations).where(
+                hosts.c.host_id == host_id
+            )
+        ).first()
+        alive = (
+            row is not None
+            and row.admin_state_up
+            and row.heartbeat_at is not None
+            and row.heartbeat_at >= uow.now - self.agent_down_time
+        )
         if not alive or item.get("binding:vnic_type", "normal") != "normal":
             item["binding:vif_type"], item["binding:vif_details"] = "binding_failed", {}
             return
@@ -240,14 +330,19 @@ class PortHooks(Hooks):
     def _check_security(self, item: dict[str, Any]) -> None:
         if item.get("port_security_enabled") is False:
             if item.get("security_groups"):
-                raise errors.typed(errors.Conflict,
-                                   "PortSecurityAndIPRequiredForSecurityGroups",
-                                   "Port security must be enabled and port must have an IP "
-                                   "address in order to use security groups.")
+                raise errors.typed(
+                    errors.Conflict,
+                    "PortSecurityAndIPRequiredForSecurityGroups",
+                    "Port security must be enabled and port must have an IP "
+                    "address in order to use security groups.",
+                )
             if item.get("allowed_address_pairs"):
-                raise errors.typed(errors.Conflict, "AddressPairAndPortSecurityRequired",
-                                   "Port Security must be enabled in order to have allowed "
-                                   "address pairs on a port.")
+                raise errors.typed(
+                    errors.Conflict,
+                    "AddressPairAndPortSecurityRequired",
+                    "Port Security must be enabled in order to have allowed "
+                    "address pairs on a port.",
+                )
 
     def _address_pairs(self, item: dict[str, Any]) -> None:
         pairs = item.get("allowed_address_pairs") or []
@@ -256,22 +351,27 @@ class PortHooks(Hooks):
             try:
                 ipaddress.ip_network(pair["ip_address"], strict=False)
             except ValueError:
-                raise errors.InvalidInput(f"Invalid input for allowed_address_pairs. Reason: "
-                                          f"'{pair['ip_address']}' is not a valid IP "
-                                          "address.") from None
+                raise errors.InvalidInput(
+                    f"Invalid input for allowed_address_pairs. Reason: "
+                    f"'{pair['ip_address']}' is not a valid IP "
+                    "address."
+                ) from None
             pair["mac_address"] = pair.get("mac_address") or item["mac_address"]
             key = (pair["ip_address"], pair["mac_address"])
             if key in seen:
-                raise errors.InvalidInput("Invalid input for allowed_address_pairs. Reason: "
-                                          "duplicate address pair.")
+                raise errors.InvalidInput(
+                    "Invalid input for allowed_address_pairs. Reason: duplicate address pair."
+                )
             seen.add(key)
 
     # -- hooks -----------------------------------------------------------------------
     def visible(self, ctx: Context) -> sa.ColumnElement[bool]:
         t = resource.table
         nets = network_table()
-        return sa.or_(t.c.project_id == ctx.project_id, t.c.network_id.in_(
-            sa.select(nets.c.id).where(nets.c.project_id == ctx.project_id)))
+        return sa.or_(
+            t.c.project_id == ctx.project_id,
+            t.c.network_id.in_(sa.select(nets.c.id).where(nets.c.project_id == ctx.project_id)),
+        )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         net = self._network(uow, ctx, item["network_id"])
@@ -284,38 +384,52 @@ class PortHooks(Hooks):
                     item["mac_address"] = mac
                     break
             else:
-                raise errors.typed(errors.ServiceUnavailable, "MacAddressGenerationFailure",
-                                   f"Unable to generate unique mac on network "
-                                   f"{item['network_id']}.")
+                raise errors.typed(
+                    errors.ServiceUnavailable,
+                    "MacAddressGenerationFailure",
+                    f"Unable to generate unique mac on network {item['network_id']}.",
+                )
         elif not self._mac_free(uow, item["network_id"], item["mac_address"]):
-            raise errors.typed(errors.Conflict, "MacAddressInUse",
-                               f"Unable to complete operation for network "
-                               f"{item['network_id']}. The mac address {item['mac_address']} "
-                               "is in use.")
+            raise errors.typed(
+                errors.Conflict,
+                "MacAddressInUse",
+                f"Unable to complete operation for network "
+                f"{item['network_id']}. The mac address {item['mac_address']} "
+                "is in use.",
+            )
         self._check_security(item)
         self._address_pairs(item)
         if item.get("fixed_ips") is None:
             item["fixed_ips"] = self._auto_ips(uow, item)
         else:
-            item["fixed_ips"] = [self._take(uow, item, subnet, ip)
-                                 for subnet, ip in self._resolve(uow, item, item["fixed_ips"])]
+            item["fixed_ips"] = [
+                self._take(uow, item, subnet, ip)
+                for subnet, ip in self._resolve(uow, item, item["fixed_ips"])
+            ]
         self._binding(uow, item)
 
-    def before_update(self, uow: UnitOfWork, ctx: Context, old: dict[str, Any],
-                      changes: dict[str, Any]) -> None:
+    def before_update(
+        self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
+    ) -> None:
         new = {**old, **changes}
         if "mac_address" in changes and changes["mac_address"] != old["mac_address"]:
             if old["binding:vif_type"] not in ("unbound", "binding_failed"):
-                raise errors.typed(errors.Conflict, "PortBound",
-                                   f"Unable to complete operation on port {old['id']}, port is "
-                                   f"already bound, port type: {old['binding:vif_type']}, "
-                                   f"old_mac {old['mac_address']}, new_mac "
-                                   f"{changes['mac_address']}.")
+                raise errors.typed(
+                    errors.Conflict,
+                    "PortBound",
+                    f"Unable to complete operation on port {old['id']}, port is "
+                    f"already bound, port type: {old['binding:vif_type']}, "
+                    f"old_mac {old['mac_address']}, new_mac "
+                    f"{changes['mac_address']}.",
+                )
             if not self._mac_free(uow, old["network_id"], changes["mac_address"]):
-                raise errors.typed(errors.Conflict, "MacAddressInUse",
-                                   f"Unable to complete operation for network "
-                                   f"{old['network_id']}. The mac address "
-                                   f"{changes['mac_address']} is in use.")
+                raise errors.typed(
+                    errors.Conflict,
+                    "MacAddressInUse",
+                    f"Unable to complete operation for network "
+                    f"{old['network_id']}. The mac address "
+                    f"{changes['mac_address']} is in use.",
+                )
         self._check_security(new)
         if "allowed_address_pairs" in changes:
             self._address_pairs(new)
@@ -329,8 +443,13 @@ class PortHooks(Hooks):
             if new["binding:host_id"] != old["binding:host_id"]:
                 changes["status"] = "DOWN"
 
-    def _update_ips(self, uow: UnitOfWork, old: dict[str, Any], new: dict[str, Any],
-                    wanted: list[dict[str, Any]]) -> list[dict[str, str]]:
+    def _update_ips(
+        self,
+        uow: UnitOfWork,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        wanted: list[dict[str, Any]],
+    ) -> list[dict[str, str]]:
         """Replace the port's addresses atomically: keep those still asked for (an entry
         with only a subnet_id keeps the address already held there), release the rest,
         allocate what is new."""
@@ -338,8 +457,14 @@ class PortHooks(Hooks):
         keep: list[dict[str, str]] = []
         todo: list[tuple[sa.Row[Any], str | None]] = []
         for subnet, ip in self._resolve(uow, new, wanted):
-            match = next((h for h in held if h["subnet_id"] == subnet.id and
-                          (ip is None or ip == h["ip_address"])), None)
+            match = next(
+                (
+                    h
+                    for h in held
+                    if h["subnet_id"] == subnet.id and (ip is None or ip == h["ip_address"])
+                ),
+                None,
+            )
             if match is not None:
                 held.remove(match)
                 keep.append(match)
@@ -355,11 +480,15 @@ class PortHooks(Hooks):
         for it in items:
             name = it.get("dns_name") or ""
             it["dns_assignment"] = [
-                {"hostname": name or "host-" + f["ip_address"].replace(".", "-")
-                 .replace(":", "-"), "ip_address": f["ip_address"],
-                 "fqdn": (name or "host-" + f["ip_address"].replace(".", "-")
-                          .replace(":", "-")) + ".openstacklocal."}
-                for f in it.get("fixed_ips") or []]
+                {
+                    "hostname": name
+                    or "host-" + f["ip_address"].replace(".", "-").replace(":", "-"),
+                    "ip_address": f["ip_address"],
+                    "fqdn": (name or "host-" + f["ip_address"].replace(".", "-").replace(":", "-"))
+                    + ".openstacklocal.",
+                }
+                for f in it.get("fixed_ips") or []
+            ]
 
     def change_scope(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
         return item["network_id"], item.get("binding:host_id") or None

@@ -42,8 +42,9 @@ class ListQuery:
             elif key == "limit":
                 q.limit = _int_param("limit", value)
                 if q.limit < 0:
-                    raise errors.BadRequest(f"Limit must be an integer 0 or greater and not "
-                                            f"'{value}'")
+                    raise errors.BadRequest(
+                        f"Limit must be an integer 0 or greater and not '{value}'"
+                    )
             elif key == "marker":
                 q.marker = value
             elif key == "page_reverse":
@@ -57,8 +58,9 @@ class ListQuery:
         for i, key in enumerate(sort_keys):
             direction = sort_dirs[i] if i < len(sort_dirs) else "asc"
             if direction not in ("asc", "desc"):
-                raise errors.BadRequest(f"{direction} is invalid value for sort_dir, valid "
-                                        "value is 'asc' and 'desc'")
+                raise errors.BadRequest(
+                    f"{direction} is invalid value for sort_dir, valid value is 'asc' and 'desc'"
+                )
             q.sorts.append((key, direction == "asc"))
         return q
 
@@ -67,5 +69,4 @@ def _int_param(name: str, value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise errors.BadRequest(f"Invalid value for {name}: '{value}' is not an integer") \
-            from None
+        raise errors.BadRequest(f"Invalid value for {name}: '{value}' is not an integer") from None

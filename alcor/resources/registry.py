@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from alcor.config import ServerSettings
-from alcor.resources import network, port, subnet
+from alcor.resources import agent, network, port, subnet
 from alcor.resources.model import Resource
 
-RESOURCES: list[Resource] = [network.resource, subnet.resource, port.resource]
+RESOURCES: list[Resource] = [network.resource, subnet.resource, port.resource, agent.resource]
 
 
 def configure(settings: ServerSettings) -> list[Resource]:
@@ -14,4 +14,5 @@ def configure(settings: ServerSettings) -> list[Resource]:
     network.resource.hooks = network.NetworkHooks(settings)
     subnet.resource.hooks = subnet.SubnetHooks()
     port.resource.hooks = port.PortHooks(settings)
+    agent.resource.hooks = agent.AgentHooks(settings)
     return RESOURCES

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,20 +28,30 @@ resource = Resource(
         Attr("cidr", kinds.Cidr(), post=True),
         Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
         Attr("gateway_ip", kinds.IpAddress(), post=True, put=True, nullable=True),
-        Attr("allocation_pools",
-             kinds.dict_list({"start": kinds.IpAddress(), "end": kinds.IpAddress()},
-                             required=("start", "end")),
-             post=True, put=True, filter=False),
-        Attr("dns_nameservers", kinds.list_of(kinds.IpAddress()), post=True, put=True,
-             default=[]),
-        Attr("host_routes",
-             kinds.dict_list({"destination": kinds.Cidr(), "nexthop": kinds.IpAddress()},
-                             required=("destination", "nexthop")),
-             post=True, put=True, default=[], filter=False),
+        Attr(
+            "allocation_pools",
+            kinds.dict_list(
+                {"start": kinds.IpAddress(), "end": kinds.IpAddress()}, required=("start", "end")
+            ),
+            post=True,
+            put=True,
+            filter=False,
+        ),
+        Attr("dns_nameservers", kinds.list_of(kinds.IpAddress()), post=True, put=True, default=[]),
+        Attr(
+            "host_routes",
+            kinds.dict_list(
+                {"destination": kinds.Cidr(), "nexthop": kinds.IpAddress()},
+                required=("destination", "nexthop"),
+            ),
+            post=True,
+            put=True,
+            default=[],
+            filter=False,
+        ),
         Attr("enable_dhcp", kinds.Bool(), post=True, put=True, default=True),
         Attr("ipv6_ra_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True, default=None),
-        Attr("ipv6_address_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True,
-             default=None),
+        Attr("ipv6_address_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True, default=None),
         Attr("service_types", kinds.list_of(kinds.Str(255)), post=True, put=True, default=[]),
         Attr("segment_id", kinds.Uuid(), post=True, nullable=True, default=None),
         Attr("dns_publish_fixed_ip", kinds.Bool(), post=True, put=True, default=False),
@@ -80,24 +92,33 @@ def pools_from_api(pools_in: list[dict[str, str]], net: IpNet) -> list[tuple[int
     for pool in pools_in:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
         if start.version != net.version or end.version != net.version or start > end:
-            raise errors.typed(errors.BadRequest, "InvalidAllocationPool",
-                               f"The allocation pool {pool['start']}-{pool['end']} spans "
-                               "beyond the subnet cidr." if start <= end else
-                               f"The allocation pool {pool['start']}-{pool['end']} is not "
-                               "valid.")
-        bounds = (int(net.network_address) + (1 if net.num_addresses > 2 else 0),
-                  int(net.broadcast_address) - (1 if net.version == 4 and
-                                                net.num_addresses > 2 else 0))
+            raise errors.typed(
+                errors.BadRequest,
+                "InvalidAllocationPool",
+                f"The allocation pool {pool['start']}-{pool['end']} spans beyond the subnet cidr."
+                if start <= end
+                else f"The allocation pool {pool['start']}-{pool['end']} is not valid.",
+            )
+        bounds = (
+            int(net.network_address) + (1 if net.num_addresses > 2 else 0),
+            int(net.broadcast_address) - (1 if net.version == 4 and net.num_addresses > 2 else 0),
+        )
         if int(start) < bounds[0] or int(end) > bounds[1]:
-            raise errors.typed(errors.BadRequest, "OutOfBoundsAllocationPool",
-                               f"The allocation pool {pool['start']}-{pool['end']} spans "
-                               f"beyond the subnet cidr {net}.")
+            raise errors.typed(
+                errors.BadRequest,
+                "OutOfBoundsAllocationPool",
+                f"The allocation pool {pool['start']}-{pool['end']} spans "
+                f"beyond the subnet cidr {net}.",
+            )
         ranges.append((int(start), int(end)))
     ranges.sort()
-    for (_a1, b1), (a2, _b2) in zip(ranges, ranges[1:], strict=False):
+    for (_a1, b1), (a2, _b2) in itertools.pairwise(ranges):
         if a2 <= b1:
-            raise errors.typed(errors.BadRequest, "OverlappingAllocationPools",
-                               f"Found overlapping allocation pools for subnet {net}.")
+            raise errors.typed(
+                errors.BadRequest,
+                "OverlappingAllocationPools",
+                f"Found overlapping allocation pools for subnet {net}.",
+            )
     return ranges
 
 
@@ -113,13 +134,20 @@ def _check_gateway(gateway: str | None, net: IpNet) -> None:
         return
     gw = ipaddress.ip_address(gateway)
     if gw.version != net.version:
-        raise errors.InvalidInput(f"Invalid input for operation: gateway_ip {gateway} does "
-                                  f"not match the IP version of {net}.")
-    if gw in net and net.num_addresses > 2 and (
-            gw == net.network_address or (net.version == 4 and gw == net.broadcast_address)):
-        raise errors.typed(errors.BadRequest, "InvalidInput",
-                           f"Invalid input for operation: Gateway is not valid on subnet "
-                           f"{net}.")
+        raise errors.InvalidInput(
+            f"Invalid input for operation: gateway_ip {gateway} does "
+            f"not match the IP version of {net}."
+        )
+    if (
+        gw in net
+        and net.num_addresses > 2
+        and (gw == net.network_address or (net.version == 4 and gw == net.broadcast_address))
+    ):
+        raise errors.typed(
+            errors.BadRequest,
+            "InvalidInput",
+            f"Invalid input for operation: Gateway is not valid on subnet {net}.",
+        )
 
 
 class SubnetHooks(Hooks):
@@ -128,34 +156,45 @@ class SubnetHooks(Hooks):
     def visible(self, ctx: Context) -> sa.ColumnElement[bool]:
         t = resource.table
         nets = network_table()
-        return sa.or_(t.c.project_id == ctx.project_id, t.c.network_id.in_(
-            sa.select(nets.c.id).where(sa.or_(nets.c.shared.is_(True),
-                                              nets.c.router_external.is_(True)))))
+        return sa.or_(
+            t.c.project_id == ctx.project_id,
+            t.c.network_id.in_(
+                sa.select(nets.c.id).where(
+                    sa.or_(nets.c.shared.is_(True), nets.c.router_external.is_(True))
+                )
+            ),
+        )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         nets = network_table()
         query = sa.select(nets.c.id, nets.c.project_id, nets.c.shared).where(
-            nets.c.id == item["network_id"])
+            nets.c.id == item["network_id"]
+        )
         net_row = uow.execute(query).first()
         if net_row is None or (not ctx.is_admin and net_row.project_id != ctx.project_id):
             raise errors.not_found("network", item["network_id"])
         if item.get("cidr") is None:
-            raise errors.BadRequest("Failed to parse request. Required attribute 'cidr' not "
-                                    "specified" if item.get("subnetpool_id") is None else
-                                    "Subnet pools are not supported by this server.")
+            raise errors.BadRequest(
+                "Failed to parse request. Required attribute 'cidr' not specified"
+                if item.get("subnetpool_id") is None
+                else "Subnet pools are not supported by this server."
+            )
         net = ipaddress.ip_network(item["cidr"])
         if net.version != item["ip_version"]:
-            raise errors.InvalidInput("Invalid input for operation: Cidr "
-                                      f"{item['cidr']} does not match ip_version "
-                                      f"{item['ip_version']}.")
+            raise errors.InvalidInput(
+                "Invalid input for operation: Cidr "
+                f"{item['cidr']} does not match ip_version "
+                f"{item['ip_version']}."
+            )
         if net.version == 4 and (item.get("ipv6_ra_mode") or item.get("ipv6_address_mode")):
-            raise errors.InvalidInput("Invalid input for operation: ipv6_ra_mode or "
-                                      "ipv6_address_mode cannot be set when enable_dhcp is "
-                                      "set to False or ip_version is 4.")
+            raise errors.InvalidInput(
+                "Invalid input for operation: ipv6_ra_mode or "
+                "ipv6_address_mode cannot be set when enable_dhcp is "
+                "set to False or ip_version is 4."
+            )
         self._check_overlap(uow, item["network_id"], net, None)
         if "gateway_ip" not in item:
-            item["gateway_ip"] = str(net.network_address + 1) if net.num_addresses > 2 \
-                else None
+            item["gateway_ip"] = str(net.network_address + 1) if net.num_addresses > 2 else None
         _check_gateway(item["gateway_ip"], net)
         self._check_routes(item, net)
         if item.get("allocation_pools") is None:
@@ -163,37 +202,48 @@ class SubnetHooks(Hooks):
         else:
             ranges = pools_from_api(item["allocation_pools"], net)
             if _gateway_in_pools(item["gateway_ip"], ranges):
-                raise errors.typed(errors.Conflict, "GatewayConflictWithAllocationPools",
-                                   f"Gateway ip {item['gateway_ip']} conflicts with "
-                                   "allocation pool")
+                raise errors.typed(
+                    errors.Conflict,
+                    "GatewayConflictWithAllocationPools",
+                    f"Gateway ip {item['gateway_ip']} conflicts with allocation pool",
+                )
         item["allocation_pools"] = pools_to_api(ranges, net.version)
         pools.ensure_pool(uow, item["id"], ranges)
 
-    def _check_overlap(self, uow: UnitOfWork, network_id: str, net: IpNet,
-                       own_id: str | None) -> None:
+    def _check_overlap(
+        self, uow: UnitOfWork, network_id: str, net: IpNet, own_id: str | None
+    ) -> None:
         t = resource.table
-        for sid, cidr in uow.execute(sa.select(t.c.id, t.c.cidr).where(
-                t.c.network_id == network_id)):
+        for sid, cidr in uow.execute(
+            sa.select(t.c.id, t.c.cidr).where(t.c.network_id == network_id)
+        ):
             other = ipaddress.ip_network(cidr)
             if sid != own_id and other.version == net.version and other.overlaps(net):
-                raise errors.InvalidInput(f"Invalid input for operation: Requested subnet "
-                                          f"with cidr: {net} for network: {network_id} "
-                                          "overlaps with another subnet.")
+                raise errors.InvalidInput(
+                    f"Invalid input for operation: Requested subnet "
+                    f"with cidr: {net} for network: {network_id} "
+                    "overlaps with another subnet."
+                )
 
     def _check_routes(self, item: dict[str, Any], net: IpNet) -> None:
         for route in item.get("host_routes") or []:
             dest = ipaddress.ip_network(route["destination"])
             hop = ipaddress.ip_address(route["nexthop"])
             if dest.version != net.version or hop.version != net.version:
-                raise errors.InvalidInput(f"Invalid input for operation: host route "
-                                          f"{route} does not match the subnet's IP version.")
+                raise errors.InvalidInput(
+                    f"Invalid input for operation: host route "
+                    f"{route} does not match the subnet's IP version."
+                )
         for ns in item.get("dns_nameservers") or []:
             if ipaddress.ip_address(ns).version != net.version:
-                raise errors.InvalidInput(f"Invalid input for operation: DNS nameserver {ns} "
-                                          "does not match the subnet's IP version.")
+                raise errors.InvalidInput(
+                    f"Invalid input for operation: DNS nameserver {ns} "
+                    "does not match the subnet's IP version."
+                )
 
-    def before_update(self, uow: UnitOfWork, ctx: Context, old: dict[str, Any],
-                      changes: dict[str, Any]) -> None:
+    def before_update(
+        self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
+    ) -> None:
         net = ipaddress.ip_network(old["cidr"])
         gateway = changes.get("gateway_ip", old["gateway_ip"])
         _check_gateway(gateway, net)
@@ -204,26 +254,33 @@ class SubnetHooks(Hooks):
         else:
             ranges = pools_from_api(old["allocation_pools"], net)
         if _gateway_in_pools(gateway, ranges):
-            raise errors.typed(errors.Conflict, "GatewayConflictWithAllocationPools",
-                               f"Gateway ip {gateway} conflicts with allocation pool")
+            raise errors.typed(
+                errors.Conflict,
+                "GatewayConflictWithAllocationPools",
+                f"Gateway ip {gateway} conflicts with allocation pool",
+            )
         if "gateway_ip" in changes and gateway is not None and gateway != old["gateway_ip"]:
             owner = pools.owner_of(uow, old["id"], int(ipaddress.ip_address(gateway)))
             if owner is not None:
-                raise errors.typed(errors.Conflict, "GatewayIpInUse",
-                                   f"Current gateway ip {gateway} already in use by port "
-                                   f"{owner}. Unable to update.")
+                raise errors.typed(
+                    errors.Conflict,
+                    "GatewayIpInUse",
+                    f"Current gateway ip {gateway} already in use by port "
+                    f"{owner}. Unable to update.",
+                )
         if "allocation_pools" in changes:
             pools.update_pool(uow, old["id"], ranges)
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         if pools.used_count(uow, item["id"]) > 0:
-            raise errors.typed(errors.Conflict, "SubnetInUse",
-                               f"Unable to complete operation on subnet {item['id']}: One or "
-                               "more ports have an IP allocation from this subnet.")
-        try:
+            raise errors.typed(
+                errors.Conflict,
+                "SubnetInUse",
+                f"Unable to complete operation on subnet {item['id']}: One or "
+                "more ports have an IP allocation from this subnet.",
+            )
+        with contextlib.suppress(ipam_errors.PoolNotFound):
             pools.delete_pool(uow, item["id"])
-        except ipam_errors.PoolNotFound:
-            pass
 
 
 def network_table() -> sa.Table:

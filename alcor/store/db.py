@@ -117,9 +117,7 @@ class Database:
             _sqlite_tuning(self.engine)
         writers = 1 if is_sqlite else pool_size
         self._writer = concurrent.futures.ThreadPoolExecutor(writers, "alcor-db-w")
-        self._reader = concurrent.futures.ThreadPoolExecutor(
-            max(2, pool_size // 2), "alcor-db-r"
-        )
+        self._reader = concurrent.futures.ThreadPoolExecutor(max(2, pool_size // 2), "alcor-db-r")
         self._commit_listeners: list[Callable[[], None]] = []
 
     # -- running work ------------------------------------------------------------------

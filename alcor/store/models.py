@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 def all_metadata() -> sa.MetaData:
     """`metadata` with every table declared (resources, allocators, southbound)."""
-    import alcor.ipam.tables  # noqa: F401  (declares the allocator tables)
+    import alcor.ipam.tables
     import alcor.resources.registry  # noqa: F401  (declares the resource tables)
     from alcor.store.schema import metadata
 

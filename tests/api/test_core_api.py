@@ -20,8 +20,10 @@ def _net(http: httpx.Client, **attrs: Any) -> dict:
 
 def _subnet(http: httpx.Client, net_id: str, cidr: str, **attrs: Any) -> dict:
     version = 6 if ":" in cidr else 4
-    resp = http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": net_id, "cidr": cidr, "ip_version": version, **attrs}})
+    resp = http.post(
+        "/v2.0/subnets",
+        json={"subnet": {"network_id": net_id, "cidr": cidr, "ip_version": version, **attrs}},
+    )
     assert resp.status_code == 201, resp.text
     return resp.json()["subnet"]
 
@@ -31,6 +33,7 @@ def _port(http: httpx.Client, net_id: str, **attrs: Any) -> httpx.Response:
 
 
 # -- documents ------------------------------------------------------------------------------
+
 
 def test_versions_resources_extensions(http: httpx.Client) -> None:
     versions = http.get("/").json()["versions"]
@@ -51,8 +54,9 @@ def test_sdk_network_lifecycle(conn: Any) -> None:
     assert net.mtu == 1450 and net.status == "ACTIVE" and net.is_admin_state_up
     assert net.provider_network_type == "vxlan" and net.provider_segmentation_id > 0
     assert net.project_id == net.tenant_id if hasattr(net, "tenant_id") else True
-    subnet = conn.network.create_subnet(network_id=net.id, cidr="10.20.0.0/24", ip_version=4,
-                                        dns_nameservers=["198.19.0.53"])
+    subnet = conn.network.create_subnet(
+        network_id=net.id, cidr="10.20.0.0/24", ip_version=4, dns_nameservers=["198.19.0.53"]
+    )
     assert subnet.gateway_ip == "10.20.0.1"
     assert subnet.allocation_pools == [{"start": "10.20.0.2", "end": "10.20.0.254"}]
     port = conn.network.create_port(network_id=net.id, name="p1")
@@ -74,12 +78,16 @@ def test_sdk_network_lifecycle(conn: Any) -> None:
 
 # -- networks -------------------------------------------------------------------------------
 
+
 def test_vni_unique_explicit_and_released(http: httpx.Client) -> None:
     vni = 700000 + uuid.uuid4().int % 100000
     net = _net(http, **{"provider:segmentation_id": vni})
     assert net["provider:segmentation_id"] == vni
-    neutron_error(http.post("/v2.0/networks", json={"network": {
-        "provider:segmentation_id": vni}}), 409, "SegmentationIdInUse")
+    neutron_error(
+        http.post("/v2.0/networks", json={"network": {"provider:segmentation_id": vni}}),
+        409,
+        "SegmentationIdInUse",
+    )
     assert http.delete(f"/v2.0/networks/{net['id']}").status_code == 204
     again = _net(http, **{"provider:segmentation_id": vni})
     assert again["provider:segmentation_id"] == vni
@@ -97,25 +105,39 @@ def test_network_in_use(http: httpx.Client) -> None:
 
 def test_member_cannot_set_provider_and_sees_only_own(http: httpx.Client) -> None:
     proj_a, proj_b = uuid.uuid4().hex, uuid.uuid4().hex
-    resp = http.post("/v2.0/networks", json={"network": {"provider:segmentation_id": 5}},
-                     headers=member_headers(proj_a))
+    resp = http.post(
+        "/v2.0/networks",
+        json={"network": {"provider:segmentation_id": 5}},
+        headers=member_headers(proj_a),
+    )
     neutron_error(resp, 403, "PolicyNotAuthorized")
-    mine = http.post("/v2.0/networks", json={"network": {"name": "a"}},
-                     headers=member_headers(proj_a)).json()["network"]
+    mine = http.post(
+        "/v2.0/networks", json={"network": {"name": "a"}}, headers=member_headers(proj_a)
+    ).json()["network"]
     assert "provider:segmentation_id" not in mine and mine["project_id"] == proj_a
     assert mine["tenant_id"] == proj_a
-    neutron_error(http.get(f"/v2.0/networks/{mine['id']}", headers=member_headers(proj_b)),
-                  404, "NetworkNotFound")
+    neutron_error(
+        http.get(f"/v2.0/networks/{mine['id']}", headers=member_headers(proj_b)),
+        404,
+        "NetworkNotFound",
+    )
     listed = http.get("/v2.0/networks", headers=member_headers(proj_b)).json()["networks"]
     assert mine["id"] not in [n["id"] for n in listed]
     shared = _net(http, shared=True)
     listed = http.get("/v2.0/networks", headers=member_headers(proj_b)).json()["networks"]
     assert shared["id"] in [n["id"] for n in listed]
-    neutron_error(http.post("/v2.0/networks", json={"network": {"project_id": proj_b}},
-                            headers=member_headers(proj_a)), 400)
+    neutron_error(
+        http.post(
+            "/v2.0/networks",
+            json={"network": {"project_id": proj_b}},
+            headers=member_headers(proj_a),
+        ),
+        400,
+    )
 
 
 # -- generic semantics ----------------------------------------------------------------------
+
 
 def test_bad_input_gets_neutron_400(http: httpx.Client) -> None:
     bad = [
@@ -127,11 +149,13 @@ def test_bad_input_gets_neutron_400(http: httpx.Client) -> None:
         b'{"network": {"admin_state_up": "perhaps"}}',
         b'{"network": []}',
         b'{"nope": {}}',
-        b'[]',
+        b"[]",
     ]
     for body in bad:
-        neutron_error(http.post("/v2.0/networks", content=body,
-                                headers={"Content-Type": "application/json"}), 400)
+        neutron_error(
+            http.post("/v2.0/networks", content=body, headers={"Content-Type": "application/json"}),
+            400,
+        )
     neutron_error(http.get("/v2.0/networks?bogus=1"), 400)
     neutron_error(http.get("/v2.0/networks?sort_key=bogus"), 400)
     neutron_error(http.get("/v2.0/networks?limit=x"), 400)
@@ -141,17 +165,21 @@ def test_bad_input_gets_neutron_400(http: httpx.Client) -> None:
 
 def test_bulk_create_is_all_or_nothing(http: httpx.Client) -> None:
     tag = uuid.uuid4().hex[:8]
-    resp = http.post("/v2.0/networks", json={"networks": [
-        {"name": f"bulk-{tag}"}, {"name": f"bulk-{tag}", "mtu": "x"}]})
+    resp = http.post(
+        "/v2.0/networks",
+        json={"networks": [{"name": f"bulk-{tag}"}, {"name": f"bulk-{tag}", "mtu": "x"}]},
+    )
     neutron_error(resp, 400)
     net = _net(http)
     _subnet(http, net["id"], "10.31.0.0/29")  # 5 addresses
-    resp = http.post("/v2.0/ports", json={"ports": [{"network_id": net["id"], "name": tag}
-                                                    for _ in range(6)]})
+    resp = http.post(
+        "/v2.0/ports", json={"ports": [{"network_id": net["id"], "name": tag} for _ in range(6)]}
+    )
     neutron_error(resp, 409, "IpAddressGenerationFailure")
     assert http.get(f"/v2.0/ports?name={tag}").json()["ports"] == []
-    resp = http.post("/v2.0/ports", json={"ports": [{"network_id": net["id"], "name": tag}
-                                                    for _ in range(5)]})
+    resp = http.post(
+        "/v2.0/ports", json={"ports": [{"network_id": net["id"], "name": tag} for _ in range(5)]}
+    )
     assert resp.status_code == 201 and len(resp.json()["ports"]) == 5
     ips = {p["fixed_ips"][0]["ip_address"] for p in resp.json()["ports"]}
     assert len(ips) == 5
@@ -179,8 +207,9 @@ def test_filters_fields_sort_and_pagination(http: httpx.Client) -> None:
         nxt = [link["href"] for link in page.get("networks_links", []) if link["rel"] == "next"]
         url = nxt[0] if nxt else ""
     assert seen == ids
-    last = http.get(f"/v2.0/networks?{query}&sort_key=mtu&limit=2&marker={ids[4]}"
-                    "&page_reverse=True").json()
+    last = http.get(
+        f"/v2.0/networks?{query}&sort_key=mtu&limit=2&marker={ids[4]}&page_reverse=True"
+    ).json()
     assert [n["id"] for n in last["networks"]] == ids[2:4]
 
 
@@ -189,22 +218,33 @@ def test_tags_revision_and_if_match(http: httpx.Client) -> None:
     nid, rev = net["id"], net["revision_number"]
     assert http.put(f"/v2.0/networks/{nid}/tags/red").status_code == 201
     assert http.put(f"/v2.0/networks/{nid}/tags", json={"tags": ["a", "b"]}).json() == {
-        "tags": ["a", "b"]}
+        "tags": ["a", "b"]
+    }
     assert http.get(f"/v2.0/networks/{nid}/tags/a").status_code == 204
     neutron_error(http.get(f"/v2.0/networks/{nid}/tags/red"), 404, "TagNotFound")
     assert nid in [n["id"] for n in http.get("/v2.0/networks?tags=a,b").json()["networks"]]
     assert nid in [n["id"] for n in http.get("/v2.0/networks?tags-any=zz,b").json()["networks"]]
-    assert nid not in [n["id"] for n in http.get("/v2.0/networks?not-tags=a").json()[
-        "networks"]]
+    assert nid not in [n["id"] for n in http.get("/v2.0/networks?not-tags=a").json()["networks"]]
     now = http.get(f"/v2.0/networks/{nid}").json()["network"]
     assert now["revision_number"] > rev and sorted(now["tags"]) == ["a", "b"]
-    neutron_error(http.put(f"/v2.0/networks/{nid}", json={"network": {"name": "x"}},
-                           headers={"If-Match": f"revision_number={rev}"}),
-                  412, "RevisionNumberConstraintFailed")
-    ok = http.put(f"/v2.0/networks/{nid}", json={"network": {"name": "x"}},
-                  headers={"If-Match": f"revision_number={now['revision_number']}"})
-    assert ok.status_code == 200 and ok.json()["network"]["revision_number"] == \
-        now["revision_number"] + 1
+    neutron_error(
+        http.put(
+            f"/v2.0/networks/{nid}",
+            json={"network": {"name": "x"}},
+            headers={"If-Match": f"revision_number={rev}"},
+        ),
+        412,
+        "RevisionNumberConstraintFailed",
+    )
+    ok = http.put(
+        f"/v2.0/networks/{nid}",
+        json={"network": {"name": "x"}},
+        headers={"If-Match": f"revision_number={now['revision_number']}"},
+    )
+    assert (
+        ok.status_code == 200
+        and ok.json()["network"]["revision_number"] == now["revision_number"] + 1
+    )
     assert http.delete(f"/v2.0/networks/{nid}/tags").status_code == 204
     assert http.get(f"/v2.0/networks/{nid}/tags").json() == {"tags": []}
     since = http.get(f"/v2.0/networks?changed_since={now['updated_at']}").json()["networks"]
@@ -213,53 +253,112 @@ def test_tags_revision_and_if_match(http: httpx.Client) -> None:
 
 # -- subnets --------------------------------------------------------------------------------
 
+
 def test_subnet_rules(http: httpx.Client) -> None:
     net = _net(http)
     nid = net["id"]
     sub = _subnet(http, nid, "10.40.0.0/24", gateway_ip=None)
     assert sub["gateway_ip"] is None
     assert sub["allocation_pools"] == [{"start": "10.40.0.1", "end": "10.40.0.254"}]
-    neutron_error(http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": nid, "cidr": "10.40.0.128/25", "ip_version": 4}}), 400, "InvalidInput")
-    neutron_error(http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": nid, "cidr": "10.41.0.5/24", "ip_version": 4}}), 400)
-    neutron_error(http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": nid, "cidr": "10.41.0.0/24", "ip_version": 6}}), 400)
-    neutron_error(http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": nid, "cidr": "10.42.0.0/24", "ip_version": 4,
-        "allocation_pools": [{"start": "10.42.0.1", "end": "10.42.0.9"}]}}),
-        409, "GatewayConflictWithAllocationPools")
-    neutron_error(http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": nid, "cidr": "10.43.0.0/24", "ip_version": 4,
-        "allocation_pools": [{"start": "10.43.1.1", "end": "10.43.1.9"}]}}),
-        400, "OutOfBoundsAllocationPool")
-    neutron_error(http.post("/v2.0/subnets", json={"subnet": {
-        "network_id": str(uuid.uuid4()), "cidr": "10.44.0.0/24", "ip_version": 4}}),
-        404, "NetworkNotFound")
-    v6 = _subnet(http, nid, "2001:db8:40::/64", ipv6_address_mode="slaac",
-                 ipv6_ra_mode="slaac")
+    neutron_error(
+        http.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": nid, "cidr": "10.40.0.128/25", "ip_version": 4}},
+        ),
+        400,
+        "InvalidInput",
+    )
+    neutron_error(
+        http.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": nid, "cidr": "10.41.0.5/24", "ip_version": 4}},
+        ),
+        400,
+    )
+    neutron_error(
+        http.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": nid, "cidr": "10.41.0.0/24", "ip_version": 6}},
+        ),
+        400,
+    )
+    neutron_error(
+        http.post(
+            "/v2.0/subnets",
+            json={
+                "subnet": {
+                    "network_id": nid,
+                    "cidr": "10.42.0.0/24",
+                    "ip_version": 4,
+                    "allocation_pools": [{"start": "10.42.0.1", "end": "10.42.0.9"}],
+                }
+            },
+        ),
+        409,
+        "GatewayConflictWithAllocationPools",
+    )
+    neutron_error(
+        http.post(
+            "/v2.0/subnets",
+            json={
+                "subnet": {
+                    "network_id": nid,
+                    "cidr": "10.43.0.0/24",
+                    "ip_version": 4,
+                    "allocation_pools": [{"start": "10.43.1.1", "end": "10.43.1.9"}],
+                }
+            },
+        ),
+        400,
+        "OutOfBoundsAllocationPool",
+    )
+    neutron_error(
+        http.post(
+            "/v2.0/subnets",
+            json={
+                "subnet": {"network_id": str(uuid.uuid4()), "cidr": "10.44.0.0/24", "ip_version": 4}
+            },
+        ),
+        404,
+        "NetworkNotFound",
+    )
+    v6 = _subnet(http, nid, "2001:db8:40::/64", ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
     assert v6["gateway_ip"] == "2001:db8:40::1"
-    assert v6["allocation_pools"] == [{"start": "2001:db8:40::2",
-                                       "end": "2001:db8:40::ffff:ffff:ffff:ffff"}]
+    assert v6["allocation_pools"] == [
+        {"start": "2001:db8:40::2", "end": "2001:db8:40::ffff:ffff:ffff:ffff"}
+    ]
     port = _port(http, nid, mac_address="fa:16:3e:11:22:33").json()["port"]
     addrs = {f["ip_address"] for f in port["fixed_ips"]}
     assert "2001:db8:40::f816:3eff:fe11:2233" in addrs and len(addrs) == 2
     neutron_error(http.delete(f"/v2.0/subnets/{sub['id']}"), 409, "SubnetInUse")
-    upd = http.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {
-        "dns_nameservers": ["198.19.0.53"], "host_routes": [
-            {"destination": "198.19.1.0/24", "nexthop": "10.40.0.254"}],
-        "allocation_pools": [{"start": "10.40.0.10", "end": "10.40.0.20"}]}})
+    upd = http.put(
+        f"/v2.0/subnets/{sub['id']}",
+        json={
+            "subnet": {
+                "dns_nameservers": ["198.19.0.53"],
+                "host_routes": [{"destination": "198.19.1.0/24", "nexthop": "10.40.0.254"}],
+                "allocation_pools": [{"start": "10.40.0.10", "end": "10.40.0.20"}],
+            }
+        },
+    )
     assert upd.status_code == 200, upd.text
     in_pool = _port(http, nid, fixed_ips=[{"subnet_id": sub["id"]}]).json()["port"]
     ip = in_pool["fixed_ips"][0]["ip_address"]
     assert 10 <= int(ip.rsplit(".", 1)[1]) <= 20
-    holder = port["fixed_ips"][0]["ip_address"] if port["fixed_ips"][0]["subnet_id"] == \
-        sub["id"] else port["fixed_ips"][1]["ip_address"]
-    neutron_error(http.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {
-        "gateway_ip": holder}}), 409, "GatewayIpInUse")
+    holder = (
+        port["fixed_ips"][0]["ip_address"]
+        if port["fixed_ips"][0]["subnet_id"] == sub["id"]
+        else port["fixed_ips"][1]["ip_address"]
+    )
+    neutron_error(
+        http.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {"gateway_ip": holder}}),
+        409,
+        "GatewayIpInUse",
+    )
 
 
 # -- ports ----------------------------------------------------------------------------------
+
 
 def test_port_addresses(http: httpx.Client) -> None:
     net = _net(http)
@@ -267,19 +366,22 @@ def test_port_addresses(http: httpx.Client) -> None:
     sub = _subnet(http, nid, "10.50.0.0/24")
     p1 = _port(http, nid, fixed_ips=[{"ip_address": "10.50.0.10"}]).json()["port"]
     assert p1["fixed_ips"] == [{"subnet_id": sub["id"], "ip_address": "10.50.0.10"}]
-    neutron_error(_port(http, nid, fixed_ips=[{"ip_address": "10.50.0.10"}]), 409,
-                  "IpAddressInUse")
-    neutron_error(_port(http, nid, fixed_ips=[{"subnet_id": sub["id"],
-                                               "ip_address": "10.51.0.10"}]),
-                  400, "InvalidIpForSubnet")
+    neutron_error(_port(http, nid, fixed_ips=[{"ip_address": "10.50.0.10"}]), 409, "IpAddressInUse")
+    neutron_error(
+        _port(http, nid, fixed_ips=[{"subnet_id": sub["id"], "ip_address": "10.51.0.10"}]),
+        400,
+        "InvalidIpForSubnet",
+    )
     neutron_error(_port(http, nid, fixed_ips=[{"ip_address": "10.99.0.10"}]), 400)
     neutron_error(_port(http, nid, mac_address=p1["mac_address"]), 409, "MacAddressInUse")
-    neutron_error(_port(http, nid, fixed_ips=[{"ip_address": "10.50.0.1"}]), 409,
-                  "IpAddressInUse")  # the gateway
+    neutron_error(
+        _port(http, nid, fixed_ips=[{"ip_address": "10.50.0.1"}]), 409, "IpAddressInUse"
+    )  # the gateway
     outside = _port(http, nid, fixed_ips=[{"ip_address": "10.50.0.255"}])
     neutron_error(outside, 400, "InvalidIpForSubnet")  # broadcast
-    upd = http.put(f"/v2.0/ports/{p1['id']}", json={"port": {"fixed_ips": [
-        {"ip_address": "10.50.0.11"}]}})
+    upd = http.put(
+        f"/v2.0/ports/{p1['id']}", json={"port": {"fixed_ips": [{"ip_address": "10.50.0.11"}]}}
+    )
     assert upd.json()["port"]["fixed_ips"][0]["ip_address"] == "10.50.0.11"
     again = _port(http, nid, fixed_ips=[{"ip_address": "10.50.0.10"}])
     assert again.status_code == 201  # released atomically by the update
@@ -306,18 +408,27 @@ def test_port_security_and_binding_attributes(http: httpx.Client) -> None:
     _subnet(http, net["id"], "10.53.0.0/24")
     port = _port(http, net["id"]).json()["port"]
     assert port["port_security_enabled"] is False
-    neutron_error(_port(http, net["id"], allowed_address_pairs=[{"ip_address": "10.53.0.99"}]),
-                  409, "AddressPairAndPortSecurityRequired")
-    secure = _port(http, net["id"], port_security_enabled=True, allowed_address_pairs=[
-        {"ip_address": "10.53.0.0/28"}], extra_dhcp_opts=[
-        {"opt_name": "domain-search", "opt_value": "example.org"}],
-        **{"binding:host_id": "no-such-host", "binding:profile": {"k": "v"}}).json()["port"]
-    assert secure["allowed_address_pairs"] == [{"ip_address": "10.53.0.0/28",
-                                                "mac_address": secure["mac_address"]}]
+    neutron_error(
+        _port(http, net["id"], allowed_address_pairs=[{"ip_address": "10.53.0.99"}]),
+        409,
+        "AddressPairAndPortSecurityRequired",
+    )
+    secure = _port(
+        http,
+        net["id"],
+        port_security_enabled=True,
+        allowed_address_pairs=[{"ip_address": "10.53.0.0/28"}],
+        extra_dhcp_opts=[{"opt_name": "domain-search", "opt_value": "example.org"}],
+        **{"binding:host_id": "no-such-host", "binding:profile": {"k": "v"}},
+    ).json()["port"]
+    assert secure["allowed_address_pairs"] == [
+        {"ip_address": "10.53.0.0/28", "mac_address": secure["mac_address"]}
+    ]
     assert secure["binding:vif_type"] == "binding_failed"
     assert secure["binding:vnic_type"] == "normal"
     unbound = http.put(f"/v2.0/ports/{secure['id']}", json={"port": {"binding:host_id": ""}})
     assert unbound.json()["port"]["binding:vif_type"] == "unbound"
-    member = http.get(f"/v2.0/ports/{secure['id']}",
-                      headers=member_headers(secure["project_id"])).json()["port"]
+    member = http.get(
+        f"/v2.0/ports/{secure['id']}", headers=member_headers(secure["project_id"])
+    ).json()["port"]
     assert "binding:host_id" not in member and "binding:vif_type" not in member

@@ -37,32 +37,53 @@ def free_port() -> int:
 class AlcorServer:
     """`alcor server` on a free port; `database_url` None = embedded SQLite in a temp dir."""
 
-    def __init__(self, database_url: str | None = None, nats_url: str | None = None,
-                 extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str | None = None,
+        nats_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="alcor-test-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url or f"sqlite:///{self.tmp / 'alcor.db'}"
         self.nats_port = free_port()
         self.nats_url = nats_url or f"nats://127.0.0.1:{self.nats_port}"
-        self.env = {**os.environ, "ALCOR_STATE_DIR": str(self.tmp),
-                    "ALCOR_NATS_PORT": str(self.nats_port), "ALCOR_CONFIG": "/nonexistent",
-                    **(extra_env or {})}
+        self.env = {
+            **os.environ,
+            "ALCOR_STATE_DIR": str(self.tmp),
+            "ALCOR_NATS_PORT": str(self.nats_port),
+            "ALCOR_CONFIG": "/nonexistent",
+            **(extra_env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = self.tmp / "server.log"
 
     def start(self, timeout: float = 30.0) -> AlcorServer:
         if self.database_url.startswith("postgresql"):
-            subprocess.run([sys.executable, "-m", "alcor", "db", "upgrade", "--database-url",
-                            self.database_url], check=True, env=self.env, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "alcor",
+                    "db",
+                    "upgrade",
+                    "--database-url",
+                    self.database_url,
+                ],
+                check=True,
+                env=self.env,
+                capture_output=True,
+            )
         args = [sys.executable, "-m", "alcor", "server", "--bind", f"127.0.0.1:{self.port}"]
         if self.database_url.startswith("postgresql"):
             args += ["--database-url", self.database_url]
         if self.nats_url and not self.nats_url.endswith(f":{self.nats_port}"):
             args += ["--nats-url", self.nats_url]
         with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(args, env=self.env, stdout=out, stderr=out,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                args, env=self.env, stdout=out, stderr=out, start_new_session=True
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -100,9 +121,13 @@ def sdk_connection(url: str, project: str | None = None, roles: str | None = Non
     if project:
         headers["X-Project-Id"] = project
         headers["X-Roles"] = roles or "member"
-    conn = openstack.connect(auth_type="none", auth={"endpoint": url},
-                             network_endpoint_override=url, load_yaml_config=False,
-                             load_envvars=False)
+    conn = openstack.connect(
+        auth_type="none",
+        auth={"endpoint": url},
+        network_endpoint_override=url,
+        load_yaml_config=False,
+        load_envvars=False,
+    )
     if headers:
         conn.session.additional_headers.update(headers)
     return conn

@@ -22,8 +22,11 @@ from alcor.resources.subnet import default_pools, pools_from_api
         (kinds.Bool(), "True", True),
         (kinds.IntChoice(4, 6), 6, 6),
         (kinds.Enum("IPv4", "IPv6", ignore_case=True), "ipv4", "IPv4"),
-        (kinds.Uuid(), "6E9F0F2C-5D8B-4B1B-9D1A-1C1D1E1F2A3B",
-         "6e9f0f2c-5d8b-4b1b-9d1a-1c1d1e1f2a3b"),
+        (
+            kinds.Uuid(),
+            "6E9F0F2C-5D8B-4B1B-9D1A-1C1D1E1F2A3B",
+            "6e9f0f2c-5d8b-4b1b-9d1a-1c1d1e1f2a3b",
+        ),
     ],
 )
 def test_kinds_canonicalise(kind: kinds.Kind, value: object, expected: object) -> None:
@@ -53,9 +56,19 @@ def test_kinds_refuse(kind: kinds.Kind, value: object) -> None:
 
 
 def test_query_parsing_pairs_sorts_and_ors_filters() -> None:
-    q = ListQuery.from_params([("name", "a"), ("name", "b"), ("sort_key", "name"),
-                               ("sort_dir", "desc"), ("sort_key", "id"), ("sort_dir", "asc"),
-                               ("fields", "id,name"), ("limit", "5"), ("marker", "m")])
+    q = ListQuery.from_params(
+        [
+            ("name", "a"),
+            ("name", "b"),
+            ("sort_key", "name"),
+            ("sort_dir", "desc"),
+            ("sort_key", "id"),
+            ("sort_dir", "asc"),
+            ("fields", "id,name"),
+            ("limit", "5"),
+            ("marker", "m"),
+        ]
+    )
     assert q.filters == {"name": ["a", "b"]}
     assert q.sorts == [("name", False), ("id", True)]
     assert q.fields == ["id", "name"]
@@ -69,8 +82,10 @@ def test_query_parsing_pairs_sorts_and_ors_filters() -> None:
 def test_default_pools_follow_neutron() -> None:
     v4 = ipaddress.ip_network("10.0.0.0/24")
     assert default_pools(v4, "10.0.0.1") == [(int(v4[2]), int(v4[254]))]
-    assert default_pools(v4, "10.0.0.100") == [(int(v4[1]), int(v4[99])),
-                                                (int(v4[101]), int(v4[254]))]
+    assert default_pools(v4, "10.0.0.100") == [
+        (int(v4[1]), int(v4[99])),
+        (int(v4[101]), int(v4[254])),
+    ]
     assert default_pools(v4, None) == [(int(v4[1]), int(v4[254]))]
     v6 = ipaddress.ip_network("2001:db8::/64")
     assert default_pools(v6, "2001:db8::1") == [(int(v6[2]), int(v6[-1]))]
@@ -92,14 +107,17 @@ def test_default_pools_exclude_gateway_and_stay_inside(prefix: int, data: st.Dat
 
 def test_pools_from_api_validation() -> None:
     net = ipaddress.ip_network("10.0.0.0/24")
-    ok = pools_from_api([{"start": "10.0.0.50", "end": "10.0.0.60"},
-                         {"start": "10.0.0.10", "end": "10.0.0.20"}], net)
+    ok = pools_from_api(
+        [{"start": "10.0.0.50", "end": "10.0.0.60"}, {"start": "10.0.0.10", "end": "10.0.0.20"}],
+        net,
+    )
     assert ok == [(int(net[10]), int(net[20])), (int(net[50]), int(net[60]))]
-    for bad in ([{"start": "10.0.0.0", "end": "10.0.0.5"}],
-                [{"start": "10.0.0.10", "end": "10.0.1.5"}],
-                [{"start": "10.0.0.10", "end": "10.0.0.20"},
-                 {"start": "10.0.0.15", "end": "10.0.0.30"}],
-                [{"start": "10.0.0.30", "end": "10.0.0.20"}]):
+    for bad in (
+        [{"start": "10.0.0.0", "end": "10.0.0.5"}],
+        [{"start": "10.0.0.10", "end": "10.0.1.5"}],
+        [{"start": "10.0.0.10", "end": "10.0.0.20"}, {"start": "10.0.0.15", "end": "10.0.0.30"}],
+        [{"start": "10.0.0.30", "end": "10.0.0.20"}],
+    ):
         with pytest.raises(errors.BadRequest):
             pools_from_api(bad, net)
 

@@ -1,0 +1,220 @@
+"""Northbound API benchmark: port creates, bulk create, lists, and latency at 100k ports.
+
+Usage:
+  .venv/bin/python benchmarks/api.py                      # starts its own server (SQLite)
+  .venv/bin/python benchmarks/api.py --postgres           # throwaway PostgreSQL too
+  .venv/bin/python benchmarks/api.py --url http://127.0.0.1:9696   # a running server
+  options: --quick (smaller counts), --plot results.png, --json path
+
+Prints a table and writes JSON (default benchmarks/results/api[-postgresql].json). The
+figures the issue asks for on this 2-core machine (SQLite, one process): >= 1,000 port
+creates/s at concurrency 50, p50 <= 3 ms at concurrency 1, bulk >= 10,000 ports/s, list of
+1,000 ports <= 15 ms, no growth of create latency from 1k to 100k ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.httpload import Connection, run_load  # noqa: E402
+from tests.support.server import AlcorServer  # noqa: E402
+
+
+def call(url: str, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=600) as resp:
+        raw = resp.read()
+    return json.loads(raw) if raw else None
+
+
+def setup_network(url: str, cidr: str) -> tuple[str, str]:
+    net = call(url, "POST", "/v2.0/networks", {"network": {"name": "bench"}})["network"]
+    sub = call(
+        url,
+        "POST",
+        "/v2.0/subnets",
+        {"subnet": {"network_id": net["id"], "cidr": cidr, "ip_version": 4}},
+    )["subnet"]
+    return net["id"], sub["id"]
+
+
+async def creates(url: str, network_id: str, total: int, concurrency: int) -> dict[str, Any]:
+    body = json.dumps({"port": {"network_id": network_id, "name": "b"}}).encode()
+    res = await run_load(url, lambda i: ("POST", "/v2.0/ports", body), total, concurrency)
+    return {
+        "concurrency": concurrency,
+        "requests": total,
+        "errors": res.errors,
+        "rate_per_s": round(res.rate, 1),
+        "p50_ms": round(res.p50, 2),
+        "p99_ms": round(res.pct(99), 2),
+    }
+
+
+async def timed_get(url: str, path: str, runs: int) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = Connection(parts.hostname or "127.0.0.1", parts.port or 80)
+    await conn.open()
+    times = []
+    size = 0
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        status, data = await conn.request("GET", path)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert status == 200, data[:200]
+        size = len(data)
+    conn.close()
+    return {
+        "p50_ms": round(statistics.median(times), 2),
+        "p99_ms": round(sorted(times)[int(0.99 * (len(times) - 1))], 2),
+        "bytes": size,
+    }
+
+
+def bulk(url: str, network_id: str, n: int) -> dict[str, Any]:
+    body = {"ports": [{"network_id": network_id} for _ in range(n)]}
+    t0 = time.perf_counter()
+    out = call(url, "POST", "/v2.0/ports", body)
+    dt = time.perf_counter() - t0
+    assert len(out["ports"]) == n
+    return {"ports": n, "seconds": round(dt, 3), "ports_per_s": round(n / dt, 1)}
+
+
+async def main_async(url: str, quick: bool) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    net, _ = setup_network(url, "10.128.0.0/12")
+    await creates(url, net, 200, 10)  # warm-up
+    n = 300 if quick else 2000
+    results["create"] = [
+        await creates(url, net, n // 4, 1),
+        await creates(url, net, n, 10),
+        await creates(url, net, n, 50),
+    ]
+    results["bulk_1000"] = bulk(url, net, 1000)
+    list_net, _ = setup_network(url, "10.200.0.0/16")
+    bulk(url, list_net, 1000)
+    runs = 10 if quick else 30
+    results["list_1000"] = await timed_get(url, f"/v2.0/ports?network_id={list_net}", runs)
+    results["list_1000_fields"] = await timed_get(
+        url, f"/v2.0/ports?network_id={list_net}&fields=id&fields=fixed_ips", runs
+    )
+    big_net, _ = setup_network(url, "10.64.0.0/10")
+    target = 10_000 if quick else 100_000
+    have = 0
+    small = await creates(url, big_net, 300, 1)
+    t0 = time.perf_counter()
+    while have < target:
+        bulk(url, big_net, 1000)
+        have += 1000
+    results["fill_seconds"] = round(time.perf_counter() - t0, 1)
+    large = await creates(url, big_net, 300, 1)
+    results["latency_growth"] = {
+        "ports_before": 1000,
+        "ports_after": target,
+        "p50_before_ms": small["p50_ms"],
+        "p50_after_ms": large["p50_ms"],
+        "p99_before_ms": small["p99_ms"],
+        "p99_after_ms": large["p99_ms"],
+    }
+    return results
+
+
+def print_table(results: dict[str, Any], label: str) -> None:
+    print(f"\nAPI benchmark ({label})")
+    print(f"{'measure':38} {'value':>14} {'p50 ms':>9} {'p99 ms':>9}")
+    for row in results["create"]:
+        print(
+            f"{'port create, concurrency ' + str(row['concurrency']):38} "
+            f"{row['rate_per_s']:>10.0f} /s {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}"
+        )
+    b = results["bulk_1000"]
+    print(f"{'bulk create 1,000 ports':38} {b['ports_per_s']:>10.0f} /s {'':>9} {'':>9}")
+    for key, name in (
+        ("list_1000", "list 1,000 ports"),
+        ("list_1000_fields", "list 1,000 ports, fields="),
+    ):
+        r = results[key]
+        print(f"{name:38} {r['bytes']:>10} B  {r['p50_ms']:>9.2f} {r['p99_ms']:>9.2f}")
+    g = results["latency_growth"]
+    print(
+        f"{'create c=1 at 1k ports':38} {'':>14} {g['p50_before_ms']:>9.2f} "
+        f"{g['p99_before_ms']:>9.2f}"
+    )
+    print(
+        f"{'create c=1 at ' + str(g['ports_after']) + ' ports':38} {'':>14} "
+        f"{g['p50_after_ms']:>9.2f} {g['p99_after_ms']:>9.2f}"
+    )
+
+
+def plot(all_results: dict[str, dict[str, Any]], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for label, res in all_results.items():
+        conc = [r["concurrency"] for r in res["create"]]
+        axes[0].plot(conc, [r["rate_per_s"] for r in res["create"]], marker="o", label=label)
+        axes[1].plot(conc, [r["p99_ms"] for r in res["create"]], marker="o", label=label)
+    axes[0].set(title="port create rate", xlabel="concurrency", ylabel="ports/s")
+    axes[1].set(title="port create p99", xlabel="concurrency", ylabel="ms")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"plot written to {path}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--url", help="benchmark a running server instead of starting one")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--quick", action="store_true", help="smaller counts (smoke run)")
+    parser.add_argument("--json", help="where to write results")
+    parser.add_argument("--plot", help="write a PNG chart here")
+    args = parser.parse_args()
+    all_results: dict[str, dict[str, Any]] = {}
+    if args.url:
+        all_results["given"] = asyncio.run(main_async(args.url, args.quick))
+    else:
+        with AlcorServer() as srv:
+            all_results["sqlite"] = asyncio.run(main_async(srv.url, args.quick))
+        if args.postgres:
+            from tests.support.postgres import PostgresServer
+
+            with PostgresServer() as pg, contextlib.ExitStack() as stack:
+                srv = stack.enter_context(AlcorServer(pg.create_database("bench")))
+                all_results["postgresql"] = asyncio.run(main_async(srv.url, args.quick))
+    for label, res in all_results.items():
+        print_table(res, label)
+    out = Path(args.json or ROOT / "benchmarks/results/api.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"quick": args.quick, "results": all_results}, indent=2))
+    print(f"\nJSON written to {out}")
+    if args.plot:
+        plot(all_results, args.plot)
+
+
+if __name__ == "__main__":
+    main()
