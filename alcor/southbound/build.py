@@ -1,0 +1,251 @@
+"""Database rows -> goal-state protobufs, in batched queries shared by the compiler and the RPCs.
+
+Why one module for both: a delta and a full state must describe a resource identically, or an
+agent that resyncs would see a difference where there is none. Every loader takes a set of ids
+and issues one `IN (...)` query (chunked to stay under bind-parameter limits), never one query
+per row: a host's full state is four indexed queries whatever its size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+import alcor.resources.network as _network
+import alcor.resources.port as _port
+import alcor.resources.subnet as _subnet
+from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import subjects
+from alcor.store.schema import hosts, subject_seqs
+
+networks_t = _network.resource.table
+subnets_t = _subnet.resource.table
+ports_t = _port.resource.table
+
+IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
+
+PORT_COLUMNS = [
+    ports_t.c[name]
+    for name in (
+        "id",
+        "network_id",
+        "mac_address",
+        "fixed_ips",
+        "admin_state_up",
+        "port_security_enabled",
+        "allowed_address_pairs",
+        "security_groups",
+        "extra_dhcp_opts",
+        "device_owner",
+        "device_id",
+        "dns_name",
+        "binding_host_id",
+        "revision_number",
+        "status",
+        "project_id",
+    )
+]
+
+
+def chunked(values: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _rows_in(conn: sa.Connection, stmt: Any, column: Any, ids: Iterable[Any]) -> list[Any]:
+    out: list[Any] = []
+    for part in chunked(set(ids)):
+        out.extend(conn.execute(stmt.where(column.in_(part))).mappings().all())
+    return out
+
+
+# -- row -> message ---------------------------------------------------------------------------
+def network_state(row: Any) -> pb.NetworkState:
+    return pb.NetworkState(
+        id=row["id"],
+        op=pb.UPSERT,
+        revision=row["revision_number"] or 0,
+        network_type=row["provider_network_type"] or "vxlan",
+        vni=row["provider_segmentation_id"] or 0,
+        mtu=row["mtu"] or 0,
+        port_security_enabled=bool(row["port_security_enabled"]),
+        router_external=bool(row["router_external"]),
+        project_id=row["project_id"] or "",
+    )
+
+
+def subnet_state(row: Any, dns_domain: str = "") -> pb.SubnetState:
+    return pb.SubnetState(
+        id=row["id"],
+        op=pb.UPSERT,
+        revision=row["revision_number"] or 0,
+        network_id=row["network_id"],
+        ip_version=row["ip_version"] or 4,
+        cidr=row["cidr"] or "",
+        gateway_ip=row["gateway_ip"] or "",
+        enable_dhcp=bool(row["enable_dhcp"]),
+        dns_nameservers=list(row["dns_nameservers"] or []),
+        host_routes=[
+            pb.HostRoute(destination=r["destination"], nexthop=r["nexthop"])
+            for r in row["host_routes"] or []
+        ],
+        dns_domain=dns_domain,
+    )
+
+
+def _fixed_ips(value: Any) -> list[pb.FixedIp]:
+    return [pb.FixedIp(subnet_id=f["subnet_id"], ip_address=f["ip_address"]) for f in value or []]
+
+
+def _pairs(value: Any) -> list[pb.AddressPair]:
+    return [
+        pb.AddressPair(ip_address=p["ip_address"], mac_address=p.get("mac_address") or "")
+        for p in value or []
+    ]
+
+
+def port_state(row: Any, revision: int | None = None) -> pb.PortState:
+    return pb.PortState(
+        id=row["id"],
+        op=pb.UPSERT,
+        revision=row["revision_number"] if revision is None else revision,
+        network_id=row["network_id"],
+        mac_address=row["mac_address"] or "",
+        fixed_ips=_fixed_ips(row["fixed_ips"]),
+        admin_state_up=bool(row["admin_state_up"]),
+        port_security_enabled=row["port_security_enabled"] is not False,
+        allowed_address_pairs=_pairs(row["allowed_address_pairs"]),
+        security_group_ids=list(row["security_groups"] or []),
+        extra_dhcp_opts=[
+            pb.DhcpOption(
+                opt_name=o["opt_name"],
+                opt_value=str(o["opt_value"]),
+                ip_version=o.get("ip_version") or 4,
+            )
+            for o in row["extra_dhcp_opts"] or []
+        ],
+        device_owner=row["device_owner"] or "",
+        device_id=row["device_id"] or "",
+        dns_name=row["dns_name"] or "",
+        host_id=row["binding_host_id"] or "",
+    )
+
+
+def neighbor_state(row: Any, tunnel_ip: str, revision: int | None = None) -> pb.NeighborState:
+    return pb.NeighborState(
+        port_id=row["id"],
+        op=pb.UPSERT,
+        revision=row["revision_number"] if revision is None else revision,
+        network_id=row["network_id"],
+        mac_address=row["mac_address"] or "",
+        fixed_ips=_fixed_ips(row["fixed_ips"]),
+        host_id=row["binding_host_id"] or "",
+        tunnel_ip=tunnel_ip,
+        allowed_address_pairs=_pairs(row["allowed_address_pairs"]),
+    )
+
+
+# -- loaders ----------------------------------------------------------------------------------
+def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Any]:
+    rows = _rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.id, ids)
+    return {r["id"]: r for r in rows}
+
+
+def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Any]:
+    rows = _rows_in(conn, sa.select(networks_t), networks_t.c.id, ids)
+    return {r["id"]: r for r in rows}
+
+
+def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[Any]]:
+    rows = _rows_in(conn, sa.select(subnets_t), subnets_t.c.network_id, network_ids)
+    out: dict[str, list[Any]] = {}
+    for r in rows:
+        out.setdefault(r["network_id"], []).append(r)
+    return out
+
+
+def tunnel_ips(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, str]:
+    stmt = sa.select(hosts.c.host_id, hosts.c.tunnel_ip)
+    return {
+        r["host_id"]: r["tunnel_ip"] or "" for r in _rows_in(conn, stmt, hosts.c.host_id, host_ids)
+    }
+
+
+def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
+    stmt = sa.select(subject_seqs.c.subject, subject_seqs.c.seq)
+    return {r["subject"]: r["seq"] for r in _rows_in(conn, stmt, subject_seqs.c.subject, names)}
+
+
+def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
+    """network id -> hosts that have at least one port bound on it (index on network_id)."""
+    stmt = (
+        sa.select(ports_t.c.network_id, ports_t.c.binding_host_id)
+        .where(ports_t.c.binding_host_id != "")
+        .distinct()
+    )
+    out: dict[str, set[str]] = {}
+    for r in _rows_in(conn, stmt, ports_t.c.network_id, network_ids):
+        if r["binding_host_id"]:
+            out.setdefault(r["network_id"], set()).add(r["binding_host_id"])
+    return out
+
+
+# -- full states ------------------------------------------------------------------------------
+def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, pb.HostGoalState]:
+    """The full goal state of each host, "as of" the seq last published on its subject.
+
+    The seq is read in the same transaction as the rows, and the rows can only be newer than
+    what was published up to that seq, so an agent that applies later deltas with revision
+    guards (UPSERT/DELETE only when revision >= what it holds) never goes backwards.
+    """
+    port_rows = _rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.binding_host_id, host_ids)
+    net_ids = {r["network_id"] for r in port_rows}
+    nets = load_networks(conn, net_ids)
+    subs = load_subnets(conn, net_ids)
+    seqs = subject_seq_map(
+        conn,
+        [subjects.host(h) for h in host_ids] + [subjects.network(n) for n in net_ids],
+    )
+    states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
+    host_nets: dict[str, set[str]] = {h: set() for h in host_ids}
+    for r in port_rows:
+        states[r["binding_host_id"]].ports.append(port_state(r))
+        host_nets[r["binding_host_id"]].add(r["network_id"])
+    for h, nids in host_nets.items():
+        state = states[h]
+        for nid in sorted(nids):
+            net = nets.get(nid)
+            if net is None:
+                continue
+            state.networks.append(network_state(net))
+            domain = net["dns_domain"] or ""
+            state.subnets.extend(subnet_state(s, domain) for s in subs.get(nid, []))
+            state.network_seqs[nid] = seqs.get(subjects.network(nid), 0)
+    return states
+
+
+def neighbor_table(conn: sa.Connection, network_id: str) -> pb.NeighborTable:
+    """Every bound port of a network with its host's tunnel IP, "as of" the subject's seq."""
+    stmt = (
+        sa.select(
+            ports_t.c.id,
+            ports_t.c.network_id,
+            ports_t.c.mac_address,
+            ports_t.c.fixed_ips,
+            ports_t.c.binding_host_id,
+            ports_t.c.allowed_address_pairs,
+            ports_t.c.revision_number,
+            hosts.c.tunnel_ip,
+        )
+        .select_from(ports_t.outerjoin(hosts, hosts.c.host_id == ports_t.c.binding_host_id))
+        .where(ports_t.c.network_id == network_id, ports_t.c.binding_host_id != "")
+    )
+    seq = subject_seq_map(conn, [subjects.network(network_id)]).get(subjects.network(network_id), 0)
+    table = pb.NeighborTable(network_id=network_id, seq=seq, chunk=0, chunks=1)
+    table.neighbors.extend(
+        neighbor_state(r, r["tunnel_ip"] or "") for r in conn.execute(stmt).mappings()
+    )
+    return table

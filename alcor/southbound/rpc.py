@@ -1,0 +1,194 @@
+"""Agent-facing request/reply: full host state, neighbour tables, registration, heartbeats.
+
+Why queue groups and batching: every server subscribes in queue group "servers", so one of
+them answers each request, and requests that arrive together are served by one query (host
+states of many hosts: `binding_host_id IN (...)`; one neighbour table per network however many
+hosts asked) or one transaction (registrations, heartbeats). A fleet restarting at once then
+costs a few hundred queries, not tens of thousands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import nats.aio.client
+import nats.aio.msg
+import sqlalchemy as sa
+
+from alcor.southbound import build, chunks, subjects
+from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.batcher import Batcher
+from alcor.store.db import Database, UnitOfWork
+from alcor.store.schema import hosts
+
+
+def heartbeat_interval(agent_down_time: float) -> float:
+    """Agents report 2.5 times per down time (Neutron: report_interval 30 s, down time 75 s)."""
+    return max(0.1, agent_down_time / 2.5)
+
+
+def register_hosts(uow: UnitOfWork, infos: list[pb.AgentInfo]) -> None:
+    """Upsert `hosts` rows; log a "host" change when a host with bound ports moved its VTEP."""
+    latest = {i.host_id: i for i in infos if i.host_id}
+    existing: dict[str, Any] = {}
+    for part in build.chunked(latest):
+        stmt = sa.select(hosts.c.host_id, hosts.c.id, hosts.c.tunnel_ip).where(
+            hosts.c.host_id.in_(part)
+        )
+        existing.update({r.host_id: r for r in uow.execute(stmt)})
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    moved: dict[str, str] = {}
+    for host_id, info in latest.items():
+        conf = {
+            "tunnel_types": list(info.tunnel_types),
+            "datapath_type": info.datapath_type,
+            "agent_version": info.agent_version,
+            "tunneling_ip": info.tunnel_ip,
+            **dict(info.configurations),
+        }
+        values = {
+            "tunnel_ip": info.tunnel_ip,
+            "configurations": conf,
+            "agent_type": info.agent_type or "Open vSwitch agent",
+            "binary": info.binary or "alcor-agent",
+            "started_at": info.started_at or uow.now,
+            "heartbeat_at": uow.now,
+        }
+        old = existing.get(host_id)
+        if old is None:
+            agent_id = str(uuid.uuid4())
+            inserts.append({"host_id": host_id, "id": agent_id, "created_at": uow.now, **values})
+            moved[host_id] = agent_id
+        else:
+            updates.append({"b_host_id": host_id, **values})
+            if (old.tunnel_ip or "") != info.tunnel_ip:
+                moved[host_id] = old.id
+    if inserts:
+        uow.execute(hosts.insert(), inserts)
+    if updates:
+        uow.execute(hosts.update().where(hosts.c.host_id == sa.bindparam("b_host_id")), updates)
+    if moved:
+        # Only hosts that already have bound ports need their neighbour entries re-announced.
+        stmt = sa.select(build.ports_t.c.binding_host_id).distinct()
+        for part in build.chunked(moved):
+            col = build.ports_t.c.binding_host_id
+            for (host_id,) in uow.execute(stmt.where(col.in_(part))):
+                uow.log("host", moved[host_id], "update", 0, host_id=host_id)
+
+
+def write_heartbeats(uow: UnitOfWork, beats: dict[str, tuple[float, int]]) -> None:
+    stmt = (
+        hosts.update()
+        .where(hosts.c.host_id == sa.bindparam("b_host_id"))
+        .values(heartbeat_at=sa.bindparam("b_at"), applied_seq=sa.bindparam("b_seq"))
+    )
+    uow.execute(
+        stmt, [{"b_host_id": h, "b_at": at, "b_seq": seq} for h, (at, seq) in beats.items()]
+    )
+
+
+class RpcServer:
+    """Subscribes the RPC and heartbeat subjects and serves them in batches."""
+
+    def __init__(self, db: Database, nc: nats.aio.client.Client, agent_down_time: float):
+        self.db = db
+        self.nc = nc
+        self.interval = heartbeat_interval(agent_down_time)
+        # Heartbeats reach the database well within the down time, in few transactions.
+        self.flush_interval = min(1.0, agent_down_time / 10)
+        self.beats: dict[str, tuple[float, int]] = {}
+        self._state = Batcher(self._host_states)
+        self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
+        self._register = Batcher(self._registrations)
+        self.tasks: list[asyncio.Task[None]] = []
+        self.subs: list[Any] = []
+
+    async def start(self) -> None:
+        q = subjects.SERVER_QUEUE
+        self.subs = [
+            await self.nc.subscribe(subjects.RPC_HOST_STATE, q, cb=self._put(self._state)),
+            await self.nc.subscribe(subjects.RPC_NEIGHBORS, q, cb=self._put(self._neighbors)),
+            await self.nc.subscribe(subjects.RPC_REGISTER, q, cb=self._put(self._register)),
+            # One server per heartbeat is enough: liveness is judged from the database.
+            await self.nc.subscribe(subjects.HEARTBEAT, q, cb=self._on_heartbeat),
+        ]
+        for runner in (
+            self._state.run,
+            self._neighbors.run,
+            self._register.run,
+            self._flush_heartbeats,
+        ):
+            self.tasks.append(asyncio.create_task(runner()))
+
+    async def stop(self) -> None:
+        for sub in self.subs:
+            await sub.unsubscribe()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.beats:
+            await self.db.write(write_heartbeats, self.beats)
+            self.beats = {}
+
+    @staticmethod
+    def _put(batcher: Batcher[Any]) -> Any:
+        async def cb(msg: nats.aio.msg.Msg) -> None:
+            batcher.put(msg)
+
+        return cb
+
+    def touch(self, host_id: str, applied_seq: int | None = None) -> None:
+        """Record a sign of life (heartbeat or status report) for the next batched write."""
+        seq = applied_seq if applied_seq is not None else self.beats.get(host_id, (0.0, 0))[1]
+        self.beats[host_id] = (time.time(), seq)
+
+    async def _on_heartbeat(self, msg: nats.aio.msg.Msg) -> None:
+        beat = pb.Heartbeat.FromString(msg.data)
+        if beat.host_id:
+            self.beats[beat.host_id] = (time.time(), beat.applied_seq)
+
+    async def _flush_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            if self.beats:
+                beats, self.beats = self.beats, {}
+                await self.db.write(write_heartbeats, beats)
+
+    async def _host_states(self, msgs: list[nats.aio.msg.Msg]) -> None:
+        wanted = {m: pb.HostStateRequest.FromString(m.data).host_id for m in msgs}
+        states = await self.db.read(build.host_goal_states, sorted(set(wanted.values())))
+        for m, host_id in wanted.items():
+            if m.reply:
+                await self.nc.publish(m.reply, states[host_id].SerializeToString())
+
+    async def _neighbor_tables(self, msgs: list[nats.aio.msg.Msg]) -> None:
+        by_net: dict[str, list[nats.aio.msg.Msg]] = {}
+        for m in msgs:
+            by_net.setdefault(pb.NeighborTableRequest.FromString(m.data).network_id, []).append(m)
+        max_bytes = max(64 * 1024, int(self.nc.max_payload) - chunks.ENVELOPE_MARGIN)
+        for network_id, waiting in by_net.items():
+            table = await self.db.read(build.neighbor_table, network_id)
+            parts = chunks.split(table, "neighbors", max_bytes)
+            for i, part in enumerate(parts):
+                part.chunk, part.chunks = i, len(parts)
+            payloads = [p.SerializeToString() for p in parts]
+            for m in waiting:
+                if m.reply:
+                    for data in payloads:
+                        await self.nc.publish(m.reply, data)
+
+    async def _registrations(self, msgs: list[nats.aio.msg.Msg]) -> None:
+        infos = [pb.AgentInfo.FromString(m.data) for m in msgs]
+        try:
+            await self.db.write(register_hosts, infos)
+            reply = pb.RegisterReply(ok=True, heartbeat_interval_ms=int(self.interval * 1000))
+        except Exception as exc:
+            reply = pb.RegisterReply(ok=False, error=str(exc)[:500])
+        data = reply.SerializeToString()
+        for m in msgs:
+            if m.reply:
+                await self.nc.publish(m.reply, data)

@@ -1,0 +1,114 @@
+"""The southbound service: what `alcor server` starts and stops in its lifespan.
+
+It owns the embedded nats-server (when no `nats_url` is configured), one NATS connection
+that reconnects forever, the compiler loop (woken by local commits, polling for commits made
+by other server processes), the RPC handlers and the status intake with its liveness sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+import nats
+import nats.aio.client
+import sqlalchemy as sa
+
+from alcor.config import ServerSettings
+from alcor.southbound import status
+from alcor.southbound.compiler import Compiler
+from alcor.southbound.nats_server import NatsServer
+from alcor.southbound.rpc import RpcServer
+from alcor.southbound.status import StatusIntake
+from alcor.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class Southbound:
+    """`await start()` after the database is ready, `await stop()` on shutdown."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: ServerSettings,
+        *,
+        lease_ttl: float = 5.0,
+        poll_interval: float = 0.5,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.lease_ttl = lease_ttl
+        self.poll_interval = poll_interval
+        self.nats_server: NatsServer | None = None
+        self.nc: nats.aio.client.Client | None = None
+        self.compiler: Compiler | None = None
+        self.rpc: RpcServer | None = None
+        self.intake: StatusIntake | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._running = False
+
+    @property
+    def nats_url(self) -> str:
+        if self.settings.nats_url:
+            return self.settings.nats_url
+        return f"nats://127.0.0.1:{self.settings.nats_port}"
+
+    async def start(self) -> None:
+        if not self.settings.nats_url:
+            self.nats_server = NatsServer(
+                self.settings.nats_port, Path(self.settings.state_dir) / "nats"
+            )
+            await asyncio.to_thread(self.nats_server.start)
+            self._tasks.append(asyncio.create_task(self.nats_server.supervise()))
+        self.nc = await nats.connect(
+            self.nats_url,
+            name="alcor-server",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            allow_reconnect=True,
+            pending_size=64 * 1024 * 1024,
+        )
+        self.compiler = Compiler(
+            self.db, self.nc, lease_ttl=self.lease_ttl, poll_interval=self.poll_interval
+        )
+        self.db.on_commit(self._on_commit)
+        self.rpc = RpcServer(self.db, self.nc, self.settings.agent_down_time)
+        await self.rpc.start()
+        self.intake = StatusIntake(
+            self.db, self.nc, self.settings.agent_down_time, touch=self.rpc.touch
+        )
+        await self.intake.start()
+        self._tasks.append(asyncio.create_task(self.compiler.run()))
+        self._running = True
+
+    def _on_commit(self) -> None:
+        # Database.on_commit has no unregister; a stopped service simply ignores commits.
+        if self._running and self.compiler is not None:
+            self.compiler.wake()
+
+    async def stop(self) -> None:
+        self._running = False
+        if self.intake is not None:
+            await self.intake.stop()
+        if self.rpc is not None:
+            await self.rpc.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.compiler is not None:
+            with contextlib.suppress(Exception):
+                await self.compiler.release()
+        if self.nc is not None:
+            with contextlib.suppress(Exception):
+                await self.nc.drain()
+        if self.nats_server is not None:
+            await asyncio.to_thread(self.nats_server.stop)
+
+    def timeline(self, conn: sa.Connection, port_id: str) -> dict[str, Any]:
+        """Provisioning timeline of a port (see `status.timeline`), for the admin API."""
+        return status.timeline(conn, port_id)

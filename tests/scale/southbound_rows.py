@@ -1,0 +1,152 @@
+"""Writing networks, subnets and ports the way the API's unit of work does, for southbound tests.
+
+Why not the API: the southbound is specified against the change log, so its tests write rows
+and change-log entries directly (one entry per changed resource; a port logs its network and
+binding host, and `old_host_id` when the binding moves), exactly as `resources/crud.py` does.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+import alcor.resources.network
+import alcor.resources.port
+import alcor.resources.subnet
+from alcor.store.db import Database, UnitOfWork
+from alcor.store.schema import metadata
+
+networks = alcor.resources.network.resource.table
+subnets = alcor.resources.subnet.resource.table
+ports = alcor.resources.port.resource.table
+PROJECT = "p1"
+
+
+def create_schema(db: Database) -> None:
+    metadata.create_all(db.engine)
+
+
+def new_network(uow: UnitOfWork, vni: int, cidr: str = "10.0.0.0/16") -> tuple[str, str]:
+    """A network with one IPv4 subnet; returns (network id, subnet id)."""
+    nid, sid = str(uuid.uuid4()), str(uuid.uuid4())
+    uow.execute(
+        networks.insert().values(
+            id=nid,
+            name=f"net{vni}",
+            project_id=PROJECT,
+            admin_state_up=True,
+            status="ACTIVE",
+            mtu=1450,
+            router_external=False,
+            port_security_enabled=True,
+            shared=False,
+            provider_network_type="vxlan",
+            provider_segmentation_id=vni,
+            dns_domain="",
+            revision_number=1,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("network", nid, "create", 1, network_id=nid, project_id=PROJECT)
+    net = ipaddress.ip_network(cidr)
+    uow.execute(
+        subnets.insert().values(
+            id=sid,
+            name="sub",
+            project_id=PROJECT,
+            network_id=nid,
+            ip_version=4,
+            cidr=cidr,
+            gateway_ip=str(net[1]),
+            allocation_pools=[],
+            dns_nameservers=["8.8.8.8"],
+            host_routes=[{"destination": "192.168.0.0/24", "nexthop": str(net[1])}],
+            enable_dhcp=True,
+            revision_number=1,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("subnet", sid, "create", 1, network_id=nid, project_id=PROJECT)
+    return nid, sid
+
+
+def new_port(uow: UnitOfWork, nid: str, sid: str, index: int, host: str = "") -> str:
+    """A port with a MAC and IP derived from `index`, bound to `host` ("" = unbound)."""
+    pid = str(uuid.uuid4())
+    subnet_cidr = uow.execute(sa.select(subnets.c.cidr).where(subnets.c.id == sid)).scalar_one()
+    ip = ipaddress.ip_network(subnet_cidr)[index + 10]
+    uow.execute(
+        ports.insert().values(
+            id=pid,
+            name="",
+            project_id=PROJECT,
+            network_id=nid,
+            mac_address=f"fa:16:3e:{index >> 16 & 255:02x}:{index >> 8 & 255:02x}:{index & 255:02x}",
+            fixed_ips=[{"subnet_id": sid, "ip_address": str(ip)}],
+            admin_state_up=True,
+            status="DOWN",
+            device_id=f"vm-{index}",
+            device_owner="compute:nova",
+            binding_host_id=host,
+            binding_vif_type="ovs" if host else "unbound",
+            allowed_address_pairs=[],
+            port_security_enabled=True,
+            security_groups=[],
+            extra_dhcp_opts=[],
+            dns_name="",
+            revision_number=1,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("port", pid, "create", 1, network_id=nid, host_id=host or None, project_id=PROJECT)
+    return pid
+
+
+def update_port(uow: UnitOfWork, pid: str, values: dict[str, Any]) -> int:
+    """Update a port like the API: bump revision, log with old_host_id on rebinding."""
+    row = uow.execute(sa.select(ports).where(ports.c.id == pid)).mappings().one()
+    revision = row["revision_number"] + 1
+    uow.execute(
+        ports.update()
+        .where(ports.c.id == pid)
+        .values(revision_number=revision, updated_at=uow.now, **values)
+    )
+    host = values.get("binding_host_id", row["binding_host_id"])
+    old = row["binding_host_id"] if host != row["binding_host_id"] else None
+    uow.log(
+        "port",
+        pid,
+        "update",
+        revision,
+        network_id=row["network_id"],
+        host_id=host or None,
+        old_host_id=old or None,
+        project_id=PROJECT,
+    )
+    return revision
+
+
+def delete_port(uow: UnitOfWork, pid: str) -> None:
+    row = uow.execute(sa.select(ports).where(ports.c.id == pid)).mappings().one()
+    uow.execute(ports.delete().where(ports.c.id == pid))
+    uow.log(
+        "port",
+        pid,
+        "delete",
+        row["revision_number"],
+        network_id=row["network_id"],
+        host_id=row["binding_host_id"] or None,
+        project_id=PROJECT,
+    )
+
+
+def port_row(db: Database, pid: str) -> Any:
+    return db.read_sync(
+        lambda conn: conn.execute(sa.select(ports).where(ports.c.id == pid)).mappings().first()
+    )

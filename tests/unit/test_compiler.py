@@ -1,0 +1,110 @@
+"""The compiler's decisions, checked on a real SQLite database without NATS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alcor.southbound import compiler, subjects
+from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.status import apply_reports
+from alcor.store.db import Database
+from tests.scale import southbound_rows as rows
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'c.db'}")
+    rows.create_schema(database)
+    yield database
+    database.close()
+
+
+def compile_and_advance(db: Database) -> compiler.Batch:
+    cursor = db.read_sync(compiler._read_cursor)
+    batch = db.read_sync(compiler.compile_batch, cursor, 1000)
+    assert batch is not None
+    db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+    return batch
+
+
+def test_port_goes_once_to_its_host_and_once_to_its_network(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 100)
+    compile_and_advance(db)  # network + subnet without ports: nothing for any host
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    batch = compile_and_advance(db)
+    assert set(batch.messages) == {subjects.host("h1"), subjects.network(nid)}
+    host_msg = batch.messages[subjects.host("h1")]
+    assert [p.id for p in host_msg.ports] == [pid]
+    assert [n.id for n in host_msg.networks] == [nid]
+    assert [s.id for s in host_msg.subnets] == [sid]
+    neigh = batch.messages[subjects.network(nid)]
+    assert [n.port_id for n in neigh.neighbors] == [pid]
+    assert host_msg.prev_seq == 0 or host_msg.prev_seq < host_msg.seq
+
+
+def test_prev_seq_chains_per_subject(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 101)
+    db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    first = compile_and_advance(db)
+    db.write_sync(rows.new_port, nid, sid, 2, "h1")
+    second = compile_and_advance(db)
+    subject = subjects.host("h1")
+    assert second.prev[subject] == first.messages[subject].seq
+
+
+def test_rebinding_deletes_on_the_old_host(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 102)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    db.write_sync(rows.update_port, pid, {"binding_host_id": "h2"})
+    batch = compile_and_advance(db)
+    old = batch.messages[subjects.host("h1")].ports
+    assert [(p.id, p.op) for p in old] == [(pid, pb.DELETE)]
+    new = batch.messages[subjects.host("h2")].ports
+    assert [(p.id, p.op, p.host_id) for p in new] == [(pid, pb.UPSERT, "h2")]
+    neigh = batch.messages[subjects.network(nid)].neighbors
+    assert [(n.port_id, n.host_id) for n in neigh] == [(pid, "h2")]
+
+
+def test_deleted_port_yields_deletes_from_the_log_alone(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 103)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    db.write_sync(rows.delete_port, pid)
+    batch = compile_and_advance(db)
+    assert [(p.id, p.op) for p in batch.messages[subjects.host("h1")].ports] == [(pid, pb.DELETE)]
+    assert [(n.port_id, n.op) for n in batch.messages[subjects.network(nid)].neighbors] == [
+        (pid, pb.DELETE)
+    ]
+
+
+def test_status_only_bump_is_not_echoed(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 104)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    ack = pb.ResourceStatus(resource_type="port", id=pid, revision=1, state=pb.SUCCESS)
+    assert db.write_sync(apply_reports, [("h1", ack, 0.0)]) == 1
+    port = rows.port_row(db, pid)
+    assert (port["status"], port["revision_number"]) == ("ACTIVE", 2)
+    batch = db.read_sync(compiler.compile_batch, db.read_sync(compiler._read_cursor), 1000)
+    assert batch is not None and batch.messages == {}
+
+
+def test_reports_from_other_hosts_or_old_bindings_are_ignored(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 105)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    db.write_sync(rows.update_port, pid, {"binding_host_id": "h2"})
+    compile_and_advance(db)
+    stale = pb.ResourceStatus(resource_type="port", id=pid, revision=1, state=pb.SUCCESS)
+    assert db.write_sync(apply_reports, [("h1", stale, 0.0)]) == 0
+    assert db.write_sync(apply_reports, [("h2", stale, 0.0)]) == 0  # older than the binding
+    assert rows.port_row(db, pid)["status"] == "DOWN"
+    good = pb.ResourceStatus(
+        resource_type="port", id=pid, revision=2, state=pb.FAILURE, reason="no vif"
+    )
+    assert db.write_sync(apply_reports, [("h2", good, 0.0)]) == 1
+    assert rows.port_row(db, pid)["status"] == "ERROR"
