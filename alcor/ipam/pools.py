@@ -1,0 +1,910 @@
+"""Bucketed range allocator: collision-free allocation of integers from inclusive ranges.
+
+Used for fixed IPs (one pool per subnet, IPv4 and IPv6), VXLAN ids (one pool per network
+type) and floating IPs. Every function takes the caller's unit of work first and runs inside
+its transaction, so an allocation commits or rolls back together with the port/network row
+that owns it (a failed request changes nothing).
+
+Design
+------
+Values (up to 128 bits) are spread over N buckets by residue: ``bucket = value % N``, N fixed
+when the pool is created (``default_buckets``: 1 for tiny pools, ``size // 16`` up to 64).
+Each bucket row (`ipam_buckets`) holds, for its residue:
+
+- ``hwm``: the high-water mark: the smallest value of that residue inside the ranges that
+  has never been handed out and is free; NULL when none is left. Allocation from the mark
+  is "take it, advance by N".
+- a free list (`ipam_free`, counted in ``nfree``): released values *below* the mark.
+  Released values at or above the mark need no row: the mark will reach them again.
+- ``ahead``: how many allocated rows of the bucket lie at or above the mark (values taken
+  explicitly before the mark got there). While it is 0, advancing the mark needs no query;
+  otherwise the advance walks the bucket's allocated keys from the mark in index order
+  (batches of 256) and skips them, so each explicit value is stepped over once.
+- ``full`` = ``hwm IS NULL AND nfree = 0``, kept exact on every write (allocate, explicit
+  allocate, release, range edit), so "all buckets full" is exactly "pool exhausted".
+- ``used``: the number of allocated values, so `used_count` reads N rows, not the values.
+
+Allocation (``value=None``) starts at a random bucket and takes the first non-full one with
+``SELECT ... FOR UPDATE SKIP LOCKED`` (PostgreSQL): concurrent allocators from any number of
+server processes land on different buckets and never wait for each other while an unlocked
+non-full bucket exists. Only if every non-full bucket is locked by others does it wait with a
+plain ``FOR UPDATE`` on one of them (re-checking it is still non-full once the lock is
+granted), so exhaustion is never reported merely because of contention. Free-list values are
+reused before the mark advances, which keeps the free list short (at most the number of
+values released and not yet reused) at the price of reusing a released address soon.
+
+An explicit value locks its own bucket (``FOR UPDATE``, waiting), checks the value is free
+and in range (``outside_ok`` admits values outside the ranges, e.g. the gateway or a fixed IP
+outside the allocation pools), removes it from the free list if it is below the mark, or
+counts it in ``ahead`` if it is at/above (the later advance skips it).
+
+A release locks the value's bucket, deletes the `ipam_used` row (raising `NotAllocated` if
+there is none, so a double release is detected) and, if the value is inside the ranges and
+below the mark, puts it on the free list.
+
+Range edits (`update_pool`) lock the pool row and every bucket (in bucket order), and never
+touch `ipam_used`: an allocated value stays allocated even if now outside the ranges.
+- Removed intervals: their free-list rows are deleted; a mark that now points outside the
+  ranges advances to the next in-range candidate (or NULL).
+- Added intervals: in each bucket, if the lowest added value of the residue is below the
+  mark, the mark moves back down to it (free-list rows at or above the new mark are dropped,
+  the mark will reach them; ``ahead`` is recounted). Added values above the mark need
+  nothing. So no value is ever lost or duplicated, whichever side of the mark ranges move.
+- ``gen`` is bumped on the pool and copied to every bucket; an allocator that read the pool's
+  ranges before it got its bucket lock sees the mismatch and re-reads them.
+
+Costs
+-----
+Rows exist only for allocated values and released-not-yet-reused ones, plus N bucket rows
+per pool: a 10.0.0.0/8 or an IPv6 /64 costs the same as a /24. An automatic allocation is
+~4 statements (read pool, lock bucket, insert the used row, update the bucket; plus a
+select+delete when reusing a free value), independent of the pool size and of how full it
+is. Range edits cost O(N) statements plus the free rows they drop.
+
+Why not the alternatives
+------------------------
+- One row per address (pre-populated availability table, as Neutron's old IPAM): a /8 is
+  16M rows and an IPv6 /64 impossible; subnet create cost grows with the size.
+- Random probing with a unique constraint and retry: each collision aborts the statement
+  (a savepoint round trip on PostgreSQL), probes grow without bound as the pool fills, and
+  "exhausted" can only be guessed after many misses.
+- A single counter row per pool: every allocation in the pool serialises on one row lock held
+  to commit (the whole request), and released values need a free list anyway.
+- The original Alcor design was buckets too, but chose a bucket without locking it and
+  retried on conflicts; here the bucket lock *is* the serialisation, taken with SKIP LOCKED.
+
+Concurrency notes (PostgreSQL, READ COMMITTED as set by `alcor.store.db`)
+-----------------------------------------------------------------------
+- A transaction allocating once holds at most one bucket of a pool when it finishes with the
+  allocator. A transaction allocating several values (bulk create) may hold several; to stay
+  deadlock-free it only *waits* for a bucket numbered above every bucket it already holds in
+  that pool, and otherwise polls with SKIP LOCKED for a while before waiting plainly.
+- Explicit values and releases must lock a specific bucket. Two transactions that each hold a
+  bucket and then ask for a specific value in the other's bucket can deadlock; PostgreSQL
+  detects that and aborts one (SQLSTATE 40P01), which callers may retry like a
+  serialisation failure. `release_owner` releases in bucket order to avoid this among
+  releases.
+- SQLite has one writer, so no locking clauses are emitted there.
+
+Table `ipam_used` (for other code)
+----------------------------------
+``pool_id`` (text), ``bucket`` (int), ``vkey`` (32 hex digits, the value), ``owner`` (text,
+indexed: the port/network/floating IP id), ``display`` (text, indexed: the human form given by
+the caller, e.g. "10.0.0.5"). The port code filters ports by fixed IP with
+``EXISTS (SELECT 1 FROM ipam_used WHERE ipam_used.owner = ports.id AND display = :ip)`` (or
+``display LIKE :pattern``). Write to it only through this module.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from alcor.ipam.errors import (
+    NotAllocated,
+    OutOfRange,
+    PoolExhausted,
+    PoolNotFound,
+    ValueInUse,
+)
+from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
+from alcor.store.db import UnitOfWork
+
+MAX_VALUE = (1 << 128) - 1
+MAX_BUCKETS = 64
+SCAN_BATCH = 256  # allocated keys read per query when the mark has to skip explicit values
+POLL_SECONDS = 2.0  # how long a multi-bucket holder polls before waiting plainly
+
+__all__ = [
+    "MAX_VALUE",
+    "RangeSet",
+    "allocate",
+    "allocations_of",
+    "check_pool",
+    "default_buckets",
+    "delete_pool",
+    "ensure_pool",
+    "key",
+    "normalize_ranges",
+    "owner_of",
+    "pool_ranges",
+    "release",
+    "release_owner",
+    "size",
+    "unkey",
+    "update_pool",
+    "used_count",
+]
+
+
+# -- values, keys and ranges -----------------------------------------------------------------
+def key(value: int) -> str:
+    """The stored form of a value: 32 lower-case hex digits (text order == numeric order)."""
+    return format(value, "032x")
+
+
+def unkey(text: str) -> int:
+    return int(text, 16)
+
+
+def normalize_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Validate inclusive ranges and return them sorted, with overlaps/adjacency merged."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in sorted((int(a), int(b)) for a, b in ranges):
+        if lo < 0 or hi > MAX_VALUE or lo > hi:
+            raise ValueError(f"invalid range {lo}..{hi}")
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def subtract_ranges(
+    a: Sequence[tuple[int, int]], b: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """The values of normalised ranges `a` that are not in normalised ranges `b`."""
+    out: list[tuple[int, int]] = []
+    j = 0
+    for lo, hi in a:
+        cur = lo
+        while j < len(b) and b[j][1] < cur:
+            j += 1
+        k = j
+        while k < len(b) and b[k][0] <= hi and cur <= hi:
+            if b[k][0] > cur:
+                out.append((cur, b[k][0] - 1))
+            cur = max(cur, b[k][1] + 1)
+            k += 1
+        if cur <= hi:
+            out.append((cur, hi))
+    return out
+
+
+class RangeSet:
+    """Immutable normalised ranges with the arithmetic the allocator needs."""
+
+    __slots__ = ("his", "ranges", "size")
+
+    def __init__(self, ranges: Iterable[tuple[int, int]]) -> None:
+        self.ranges: tuple[tuple[int, int], ...] = tuple(normalize_ranges(ranges))
+        self.his = tuple(hi for _, hi in self.ranges)
+        self.size = sum(hi - lo + 1 for lo, hi in self.ranges)
+
+    def __contains__(self, value: int) -> bool:
+        i = bisect.bisect_left(self.his, value)
+        return i < len(self.ranges) and self.ranges[i][0] <= value
+
+    def next_candidate(self, start: int, n: int, residue: int) -> int | None:
+        """The smallest v >= start with v % n == residue inside the ranges, or None."""
+        i = bisect.bisect_left(self.his, start)
+        while i < len(self.ranges):
+            lo, hi = self.ranges[i]
+            first = max(lo, start)
+            cand = first + ((residue - first) % n)
+            if cand <= hi:
+                return cand
+            i += 1
+        return None
+
+    def encode(self) -> str:
+        return ",".join(f"{key(lo)}:{key(hi)}" for lo, hi in self.ranges)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode(text: str) -> RangeSet:
+    if not text:
+        return RangeSet(())
+    pairs = []
+    for part in text.split(","):
+        lo, _, hi = part.partition(":")
+        pairs.append((unkey(lo), unkey(hi)))
+    return RangeSet(pairs)
+
+
+def default_buckets(pool_size: int) -> int:
+    """Bucket count for a pool of `pool_size` values: about 16 values per bucket, 1..64.
+
+    More buckets than concurrent allocators buys nothing; 64 covers several API processes
+    with a handful of worker threads each, at 64 small rows per pool.
+    """
+    return max(1, min(MAX_BUCKETS, pool_size // 16))
+
+
+# -- rows ------------------------------------------------------------------------------------
+@dataclass
+class _Pool:
+    pool_id: str
+    ranges: RangeSet
+    n: int
+    gen: int
+
+
+@dataclass
+class _Bucket:
+    bucket: int
+    hwm: int | None
+    ahead: int
+    nfree: int
+    used: int
+    gen: int
+
+    @property
+    def full(self) -> bool:
+        return self.hwm is None and self.nfree == 0
+
+
+_BUCKET_COLS = (
+    ipam_buckets.c.bucket,
+    ipam_buckets.c.hwm,
+    ipam_buckets.c.ahead,
+    ipam_buckets.c.nfree,
+    ipam_buckets.c.used,
+    ipam_buckets.c.gen,
+)
+
+
+def _bucket_of(row: Any) -> _Bucket:
+    return _Bucket(
+        row.bucket,
+        None if row.hwm is None else unkey(row.hwm),
+        row.ahead,
+        row.nfree,
+        row.used,
+        row.gen,
+    )
+
+
+def _conn(uow: UnitOfWork | sa.Connection) -> sa.Connection:
+    return uow.conn if isinstance(uow, UnitOfWork) else uow
+
+
+def _is_pg(uow: UnitOfWork) -> bool:
+    return uow.dialect == "postgresql"
+
+
+def _held(uow: UnitOfWork, pool_id: str) -> set[int]:
+    """Buckets of `pool_id` this transaction has locked (kept in the unit of work's memo)."""
+    held: set[int] = uow.cache.setdefault(("ipam.held", pool_id), set())
+    return held
+
+
+def _read_pool(conn: sa.Connection, pool_id: str, *, lock: bool = False) -> _Pool:
+    q = sa.select(ipam_pools.c.ranges, ipam_pools.c.nbuckets, ipam_pools.c.gen).where(
+        ipam_pools.c.pool_id == pool_id
+    )
+    if lock and conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    row = conn.execute(q).first()
+    if row is None:
+        raise PoolNotFound(pool_id)
+    return _Pool(pool_id, _decode(row.ranges), row.nbuckets, row.gen)
+
+
+def _load_pool(uow: UnitOfWork, pool_id: str) -> _Pool:
+    """The pool, memoised per transaction (ranges are re-validated via `gen` after locking)."""
+    memo = ("ipam.pool", pool_id)
+    pool: _Pool | None = uow.cache.get(memo)
+    if pool is None:
+        pool = _read_pool(uow.conn, pool_id)
+        uow.cache[memo] = pool
+    return pool
+
+
+def _fresh(uow: UnitOfWork, pool: _Pool, st: _Bucket) -> _Pool:
+    """`pool` if its ranges are those the locked bucket was last written with, else re-read."""
+    if st.gen == pool.gen:
+        return pool
+    pool = _read_pool(uow.conn, pool.pool_id)
+    uow.cache[("ipam.pool", pool.pool_id)] = pool
+    return pool
+
+
+def _lock_bucket(uow: UnitOfWork, pool: _Pool, bucket: int) -> _Bucket:
+    q = sa.select(*_BUCKET_COLS).where(
+        ipam_buckets.c.pool_id == pool.pool_id, ipam_buckets.c.bucket == bucket
+    )
+    if _is_pg(uow):
+        q = q.with_for_update()
+    row = uow.conn.execute(q).first()
+    if row is None:  # the pool was deleted (or re-created) since we read it
+        uow.cache.pop(("ipam.pool", pool.pool_id), None)
+        raise PoolNotFound(pool.pool_id)
+    _held(uow, pool.pool_id).add(bucket)
+    return _bucket_of(row)
+
+
+def _write_bucket(uow: UnitOfWork, pool_id: str, st: _Bucket) -> None:
+    uow.conn.execute(
+        ipam_buckets.update()
+        .where(ipam_buckets.c.pool_id == pool_id, ipam_buckets.c.bucket == st.bucket)
+        .values(
+            hwm=None if st.hwm is None else key(st.hwm),
+            ahead=st.ahead,
+            nfree=st.nfree,
+            used=st.used,
+            full=st.full,
+            gen=st.gen,
+        )
+    )
+
+
+def _advance(conn: sa.Connection, pool_id: str, ranges: RangeSet, n: int, st: _Bucket) -> None:
+    """Move `st.hwm` to the first free in-range value of its residue at or above it.
+
+    Free means: not in `ipam_used`. Only the `ahead` allocated values at/above the mark can be
+    in the way, so with `ahead == 0` this is pure arithmetic.
+    """
+    if st.hwm is None:
+        st.ahead = 0
+        return
+    cand = ranges.next_candidate(st.hwm, n, st.bucket)
+    if cand is None:
+        st.hwm, st.ahead = None, 0
+        return
+    if st.ahead == 0:
+        st.hwm = cand
+        return
+    passed = 0  # allocated values stepped over: they leave the "ahead" count
+    base = sa.select(ipam_used.c.vkey).where(
+        ipam_used.c.pool_id == pool_id, ipam_used.c.bucket == st.bucket
+    )
+    cond = ipam_used.c.vkey >= key(st.hwm)
+    while True:
+        keys = conn.execute(base.where(cond).order_by(ipam_used.c.vkey).limit(SCAN_BATCH))
+        rows = [k for (k,) in keys]
+        for k in rows:
+            used = unkey(k)
+            if used > cand:
+                st.hwm, st.ahead = cand, st.ahead - passed
+                return
+            passed += 1
+            if used == cand:
+                nxt = ranges.next_candidate(cand + n, n, st.bucket)
+                if nxt is None:
+                    st.hwm, st.ahead = None, 0
+                    return
+                cand = nxt
+        if len(rows) < SCAN_BATCH:
+            st.hwm, st.ahead = cand, st.ahead - passed
+            if st.ahead < 0:
+                raise AssertionError(f"ipam: negative ahead in {pool_id}/{st.bucket}")
+            return
+        cond = ipam_used.c.vkey > rows[-1]
+
+
+# -- pools -----------------------------------------------------------------------------------
+def _dialect_insert(uow: UnitOfWork, table: sa.Table) -> Any:
+    if _is_pg(uow):
+        return pg_dialect.insert(table)
+    if uow.dialect == "sqlite":
+        return sqlite_dialect.insert(table)
+    raise NotImplementedError(f"ipam: unsupported dialect {uow.dialect}")
+
+
+def ensure_pool(
+    uow: UnitOfWork, pool_id: str, ranges: list[tuple[int, int]], buckets: int | None = None
+) -> None:
+    """Create the pool with these inclusive ranges if it does not exist (else do nothing).
+
+    Idempotent and safe under concurrency: two transactions creating the same pool both
+    succeed (the second waits for the first and then finds its row). An existing pool keeps
+    its ranges; change them with `update_pool`.
+    """
+    exists = uow.conn.execute(
+        sa.select(ipam_pools.c.nbuckets).where(ipam_pools.c.pool_id == pool_id)
+    ).first()
+    if exists is not None:
+        return
+    rs = RangeSet(ranges)
+    n = buckets if buckets is not None else default_buckets(rs.size)
+    if n < 1:
+        raise ValueError("a pool needs at least one bucket")
+    stmt = (
+        _dialect_insert(uow, ipam_pools)
+        .values(pool_id=pool_id, ranges=rs.encode(), nbuckets=n, gen=0)
+        .on_conflict_do_nothing(index_elements=["pool_id"])
+    )
+    if uow.conn.execute(stmt).rowcount == 0:
+        return  # created concurrently by another transaction
+    rows = []
+    for b in range(n):
+        hwm = rs.next_candidate(0, n, b)
+        rows.append(
+            {
+                "pool_id": pool_id,
+                "bucket": b,
+                "hwm": None if hwm is None else key(hwm),
+                "ahead": 0,
+                "nfree": 0,
+                "used": 0,
+                "full": hwm is None,
+                "gen": 0,
+            }
+        )
+    uow.conn.execute(ipam_buckets.insert(), rows)
+    uow.cache.pop(("ipam.pool", pool_id), None)
+
+
+def update_pool(uow: UnitOfWork, pool_id: str, ranges: list[tuple[int, int]]) -> None:
+    """Replace the pool's ranges. Allocated values never move, even if now outside.
+
+    Locks the pool row and all its buckets (in bucket order) for the rest of the transaction:
+    range edits are rare, and this makes every allocation either fully before or fully after
+    the edit.
+    """
+    conn = uow.conn
+    old = _read_pool(conn, pool_id, lock=True)
+    new = RangeSet(ranges)
+    if new.ranges == old.ranges.ranges:
+        return
+    q = (
+        sa.select(*_BUCKET_COLS)
+        .where(ipam_buckets.c.pool_id == pool_id)
+        .order_by(ipam_buckets.c.bucket)
+    )
+    if _is_pg(uow):
+        q = q.with_for_update()
+    states = [_bucket_of(r) for r in conn.execute(q)]
+    _held(uow, pool_id).update(st.bucket for st in states)
+    n = old.n
+    added = RangeSet(subtract_ranges(new.ranges, old.ranges.ranges))
+    removed = subtract_ranges(old.ranges.ranges, new.ranges)
+    for lo, hi in removed:  # free values that left the ranges are no longer allocatable
+        conn.execute(
+            ipam_free.delete().where(
+                ipam_free.c.pool_id == pool_id, ipam_free.c.vkey.between(key(lo), key(hi))
+            )
+        )
+    for st in states:
+        low = added.next_candidate(0, n, st.bucket)
+        if low is not None and (st.hwm is None or low < st.hwm):
+            # New values below the mark: lower the mark to the lowest of them. Free rows at or
+            # above the new mark are redundant (the mark will reach them) and are dropped.
+            conn.execute(
+                ipam_free.delete().where(
+                    ipam_free.c.pool_id == pool_id,
+                    ipam_free.c.bucket == st.bucket,
+                    ipam_free.c.vkey >= key(low),
+                )
+            )
+            st.hwm = low
+            st.ahead = conn.execute(
+                sa.select(sa.func.count()).where(
+                    ipam_used.c.pool_id == pool_id,
+                    ipam_used.c.bucket == st.bucket,
+                    ipam_used.c.vkey >= key(low),
+                )
+            ).scalar_one()
+        _advance(conn, pool_id, new, n, st)
+    nfree: dict[int, int] = dict(
+        conn.execute(  # type: ignore[arg-type]
+            sa.select(ipam_free.c.bucket, sa.func.count())
+            .where(ipam_free.c.pool_id == pool_id)
+            .group_by(ipam_free.c.bucket)
+        ).all()
+    )
+    gen = old.gen + 1
+    for st in states:
+        st.nfree = nfree.get(st.bucket, 0)
+        st.gen = gen
+    conn.execute(
+        ipam_buckets.update()
+        .where(
+            ipam_buckets.c.pool_id == sa.bindparam("_p"),
+            ipam_buckets.c.bucket == sa.bindparam("_b"),
+        )
+        .values(
+            hwm=sa.bindparam("_h"),
+            ahead=sa.bindparam("_a"),
+            nfree=sa.bindparam("_f"),
+            full=sa.bindparam("_full"),
+            gen=sa.bindparam("_g"),
+        ),
+        [
+            {
+                "_p": pool_id,
+                "_b": st.bucket,
+                "_h": None if st.hwm is None else key(st.hwm),
+                "_a": st.ahead,
+                "_f": st.nfree,
+                "_full": st.full,
+                "_g": gen,
+            }
+            for st in states
+        ],
+    )
+    conn.execute(
+        ipam_pools.update()
+        .where(ipam_pools.c.pool_id == pool_id)
+        .values(ranges=new.encode(), gen=gen)
+    )
+    uow.cache[("ipam.pool", pool_id)] = _Pool(pool_id, new, n, gen)
+
+
+def delete_pool(uow: UnitOfWork, pool_id: str) -> None:
+    """Remove the pool and every row of it (allocations included). No error if absent."""
+    for table in (ipam_used, ipam_free, ipam_buckets, ipam_pools):
+        uow.conn.execute(table.delete().where(table.c.pool_id == pool_id))
+    uow.cache.pop(("ipam.pool", pool_id), None)
+    uow.cache.pop(("ipam.held", pool_id), None)
+
+
+# -- allocation ------------------------------------------------------------------------------
+def allocate(
+    uow: UnitOfWork,
+    pool_id: str,
+    owner: str,
+    value: int | None = None,
+    *,
+    outside_ok: bool = False,
+    display: str | None = None,
+) -> int:
+    """Allocate `value` (or any free value if None) to `owner`; return it.
+
+    `display` is stored with the allocation (default: the decimal value) for filtering.
+    Raises PoolNotFound, PoolExhausted (automatic), ValueInUse / OutOfRange (explicit).
+    """
+    pool = _load_pool(uow, pool_id)
+    if value is None:
+        return _allocate_any(uow, pool, owner, display)
+    return _allocate_value(uow, pool, owner, value, outside_ok, display)
+
+
+def _insert_used(
+    uow: UnitOfWork, pool_id: str, bucket: int, value: int, owner: str, display: str | None
+) -> None:
+    uow.conn.execute(
+        ipam_used.insert().values(
+            pool_id=pool_id,
+            bucket=bucket,
+            vkey=key(value),
+            owner=owner,
+            display=display if display is not None else str(value),
+        )
+    )
+
+
+def _pick_unlocked(uow: UnitOfWork, pool: _Pool) -> _Bucket | None:
+    """Lock a non-full bucket nobody else holds, starting at a random one (None if none)."""
+    start = random.randrange(pool.n)
+    q = (
+        sa.select(*_BUCKET_COLS)
+        .where(ipam_buckets.c.pool_id == pool.pool_id, ipam_buckets.c.full.is_(False))
+        .order_by(sa.case((ipam_buckets.c.bucket >= start, 0), else_=1), ipam_buckets.c.bucket)
+        .limit(1)
+    )
+    if _is_pg(uow):
+        q = q.with_for_update(skip_locked=True)
+    row = uow.conn.execute(q).first()
+    if row is None:
+        return None
+    _held(uow, pool.pool_id).add(row.bucket)
+    return _bucket_of(row)
+
+
+def _wait_for_bucket(uow: UnitOfWork, pool: _Pool, deadline: list[float]) -> _Bucket | None:
+    """Every non-full bucket is locked by others: wait for one (None = look again)."""
+    open_buckets = [
+        b
+        for (b,) in uow.conn.execute(
+            sa.select(ipam_buckets.c.bucket).where(
+                ipam_buckets.c.pool_id == pool.pool_id, ipam_buckets.c.full.is_(False)
+            )
+        )
+    ]
+    if not open_buckets:
+        raise PoolExhausted(pool.pool_id)
+    held = _held(uow, pool.pool_id)
+    # Lock ordering: holding buckets, wait only for a higher one (no wait cycles).
+    safe = [b for b in open_buckets if not held or b > max(held)]
+    if not safe:
+        now = time.monotonic()
+        if not deadline:
+            deadline.append(now + POLL_SECONDS)
+        if now < deadline[0]:
+            time.sleep(random.uniform(0.005, 0.05))
+            return None
+        safe = open_buckets  # last resort: PostgreSQL's deadlock detector arbitrates
+    q = (
+        sa.select(*_BUCKET_COLS)
+        .where(
+            ipam_buckets.c.pool_id == pool.pool_id,
+            ipam_buckets.c.bucket == random.choice(safe),
+            ipam_buckets.c.full.is_(False),
+        )
+        .with_for_update()
+    )
+    row = uow.conn.execute(q).first()
+    if row is None:  # it filled up while we waited
+        return None
+    held.add(row.bucket)
+    return _bucket_of(row)
+
+
+def _allocate_any(uow: UnitOfWork, pool: _Pool, owner: str, display: str | None) -> int:
+    deadline: list[float] = []
+    while True:
+        st = _pick_unlocked(uow, pool)
+        if st is None:
+            if not _is_pg(uow):
+                raise PoolExhausted(pool.pool_id)
+            st = _wait_for_bucket(uow, pool, deadline)
+            if st is None:
+                continue
+        pool = _fresh(uow, pool, st)
+        if st.nfree > 0:
+            k = uow.conn.execute(
+                sa.select(ipam_free.c.vkey)
+                .where(ipam_free.c.pool_id == pool.pool_id, ipam_free.c.bucket == st.bucket)
+                .order_by(ipam_free.c.vkey)
+                .limit(1)
+            ).scalar_one()
+            uow.conn.execute(
+                ipam_free.delete().where(
+                    ipam_free.c.pool_id == pool.pool_id,
+                    ipam_free.c.bucket == st.bucket,
+                    ipam_free.c.vkey == k,
+                )
+            )
+            value = unkey(k)
+            st.nfree -= 1
+        elif st.hwm is not None:
+            value = st.hwm
+            st.hwm = value + pool.n  # `ahead` is unchanged: `value` itself was free
+            _advance(uow.conn, pool.pool_id, pool.ranges, pool.n, st)
+        else:  # the flag said non-full but it is full: repair it and try another bucket
+            _write_bucket(uow, pool.pool_id, st)
+            continue
+        st.used += 1
+        _insert_used(uow, pool.pool_id, st.bucket, value, owner, display)
+        _write_bucket(uow, pool.pool_id, st)
+        return value
+
+
+def _allocate_value(
+    uow: UnitOfWork,
+    pool: _Pool,
+    owner: str,
+    value: int,
+    outside_ok: bool,
+    display: str | None,
+) -> int:
+    if not 0 <= value <= MAX_VALUE:
+        raise OutOfRange(pool.pool_id, value)
+    if value not in pool.ranges and not outside_ok:
+        raise OutOfRange(pool.pool_id, value)  # early, without taking a lock
+    st = _lock_bucket(uow, pool, value % pool.n)
+    pool = _fresh(uow, pool, st)
+    in_range = value in pool.ranges
+    if not in_range and not outside_ok:
+        raise OutOfRange(pool.pool_id, value)
+    holder = uow.conn.execute(
+        sa.select(ipam_used.c.owner).where(
+            ipam_used.c.pool_id == pool.pool_id,
+            ipam_used.c.bucket == st.bucket,
+            ipam_used.c.vkey == key(value),
+        )
+    ).scalar()
+    if holder is not None:
+        raise ValueInUse(pool.pool_id, value, holder)
+    _insert_used(uow, pool.pool_id, st.bucket, value, owner, display)
+    st.used += 1
+    if st.hwm is not None and value >= st.hwm:
+        st.ahead += 1
+        if value == st.hwm:
+            _advance(uow.conn, pool.pool_id, pool.ranges, pool.n, st)
+    elif in_range:  # below the mark and free: it is on the free list
+        gone = uow.conn.execute(
+            ipam_free.delete().where(
+                ipam_free.c.pool_id == pool.pool_id,
+                ipam_free.c.bucket == st.bucket,
+                ipam_free.c.vkey == key(value),
+            )
+        ).rowcount
+        if gone != 1:
+            raise AssertionError(f"ipam: {value} of {pool.pool_id} neither used nor free")
+        st.nfree -= 1
+    _write_bucket(uow, pool.pool_id, st)
+    return value
+
+
+def release(uow: UnitOfWork, pool_id: str, value: int, owner: str | None = None) -> None:
+    """Free an allocated value. Raises NotAllocated if it is not allocated (to `owner`).
+
+    Because of that check every allocation can be released exactly once; a second release
+    of the same value fails instead of freeing someone else's later allocation silently.
+    """
+    pool = _load_pool(uow, pool_id)
+    if not 0 <= value <= MAX_VALUE:
+        raise NotAllocated(pool_id, value, owner)
+    st = _lock_bucket(uow, pool, value % pool.n)
+    pool = _fresh(uow, pool, st)
+    where: list[sa.ColumnElement[bool]] = [
+        ipam_used.c.pool_id == pool_id,
+        ipam_used.c.bucket == st.bucket,
+        ipam_used.c.vkey == key(value),
+    ]
+    if owner is not None:
+        where.append(ipam_used.c.owner == owner)
+    if uow.conn.execute(ipam_used.delete().where(*where)).rowcount != 1:
+        raise NotAllocated(pool_id, value, owner)
+    st.used -= 1
+    if st.hwm is not None and value >= st.hwm:
+        st.ahead -= 1  # the mark will reach it again
+    elif value in pool.ranges:
+        uow.conn.execute(
+            ipam_free.insert().values(pool_id=pool_id, bucket=st.bucket, vkey=key(value))
+        )
+        st.nfree += 1
+    _write_bucket(uow, pool_id, st)
+
+
+def allocations_of(
+    uow: UnitOfWork | sa.Connection, owner: str, pool_id: str | None = None
+) -> list[tuple[str, int, str]]:
+    """(pool_id, value, display) of everything allocated to `owner`, sorted."""
+    q = sa.select(ipam_used.c.pool_id, ipam_used.c.vkey, ipam_used.c.display).where(
+        ipam_used.c.owner == owner
+    )
+    if pool_id is not None:
+        q = q.where(ipam_used.c.pool_id == pool_id)
+    rows = _conn(uow).execute(q).all()
+    return sorted((p, unkey(k), d) for p, k, d in rows)
+
+
+def release_owner(uow: UnitOfWork, owner: str, pool_id: str | None = None) -> int:
+    """Release everything allocated to `owner` (in one pool, or all); return how many.
+
+    Releases run in (pool, bucket) order, so concurrent `release_owner` calls never lock
+    buckets in opposite orders.
+    """
+    items = allocations_of(uow, owner, pool_id)
+    order = sorted(
+        ((p, v % _load_pool(uow, p).n, v) for p, v, _ in items), key=lambda t: (t[0], t[1])
+    )
+    for p, _b, v in order:
+        release(uow, p, v, owner)
+    return len(items)
+
+
+# -- reading ---------------------------------------------------------------------------------
+def _pool_for_read(uow: UnitOfWork | sa.Connection, pool_id: str) -> _Pool:
+    if isinstance(uow, UnitOfWork):
+        return _load_pool(uow, pool_id)
+    return _read_pool(uow, pool_id)
+
+
+def used_count(uow: UnitOfWork | sa.Connection, pool_id: str) -> int:
+    """How many values are allocated in the pool (inside the ranges or not)."""
+    conn = _conn(uow)
+    _pool_for_read(uow, pool_id)
+    total = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(ipam_buckets.c.used), 0)).where(
+            ipam_buckets.c.pool_id == pool_id
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def size(uow: UnitOfWork | sa.Connection, pool_id: str) -> int:
+    """How many values the pool's ranges hold (may exceed 2**64 for IPv6)."""
+    if isinstance(uow, UnitOfWork):
+        uow.cache.pop(("ipam.pool", pool_id), None)  # the current ranges, not a memo
+    return _pool_for_read(uow, pool_id).ranges.size
+
+
+def pool_ranges(uow: UnitOfWork | sa.Connection, pool_id: str) -> list[tuple[int, int]]:
+    """The pool's current (normalised) ranges."""
+    return list(_read_pool(_conn(uow), pool_id).ranges.ranges)
+
+
+def owner_of(uow: UnitOfWork | sa.Connection, pool_id: str, value: int) -> str | None:
+    """Who holds `value` in the pool, or None if it is free."""
+    pool = _pool_for_read(uow, pool_id)
+    if not 0 <= value <= MAX_VALUE:
+        return None
+    owner: str | None = (
+        _conn(uow)
+        .execute(
+            sa.select(ipam_used.c.owner).where(
+                ipam_used.c.pool_id == pool_id,
+                ipam_used.c.bucket == value % pool.n,
+                ipam_used.c.vkey == key(value),
+            )
+        )
+        .scalar()
+    )
+    return owner
+
+
+def check_pool(uow: UnitOfWork | sa.Connection, pool_id: str) -> list[str]:
+    """Verify every invariant of one pool; return the violations (empty = consistent).
+
+    Reads all rows of the pool, so it is for tests and offline checks (`alcor db check`),
+    not for request paths.
+    """
+    conn = _conn(uow)
+    pool = _read_pool(conn, pool_id)
+    n, rs = pool.n, pool.ranges
+    problems: list[str] = []
+    buckets = {
+        r.bucket: (_bucket_of(r), r.full)
+        for r in conn.execute(
+            sa.select(*_BUCKET_COLS, ipam_buckets.c.full).where(ipam_buckets.c.pool_id == pool_id)
+        )
+    }
+    if sorted(buckets) != list(range(n)):
+        problems.append(f"bucket rows {sorted(buckets)} != 0..{n - 1}")
+    used: dict[int, list[int]] = {b: [] for b in range(n)}
+    for b, k in conn.execute(
+        sa.select(ipam_used.c.bucket, ipam_used.c.vkey).where(ipam_used.c.pool_id == pool_id)
+    ):
+        v = unkey(k)
+        if v % n != b:
+            problems.append(f"used {v} filed in bucket {b}")
+        used.setdefault(b, []).append(v)
+    free: dict[int, list[int]] = {b: [] for b in range(n)}
+    for b, k in conn.execute(
+        sa.select(ipam_free.c.bucket, ipam_free.c.vkey).where(ipam_free.c.pool_id == pool_id)
+    ):
+        free.setdefault(b, []).append(unkey(k))
+    for b, (st, full_flag) in buckets.items():
+        u, f = set(used.get(b, [])), free.get(b, [])
+        if st.gen != pool.gen:
+            problems.append(f"bucket {b}: gen {st.gen} != pool gen {pool.gen}")
+        if st.used != len(u):
+            problems.append(f"bucket {b}: used {st.used} != {len(u)} rows")
+        if st.nfree != len(f):
+            problems.append(f"bucket {b}: nfree {st.nfree} != {len(f)} rows")
+        if full_flag != st.full:
+            problems.append(f"bucket {b}: full flag {full_flag} but hwm/nfree say {st.full}")
+        ahead = 0 if st.hwm is None else sum(1 for v in u if v >= st.hwm)
+        if st.ahead != ahead:
+            problems.append(f"bucket {b}: ahead {st.ahead} != {ahead}")
+        if st.hwm is not None and (st.hwm % n != b or st.hwm not in rs or st.hwm in u):
+            problems.append(f"bucket {b}: hwm {st.hwm} not a free in-range value")
+        for v in f:
+            if v % n != b or v not in rs or v in u or (st.hwm is not None and v >= st.hwm):
+                problems.append(f"bucket {b}: bad free entry {v}")
+        # Every in-range value below the mark is used or free (small pools only).
+        if rs.size <= 4096:
+            top = MAX_VALUE + 1 if st.hwm is None else st.hwm
+            for lo, hi in rs.ranges:
+                nxt = rs.next_candidate(lo, n, b)
+                cur = hi + 1 if nxt is None else nxt
+                while cur <= hi and cur < top:
+                    if cur not in u and cur not in f:
+                        problems.append(f"bucket {b}: {cur} lost (neither used nor free)")
+                    cur += n
+    return problems
