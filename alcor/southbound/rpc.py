@@ -10,12 +10,14 @@ costs a few hundred queries, not tens of thousands.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
 
 import nats.aio.client
 import nats.aio.msg
+import nats.errors
 import sqlalchemy as sa
 
 from alcor.southbound import build, chunks, subjects
@@ -126,7 +128,8 @@ class RpcServer:
 
     async def stop(self) -> None:
         for sub in self.subs:
-            await sub.unsubscribe()
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -159,9 +162,9 @@ class RpcServer:
                 await self.db.write(write_heartbeats, beats)
 
     async def _host_states(self, msgs: list[nats.aio.msg.Msg]) -> None:
-        wanted = {m: pb.HostStateRequest.FromString(m.data).host_id for m in msgs}
-        states = await self.db.read(build.host_goal_states, sorted(set(wanted.values())))
-        for m, host_id in wanted.items():
+        wanted = [(m, pb.HostStateRequest.FromString(m.data).host_id) for m in msgs]
+        states = await self.db.read(build.host_goal_states, sorted({h for _, h in wanted}))
+        for m, host_id in wanted:
             if m.reply:
                 await self.nc.publish(m.reply, states[host_id].SerializeToString())
 

@@ -91,6 +91,7 @@ class Southbound:
             self.compiler.wake()
 
     async def stop(self) -> None:
+        """Stop everything started by `start`; calling it again does nothing."""
         self._running = False
         if self.intake is not None:
             await self.intake.stop()
@@ -108,6 +109,7 @@ class Southbound:
                 await self.nc.drain()
         if self.nats_server is not None:
             await asyncio.to_thread(self.nats_server.stop)
+        self.intake = self.rpc = self.compiler = self.nc = self.nats_server = None
 
     def timeline(self, conn: sa.Connection, port_id: str) -> dict[str, Any]:
         """Provisioning timeline of a port (see `status.timeline`), for the admin API."""

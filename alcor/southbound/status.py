@@ -18,11 +18,13 @@ revision so the compiler knows the host already holds that content and does not 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
 import nats.aio.client
 import nats.aio.msg
+import nats.errors
 import sqlalchemy as sa
 
 from alcor.southbound import build, subjects
@@ -173,7 +175,8 @@ class StatusIntake:
 
     async def stop(self) -> None:
         if self.sub is not None:
-            await self.sub.unsubscribe()
+            with contextlib.suppress(nats.errors.Error):
+                await self.sub.unsubscribe()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)

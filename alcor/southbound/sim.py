@@ -1,0 +1,467 @@
+"""Simulated host agents: thousands of them in one asyncio process, for scale tests.
+
+Each simulated host behaves like a real agent on the wire: it registers, subscribes its host
+subject, fetches its full goal state, applies deltas only in prev_seq order (a gap triggers a
+full resync; a message at or behind what it applied is a duplicate), subscribes the subjects
+of the networks it has ports on and fetches their neighbour tables, acknowledges ports with
+StatusReport SUCCESS and heartbeats. "Programming" is writing dicts.
+
+What is shared, and why: a 10,000-port neighbour table held by each of 10,000 hosts would be
+10^8 entries, more than this machine has memory for. Hosts of one fleet therefore share one
+`NetView` per network: one subscription, one table, one resync, exactly as if the fleet were
+one big host for neighbour purposes. Host subjects, full states and acks stay per host.
+
+Apply rules (the contract real agents follow too): an UPSERT or DELETE applies only when its
+revision is >= the revision held (status-only revision bumps may make a full state carry a
+higher revision than the deltas did, and the rule keeps late deltas from going backwards).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import ipaddress
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import nats
+import nats.aio.client
+import nats.aio.msg
+import sqlalchemy as sa
+
+from alcor.southbound import build, chunks, subjects
+from alcor.southbound import goalstate_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+RPC_TIMEOUT = 30.0
+UNDERLAY = ipaddress.IPv4Address("198.18.0.1")
+
+
+def _key(entry: Any) -> str:
+    return str(entry.port_id if isinstance(entry, pb.NeighborState) else entry.id)
+
+
+def _content(entry: Any) -> bytes:
+    clean = type(entry)()
+    clean.CopyFrom(entry)
+    clean.revision = 0  # status-only bumps change revisions, never content
+    return clean.SerializeToString(deterministic=True)
+
+
+def state_hash(
+    ports: Iterable[Any],
+    networks: Iterable[Any],
+    subnets: Iterable[Any],
+    tables: Mapping[str, Iterable[Any]],
+) -> str:
+    """A stable digest of what a host holds (or should hold): its resources and neighbours."""
+    h = hashlib.sha256()
+    for label, entries in (("port", ports), ("net", networks), ("subnet", subnets)):
+        for entry in sorted(entries, key=_key):
+            h.update(label.encode() + _key(entry).encode() + _content(entry))
+    for nid in sorted(tables):
+        h.update(b"table" + nid.encode())
+        for entry in sorted(tables[nid], key=_key):
+            h.update(_content(entry))
+    return h.hexdigest()
+
+
+def expected_hash(conn: sa.Connection, host_id: str) -> str:
+    """The digest of the state the database implies for `host_id` (test oracle)."""
+    full = build.host_goal_states(conn, [host_id])[host_id]
+    tables = {nid: build.neighbor_table(conn, nid).neighbors for nid in full.network_seqs}
+    return state_hash(full.ports, full.networks, full.subnets, tables)
+
+
+def _apply(held: dict[str, Any], entry: Any) -> bool:
+    """Apply one UPSERT/DELETE with the revision guard; True when it changed anything."""
+    key = _key(entry)
+    current = held.get(key)
+    if current is not None and entry.revision < current.revision:
+        return False
+    if entry.op == pb.DELETE:
+        return held.pop(key, None) is not None
+    held[key] = entry
+    return True
+
+
+class Stream:
+    """The seq chain of one subject: in-order apply, duplicate drop, gap -> resync."""
+
+    def __init__(
+        self,
+        apply: Callable[[Any], None],
+        fetch: Callable[[], Awaitable[Any]],
+        replace: Callable[[Any], None],
+    ) -> None:
+        self.apply = apply
+        self.fetch = fetch
+        self.replace = replace
+        self.seq = 0
+        self.syncing = False
+        self.buffer: list[Any] = []
+        self.resyncs = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def offer(self, msg: Any) -> None:
+        if self.syncing:
+            self.buffer.append(msg)
+        elif msg.prev_seq == self.seq:
+            self.apply(msg)
+            self.seq = msg.seq
+        elif msg.seq > self.seq:
+            self.resync()
+        # else: a duplicate of something already applied
+
+    def resync(self) -> None:
+        if self.syncing:
+            return
+        self.syncing = True
+        self.buffer = []
+        self.task = asyncio.create_task(self._resync())
+
+    async def _resync(self) -> None:
+        while True:
+            try:
+                full = await self.fetch()
+                break
+            except (TimeoutError, nats.errors.Error):
+                await asyncio.sleep(0.2 + random.random() * 0.3)
+        self.resyncs += 1
+        self.replace(full)
+        self.seq = full.seq
+        self.syncing = False
+        pending, self.buffer = self.buffer, []
+        for msg in pending:
+            self.offer(msg)
+
+
+class NetView:
+    """One network's neighbour table, shared by the fleet's hosts that have ports there."""
+
+    def __init__(self, fleet: Fleet, network_id: str) -> None:
+        self.fleet = fleet
+        self.network_id = network_id
+        self.table: dict[str, pb.NeighborState] = {}
+        self.members: set[str] = set()
+        self.applied_at: dict[int, float] = {}  # seq -> when applied (benchmarks)
+        self.stream = Stream(self._apply, self._fetch, self._replace)
+        self.sub: Any = None
+
+    async def start(self) -> None:
+        self.stream.resync()  # buffer from the moment we subscribe
+        self.sub = await self.fleet.nc.subscribe(subjects.network(self.network_id), cb=self._on_msg)
+
+    async def stop(self) -> None:
+        if self.sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.sub.unsubscribe()
+        if self.stream.task is not None:
+            self.stream.task.cancel()
+
+    async def _on_msg(self, msg: nats.aio.msg.Msg) -> None:
+        self.stream.offer(pb.NeighborDelta.FromString(msg.data))
+
+    def _apply(self, delta: pb.NeighborDelta) -> None:
+        for n in delta.neighbors:
+            _apply(self.table, n)
+        self.applied_at[delta.seq] = time.time()
+
+    async def _fetch(self) -> pb.NeighborTable:
+        req = pb.NeighborTableRequest(network_id=self.network_id).SerializeToString()
+        return await chunks.request_table(self.fleet.nc, subjects.RPC_NEIGHBORS, req, RPC_TIMEOUT)
+
+    def _replace(self, table: pb.NeighborTable) -> None:
+        self.table = {n.port_id: n for n in table.neighbors}
+        self.applied_at[table.seq] = time.time()
+
+
+class SimHost:
+    """One simulated agent: its own ports, networks and subnets, and its host subject."""
+
+    def __init__(self, fleet: Fleet, host_id: str, tunnel_ip: str) -> None:
+        self.fleet = fleet
+        self.host_id = host_id
+        self.tunnel_ip = tunnel_ip
+        self.ports: dict[str, pb.PortState] = {}
+        self.networks: dict[str, pb.NetworkState] = {}
+        self.subnets: dict[str, pb.SubnetState] = {}
+        self.stream = Stream(self._apply, self._fetch, self._replace)
+        self.sub: Any = None
+        self.alive = False
+        self.next_beat = 0.0
+        self.received_at = 0.0
+
+    def info(self) -> pb.AgentInfo:
+        return pb.AgentInfo(
+            host_id=self.host_id,
+            tunnel_ip=self.tunnel_ip,
+            tunnel_types=["vxlan"],
+            datapath_type="simulated",
+            agent_version="sim",
+            agent_type="Alcor simulated agent",
+            binary="alcor-sim",
+            started_at=time.time(),
+        )
+
+    async def start(self) -> None:
+        """Register, subscribe, then fetch and apply the full state."""
+        reply = pb.RegisterReply.FromString(
+            (
+                await self.fleet.nc.request(
+                    subjects.RPC_REGISTER, self.info().SerializeToString(), RPC_TIMEOUT
+                )
+            ).data
+        )
+        if not reply.ok:
+            raise RuntimeError(f"{self.host_id}: registration refused: {reply.error}")
+        self.fleet.heartbeat_interval = reply.heartbeat_interval_ms / 1000 or 10.0
+        self.alive = True
+        self.next_beat = time.monotonic() + random.random() * self.fleet.heartbeat_interval
+        self.stream.resync()
+        self.sub = await self.fleet.nc.subscribe(subjects.host(self.host_id), cb=self._on_msg)
+        if self.stream.task is not None:
+            await self.stream.task  # the first full state; deltas buffer meanwhile
+
+    async def stop(self) -> None:
+        """The host dies: no more messages, acks or heartbeats (its state is kept)."""
+        self.alive = False
+        if self.sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.sub.unsubscribe()
+            self.sub = None
+        if self.stream.task is not None:
+            self.stream.task.cancel()
+        for nid in list(self.networks):
+            await self.fleet.leave(nid, self.host_id)
+
+    async def pause(self) -> None:
+        """Stop hearing the host subject (a partition) while staying alive otherwise."""
+        if self.sub is not None:
+            await self.sub.unsubscribe()
+            self.sub = None
+
+    async def resume(self) -> None:
+        """Hear the host subject again; missed messages surface as a gap on the next one."""
+        if self.sub is None:
+            self.sub = await self.fleet.nc.subscribe(subjects.host(self.host_id), cb=self._on_msg)
+
+    async def _on_msg(self, msg: nats.aio.msg.Msg) -> None:
+        delta = pb.HostDelta.FromString(msg.data)
+        self.fleet.received += 1
+        self.received_at = time.time()
+        self.stream.offer(delta)
+
+    async def _fetch(self) -> pb.HostGoalState:
+        req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
+        msg = await self.fleet.nc.request(subjects.RPC_HOST_STATE, req, RPC_TIMEOUT)
+        return pb.HostGoalState.FromString(msg.data)
+
+    def _apply(self, delta: pb.HostDelta) -> None:
+        received = self.received_at or time.time()
+        for n in delta.networks:
+            _apply(self.networks, n)
+        for s in delta.subnets:
+            _apply(self.subnets, s)
+        changed = [p for p in delta.ports if _apply(self.ports, p) and p.op == pb.UPSERT]
+        self._sync_networks()
+        self.fleet.ack(self, changed, received)
+
+    def _replace(self, full: pb.HostGoalState) -> None:
+        self.ports = {p.id: p for p in full.ports}
+        self.networks = {n.id: n for n in full.networks}
+        self.subnets = {s.id: s for s in full.subnets}
+        self._sync_networks()
+        self.fleet.ack(self, list(self.ports.values()), time.time())
+
+    def _sync_networks(self) -> None:
+        """Keep only networks (and subnets) with local ports; join/leave neighbour views."""
+        used = {p.network_id for p in self.ports.values()}
+        for nid in list(self.networks):
+            if nid not in used:
+                del self.networks[nid]
+        self.subnets = {k: s for k, s in self.subnets.items() if s.network_id in used}
+        joined = self.fleet.joined.setdefault(self.host_id, set())
+        for nid in used - joined:
+            self.fleet.join(nid, self.host_id)
+        for nid in joined - used:
+            self.fleet.schedule_leave(nid, self.host_id)
+
+    def state_hash(self) -> str:
+        tables = {
+            nid: self.fleet.views[nid].table.values()
+            for nid in self.networks
+            if nid in self.fleet.views
+        }
+        return state_hash(
+            self.ports.values(), self.networks.values(), self.subnets.values(), tables
+        )
+
+    def synced(self) -> bool:
+        views = [self.fleet.views.get(nid) for nid in self.networks]
+        return not self.stream.syncing and all(
+            v is not None and not v.stream.syncing for v in views
+        )
+
+
+class Fleet:
+    """N simulated hosts sharing one NATS connection, one ack batcher, one heartbeat loop."""
+
+    def __init__(self, nats_url: str, count: int, prefix: str = "sim", first: int = 0) -> None:
+        self.nats_url = nats_url
+        self.hosts: dict[str, SimHost] = {}
+        for i in range(first, first + count):
+            host_id = f"{prefix}-{i:05d}"
+            self.hosts[host_id] = SimHost(self, host_id, str(UNDERLAY + i))
+        self.views: dict[str, NetView] = {}
+        self.joined: dict[str, set[str]] = {}
+        self.heartbeat_interval = 10.0
+        self.received = 0
+        self.acks_sent = 0
+        self._acks: dict[str, list[pb.ResourceStatus]] = {}
+        self._ack_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Task[None]] = set()
+        self.nc: nats.aio.client.Client = nats.aio.client.Client()
+
+    async def start(
+        self, progress: Callable[[int], None] | None = None, concurrency: int = 256
+    ) -> None:
+        """Connect, then start every host (`progress(n)` after each registration)."""
+        self.nc = await nats.connect(
+            self.nats_url,
+            name="alcor-sim",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.2,
+            pending_size=256 * 1024 * 1024,
+            reconnected_cb=self._on_reconnect,
+        )
+        self._tasks = [
+            asyncio.create_task(self._ack_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(host: SimHost) -> None:
+            async with gate:
+                await host.start()
+            if progress is not None:
+                progress(1)
+
+        await asyncio.gather(*(one(h) for h in self.hosts.values()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for host in self.hosts.values():
+            if host.stream.task is not None:
+                host.stream.task.cancel()
+        for view in self.views.values():
+            if view.stream.task is not None:
+                view.stream.task.cancel()
+        with contextlib.suppress(Exception):
+            await self.nc.close()
+
+    async def _on_reconnect(self) -> None:
+        """Anything may have been published while we were away: resync everything.
+
+        Waiting for the next delta to reveal a gap is not enough, since a quiet subject would
+        stay stale for good; real agents do the same on reconnect.
+        """
+        for host in self.hosts.values():
+            if host.alive:
+                host.stream.resync()
+        for view in self.views.values():
+            view.stream.resync()
+
+    # -- neighbour views ---------------------------------------------------------------------
+    def join(self, network_id: str, host_id: str) -> None:
+        self.joined.setdefault(host_id, set()).add(network_id)
+        view = self.views.get(network_id)
+        if view is None:
+            view = self.views[network_id] = NetView(self, network_id)
+            self._spawn(view.start())
+        view.members.add(host_id)
+
+    def schedule_leave(self, network_id: str, host_id: str) -> None:
+        self._spawn(self.leave(network_id, host_id))
+
+    async def leave(self, network_id: str, host_id: str) -> None:
+        self.joined.get(host_id, set()).discard(network_id)
+        view = self.views.get(network_id)
+        if view is None:
+            return
+        view.members.discard(host_id)
+        if not view.members:
+            del self.views[network_id]
+            await view.stop()
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    # -- acks and heartbeats -----------------------------------------------------------------
+    def ack(self, host: SimHost, ports: list[pb.PortState], received_at: float) -> None:
+        if not host.alive or not ports:
+            return
+        now = time.time()
+        self._acks.setdefault(host.host_id, []).extend(
+            pb.ResourceStatus(
+                resource_type="port",
+                id=p.id,
+                revision=p.revision,
+                state=pb.SUCCESS,
+                received_at=received_at,
+                programmed_at=now,
+            )
+            for p in ports
+        )
+        self._ack_event.set()
+
+    async def _ack_loop(self) -> None:
+        while True:
+            await self._ack_event.wait()
+            await asyncio.sleep(0)  # let the callbacks already queued add theirs
+            self._ack_event.clear()
+            acks, self._acks = self._acks, {}
+            now = time.time()
+            for host_id, statuses in acks.items():
+                report = pb.StatusReport(host_id=host_id, statuses=statuses, sent_at=now)
+                await self.nc.publish(subjects.STATUS, report.SerializeToString())
+                self.acks_sent += len(statuses)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            tick = min(1.0, self.heartbeat_interval / 10)
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for host in self.hosts.values():
+                if host.alive and host.next_beat <= now:
+                    host.next_beat = now + self.heartbeat_interval
+                    beat = pb.Heartbeat(
+                        host_id=host.host_id, sent_at=time.time(), applied_seq=host.stream.seq
+                    )
+                    with contextlib.suppress(nats.errors.Error):
+                        await self.nc.publish(subjects.HEARTBEAT, beat.SerializeToString())
+
+    # -- observation -------------------------------------------------------------------------
+    def all_synced(self) -> bool:
+        return all(h.synced() for h in self.hosts.values() if h.alive)
+
+    def hashes(self) -> dict[str, str]:
+        return {h.host_id: h.state_hash() for h in self.hosts.values()}
+
+
+async def run_fleet(
+    nats_url: str, count: int, prefix: str, progress: Callable[[int], None] | None = None
+) -> Fleet:
+    """Start a fleet and return it once every host registered (used by `alcor sim`)."""
+    fleet = Fleet(nats_url, count, prefix)
+    await fleet.start(progress)
+    return fleet
