@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def test_two_compilers_publish_each_change_once_in_order(
             await wait_for(lambda: cursor_done(sb_db), what="cursor at the end of the log")
             await asyncio.sleep(0.3)
             for subject, chain in seen.items():
-                for (_, seq), (prev, nxt) in zip(chain, chain[1:], strict=False):
+                for (_, seq), (prev, nxt) in itertools.pairwise(chain):
                     assert prev == seq and nxt > seq, f"{subject}: {chain}"
         finally:
             await sub_host.unsubscribe()
