@@ -325,11 +325,11 @@ def test_subnet_rules(http: httpx.Client) -> None:
     v6 = _subnet(http, nid, "2001:db8:40::/64", ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
     assert v6["gateway_ip"] == "2001:db8:40::1"
     assert v6["allocation_pools"] == [
-        {"start": "2001:db8:40::2", "end": "2001:db8:40::ffff:ffff:ffff:ffff"}
+        {"start": "2001:db8:40::2", "end": "2001:db8:40:0:ffff:ffff:ffff:ffff"}
     ]
     port = _port(http, nid, mac_address="fa:16:3e:11:22:33").json()["port"]
     addrs = {f["ip_address"] for f in port["fixed_ips"]}
-    assert "2001:db8:40::f816:3eff:fe11:2233" in addrs and len(addrs) == 2
+    assert "2001:db8:40:0:f816:3eff:fe11:2233" in addrs and len(addrs) == 2
     neutron_error(http.delete(f"/v2.0/subnets/{sub['id']}"), 409, "SubnetInUse")
     upd = http.put(
         f"/v2.0/subnets/{sub['id']}",
