@@ -1,0 +1,82 @@
+"""The `openstack` CLI, unchanged, against a real server (noauth endpoint)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.support.server import AlcorServer
+
+OPENSTACK = str(Path(sys.executable).parent / "openstack")
+
+
+def cli(server: AlcorServer, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = [OPENSTACK, "--os-auth-type", "none", "--os-endpoint", server.url, *args]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def cli_json(server: AlcorServer, *args: str) -> Any:
+    return json.loads(cli(server, *args, "-f", "json").stdout)
+
+
+def test_openstack_cli_network_subnet_port(server: AlcorServer) -> None:
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    net = cli_json(server, "network", "create", name)
+    assert net["mtu"] == 1450 and net["provider:network_type"] == "vxlan"
+    sub = cli_json(
+        server,
+        "subnet",
+        "create",
+        "--network",
+        name,
+        "--subnet-range",
+        "10.77.0.0/24",
+        "--dns-nameserver",
+        "198.19.0.53",
+        f"{name}-s",
+    )
+    assert sub["gateway_ip"] == "10.77.0.1"
+    port = cli_json(
+        server,
+        "port",
+        "create",
+        "--network",
+        name,
+        "--fixed-ip",
+        f"subnet={name}-s,ip-address=10.77.0.20",
+        f"{name}-p",
+    )
+    assert port["fixed_ips"][0]["ip_address"] == "10.77.0.20"
+    dup = cli(
+        server,
+        "port",
+        "create",
+        "--network",
+        name,
+        "--fixed-ip",
+        f"subnet={name}-s,ip-address=10.77.0.20",
+        f"{name}-q",
+        check=False,
+    )
+    assert dup.returncode != 0 and "is in use" in dup.stderr
+    listed = cli_json(server, "port", "list", "--network", name)
+    assert [p["ID"] for p in listed] == [port["id"]]
+    aliases = {e["Alias"] for e in cli_json(server, "extension", "list", "--network")}
+    assert {"binding", "provider", "external-net", "agent"} <= aliases
+    cli(server, "port", "delete", port["id"])
+    cli(server, "network", "delete", name)
+    gone = cli(server, "network", "show", name, check=False)
+    assert gone.returncode != 0
