@@ -275,8 +275,11 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
     live = [t for t in batch.ports if not t.deleted]
     if not live:
         return True
-    pps = _pp_rows(uow.conn, [t.port_id for t in live])
+    # Lock the ports before reading their provisioning rows: the status intake locks them
+    # first too, so on PostgreSQL we see its committed report instead of overwriting it.
     current = lock_ports(uow, [t.port_id for t in live])
+    pps = _pp_rows(uow.conn, [t.port_id for t in live])
+    rebinds: list[dict[str, Any]] = []
     stamps: list[dict[str, Any]] = []
     downs: list[tuple[Any, str]] = []
     for t in live:
@@ -303,17 +306,10 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
             )
             if port.status != "DOWN" and port.revision_number == t.revision:
                 downs.append((port, "DOWN"))
+            rebinds.append(stamp)
         else:
-            stamp.update(
-                host_id=pp["host_id"],
-                revision=pp["revision"],
-                state=pp["state"],
-                reason=pp["reason"],
-                received_at=pp["received_at"],
-                programmed_at=pp["programmed_at"],
-                reported_at=pp["reported_at"],
-            )
-        stamps.append(stamp)
+            stamps.append(stamp)  # only our own columns: the host's report stays intact
+    upsert(uow, port_provisioning, rebinds, ["port_id"])
     upsert(uow, port_provisioning, stamps, ["port_id"])
     # Content is unchanged by a status write, so the new host's ack of t.revision still counts.
     set_status(uow, downs)
