@@ -75,9 +75,10 @@ class NatsServer:
         """Spawn the child and wait until it accepts connections."""
         if self.alive():
             return
+        config = self._config()
         log_file = (self.work_dir / "nats-server.log").open("ab")
         self.proc = subprocess.Popen(
-            [binary(), "-c", str(self._config())],
+            [binary(), "-c", str(config)],
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
