@@ -141,17 +141,24 @@ def fetch(
     for_update: bool = False,
 ) -> dict[str, Any]:
     """One visible row as an item, or `<Kind>NotFound`."""
-    stmt = sa.select(*[res.table.c[a.column] for a in res.stored()]).where(res.column("id") == rid)
     clause = visibility(res, ctx)
-    if clause is not None:
-        stmt = stmt.where(clause)
     dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
-    if for_update and dialect == "postgresql":
-        stmt = stmt.with_for_update(of=res.table)
-    row = conn.execute(stmt).first()
+    lock = for_update and dialect == "postgresql"
+    if clause is None:
+        stmt = res.statement(f"by_id:{lock}", lambda: _by_id(res, lock))
+    else:
+        stmt = _by_id(res, lock).where(clause)
+    row = conn.execute(stmt, {"rid": rid}).first()
     if row is None:
         raise errors.not_found(res.name, rid)
     return rows_to_items(res, [row])[0]
+
+
+def _by_id(res: Resource, lock: bool) -> sa.Select[Any]:
+    stmt = sa.select(*[res.table.c[a.column] for a in res.stored()]).where(
+        res.column("id") == sa.bindparam("rid")
+    )
+    return stmt.with_for_update(of=res.table) if lock else stmt
 
 
 def get(conn: sa.Connection, res: Resource, ctx: Context, rid: str) -> dict[str, Any]:
@@ -348,7 +355,7 @@ def create(uow: UnitOfWork, res: Resource, ctx: Context, item: dict[str, Any]) -
     if res.taggable:
         item["tags"] = list(dict.fromkeys(item.get("tags") or []))
     res.hooks.before_create(uow, ctx, item)
-    uow.execute(res.table.insert(), _row(res, item))
+    uow.execute(res.statement("insert", res.table.insert), _row(res, item))
     if item.get("tags"):
         _set_tags(uow, res, item["id"], item["tags"], [])
     res.hooks.after_create(uow, ctx, item)

@@ -99,6 +99,7 @@ class Resource:
         self.extensions = extensions
         self.parent = parent
         self.admin_only = admin_only  # only admins may see or change it (agents)
+        self._statements: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
         all_attrs = (standard_attrs(project_scoped) if standard else []) + attrs
         self.attrs: dict[str, Attr] = {a.name: a for a in all_attrs}
@@ -126,6 +127,14 @@ class Resource:
 
     def attr(self, name: str) -> Attr:
         return self.attrs[name]
+
+    def statement(self, name: str, build: Callable[[], Any]) -> Any:
+        """A SQL statement built once per resource (bind parameters for the values):
+        building a SQLAlchemy statement costs several times more than executing it."""
+        stmt = self._statements.get(name)
+        if stmt is None:
+            stmt = self._statements[name] = build()
+        return stmt
 
     def stored(self) -> list[Attr]:
         return [a for a in self.attrs.values() if a.stored]

@@ -155,16 +155,21 @@ class PortHooks(Hooks):
 
     # -- lookups ---------------------------------------------------------------------
     def _network(self, uow: UnitOfWork, ctx: Context, network_id: str) -> sa.Row[Any]:
-        nets = network_table()
-        row = uow.execute(
-            sa.select(
-                nets.c.id,
-                nets.c.project_id,
-                nets.c.shared,
-                nets.c.router_external,
-                nets.c.port_security_enabled,
-            ).where(nets.c.id == network_id)
-        ).first()
+        key = ("network", network_id)
+        row = uow.cache.get(key)
+        if row is None:
+            nets = network_table()
+            stmt = resource.statement(
+                "network",
+                lambda: sa.select(
+                    nets.c.id,
+                    nets.c.project_id,
+                    nets.c.shared,
+                    nets.c.router_external,
+                    nets.c.port_security_enabled,
+                ).where(nets.c.id == sa.bindparam("id")),
+            )
+            row = uow.cache[key] = uow.execute(stmt, {"id": network_id}).first()
         if row is None or not (ctx.is_admin or row.project_id == ctx.project_id or row.shared):
             raise errors.not_found("network", network_id)
         return row
@@ -173,11 +178,17 @@ class PortHooks(Hooks):
         key = ("subnets", network_id)
         if key not in uow.cache:
             t = subnet_table()
-            uow.cache[key] = uow.execute(
-                sa.select(t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip, t.c.ipv6_address_mode)
-                .where(t.c.network_id == network_id)
-                .order_by(t.c.created_at, t.c.id)
-            ).all()
+            stmt = resource.statement(
+                "subnets",
+                lambda: (
+                    sa.select(
+                        t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip, t.c.ipv6_address_mode
+                    )
+                    .where(t.c.network_id == sa.bindparam("network_id"))
+                    .order_by(t.c.created_at, t.c.id)
+                ),
+            )
+            uow.cache[key] = uow.execute(stmt, {"network_id": network_id}).all()
         return list(uow.cache[key])
 
     # -- fixed IPs -------------------------------------------------------------------
@@ -291,12 +302,13 @@ class PortHooks(Hooks):
     # -- MAC and binding ---------------------------------------------------------------
     def _mac_free(self, uow: UnitOfWork, network_id: str, mac: str) -> bool:
         t = resource.table
-        return (
-            uow.execute(
-                sa.select(t.c.id).where(t.c.network_id == network_id, t.c.mac_address == mac)
-            ).first()
-            is None
+        stmt = resource.statement(
+            "mac",
+            lambda: sa.select(t.c.id).where(
+                t.c.network_id == sa.bindparam("network_id"), t.c.mac_address == sa.bindparam("mac")
+            ),
         )
+        return uow.execute(stmt, {"network_id": network_id, "mac": mac}).first() is None
 
     def _binding(self, uow: UnitOfWork, item: dict[str, Any]) -> None:
         host_id = item.get("binding:host_id") or ""

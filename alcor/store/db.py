@@ -4,7 +4,8 @@ Why synchronous SQLAlchemy Core in worker threads rather than an async driver: a
 transaction is a handful of short statements; running the whole unit of work in one worker
 thread costs one thread hop per request, where aiosqlite/asyncpg under SQLAlchemy's async
 layer pay a hop (or a greenlet switch) per statement. For SQLite the single writer thread is
-also the natural serialisation point (no SQLITE_BUSY, no retries); for PostgreSQL a pool of
+also the natural serialisation point (no SQLITE_BUSY, no retries) and it commits whatever
+queued up meanwhile in one transaction (group commit, see `_GroupWriter`); for PostgreSQL a pool of
 worker threads, each with its own connection, runs transactions concurrently and psycopg
 releases the GIL while it waits on the server.
 
@@ -20,6 +21,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -32,6 +36,7 @@ from alcor.store.schema import changelog
 T = TypeVar("T")
 
 CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
+_CHANGELOG_INSERT = changelog.insert()
 
 
 class UnitOfWork:
@@ -93,7 +98,7 @@ class UnitOfWork:
         committed_at = time.time()
         for change in self.changes:
             change["committed_at"] = committed_at
-        self.conn.execute(changelog.insert(), self.changes)
+        self.conn.execute(_CHANGELOG_INSERT, self.changes)
 
 
 class Database:
@@ -115,8 +120,8 @@ class Database:
         self.dialect = self.engine.dialect.name
         if is_sqlite:
             _sqlite_tuning(self.engine)
-        writers = 1 if is_sqlite else pool_size
-        self._writer = concurrent.futures.ThreadPoolExecutor(writers, "alcor-db-w")
+        self._group = _GroupWriter(self) if is_sqlite else None
+        self._writer = concurrent.futures.ThreadPoolExecutor(pool_size, "alcor-db-w")
         self._reader = concurrent.futures.ThreadPoolExecutor(max(2, pool_size // 2), "alcor-db-r")
         self._commit_listeners: list[Callable[[], None]] = []
 
@@ -125,13 +130,25 @@ class Database:
         """Call `listener()` (in the writer thread) after every commit that logged changes."""
         self._commit_listeners.append(listener)
 
+    def _notify(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
+
+    def _begin(self, conn: sa.Connection) -> None:
+        if self.dialect == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.begin()
+
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(uow, *args)` in one transaction; commit, or roll back on any exception."""
+        if self._group is not None:
+            return self._group.submit(fn, args).result()
+        return self._transaction(fn, args)
+
+    def _transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.begin()
+            self._begin(conn)
             uow = UnitOfWork(conn, self.dialect)
             try:
                 result = fn(uow, *args)
@@ -141,9 +158,46 @@ class Database:
                 raise
             conn.commit()
         if uow.changes:
-            for listener in self._commit_listeners:
-                listener()
+            self._notify()
         return result
+
+    def _batch(self, jobs: list[_Job]) -> None:
+        """Group commit: run queued units of work in one transaction, each in a savepoint
+        so that a failing one rolls back alone; one commit for all of them."""
+        if len(jobs) == 1:
+            job = jobs[0]
+            try:
+                job.future.set_result(self._transaction(job.fn, job.args))
+            except BaseException as exc:
+                job.future.set_exception(exc)
+            return
+        done: list[tuple[_Job, Any]] = []
+        changed = False
+        try:
+            with self.engine.connect() as conn:
+                self._begin(conn)
+                for job in jobs:
+                    uow = UnitOfWork(conn, self.dialect)
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = job.fn(uow, *job.args)
+                        uow.flush_changelog()
+                    except Exception as exc:
+                        savepoint.rollback()
+                        job.future.set_exception(exc)
+                        continue
+                    savepoint.commit()
+                    changed = changed or bool(uow.changes)
+                    done.append((job, result))
+                conn.commit()
+        except BaseException as exc:
+            for job, _ in done:
+                job.future.set_exception(exc)
+            return
+        for job, result in done:
+            job.future.set_result(result)
+        if changed:
+            self._notify()
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in a read-only transaction."""
@@ -158,17 +212,72 @@ class Database:
                 conn.rollback()
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._group is not None:
+            return await asyncio.wrap_future(self._group.submit(fn, args))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self.write_sync, fn, *args)
+        return await loop.run_in_executor(self._writer, self._transaction, fn, args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self.read_sync, fn, *args)
 
     def close(self) -> None:
+        if self._group is not None:
+            self._group.stop()
         self._writer.shutdown(wait=True)
         self._reader.shutdown(wait=True)
         self.engine.dispose()
+
+
+@dataclasses.dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    future: concurrent.futures.Future[Any]
+
+
+class _GroupWriter:
+    """SQLite's single writer thread. Requests that arrive while a transaction runs are
+    committed together in the next one (group commit): under concurrency one commit (WAL
+    frames written once) serves up to MAX_BATCH units of work, while a lone request still
+    gets its own transaction with no extra statements."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name="alcor-db-writer", daemon=True)
+        self.thread.start()
+
+    def submit(
+        self, fn: Callable[..., Any], args: tuple[Any, ...]
+    ) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.queue.put(_Job(fn, args, future))
+        return future
+
+    def stop(self) -> None:
+        self.queue.put(None)
+        self.thread.join(timeout=30)
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self.queue.get()
+            if first is None:
+                return
+            jobs = [first]
+            while len(jobs) < self.MAX_BATCH:
+                try:
+                    nxt = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+            self.db._batch(jobs)
 
 
 def _sqlite_tuning(engine: sa.Engine) -> None:

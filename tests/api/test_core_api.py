@@ -345,13 +345,9 @@ def test_subnet_rules(http: httpx.Client) -> None:
     in_pool = _port(http, nid, fixed_ips=[{"subnet_id": sub["id"]}]).json()["port"]
     ip = in_pool["fixed_ips"][0]["ip_address"]
     assert 10 <= int(ip.rsplit(".", 1)[1]) <= 20
-    holder = (
-        port["fixed_ips"][0]["ip_address"]
-        if port["fixed_ips"][0]["subnet_id"] == sub["id"]
-        else port["fixed_ips"][1]["ip_address"]
-    )
+    _port(http, nid, fixed_ips=[{"ip_address": "10.40.0.200"}])
     neutron_error(
-        http.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {"gateway_ip": holder}}),
+        http.put(f"/v2.0/subnets/{sub['id']}", json={"subnet": {"gateway_ip": "10.40.0.200"}}),
         409,
         "GatewayIpInUse",
     )
