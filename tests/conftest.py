@@ -6,6 +6,8 @@
 - `pg_url` (function): a fresh, empty database on that server, dropped afterwards.
 - `sqlite_url` (function): a fresh SQLite file in the test's tmp dir.
 - `db_url` (function, parametrized "sqlite" / "postgresql"): run a test on both.
+- `module_db_url` (module, parametrized the same way): one database shared by a test
+  module, for hypothesis tests whose examples must not pay for a new database each.
 
 Tables are not created here: tests call `alcor.store.schema.metadata.create_all(engine)`
 (after importing the modules that define the tables they need).
@@ -13,7 +15,6 @@ Tables are not created here: tests call `alcor.store.schema.metadata.create_all(
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,9 +45,7 @@ def pg_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def pg_url(pg_server: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
-    stem = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
-    pg_server._db_counter += 1
-    name = f"t{pg_server._db_counter}_{stem}"
+    name = pg_server.unique_name(request.node.name)
     url = pg_server.create_database(name)
     yield url
     pg_server.drop_database(name)
@@ -63,3 +62,20 @@ def db_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def module_db_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database shared by the test module, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'alcor.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    name = server.unique_name(request.module.__name__.rsplit(".", 1)[-1])
+    url = server.create_database(name)
+    yield url
+    server.drop_database(name)

@@ -90,9 +90,8 @@ def default_pool_ranges(cidr: str, gateway_ip: str | None) -> list[tuple[int, in
     ranges = [(lo, hi)]
     if gateway_ip:
         gw = ip_to_int(gateway_ip)
-        ranges = [r for lo_, hi_ in ranges for r in ((lo_, gw - 1), (gw + 1, hi_)) if r[0] <= r[1]]
-        if not (lo <= gw <= hi):
-            ranges = [(lo, hi)]
+        if lo <= gw <= hi:
+            ranges = [r for r in ((lo, gw - 1), (gw + 1, hi)) if r[0] <= r[1]]
     return normalize_ranges(ranges)
 
 

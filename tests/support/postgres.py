@@ -242,11 +242,18 @@ class PostgresServer:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
 
+    def unique_name(self, stem: str = "t") -> str:
+        """A database name not used before on this server: "<stem>_<n>", safe for SQL."""
+        self._db_counter += 1
+        clean = re.sub(r"[^a-z0-9_]", "_", stem.lower())[:40] or "t"
+        if not re.match(r"[a-z_]", clean):
+            clean = f"t{clean}"
+        return f"{clean}_{self._db_counter}"
+
     def create_database(self, name: str | None = None) -> str:
         """Create an empty database (a unique name if None) and return its URL."""
         if name is None:
-            self._db_counter += 1
-            name = f"t{os.getpid()}_{self._db_counter}"
+            name = self.unique_name()
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
             raise ValueError(f"unsafe database name {name!r}")
         self._admin_execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
