@@ -1,5 +1,54 @@
 """`alcor agent`: run the host agent (owned by the agent package)."""
 
+from __future__ import annotations
+
+import asyncio
+import logging
+
 import typer
 
-app = typer.Typer(help="Run the host agent of one hypervisor.")
+from alcor.config import AgentSettings, load
+
+app = typer.Typer(help="Run the host agent of one hypervisor.", no_args_is_help=True)
+
+
+@app.command()
+def run(
+    host_id: str = typer.Option(None, help="This hypervisor's id (Nova's binding:host_id)."),
+    tunnel_ip: str = typer.Option(None, help="VTEP address (on an OVS bridge's LOCAL port)."),
+    nats_url: str = typer.Option(None, help="NATS server URL."),
+    ovsdb: str = typer.Option(None, help="OVSDB connection, e.g. unix:/run/openvswitch/db.sock."),
+    ovs_rundir: str = typer.Option(None, help="OVS_RUNDIR of this host's ovs-vswitchd."),
+    datapath_type: str = typer.Option(None, help="system (kernel) or netdev (userspace)."),
+    tunnel_type: str = typer.Option(None, help="vxlan or geneve."),
+    integration_bridge: str = typer.Option(None, help="Integration bridge name."),
+    heartbeat_interval: float = typer.Option(None, help="Seconds between heartbeats."),
+    log_level: str = typer.Option(None, help="debug, info, warning, error."),
+    config: str = typer.Option(None, help="TOML config file (section [agent])."),
+    rpc_timeout: float = typer.Option(10.0, help="Seconds to wait for an RPC reply."),
+) -> None:
+    """Program this host's Open vSwitch from the controller's goal state."""
+    from alcor.agent.main import Agent
+
+    flags = {
+        "host_id": host_id,
+        "tunnel_ip": tunnel_ip,
+        "nats_url": nats_url,
+        "ovsdb": ovsdb,
+        "ovs_rundir": ovs_rundir,
+        "datapath_type": datapath_type,
+        "tunnel_type": tunnel_type,
+        "integration_bridge": integration_bridge,
+        "heartbeat_interval": heartbeat_interval,
+        "log_level": log_level,
+    }
+    settings = load(AgentSettings, flags=flags, config_file=config, section="agent")
+    if not settings.host_id:
+        import socket
+
+        settings.host_id = socket.gethostname()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    asyncio.run(Agent(settings, rpc_timeout=rpc_timeout).run())

@@ -1,9 +1,150 @@
-"""`alcor lab` and `alcor demo`: simulated hypervisors in network namespaces."""
+"""`alcor lab` and `alcor demo`: simulated hypervisors in network namespaces.
+
+A thin shell over `alcor.lab.lab.Lab`: every command loads the lab's recorded state by prefix,
+so `up`, `vm add` and `down` can run from different shells (root needed).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-app = typer.Typer(help="Simulated hypervisors and VMs in network namespaces.")
+from alcor.lab.lab import Lab
+
+app = typer.Typer(help="Simulated hypervisors and VMs in network namespaces.", no_args_is_help=True)
+vm_app = typer.Typer(help="VMs plugged the way Nova/os-vif plugs them.", no_args_is_help=True)
+app.add_typer(vm_app, name="vm")
+console = Console()
+
+PREFIX = typer.Option("alab", help="Name prefix of everything the lab creates (1-8 chars).")
 
 
-def demo() -> None:
+@app.command()
+def up(
+    hosts: int = typer.Option(3, help="Number of simulated hypervisors."),
+    prefix: str = PREFIX,
+    nats_url: str = typer.Option("nats://127.0.0.1:4222", help="NATS the agents connect to."),
+) -> None:
+    """Build the underlay, N hosts (own ovsdb-server + ovs-vswitchd each) and their agents."""
+    lab = Lab(prefix)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as progress:
+        task = progress.add_task("building lab", total=hosts + 2)
+
+        def step(what: str) -> None:
+            progress.update(task, advance=1, description=what)
+
+        lab.up(hosts, nats_url, progress=step)
+    status(prefix)
+
+
+@app.command()
+def status(prefix: str = PREFIX) -> None:
+    """Hosts, agents and VMs of the lab."""
+    lab = Lab.load(prefix)
+    table = Table("host", "namespace", "VTEP", "agent pid")
+    for host in lab.hosts.values():
+        table.add_row(host.name, host.ns, host.tunnel_ip, str(host.agent_pid() or "-"))
+    console.print(table)
+    if lab.vms:
+        vms = Table("vm", "host", "port", "mac", "lease")
+        for vm in lab.vms.values():
+            lease = vm.lease()
+            vms.add_row(vm.name, vm.host.name, vm.port_id, vm.mac, lease.get("ip", "-"))
+        console.print(vms)
+
+
+@vm_app.command("add")
+def vm_add(
+    host: str = typer.Option(..., help="Host to boot the VM on (h1, h2, ...)."),
+    port_id: str = typer.Option(..., help="Neutron port id (becomes external_ids:iface-id)."),
+    mac: str = typer.Option(..., help="The port's MAC address."),
+    name: str = typer.Option(None, help="VM name (namespace <prefix>-<name>)."),
+    dhcp: bool = typer.Option(True, help="Run a DHCP client and wait for the lease."),
+    prefix: str = PREFIX,
+) -> None:
+    """Plug a VM into a host's br-int with Nova's external_ids, then DHCP."""
+    lab = Lab.load(prefix)
+    with console.status(f"plugging {port_id} on {host}"):
+        vm = lab.add_vm(host, port_id, mac, name=name, dhcp=dhcp)
+    console.print_json(json.dumps({"vm": vm.name, "namespace": vm.ns, "lease": vm.lease()}))
+
+
+@vm_app.command("del")
+def vm_del(name: str = typer.Argument(..., help="VM name."), prefix: str = PREFIX) -> None:
+    """Unplug and remove a VM."""
+    Lab.load(prefix).remove_vm(name)
+
+
+@app.command()
+def down(prefix: str = PREFIX) -> None:
+    """Remove everything the lab made (also after a crash)."""
+    Lab.load(prefix).down()
+    console.print(f"lab {prefix} removed")
+
+
+def demo(
+    server: str = typer.Option(..., help="URL of a running `alcor server` (Neutron API)."),
+    nats_url: str = typer.Option("nats://127.0.0.1:4222", help="The server's NATS."),
+    prefix: str = typer.Option("demo", help="Lab prefix."),
+    keep: bool = typer.Option(False, help="Leave the lab running afterwards."),
+) -> None:
     """Server, a 3-host lab, VMs on two hosts, DHCP leases and a ping across hosts."""
+    import urllib.request
+
+    def api(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(
+            server.rstrip("/") + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return dict(json.loads(resp.read() or b"{}"))
+
+    lab = Lab(prefix)
+    lab.up(3, nats_url, progress=lambda what: console.log(what))
+    try:
+        net = api("POST", "/v2.0/networks", {"network": {"name": "demo"}})["network"]
+        net_id = str(net["id"])  # type: ignore[index]
+        api(
+            "POST",
+            "/v2.0/subnets",
+            {
+                "subnet": {
+                    "network_id": net_id,
+                    "ip_version": 4,
+                    "cidr": "10.0.0.0/24",
+                    "name": "demo",
+                }
+            },
+        )
+        vms = []
+        for host in ("h1", "h2"):
+            port = api(
+                "POST",
+                "/v2.0/ports",
+                {
+                    "port": {
+                        "network_id": net_id,
+                        "binding:host_id": host,
+                        "device_owner": "compute:nova",
+                        "device_id": str(uuid.uuid4()),
+                    }
+                },
+            )["port"]
+            vm = lab.add_vm(host, str(port["id"]), str(port["mac_address"]))  # type: ignore[index]
+            console.print(f"{vm.name} on {host}: lease {vm.lease()}")
+            vms.append(vm)
+        target = vms[1].lease().get("ip", "")
+        console.print(f"ping {vms[0].name} -> {vms[1].name} ({target}): {vms[0].ping(target)}")
+    finally:
+        if not keep:
+            lab.down()

@@ -1,0 +1,336 @@
+"""The OpenFlow pipeline of br-int, as pure functions from goal state to flow text.
+
+Nothing here touches OVS: every function maps protobuf goal-state entries (plus the few local
+facts only the host knows, such as OpenFlow port numbers) to `Flow` tuples, so the whole
+pipeline is unit-testable and a resync can recompute the full desired set cheaply.
+
+Pipeline (table map; the numbers are spaced so that later features slot in without
+renumbering, and reserved tables already pass packets through):
+
+=====  ===================  ===========================================================
+table  name                 what it does
+=====  ===================  ===========================================================
+0      CLASSIFY             VIF in_port -> tun_id := network VNI, reg6 := ofport, goto 10;
+                            tunnel port + known VNI -> reg0[0] := 1 (from tunnel), goto 30;
+                            anything else is dropped
+10     PORT_SECURITY        DHCP client packets -> CONTROLLER (answered by the agent);
+                            with port security: only the port's MAC + IPs (and allowed
+                            address pairs) for IPv4 and ARP -> 20; else drop.
+                            Without port security: everything -> 20
+20     EGRESS_SG            reserved for egress security groups (conntrack); passes -> 30
+21     EGRESS_SG_CT         reserved (conntrack recirculation of 20)
+30     DISPATCH             ARP requests from local VIFs -> 31; everything else -> 50
+                            (routing will divert `ip,dl_dst=<router MAC>` to 40)
+31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> reply from the flow,
+                            IN_PORT (no ARP for a known neighbour crosses a tunnel);
+                            unknown targets -> 50 (flooded)
+40     ROUTING              reserved for distributed routing (next issue); drop
+45     NAT                  reserved for floating IPs (next issue); drop
+50     L2_FORWARD           (VNI, dst MAC) -> local port: reg7 := ofport, goto 60;
+                            remote port: tun_dst := neighbour VTEP, output tunnel (only
+                            for traffic not received from a tunnel); broadcast/multicast:
+                            explicit flood list per network (local ports via 60, plus one
+                            tunnel copy per remote host; from a tunnel: local ports only).
+                            Unknown unicast is dropped: no NORMAL, no MAC learning
+60     INGRESS_SG           reserved for ingress security groups; today output:reg7
+61     INGRESS_SG_CT        reserved (conntrack recirculation of 60)
+=====  ===================  ===========================================================
+
+Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg6 = source
+ofport (future egress conntrack zone); reg7 = destination ofport (future ingress zone).
+`tun_id` carries the network's VNI through the whole pipeline, also for local traffic.
+
+Ownership: every flow carries a cookie naming what owns it (the static pipeline, one local
+port, one network, one neighbour entry), high byte = kind, low 56 bits = a hash of the id.
+The hash is stable, so a restarted agent recomputes the same cookies and `replace-flows`
+leaves unchanged flows (and their counters) alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from alcor.southbound import goalstate_pb2 as pb
+
+CLASSIFY = 0
+PORT_SECURITY = 10
+EGRESS_SG = 20
+EGRESS_SG_CT = 21
+DISPATCH = 30
+ARP_RESPONDER = 31
+ROUTING = 40
+NAT = 45
+L2_FORWARD = 50
+INGRESS_SG = 60
+INGRESS_SG_CT = 61
+
+TABLE_MAP: dict[int, str] = {
+    CLASSIFY: "classify: VIF -> VNI + reg6, tunnel -> reg0[0]=1; else drop",
+    PORT_SECURITY: "port security (MAC/IP/allowed address pairs), DHCP -> controller",
+    EGRESS_SG: "reserved: egress security groups (pass-through)",
+    EGRESS_SG_CT: "reserved: egress conntrack",
+    DISPATCH: "ARP requests -> 31, rest -> 50 (routing hook)",
+    ARP_RESPONDER: "ARP responder from the neighbour tables",
+    ROUTING: "reserved: distributed routing (drop)",
+    NAT: "reserved: floating IP NAT (drop)",
+    L2_FORWARD: "L2 by (VNI, dst MAC): local or tunnel; explicit flood lists",
+    INGRESS_SG: "reserved: ingress security groups; output:reg7",
+    INGRESS_SG_CT: "reserved: ingress conntrack",
+}
+
+KIND_STATIC = 0x01
+KIND_PORT = 0x02
+KIND_NETWORK = 0x03
+KIND_NEIGHBOR = 0x04
+
+BROADCAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"
+FROM_LOCAL = "reg0=0/0x1"
+FROM_TUNNEL = "reg0=0x1/0x1"
+DHCP_CLIENT = "udp,tp_src=68,tp_dst=67"
+# Source MAC of DHCP replies and ARP answers for DHCP/gateway addresses when the subnet has no
+# router MAC: locally administered (bit 1 of the first octet), never allocated by Neutron.
+DHCP_MAC = "fe:a1:c0:00:00:01"
+# Priorities: a neighbour's own ARP entry beats the gateway/DHCP address entry of its subnet,
+# so a router port that really holds the gateway IP answers with its own MAC.
+PRIO_ARP_NEIGHBOR = 100
+PRIO_ARP_SERVICE = 90
+PRIO_L2_LOCAL = 110  # beats a stale remote entry for a port that just moved here
+PRIO_L2_REMOTE = 100
+PRIO_FLOOD = 50
+
+
+class Flow(NamedTuple):
+    """One OpenFlow rule; (table, priority, match) identifies it inside the bridge."""
+
+    table: int
+    priority: int
+    match: str
+    actions: str
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return (self.table, self.priority, self.match)
+
+    def text(self, cookie: int) -> str:
+        """The rule as an `ovs-ofctl add-flows` line."""
+        match = f",{self.match}" if self.match else ""
+        return (
+            f"table={self.table},priority={self.priority},cookie={cookie:#x}{match},"
+            f"actions={self.actions}"
+        )
+
+
+def delete_text(key: tuple[int, int, str]) -> str:
+    """A `delete_strict` bundle line removing the flow with this key."""
+    table, priority, match = key
+    return f"delete_strict table={table},priority={priority}" + (f",{match}" if match else "")
+
+
+def cookie(kind: int, owner: str = "") -> int:
+    """Cookie of the flows owned by `owner`: kind in the high byte, 56-bit id hash below."""
+    if not owner:
+        return kind << 56
+    digest = hashlib.blake2b(owner.encode(), digest_size=7).digest()
+    return (kind << 56) | int.from_bytes(digest, "big")
+
+
+def cookie_kind(value: int) -> int:
+    return value >> 56
+
+
+# -- static pipeline -------------------------------------------------------------------------
+def static_flows() -> list[Flow]:
+    """Defaults of every table: drops, pass-throughs of reserved tables, dispatch."""
+    return [
+        Flow(CLASSIFY, 0, "", "drop"),
+        Flow(PORT_SECURITY, 0, "", "drop"),
+        Flow(EGRESS_SG, 0, "", f"goto_table:{DISPATCH}"),
+        Flow(EGRESS_SG_CT, 0, "", f"goto_table:{DISPATCH}"),
+        Flow(DISPATCH, 100, f"{FROM_LOCAL},arp,arp_op=1", f"goto_table:{ARP_RESPONDER}"),
+        Flow(DISPATCH, 0, "", f"goto_table:{L2_FORWARD}"),
+        Flow(ARP_RESPONDER, 0, "", f"goto_table:{L2_FORWARD}"),
+        Flow(ROUTING, 0, "", "drop"),
+        Flow(NAT, 0, "", "drop"),
+        Flow(L2_FORWARD, 0, "", "drop"),
+        Flow(INGRESS_SG, 0, "", "output:NXM_NX_REG7[0..15]"),
+        Flow(INGRESS_SG_CT, 0, "", "output:NXM_NX_REG7[0..15]"),
+    ]
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def arp_reply(vni: int, ip: str, mac: str, priority: int) -> Flow:
+    """Answer `who-has ip` in network `vni` with `mac`, straight back out of the asking port."""
+    return Flow(
+        ARP_RESPONDER,
+        priority,
+        f"arp,arp_op=1,tun_id={vni},arp_tpa={ip}",
+        "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+        f"set_field:{mac}->eth_src,"
+        "load:0x2->NXM_OF_ARP_OP[],"
+        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+        f"set_field:{mac}->arp_sha,"
+        f"set_field:{ip}->arp_spa,"
+        "IN_PORT",
+    )
+
+
+def tunnel_out(tunnel_ip: str, tunnel_ofport: int) -> str:
+    return f"set_field:{tunnel_ip}->tun_dst,output:{tunnel_ofport}"
+
+
+def local_out(ofport: int) -> str:
+    """Deliver to a local port through the ingress security-group table."""
+    return f"load:{ofport}->NXM_NX_REG7[],resubmit(,{INGRESS_SG})"
+
+
+def ipv4_fixed_ips(fixed_ips: Iterable[pb.FixedIp]) -> list[str]:
+    return [f.ip_address for f in fixed_ips if _is_v4(f.ip_address)]
+
+
+def _is_v4(addr: str) -> bool:
+    try:
+        return ipaddress.ip_network(addr, strict=False).version == 4
+    except ValueError:
+        return False
+
+
+def _pair_macs(mac: str, pairs: Iterable[pb.AddressPair]) -> list[str]:
+    """The port's MAC plus the distinct MACs of its allowed address pairs (lower case)."""
+    macs = [mac.lower()]
+    for pair in pairs:
+        other = (pair.mac_address or mac).lower()
+        if other not in macs:
+            macs.append(other)
+    return macs
+
+
+def dhcp_server(subnet: pb.SubnetState) -> tuple[str, str]:
+    """(IP, MAC) the agent's DHCP answers come from for `subnet`.
+
+    The gateway when the subnet has one (its router MAC if known), else the last host address
+    of the subnet: the client unicasts renewals there, so ARP for it is answered too.
+    """
+    mac = subnet.gateway_mac.lower() or DHCP_MAC
+    if subnet.gateway_ip:
+        return subnet.gateway_ip, mac
+    net = ipaddress.ip_network(subnet.cidr, strict=False)
+    return str(net.broadcast_address - 1), mac
+
+
+# -- per local port --------------------------------------------------------------------------
+def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
+    """Flows of one plugged local VIF: classification, port security, DHCP punt, delivery."""
+    if not port.admin_state_up:
+        return []
+    mac = port.mac_address.lower()
+    to_sg = f"goto_table:{EGRESS_SG}"
+    flows = [
+        Flow(
+            CLASSIFY,
+            100,
+            f"in_port={ofport}",
+            f"set_field:{vni}->tun_id,load:{ofport}->NXM_NX_REG6[],goto_table:{PORT_SECURITY}",
+        )
+    ]
+    if port.port_security_enabled:
+        flows.append(
+            Flow(
+                PORT_SECURITY,
+                200,
+                f"in_port={ofport},dl_src={mac},{DHCP_CLIENT}",
+                "CONTROLLER:65535",
+            )
+        )
+        allowed: list[tuple[str, str]] = [(mac, ip) for ip in ipv4_fixed_ips(port.fixed_ips)]
+        for pair in port.allowed_address_pairs:
+            if _is_v4(pair.ip_address):
+                allowed.append(((pair.mac_address or mac).lower(), pair.ip_address))
+        for src_mac, ip in allowed:
+            flows.append(
+                Flow(PORT_SECURITY, 100, f"in_port={ofport},dl_src={src_mac},ip,nw_src={ip}", to_sg)
+            )
+            flows.append(
+                Flow(
+                    PORT_SECURITY,
+                    100,
+                    f"in_port={ofport},dl_src={src_mac},arp,arp_sha={src_mac},arp_spa={ip}",
+                    to_sg,
+                )
+            )
+    else:
+        flows.append(
+            Flow(PORT_SECURITY, 200, f"in_port={ofport},{DHCP_CLIENT}", "CONTROLLER:65535")
+        )
+        flows.append(Flow(PORT_SECURITY, 100, f"in_port={ofport}", to_sg))
+    for dst in _pair_macs(mac, port.allowed_address_pairs):
+        flows.append(
+            Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))
+        )
+    return dedupe(flows)
+
+
+# -- per network -----------------------------------------------------------------------------
+def network_flows(
+    network: pb.NetworkState,
+    subnets: Iterable[pb.SubnetState],
+    local_ofports: Iterable[int],
+    remote_tunnel_ips: Iterable[str],
+    tunnel_ofport: int,
+) -> list[Flow]:
+    """Tunnel classification, flood lists and service-address ARP of one network."""
+    vni = network.vni
+    flows = [
+        Flow(
+            CLASSIFY,
+            100,
+            f"in_port={tunnel_ofport},tun_id={vni}",
+            f"load:1->NXM_NX_REG0[0],goto_table:{DISPATCH}",
+        )
+    ]
+    local = ",".join(local_out(p) for p in sorted(set(local_ofports)))
+    remote = ",".join(tunnel_out(ip, tunnel_ofport) for ip in sorted(set(remote_tunnel_ips)))
+    from_local = ",".join(a for a in (local, remote) if a)
+    if from_local:
+        flows.append(
+            Flow(L2_FORWARD, PRIO_FLOOD, f"{FROM_LOCAL},tun_id={vni},{BROADCAST}", from_local)
+        )
+    if local:
+        flows.append(Flow(L2_FORWARD, PRIO_FLOOD, f"{FROM_TUNNEL},tun_id={vni},{BROADCAST}", local))
+    for subnet in subnets:
+        if subnet.ip_version == 4 and subnet.cidr:
+            ip, mac = dhcp_server(subnet)
+            flows.append(arp_reply(vni, ip, mac, PRIO_ARP_SERVICE))
+    return dedupe(flows)
+
+
+# -- per neighbour entry ---------------------------------------------------------------------
+def neighbor_flows(
+    neighbor: pb.NeighborState, vni: int, tunnel_ofport: int, remote: bool
+) -> list[Flow]:
+    """ARP answers for a port's IPv4 addresses and, when it lives elsewhere, its L2 route.
+
+    `remote` is False for ports bound to this host: their delivery flows belong to the port.
+    """
+    mac = neighbor.mac_address.lower()
+    flows = [
+        arp_reply(vni, ip, mac, PRIO_ARP_NEIGHBOR) for ip in ipv4_fixed_ips(neighbor.fixed_ips)
+    ]
+    if remote and neighbor.tunnel_ip:
+        out = tunnel_out(neighbor.tunnel_ip, tunnel_ofport)
+        for dst in _pair_macs(mac, neighbor.allowed_address_pairs):
+            flows.append(
+                Flow(L2_FORWARD, PRIO_L2_REMOTE, f"{FROM_LOCAL},tun_id={vni},dl_dst={dst}", out)
+            )
+    return dedupe(flows)
+
+
+def dedupe(flows: list[Flow]) -> list[Flow]:
+    """Keep the first flow of each key (one owner must never emit two rules with one key)."""
+    seen: dict[tuple[int, int, str], Flow] = {}
+    for flow in flows:
+        seen.setdefault(flow.key, flow)
+    return list(seen.values())

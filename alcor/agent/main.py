@@ -1,0 +1,382 @@
+"""The host agent: NATS goal state in, OVS programming out, port status back.
+
+Lifecycle: open the OpenFlow channel (DHCP), connect OVSDB and bootstrap br-int and the
+tunnel port, connect NATS, register (retried until a server answers), subscribe the host
+subject and fetch the full host state, then the subject and full neighbour table of every
+network with a local port. Only when all of that is in hand does the first flow programming
+happen, as one diff-based `replace-flows`: a restarted agent therefore never programs a
+partial state, and flows that were right stay untouched (kill -9 invariant).
+
+Afterwards every change (host delta, neighbour delta, VIF plugged/unplugged, resync) marks the
+flow owners it touches; one programmer task coalesces them into a single bundle, then reports
+the ports whose state changed (PENDING until the VIF is plugged, SUCCESS once its flows are
+acknowledged by OVS, REMOVED when it is unplugged or deleted) on the status subject.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import nats
+import nats.aio.client
+import nats.aio.msg
+import nats.errors
+
+from alcor.agent import dhcp
+from alcor.agent.model import HostModel, Owner
+from alcor.agent.ofctl import Ofctl, OfctlError
+from alcor.agent.openflow_channel import OpenFlowChannel
+from alcor.agent.ovsdb import Interface, OvsDriver
+from alcor.agent.reconciler import Reconciler
+from alcor.agent.sync import SeqStream, request_neighbor_table
+from alcor.config import AgentSettings
+from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import subjects
+
+log = logging.getLogger(__name__)
+
+AGENT_VERSION = "0.1.0"
+CHANNEL_SOCKET = "alcor-agent.sock"
+
+
+class Agent:
+    """One hypervisor's agent; `run()` until `stop()` (or SIGTERM)."""
+
+    def __init__(self, settings: AgentSettings, rpc_timeout: float = 10.0) -> None:
+        if not settings.host_id or not settings.tunnel_ip:
+            raise ValueError("host_id and tunnel_ip are required")
+        self.settings = settings
+        self.host_id = settings.host_id
+        self.rpc_timeout = rpc_timeout
+        self.model = HostModel(self.host_id)
+        rundir = settings.ovs_rundir
+        self.channel = OpenFlowChannel(os.path.join(rundir, CHANNEL_SOCKET), self._on_packet_in)
+        self.ovs = OvsDriver(
+            settings.ovsdb,
+            settings.integration_bridge,
+            settings.datapath_type,
+            settings.tunnel_type,
+            settings.tunnel_ip,
+        )
+        mgmt = f"unix:{os.path.join(rundir, settings.integration_bridge)}.mgmt"
+        self.reconciler = Reconciler(Ofctl(mgmt))
+        self.nc: nats.aio.client.Client = nats.aio.client.Client()
+        self.host_stream = SeqStream(
+            f"host {self.host_id}", self._apply_host, self._fetch_host, self._replace_host
+        )
+        self.net_streams: dict[str, SeqStream] = {}
+        self.net_subs: dict[str, Any] = {}
+        self.interfaces: dict[str, Interface] = {}  # OVSDB Interface uuid -> row snapshot
+        self.dirty: set[Owner] = set()
+        self.wake = asyncio.Event()
+        self.programmed_once = False
+        self.reported: dict[str, tuple[int, pb.ProgramState]] = {}  # port id -> (revision, state)
+        self.heartbeat_interval = settings.heartbeat_interval
+        self.stopping = asyncio.Event()
+        self.started_at = time.time()
+        self.applied = asyncio.Condition()
+        self._received_at = 0.0  # when the host delta being applied arrived
+        self.programs = 0  # completed programming rounds (tests and benchmarks wait on it)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._spawned: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.channel.start()
+        await self.ovs.connect()
+        self.model.tunnel_ofport = await self.ovs.bootstrap(self.channel.target)
+        self._drain_interfaces()
+        self.nc = await nats.connect(
+            self.settings.nats_url,
+            name=f"alcor-agent-{self.host_id}",
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            allow_reconnect=True,
+            pending_size=512 * 1024 * 1024,
+            reconnected_cb=self._on_reconnected,
+            error_cb=self._on_error,
+            disconnected_cb=self._on_disconnected,
+        )
+        self._tasks = [
+            asyncio.create_task(self._programmer()),
+            asyncio.create_task(self._watch_interfaces()),
+        ]
+        await self._register()
+        self._tasks.append(asyncio.create_task(self._heartbeats()))
+        self.host_stream.resync()
+        await self.nc.subscribe(subjects.host(self.host_id), cb=self._on_host_msg)
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        await self.start()
+        await self.stopping.wait()
+        await self.stop()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.host_stream.cancel()
+        for stream in self.net_streams.values():
+            stream.cancel()
+        with contextlib.suppress(Exception):
+            await self.nc.close()
+        await self.channel.stop()
+        self.ovs.stop()
+
+    # -- NATS --------------------------------------------------------------------------------
+    def _info(self) -> pb.AgentInfo:
+        s = self.settings
+        return pb.AgentInfo(
+            host_id=self.host_id,
+            tunnel_ip=s.tunnel_ip,
+            tunnel_types=[s.tunnel_type],
+            datapath_type=s.datapath_type,
+            agent_version=AGENT_VERSION,
+            agent_type="Open vSwitch agent",
+            binary="alcor-agent",
+            configurations={"integration_bridge": s.integration_bridge, "ovs_rundir": s.ovs_rundir},
+            started_at=self.started_at,
+        )
+
+    async def _register(self) -> None:
+        """RPC_REGISTER until a server says ok (servers may start after the agents)."""
+        delay = 0.2
+        while True:
+            try:
+                msg = await self.nc.request(
+                    subjects.RPC_REGISTER, self._info().SerializeToString(), self.rpc_timeout
+                )
+                reply = pb.RegisterReply.FromString(msg.data)
+                if reply.ok:
+                    if reply.heartbeat_interval_ms:
+                        self.heartbeat_interval = reply.heartbeat_interval_ms / 1000
+                    return
+                log.warning("registration refused: %s", reply.error)
+            except (TimeoutError, nats.errors.Error) as exc:
+                log.info("registration not answered yet: %s", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            beat = pb.Heartbeat(
+                host_id=self.host_id, sent_at=time.time(), applied_seq=self.host_stream.seq
+            )
+            with contextlib.suppress(nats.errors.Error):
+                await self.nc.publish(subjects.HEARTBEAT, beat.SerializeToString())
+            await asyncio.sleep(self.heartbeat_interval)
+
+    async def _on_reconnected(self) -> None:
+        """We may have missed deltas while NATS was away: register again and resync all."""
+        log.info("NATS reconnected: re-registering and resyncing")
+        self._spawn(self._resync_all())
+
+    async def _resync_all(self) -> None:
+        await self._register()
+        self.reported = {}
+        self.host_stream.resync()
+        for stream in self.net_streams.values():
+            stream.resync()
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.debug("NATS: %s", exc)
+
+    async def _on_disconnected(self) -> None:
+        log.info("NATS disconnected; OVS keeps forwarding with the flows it has")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawned.discard)
+
+    # -- host subject ------------------------------------------------------------------------
+    async def _on_host_msg(self, msg: nats.aio.msg.Msg) -> None:
+        self._received_at = time.time()
+        self.host_stream.offer(pb.HostDelta.FromString(msg.data))
+
+    async def _fetch_host(self) -> pb.HostGoalState:
+        req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
+        msg = await self.nc.request(subjects.RPC_HOST_STATE, req, self.rpc_timeout)
+        return pb.HostGoalState.FromString(msg.data)
+
+    def _apply_host(self, delta: pb.HostDelta) -> None:
+        self._mark(self.model.apply_host_delta(delta, self._received_at or time.time()))
+        self._sync_networks()
+
+    def _replace_host(self, full: pb.HostGoalState) -> None:
+        self.model.replace_host_state(full, time.time())
+        self.reported = {pid: st for pid, st in self.reported.items() if pid in self.model.ports}
+        self._mark(self.model.all_owners())
+        self._sync_networks()
+
+    def _sync_networks(self) -> None:
+        """Follow exactly the networks that have local ports."""
+        wanted = self.model.wanted_networks()
+        for nid in wanted - set(self.net_streams):
+            self._join(nid)
+        for nid in set(self.net_streams) - wanted:
+            self._leave(nid)
+
+    # -- network subjects --------------------------------------------------------------------
+    def _join(self, network_id: str) -> None:
+        async def fetch() -> pb.NeighborTable:
+            req = pb.NeighborTableRequest(network_id=network_id, host_id=self.host_id)
+            return await request_neighbor_table(
+                self.nc, subjects.RPC_NEIGHBORS, req.SerializeToString(), self.rpc_timeout
+            )
+
+        def apply(delta: pb.NeighborDelta) -> None:
+            self._mark(self.model.apply_neighbor_delta(delta))
+
+        def replace(table: pb.NeighborTable) -> None:
+            self._mark(self.model.replace_table(table))
+
+        async def on_msg(msg: nats.aio.msg.Msg) -> None:
+            stream.offer(pb.NeighborDelta.FromString(msg.data))
+
+        stream = SeqStream(f"network {network_id}", apply, fetch, replace)
+        self.net_streams[network_id] = stream
+        stream.resync()  # buffers deltas from the moment we subscribe
+
+        async def subscribe() -> None:
+            self.net_subs[network_id] = await self.nc.subscribe(
+                subjects.network(network_id), cb=on_msg
+            )
+
+        self._spawn(subscribe())
+
+    def _leave(self, network_id: str) -> None:
+        stream = self.net_streams.pop(network_id)
+        stream.cancel()
+        sub = self.net_subs.pop(network_id, None)
+        if sub is not None:
+            self._spawn(sub.unsubscribe())
+        self._mark(self.model.drop_table(network_id))
+
+    # -- VIFs --------------------------------------------------------------------------------
+    def _drain_interfaces(self) -> None:
+        while not self.ovs.queue.empty():
+            self._interface(self.ovs.queue.get_nowait())
+
+    async def _watch_interfaces(self) -> None:
+        while True:
+            self._interface(await self.ovs.queue.get())
+            self._drain_interfaces()
+
+    def _interface(self, iface: Interface) -> None:
+        old = self.interfaces.pop(iface.uuid, None)
+        if not iface.deleted:
+            self.interfaces[iface.uuid] = iface
+        for port_id in {i.iface_id for i in (old, iface) if i is not None and i.iface_id}:
+            ofports = [
+                i.ofport for i in self.interfaces.values() if i.iface_id == port_id and i.ofport > 0
+            ]
+            self._mark(self.model.set_vif(port_id, max(ofports) if ofports else None))
+
+    # -- programming -------------------------------------------------------------------------
+    def _mark(self, owners: set[Owner]) -> None:
+        if owners:
+            self.dirty |= owners
+            self.wake.set()
+
+    def _ready(self) -> bool:
+        """True once the host state and every needed neighbour table have been fetched."""
+        if not self.host_stream.synced_once:
+            return False
+        return all(
+            nid in self.net_streams and self.net_streams[nid].synced_once
+            for nid in self.model.wanted_networks()
+        )
+
+    async def _programmer(self) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            if not self._ready():
+                continue
+            owners, self.dirty = self.dirty, set()
+            try:
+                if self.programmed_once:
+                    await self.reconciler.apply(self.model.desired(owners))
+                else:
+                    await self.reconciler.resync(self.model.full())
+                    self.programmed_once = True
+            except OfctlError:
+                log.exception("flow programming failed; full resync in 1 s")
+                self.programmed_once = False
+                self.dirty |= owners
+                await asyncio.sleep(1.0)
+                self.wake.set()
+                continue
+            self.programs += 1
+            await self._report(time.time())
+            async with self.applied:
+                self.applied.notify_all()
+
+    async def _report(self, programmed_at: float) -> None:
+        statuses: list[pb.ResourceStatus] = []
+        for pid, port in self.model.ports.items():
+            state, received_at = self.model.port_state(pid)
+            last = self.reported.get(pid)
+            if state == pb.PENDING and last is not None and last[1] in (pb.SUCCESS, pb.REMOVED):
+                state = pb.REMOVED  # it was plugged: now unplugged
+            if last == (port.revision, state):
+                continue
+            self.reported[pid] = (port.revision, state)
+            statuses.append(
+                pb.ResourceStatus(
+                    resource_type="port",
+                    id=pid,
+                    revision=port.revision,
+                    state=state,
+                    reason="" if state == pb.SUCCESS else pb.ProgramState.Name(state).lower(),
+                    received_at=received_at,
+                    programmed_at=programmed_at if state == pb.SUCCESS else 0.0,
+                )
+            )
+        for pid in set(self.reported) - set(self.model.ports):
+            revision, _ = self.reported.pop(pid)
+            statuses.append(
+                pb.ResourceStatus(
+                    resource_type="port",
+                    id=pid,
+                    revision=revision,
+                    state=pb.REMOVED,
+                    reason="deleted",
+                    programmed_at=programmed_at,
+                )
+            )
+        if statuses:
+            report = pb.StatusReport(host_id=self.host_id, statuses=statuses, sent_at=time.time())
+            with contextlib.suppress(nats.errors.Error):
+                await self.nc.publish(subjects.STATUS, report.SerializeToString())
+
+    # -- DHCP --------------------------------------------------------------------------------
+    def _on_packet_in(self, in_port: int, frame: bytes) -> None:
+        port_id = next((pid for pid, ofp in self.model.vifs.items() if ofp == in_port), None)
+        port = self.model.ports.get(port_id or "")
+        if port is None:
+            return
+        network = self.model.networks.get(port.network_id)
+        if network is None:
+            return
+        lease = dhcp.lease_for(port, network, self.model.subnets)
+        if lease is None:
+            return
+        reply = dhcp.build_reply(frame, port.mac_address, lease)
+        if reply is not None:
+            self.channel.packet_out(in_port, reply)
+
+    # -- observation (tests, benchmarks) -----------------------------------------------------
+    async def wait_programmed(self, after: int, timeout: float = 30.0) -> None:
+        """Wait until more than `after` programming rounds completed."""
+        async with self.applied:
+            await asyncio.wait_for(self.applied.wait_for(lambda: self.programs > after), timeout)

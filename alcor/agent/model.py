@@ -1,0 +1,242 @@
+"""The agent's view of its goal state, and which flow owners a change touches.
+
+The agent holds exactly what the controller said (its ports, their networks and subnets, and
+the neighbour table of every network it has ports on) plus one local fact: which VIFs are
+plugged, at which OpenFlow port. Every change returns the set of *owners* whose flows may
+have changed; the agent recomputes only those (see `flows` for the owners' flows), which keeps
+a neighbour added to a 100k-port network at a few flows.
+
+Apply rule shared with the controller's simulated agents: an UPSERT or DELETE applies only
+when its revision is >= the revision held, so a late delta never takes an entry backwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from alcor.agent import flows
+from alcor.southbound import goalstate_pb2 as pb
+
+# ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id)
+Owner = tuple[str, ...]
+STATIC: Owner = ("static",)
+
+
+def guarded_apply(held: dict[str, Any], key: str, entry: Any) -> bool:
+    """Apply one UPSERT/DELETE with the revision guard; True when it changed anything."""
+    current = held.get(key)
+    if current is not None and entry.revision < current.revision:
+        return False
+    if entry.op == pb.DELETE:
+        return held.pop(key, None) is not None
+    if current is not None and current == entry:
+        return False
+    held[key] = entry
+    return True
+
+
+class NeighborSet:
+    """One network's neighbour table, with a count of entries per remote VTEP (flood list)."""
+
+    def __init__(self, host_id: str) -> None:
+        self.host_id = host_id
+        self.entries: dict[str, pb.NeighborState] = {}
+        self.vteps: Counter[str] = Counter()
+
+    def _count(self, entry: pb.NeighborState | None, step: int) -> None:
+        if entry is not None and entry.host_id != self.host_id and entry.tunnel_ip:
+            self.vteps[entry.tunnel_ip] += step
+            if self.vteps[entry.tunnel_ip] <= 0:
+                del self.vteps[entry.tunnel_ip]
+
+    def apply(self, entry: pb.NeighborState) -> bool:
+        old = self.entries.get(entry.port_id)
+        if not guarded_apply(self.entries, entry.port_id, entry):
+            return False
+        self._count(old, -1)
+        self._count(self.entries.get(entry.port_id), +1)
+        return True
+
+    def replace(self, entries: Iterable[pb.NeighborState]) -> None:
+        self.entries = {e.port_id: e for e in entries if e.op == pb.UPSERT}
+        self.vteps = Counter()
+        for entry in self.entries.values():
+            self._count(entry, +1)
+
+
+class HostModel:
+    """Goal state of one host plus plugged VIFs; answers "which flows should exist"."""
+
+    def __init__(self, host_id: str) -> None:
+        self.host_id = host_id
+        self.ports: dict[str, pb.PortState] = {}
+        self.networks: dict[str, pb.NetworkState] = {}
+        self.subnets: dict[str, pb.SubnetState] = {}
+        self.tables: dict[str, NeighborSet] = {}
+        self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
+        self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
+        self.tunnel_ofport = 0
+
+    # -- what the host needs -----------------------------------------------------------------
+    def wanted_networks(self) -> set[str]:
+        """Networks with at least one local port: the neighbour tables we must hold."""
+        return {p.network_id for p in self.ports.values()}
+
+    def _network_owners(self, network_id: str) -> set[Owner]:
+        owners: set[Owner] = {("net", network_id)}
+        owners.update(("port", pid) for pid, p in self.ports.items() if p.network_id == network_id)
+        table = self.tables.get(network_id)
+        if table is not None:
+            owners.update(("neigh", network_id, pid) for pid in table.entries)
+        return owners
+
+    # -- host subject ------------------------------------------------------------------------
+    def apply_host_delta(self, delta: pb.HostDelta, received_at: float) -> set[Owner]:
+        dirty: set[Owner] = set()
+        for net in delta.networks:
+            if guarded_apply(self.networks, net.id, net):
+                dirty |= self._network_owners(net.id)
+        for sub in delta.subnets:
+            old = self.subnets.get(sub.id)
+            if guarded_apply(self.subnets, sub.id, sub):
+                dirty.add(("net", (old or sub).network_id))
+        for port in delta.ports:
+            old_port = self.ports.get(port.id)
+            if guarded_apply(self.ports, port.id, port):
+                self.received_at[port.id] = received_at
+                for p in (old_port, self.ports.get(port.id)):
+                    if p is not None:
+                        dirty |= {
+                            ("port", p.id),
+                            ("net", p.network_id),
+                            ("neigh", p.network_id, p.id),
+                        }
+        return dirty
+
+    def replace_host_state(self, full: pb.HostGoalState, received_at: float) -> None:
+        for port in full.ports:
+            old = self.ports.get(port.id)
+            if old is None or old.revision != port.revision:
+                self.received_at[port.id] = received_at
+        self.ports = {p.id: p for p in full.ports if p.op == pb.UPSERT}
+        self.networks = {n.id: n for n in full.networks if n.op == pb.UPSERT}
+        self.subnets = {s.id: s for s in full.subnets if s.op == pb.UPSERT}
+        for pid in set(self.received_at) - set(self.ports):
+            del self.received_at[pid]
+
+    # -- network subjects --------------------------------------------------------------------
+    def table(self, network_id: str) -> NeighborSet:
+        if network_id not in self.tables:
+            self.tables[network_id] = NeighborSet(self.host_id)
+        return self.tables[network_id]
+
+    def apply_neighbor_delta(self, delta: pb.NeighborDelta) -> set[Owner]:
+        table = self.table(delta.network_id)
+        dirty: set[Owner] = set()
+        for entry in delta.neighbors:
+            if table.apply(entry):
+                dirty.add(("neigh", delta.network_id, entry.port_id))
+        if dirty:
+            dirty.add(("net", delta.network_id))
+        return dirty
+
+    def replace_table(self, table: pb.NeighborTable) -> set[Owner]:
+        """Replace a network's table; returns the owners of the old and the new entries."""
+        held = self.table(table.network_id)
+        dirty: set[Owner] = {("net", table.network_id)}
+        dirty.update(("neigh", table.network_id, pid) for pid in held.entries)
+        held.replace(table.neighbors)
+        dirty.update(("neigh", table.network_id, pid) for pid in held.entries)
+        return dirty
+
+    def drop_table(self, network_id: str) -> set[Owner]:
+        held = self.tables.pop(network_id, None)
+        dirty: set[Owner] = {("net", network_id)}
+        if held is not None:
+            dirty.update(("neigh", network_id, pid) for pid in held.entries)
+        return dirty
+
+    # -- local facts -------------------------------------------------------------------------
+    def set_vif(self, port_id: str, ofport: int | None) -> set[Owner]:
+        if ofport is None or ofport <= 0:
+            if self.vifs.pop(port_id, None) is None:
+                return set()
+        elif self.vifs.get(port_id) == ofport:
+            return set()
+        else:
+            self.vifs[port_id] = ofport
+        port = self.ports.get(port_id)
+        if port is None:
+            return set()
+        return {("port", port_id), ("net", port.network_id)}
+
+    # -- flows -------------------------------------------------------------------------------
+    def owner_cookie(self, owner: Owner) -> int:
+        kind = owner[0]
+        if kind == "static":
+            return flows.cookie(flows.KIND_STATIC)
+        if kind == "port":
+            return flows.cookie(flows.KIND_PORT, owner[1])
+        if kind == "net":
+            return flows.cookie(flows.KIND_NETWORK, owner[1])
+        return flows.cookie(flows.KIND_NEIGHBOR, owner[2])
+
+    def owner_flows(self, owner: Owner) -> list[flows.Flow]:
+        kind = owner[0]
+        if kind == "static":
+            return flows.static_flows()
+        if kind == "port":
+            port = self.ports.get(owner[1])
+            ofport = self.vifs.get(owner[1])
+            if port is None or ofport is None:
+                return []
+            net = self.networks.get(port.network_id)
+            return flows.port_flows(port, ofport, net.vni) if net is not None else []
+        if kind == "net":
+            return self._network_flows(owner[1])
+        table = self.tables.get(owner[1])
+        net = self.networks.get(owner[1])
+        entry = table.entries.get(owner[2]) if table is not None else None
+        if entry is None or net is None or owner[1] not in self.wanted_networks():
+            return []
+        remote = entry.host_id != self.host_id and entry.port_id not in self.ports
+        return flows.neighbor_flows(entry, net.vni, self.tunnel_ofport, remote)
+
+    def _network_flows(self, network_id: str) -> list[flows.Flow]:
+        net = self.networks.get(network_id)
+        if net is None or network_id not in self.wanted_networks():
+            return []
+        local = [
+            self.vifs[pid]
+            for pid, p in self.ports.items()
+            if p.network_id == network_id and pid in self.vifs and p.admin_state_up
+        ]
+        table = self.tables.get(network_id)
+        remote = list(table.vteps) if table is not None else []
+        subnets = [s for s in self.subnets.values() if s.network_id == network_id]
+        return flows.network_flows(net, subnets, local, remote, self.tunnel_ofport)
+
+    def all_owners(self) -> set[Owner]:
+        owners: set[Owner] = {STATIC}
+        for nid in self.wanted_networks() | set(self.networks) | set(self.tables):
+            owners |= self._network_owners(nid)
+        owners.update(("port", pid) for pid in self.ports)
+        return owners
+
+    def desired(self, owners: Iterable[Owner]) -> dict[int, list[flows.Flow]]:
+        """Flows of `owners` by cookie (an owner with nothing to install maps to [])."""
+        out: dict[int, list[flows.Flow]] = {}
+        for owner in owners:
+            out.setdefault(self.owner_cookie(owner), []).extend(self.owner_flows(owner))
+        return out
+
+    def full(self) -> dict[int, list[flows.Flow]]:
+        return {ck: fl for ck, fl in self.desired(self.all_owners()).items() if fl}
+
+    def port_state(self, port_id: str) -> tuple[pb.ProgramState, float]:
+        """(ProgramState, received_at) the agent should report for a port it holds."""
+        state: pb.ProgramState = pb.SUCCESS if port_id in self.vifs else pb.PENDING
+        return state, self.received_at.get(port_id, time.time())

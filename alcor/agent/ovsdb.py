@@ -1,0 +1,179 @@
+"""OVSDB side of the agent: bridge and tunnel bootstrap, and the VIF monitor.
+
+Why ovsdbapp: one transaction creates or fixes everything the agent owns and waits until
+ovs-vswitchd applied it (as `ovs-vsctl` does, bounded by a timeout so a dead vswitchd cannot
+hang the agent). Why a notifying IDL instead of polling: Nova/os-vif plug a VIF by writing an
+Interface row with `external_ids:iface-id`; the IDL's change notifications (delivered in the
+connection thread, after each consistent update) tell us at once, including the `ofport`
+that vswitchd assigns a moment later.
+
+Ownership: ports the agent creates carry `external_ids:alcor-owner=agent`; any such port on
+br-int that the current settings do not call for (say, a tunnel port of another type) is
+removed at bootstrap. VIF ports belong to Nova and are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from ovs.db.idl import ROW_DELETE
+from ovsdbapp.backend.ovs_idl import connection, idlutils
+from ovsdbapp.schema.open_vswitch import impl_idl
+
+log = logging.getLogger(__name__)
+
+OWNER_KEY = "alcor-owner"
+OWNER = "agent"
+TUNNEL_OFPORT = 65000  # requested number; the real one is read back from OVSDB
+PROTOCOLS = ["OpenFlow10", "OpenFlow13", "OpenFlow14"]
+
+
+class Interface(NamedTuple):
+    """What the agent needs of one OVSDB Interface row."""
+
+    uuid: str
+    name: str
+    iface_id: str
+    ofport: int
+    deleted: bool
+
+
+def _snapshot(row: Any, deleted: bool) -> Interface:
+    ofport = row.ofport[0] if isinstance(row.ofport, list) and row.ofport else row.ofport
+    return Interface(
+        uuid=str(row.uuid),
+        name=str(row.name),
+        iface_id=str(row.external_ids.get("iface-id", "")),
+        ofport=int(ofport) if isinstance(ofport, int) else -1,
+        deleted=deleted,
+    )
+
+
+class NotifyingIdl(connection.OvsdbIdl):  # type: ignore[misc]
+    """An IDL that hands every Interface row change to `callback` (connection thread)."""
+
+    callback: Callable[[Interface], None] | None = None
+
+    def notify(self, event: str, row: Any, updates: Any = None) -> None:
+        if self.callback is not None and row._table.name == "Interface":
+            self.callback(_snapshot(row, event == ROW_DELETE))
+
+
+class OvsDriver:
+    """Bootstrap br-int + the flow-based tunnel port, and report VIF changes to asyncio."""
+
+    def __init__(
+        self,
+        ovsdb: str,
+        bridge: str,
+        datapath_type: str,
+        tunnel_type: str,
+        tunnel_ip: str,
+        timeout: float = 30.0,
+    ) -> None:
+        self.ovsdb = ovsdb
+        self.bridge = bridge
+        self.datapath_type = datapath_type
+        self.tunnel_type = tunnel_type
+        self.tunnel_ip = tunnel_ip
+        self.tunnel_name = f"{tunnel_type}-tun"
+        self.timeout = timeout
+        self.api: Any = None
+        self.queue: asyncio.Queue[Interface] = asyncio.Queue()
+
+    async def connect(self) -> None:
+        """Connect the IDL; Interface changes (initial rows included) go to `self.queue`."""
+        loop = asyncio.get_running_loop()
+
+        def build() -> Any:
+            helper = idlutils.get_schema_helper(self.ovsdb, "Open_vSwitch")
+            helper.register_all()
+            idl = NotifyingIdl(self.ovsdb, helper)
+
+            def deliver(iface: Interface) -> None:
+                loop.call_soon_threadsafe(self.queue.put_nowait, iface)
+
+            idl.callback = deliver
+            conn = connection.Connection(idl=idl, timeout=self.timeout)
+            return impl_idl.OvsdbIdl(conn)
+
+        self.api = await asyncio.to_thread(build)
+
+    async def _execute(self, *commands: Any) -> list[Any]:
+        def run() -> list[Any]:
+            with self.api.transaction(check_error=True) as txn:
+                for cmd in commands:
+                    txn.add(cmd)
+            return [cmd.result for cmd in commands]
+
+        return await asyncio.to_thread(run)
+
+    async def _read(self, command: Any) -> Any:
+        return await asyncio.to_thread(command.execute, check_error=True)
+
+    async def bootstrap(self, controller: str) -> int:
+        """Create or fix br-int and the tunnel port; returns the tunnel's OpenFlow port."""
+        api = self.api
+        br = self.bridge
+        await self._execute(
+            api.add_br(br, may_exist=True, datapath_type=self.datapath_type),
+            api.db_set(
+                "Bridge",
+                br,
+                ("fail_mode", "secure"),
+                ("protocols", PROTOCOLS),
+                ("datapath_type", self.datapath_type),
+            ),
+            api.add_port(br, self.tunnel_name, may_exist=True),
+            api.db_set(
+                "Interface",
+                self.tunnel_name,
+                ("type", self.tunnel_type),
+                (
+                    "options",
+                    {"remote_ip": "flow", "key": "flow", "local_ip": self.tunnel_ip},
+                ),
+                ("ofport_request", TUNNEL_OFPORT),
+                ("external_ids", {OWNER_KEY: OWNER}),
+            ),
+            api.db_set("Port", self.tunnel_name, ("external_ids", {OWNER_KEY: OWNER})),
+        )
+        await self._remove_strays()
+        await self._set_controller(controller)
+        ofport = await self._read(api.db_get("Interface", self.tunnel_name, "ofport"))
+        if isinstance(ofport, list):
+            ofport = ofport[0] if ofport else -1
+        if not isinstance(ofport, int) or ofport <= 0:
+            raise RuntimeError(f"tunnel port {self.tunnel_name} has no OpenFlow port: {ofport}")
+        return ofport
+
+    async def _remove_strays(self) -> None:
+        ports = await self._read(self.api.db_find("Port", columns=["name", "external_ids"]))
+        stray = [
+            p["name"]
+            for p in ports
+            if p["external_ids"].get(OWNER_KEY) == OWNER and p["name"] != self.tunnel_name
+        ]
+        for name in stray:
+            log.info("removing stray port %s", name)
+            await self._execute(self.api.del_port(name, bridge=self.bridge, if_exists=True))
+
+    async def _set_controller(self, target: str) -> None:
+        """Point br-int at the agent's OpenFlow socket (untouched when already so)."""
+        current = await self._read(self.api.get_controller(self.bridge))
+        if list(current) != [target]:
+            await self._execute(self.api.set_controller(self.bridge, [target]))
+        # A short reconnect backoff: after an agent restart DHCP works again within a second.
+        rows = await self._read(self.api.db_find("Controller", ("target", "=", target)))
+        for row in rows:
+            if row.get("max_backoff") != 1000:
+                await self._execute(
+                    self.api.db_set("Controller", row["_uuid"], ("max_backoff", 1000))
+                )
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.ovsdb_connection.stop()

@@ -1,0 +1,110 @@
+"""The seq/prev_seq chain of one subject, and the chunked neighbour-table request.
+
+Contract (goalstate.proto header): apply a message only when its prev_seq equals the seq last
+applied on that subject; a message from the future means something was missed, so fetch the
+full state (deltas arriving meanwhile are buffered and replayed on top of it); a message at or
+behind the applied seq is a duplicate and is dropped. This is what makes deltas an
+optimisation: any loss converges through one full fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import nats.aio.client
+import nats.errors
+
+from alcor.southbound import goalstate_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+
+class SeqStream:
+    """In-order apply, duplicate drop, gap -> resync (with retry until the server answers)."""
+
+    def __init__(
+        self,
+        name: str,
+        apply: Callable[[Any], None],
+        fetch: Callable[[], Awaitable[Any]],
+        replace: Callable[[Any], None],
+    ) -> None:
+        self.name = name
+        self.apply = apply
+        self.fetch = fetch
+        self.replace = replace
+        self.seq = 0
+        self.synced_once = False
+        self.syncing = False
+        self.buffer: list[Any] = []
+        self.resyncs = 0
+        self.task: asyncio.Task[None] | None = None
+
+    def offer(self, msg: Any) -> None:
+        if self.syncing:
+            self.buffer.append(msg)
+        elif msg.prev_seq == self.seq:
+            self.apply(msg)
+            self.seq = msg.seq
+        elif msg.seq > self.seq:
+            log.info(
+                "%s: gap (have %d, got prev_seq %d): resync", self.name, self.seq, msg.prev_seq
+            )
+            self.resync()
+
+    def resync(self) -> None:
+        if self.syncing:
+            return
+        self.syncing = True
+        self.buffer = []
+        self.task = asyncio.create_task(self._resync())
+
+    async def _resync(self) -> None:
+        delay = 0.2
+        while True:
+            try:
+                full = await self.fetch()
+                break
+            except (TimeoutError, nats.errors.Error) as exc:
+                log.info("%s: full state not available yet (%s); retrying", self.name, exc)
+                await asyncio.sleep(delay + random.random() * delay)
+                delay = min(delay * 2, 5.0)
+        self.resyncs += 1
+        self.replace(full)
+        self.seq = full.seq
+        self.synced_once = True
+        self.syncing = False
+        pending, self.buffer = self.buffer, []
+        for msg in pending:
+            self.offer(msg)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+async def request_neighbor_table(
+    nc: nats.aio.client.Client, subject: str, request: bytes, timeout: float
+) -> pb.NeighborTable:
+    """Ask for a network's neighbour table and merge its chunks (`chunk`/`chunks` fields)."""
+    inbox = nc.new_inbox()
+    sub = await nc.subscribe(inbox)
+    try:
+        await nc.publish(subject, request, reply=inbox)
+        merged = pb.NeighborTable()
+        received, expected = 0, 1
+        while received < expected:
+            msg = await sub.next_msg(timeout)
+            part = pb.NeighborTable.FromString(msg.data)
+            expected = max(part.chunks, 1)
+            if received == 0:
+                merged.network_id, merged.seq, merged.chunks = part.network_id, part.seq, 1
+            merged.neighbors.extend(part.neighbors)
+            received += 1
+        return merged
+    finally:
+        await sub.unsubscribe()

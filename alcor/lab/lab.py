@@ -1,0 +1,229 @@
+"""The lab: N simulated hypervisors on one underlay, their agents, and VMs.
+
+State (hosts, VMs, pids) is written to `<state_dir>/state.json` after every change, so
+`alcor lab vm add` and `alcor lab down` work from another process and `down` also cleans up
+after a crash. Everything is named with the lab's prefix (namespaces `<prefix>-...`, nothing in
+the root namespace), which lets several labs, and tests, run side by side.
+
+Addresses: the underlay is 198.18.0.0/15 inside the lab's own underlay namespace (a Linux
+bridge), host i has VTEP 198.18.0.0 + i; tenant addresses exist only inside VM namespaces.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alcor.lab import netns
+from alcor.lab.host import Host
+from alcor.lab.netns import LabError, run
+from alcor.lab.vm import Vm
+
+UNDERLAY_BASE = ipaddress.IPv4Address("198.18.0.0")
+UNDERLAY_BRIDGE = "ulbr"
+STATE_ROOT = Path(os.environ.get("ALCOR_LAB_DIR", "/tmp/alcor-lab"))
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Lab:
+    """Owns every namespace, daemon and agent it creates; `down()` removes them all."""
+
+    prefix: str
+    nats_url: str = ""
+    state_dir: Path = field(default_factory=Path)
+    hosts: dict[str, Host] = field(default_factory=dict)
+    vms: dict[str, Vm] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.prefix or len(self.prefix) > 8 or not self.prefix.isalnum():
+            raise ValueError("prefix: 1-8 letters or digits (device names stay within 15)")
+        if self.state_dir == Path():
+            self.state_dir = STATE_ROOT / self.prefix
+
+    @property
+    def underlay_ns(self) -> str:
+        return f"{self.prefix}-ul"
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self) -> None:
+        doc = {
+            "prefix": self.prefix,
+            "nats_url": self.nats_url,
+            "hosts": {
+                n: {"ns": h.ns, "dir": h.dir, "tunnel_ip": h.tunnel_ip, "agent_args": h.agent_args}
+                for n, h in self.hosts.items()
+            },
+            "vms": {
+                n: {
+                    "ns": v.ns,
+                    "host": v.host.name,
+                    "port_id": v.port_id,
+                    "mac": v.mac,
+                    "dir": v.dir,
+                    "vm_uuid": v.vm_uuid,
+                }
+                for n, v in self.vms.items()
+            },
+        }
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_dir / "state.json.tmp"
+        tmp.write_text(json.dumps(doc, indent=1))
+        tmp.replace(self.state_dir / "state.json")
+
+    @classmethod
+    def load(cls, prefix: str) -> Lab:
+        """The lab `prefix` as recorded in its state dir (empty when never built)."""
+        lab = cls(prefix)
+        path = lab.state_dir / "state.json"
+        if not path.is_file():
+            return lab
+        doc = json.loads(path.read_text())
+        lab.nats_url = doc.get("nats_url", "")
+        for name, h in doc["hosts"].items():
+            lab.hosts[name] = Host(
+                name, h["ns"], h["dir"], h["tunnel_ip"], agent_args=h["agent_args"]
+            )
+        for name, v in doc["vms"].items():
+            lab.vms[name] = Vm(
+                name, v["ns"], lab.hosts[v["host"]], v["port_id"], v["mac"], v["dir"], v["vm_uuid"]
+            )
+        return lab
+
+    # -- building ----------------------------------------------------------------------------
+    def up(
+        self,
+        hosts: int,
+        nats_url: str,
+        progress: Progress = _quiet,
+        agent_args: list[str] | None = None,
+        start_agents: bool = True,
+    ) -> Lab:
+        """Build the underlay and `hosts` hypervisors, seed tunnel neighbours, start agents."""
+        self.nats_url = nats_url
+        if netns.names(self.prefix):
+            raise LabError(
+                f"lab {self.prefix} already exists: `alcor lab down --prefix {self.prefix}`"
+            )
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            netns.add(self.underlay_ns)
+            run(["ip", "-n", self.underlay_ns, "link", "add", UNDERLAY_BRIDGE, "type", "bridge"])
+            run(["ip", "-n", self.underlay_ns, "link", "set", UNDERLAY_BRIDGE, "up"])
+            progress("underlay")
+            for i in range(1, hosts + 1):
+                self.add_host(f"h{i}", agent_args=agent_args)
+                progress(f"host h{i}")
+            self.seed_tunnel_neighbors()
+            if start_agents:
+                for host in self.hosts.values():
+                    host.start_agent(nats_url)
+                progress("agents")
+            self.save()
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def add_host(self, name: str, agent_args: list[str] | None = None) -> Host:
+        index = len(self.hosts) + 1
+        host = Host(
+            name,
+            f"{self.prefix}-{name}",
+            str(self.state_dir / name),
+            str(UNDERLAY_BASE + index),
+            agent_args=list(agent_args or []),
+        )
+        self.hosts[name] = host
+        self.save()
+        host.start_ovs()
+        host.connect_underlay(self.underlay_ns, UNDERLAY_BRIDGE)
+        return host
+
+    def seed_tunnel_neighbors(self) -> None:
+        macs = {name: h.phy_mac() for name, h in self.hosts.items()}
+        for name, host in self.hosts.items():
+            for other, peer in self.hosts.items():
+                if other != name:
+                    host.seed_tunnel_neighbor(peer.tunnel_ip, macs[other])
+
+    def wait_bridge(self, host: Host, timeout: float = 30.0) -> None:
+        """Wait until the agent of `host` has created br-int (VIFs are plugged there)."""
+        deadline = time.monotonic() + timeout
+        while not self._bridge_exists(host):
+            if time.monotonic() > deadline:
+                raise LabError(f"br-int did not appear on {host.name}: is its agent running?")
+            time.sleep(0.1)
+
+    @staticmethod
+    def _bridge_exists(host: Host) -> bool:
+        cmd = ["ovs-vsctl", "--timeout=5", f"--db={host.db}", "br-exists", "br-int"]
+        return subprocess.run(cmd, capture_output=True).returncode == 0
+
+    def add_vm(
+        self,
+        host: str,
+        port_id: str,
+        mac: str,
+        name: str | None = None,
+        plug: bool = True,
+        dhcp: bool = True,
+    ) -> Vm:
+        """Create a VM on `host` with Neutron port `port_id`, plug it, and run DHCP."""
+        name = name or f"vm{len(self.vms) + 1}"
+        if name in self.vms:
+            raise LabError(f"VM {name} exists")
+        h = self.hosts[host]
+        vm = Vm(name, f"{self.prefix}-{name}", h, port_id, mac.lower(), str(self.state_dir / name))
+        self.vms[name] = vm
+        self.save()
+        vm.create()
+        if plug:
+            self.wait_bridge(h)
+            vm.plug()
+        if dhcp:
+            vm.dhcp()
+        self.save()
+        return vm
+
+    def remove_vm(self, name: str) -> None:
+        vm = self.vms.pop(name)
+        vm.unplug()
+        netns.kill(netns.pids_in(vm.ns))
+        netns.delete(vm.ns)
+        self.host_delete_link(vm)
+        shutil.rmtree(vm.dir, ignore_errors=True)
+        self.save()
+
+    @staticmethod
+    def host_delete_link(vm: Vm) -> None:
+        run(["ip", "-n", vm.host.ns, "link", "del", vm.tap], check=False)
+
+    # -- teardown ----------------------------------------------------------------------------
+    def down(self) -> None:
+        """Remove everything: agents, OVS daemons, processes in our namespaces, namespaces."""
+        pidfiles = {h.agent_pidfile for h in self.hosts.values()}
+        pidfiles.update(str(p) for p in self.state_dir.glob("*/agent.pid"))
+        agents = [netns.read_pid(p) for p in pidfiles]
+        netns.kill([p for p in agents if p is not None and netns.alive(p)])
+        daemons = [p for h in self.hosts.values() for p in h.daemon_pids()]
+        for name in netns.names(self.prefix):
+            daemons.extend(netns.pids_in(name))
+        netns.kill(daemons)
+        for name in netns.names(self.prefix):
+            netns.delete(name)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.hosts.clear()
+        self.vms.clear()
