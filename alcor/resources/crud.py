@@ -9,6 +9,7 @@ once here. A kind's specifics (allocations, in-use checks, computed attributes) 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import uuid
 from collections.abc import Callable, Iterable
@@ -284,7 +285,7 @@ def list_items(
     if limit is None or limit > max_page:
         limit = max_page
     stmt = stmt.limit(limit + 1)
-    items = rows_to_items(res, conn.execute(stmt))
+    items = rows_to_items(res, conn.execute(stmt).all())
     more = len(items) > limit
     items = items[:limit]
     if q.page_reverse:
@@ -417,36 +418,44 @@ def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> dict[str, 
 
 # -- rendering ---------------------------------------------------------------------------
 
-_Formatter = Callable[[Any], Any]
+
+@dataclasses.dataclass(frozen=True)
+class _RenderPlan:
+    hidden: tuple[str, ...]  # attributes this caller may not see
+    times: tuple[tuple[str, Callable[[Any], Any]], ...]  # timestamp attributes and formatter
+    tenant: bool  # add tenant_id (= project_id)
 
 
-def _renderer(res: Resource, admin: bool) -> list[tuple[str, str, _Formatter | None]]:
-    cache: dict[bool, list[tuple[str, str, _Formatter | None]]] = res.__dict__.setdefault(
-        "_render_cache", {}
-    )
-    plan = cache.get(admin)
-    if plan is None:
-        plan = []
-        for attr in res.attrs.values():
-            if not attr.visible or (attr.admin_only and not admin):
-                continue
-            fmt = attr.kind.render if isinstance(attr.kind, kinds.Timestamp) else None
-            plan.append((attr.name, attr.name, fmt))
-            if attr.name == "project_id":
-                plan.append(("tenant_id", "project_id", None))
-        cache[admin] = plan
-    return plan
+def _plan(res: Resource, admin: bool) -> _RenderPlan:
+    def build() -> _RenderPlan:
+        return _RenderPlan(
+            hidden=tuple(
+                a.name for a in res.attrs.values() if not a.visible or (a.admin_only and not admin)
+            ),
+            times=tuple(
+                (a.name, a.kind.render)
+                for a in res.attrs.values()
+                if isinstance(a.kind, kinds.Timestamp)
+            ),
+            tenant="project_id" in res.attrs,
+        )
+
+    return res.statement(f"render:{admin}", build)
 
 
 def render(
     res: Resource, ctx: Context, item: dict[str, Any], fields: list[str] | None = None
 ) -> dict[str, Any]:
     """The API view of an item for this caller (admin-only attributes hidden)."""
-    out: dict[str, Any] = {}
-    for out_name, key, fmt in _renderer(res, ctx.is_admin):
-        if key in item:
-            value = item[key]
-            out[out_name] = fmt(value) if fmt is not None else value
+    plan = _plan(res, ctx.is_admin)
+    out = dict(item)
+    for name in plan.hidden:
+        out.pop(name, None)
+    for name, fmt in plan.times:
+        if name in out:
+            out[name] = fmt(out[name])
+    if plan.tenant and "project_id" in out:
+        out["tenant_id"] = out["project_id"]
     if fields:
         out = {k: out[k] for k in fields if k in out}
     return out
