@@ -23,7 +23,7 @@ from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound import subjects
 
 
-class TestController:
+class ControllerStandIn:
     """Controller double: `add_port`, `delete_port`, ... publish real protobuf deltas."""
 
     def __init__(self, nats_url: str, chunk_size: int = 5000) -> None:
@@ -48,7 +48,7 @@ class TestController:
     def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def start(self) -> TestController:
+    def start(self) -> ControllerStandIn:
         self.thread.start()
         self.call(self._start())
         return self
