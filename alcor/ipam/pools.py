@@ -434,8 +434,9 @@ def ensure_pool(
         _dialect_insert(uow, ipam_pools)
         .values(pool_id=pool_id, ranges=rs.encode(), nbuckets=n, gen=0)
         .on_conflict_do_nothing(index_elements=["pool_id"])
+        .returning(ipam_pools.c.pool_id)  # rowcount is not reliable here (psycopg gives -1)
     )
-    if uow.conn.execute(stmt).rowcount == 0:
+    if uow.conn.execute(stmt).first() is None:
         return  # created concurrently by another transaction
     rows = []
     for b in range(n):
