@@ -82,8 +82,8 @@ Concurrency notes (PostgreSQL, READ COMMITTED as set by `alcor.store.db`)
 - Explicit values and releases must lock a specific bucket. Two transactions that each hold a
   bucket and then ask for a specific value in the other's bucket can deadlock; PostgreSQL
   detects that and aborts one (SQLSTATE 40P01), which callers may retry like a
-  serialisation failure. `release_owner` releases in bucket order to avoid this among
-  releases.
+  serialisation failure. `release_many` / `release_owner` release in bucket order, so
+  transactions that free several values never deadlock each other.
 - SQLite has one writer, so no locking clauses are emitted there.
 
 Table `ipam_used` (for other code)
@@ -138,6 +138,7 @@ __all__ = [
     "owner_of",
     "pool_ranges",
     "release",
+    "release_many",
     "release_owner",
     "size",
     "unkey",
@@ -784,19 +785,29 @@ def allocations_of(
     return sorted((p, unkey(k), d) for p, k, d in rows)
 
 
+def release_many(
+    uow: UnitOfWork, items: Iterable[tuple[str, int]], owner: str | None = None
+) -> int:
+    """Release several (pool_id, value) allocations; return how many.
+
+    They are released in (pool, bucket) order, whatever order they are given in: two
+    transactions each releasing several values then never lock buckets in opposite orders
+    (which PostgreSQL would break as a deadlock, aborting one of them). Use this, not a loop
+    over `release`, whenever one transaction frees more than one value.
+    """
+    order = sorted((p, v % _load_pool(uow, p).n, v) for p, v in items)
+    for p, _b, v in order:
+        release(uow, p, v, owner)
+    return len(order)
+
+
 def release_owner(uow: UnitOfWork, owner: str, pool_id: str | None = None) -> int:
     """Release everything allocated to `owner` (in one pool, or all); return how many.
 
-    Releases run in (pool, bucket) order, so concurrent `release_owner` calls never lock
-    buckets in opposite orders.
+    Ordered like `release_many`, so concurrent calls cannot deadlock each other.
     """
     items = allocations_of(uow, owner, pool_id)
-    order = sorted(
-        ((p, v % _load_pool(uow, p).n, v) for p, v, _ in items), key=lambda t: (t[0], t[1])
-    )
-    for p, _b, v in order:
-        release(uow, p, v, owner)
-    return len(items)
+    return release_many(uow, [(p, v) for p, v, _ in items], owner)
 
 
 # -- reading ---------------------------------------------------------------------------------
