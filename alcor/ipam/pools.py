@@ -101,7 +101,7 @@ import bisect
 import functools
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,6 +240,10 @@ def default_buckets(pool_size: int) -> int:
     with a handful of worker threads each, at 64 small rows per pool.
     """
     return max(1, min(MAX_BUCKETS, pool_size // 16))
+
+
+# The human form stored in `ipam_used.display`: text, a function of the value, or None.
+Display = str | Callable[[int], str] | None
 
 
 # -- rows ------------------------------------------------------------------------------------
@@ -608,11 +612,13 @@ def allocate(
     value: int | None = None,
     *,
     outside_ok: bool = False,
-    display: str | None = None,
+    display: Display = None,
 ) -> int:
     """Allocate `value` (or any free value if None) to `owner`; return it.
 
-    `display` is stored with the allocation (default: the decimal value) for filtering.
+    `display` is stored with the allocation for filtering: a string, or a function of the
+    value (for automatic allocations, e.g. ``lambda v: int_to_ip(v, 4)``); default: the
+    decimal value.
     Raises PoolNotFound, PoolExhausted (automatic), ValueInUse / OutOfRange (explicit).
     """
     pool = _load_pool(uow, pool_id)
@@ -622,7 +628,7 @@ def allocate(
 
 
 def _insert_used(
-    uow: UnitOfWork, pool_id: str, bucket: int, value: int, owner: str, display: str | None
+    uow: UnitOfWork, pool_id: str, bucket: int, value: int, owner: str, display: Display
 ) -> None:
     uow.conn.execute(
         _INS_USED,
@@ -631,7 +637,9 @@ def _insert_used(
             "bucket": bucket,
             "vkey": key(value),
             "owner": owner,
-            "display": display if display is not None else str(value),
+            "display": (
+                str(value) if display is None else display(value) if callable(display) else display
+            ),
         },
     )
 
@@ -686,7 +694,7 @@ def _wait_for_bucket(uow: UnitOfWork, pool: _Pool, deadline: list[float]) -> _Bu
     return _bucket_of(row)
 
 
-def _allocate_any(uow: UnitOfWork, pool: _Pool, owner: str, display: str | None) -> int:
+def _allocate_any(uow: UnitOfWork, pool: _Pool, owner: str, display: Display) -> int:
     deadline: list[float] = []
     while True:
         st = _pick_unlocked(uow, pool)
@@ -722,7 +730,7 @@ def _allocate_value(
     owner: str,
     value: int,
     outside_ok: bool,
-    display: str | None,
+    display: Display,
 ) -> int:
     if not 0 <= value <= MAX_VALUE:
         raise OutOfRange(pool.pool_id, value)

@@ -75,14 +75,8 @@ def test_display_and_owner_are_filterable(db: Database) -> None:
 
     def alloc(uow: UnitOfWork, owner: str, ip: str | None) -> str:
         value = None if ip is None else addresses.ip_to_int(ip)
-        if value is None:
-            # Automatic: the display form is only known after allocation; store it then.
-            v = pools.allocate(uow, "s1", owner)
-            uow.conn.execute(
-                ipam_used.update()
-                .where(ipam_used.c.pool_id == "s1", ipam_used.c.vkey == pools.key(v))
-                .values(display=addresses.int_to_ip(v, 4))
-            )
+        if value is None:  # automatic: the display form is computed from the value
+            v = pools.allocate(uow, "s1", owner, display=lambda x: addresses.int_to_ip(x, 4))
             return addresses.int_to_ip(v, 4)
         pools.allocate(uow, "s1", owner, value, outside_ok=True, display=ip)
         return str(ip)
