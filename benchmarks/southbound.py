@@ -62,26 +62,41 @@ def populate(uow: Any, nid: str, sid: str, hosts: list[str], count: int) -> None
     for i in range(count):
         host = JOIN_HOST if i < JOIN_PORTS else hosts[i % len(hosts)]
         pid = str(uuid.UUID(int=i + 1))
-        batch.append({
-            "id": pid, "name": "", "project_id": rows.PROJECT, "network_id": nid,
-            "mac_address": "fa:16:3e:" + ":".join(f"{i >> s & 255:02x}" for s in (16, 8, 0)),
-            "fixed_ips": [{"subnet_id": sid, "ip_address": f"10.{i >> 16}.{i >> 8 & 255}."
-                                                         f"{i & 255}"}],
-            "admin_state_up": True, "status": "DOWN", "device_id": f"vm{i}",
-            "device_owner": "compute:nova", "binding_host_id": host, "binding_vif_type": "ovs",
-            "allowed_address_pairs": [], "port_security_enabled": True, "security_groups": [],
-            "extra_dhcp_opts": [], "dns_name": "", "revision_number": 1,
-            "created_at": uow.now, "updated_at": uow.now,
-        })
-        uow.log("port", pid, "create", 1, network_id=nid, host_id=host,
-                project_id=rows.PROJECT)
+        batch.append(
+            {
+                "id": pid,
+                "name": "",
+                "project_id": rows.PROJECT,
+                "network_id": nid,
+                "mac_address": "fa:16:3e:" + ":".join(f"{i >> s & 255:02x}" for s in (16, 8, 0)),
+                "fixed_ips": [
+                    {"subnet_id": sid, "ip_address": f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}"}
+                ],
+                "admin_state_up": True,
+                "status": "DOWN",
+                "device_id": f"vm{i}",
+                "device_owner": "compute:nova",
+                "binding_host_id": host,
+                "binding_vif_type": "ovs",
+                "allowed_address_pairs": [],
+                "port_security_enabled": True,
+                "security_groups": [],
+                "extra_dhcp_opts": [],
+                "dns_name": "",
+                "revision_number": 1,
+                "created_at": uow.now,
+                "updated_at": uow.now,
+            }
+        )
+        uow.log("port", pid, "create", 1, network_id=nid, host_id=host, project_id=rows.PROJECT)
     uow.execute(rows.ports.insert(), batch)
 
 
 def count_active(conn: sa.Connection, nid: str) -> int:
     t = rows.ports
-    stmt = sa.select(sa.func.count()).where(t.c.network_id == nid, t.c.status == "ACTIVE",
-                                            t.c.binding_host_id != JOIN_HOST)
+    stmt = sa.select(sa.func.count()).where(
+        t.c.network_id == nid, t.c.status == "ACTIVE", t.c.binding_host_id != JOIN_HOST
+    )
     return int(conn.execute(stmt).scalar_one())
 
 
@@ -141,11 +156,18 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
             view = fleet.views[nid]
             for i in range(samples):
                 host = rng.choice(hosts)
-                pid = await asyncio.to_thread(db.write_sync, rows.new_port, nid, sid,
-                                              n_ports + 1000 + i, host)
-                await until(lambda p=pid: (r := db.read_sync(sample_row, p)) is not None
-                            and r["status"] == "ACTIVE" and r["published_at"] is not None,
-                            30, "sample ACTIVE")
+                pid = await asyncio.to_thread(
+                    db.write_sync, rows.new_port, nid, sid, n_ports + 1000 + i, host
+                )
+                await until(
+                    lambda p=pid: (
+                        (r := db.read_sync(sample_row, p)) is not None
+                        and r["status"] == "ACTIVE"
+                        and r["published_at"] is not None
+                    ),
+                    30,
+                    "sample ACTIVE",
+                )
                 r = db.read_sync(sample_row, pid)
                 await until(lambda p=pid: p in view.table, 30, "neighbour applied")
                 seq = max(s for s in view.applied_at)
@@ -167,8 +189,15 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
             host = joiner.hosts[JOIN_HOST]
             result["join_full_state_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             assert len(host.ports) == JOIN_PORTS, len(host.ports)
-            await until(lambda: nid in joiner.views and not joiner.views[nid].stream.syncing
-                        and joiner.views[nid].table, 60, "joiner neighbour table")
+            await until(
+                lambda: (
+                    nid in joiner.views
+                    and not joiner.views[nid].stream.syncing
+                    and joiner.views[nid].table
+                ),
+                60,
+                "joiner neighbour table",
+            )
             result["join_with_neighbors_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             result["neighbor_table_entries"] = len(joiner.views[nid].table)
             await joiner.stop()
@@ -194,8 +223,9 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--hosts", default="1000,10000")
     parser.add_argument("--ports", type=int, default=10000)
     parser.add_argument("--samples", type=int, default=30)
@@ -216,20 +246,47 @@ def main() -> None:
             print(f"running {n} hosts, {args.ports} ports ...", file=sys.stderr)
             results.append(asyncio.run(run_one(url, n, args.ports, args.samples)))
     backend = "postgresql" if args.postgres else "sqlite"
-    header = ("hosts", "publish p50/p95", "ack p50/p95", "ACTIVE p50/p95", "neigh p50/p95",
-              "join", "join+table", "state query p50", "state rpc p50", "fleet start")
+    header = (
+        "hosts",
+        "publish p50/p95",
+        "ack p50/p95",
+        "ACTIVE p50/p95",
+        "neigh p50/p95",
+        "join",
+        "join+table",
+        "state query p50",
+        "state rpc p50",
+        "fleet start",
+    )
     print(" | ".join(header))
     for r in results:
+
         def pp(k: str, r: dict[str, Any] = r) -> str:
             return f"{r[k]['p50']}/{r[k]['p95']} ms"
-        print(" | ".join([
-            str(r["hosts"]), pp("publish_ms"), pp("host_ack_ms"), pp("active_ms"),
-            pp("neighbors_applied_ms"), f"{r['join_full_state_ms']} ms",
-            f"{r['join_with_neighbors_ms']} ms", f"{r['full_state_query_ms']['p50']} ms",
-            f"{r['full_state_rpc_ms']['p50']} ms", f"{r['fleet_start_s']} s",
-        ]))
-    out = Path(args.json or ROOT / "benchmarks" / "results" / (
-        "southbound.json" if backend == "sqlite" else "southbound-postgresql.json"))
+
+        print(
+            " | ".join(
+                [
+                    str(r["hosts"]),
+                    pp("publish_ms"),
+                    pp("host_ack_ms"),
+                    pp("active_ms"),
+                    pp("neighbors_applied_ms"),
+                    f"{r['join_full_state_ms']} ms",
+                    f"{r['join_with_neighbors_ms']} ms",
+                    f"{r['full_state_query_ms']['p50']} ms",
+                    f"{r['full_state_rpc_ms']['p50']} ms",
+                    f"{r['fleet_start_s']} s",
+                ]
+            )
+        )
+    out = Path(
+        args.json
+        or ROOT
+        / "benchmarks"
+        / "results"
+        / ("southbound.json" if backend == "sqlite" else "southbound-postgresql.json")
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"backend": backend, "results": results}, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)

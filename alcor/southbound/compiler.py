@@ -338,6 +338,7 @@ class Compiler:
         self.published_messages = 0
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     def wake(self) -> None:
         """Thread-safe nudge (called by `Database.on_commit` in a writer thread)."""
@@ -345,14 +346,14 @@ class Compiler:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
-        """Compile and publish until cancelled; errors are logged and retried."""
+        """Compile and publish until `stop()` (or cancellation); errors are retried."""
         self._loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             self._wake.clear()
             try:
-                while await self.step():
+                while not self._stopping and await self.step():
                     pass
             except asyncio.CancelledError:
                 raise
@@ -400,8 +401,13 @@ class Compiler:
         self.published_messages += count
         return batch.rows
 
-    async def release(self) -> None:
-        """Hand the lease back on shutdown so a peer takes over at once."""
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """Finish the batch in flight (so a peer taking over does not republish it), then
+        hand the lease back so that peer takes over at once."""
+        self._stopping = True
+        self._wake.set()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
         if self.lease.expires_at > 0:
             await self.db.write(self.lease.release)
 

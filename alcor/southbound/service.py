@@ -49,6 +49,7 @@ class Southbound:
         self.rpc: RpcServer | None = None
         self.intake: StatusIntake | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._compiler_task: asyncio.Task[None] | None = None
         self._running = False
 
     @property
@@ -82,7 +83,8 @@ class Southbound:
             self.db, self.nc, self.settings.agent_down_time, touch=self.rpc.touch
         )
         await self.intake.start()
-        self._tasks.append(asyncio.create_task(self.compiler.run()))
+        self._compiler_task = asyncio.create_task(self.compiler.run())
+        self._tasks.append(self._compiler_task)
         self._running = True
 
     def _on_commit(self) -> None:
@@ -97,13 +99,14 @@ class Southbound:
             await self.intake.stop()
         if self.rpc is not None:
             await self.rpc.stop()
+        if self.compiler is not None and self._compiler_task is not None:
+            with contextlib.suppress(Exception):
+                await self.compiler.stop(self._compiler_task)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        if self.compiler is not None:
-            with contextlib.suppress(Exception):
-                await self.compiler.release()
+        self._compiler_task = None
         if self.nc is not None:
             with contextlib.suppress(Exception):
                 await self.nc.drain()
