@@ -114,6 +114,7 @@ resource = Resource(
 )
 
 SLAAC_MODES = ("slaac", "dhcpv6-stateless")
+_IP_TEXT = {4: lambda v: str(ipaddress.IPv4Address(v)), 6: lambda v: str(ipaddress.IPv6Address(v))}
 ROUTER_OWNERS = (
     "network:router_interface",
     "network:router_gateway",
@@ -199,15 +200,12 @@ class PortHooks(Hooks):
         network_id = port["network_id"]
         if ip is None:
             try:
-                value = pools.allocate(uow, subnet.id, port["id"])
+                value = pools.allocate(
+                    uow, subnet.id, port["id"], display=_IP_TEXT[subnet.ip_version]
+                )
             except ipam_errors.PoolExhausted:
                 raise _exhausted(network_id, subnet.id) from None
-            addr = (
-                ipaddress.ip_address(value)
-                if subnet.ip_version == 4
-                else ipaddress.IPv6Address(value)
-            )
-            return {"subnet_id": subnet.id, "ip_address": str(addr)}
+            return {"subnet_id": subnet.id, "ip_address": _IP_TEXT[subnet.ip_version](value)}
         addr = ipaddress.ip_address(ip)
         net = ipaddress.ip_network(subnet.cidr)
         if addr not in net or (
@@ -296,8 +294,11 @@ class PortHooks(Hooks):
         return out
 
     def _release(self, uow: UnitOfWork, fixed_ips: list[dict[str, str]]) -> None:
-        for fip in fixed_ips:
-            pools.release(uow, fip["subnet_id"], int(ipaddress.ip_address(fip["ip_address"])))
+        """Release in one call: the allocator orders bucket locks so that concurrent
+        releases cannot deadlock on PostgreSQL (a loop of single releases can)."""
+        pools.release_many(
+            uow, [(f["subnet_id"], int(ipaddress.ip_address(f["ip_address"]))) for f in fixed_ips]
+        )
 
     # -- MAC and binding ---------------------------------------------------------------
     def _mac_free(self, uow: UnitOfWork, network_id: str, mac: str) -> bool:

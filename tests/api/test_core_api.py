@@ -395,6 +395,8 @@ def test_port_exhaustion_and_release(http: httpx.Client) -> None:
     ports = [_port(http, net["id"]) for _ in range(5)]
     assert all(r.status_code == 201 for r in ports)
     neutron_error(_port(http, net["id"]), 409, "IpAddressGenerationFailure")
+    substr = http.get("/v2.0/ports?fixed_ips=ip_address_substr=10.52.0.").json()["ports"]
+    assert {p["id"] for p in substr} == {r.json()["port"]["id"] for r in ports}
     http.delete(f"/v2.0/ports/{ports[0].json()['port']['id']}")
     assert _port(http, net["id"]).status_code == 201
 
