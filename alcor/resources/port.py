@@ -13,7 +13,7 @@ from alcor.ipam import errors as ipam_errors
 from alcor.ipam import mac as macs
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import kinds
+from alcor.resources import crud, kinds
 from alcor.resources.context import Context
 from alcor.resources.model import Attr, Hooks, Resource
 from alcor.store.db import UnitOfWork
@@ -121,6 +121,16 @@ ROUTER_OWNERS = (
     "network:router_interface_distributed",
     "network:ha_router_replicated_interface",
 )
+
+
+def dns_assignment(dns_name: str, fixed_ips: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Neutron's dns_assignment: the port's name per address, or 'host-<ip>' without one."""
+    out = []
+    for fip in fixed_ips:
+        ip = fip["ip_address"]
+        host = dns_name or "host-" + ip.replace(".", "-").replace(":", "-")
+        out.append({"hostname": host, "ip_address": ip, "fqdn": f"{host}.openstacklocal."})
+    return out
 
 
 def eui64(cidr: str, mac: str) -> str:
@@ -492,17 +502,9 @@ class PortHooks(Hooks):
 
     def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:
         for it in items:
-            name = it.get("dns_name") or ""
-            it["dns_assignment"] = [
-                {
-                    "hostname": name
-                    or "host-" + f["ip_address"].replace(".", "-").replace(":", "-"),
-                    "ip_address": f["ip_address"],
-                    "fqdn": (name or "host-" + f["ip_address"].replace(".", "-").replace(":", "-"))
-                    + ".openstacklocal.",
-                }
-                for f in it.get("fixed_ips") or []
-            ]
+            it["dns_assignment"] = dns_assignment(
+                it.get("dns_name") or "", crud.json_value(it.get("fixed_ips")) or []
+            )
 
     def change_scope(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
         return item["network_id"], item.get("binding:host_id") or None
