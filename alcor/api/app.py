@@ -27,6 +27,7 @@ from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import Database
+from alcor.store.provisioning import timeline
 
 log = logging.getLogger("alcor.api")
 
@@ -58,14 +59,12 @@ class Api:
         *,
         default_project: str,
         max_page_size: int = 1000,
-        extra_routes: list[Route] | None = None,
     ) -> None:
         self.db = db
         self.resources = {r.collection: r for r in resources}
         self.auth = NoAuth(default_project)
         self.max_page = max_page_size
         self.extensions = extensions.enabled(a for r in resources for a in r.extensions)
-        self.extra_routes = extra_routes or []
 
     # -- plumbing --------------------------------------------------------------------
     def context(self, request: Request) -> Context:
@@ -278,6 +277,26 @@ class Api:
             return json_response({"tags": item["tags"]})
         return Response(status_code=201 if request.method == "PUT" else 204)
 
+    # -- port provisioning (Alcor addition, admin only) -------------------------------
+    async def provisioning(self, request: Request) -> Response:
+        """GET /v2.0/ports/{id}/provisioning: when the port was committed, compiled,
+        published, received and programmed by its host, and reported back."""
+        ctx = self.context(request)
+        if not ctx.is_admin:
+            raise errors.typed(
+                errors.NotAuthorized,
+                "PolicyNotAuthorized",
+                "rule:get_port_provisioning is disallowed by policy",
+            )
+        port_id = request.path_params["rid"]
+        res = self.resource("ports")
+
+        def read(conn: sa.Connection) -> dict[str, Any]:
+            crud.fetch(conn, res, ctx, port_id)
+            return timeline(conn, port_id)
+
+        return json_response({"provisioning": await self.db.read(read)})
+
     # -- application -----------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [
@@ -288,7 +307,7 @@ class Api:
             Route("/v2.0/extensions", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
-            *self.extra_routes,
+            Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
             Route("/v2.0/{collection}/{rid}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),

@@ -15,10 +15,8 @@ from typing import Any
 
 import nats
 import nats.aio.client
-import sqlalchemy as sa
 
 from alcor.config import ServerSettings
-from alcor.southbound import status
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
 from alcor.southbound.rpc import RpcServer
@@ -113,7 +111,3 @@ class Southbound:
         if self.nats_server is not None:
             await asyncio.to_thread(self.nats_server.stop)
         self.intake = self.rpc = self.compiler = self.nc = self.nats_server = None
-
-    def timeline(self, conn: sa.Connection, port_id: str) -> dict[str, Any]:
-        """Provisioning timeline of a port (see `status.timeline`), for the admin API."""
-        return status.timeline(conn, port_id)

@@ -115,36 +115,6 @@ def sweep_dead_hosts(uow: UnitOfWork, down_time: float) -> int:
     return len(set_status(uow, [(p, "DOWN") for p in ports.values()]))
 
 
-def timeline(conn: sa.Connection, port_id: str) -> dict[str, Any]:
-    """The provisioning timeline of a port for admins: stamps, state and derived latencies.
-
-    Empty dict when the port was never compiled for a host.
-    """
-    row = (
-        conn.execute(sa.select(port_provisioning).where(port_provisioning.c.port_id == port_id))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return {}
-    out = dict(row)
-    stamps = [
-        "committed_at",
-        "compiled_at",
-        "published_at",
-        "received_at",
-        "programmed_at",
-        "reported_at",
-    ]
-    base = row["committed_at"]
-    out["latency_ms"] = {
-        s.removesuffix("_at"): round((row[s] - base) * 1000, 3)
-        for s in stamps[1:]
-        if base is not None and row[s] is not None
-    }
-    return out
-
-
 class StatusIntake:
     """Queue-subscribes status reports and runs the periodic liveness sweep."""
 

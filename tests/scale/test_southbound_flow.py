@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from alcor.southbound import status
 from alcor.southbound.nats_server import NatsServer
 from alcor.southbound.sim import Fleet
 from alcor.store.db import Database
+from alcor.store.provisioning import timeline
 from tests.scale import southbound_rows as rows
 from tests.scale.conftest import converged, settings, start_southbound, wait_for
 
@@ -28,10 +28,10 @@ def test_port_active_only_after_its_host_acks(
             await wait_for(lambda: rows.port_row(sb_db, pid)["status"] == "ACTIVE", what="ACTIVE")
             # The compiler stamps published_at just after the flush; the ack may beat it.
             await wait_for(
-                lambda: sb_db.read_sync(status.timeline, pid).get("published_at"),
+                lambda: sb_db.read_sync(timeline, pid).get("published_at"),
                 what="timeline stamped",
             )
-            line = sb_db.read_sync(status.timeline, pid)
+            line = sb_db.read_sync(timeline, pid)
             assert line["state"] == "SUCCESS" and line["host_id"] == "flow-00001"
             assert line["committed_at"] <= line["published_at"] <= line["reported_at"]
             assert rows.port_row(sb_db, ghost)["status"] == "DOWN"  # nobody acked it
