@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import datetime
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -132,7 +132,7 @@ def _list_columns(res: Resource) -> list[sa.ColumnElement[Any]]:
     ]
 
 
-def _raw_json_items(res: Resource, rows: list[sa.Row[Any]]) -> list[dict[str, Any]]:
+def _raw_json_items(res: Resource, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
     names = _stored_names(res)
     raw = {a.name for a in res.stored() if isinstance(a.kind, kinds.Json)}
     items = []

@@ -103,12 +103,12 @@ class Resource:
         self.logged = logged  # changes go to the change log for the southbound
         all_attrs = (standard_attrs(project_scoped) if standard else []) + attrs
         self.attrs: dict[str, Attr] = {a.name: a for a in all_attrs}
+        self.hooks: Hooks = Hooks()
         if table is not None:
             missing = [a.column for a in all_attrs if a.stored and a.column not in table.c]
             if missing:
                 raise ValueError(f"{plural}: table {table.name} lacks columns {missing}")
             self.table = table
-            self.hooks: Hooks = Hooks()
             return
         columns = [
             sa.Column(
@@ -123,7 +123,6 @@ class Resource:
             if a.stored
         ]
         self.table = sa.Table(plural, metadata, *columns, *table_args)
-        self.hooks: Hooks = Hooks()
 
     def attr(self, name: str) -> Attr:
         return self.attrs[name]

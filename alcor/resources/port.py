@@ -337,7 +337,7 @@ class PortHooks(Hooks):
             and row.heartbeat_at is not None
             and row.heartbeat_at >= uow.now - self.agent_down_time
         )
-        if not alive or item.get("binding:vnic_type", "normal") != "normal":
+        if row is None or not alive or item.get("binding:vnic_type", "normal") != "normal":
             item["binding:vif_type"], item["binding:vif_details"] = "binding_failed", {}
             return
         conf = row.configurations or {}

@@ -91,12 +91,12 @@ def pools_from_api(pools_in: list[dict[str, str]], net: IpNet) -> list[tuple[int
     ranges = []
     for pool in pools_in:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
-        if start.version != net.version or end.version != net.version or start > end:
+        if start.version != net.version or end.version != net.version or int(start) > int(end):
             raise errors.typed(
                 errors.BadRequest,
                 "InvalidAllocationPool",
                 f"The allocation pool {pool['start']}-{pool['end']} spans beyond the subnet cidr."
-                if start <= end
+                if int(start) <= int(end)
                 else f"The allocation pool {pool['start']}-{pool['end']} is not valid.",
             )
         bounds = (
@@ -214,9 +214,9 @@ class SubnetHooks(Hooks):
         self, uow: UnitOfWork, network_id: str, net: IpNet, own_id: str | None
     ) -> None:
         t = resource.table
-        for sid, cidr in uow.execute(
-            sa.select(t.c.id, t.c.cidr).where(t.c.network_id == network_id)
-        ):
+        rows = uow.execute(sa.select(t.c.id, t.c.cidr).where(t.c.network_id == network_id))
+        for row in rows:
+            sid, cidr = row.id, row.cidr
             other = ipaddress.ip_network(cidr)
             if sid != own_id and other.version == net.version and other.overlaps(net):
                 raise errors.InvalidInput(
