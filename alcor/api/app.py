@@ -190,7 +190,7 @@ class Api:
             items = [crud.check_body(res, ctx, payload, creating=True)]
 
         def work(uow: Any) -> list[dict[str, Any]]:
-            created = [crud.create(uow, res, ctx, it) for it in items]
+            created = crud.create_many(uow, res, ctx, items)
             res.hooks.extend(uow.conn, ctx, created)
             return created
 

@@ -378,20 +378,35 @@ def _row(res: Resource, item: dict[str, Any]) -> dict[str, Any]:
 
 def create(uow: UnitOfWork, res: Resource, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
     """Insert one validated item (from `check_body`), running the kind's hooks."""
-    item.setdefault("id", new_id())
-    item["created_at"] = uow.now
-    if "updated_at" in res.attrs:
-        item["updated_at"] = uow.now
-        item["revision_number"] = 0
-    if res.taggable:
-        item["tags"] = list(dict.fromkeys(item.get("tags") or []))
-    res.hooks.before_create(uow, ctx, item)
-    uow.execute(res.statement("insert", res.table.insert), _row(res, item))
-    if item.get("tags"):
-        _set_tags(uow, res, item["id"], item["tags"], [])
-    res.hooks.after_create(uow, ctx, item)
-    _log(uow, res, item, "create")
-    return item
+    return create_many(uow, res, ctx, [item])[0]
+
+
+def create_many(
+    uow: UnitOfWork, res: Resource, ctx: Context, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Insert validated items together: hooks see the whole batch (so allocations and
+    checks are batched), rows and tags go in with one executemany each."""
+    for item in items:
+        item.setdefault("id", new_id())
+        item["created_at"] = uow.now
+        if "updated_at" in res.attrs:
+            item["updated_at"] = uow.now
+            item["revision_number"] = 0
+        if res.taggable:
+            item["tags"] = list(dict.fromkeys(item.get("tags") or []))
+    res.hooks.before_create_many(uow, ctx, items)
+    uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
+    tag_rows = [
+        {"resource": res.name, "resource_id": it["id"], "tag": t}
+        for it in items
+        for t in it.get("tags") or []
+    ]
+    if tag_rows:
+        uow.execute(tags_table.insert(), tag_rows)
+    for item in items:
+        res.hooks.after_create(uow, ctx, item)
+        _log(uow, res, item, "create")
+    return items
 
 
 def update(

@@ -152,6 +152,11 @@ class Hooks:
     def before_create(self, uow: Any, ctx: Any, item: dict[str, Any]) -> None:
         """Fill defaults that need the database, allocate, check conflicts."""
 
+    def before_create_many(self, uow: Any, ctx: Any, items: list[dict[str, Any]]) -> None:
+        """The same for a batch (bulk create); kinds override it to batch their work."""
+        for item in items:
+            self.before_create(uow, ctx, item)
+
     def after_create(self, uow: Any, ctx: Any, item: dict[str, Any]) -> None:
         """Write dependent rows once the resource's row exists."""
 

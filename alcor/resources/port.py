@@ -142,6 +142,14 @@ def eui64(cidr: str, mac: str) -> str:
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
 
 
+def _mac_in_use(network_id: str, mac: str) -> errors.NeutronError:
+    return errors.typed(
+        errors.Conflict,
+        "MacAddressInUse",
+        f"Unable to complete operation for network {network_id}. The mac address {mac} is in use.",
+    )
+
+
 def _in_use(network_id: str, ip: str) -> errors.NeutronError:
     return errors.typed(
         errors.Conflict,
@@ -311,16 +319,6 @@ class PortHooks(Hooks):
         )
 
     # -- MAC and binding ---------------------------------------------------------------
-    def _mac_free(self, uow: UnitOfWork, network_id: str, mac: str) -> bool:
-        t = resource.table
-        stmt = resource.statement(
-            "mac",
-            lambda: sa.select(t.c.id).where(
-                t.c.network_id == sa.bindparam("network_id"), t.c.mac_address == sa.bindparam("mac")
-            ),
-        )
-        return uow.execute(stmt, {"network_id": network_id, "mac": mac}).first() is None
-
     def _binding(self, uow: UnitOfWork, item: dict[str, Any]) -> None:
         host_id = item.get("binding:host_id") or ""
         if not host_id:
@@ -398,39 +396,119 @@ class PortHooks(Hooks):
         )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
-        net = self._network(uow, ctx, item["network_id"])
-        if item.get("port_security_enabled") is None:
-            item["port_security_enabled"] = bool(net.port_security_enabled)
-        if item.get("mac_address") is None:
-            for _ in range(16):
-                mac = macs.random_mac(self.base_mac)
-                if self._mac_free(uow, item["network_id"], mac):
-                    item["mac_address"] = mac
-                    break
+        self.before_create_many(uow, ctx, [item])
+
+    def before_create_many(
+        self, uow: UnitOfWork, ctx: Context, items: list[dict[str, Any]]
+    ) -> None:
+        """Ports created together share their lookups, their MAC check and, where every
+        port takes automatic addresses, one allocator call per subnet for all of them."""
+        for item in items:
+            net = self._network(uow, ctx, item["network_id"])
+            if item.get("port_security_enabled") is None:
+                item["port_security_enabled"] = bool(net.port_security_enabled)
+            self._check_security(item)
+        self._assign_macs(uow, items)
+        allocated = self._auto_ips_many(uow, [it for it in items if it.get("fixed_ips") is None])
+        for item in items:
+            self._address_pairs(item)
+            if id(item) in allocated:
+                pass
+            elif item.get("fixed_ips") is None:
+                item["fixed_ips"] = self._auto_ips(uow, item)
             else:
+                item["fixed_ips"] = [
+                    self._take(uow, item, subnet, ip)
+                    for subnet, ip in self._resolve(uow, item, item["fixed_ips"])
+                ]
+            self._binding(uow, item)
+
+    def _assign_macs(self, uow: UnitOfWork, items: list[dict[str, Any]]) -> None:
+        """Check explicit MACs and draw random ones, one query per network per round."""
+        by_net: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            by_net.setdefault(item["network_id"], []).append(item)
+        for network_id, group in by_net.items():
+            explicit = [it for it in group if it.get("mac_address") is not None]
+            seen: set[str] = set()
+            for it in explicit:
+                if it["mac_address"] in seen:
+                    raise _mac_in_use(network_id, it["mac_address"])
+                seen.add(it["mac_address"])
+            taken = self._macs_taken(uow, network_id, seen)
+            if taken:
+                raise _mac_in_use(network_id, sorted(taken)[0])
+            todo = [it for it in group if it.get("mac_address") is None]
+            for _ in range(16):
+                if not todo:
+                    break
+                drawn = {}
+                for it in todo:
+                    mac = macs.random_mac(self.base_mac)
+                    if mac not in seen and mac not in drawn:
+                        drawn[mac] = it
+                taken = self._macs_taken(uow, network_id, set(drawn))
+                for mac, it in drawn.items():
+                    if mac not in taken:
+                        it["mac_address"] = mac
+                        seen.add(mac)
+                todo = [it for it in todo if it.get("mac_address") is None]
+            if todo:
                 raise errors.typed(
                     errors.ServiceUnavailable,
                     "MacAddressGenerationFailure",
-                    f"Unable to generate unique mac on network {item['network_id']}.",
+                    f"Unable to generate unique mac on network {network_id}.",
                 )
-        elif not self._mac_free(uow, item["network_id"], item["mac_address"]):
-            raise errors.typed(
-                errors.Conflict,
-                "MacAddressInUse",
-                f"Unable to complete operation for network "
-                f"{item['network_id']}. The mac address {item['mac_address']} "
-                "is in use.",
-            )
-        self._check_security(item)
-        self._address_pairs(item)
-        if item.get("fixed_ips") is None:
-            item["fixed_ips"] = self._auto_ips(uow, item)
-        else:
-            item["fixed_ips"] = [
-                self._take(uow, item, subnet, ip)
-                for subnet, ip in self._resolve(uow, item, item["fixed_ips"])
-            ]
-        self._binding(uow, item)
+
+    def _macs_taken(self, uow: UnitOfWork, network_id: str, wanted: set[str]) -> set[str]:
+        if not wanted:
+            return set()
+        t = resource.table
+        stmt = resource.statement(
+            "macs_taken",
+            lambda: sa.select(t.c.mac_address).where(
+                t.c.network_id == sa.bindparam("network_id"),
+                t.c.mac_address.in_(sa.bindparam("macs", expanding=True)),
+            ),
+        )
+        rows = uow.execute(stmt, {"network_id": network_id, "macs": sorted(wanted)})
+        return {r[0] for r in rows}
+
+    def _auto_ips_many(self, uow: UnitOfWork, items: list[dict[str, Any]]) -> set[int]:
+        """Automatic addresses for ports of networks with only plain subnets (no SLAAC),
+        each IP version from its first subnet, one allocator call per subnet. Returns the
+        ids (object ids) of the items served; the others take the one-by-one path, which
+        also walks to further subnets when the first is full."""
+        served: set[int] = set()
+        by_net: dict[str, list[dict[str, Any]]] = {}
+        for item in items:
+            by_net.setdefault(item["network_id"], []).append(item)
+        for network_id, group in by_net.items():
+            subnets = self._subnets(uow, network_id)
+            if len(group) < 2 or any(s.ipv6_address_mode in SLAAC_MODES for s in subnets):
+                continue
+            firsts = [next((s for s in subnets if s.ip_version == v), None) for v in (4, 6)]
+            try:
+                with uow.savepoint():
+                    per_item: list[list[dict[str, str]]] = [[] for _ in group]
+                    for subnet in firsts:
+                        if subnet is None:
+                            continue
+                        values = pools.allocate_many(
+                            uow,
+                            subnet.id,
+                            [it["id"] for it in group],
+                            display=_IP_TEXT[subnet.ip_version],
+                        )
+                        text = _IP_TEXT[subnet.ip_version]
+                        for fixed, value in zip(per_item, values, strict=True):
+                            fixed.append({"subnet_id": subnet.id, "ip_address": text(value)})
+            except ipam_errors.PoolExhausted:
+                continue
+            for item, fixed in zip(group, per_item, strict=True):
+                item["fixed_ips"] = fixed
+                served.add(id(item))
+        return served
 
     def before_update(
         self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
@@ -446,14 +524,8 @@ class PortHooks(Hooks):
                     f"old_mac {old['mac_address']}, new_mac "
                     f"{changes['mac_address']}.",
                 )
-            if not self._mac_free(uow, old["network_id"], changes["mac_address"]):
-                raise errors.typed(
-                    errors.Conflict,
-                    "MacAddressInUse",
-                    f"Unable to complete operation for network "
-                    f"{old['network_id']}. The mac address "
-                    f"{changes['mac_address']} is in use.",
-                )
+            if self._macs_taken(uow, old["network_id"], {changes["mac_address"]}):
+                raise _mac_in_use(old["network_id"], changes["mac_address"])
         self._check_security(new)
         if "allowed_address_pairs" in changes:
             self._address_pairs(new)

@@ -430,3 +430,38 @@ def test_port_security_and_binding_attributes(http: httpx.Client) -> None:
         f"/v2.0/ports/{secure['id']}", headers=member_headers(secure["project_id"])
     ).json()["port"]
     assert "binding:host_id" not in member and "binding:vif_type" not in member
+
+
+def test_bulk_ports_batch_rules(http: httpx.Client) -> None:
+    net = _net(http)
+    small = _subnet(http, net["id"], "10.54.0.0/29")  # 5 addresses
+    big = _subnet(http, net["id"], "10.54.1.0/28")  # 13 addresses
+    resp = http.post(
+        "/v2.0/ports",
+        json={"ports": [{"network_id": net["id"], "name": f"b{i}"} for i in range(10)]},
+    )
+    assert resp.status_code == 201, resp.text
+    ports = resp.json()["ports"]
+    by_subnet = [p["fixed_ips"][0]["subnet_id"] for p in ports]
+    assert by_subnet.count(small["id"]) == 5 and by_subnet.count(big["id"]) == 5
+    assert len({p["mac_address"] for p in ports}) == 10
+    assert len({p["fixed_ips"][0]["ip_address"] for p in ports}) == 10
+    dup_mac = "fa:16:3e:aa:bb:cc"
+    resp = http.post(
+        "/v2.0/ports",
+        json={"ports": [{"network_id": net["id"], "mac_address": dup_mac} for _ in range(2)]},
+    )
+    neutron_error(resp, 409, "MacAddressInUse")
+    mixed = http.post(
+        "/v2.0/ports",
+        json={
+            "ports": [
+                {"network_id": net["id"], "fixed_ips": [{"ip_address": "10.54.1.14"}]},
+                {"network_id": net["id"], "mac_address": dup_mac},
+                {"network_id": net["id"]},
+            ]
+        },
+    )
+    assert mixed.status_code == 201, mixed.text
+    assert mixed.json()["ports"][0]["fixed_ips"][0]["ip_address"] == "10.54.1.14"
+    assert mixed.json()["ports"][1]["mac_address"] == dup_mac
