@@ -59,11 +59,12 @@ class OpenFlowChannel:
         self.server = await asyncio.start_unix_server(self._serve, self.path)
 
     async def stop(self) -> None:
+        if self.writer is not None:
+            self.writer.close()  # the connection task then ends on EOF, not by cancellation
+            await asyncio.sleep(0.05)
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
-        if self.writer is not None:
-            self.writer.close()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
 
