@@ -28,8 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from alcor.lab.server_process import AlcorServer  # noqa: E402
 from benchmarks.httpload import Connection, run_load  # noqa: E402
-from tests.support.server import AlcorServer  # noqa: E402
 
 
 def call(url: str, method: str, path: str, body: Any = None) -> Any:

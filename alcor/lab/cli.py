@@ -7,7 +7,6 @@ so `up`, `vm add` and `down` can run from different shells (root needed).
 from __future__ import annotations
 
 import json
-import uuid
 
 import typer
 from rich.console import Console
@@ -90,61 +89,16 @@ def down(prefix: str = PREFIX) -> None:
 
 
 def demo(
-    server: str = typer.Option(..., help="URL of a running `alcor server` (Neutron API)."),
-    nats_url: str = typer.Option("nats://127.0.0.1:4222", help="The server's NATS."),
-    prefix: str = typer.Option("demo", help="Lab prefix."),
-    keep: bool = typer.Option(False, help="Leave the lab running afterwards."),
+    server: str = typer.Option(
+        None, help="URL of a running `alcor server`; default: start one on embedded defaults."
+    ),
+    nats_url: str = typer.Option(None, help="That server's NATS (with --server)."),
+    keep: bool = typer.Option(False, help="Leave the lab (and server) running afterwards."),
 ) -> None:
     """Server, a 3-host lab, VMs on two hosts, DHCP leases and a ping across hosts."""
-    import urllib.request
+    from alcor.lab import demo as demo_mod
 
-    def api(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(
-            server.rstrip("/") + path,
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return dict(json.loads(resp.read() or b"{}"))
-
-    lab = Lab(prefix)
-    lab.up(3, nats_url, progress=lambda what: console.log(what))
-    try:
-        net = api("POST", "/v2.0/networks", {"network": {"name": "demo"}})["network"]
-        net_id = str(net["id"])  # type: ignore[index]
-        api(
-            "POST",
-            "/v2.0/subnets",
-            {
-                "subnet": {
-                    "network_id": net_id,
-                    "ip_version": 4,
-                    "cidr": "10.0.0.0/24",
-                    "name": "demo",
-                }
-            },
-        )
-        vms = []
-        for host in ("h1", "h2"):
-            port = api(
-                "POST",
-                "/v2.0/ports",
-                {
-                    "port": {
-                        "network_id": net_id,
-                        "binding:host_id": host,
-                        "device_owner": "compute:nova",
-                        "device_id": str(uuid.uuid4()),
-                    }
-                },
-            )["port"]
-            vm = lab.add_vm(host, str(port["id"]), str(port["mac_address"]))  # type: ignore[index]
-            console.print(f"{vm.name} on {host}: lease {vm.lease()}")
-            vms.append(vm)
-        target = vms[1].lease().get("ip", "")
-        console.print(f"ping {vms[0].name} -> {vms[1].name} ({target}): {vms[0].ping(target)}")
-    finally:
-        if not keep:
-            lab.down()
+    if server and not nats_url:
+        raise typer.BadParameter("--server needs --nats-url (the server's NATS)")
+    if not demo_mod.run(server, nats_url, keep, console):
+        raise typer.Exit(1)

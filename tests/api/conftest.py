@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import AlcorServer, sdk_connection
+from alcor.lab.server_process import AlcorServer
+from tests.support.clients import sdk_connection
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
+from alcor.lab.server_process import AlcorServer
 from alcor.southbound.sim import Fleet
 from tests.api.conftest import member_headers, neutron_error
-from tests.support.server import AlcorServer
 
 
 @pytest.fixture(scope="module")

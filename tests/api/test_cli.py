@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import AlcorServer
+from alcor.lab.server_process import AlcorServer
 
 OPENSTACK = str(Path(sys.executable).parent / "openstack")
 

@@ -1,8 +1,8 @@
-"""Run a real `alcor server` process for tests and benchmarks, and clients pointed at it.
+"""Run a real `alcor server` process (for `alcor demo`, tests and benchmarks).
 
 The server is a separate OS process started the way an operator starts it (same command,
-flags and environment), so API tests exercise the real HTTP stack, the real database and the
-embedded NATS exactly as deployed.
+flags and environment), so whatever drives it exercises the real HTTP stack, the real
+database and the embedded NATS exactly as deployed. Nothing here imports the server side.
 """
 
 from __future__ import annotations
@@ -110,24 +110,3 @@ class AlcorServer:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
-
-
-def sdk_connection(url: str, project: str | None = None, roles: str | None = None) -> Any:
-    """An openstacksdk Connection talking to `url` with `auth_type: none`, the way a
-    noauth Neutron is used; project/roles go in noauth headers."""
-    import openstack
-
-    headers = {}
-    if project:
-        headers["X-Project-Id"] = project
-        headers["X-Roles"] = roles or "member"
-    conn = openstack.connect(
-        auth_type="none",
-        auth={"endpoint": url},
-        network_endpoint_override=url,
-        load_yaml_config=False,
-        load_envvars=False,
-    )
-    if headers:
-        conn.session.additional_headers.update(headers)
-    return conn
