@@ -7,7 +7,6 @@ import asyncio
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from alcor.lab.server_process import AlcorServer
 from alcor.southbound.sim import Fleet
 from tests.api.conftest import member_headers, neutron_error
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -31,16 +31,6 @@ def fleet(server: AlcorServer) -> Iterator[Fleet]:
         asyncio.run_coroutine_threadsafe(hosts.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
         runner.join(10)
-
-
-def wait_for(fn: Any, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def test_agents_api_lists_registered_hosts(http: httpx.Client, fleet: Fleet) -> None:
@@ -94,15 +84,11 @@ def test_port_active_only_after_host_ack(http: httpx.Client, fleet: Fleet) -> No
     assert active
     timeline = http.get(f"/v2.0/ports/{port['id']}/provisioning").json()["provisioning"]
     assert timeline["host_id"] == host and timeline["state"] == "SUCCESS"
-    for stamp in (
-        "committed_at",
-        "compiled_at",
-        "published_at",
-        "received_at",
-        "programmed_at",
-        "reported_at",
-    ):
-        assert timeline[stamp] is not None, stamp
+    stamps = [
+        timeline[f"{s}_at"]
+        for s in ("committed", "compiled", "published", "received", "programmed", "reported")
+    ]
+    assert None not in stamps, timeline
     assert timeline["committed_at"] <= timeline["published_at"] <= timeline["reported_at"]
     neutron_error(
         http.get(f"/v2.0/ports/{port['id']}/provisioning", headers=member_headers("x")), 403
