@@ -38,6 +38,9 @@ class ServerSettings:
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)
     auto_migrate: bool = True  # create/upgrade an embedded SQLite database on start
+    nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
+    nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
+    nova_send_interval: float = 2.0  # batching window, as Neutron's send_events_interval
 
     def effective_database_url(self) -> str:
         """The SQLAlchemy URL to use: the configured one, or the embedded SQLite file."""

@@ -9,6 +9,7 @@ ping across hosts over VXLAN. Everything it made is removed at the end.
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import time
@@ -127,11 +128,12 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
                 f"router {lease.get('router')} mtu {lease.get('mtu')}"
             )
             vms.append((vm, port))
+
+        def active(port_id: str) -> bool:
+            return bool(api("GET", f"/v2.0/ports/{port_id}")["port"]["status"] == "ACTIVE")
+
         for _vm, port in vms:
-            wait(
-                lambda p=port: api("GET", f"/v2.0/ports/{p['id']}")["port"]["status"] == "ACTIVE",
-                f"port {port['id']} to turn ACTIVE",
-            )
+            wait(functools.partial(active, port["id"]), f"port {port['id']} to turn ACTIVE")
             tl = api("GET", f"/v2.0/ports/{port['id']}/provisioning")["provisioning"]
             say(
                 f"port {port['id'][:8]} ACTIVE; commit->programmed "

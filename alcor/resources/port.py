@@ -571,6 +571,14 @@ class PortHooks(Hooks):
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         self._release(uow, item["fixed_ips"] or [])
+        uow.emit(
+            "port_deleted",
+            {
+                "port_id": item["id"],
+                "device_id": item["device_id"],
+                "device_owner": item["device_owner"],
+            },
+        )
 
     def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:
         for it in items:

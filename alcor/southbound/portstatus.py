@@ -26,6 +26,8 @@ STATUS_COLUMNS = (
     ports_t.c.binding_host_id,
     ports_t.c.project_id,
     ports_t.c.admin_state_up,
+    ports_t.c.device_id,
+    ports_t.c.device_owner,
 )
 
 
@@ -54,6 +56,16 @@ def set_status(uow: UnitOfWork, changes: Sequence[tuple[Any, str]]) -> dict[str,
             .values(status=status, revision_number=revision, updated_at=uow.now)
         )
         if result.rowcount:
+            uow.emit(
+                "port_status",
+                {
+                    "port_id": row.id,
+                    "old": row.status,
+                    "new": status,
+                    "device_id": row.device_id,
+                    "device_owner": row.device_owner,
+                },
+            )
             uow.log(
                 "port",
                 row.id,

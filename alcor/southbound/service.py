@@ -19,6 +19,7 @@ import nats.aio.client
 from alcor.config import ServerSettings
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
+from alcor.southbound.nova import NovaNotifier
 from alcor.southbound.rpc import RpcServer
 from alcor.southbound.status import StatusIntake
 from alcor.store.db import Database
@@ -46,6 +47,7 @@ class Southbound:
         self.compiler: Compiler | None = None
         self.rpc: RpcServer | None = None
         self.intake: StatusIntake | None = None
+        self.nova: NovaNotifier | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._compiler_task: asyncio.Task[None] | None = None
         self._running = False
@@ -83,7 +85,17 @@ class Southbound:
         await self.intake.start()
         self._compiler_task = asyncio.create_task(self.compiler.run())
         self._tasks.append(self._compiler_task)
+        if self.settings.nova_url:
+            self.nova = NovaNotifier(
+                self.settings.nova_url, self.settings.nova_token, self.settings.nova_send_interval
+            )
+            self.db.on_event(self._on_events)
+            self.nova.start()
         self._running = True
+
+    def _on_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if self._running and self.nova is not None:
+            self.nova.on_events(events)
 
     def _on_commit(self) -> None:
         # Database.on_commit has no unregister; a stopped service simply ignores commits.
@@ -93,6 +105,9 @@ class Southbound:
     async def stop(self) -> None:
         """Stop everything started by `start`; calling it again does nothing."""
         self._running = False
+        if self.nova is not None:
+            await self.nova.stop()
+            self.nova = None
         if self.intake is not None:
             await self.intake.stop()
         if self.rpc is not None:

@@ -53,6 +53,7 @@ class UnitOfWork:
         self.dialect = dialect
         self.now = time.time()
         self.changes: list[dict[str, Any]] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []  # delivered only after commit
         self.cache: dict[Any, Any] = {}  # per-transaction memo for hooks (rows looked up)
 
     def execute(self, stmt: Any, params: Any = None) -> sa.CursorResult[Any]:
@@ -83,6 +84,11 @@ class UnitOfWork:
                 "project_id": project_id,
             }
         )
+
+    def emit(self, kind: str, payload: dict[str, Any]) -> None:
+        """Announce something to in-process listeners (`Database.on_event`) once this
+        transaction has committed; nothing is announced for a rolled-back one."""
+        self.events.append((kind, payload))
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -136,15 +142,24 @@ class Database:
         self._writer = concurrent.futures.ThreadPoolExecutor(pool_size, "alcor-db-w")
         self._reader = concurrent.futures.ThreadPoolExecutor(max(2, pool_size // 2), "alcor-db-r")
         self._commit_listeners: list[Callable[[], None]] = []
+        self._event_listeners: list[Callable[[list[tuple[str, dict[str, Any]]]], None]] = []
 
     # -- running work ------------------------------------------------------------------
     def on_commit(self, listener: Callable[[], None]) -> None:
         """Call `listener()` (in the writer thread) after every commit that logged changes."""
         self._commit_listeners.append(listener)
 
-    def _notify(self) -> None:
+    def on_event(self, listener: Callable[[list[tuple[str, dict[str, Any]]]], None]) -> None:
+        """Call `listener(events)` (in the writer thread) with the events that units of work
+        emitted, after their transaction committed."""
+        self._event_listeners.append(listener)
+
+    def _notify(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         for listener in self._commit_listeners:
             listener()
+        if events:
+            for event_listener in self._event_listeners:
+                event_listener(events)
 
     def _begin(self, conn: sa.Connection) -> None:
         if self.dialect == "sqlite":
@@ -169,8 +184,8 @@ class Database:
                 conn.rollback()
                 raise
             conn.commit()
-        if uow.changes:
-            self._notify()
+        if uow.changes or uow.events:
+            self._notify(uow.events)
         return result
 
     def _batch(self, jobs: list[_Job]) -> None:
@@ -185,6 +200,7 @@ class Database:
             return
         done: list[tuple[_Job, Any]] = []
         changed = False
+        events: list[tuple[str, dict[str, Any]]] = []
         try:
             with self.engine.connect() as conn:
                 self._begin(conn)
@@ -200,6 +216,7 @@ class Database:
                         continue
                     savepoint.commit()
                     changed = changed or bool(uow.changes)
+                    events.extend(uow.events)
                     done.append((job, result))
                 conn.commit()
         except BaseException as exc:
@@ -208,8 +225,8 @@ class Database:
             return
         for job, result in done:
             job.future.set_result(result)
-        if changed:
-            self._notify()
+        if changed or events:
+            self._notify(events)
 
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in a read-only transaction."""
