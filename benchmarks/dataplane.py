@@ -42,7 +42,7 @@ from alcor.config import AgentSettings
 from alcor.lab.lab import Lab
 from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound.nats_server import NatsServer, free_port
-from tests.e2e.controller import ControllerStandIn
+from benchmarks.controller_standin import ControllerStandIn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dataplane.json"
 CHUNK = 20_000  # neighbours per NeighborDelta (about 2 MB, under max_payload)

@@ -1,8 +1,10 @@
-"""Fixtures of the end-to-end data-plane tests: real nats-server, real OVS, real DHCP clients.
+"""Fixtures of the end-to-end data-plane tests: the production path on real packets.
 
-One lab (3 hosts, one agent each) and one NATS server per module; every test creates only
-namespaces under the lab's random prefix, and the lab is torn down even when a test fails.
-The controller is `ControllerStandIn` (tests/e2e/controller.py) until the real server drives it.
+One real `alcor server` process per module (embedded SQLite + its supervised nats-server,
+`alcor.lab.server_process.AlcorServer`), driven only through the Neutron API, and a 3-host
+lab whose agents connect to that server's NATS. Every namespace is named with the lab's
+random prefix, every API object with the same prefix; lab and server are torn down even when
+a test fails, and per-test objects go through the function-scoped `scratch` tracker.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from alcor.lab.lab import Lab
-from alcor.southbound.nats_server import NatsServer, free_port
-from tests.e2e.controller import ControllerStandIn
+from alcor.lab.server_process import AlcorServer
+from tests.e2e.neutron import Api, Scratch
+from tests.support.waiting import wait_for
 
 
 def _can_run() -> str | None:
@@ -30,33 +32,45 @@ def _can_run() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def nats_server() -> Iterator[NatsServer]:
-    server = NatsServer(free_port())
-    server.start()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
-def controller(nats_server: NatsServer) -> Iterator[ControllerStandIn]:
-    ctl = ControllerStandIn(nats_server.url).start()
-    yield ctl
-    ctl.stop()
-
-
-@pytest.fixture(scope="module")
-def lab(nats_server: NatsServer, controller: ControllerStandIn) -> Iterator[Lab]:
+def server() -> Iterator[AlcorServer]:
     reason = _can_run()
     if reason:
         pytest.skip(reason)
+    srv = AlcorServer()
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def api(server: AlcorServer) -> Iterator[Api]:
+    client = Api(server.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def lab(server: AlcorServer, api: Api) -> Iterator[Lab]:
     lab = Lab("e" + secrets.token_hex(3))
     try:
-        lab.up(3, nats_server.url)
-        controller.tunnel_ips.update({n: h.tunnel_ip for n, h in lab.hosts.items()})
-        deadline = time.monotonic() + 30
-        while set(controller.heartbeats) != set(lab.hosts):
-            assert time.monotonic() < deadline, "agents did not register and heartbeat"
-            time.sleep(0.1)
+        lab.up(3, server.nats_url)
+        wait_for(
+            lambda: all(api.agents().get(h, {}).get("alive") for h in lab.hosts),
+            30,
+            "the 3 agents to register and heartbeat",
+        )
         yield lab
     finally:
         lab.down()
+
+
+@pytest.fixture
+def scratch(api: Api, lab: Lab) -> Iterator[Scratch]:
+    tracker = Scratch(api, lab)
+    try:
+        yield tracker
+    finally:
+        tracker.cleanup()

@@ -1,39 +1,39 @@
-"""The agent and the lab on real packets: DHCP, overlay L2, isolation, port security,
-deletion, status timeline, agent kill -9 and NATS restart without losing traffic."""
+"""The production path on real packets: Neutron API -> real `alcor server` -> NATS -> agents
+-> Open vSwitch, checked by what the VMs see: DHCP lease, overlay L2 across hosts, isolation
+of same-CIDR networks, port security on and off, deletion, port status and its provisioning
+timeline, agent kill -9, server restart and nats-server crash without losing traffic."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from alcor.agent import flows
 from alcor.lab.lab import Lab
+from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound.nats_server import NatsServer
-from tests.e2e.controller import ControllerStandIn
+from tests.e2e.neutron import Api, Scratch
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ovs
 
-NET_A, NET_B = "net-a", "net-b"
 CIDR = "10.1.0.0/24"  # used by both networks: they must stay isolated
-
-
-def wait_for(check, timeout: float = 15.0, what: str = "condition"):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+STAMPS = ("committed_at", "compiled_at", "published_at", "received_at", "programmed_at")
 
 
 def mac(n: int) -> str:
     return f"fa:16:3e:00:01:{n:02x}"
+
+
+def ip(n: int) -> str:
+    return f"10.1.0.{n}"
 
 
 def cookie_flows(lab: Lab, host: str, kind: int, owner: str) -> list[str]:
@@ -41,32 +41,97 @@ def cookie_flows(lab: Lab, host: str, kind: int, owner: str) -> list[str]:
     return [f for f in lab.hosts[host].dump_flows() if f"cookie={ck:#x}," in f]
 
 
-def boot(lab: Lab, ctl: ControllerStandIn, name: str, host: str, net: str, n: int) -> Vm:
-    ctl.add_port(f"port-{name}", host, net, f"10.1.0.{n}", mac(n))
-    vm = lab.add_vm(host, f"port-{name}", mac(n), name=name)
-    assert vm.lease().get("ip") == f"10.1.0.{n}", vm.lease()
+def in_echos(vm: Vm) -> int:
+    """ICMP echo requests the VM's kernel received (its netns's /proc/net/snmp)."""
+    lines = [
+        ln.split() for ln in vm.x("cat", "/proc/net/snmp").splitlines() if ln.startswith("Icmp:")
+    ]
+    return int(lines[1][lines[0].index("InEchos")])
+
+
+def ping_bg(vm: Vm, target: str, count: int, interval: float = 0.02) -> subprocess.Popen[str]:
+    """A continuous ping in the background (collect with `ping_result`)."""
+    cmd = ["ping", "-c", str(count), "-i", str(interval), "-W", "1", target]
+    return subprocess.Popen(
+        ["ip", "netns", "exec", vm.ns, *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def ping_result(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out
+
+
+def boot(scratch: Scratch, name: str, host: str, net: dict[str, Any], n: int, **attrs: Any) -> Vm:
+    port = scratch.port(net["id"], host, ip(n), mac(n), **attrs)
+    vm = scratch.vm(name, host, port)
+    assert vm.lease().get("ip") == ip(n), vm.lease()
     return vm
 
 
 @pytest.fixture(scope="module")
-def net(lab: Lab, controller: ControllerStandIn) -> dict[str, Vm]:
+def nets(api: Api, lab: Lab) -> Iterator[dict[str, dict[str, Any]]]:
+    """Networks A and B, both 10.1.0.0/24 (A with DNS, domain and a host route)."""
+    made: list[tuple[str, str]] = []
+    try:
+        out: dict[str, dict[str, Any]] = {}
+        for key, extra_net, extra_sub in (
+            (
+                "A",
+                {"dns_domain": "alcor.test"},
+                {
+                    "dns_nameservers": ["10.1.0.53"],
+                    "host_routes": [{"destination": "10.9.0.0/16", "nexthop": "10.1.0.254"}],
+                },
+            ),
+            ("B", {}, {}),
+        ):
+            net = api.create("network", name=f"{lab.prefix}-{key}", **extra_net)
+            made.append(("network", net["id"]))
+            sub = api.create(
+                "subnet",
+                network_id=net["id"],
+                name=f"{lab.prefix}-{key}",
+                ip_version=4,
+                cidr=CIDR,
+                gateway_ip="10.1.0.1",
+                **extra_sub,
+            )
+            made.append(("subnet", sub["id"]))
+            out[key] = net
+        assert out["A"]["mtu"] == 1450
+        yield out
+    finally:
+        for kind, rid in reversed(made):
+            try:
+                api.delete(kind, rid, missing_ok=True)
+            except Exception as exc:  # teardown must go on
+                print(f"cleanup of {kind} {rid}: {exc}")
+
+
+@pytest.fixture(scope="module")
+def net(api: Api, lab: Lab, nets: dict[str, dict[str, Any]]) -> Iterator[dict[str, Vm]]:
     """Network A: vm1 (h1), vm2 (h2); network B, same CIDR: vm3 (h3), vm4 (h1)."""
-    controller.add_network(
-        NET_A,
-        100,
-        CIDR,
-        "10.1.0.1",
-        dns=["10.1.0.53"],
-        routes=[("10.9.0.0/16", "10.1.0.254")],
-        domain="alcor.test",
-    )
-    controller.add_network(NET_B, 200, CIDR, "10.1.0.1")
-    return {
-        "vm1": boot(lab, controller, "vm1", "h1", NET_A, 11),
-        "vm2": boot(lab, controller, "vm2", "h2", NET_A, 12),
-        "vm3": boot(lab, controller, "vm3", "h3", NET_B, 12),
-        "vm4": boot(lab, controller, "vm4", "h1", NET_B, 14),
-    }
+    scratch = Scratch(api, lab)
+    try:
+        vms = {
+            "vm1": boot(scratch, "vm1", "h1", nets["A"], 11),
+            "vm2": boot(scratch, "vm2", "h2", nets["A"], 12),
+            "vm3": boot(scratch, "vm3", "h3", nets["B"], 12),
+            "vm4": boot(scratch, "vm4", "h1", nets["B"], 14),
+        }
+        for vm in vms.values():
+            api.wait_status(vm.port_id, "ACTIVE")
+        yield vms
+    finally:
+        scratch.cleanup()
 
 
 def test_lease_has_address_gateway_mtu_routes_dns(net: dict[str, Vm]) -> None:
@@ -78,79 +143,151 @@ def test_lease_has_address_gateway_mtu_routes_dns(net: dict[str, Vm]) -> None:
     routes = net["vm1"].x("ip", "route")
     assert "10.9.0.0/16 via 10.1.0.254" in routes and "default via 10.1.0.1" in routes
     assert "mtu 1450" in net["vm1"].x("ip", "link", "show", "eth0")
+    assert net["vm2"].lease()["ip"] == "10.1.0.12"
+    assert net["vm3"].lease()["ip"] == "10.1.0.12"  # same address, other network
+    assert "domain" not in net["vm3"].lease()
 
 
-def test_cross_host_ping_and_arp_answered_locally(lab: Lab, net: dict[str, Vm]) -> None:
+def test_cross_host_ping_and_arp_answered_locally(
+    lab: Lab, nets: dict[str, dict[str, Any]], net: dict[str, Vm]
+) -> None:
     assert net["vm1"].ping("10.1.0.12")
     assert net["vm2"].ping("10.1.0.11")
     assert net["vm4"].ping("10.1.0.12")  # network B: vm4 (h1) -> vm3 (h3)
-    assert net["vm1"].ping("10.1.0.12", count=2, interval=0.2, wait=1.0)
     ok = net["vm1"].x("ping", "-c", "2", "-M", "do", "-s", "1422", "10.1.0.12", check=False)
-    assert " 0% packet loss" in ok  # full 1450 MTU across VXLAN
-    # ARP for vm2 was answered by h1's responder (table 31), not by vm2 over the tunnel.
+    assert " 0% packet loss" in ok, ok  # a full 1450-byte DF packet across VXLAN
+    # vm1's ARP for vm2 was answered by h1's responder, not by vm2 over the tunnel.
+    vni = nets["A"]["provider:segmentation_id"]
     arp = [
         f
         for f in lab.hosts["h1"].dump_flows(f"table={flows.ARP_RESPONDER}")
-        if "arp_tpa=10.1.0.12" in f and "tun_id=0x64" in f
+        if "arp_tpa=10.1.0.12" in f and f"tun_id={vni:#x}" in f
     ]
     assert arp and int(re.search(r"n_packets=(\d+)", arp[0]).group(1)) > 0  # type: ignore[union-attr]
 
 
 def test_same_cidr_networks_are_isolated(net: dict[str, Vm]) -> None:
+    echos = in_echos(net["vm1"])
     assert not net["vm3"].ping("10.1.0.11", count=2)  # B -> A's address
     assert not net["vm1"].ping("10.1.0.14", count=2)  # A -> B's address
+    assert in_echos(net["vm1"]) == echos
     assert net["vm2"].x("ip", "neigh", "show", "10.1.0.14").strip() in (
         "",
         "10.1.0.14 dev eth0 FAILED",
     )
 
 
-def test_forged_source_ip_or_mac_is_dropped(net: dict[str, Vm]) -> None:
-    vm1 = net["vm1"]
-    vm1.x("ip", "addr", "add", "10.1.0.99/24", "dev", "eth0")
+def _forge_and_ping(
+    src: Vm, dst: Vm, dst_ip: str, forged_ip: str = "", forged_mac: str = ""
+) -> int:
+    """Ping `dst` from `src` with a forged source (static ARP entry, so the ICMP really
+    leaves the VM whatever ARP does); returns how many echo requests `dst` received."""
+    before = in_echos(dst)
+    if forged_mac:
+        src.x("ip", "link", "set", "eth0", "address", forged_mac)
+    if forged_ip:
+        src.x("ip", "addr", "add", f"{forged_ip}/24", "dev", "eth0")
     try:
-        out = vm1.x("ping", "-c", "2", "-W", "1", "-I", "10.1.0.99", "10.1.0.12", check=False)
-        assert " 0 received" in out
+        src.x(
+            "ip", "neigh", "replace", dst_ip, "lladdr", dst.mac, "dev", "eth0", "nud", "permanent"
+        )
+        args = ["-I", forged_ip] if forged_ip else []
+        src.x("ping", "-c", "3", "-i", "0.1", "-W", "1", *args, dst_ip, check=False)
+        time.sleep(0.2)
+        return in_echos(dst) - before
     finally:
-        vm1.x("ip", "addr", "del", "10.1.0.99/24", "dev", "eth0")
-    vm1.x("ip", "link", "set", "eth0", "address", "fa:16:3e:00:01:99")
-    try:
-        assert not vm1.ping("10.1.0.12", count=2)
-    finally:
-        vm1.x("ip", "link", "set", "eth0", "address", mac(11))
-    assert vm1.ping("10.1.0.12")
+        src.x("ip", "neigh", "del", dst_ip, "dev", "eth0", check=False)
+        if forged_ip:
+            src.x("ip", "addr", "del", f"{forged_ip}/24", "dev", "eth0", check=False)
+        if forged_mac:
+            src.x("ip", "link", "set", "eth0", "address", src.mac)
 
 
-def test_pending_before_plug_success_after_programming(
-    lab: Lab, controller: ControllerStandIn, net: dict[str, Vm]
+def test_forged_source_dropped_with_port_security_and_passes_without(
+    api: Api, nets: dict[str, dict[str, Any]], net: dict[str, Vm], scratch: Scratch
 ) -> None:
-    controller.add_port("port-vm5", "h3", NET_A, "10.1.0.15", mac(15))
-    pending = controller.wait_state("port-vm5", pb.PENDING)
-    assert pending.received_at > 0 and pending.programmed_at == 0
-    assert not cookie_flows(lab, "h3", flows.KIND_PORT, "port-vm5")
-    vm5 = lab.add_vm("h3", "port-vm5", mac(15), name="vm5")
-    done = controller.wait_state("port-vm5", pb.SUCCESS)
-    assert done.programmed_at >= done.received_at > 0
-    assert cookie_flows(lab, "h3", flows.KIND_PORT, "port-vm5")
+    vm1, vm2 = net["vm1"], net["vm2"]
+    assert _forge_and_ping(vm1, vm2, "10.1.0.12", forged_ip="10.1.0.99") == 0
+    assert _forge_and_ping(vm1, vm2, "10.1.0.12", forged_mac="fa:16:3e:00:01:99") == 0
+    assert vm1.ping("10.1.0.12")  # the genuine source still passes
+    # The same forgeries from a port with port_security_enabled=false reach their target.
+    vm7 = boot(scratch, "vm7", "h2", nets["A"], 17, port_security_enabled=False)
+    assert api.get("port", vm7.port_id)["port_security_enabled"] is False
+    api.wait_status(vm7.port_id, "ACTIVE")
+    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_ip="10.1.0.98") == 3
+    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_mac="fa:16:3e:00:01:98") == 3
+    # A forged IP without port security even gets its replies (vm1's ARP is flooded).
+    vm7.x("ip", "addr", "add", "10.1.0.98/24", "dev", "eth0")
+    try:
+        out = vm7.x("ping", "-c", "3", "-i", "0.1", "-W", "1", "-I", "10.1.0.98", "10.1.0.11")
+        assert " 0% packet loss" in out, out
+    finally:
+        vm7.x("ip", "addr", "del", "10.1.0.98/24", "dev", "eth0", check=False)
+
+
+def test_port_down_until_plugged_active_after_programming_with_timeline(
+    api: Api, lab: Lab, nets: dict[str, dict[str, Any]], net: dict[str, Vm], scratch: Scratch
+) -> None:
+    port = scratch.port(nets["A"]["id"], "h3", ip(15), mac(15))
+    assert port["status"] == "DOWN" and port["binding:vif_type"] == "ovs"
+    wait_for(
+        lambda: api.provisioning(port["id"]).get("received_at"),
+        15,
+        "the agent of h3 to receive the port and report it",
+    )
+    pending = api.provisioning(port["id"])
+    assert pending["state"] == "PENDING" and pending["programmed_at"] is None, pending
+    assert pending["host_id"] == "h3"
+    time.sleep(0.5)  # nothing may turn it ACTIVE while no VIF is plugged
+    assert api.port_status(port["id"]) == "DOWN"
+    assert not cookie_flows(lab, "h3", flows.KIND_PORT, port["id"])
+    vm5 = scratch.vm("vm5", "h3", port)
+    assert vm5.lease().get("ip") == ip(15)
+    api.wait_status(port["id"], "ACTIVE")
+    tl = api.provisioning(port["id"])
+    assert tl["state"] == "SUCCESS", tl
+    stamps = [tl[s] for s in STAMPS]
+    assert all(stamps) and stamps == sorted(stamps), tl
+    assert cookie_flows(lab, "h3", flows.KIND_PORT, port["id"])
     assert vm5.ping("10.1.0.11")
 
 
-def test_deleting_a_port_removes_its_flows_here_and_its_neighbour_entries_elsewhere(
-    lab: Lab, controller: ControllerStandIn, net: dict[str, Vm]
+def test_unplugging_the_vif_turns_the_port_down(
+    api: Api, lab: Lab, nets: dict[str, dict[str, Any]], net: dict[str, Vm], scratch: Scratch
 ) -> None:
-    vm6 = boot(lab, controller, "vm6", "h3", NET_A, 16)
+    # Fails today (alcor bug, see the e2e report): the agent reports REMOVED with the
+    # revision of the goal state it holds (0), but the intake's SUCCESS write bumped the port
+    # and port_provisioning.revision to 1, so `status._accepted` drops the report (0 < 1).
+    vm8 = boot(scratch, "vm8", "h3", nets["A"], 18)
+    api.wait_status(vm8.port_id, "ACTIVE")
+    vm8.unplug()
+    wait_for(
+        lambda: not cookie_flows(lab, "h3", flows.KIND_PORT, vm8.port_id), 10, "port flows to go"
+    )
+    assert not net["vm1"].ping("10.1.0.18", count=2)
+    api.wait_status(vm8.port_id, "DOWN", timeout=10)
+
+
+def test_deleting_a_port_removes_its_flows_here_and_its_neighbour_entries_elsewhere(
+    api: Api, lab: Lab, nets: dict[str, dict[str, Any]], net: dict[str, Vm], scratch: Scratch
+) -> None:
+    vm6 = boot(scratch, "vm6", "h3", nets["A"], 16)
+    api.wait_status(vm6.port_id, "ACTIVE")
     assert vm6.ping("10.1.0.11")
-    assert cookie_flows(lab, "h1", flows.KIND_NEIGHBOR, "port-vm6")
-    controller.delete_port("port-vm6")
-    wait_for(lambda: not cookie_flows(lab, "h3", flows.KIND_PORT, "port-vm6"), what="port flows")
+    assert cookie_flows(lab, "h3", flows.KIND_PORT, vm6.port_id)
+    for host in ("h1", "h2"):
+        assert cookie_flows(lab, host, flows.KIND_NEIGHBOR, vm6.port_id), host
+    api.delete("port", vm6.port_id)
+    wait_for(
+        lambda: not cookie_flows(lab, "h3", flows.KIND_PORT, vm6.port_id), 15, "port flows to go"
+    )
     for host in ("h1", "h2", "h3"):
         wait_for(
-            lambda h=host: not cookie_flows(lab, h, flows.KIND_NEIGHBOR, "port-vm6"),
-            what=f"neighbour flows on {host}",
+            lambda h=host: not cookie_flows(lab, h, flows.KIND_NEIGHBOR, vm6.port_id),  # type: ignore[misc]
+            15,
+            f"neighbour flows on {host} to go",
         )
-    controller.wait_state("port-vm6", pb.REMOVED)
     assert not vm6.ping("10.1.0.11", count=2)
-    lab.remove_vm("vm6")
 
 
 def _durations(lab: Lab, host: str) -> dict[str, float]:
@@ -162,55 +299,122 @@ def _durations(lab: Lab, host: str) -> dict[str, float]:
 
 
 def test_agent_kill9_and_restart_loses_no_packet_and_flushes_nothing(
-    lab: Lab, controller: ControllerStandIn, net: dict[str, Vm], nats_server: NatsServer
+    api: Api, lab: Lab, server: AlcorServer, net: dict[str, Vm]
 ) -> None:
     h1 = lab.hosts["h1"]
+    started = api.agents()["h1"]["started_at"]
     before = _durations(lab, "h1")
-    ping = subprocess.Popen(
-        [
-            "ip",
-            "netns",
-            "exec",
-            net["vm1"].ns,
-            "ping",
-            "-c",
-            "150",
-            "-i",
-            "0.02",
-            "-W",
-            "1",
-            "10.1.0.12",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(0.5)
-    registrations = len(controller.registrations)
-    h1.stop_agent(hard=True)
-    time.sleep(0.5)
-    h1.start_agent(nats_server.url)
-    wait_for(lambda: len(controller.registrations) > registrations, 30, "re-registration")
-    out, _ = ping.communicate(timeout=30)
-    assert " 0% packet loss" in out, out
-    time.sleep(1.0)  # the restarted agent's replace-flows has run by now
-    after = _durations(lab, "h1")
-    assert set(after) == set(before)
-    elapsed = min(after.values())
-    assert elapsed > 2.0, "flows were re-created"
-    assert all(after[k] >= before[k] for k in before)
-    # DHCP still served by the new agent process (new OpenFlow connection).
-    assert net["vm4"].dhcp().get("ip") == "10.1.0.14"
-
-
-def test_nats_restart_traffic_continues_and_agents_resync(
-    lab: Lab, controller: ControllerStandIn, net: dict[str, Vm], nats_server: NatsServer
-) -> None:
-    nats_server.kill()
+    ping = ping_bg(net["vm1"], "10.1.0.12", 150)
     try:
-        assert net["vm1"].ping("10.1.0.12")
-        # Intent that changes while NATS is down reaches the agents only by resync.
-        controller.add_port("port-late", "h2", NET_A, "10.1.0.77", mac(77), publish=False)
+        time.sleep(0.5)
+        h1.stop_agent(hard=True)
+        time.sleep(1.1)  # started_at has a resolution of one second
+        h1.start_agent(server.nats_url)
+        wait_for(lambda: api.agents()["h1"]["started_at"] != started, 30, "h1 to re-register")
     finally:
-        nats_server.start()
-    wait_for(lambda: cookie_flows(lab, "h1", flows.KIND_NEIGHBOR, "port-late"), 30, "resync")
-    assert net["vm1"].ping("10.1.0.12")
+        out = ping_result(ping)
+    assert " 0% packet loss" in out, out
+    # DHCP answered by the new agent process (a new OpenFlow connection), ports stay ACTIVE.
+    assert net["vm4"].dhcp().get("ip") == "10.1.0.14"
+    for vm in (net["vm1"], net["vm4"]):
+        api.wait_status(vm.port_id, "ACTIVE")
+    after = _durations(lab, "h1")  # the restarted agent's resync (replace-flows) has run
+    assert set(after) == set(before)
+    assert min(after.values()) > 2.0, "flows were re-created"
+    assert all(after[k] >= before[k] for k in before)
+
+
+def _traffic_survives(vm: Vm, target: str, disrupt: Any) -> None:
+    ping = ping_bg(vm, target, 250)
+    try:
+        time.sleep(0.5)
+        disrupt()
+    finally:
+        out = ping_result(ping)
+    assert " 0% packet loss" in out, out
+
+
+def _late_port(api: Api, lab: Lab, nets: dict[str, Any], scratch: Scratch, n: int) -> None:
+    """A port created after the disruption is programmed everywhere and turns ACTIVE."""
+    port = scratch.port(nets["A"]["id"], "h2", ip(n), mac(n))
+    wait_for(
+        lambda: cookie_flows(lab, "h1", flows.KIND_NEIGHBOR, port["id"]),
+        30,
+        "h1 to learn the new port",
+    )
+    vm = scratch.vm(f"vm{n}", "h2", port)
+    assert vm.lease().get("ip") == ip(n)
+    api.wait_status(port["id"], "ACTIVE")
+    assert vm.ping("10.1.0.11")
+
+
+def test_server_restart_traffic_continues_and_agents_resync(
+    api: Api,
+    lab: Lab,
+    server: AlcorServer,
+    nets: dict[str, Any],
+    net: dict[str, Vm],
+    scratch: Scratch,
+) -> None:
+    def restart() -> None:
+        server.stop()
+        assert net["vm2"].ping("10.1.0.11", count=2)  # no server, no NATS: still forwarding
+        server.start()  # same state dir, database, HTTP and NATS ports
+
+    _traffic_survives(net["vm1"], "10.1.0.12", restart)
+    wait_for(lambda: all(a["alive"] for a in api.agents().values()), 30, "agents alive")
+    _late_port(api, lab, nets, scratch, 21)
+    for vm in net.values():
+        api.wait_status(vm.port_id, "ACTIVE")
+
+
+def _nats_pid(server: AlcorServer) -> int | None:
+    """The embedded nats-server: the server process's child named nats-server."""
+    assert server.proc is not None
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if comm == "nats-server" and int(fields[1]) == server.proc.pid and fields[0] != "Z":
+            return int(entry)
+    return None
+
+
+def test_nats_crash_supervisor_restarts_it_traffic_continues_agents_resync(
+    api: Api,
+    lab: Lab,
+    server: AlcorServer,
+    nets: dict[str, Any],
+    net: dict[str, Vm],
+    scratch: Scratch,
+) -> None:
+    old = _nats_pid(server)
+    assert old is not None, "no nats-server child of the server process"
+    created: list[dict[str, Any]] = []
+
+    def crash() -> None:
+        os.kill(old, signal.SIGKILL)
+        # Intent committed while NATS is down reaches the hosts only by reconnect + resync.
+        created.append(scratch.port(nets["A"]["id"], "h3", ip(31), mac(31)))
+        new = wait_for(lambda: (p := _nats_pid(server)) and p != old and p, 15, "NATS restart")
+        assert new != old
+
+    _traffic_survives(net["vm1"], "10.1.0.12", crash)
+    for host in ("h1", "h2"):
+        wait_for(
+            lambda h=host: cookie_flows(lab, h, flows.KIND_NEIGHBOR, created[0]["id"]),  # type: ignore[misc]
+            30,
+            f"{host} to learn the port created while NATS was down",
+        )
+    vm = scratch.vm("vm31", "h3", created[0])
+    assert vm.lease().get("ip") == ip(31)
+    api.wait_status(created[0]["id"], "ACTIVE")
+    _late_port(api, lab, nets, scratch, 32)
+    for vm in net.values():
+        api.wait_status(vm.port_id, "ACTIVE")

@@ -3,8 +3,10 @@
 It holds networks, subnets and ports in memory, publishes HostDelta / NeighborDelta with the
 seq/prev_seq chain of goalstate.proto, answers the register, host-state and (chunked)
 neighbour-table RPCs, and records the agents' status reports. It runs its own asyncio loop
-in a thread so that synchronous pytest code can drive it. Swap it for `alcor server` when
-the end-to-end tests move to the real API.
+in a thread so that synchronous code can drive it. The end-to-end tests drive the real
+`alcor server` now; this double stays for benchmark part (b), which feeds one agent
+synthetic neighbour tables far larger than any API-created network (moved here from
+tests/e2e/controller.py).
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class ControllerStandIn:
         req = pb.HostStateRequest.FromString(msg.data)
         await msg.respond(self.host_state(req.host_id).SerializeToString())
 
-    def neighbor(self, port: pb.PortState, op: int = pb.UPSERT) -> pb.NeighborState:
+    def neighbor(self, port: pb.PortState, op: pb.Op = pb.UPSERT) -> pb.NeighborState:
         return pb.NeighborState(
             port_id=port.id,
             op=op,
@@ -194,7 +196,7 @@ class ControllerStandIn:
         gone.revision = port.revision + 1
         self.call(self._publish_port(gone, pb.DELETE))
 
-    async def _publish_port(self, port: pb.PortState, op: int) -> None:
+    async def _publish_port(self, port: pb.PortState, op: pb.Op) -> None:
         host_subject = subjects.host(port.host_id)
         seq, prev = self._next(host_subject)
         delta = pb.HostDelta(

@@ -1,0 +1,107 @@
+"""The Neutron API as the end-to-end tests use it, and a tracker of per-test objects."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import httpx
+
+from alcor.lab.lab import Lab
+from alcor.lab.netns import LabError
+from alcor.lab.vm import Vm
+from tests.support.waiting import wait_for
+
+
+class ApiError(AssertionError):
+    """A Neutron API call answered with an unexpected status (message has the body)."""
+
+    def __init__(self, method: str, path: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {path}: {status} {body[:2000]}")
+        self.status = status
+
+
+class Api:
+    """The Neutron calls the tests make (admin, noauth), failing loudly with the body."""
+
+    def __init__(self, url: str) -> None:
+        self.http = httpx.Client(base_url=url, timeout=30.0)
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        resp = self.http.request(method, path, json=body)
+        if resp.status_code >= 300:
+            raise ApiError(method, path, resp.status_code, resp.text)
+        return resp.json() if resp.content else None
+
+    def create(self, kind: str, **attrs: Any) -> dict[str, Any]:
+        return self.call("POST", f"/v2.0/{kind}s", {kind: attrs})[kind]  # type: ignore[no-any-return]
+
+    def get(self, kind: str, rid: str) -> dict[str, Any]:
+        return self.call("GET", f"/v2.0/{kind}s/{rid}")[kind]  # type: ignore[no-any-return]
+
+    def update(self, kind: str, rid: str, **attrs: Any) -> dict[str, Any]:
+        return self.call("PUT", f"/v2.0/{kind}s/{rid}", {kind: attrs})[kind]  # type: ignore[no-any-return]
+
+    def delete(self, kind: str, rid: str, missing_ok: bool = False) -> None:
+        try:
+            self.call("DELETE", f"/v2.0/{kind}s/{rid}")
+        except ApiError as exc:
+            if not (missing_ok and exc.status == 404):
+                raise
+
+    def port_status(self, port_id: str) -> str:
+        return str(self.get("port", port_id)["status"])
+
+    def provisioning(self, port_id: str) -> dict[str, Any]:
+        return self.call("GET", f"/v2.0/ports/{port_id}/provisioning")["provisioning"]  # type: ignore[no-any-return]
+
+    def agents(self) -> dict[str, dict[str, Any]]:
+        return {a["host"]: a for a in self.call("GET", "/v2.0/agents")["agents"]}
+
+    def wait_status(self, port_id: str, status: str, timeout: float = 20.0) -> None:
+        wait_for(
+            lambda: self.port_status(port_id) == status,
+            timeout,
+            f"port {port_id} to be {status} (provisioning {self.provisioning(port_id)})",
+        )
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class Scratch:
+    """Ports and VMs one test makes; removed afterwards whatever happened (VMs first)."""
+
+    def __init__(self, api: Api, lab: Lab) -> None:
+        self.api = api
+        self.lab = lab
+        self.ports: list[str] = []
+        self.vms: list[str] = []
+
+    def port(self, network_id: str, host: str, ip: str, mac: str, **attrs: Any) -> dict[str, Any]:
+        port = self.api.create(
+            "port",
+            network_id=network_id,
+            name=f"{self.lab.prefix}-{ip}",
+            mac_address=mac,
+            fixed_ips=[{"ip_address": ip}],
+            device_owner="compute:nova",
+            device_id=f"{self.lab.prefix}-{ip}",
+            **{"binding:host_id": host},
+            **attrs,
+        )
+        self.ports.append(port["id"])
+        return port
+
+    def vm(self, name: str, host: str, port: dict[str, Any], dhcp: bool = True) -> Vm:
+        self.vms.append(name)
+        return self.lab.add_vm(host, port["id"], port["mac_address"], name=name, dhcp=dhcp)
+
+    def cleanup(self) -> None:
+        for name in reversed(self.vms):
+            if name in self.lab.vms:
+                with contextlib.suppress(LabError):
+                    self.lab.remove_vm(name)
+        for port_id in reversed(self.ports):
+            with contextlib.suppress(ApiError, httpx.HTTPError):
+                self.api.delete("port", port_id, missing_ok=True)
