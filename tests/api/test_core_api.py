@@ -45,6 +45,8 @@ def test_versions_resources_extensions(http: httpx.Client) -> None:
     assert "security-group" not in exts  # only what is implemented
     assert http.get("/v2.0/extensions/provider").json()["extension"]["alias"] == "provider"
     neutron_error(http.get("/v2.0/extensions/nope"), 404, "ExtensionNotFound")
+    assert "networks" in http.get("/v2.0/networks.json").json()
+    assert http.get("/v2.0/extensions.json").status_code == 200
     doc = http.get("/openapi.json").json()
     assert "/v2.0/ports/{id}" in doc["paths"]
 

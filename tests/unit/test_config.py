@@ -1,0 +1,40 @@
+"""Settings precedence: flags > ALCOR_* environment > TOML file > defaults."""
+
+from pathlib import Path
+
+import pytest
+
+from alcor.config import AgentSettings, ServerSettings, load
+
+
+def test_precedence(tmp_path: Path) -> None:
+    conf = tmp_path / "alcor.toml"
+    conf.write_text(
+        'bind = "0.0.0.0:1"\n[server]\nmax_page_size = 7\nworkers = 3\n[agent]\nhost_id = "h9"\n'
+    )
+    env = {"ALCOR_MAX_PAGE_SIZE": "11", "ALCOR_AUTO_MIGRATE": "no"}
+    s = load(
+        ServerSettings,
+        flags={"workers": 5, "bind": None},
+        config_file=conf,
+        environ=env,
+        section="server",
+    )
+    assert s.bind == "0.0.0.0:1"  # file (flag given as None is ignored)
+    assert s.max_page_size == 11  # environment beats file
+    assert s.workers == 5  # flag beats file
+    assert s.auto_migrate is False
+    assert s.effective_database_url().endswith("/alcor.db")
+    agent = load(AgentSettings, config_file=conf, environ={}, section="agent")
+    assert agent.host_id == "h9"
+
+
+def test_errors_say_what_is_wrong(tmp_path: Path) -> None:
+    conf = tmp_path / "bad.toml"
+    conf.write_text("[server]\nnope = 1\n")
+    with pytest.raises(ValueError, match="unknown setting"):
+        load(ServerSettings, config_file=conf, environ={}, section="server")
+    with pytest.raises(FileNotFoundError):
+        load(ServerSettings, config_file=tmp_path / "missing.toml", environ={})
+    with pytest.raises(ValueError, match="not a boolean"):
+        load(ServerSettings, environ={"ALCOR_AUTO_MIGRATE": "perhaps"})
