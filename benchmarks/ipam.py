@@ -9,7 +9,9 @@ For each backend and each pool (a /24, a /8 and an IPv6 /64) it creates a fresh 
 times `count` automatic allocations, one transaction each through `Database.write_sync`
 (what an API request pays), then the same number inside a single transaction (what a bulk
 create pays per value). The point to check: the cost per allocation must not depend on the
-pool size. Prints a table and writes `benchmarks/results/ipam.json`.
+pool size. Then, for `allocate_many` (a /16, a /8 and an IPv6 /64), it times batches of
+`--batch` values (default 1,000), each one transaction, and `release_many` of the same
+batches: the figures are µs per value. Prints tables and writes `benchmarks/results/ipam.json`.
 """
 
 from __future__ import annotations
@@ -79,11 +81,72 @@ def _measure(db: Database, label: str, cidr: str, count: int) -> dict[str, Any]:
     }
 
 
-def run_backend(name: str, url: str, count: int) -> list[dict[str, Any]]:
+BATCH_POOLS = {
+    "/16": "10.1.0.0/16",
+    "/8": "10.0.0.0/8",
+    "v6 /64": "2001:db8:0:1::/64",
+}
+
+
+def _measure_batches(
+    db: Database, label: str, cidr: str, batch: int, rounds: int
+) -> dict[str, Any]:
+    ranges = addresses.default_pool_ranges(cidr, None)
+    version = 6 if ":" in cidr else 4
+    pool_id = f"bench-many-{label}-{time.monotonic_ns()}"
+    db.write_sync(pools.ensure_pool, pool_id, ranges)
+
+    def show(v: int) -> str:
+        return addresses.int_to_ip(v, version)
+
+    def many(uow: UnitOfWork, owners: list[str]) -> list[int]:
+        return pools.allocate_many(uow, pool_id, owners, display=show)
+
+    def release(uow: UnitOfWork, values: list[int]) -> int:
+        return pools.release_many(uow, [(pool_id, v) for v in values])
+
+    db.write_sync(many, ["warm"] * 10)
+    alloc_s, release_s, batches = [], [], []
+    for r in range(rounds):
+        owners = [f"r{r}p{i}" for i in range(batch)]
+        t = time.perf_counter()
+        batches.append(db.write_sync(many, owners))
+        alloc_s.append(time.perf_counter() - t)
+    for values in batches[: rounds // 2]:  # half back: the next batches reuse free lists
+        t = time.perf_counter()
+        db.write_sync(release, values)
+        release_s.append(time.perf_counter() - t)
+    reuse_s = []
+    for r in range(rounds // 2):
+        t = time.perf_counter()
+        db.write_sync(many, [f"again{r}p{i}" for i in range(batch)])
+        reuse_s.append(time.perf_counter() - t)
+    assert db.read_sync(pools.check_pool, pool_id) == []
+    us = 1e6 / batch
+    return {
+        "pool": label,
+        "batch": batch,
+        "rounds": rounds,
+        "many_us_per_value_p50": round(us * statistics.median(alloc_s), 2),
+        "many_us_per_value_max": round(us * max(alloc_s), 2),
+        "many_values_per_s": round(batch / statistics.median(alloc_s)),
+        "many_from_free_lists_us_per_value_p50": round(us * statistics.median(reuse_s), 2),
+        "release_many_us_per_value_p50": round(us * statistics.median(release_s), 2),
+    }
+
+
+def run_backend(
+    name: str, url: str, count: int, batch: int, rounds: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     db = Database(url, pool_size=2)
     metadata.create_all(db.engine, tables=[ipam_pools, ipam_buckets, ipam_used, ipam_free])
     try:
-        return [{"backend": name, **_measure(db, k, v, count)} for k, v in POOLS.items()]
+        single = [{"backend": name, **_measure(db, k, v, count)} for k, v in POOLS.items()]
+        batches = [
+            {"backend": name, **_measure_batches(db, k, v, batch, rounds)}
+            for k, v in BATCH_POOLS.items()
+        ]
+        return single, batches
     finally:
         db.close()
 
@@ -91,13 +154,22 @@ def run_backend(name: str, url: str, count: int) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000, help="allocations per pool")
+    parser.add_argument("--batch", type=int, default=1000, help="values per allocate_many")
+    parser.add_argument("--rounds", type=int, default=10, help="batches per pool")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ipam.json"))
     args = parser.parse_args(argv)
 
     rows: list[dict[str, Any]] = []
+    many: list[dict[str, Any]] = []
+
+    def run(name: str, url: str) -> None:
+        single, batches = run_backend(name, url, args.count, args.batch, args.rounds)
+        rows.extend(single)
+        many.extend(batches)
+
     with tempfile.TemporaryDirectory() as tmp:
-        rows += run_backend("sqlite", f"sqlite:///{tmp}/ipam.db", args.count)
+        run("sqlite", f"sqlite:///{tmp}/ipam.db")
     if not args.no_postgres:
         from tests.support.postgres import PostgresServer, find_bin_dir
 
@@ -105,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             print("PostgreSQL not installed: skipping it", file=sys.stderr)
         else:
             with PostgresServer() as server:
-                rows += run_backend("postgresql", server.create_database("bench"), args.count)
+                run("postgresql", server.create_database("bench"))
 
     cols = [
         ("backend", 10), ("pool", 7), ("buckets", 7), ("allocations", 11),
@@ -119,14 +191,32 @@ def main(argv: list[str] | None = None) -> int:
     print(" ".join(f"{heads.get(c, c):>{w}}" for c, w in cols))
     for r in rows:
         print(" ".join(f"{r[c]!s:>{w}}" for c, w in cols))
+    mcols = [
+        ("backend", 10), ("pool", 7), ("batch", 6), ("many_us_per_value_p50", 12),
+        ("many_us_per_value_max", 12), ("many_values_per_s", 10),
+        ("many_from_free_lists_us_per_value_p50", 12), ("release_many_us_per_value_p50", 12),
+    ]  # fmt: skip
+    mheads = {
+        "many_us_per_value_p50": "µs/value p50", "many_us_per_value_max": "µs/value max",
+        "many_values_per_s": "values/s", "many_from_free_lists_us_per_value_p50": "reuse µs/v",
+        "release_many_us_per_value_p50": "release µs/v",
+    }  # fmt: skip
+    print("\nallocate_many / release_many (one transaction per batch):")
+    print(" ".join(f"{mheads.get(c, c):>{w}}" for c, w in mcols))
+    for r in many:
+        print(" ".join(f"{r[c]!s:>{w}}" for c, w in mcols))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "machine": f"{platform.machine()} {platform.system()} python {platform.python_version()}",
         "method": "one process, one thread; per_tx = one write_sync transaction per "
-        "allocation; bulk = all allocations in one transaction",
+        "allocation; bulk = all allocations in one transaction; allocate_many = one "
+        "write_sync transaction per batch (µs per value, display = the address text); "
+        "release_many = half of those batches released, one transaction each; reuse = "
+        "batches allocated after that (from free lists, then marks)",
     }
-    out.write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
+    doc = {"meta": meta, "results": rows, "allocate_many": many}
+    out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

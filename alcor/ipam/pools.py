@@ -61,6 +61,13 @@ per pool: a 10.0.0.0/8 or an IPv6 /64 costs the same as a /24. An automatic allo
 select+delete when reusing a free value), independent of the pool size and of how full it
 is. Range edits cost O(N) statements plus the free rows they drop.
 
+Batches (bulk create/delete): `allocate_many` drains one bucket at a time (free list, then
+mark) and chooses every value before writing anything, then writes with three executemany
+statements (free rows, bucket rows, used rows): a constant number of statements per bucket
+touched, ~10-15 µs per value on SQLite in batches of 1,000 (`benchmarks/ipam.py`).
+`release_many` locks the buckets of each pool with one statement and deletes one bucket's
+values with one ``DELETE ... RETURNING``.
+
 Why not the alternatives
 ------------------------
 - One row per address (pre-populated availability table, as Neutron's old IPAM): a /8 is
@@ -101,7 +108,7 @@ import bisect
 import functools
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +135,7 @@ __all__ = [
     "MAX_VALUE",
     "RangeSet",
     "allocate",
+    "allocate_many",
     "allocations_of",
     "check_pool",
     "default_buckets",
@@ -386,20 +394,21 @@ def _lock_bucket(uow: UnitOfWork, pool: _Pool, bucket: int) -> _Bucket:
     return _bucket_of(row)
 
 
+def _bucket_params(pool_id: str, st: _Bucket) -> dict[str, Any]:
+    return {
+        "_p": pool_id,
+        "_b": st.bucket,
+        "_h": None if st.hwm is None else key(st.hwm),
+        "_a": st.ahead,
+        "_f": st.nfree,
+        "_u": st.used,
+        "_full": st.full,
+        "_g": st.gen,
+    }
+
+
 def _write_bucket(uow: UnitOfWork, pool_id: str, st: _Bucket) -> None:
-    uow.conn.execute(
-        _UPD_BUCKET,
-        {
-            "_p": pool_id,
-            "_b": st.bucket,
-            "_h": None if st.hwm is None else key(st.hwm),
-            "_a": st.ahead,
-            "_f": st.nfree,
-            "_u": st.used,
-            "_full": st.full,
-            "_g": st.gen,
-        },
-    )
+    uow.conn.execute(_UPD_BUCKET, _bucket_params(pool_id, st))
 
 
 def _advance(conn: sa.Connection, pool_id: str, ranges: RangeSet, n: int, st: _Bucket) -> None:
@@ -771,6 +780,358 @@ def _allocate_value(
     return value
 
 
+# -- batches ---------------------------------------------------------------------------------
+# allocate_many: buckets read/locked one statement each, then all writes as executemany.
+_PICK_ANY = (
+    sa.select(*_BUCKET_COLS)
+    .where(
+        ipam_buckets.c.pool_id == _B("pool_id"),
+        ipam_buckets.c.full.is_(False),
+        ipam_buckets.c.bucket.not_in(_B("done", expanding=True)),
+    )
+    .order_by(sa.case((ipam_buckets.c.bucket >= _B("start"), 0), else_=1), ipam_buckets.c.bucket)
+)
+_PICK_ONE_SKIP_LOCKED = _PICK_ANY.limit(1).with_for_update(skip_locked=True)
+_PICK_ASCENDING = (
+    sa.select(*_BUCKET_COLS)
+    .where(
+        ipam_buckets.c.pool_id == _B("pool_id"),
+        ipam_buckets.c.full.is_(False),
+        ipam_buckets.c.bucket >= _B("floor"),
+        ipam_buckets.c.bucket.not_in(_B("done", expanding=True)),
+    )
+    .order_by(ipam_buckets.c.bucket)
+    .limit(1)
+    .with_for_update()
+)
+_OPEN_BUCKETS = sa.select(ipam_buckets.c.bucket).where(
+    ipam_buckets.c.pool_id == _B("pool_id"),
+    ipam_buckets.c.full.is_(False),
+    ipam_buckets.c.bucket.not_in(_B("done", expanding=True)),
+)
+_WAIT_BUCKET = (
+    sa.select(*_BUCKET_COLS)
+    .where(
+        ipam_buckets.c.pool_id == _B("pool_id"),
+        ipam_buckets.c.bucket == _B("bucket"),
+        ipam_buckets.c.full.is_(False),
+    )
+    .with_for_update()
+)
+_SEL_FREE_N = (
+    sa.select(ipam_free.c.vkey)
+    .where(ipam_free.c.pool_id == _B("pool_id"), ipam_free.c.bucket == _B("bucket"))
+    .order_by(ipam_free.c.vkey)
+    .limit(_B("m", type_=sa.Integer))
+)
+_DEL_FREE_UPTO = ipam_free.delete().where(
+    ipam_free.c.pool_id == _B("_p"),
+    ipam_free.c.bucket == _B("_b"),
+    ipam_free.c.vkey <= _B("_k"),
+)
+_SEL_USED_KEYS = (
+    sa.select(ipam_used.c.vkey)
+    .where(ipam_used.c.pool_id == _B("pool_id"), ipam_used.c.bucket == _B("bucket"))
+    .order_by(ipam_used.c.vkey)
+    .limit(_B("m", type_=sa.Integer))
+)
+_SEL_USED_FROM = _SEL_USED_KEYS.where(ipam_used.c.vkey >= _B("k"))
+_SEL_USED_AFTER = _SEL_USED_KEYS.where(ipam_used.c.vkey > _B("k"))
+# release_many: one lock statement per pool, one DELETE ... RETURNING per bucket.
+_LOCK_BUCKETS = (
+    sa.select(*_BUCKET_COLS)
+    .where(
+        ipam_buckets.c.pool_id == _B("pool_id"),
+        ipam_buckets.c.bucket.in_(_B("buckets", expanding=True)),
+    )
+    .order_by(ipam_buckets.c.bucket)
+)
+_LOCK_BUCKETS_PG = _LOCK_BUCKETS.with_for_update()
+_DEL_USED = ipam_used.delete().where(
+    ipam_used.c.pool_id == _B("pool_id"),
+    ipam_used.c.bucket == _B("bucket"),
+    ipam_used.c.vkey.in_(_B("keys", expanding=True)),
+)
+_DEL_USED_ANY = _DEL_USED.returning(ipam_used.c.vkey, ipam_used.c.owner, ipam_used.c.display)
+_DEL_USED_OF = _DEL_USED.where(ipam_used.c.owner == _B("owner")).returning(
+    ipam_used.c.vkey, ipam_used.c.owner, ipam_used.c.display
+)
+_INS_FREE = ipam_free.insert()
+IN_CHUNK = 500  # keys per IN list (SQLite's bound-parameter limit is far above)
+
+
+def _ahead_keys(conn: sa.Connection, pool_id: str, st: _Bucket) -> Iterator[int]:
+    """The bucket's allocated values at or above its mark, ascending, read lazily in batches
+    of SCAN_BATCH and never more than the `st.ahead` there are (no query when it is 0)."""
+    left = st.ahead if st.hwm is not None else 0
+    q, k = _SEL_USED_FROM, key(st.hwm or 0)
+    while left > 0:
+        m = min(SCAN_BATCH, left)
+        keys = conn.execute(q, {"pool_id": pool_id, "bucket": st.bucket, "k": k, "m": m})
+        rows = [r for (r,) in keys]
+        if not rows:
+            raise AssertionError(f"ipam: ahead {st.ahead} of {pool_id}/{st.bucket} overstated")
+        yield from map(unkey, rows)
+        left -= len(rows)
+        q, k = _SEL_USED_AFTER, rows[-1]
+
+
+def _take_from_mark(
+    conn: sa.Connection, pool_id: str, ranges: RangeSet, n: int, st: _Bucket, want: int
+) -> list[int]:
+    """Hand out up to `want` values from the bucket's mark upwards; advance the mark.
+
+    Runs of free candidates are taken arithmetically (a `range` per stretch); the `ahead`
+    explicit allocations at/above the mark are read in key order (batches of SCAN_BATCH,
+    never more than `ahead` keys) and stepped over once each, as `_advance` does.
+    """
+    out: list[int] = []
+    cand = st.hwm
+    if cand is None:
+        st.ahead = 0
+        return out
+    b = st.bucket
+    ahead = _ahead_keys(conn, pool_id, st)
+    nxt_used = next(ahead, None)
+    passed = 0
+    his = ranges.his
+    while cand is not None:
+        while nxt_used is not None and nxt_used < cand:  # outside the ranges: now below
+            passed += 1
+            nxt_used = next(ahead, None)
+        if nxt_used == cand:  # taken explicitly earlier: step over it
+            passed += 1
+            nxt_used = next(ahead, None)
+            cand = ranges.next_candidate(cand + n, n, b)
+            continue
+        if len(out) >= want:
+            break  # `cand` is free and in range: the new mark
+        hi = his[bisect.bisect_left(his, cand)]
+        if nxt_used is not None and nxt_used <= hi:
+            hi = nxt_used - 1
+        count = min(want - len(out), (hi - cand) // n + 1)
+        stop = cand + count * n
+        out.extend(range(cand, stop, n))
+        cand = ranges.next_candidate(stop, n, b)
+    if cand is None:
+        st.hwm, st.ahead = None, 0
+    else:
+        st.hwm, st.ahead = cand, st.ahead - passed
+        if st.ahead < 0:
+            raise AssertionError(f"ipam: negative ahead in {pool_id}/{b}")
+    return out
+
+
+def _wait_for_any(
+    uow: UnitOfWork, pool: _Pool, done: set[int], deadline: list[float]
+) -> _Bucket | None:
+    """`_wait_for_bucket` for a batch: ignores the buckets the batch already drained."""
+    open_buckets = [
+        b
+        for (b,) in uow.conn.execute(_OPEN_BUCKETS, {"pool_id": pool.pool_id, "done": sorted(done)})
+    ]
+    if not open_buckets:
+        raise PoolExhausted(pool.pool_id)
+    held = _held(uow, pool.pool_id)
+    safe = [b for b in open_buckets if not held or b > max(held)]
+    if not safe:
+        now = time.monotonic()
+        if not deadline:
+            deadline.append(now + POLL_SECONDS)
+        if now < deadline[0]:
+            time.sleep(random.uniform(0.005, 0.05))
+            return None
+        safe = open_buckets  # last resort: PostgreSQL's deadlock detector arbitrates
+    row = uow.conn.execute(
+        _WAIT_BUCKET, {"pool_id": pool.pool_id, "bucket": random.choice(safe)}
+    ).first()
+    if row is None:  # it filled up while we waited
+        return None
+    held.add(row.bucket)
+    return _bucket_of(row)
+
+
+class _Restart(Exception):
+    """A batch must give back the buckets it locked and lock them in ascending order."""
+
+
+class _Batch:
+    """What `allocate_many` has chosen so far (nothing of it written yet)."""
+
+    def __init__(self, pool: _Pool) -> None:
+        self.pool = pool
+        self.start = random.randrange(pool.n)
+        self.done: set[int] = set()  # buckets locked and drained (or finished with)
+        self.touched: list[_Bucket] = []
+        self.free_upto: list[dict[str, Any]] = []
+        self.taken: list[tuple[int, int]] = []  # (bucket, value) in hand-out order
+
+    def take(self, uow: UnitOfWork, st: _Bucket, want: int) -> bool:
+        """Take what the locked bucket `st` has, up to what is missing; True when complete."""
+        pool = self.pool = _fresh(uow, self.pool, st)
+        self.done.add(st.bucket)
+        self.touched.append(st)
+        before = len(self.taken)
+        need = want - before
+        if st.nfree > 0:
+            where = {"pool_id": pool.pool_id, "bucket": st.bucket, "m": min(need, st.nfree)}
+            reused = list(uow.conn.execute(_SEL_FREE_N, where).scalars())
+            if reused:
+                self.free_upto.append({"_p": pool.pool_id, "_b": st.bucket, "_k": reused[-1]})
+                self.taken.extend((st.bucket, unkey(k)) for k in reused)
+                st.nfree -= len(reused)
+                need -= len(reused)
+        if need > 0 and st.hwm is not None:
+            values = _take_from_mark(uow.conn, pool.pool_id, pool.ranges, pool.n, st, need)
+            self.taken.extend((st.bucket, v) for v in values)
+        st.used += len(self.taken) - before
+        return len(self.taken) >= want
+
+
+def _choose_pg(uow: UnitOfWork, pool: _Pool, want: int) -> _Batch:
+    """Lock and drain buckets for a batch on PostgreSQL, deadlock-free.
+
+    First pass: buckets nobody holds (SKIP LOCKED), from a random one on, never waiting
+    while it holds a bucket it locked itself. If it runs out of unlocked buckets after
+    locking some, it rolls back to a savepoint taken before the first lock (which releases
+    those row locks; nothing was written) and starts again in strict ascending order: wait
+    for the lowest non-full bucket above every bucket of the pool this transaction holds,
+    then for the next one above it, and so on. Ordered waits cannot form a cycle with each
+    other, nor with `allocate`, `update_pool` and `release_many`, which wait in the same
+    order. A transaction that already held buckets of the pool before the call and finds
+    nothing above them falls back to `_wait_for_any` (poll, then PostgreSQL's deadlock
+    detector arbitrates), as `allocate` does.
+    """
+    held = _held(uow, pool.pool_id)
+    held_before = set(held)
+    strict = False
+    while True:
+        plan = _Batch(pool)
+        savepoint = uow.conn.begin_nested()
+        try:
+            _lock_for_batch(uow, plan, want, strict, held_before)
+        except _Restart:
+            savepoint.rollback()
+            held.intersection_update(held_before)
+            strict = True
+            continue
+        except BaseException:
+            savepoint.rollback()
+            held.intersection_update(held_before)
+            raise
+        savepoint.commit()  # RELEASE SAVEPOINT: the row locks now belong to the transaction
+        return plan
+
+
+def _lock_for_batch(
+    uow: UnitOfWork, plan: _Batch, want: int, strict: bool, held_before: set[int]
+) -> None:
+    conn, pool_id = uow.conn, plan.pool.pool_id
+    held = _held(uow, pool_id)
+    floor0 = floor = max(held_before) + 1 if held_before else 0
+    if strict:  # buckets this transaction held already: no waiting for those
+        for b in sorted(held_before):
+            row = conn.execute(_WAIT_BUCKET, {"pool_id": pool_id, "bucket": b}).first()
+            if row is not None and plan.take(uow, _bucket_of(row), want):
+                return
+            plan.done.add(b)
+    deadline: list[float] = []
+    while True:
+        if not strict:
+            params = {"pool_id": pool_id, "start": plan.start, "done": sorted(plan.done)}
+            row = conn.execute(_PICK_ONE_SKIP_LOCKED, params).first()
+            if row is None and plan.done:
+                raise _Restart  # only locked ones left: give ours back, queue up in order
+        else:
+            params = {"pool_id": pool_id, "floor": floor, "done": sorted(plan.done)}
+            row = conn.execute(_PICK_ASCENDING, params).first()
+            if row is None and floor > floor0 and _open_buckets(uow, pool_id, plan.done):
+                raise _Restart  # a bucket below us was released meanwhile: start over
+        if row is not None:
+            held.add(row.bucket)
+            st = _bucket_of(row)
+            floor = st.bucket + 1
+        else:
+            got = _wait_for_any(uow, plan.pool, plan.done, deadline)
+            if got is None:
+                continue
+            st = got
+            floor = max(floor, st.bucket + 1)
+        if plan.take(uow, st, want):
+            return
+
+
+def _open_buckets(uow: UnitOfWork, pool_id: str, done: set[int]) -> list[int]:
+    params = {"pool_id": pool_id, "done": sorted(done)}
+    return [b for (b,) in uow.conn.execute(_OPEN_BUCKETS, params)]
+
+
+def allocate_many(
+    uow: UnitOfWork, pool_id: str, owners: Sequence[str], *, display: Display = None
+) -> list[int]:
+    """Allocate ``len(owners)`` values automatically; value ``i`` goes to ``owners[i]``.
+
+    The batch form of ``allocate(uow, pool_id, owner)`` for bulk creates: all values or none.
+    It drains one bucket at a time (its free list first, then its mark), so it touches as
+    few buckets as the pool's state allows, and the number of statements depends on the
+    buckets touched, not on the number of values:
+
+    - per bucket: one read (PostgreSQL: one ``FOR UPDATE SKIP LOCKED`` pick; SQLite: one
+      read of all non-full buckets for the whole batch), plus one ``SELECT ... LIMIT m`` if
+      it reuses free-list values, plus one key scan per SCAN_BATCH explicit values it has to
+      step over ahead of the mark;
+    - per batch: one executemany DELETE of the reused free-list rows, one executemany UPDATE
+      of the touched buckets, one executemany INSERT of every `ipam_used` row.
+
+    Locking on PostgreSQL is that of `allocate`: unlocked buckets first (SKIP LOCKED); if
+    every remaining non-full bucket is held by others, wait only for a bucket numbered above
+    every bucket of the pool this transaction holds (polling up to POLL_SECONDS otherwise),
+    and take the pool's ranges again if the bucket's ``gen`` shows they changed meanwhile.
+    PoolExhausted is raised only when the buckets not yet drained by this batch are all
+    committed-full, i.e. the pool really has fewer than ``len(owners)`` free values.
+
+    On PoolExhausted nothing has been written: the values are chosen in memory and written
+    only once all of them are found, so the current transaction is left exactly as it was
+    (the bucket rows it locked on PostgreSQL stay locked until it ends). ``display`` is as
+    for `allocate` (a function of the value, or one text for all, default the decimal).
+    Raises PoolNotFound, PoolExhausted.
+    """
+    pool = _load_pool(uow, pool_id)
+    want = len(owners)
+    if want == 0:
+        return []
+    conn = uow.conn
+    if not _is_pg(uow):
+        plan = _Batch(pool)
+        rows = conn.execute(_PICK_ANY, {"pool_id": pool_id, "start": plan.start, "done": []})
+        for row in rows.all():
+            if plan.take(uow, _bucket_of(row), want):
+                break
+        else:
+            raise PoolExhausted(pool_id)
+    else:
+        plan = _choose_pg(uow, pool, want)
+    pool, touched, free_upto, taken = plan.pool, plan.touched, plan.free_upto, plan.taken
+    # Every value found: write. (Nothing above wrote, so PoolExhausted left no trace.)
+    if free_upto:
+        conn.execute(_DEL_FREE_UPTO, free_upto)
+    conn.execute(_UPD_BUCKET, [_bucket_params(pool_id, st) for st in touched])
+    if display is None:
+        shown = [str(v) for _, v in taken]
+    elif callable(display):
+        shown = [display(v) for _, v in taken]
+    else:
+        shown = [display] * want
+    conn.execute(
+        _INS_USED,
+        [
+            {"pool_id": pool_id, "bucket": b, "vkey": key(v), "owner": o, "display": d}
+            for (b, v), o, d in zip(taken, owners, shown, strict=True)
+        ],
+    )
+    return [v for _, v in taken]
+
+
 def release(uow: UnitOfWork, pool_id: str, value: int, owner: str | None = None) -> None:
     """Free an allocated value. Raises NotAllocated if it is not allocated (to `owner`).
 
@@ -818,17 +1179,84 @@ def allocations_of(
 def release_many(
     uow: UnitOfWork, items: Iterable[tuple[str, int]], owner: str | None = None
 ) -> int:
-    """Release several (pool_id, value) allocations; return how many.
+    """Release several (pool_id, value) allocations, all or none; return how many.
 
-    They are released in (pool, bucket) order, whatever order they are given in: two
-    transactions each releasing several values then never lock buckets in opposite orders
-    (which PostgreSQL would break as a deadlock, aborting one of them). Use this, not a loop
-    over `release`, whenever one transaction frees more than one value.
+    The fast path for deleting many (use it, not a loop over `release`, whenever one
+    transaction frees more than one value). Per pool, one statement locks the buckets
+    concerned, in ascending bucket order (``ORDER BY bucket FOR UPDATE`` on PostgreSQL)
+    whatever order the items come in, so two transactions releasing several values never
+    lock buckets in opposite orders (which PostgreSQL would break as a deadlock). Per bucket,
+    one ``DELETE ... RETURNING`` removes its values (IN lists of up to IN_CHUNK keys). Then one
+    executemany INSERT puts the values below their marks back on the free lists and one
+    executemany UPDATE writes every touched bucket.
+
+    Raises PoolNotFound, or NotAllocated for a value that is not allocated (to `owner`, if
+    given) or is listed twice. Nothing is released then: the checks that need no query come
+    first, and rows already deleted by this call are inserted back before raising (bucket
+    rows are written only at the end).
     """
-    order = sorted((p, v % _load_pool(uow, p).n, v) for p, v in items)
-    for p, _b, v in order:
-        release(uow, p, v, owner)
-    return len(order)
+    grouped: dict[str, dict[int, set[int]]] = {}
+    for p, v in items:
+        pool = _load_pool(uow, p)
+        if not 0 <= v <= MAX_VALUE:
+            raise NotAllocated(p, v, owner)
+        vals = grouped.setdefault(p, {}).setdefault(v % pool.n, set())
+        if v in vals:  # the second release of the same value
+            raise NotAllocated(p, v, owner)
+        vals.add(v)
+    conn = uow.conn
+    lock = _LOCK_BUCKETS_PG if _is_pg(uow) else _LOCK_BUCKETS
+    delete = _DEL_USED_ANY if owner is None else _DEL_USED_OF
+    gone: list[dict[str, Any]] = []  # the deleted ipam_used rows (to restore on failure)
+    states: list[tuple[str, _Bucket]] = []
+    free_rows: list[dict[str, Any]] = []
+    for p in sorted(grouped):
+        buckets = grouped[p]
+        pool = _load_pool(uow, p)
+        rows = conn.execute(lock, {"pool_id": p, "buckets": sorted(buckets)}).all()
+        if len(rows) != len(buckets):  # the pool was deleted (or re-created) since we read it
+            uow.cache.pop(("ipam.pool", p), None)
+            _restore(conn, gone)
+            raise PoolNotFound(p)
+        _held(uow, p).update(r.bucket for r in rows)
+        for row in rows:
+            st = _bucket_of(row)
+            pool = _fresh(uow, pool, st)
+            keys = sorted(key(v) for v in buckets[st.bucket])
+            deleted: set[str] = set()
+            for i in range(0, len(keys), IN_CHUNK):
+                params = {"pool_id": p, "bucket": st.bucket, "keys": keys[i : i + IN_CHUNK]}
+                if owner is not None:
+                    params["owner"] = owner
+                for k, o, d in conn.execute(delete, params):
+                    deleted.add(k)
+                    gone.append(
+                        {"pool_id": p, "bucket": st.bucket, "vkey": k, "owner": o, "display": d}
+                    )
+            if len(deleted) != len(keys):
+                _restore(conn, gone)
+                missing = min(k for k in keys if k not in deleted)
+                raise NotAllocated(p, unkey(missing), owner)
+            for k in keys:
+                v = unkey(k)
+                if st.hwm is not None and v >= st.hwm:
+                    st.ahead -= 1  # the mark will reach it again
+                elif v in pool.ranges:
+                    free_rows.append({"pool_id": p, "bucket": st.bucket, "vkey": k})
+                    st.nfree += 1
+            st.used -= len(keys)
+            states.append((p, st))
+    if free_rows:
+        conn.execute(_INS_FREE, free_rows)
+    if states:
+        conn.execute(_UPD_BUCKET, [_bucket_params(p, st) for p, st in states])
+    return len(gone)
+
+
+def _restore(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Put back `ipam_used` rows deleted by a `release_many` that then failed."""
+    if rows:
+        conn.execute(_INS_USED, rows)
 
 
 def release_owner(uow: UnitOfWork, owner: str, pool_id: str | None = None) -> int:

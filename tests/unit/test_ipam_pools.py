@@ -87,7 +87,7 @@ def test_display_and_owner_are_filterable(db: Database) -> None:
     rows = db.read_sync(
         lambda c: c.execute(
             sa.select(ipam_used.c.owner)
-            .where(ipam_used.c.display.like("10.1.0.7%"))
+            .where(ipam_used.c.display.like("10.1.0.7_"))
             .order_by(ipam_used.c.owner)
         ).all()
     )
@@ -177,3 +177,103 @@ def test_concurrent_ensure_pool(pg_url: str) -> None:
     assert _count(dbs[0], ipam_buckets, "shared") == pools.default_buckets(4000)
     for d in dbs:
         d.close()
+
+
+# -- batches ----------------------------------------------------------------------------------
+class _Statements:
+    """Counts the statements (an executemany counts once) sent on an engine."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.count = 0
+        self.engine = engine
+
+    def __enter__(self) -> _Statements:
+        sa.event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: object) -> None:
+        self.count += 1
+
+
+@pytest.mark.parametrize(
+    ("cidr", "version"), [("10.0.0.0/16", 4), ("10.0.0.0/8", 4), ("2001:db8:1:2::/64", 6)]
+)
+def test_allocate_many_costs_statements_per_bucket_not_per_value(
+    db: Database, cidr: str, version: int
+) -> None:
+    ranges = addresses.default_pool_ranges(cidr, None)
+    db.write_sync(pools.ensure_pool, "subnet", ranges)
+    rs = pools.RangeSet(ranges)
+    shown = {}
+
+    def show(v: int) -> str:
+        shown[v] = addresses.int_to_ip(v, version)
+        return shown[v]
+
+    owners = [f"port{i}" for i in range(1000)]
+    with _Statements(db.engine) as stmts:
+        got = db.write_sync(lambda u: pools.allocate_many(u, "subnet", owners, display=show))
+    # BEGIN, read pool, pick bucket(s), update buckets, insert used, COMMIT: one bucket of a
+    # /16 holds 1,024 values, so at most two buckets are touched.
+    assert stmts.count <= 8, stmts.count
+    assert len(got) == len(set(got)) == 1000 and all(v in rs for v in got)
+    assert {v % pools.default_buckets(rs.size) for v in got} != set(range(64))  # few buckets
+    for v, owner in zip(got[:50], owners, strict=False):
+        assert db.read_sync(pools.owner_of, "subnet", v) == owner
+    assert db.read_sync(pools.allocations_of, "port7") == [("subnet", got[7], shown[got[7]])]
+    assert db.read_sync(pools.used_count, "subnet") == 1000
+    assert db.read_sync(pools.check_pool, "subnet") == []
+    # Released below their marks, the values go on free lists; the next batch reuses them.
+    with _Statements(db.engine) as stmts:
+        assert db.write_sync(pools.release_many, [("subnet", v) for v in got[:600]]) == 600
+    assert stmts.count <= 12, stmts.count  # lock, a DELETE per bucket (500 keys per IN), ...
+    assert _count(db, ipam_free, "subnet") == 600
+    again = db.write_sync(pools.allocate_many, "subnet", ["again"] * 700)
+    assert len(set(again)) == 700 and not set(again) & set(got[600:])
+    # A bucket's free list is drained before its mark moves, so the free lists shrink.
+    reused = set(again) & set(got[:600])
+    assert _count(db, ipam_free, "subnet") == 600 - len(reused)
+    assert db.read_sync(pools.check_pool, "subnet") == []
+
+
+def test_allocate_many_steps_over_explicit_values_ahead_of_the_mark(db: Database) -> None:
+    db.write_sync(pools.ensure_pool, "p", [(0, 1999)], 2)
+    explicit = {3, 5, 7, 9, 10, 12, *range(101, 2 * pools.SCAN_BATCH * 2 + 101, 2)}
+    explicit.add(1500)  # far ahead
+    db.write_sync(lambda u: [pools.allocate(u, "p", "x", v) for v in sorted(explicit)])
+    db.write_sync(lambda u: pools.allocate(u, "p", "y", 5000, outside_ok=True))  # outside
+    got = db.write_sync(pools.allocate_many, "p", ["m"] * 900)
+    assert len(set(got)) == 900 and not set(got) & explicit
+    # Drains one bucket (the odd one loses every explicit value) before touching another.
+    assert db.read_sync(pools.check_pool, "p") == []
+    rest = 2000 - len(explicit) - 900
+    with pytest.raises(errors.PoolExhausted):
+        db.write_sync(pools.allocate_many, "p", ["z"] * (rest + 1))
+    assert db.read_sync(pools.used_count, "p") == len(explicit) + 1 + 900
+    last = db.write_sync(pools.allocate_many, "p", ["z"] * rest)
+    assert set(got) | set(last) | explicit == set(range(2000))
+    assert db.read_sync(pools.check_pool, "p") == []
+    with pytest.raises(errors.PoolExhausted):
+        db.write_sync(pools.allocate_many, "p", ["z"])
+
+
+def test_release_many_is_all_or_nothing(db: Database) -> None:
+    db.write_sync(pools.ensure_pool, "p", [(1, 300)], 4)
+    vals = db.write_sync(pools.allocate_many, "p", [f"o{i}" for i in range(200)])
+    spare = max(set(range(1, 301)) - set(vals))
+    with pytest.raises(errors.NotAllocated):  # one value not allocated: nothing released
+        db.write_sync(pools.release_many, [("p", v) for v in vals[:100]] + [("p", spare)])
+    with pytest.raises(errors.NotAllocated):  # released twice in one call
+        db.write_sync(pools.release_many, [("p", vals[0]), ("p", vals[0])])
+    with pytest.raises(errors.NotAllocated):  # not all of that owner
+        db.write_sync(pools.release_many, [("p", vals[0]), ("p", vals[1])], "o0")
+    with pytest.raises(errors.PoolNotFound):
+        db.write_sync(pools.release_many, [("p", vals[0]), ("nope", 1)])
+    assert db.read_sync(pools.used_count, "p") == 200
+    assert db.write_sync(pools.release_many, [("p", v) for v in reversed(vals)]) == 200
+    assert db.write_sync(pools.release_many, []) == 0
+    assert db.read_sync(pools.used_count, "p") == 0
+    assert db.read_sync(pools.check_pool, "p") == []

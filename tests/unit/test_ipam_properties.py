@@ -1,12 +1,15 @@
 """Property tests of the allocator against a plain Python model, on SQLite and PostgreSQL.
 
-Random sequences of automatic and explicit allocations, releases (including double
-releases), range edits and rolled-back multi-allocation transactions are applied both to
+Random sequences of automatic and explicit allocations, batches (`allocate_many`, alone and
+mixed with single allocations in one transaction), releases (including double releases),
+batch releases (`release_many`, including refused ones), range edits and rolled-back
+multi-allocation transactions are applied both to
 the real allocator (each operation its own transaction, on a real database) and to a model
 (a dict value -> owner and a set of in-range values). After every step the outcome must be
 what the model allows, and after every sequence `pools.check_pool` must find every stored
-invariant intact. Pool edges sit at 0, just below 2**32 and just below 2**128, so key width
-and mark overflow are exercised.
+invariant intact. A refused batch (PoolExhausted, NotAllocated) is caught inside its
+transaction, which then checks that it left no trace before committing. Pool edges sit at 0,
+just below 2**32 and just below 2**128, so key width and mark overflow are exercised.
 """
 
 from __future__ import annotations
@@ -56,6 +59,13 @@ ops = st.one_of(
     st.tuples(st.just("release_free"), st.integers(-2, UNIVERSE + 1)),
     st.tuples(st.just("update"), range_lists),
     st.tuples(st.just("rollback"), st.integers(1, 4)),
+    st.tuples(st.just("many"), st.integers(0, 12), st.booleans()),
+    st.tuples(st.just("mixed"), st.integers(1, 6), st.integers(0, 2)),
+    st.tuples(
+        st.just("release_many"),
+        st.lists(st.integers(0, 10**6), max_size=8),
+        st.sampled_from(["ok", "owner", "double", "free", "wrong_owner"]),
+    ),
 )
 
 
@@ -92,6 +102,59 @@ def _allocate_then_fail(uow: UnitOfWork, pool_id: str, k: int) -> None:
     raise Boom
 
 
+def _used_rows(conn: sa.Connection, pool_id: str) -> dict[int, tuple[str, str]]:
+    return {
+        pools.unkey(k): (o, d)
+        for k, o, d in conn.execute(
+            sa.select(ipam_used.c.vkey, ipam_used.c.owner, ipam_used.c.display).where(
+                ipam_used.c.pool_id == pool_id
+            )
+        )
+    }
+
+
+def _state(conn: sa.Connection, pool_id: str) -> tuple[Any, ...]:
+    """Everything stored for the pool (to show that a refused call changed nothing)."""
+    return tuple(
+        sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.pool_id == pool_id)))
+        for t in IPAM_TABLES
+    )
+
+
+def _many_checked(uow: UnitOfWork, pool_id: str, owners: list[str]) -> list[int] | None:
+    """allocate_many; on PoolExhausted check it left the transaction untouched (None)."""
+    before = _state(uow.conn, pool_id)
+    try:
+        return pools.allocate_many(uow, pool_id, owners, display=lambda v: f"m{v}")
+    except errors.PoolExhausted:
+        assert _state(uow.conn, pool_id) == before, "a refused batch wrote something"
+        assert pools.check_pool(uow, pool_id) == []
+        return None
+
+
+def _mixed(uow: UnitOfWork, pool_id: str, owner: str, k: int, where: int) -> list[int]:
+    """A bulk create: single allocations before/after a batch, all in one transaction."""
+    got = []
+    if where != 1:
+        got.append(pools.allocate(uow, pool_id, owner))
+    got += pools.allocate_many(uow, pool_id, [owner] * k)
+    if where != 0:
+        got.append(pools.allocate(uow, pool_id, owner))
+    return got
+
+
+def _release_many_checked(
+    uow: UnitOfWork, pool_id: str, values: list[int], owner: str | None
+) -> int | None:
+    """release_many; on NotAllocated check it left the transaction untouched (None)."""
+    before = _state(uow.conn, pool_id)
+    try:
+        return pools.release_many(uow, [(pool_id, v) for v in values], owner)
+    except errors.NotAllocated:
+        assert _state(uow.conn, pool_id) == before, "a refused release_many wrote something"
+        return None
+
+
 def _run_sequence(
     db: Database, base: int, nbuckets: int, initial: list[tuple[int, int]], steps: list[Any]
 ) -> None:
@@ -118,15 +181,28 @@ def _run_sequence(
             }
         )
         assert stored == model.used
-        # Exhaustion exactly when every in-range value is used: fill the rest, then fail.
-        for _ in range(len(model.free())):
+        # Exhaustion exactly when every in-range value is used: fill the rest (half in one
+        # batch, half one by one), then fail, for a batch of one as for a single allocation.
+        free = len(model.free())
+        assert db.write_sync(_many_checked, pool_id, ["x"] * (free + 1)) is None
+        batch = db.write_sync(pools.allocate_many, pool_id, ["filler"] * (free // 2))
+        assert len(set(batch)) == len(batch) == free // 2 and set(batch) <= model.free()
+        model.used.update(dict.fromkeys(batch, "filler"))
+        for _ in range(free - free // 2):
             v = db.write_sync(pools.allocate, pool_id, "filler")
             assert v in model.free()
             model.used[v] = "filler"
         with pytest.raises(errors.PoolExhausted):
             db.write_sync(pools.allocate, pool_id, "one-too-many")
+        assert db.write_sync(_many_checked, pool_id, ["one-too-many"]) is None
+        assert db.write_sync(pools.allocate_many, pool_id, []) == []
         assert db.read_sync(pools.check_pool, pool_id) == []
-        # Every allocation can be released exactly once, after which the pool is empty.
+        # Every allocation can be released exactly once, after which the pool is empty: the
+        # fillers in one release_many, the others one by one.
+        fillers = [v for v, o in model.used.items() if o == "filler"]
+        assert db.write_sync(_release_many_checked, pool_id, fillers, "filler") == len(fillers)
+        for v in fillers:
+            del model.used[v]
         for v, owner in sorted(model.used.items()):
             db.write_sync(pools.release, pool_id, v, owner)
         assert db.read_sync(pools.used_count, pool_id) == 0
@@ -199,6 +275,56 @@ def _apply(db: Database, pool_id: str, model: Model, step: Any, counter: Any) ->
     elif kind == "rollback":
         with pytest.raises(Boom):
             db.write_sync(_allocate_then_fail, pool_id, step[1])
+    elif kind == "many":
+        _, k, same_owner = step
+        free = model.free()
+        owners = [owner] * k if same_owner else [f"{owner}.{i}" for i in range(k)]
+        got = db.write_sync(_many_checked, pool_id, owners)
+        if k > len(free):
+            assert got is None, f"batch of {k} granted with {len(free)} free"
+            return
+        assert got is not None, f"batch of {k} refused with {len(free)} free"
+        assert len(got) == len(set(got)) == k and set(got) <= free
+        model.used.update(zip(got, owners, strict=True))
+        shown = db.read_sync(_used_rows, pool_id)
+        assert all(shown[v] == (o, f"m{v}") for v, o in zip(got, owners, strict=True))
+    elif kind == "mixed":
+        _, k, where = step
+        free = model.free()
+        need = k + (2 if where == 2 else 1)
+        if need > len(free):
+            with pytest.raises(errors.PoolExhausted):
+                db.write_sync(_mixed, pool_id, owner, k, where)
+            return
+        got = db.write_sync(_mixed, pool_id, owner, k, where)
+        assert len(got) == len(set(got)) == need and set(got) <= free
+        model.used.update(dict.fromkeys(got, owner))
+    elif kind == "release_many":
+        _, picks, mode = step
+        used = sorted(model.used)
+        chosen = sorted({used[i % len(used)] for i in picks}) if used else []
+        who: str | None = None
+        bad = False
+        if mode == "owner" and chosen:
+            who = model.used[chosen[0]]
+            chosen = [v for v in chosen if model.used[v] == who]
+        elif mode == "double" and chosen:
+            chosen.append(chosen[0])
+            bad = True
+        elif mode == "free":
+            spare = sorted(model.free())
+            if spare:
+                chosen.insert(len(chosen) // 2, spare[len(picks) % len(spare)])
+                bad = True
+        elif mode == "wrong_owner" and chosen:
+            who, bad = "nobody", True
+        got = db.write_sync(_release_many_checked, pool_id, chosen, who)
+        if bad:
+            assert got is None
+            return
+        assert got == len(chosen)
+        for v in chosen:
+            del model.used[v]
     else:  # pragma: no cover
         raise AssertionError(kind)
 
