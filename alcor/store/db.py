@@ -23,6 +23,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import queue
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +39,13 @@ T = TypeVar("T")
 
 CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
 _CHANGELOG_INSERT = changelog.insert()
+RETRIES = 5
+_RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 _JSON = msgspec.json.Encoder()
+
+
+def _retryable(exc: sa.exc.DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
 
 
 def _json_encode(value: Any) -> str:
@@ -174,6 +181,18 @@ class Database:
         return self._transaction(fn, args)
 
     def _transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """One attempt after another while PostgreSQL picks this transaction as a deadlock
+        or serialisation victim (it has rolled back, so running it again is safe)."""
+        for attempt in range(RETRIES):
+            try:
+                return self._attempt(fn, args)
+            except sa.exc.DBAPIError as exc:
+                if attempt + 1 == RETRIES or not _retryable(exc):
+                    raise
+                time.sleep(random.uniform(0.001, 0.01) * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _attempt(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self.engine.connect() as conn:
             self._begin(conn)
             uow = UnitOfWork(conn, self.dialect)
