@@ -496,6 +496,9 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
             "clock": "starts at the first API call (POST network); VM namespaces and veths "
             "are made before it; stops when the last VM holds its lease",
             "cpus": os.cpu_count(),
+            "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+            "hook": args.hook,
+            "boot": args.boot,
         },
     }
     Path(args.json_a).parent.mkdir(parents=True, exist_ok=True)
