@@ -305,9 +305,14 @@ class Agent:
             owners, self.dirty = self.dirty, set()
             try:
                 if self.programmed_once:
-                    await self.reconciler.apply(self.model.desired(owners))
+                    text, neighbors = self.model.split_owners(owners)
+                    await self.reconciler.apply(
+                        self.model.desired(text), self.model.neighbor_updates(neighbors)
+                    )
                 else:
-                    await self.reconciler.resync(self.model.full())
+                    await self.reconciler.resync(
+                        self.model.full(), self.model.all_neighbor_updates()
+                    )
                     self.programmed_once = True
             except OfctlError:
                 log.exception("flow programming failed; full resync in 1 s")

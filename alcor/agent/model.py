@@ -12,17 +12,21 @@ when its revision is >= the revision held, so a late delta never takes an entry 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from alcor.agent import flows
+from alcor.agent.reconciler import NeighborUpdate, SpecStream
 from alcor.southbound import goalstate_pb2 as pb
 
 # ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id)
 Owner = tuple[str, ...]
 STATIC: Owner = ("static",)
+
+log = logging.getLogger(__name__)
 
 
 def guarded_apply(held: dict[str, Any], key: str, entry: Any) -> bool:
@@ -234,7 +238,59 @@ class HostModel:
         return out
 
     def full(self) -> dict[int, list[flows.Flow]]:
-        return {ck: fl for ck, fl in self.desired(self.all_owners()).items() if fl}
+        """Every text-encoded flow (all owners but the neighbour entries) by cookie."""
+        owners = {o for o in self.all_owners() if o[0] != "neigh"}
+        return {ck: fl for ck, fl in self.desired(owners).items() if fl}
+
+    # -- neighbour entries (the bulk: encoded as OpenFlow bytes by the reconciler) -----------
+    def split_owners(self, owners: Iterable[Owner]) -> tuple[set[Owner], dict[str, set[str]]]:
+        """(text owners, {network id: neighbour port ids}) of a set of dirty owners."""
+        text: set[Owner] = set()
+        neigh: dict[str, set[str]] = {}
+        for owner in owners:
+            if owner[0] == "neigh":
+                neigh.setdefault(owner[1], set()).add(owner[2])
+            else:
+                text.add(owner)
+        return text, neigh
+
+    def neighbor_updates(self, dirty: dict[str, set[str]]) -> dict[str, NeighborUpdate | None]:
+        """What the reconciler needs for the dirty neighbour entries of each network
+        (None: the host does not serve the network any more, its neighbour flows go)."""
+        wanted = self.wanted_networks()
+        return {nid: self._neighbor_update(nid, pids, wanted) for nid, pids in dirty.items()}
+
+    def all_neighbor_updates(self) -> dict[str, NeighborUpdate]:
+        wanted = self.wanted_networks()
+        out = {nid: self._neighbor_update(nid, (), wanted) for nid in self.tables}
+        return {nid: update for nid, update in out.items() if update is not None}
+
+    def _neighbor_update(
+        self, network_id: str, port_ids: Iterable[str], wanted: set[str]
+    ) -> NeighborUpdate | None:
+        net = self.networks.get(network_id)
+        table = self.tables.get(network_id)
+        if net is None or table is None or network_id not in wanted:
+            return None
+        host_id, ports = self.host_id, self.ports
+
+        def specs(pids: Iterable[str] | None) -> SpecStream:
+            # Snapshot: deltas may change the table while the bundle streams (they mark
+            # their entries dirty again, so the next round catches up).
+            entries = table.entries
+            items = list(entries.items()) if pids is None else [(p, entries.get(p)) for p in pids]
+            spec = flows.neighbor_spec
+            for pid, entry in items:
+                if entry is None:
+                    yield pid, None
+                    continue
+                try:
+                    yield pid, spec(entry, entry.host_id != host_id and pid not in ports)
+                except ValueError as exc:
+                    log.warning("neighbour %s of network %s: %s", pid, network_id, exc)
+                    yield pid, None
+
+        return NeighborUpdate(net.vni, self.tunnel_ofport, port_ids, specs)
 
     def port_state(self, port_id: str) -> tuple[pb.ProgramState, float]:
         """(ProgramState, received_at) the agent should report for a port it holds."""

@@ -1,48 +1,151 @@
 """What the bridge holds, by owner, and the smallest bundle that moves it to the desired state.
 
-Two paths, both diff-based and never a flush:
+Two kinds of owners, two encodings, both diff-based and never a flush:
 
-* `resync(full)`: the whole desired set goes to `ovs-ofctl --bundle replace-flows`, which
-  compares with the bridge and changes only what differs. Used at start and after a gap, so
-  a restarted agent does not disturb flows that are still right (kill -9 invariant).
-* `apply(updates)`: for the owners (cookies) that changed, the new flow lists are compared
-  with what this process last installed, giving `add` / `delete_strict` lines in one bundle.
-  A neighbour added to a network is then a few lines, not a table rewrite.
+* Static pipeline, local ports and networks (a few flows each): `Flow` text, kept by cookie
+  and by key, changed with `ovs-ofctl --bundle` (`add` / `delete_strict` lines).
+* Neighbour entries (two flows each, and 100k+ of them per network): kept per network as
+  `NeighborSpec`s plus which entry holds each ARP IP and each L2 MAC; changes are encoded
+  straight to OpenFlow bytes (`ofwire`) and streamed into one atomic bundle while they are
+  being computed. An entry's flows always travel in the same bundle. A network the host
+  leaves goes with two non-strict deletes (neighbour cookie kind + its VNI), not one delete
+  per flow.
 
-The index is also global by flow key, so an owner never deletes a rule that another owner
-holds now (keys are designed not to collide; this keeps a mistake from becoming an outage).
+`resync(full, neighbors)` sends the whole desired set (both kinds, as text) to
+`ovs-ofctl --bundle replace-flows`, which compares with the bridge and changes only what
+differs: used at start and after a failure, so a restarted agent leaves right flows alone
+(kill -9 invariant). The neighbour text and bytes encode the same flows, so flows installed
+either way compare equal.
+
+Keys are global within a kind: an owner never deletes a rule that another owner holds now
+(keys are designed not to collide; this keeps a mistake from becoming an outage).
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import NamedTuple
 
-from alcor.agent.flows import Flow, delete_text
+from alcor.agent import flows
+from alcor.agent.flows import Flow, NeighborSpec, delete_text
 from alcor.agent.ofctl import Ofctl
+from alcor.agent.ofwire import Bundle, NeighborEncoder
+
+log = logging.getLogger(__name__)
 
 Key = tuple[int, int, str]
+# (port id, spec or None when the entry has no flows any more)
+SpecStream = Iterator[tuple[str, NeighborSpec | None]]
+BATCH = 2048  # neighbour messages per socket write: ovs-vswitchd stages them meanwhile
+
+
+class NeighborUpdate(NamedTuple):
+    """A network's changed neighbour entries, computed lazily (`specs(None)` = all entries)."""
+
+    vni: int
+    tunnel_ofport: int
+    port_ids: Iterable[str]
+    specs: Callable[[Iterable[str] | None], SpecStream]
+
+
+class NetworkNeighbors:
+    """The neighbour flows this process installed for one network."""
+
+    def __init__(self, vni: int, tunnel_ofport: int) -> None:
+        self.vni = vni
+        self.tunnel_ofport = tunnel_ofport
+        self.encoder = NeighborEncoder(vni, tunnel_ofport)
+        self.specs: dict[str, NeighborSpec] = {}
+        self.arp: dict[bytes, str] = {}  # IPv4 -> port id holding its ARP answer
+        self.l2: dict[bytes, str] = {}  # MAC -> port id holding its L2 flow
+
+    def __len__(self) -> int:
+        return len(self.arp) + len(self.l2)
+
+    def change(
+        self, pid: str, new: NeighborSpec | None, xids: Iterator[int], out: list[bytes]
+    ) -> None:
+        """Append the bundle messages that turn `pid`'s flows into `new`'s; update the index."""
+        old = self.specs.get(pid)
+        if old == new:
+            return
+        enc = self.encoder
+        arp, l2 = self.arp, self.l2
+        if old is not None:
+            keep_ips = new.ips if new is not None else ()
+            keep_macs = new.l2_macs if new is not None else ()
+            for ip in old.ips:
+                if ip not in keep_ips and arp.get(ip) == pid:
+                    del arp[ip]
+                    out.append(enc.arp_delete(next(xids), ip))
+            for mac in old.l2_macs:
+                if mac not in keep_macs and l2.get(mac) == pid:
+                    del l2[mac]
+                    out.append(enc.l2_delete(next(xids), mac))
+        if new is None:
+            self.specs.pop(pid, None)
+            return
+        self.specs[pid] = new
+        ck = new.cookie
+        same_arp = old is not None and old.mac == new.mac and old.cookie == ck
+        for ip in new.ips:
+            if not (same_arp and arp.get(ip) == pid and old is not None and ip in old.ips):
+                arp[ip] = pid
+                out.append(enc.arp(next(xids), ck, ip, new.mac))
+        if new.tunnel_ip:
+            same_l2 = old is not None and old.tunnel_ip == new.tunnel_ip and old.cookie == ck
+            for mac in new.l2_macs:
+                if not (same_l2 and l2.get(mac) == pid and old is not None and mac in old.l2_macs):
+                    l2[mac] = pid
+                    out.append(enc.l2(next(xids), ck, mac, new.tunnel_ip))
+
+    def record(self, pid: str, spec: NeighborSpec) -> None:
+        """Note `spec` as installed (a resync put it there)."""
+        self.specs[pid] = spec
+        for ip in spec.ips:
+            self.arp[ip] = pid
+        if spec.tunnel_ip:
+            for mac in spec.l2_macs:
+                self.l2[mac] = pid
+
+    def text(self) -> Iterator[str]:
+        """Every installed flow as `ovs-ofctl` text (for a replace-flows resync)."""
+        for spec in self.specs.values():
+            for flow in flows.spec_flows(spec, self.vni, self.tunnel_ofport):
+                yield flow.text(spec.cookie)
 
 
 class Reconciler:
-    """Installed flows by cookie and by key, kept in step with the bridge's bundles."""
+    """Installed flows by owner, kept in step with the bridge's bundles."""
 
     def __init__(self, ofctl: Ofctl) -> None:
         self.ofctl = ofctl
         self.by_cookie: dict[int, set[Key]] = {}
         self.by_key: dict[Key, tuple[int, str]] = {}
+        self.networks: dict[str, NetworkNeighbors] = {}
+        self.neighbor_flows = 0  # committed neighbour flows (the index may run ahead mid-bundle)
         self.last_apply_s = 0.0
         self.last_lines = 0
 
     def __len__(self) -> int:
-        return len(self.by_key)
+        return len(self.by_key) + self.neighbor_flows
 
+    @property
+    def mgmt_path(self) -> str:
+        target = self.ofctl.target
+        return target[len("unix:") :] if target.startswith("unix:") else target
+
+    # -- text owners -------------------------------------------------------------------------
     def diff(self, updates: Mapping[int, Iterable[Flow]]) -> list[str]:
         """Bundle lines turning the installed owners in `updates` into their new flow lists."""
         adds: list[str] = []
         deletes: list[str] = []
-        for ck, flows in updates.items():
-            new = {f.key: f.text(ck) for f in flows}
+        for ck, flow_list in updates.items():
+            new = {f.key: f.text(ck) for f in flow_list}
             for key in self.by_cookie.get(ck, set()) - new.keys():
                 held = self.by_key.get(key)
                 if held is not None and held[0] == ck:
@@ -53,8 +156,8 @@ class Reconciler:
         return deletes + adds
 
     def _commit(self, updates: Mapping[int, Iterable[Flow]]) -> None:
-        for ck, flows in updates.items():
-            new = {f.key: f.text(ck) for f in flows}
+        for ck, flow_list in updates.items():
+            new = {f.key: f.text(ck) for f in flow_list}
             for key in self.by_cookie.pop(ck, set()) - new.keys():
                 held = self.by_key.get(key)
                 if held is not None and held[0] == ck:
@@ -64,24 +167,126 @@ class Reconciler:
             if new:
                 self.by_cookie[ck] = set(new)
 
-    async def apply(self, updates: Mapping[int, list[Flow]]) -> int:
-        """Install the changed owners as one bundle; returns the number of bundle lines."""
+    # -- neighbour owners --------------------------------------------------------------------
+    def _neighbor_messages(
+        self, updates: Mapping[str, NeighborUpdate | None]
+    ) -> Iterator[list[bytes]]:
+        """Bundle messages for the neighbour changes, in batches (computed as consumed).
+
+        `None` for a network means the host no longer serves it: all its flows go.
+        """
+        xids = itertools.count(1)
+        out: list[bytes] = []
+        for nid, update in updates.items():
+            index = self.networks.get(nid)
+            stale = index is not None and (
+                update is None
+                or index.vni != update.vni
+                or index.tunnel_ofport != update.tunnel_ofport
+            )
+            if index is not None and stale:
+                self._drop_network(nid, index, xids, out)
+                index = None
+            if update is None:
+                continue
+            if index is None:
+                index = self.networks[nid] = NetworkNeighbors(update.vni, update.tunnel_ofport)
+                specs = update.specs(None)  # a new index: every entry of the table
+            else:
+                specs = update.specs(update.port_ids)
+            change = index.change
+            for pid, spec in specs:
+                change(pid, spec, xids, out)
+                if len(out) >= BATCH:
+                    yield out
+                    out = []
+        if out:
+            yield out
+
+    def _drop_network(
+        self, nid: str, index: NetworkNeighbors, xids: Iterator[int], out: list[bytes]
+    ) -> None:
+        del self.networks[nid]
+        if not len(index):
+            return
+        if any(other.vni == index.vni for other in self.networks.values()):
+            for pid in list(index.specs):  # VNI shared (mid-move): delete exactly ours
+                index.change(pid, None, xids, out)
+            return
+        out.append(index.encoder.delete_all(next(xids), flows.ARP_RESPONDER))
+        out.append(index.encoder.delete_all(next(xids), flows.L2_FORWARD))
+
+    async def _send_neighbors(self, updates: Mapping[str, NeighborUpdate | None]) -> int:
+        sent = 0
+        bundle: Bundle | None = None
+        try:
+            for batch in self._neighbor_messages(updates):
+                if bundle is None:
+                    bundle = Bundle(self.mgmt_path)
+                    await bundle.open()
+                await bundle.add(batch)
+                sent += len(batch)
+            if bundle is not None:
+                await bundle.commit()
+        finally:
+            if bundle is not None:
+                await bundle.close()
+        self.neighbor_flows = sum(len(n) for n in self.networks.values())
+        return sent
+
+    # -- rounds ------------------------------------------------------------------------------
+    async def apply(
+        self,
+        updates: Mapping[int, list[Flow]],
+        neighbors: Mapping[str, NeighborUpdate | None] | None = None,
+    ) -> int:
+        """Install the changed owners; returns the number of bundle lines/messages.
+
+        Text owners go in one `ovs-ofctl` bundle and neighbour entries in one OpenFlow bundle,
+        both at once. On failure the index may be ahead of the bridge: the caller resyncs.
+        """
         lines = self.diff(updates)
         start = time.monotonic()
-        if lines:
-            await self.ofctl.bundle(lines)
+
+        async def text() -> int:
+            if lines:
+                await self.ofctl.bundle(lines)
+            return len(lines)
+
+        async def binary() -> int:
+            return await self._send_neighbors(neighbors) if neighbors else 0
+
+        n_text, n_neighbor = await asyncio.gather(text(), binary())
         self._commit(updates)
         self.last_apply_s = time.monotonic() - start
-        self.last_lines = len(lines)
-        return len(lines)
+        self.last_lines = n_text + n_neighbor
+        return self.last_lines
 
-    async def resync(self, full: Mapping[int, list[Flow]]) -> None:
-        """Make the bridge hold exactly `full` (every other flow is removed)."""
-        lines = [f.text(ck) for ck, flows in full.items() for f in flows]
+    async def resync(
+        self,
+        full: Mapping[int, list[Flow]],
+        neighbors: Mapping[str, NeighborUpdate] | None = None,
+    ) -> None:
+        """Make the bridge hold exactly `full` plus `neighbors` (every other flow is removed)."""
+        self.networks = {}
+        for nid, update in (neighbors or {}).items():
+            index = self.networks[nid] = NetworkNeighbors(update.vni, update.tunnel_ofport)
+            for pid, spec in update.specs(None):
+                if spec is not None:
+                    index.record(pid, spec)
+        lines = [f.text(ck) for ck, flow_list in full.items() for f in flow_list]
+        for index in self.networks.values():
+            lines.extend(index.text())
         start = time.monotonic()
-        await self.ofctl.replace(lines)
+        try:
+            await self.ofctl.replace(lines)
+        except BaseException:
+            self.networks = {}
+            self.neighbor_flows = 0
+            raise
         self.by_cookie = {}
         self.by_key = {}
         self._commit(full)
+        self.neighbor_flows = sum(len(n) for n in self.networks.values())
         self.last_apply_s = time.monotonic() - start
         self.last_lines = len(lines)
