@@ -298,6 +298,7 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
             stamp.update(
                 host_id=t.host_id,
                 revision=t.revision,
+                bound_revision=t.revision,
                 state="PENDING",
                 reason="",
                 received_at=None,

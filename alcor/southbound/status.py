@@ -43,7 +43,7 @@ def _accepted(report_host: str, revision: int, port: Any, pp: Any) -> bool:
     if port.binding_host_id != report_host:
         return False
     if pp is not None and pp["host_id"] == report_host:
-        return revision >= pp["revision"]
+        return revision >= pp["bound_revision"]
     return revision == port.revision_number
 
 
@@ -81,11 +81,13 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
             revision = pp["revision"]
         else:
             revision = st.revision
+        bound = pp["bound_revision"] if pp is not None and pp["host_id"] == host_id else None
         stamps.append(
             {
                 "port_id": st.id,
                 "host_id": host_id,
                 "revision": revision,
+                "bound_revision": st.revision if bound is None else bound,
                 "state": pb.ProgramState.Name(st.state),
                 "reason": st.reason[:255],
                 "received_at": st.received_at or None,
