@@ -60,6 +60,7 @@ from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import HOOK as VM_HOOK
 from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import subjects
 from alcor.southbound.nats_server import NatsServer, free_port
 from benchmarks.controller_standin import ControllerStandIn
 
@@ -90,6 +91,38 @@ async def wait_flows(agent: Agent, count: int, timeout: float) -> float:
     return time.monotonic()
 
 
+def delta_payloads(
+    ctl: ControllerStandIn, net_id: str, entries: list[pb.NeighborState]
+) -> list[tuple[str, bytes]]:
+    """The NeighborDelta messages (seq chain of the stand-in) for `entries`, serialised
+    ahead of the clock: building them is the controller's work, not the agent's."""
+    subject = subjects.network(net_id)
+    out = []
+    for start in range(0, len(entries), CHUNK):
+        seq, prev = ctl._next(subject)
+        delta = pb.NeighborDelta(
+            network_id=net_id, seq=seq, prev_seq=prev, neighbors=entries[start : start + CHUNK]
+        )
+        out.append((subject, delta.SerializeToString()))
+    return out
+
+
+async def publish(ctl: ControllerStandIn, payloads: list[tuple[str, bytes]]) -> None:
+    """Publish on the stand-in's connection without blocking this (the agent's) loop."""
+
+    async def send() -> None:
+        for subject, data in payloads:
+            await ctl.nc.publish(subject, data)
+        await ctl.nc.flush()
+
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(send(), ctl.loop))
+
+
+def ovs_flow_count(host: Host) -> int:
+    out = host.ofctl("dump-aggregate", host.mgmt())
+    return int(out.split("flow_count=")[1].split()[0])
+
+
 async def part_b(lab: Lab, nats_url: str, sizes: list[int], console: Console) -> dict[str, Any]:
     host = lab.hosts["h1"]
     ctl = ControllerStandIn(nats_url, chunk_size=CHUNK).start()
@@ -109,10 +142,11 @@ async def part_b(lab: Lab, nats_url: str, sizes: list[int], console: Console) ->
     try:
         for round_no, n in enumerate(sizes):
             net_id = f"bench{round_no}"
+            local = f"{net_id}-local"
             ctl.add_network(net_id, 1000 + round_no, "10.0.0.0/8", "10.0.0.1")
             before = agent.programs
             idle = len(agent.reconciler)
-            ctl.add_port(f"{net_id}-local", "h1", net_id, "10.0.0.5", "fa:16:3e:aa:00:05")
+            ctl.add_port(local, "h1", net_id, "10.0.0.5", "fa:16:3e:aa:00:05")
             await agent.wait_programmed(before, 30)
             while net_id not in agent.model.tables or agent.net_streams[net_id].syncing:
                 await asyncio.sleep(0.01)
@@ -128,33 +162,57 @@ async def part_b(lab: Lab, nats_url: str, sizes: list[int], console: Console) ->
                     host_id=e.host_id,
                 )
                 ctl.tunnel_ips[e.host_id] = e.tunnel_ip
+            payloads = delta_payloads(ctl, net_id, entries)
             t0 = time.monotonic()
-            for start in range(0, n, CHUNK):
-                ctl.call(ctl.publish_neighbors(net_id, entries[start : start + CHUNK]))
-            t1 = await wait_flows(agent, base + 2 * n, 600)
+            await publish(ctl, payloads)
+            t1 = await wait_flows(agent, base + 2 * n, 900)
             bundle = agent.reconciler.last_apply_s
+            in_ovs = ovs_flow_count(host)
             extra = neighbor(n, net_id)
+            ctl.ports[extra.port_id] = pb.PortState(
+                id=extra.port_id,
+                revision=1,
+                network_id=net_id,
+                mac_address=extra.mac_address,
+                fixed_ips=extra.fixed_ips,
+                host_id=extra.host_id,
+            )
+            payloads = delta_payloads(ctl, net_id, [extra])
             t2 = time.monotonic()
-            ctl.call(ctl.publish_neighbors(net_id, [extra]))
+            await publish(ctl, payloads)
             t3 = await wait_flows(agent, base + 2 * n + 2, 60)
             one_more_lines = agent.reconciler.last_lines
             t4 = time.monotonic()
-            ctl.delete_port(f"{net_id}-local")
+            ctl.delete_port(local)
             while len(agent.reconciler) > idle:
                 await asyncio.sleep(0.005)
             t5 = time.monotonic()
+            left_in_ovs = ovs_flow_count(host)
+            # join: a port lands on a network that already has n+1 neighbours; the agent
+            # fetches the (chunked) table. Includes the stand-in building the table.
+            t6 = time.monotonic()
+            ctl.add_port(local, "h1", net_id, "10.0.0.5", "fa:16:3e:aa:00:05")
+            await wait_flows(agent, base + 2 * n + 2, 900)
+            t7 = time.monotonic()
+            ctl.delete_port(local)
+            while len(agent.reconciler) > idle:
+                await asyncio.sleep(0.005)
             out[str(n)] = {
                 "entries": n,
                 "flows": 2 * n,
                 "apply_s": round(t1 - t0, 4),
                 "last_bundle_s": round(bundle, 4),
+                "flows_in_ovs_after_apply": in_ovs,
                 "one_more_s": round(t3 - t2, 4),
                 "one_more_bundle_lines": one_more_lines,
                 "leave_s": round(t5 - t4, 4),
+                "flows_in_ovs_after_leave": left_in_ovs,
+                "join_s": round(t7 - t6, 4),
             }
             console.log(f"{n} neighbours: {out[str(n)]}")
             for e in entries:
                 ctl.ports.pop(e.port_id, None)
+            ctl.ports.pop(extra.port_id, None)
     finally:
         await agent.stop()
         ctl.stop()

@@ -21,9 +21,15 @@ table  name                 what it does
 21     EGRESS_SG_CT         reserved (conntrack recirculation of 20)
 30     DISPATCH             ARP requests from local VIFs -> 31; everything else -> 50
                             (routing will divert `ip,dl_dst=<router MAC>` to 40)
-31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> reply from the flow,
-                            IN_PORT (no ARP for a known neighbour crosses a tunnel);
+31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> arp_tha := its MAC,
+                            goto 32 (one action per neighbour: this table holds one flow
+                            per neighbour IP, so its flows are kept as cheap as possible);
                             unknown targets -> 50 (flooded)
+32     ARP_REPLY            turns the request into the reply, the same for every entry:
+                            eth_dst := eth_src, eth_src := arp_tha (the answer),
+                            arp_tha := arp_sha, arp_sha := the answer, op := 2, swap
+                            arp_spa/arp_tpa (via reg2), IN_PORT. No ARP for a known
+                            neighbour crosses a tunnel
 40     ROUTING              reserved for distributed routing (next issue); drop
 45     NAT                  reserved for floating IPs (next issue); drop
 50     L2_FORWARD           (VNI, dst MAC) -> local port: reg7 := ofport, goto 60;
@@ -36,7 +42,8 @@ table  name                 what it does
 61     INGRESS_SG_CT        reserved (conntrack recirculation of 60)
 =====  ===================  ===========================================================
 
-Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg6 = source
+Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
+(ARP reply address swap); reg6 = source
 ofport (future egress conntrack zone); reg7 = destination ofport (future ingress zone).
 `tun_id` carries the network's VNI through the whole pipeline, also for local traffic.
 
@@ -62,6 +69,7 @@ EGRESS_SG = 20
 EGRESS_SG_CT = 21
 DISPATCH = 30
 ARP_RESPONDER = 31
+ARP_REPLY = 32
 ROUTING = 40
 NAT = 45
 L2_FORWARD = 50
@@ -74,7 +82,8 @@ TABLE_MAP: dict[int, str] = {
     EGRESS_SG: "reserved: egress security groups (pass-through)",
     EGRESS_SG_CT: "reserved: egress conntrack",
     DISPATCH: "ARP requests -> 31, rest -> 50 (routing hook)",
-    ARP_RESPONDER: "ARP responder from the neighbour tables",
+    ARP_RESPONDER: "ARP responder from the neighbour tables: arp_tha := answer, -> 32",
+    ARP_REPLY: "ARP request -> reply with the MAC left in arp_tha, IN_PORT",
     ROUTING: "reserved: distributed routing (drop)",
     NAT: "reserved: floating IP NAT (drop)",
     L2_FORWARD: "L2 by (VNI, dst MAC): local or tunnel; explicit flood lists",
@@ -153,6 +162,8 @@ def static_flows() -> list[Flow]:
         Flow(DISPATCH, 100, f"{FROM_LOCAL},arp,arp_op=1", f"goto_table:{ARP_RESPONDER}"),
         Flow(DISPATCH, 0, "", f"goto_table:{L2_FORWARD}"),
         Flow(ARP_RESPONDER, 0, "", f"goto_table:{L2_FORWARD}"),
+        Flow(ARP_REPLY, 100, "arp", ARP_REPLY_ACTIONS),
+        Flow(ARP_REPLY, 0, "", "drop"),
         Flow(ROUTING, 0, "", "drop"),
         Flow(NAT, 0, "", "drop"),
         Flow(L2_FORWARD, 0, "", "drop"),
@@ -162,20 +173,27 @@ def static_flows() -> list[Flow]:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+# The reply, built in place from a request whose arp_tha holds the answer (table 32).
+ARP_REPLY_ACTIONS = (
+    "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
+    "move:NXM_NX_ARP_THA[]->NXM_OF_ETH_SRC[],"
+    "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
+    "move:NXM_OF_ETH_SRC[]->NXM_NX_ARP_SHA[],"
+    "set_field:2->arp_op,"
+    "move:NXM_OF_ARP_TPA[]->NXM_NX_REG2[],"
+    "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
+    "move:NXM_NX_REG2[]->NXM_OF_ARP_SPA[],"
+    "IN_PORT"
+)
+
+
 def arp_reply(vni: int, ip: str, mac: str, priority: int) -> Flow:
-    """Answer `who-has ip` in network `vni` with `mac`, straight back out of the asking port."""
+    """Answer `who-has ip` in network `vni` with `mac` (table 32 builds the reply)."""
     return Flow(
         ARP_RESPONDER,
         priority,
         f"arp,arp_op=1,tun_id={vni},arp_tpa={ip}",
-        "move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],"
-        f"set_field:{mac}->eth_src,"
-        "set_field:2->arp_op,"
-        "move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],"
-        "move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
-        f"set_field:{mac}->arp_sha,"
-        f"set_field:{ip}->arp_spa,"
-        "IN_PORT",
+        f"set_field:{mac}->arp_tha,goto_table:{ARP_REPLY}",
     )
 
 
@@ -353,7 +371,13 @@ def neighbor_spec(neighbor: pb.NeighborState, remote: bool) -> NeighborSpec:
     `remote` is False for ports bound to this host: their delivery flows belong to the port.
     """
     mac = neighbor.mac_address.lower()
-    ips = tuple(dict.fromkeys(ip for f in neighbor.fixed_ips if (ip := _ipv4_bytes(f.ip_address))))
+    fixed = neighbor.fixed_ips
+    if len(fixed) == 1:  # the common case, without the generic loop
+        ip = _ipv4_bytes(fixed[0].ip_address)
+        ips: tuple[bytes, ...] = (ip,) if ip else ()
+    else:
+        ips = tuple(dict.fromkeys(ip for f in fixed if (ip := _ipv4_bytes(f.ip_address))))
+    raw_mac = mac_bytes(mac)
     tunnel = b""
     l2: tuple[bytes, ...] = ()
     if remote and neighbor.tunnel_ip:
@@ -363,8 +387,8 @@ def neighbor_spec(neighbor: pb.NeighborState, remote: bool) -> NeighborSpec:
         if neighbor.allowed_address_pairs:
             l2 = tuple(mac_bytes(m) for m in _pair_macs(mac, neighbor.allowed_address_pairs))
         else:
-            l2 = (mac_bytes(mac),)
-    return NeighborSpec(cookie(KIND_NEIGHBOR, neighbor.port_id), mac_bytes(mac), ips, l2, tunnel)
+            l2 = (raw_mac,)
+    return NeighborSpec(cookie(KIND_NEIGHBOR, neighbor.port_id), raw_mac, ips, l2, tunnel)
 
 
 def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:

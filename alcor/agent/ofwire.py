@@ -42,16 +42,13 @@ OFPBCT_COMMIT_REQUEST = 4
 OFPBCT_COMMIT_REPLY = 5
 OFPBCT_DISCARD_REQUEST = 6
 OFPBF_ATOMIC = 1
-OFPP_IN_PORT = 0xFFFFFFF8
 OFPP_ANY = 0xFFFFFFFF
 OFPG_ANY = 0xFFFFFFFF
 NO_BUFFER = 0xFFFFFFFF
+OFPIT_GOTO_TABLE = 1
 OFPIT_APPLY_ACTIONS = 4
 OFPAT_OUTPUT = 0
 OFPAT_SET_FIELD = 25
-OFPAT_EXPERIMENTER = 0xFFFF
-NX_VENDOR = 0x00002320
-NXAST_REG_MOVE = 6
 
 HEADER = struct.Struct("!BBHI")
 BUNDLE_CTRL = struct.Struct("!BBHIIHH")  # header, bundle_id, type, flags
@@ -72,21 +69,13 @@ def oxm(cls: int, field: int, length: int, hasmask: bool = False) -> int:
 
 # OXM (class 0x8000) and NXM (classes 0 and 1) field headers used by the neighbour flows.
 OXM_ETH_DST = oxm(0x8000, 3, 6)
-OXM_ETH_SRC = oxm(0x8000, 4, 6)
 OXM_ETH_TYPE = oxm(0x8000, 5, 2)
 OXM_ARP_OP = oxm(0x8000, 21, 2)
-OXM_ARP_SPA = oxm(0x8000, 22, 4)
 OXM_ARP_TPA = oxm(0x8000, 23, 4)
-OXM_ARP_SHA = oxm(0x8000, 24, 6)
+OXM_ARP_THA = oxm(0x8000, 25, 6)
 OXM_TUNNEL_ID = oxm(0x8000, 38, 8)
 NXM_REG0_W = oxm(0x0001, 0, 8, hasmask=True)
 NXM_TUN_IPV4_DST = oxm(0x0001, 32, 4)
-NXM_OF_ETH_DST = oxm(0x0000, 1, 6)
-NXM_OF_ETH_SRC = oxm(0x0000, 2, 6)
-NXM_OF_ARP_SPA = oxm(0x0000, 16, 4)
-NXM_OF_ARP_TPA = oxm(0x0000, 17, 4)
-NXM_NX_ARP_SHA = oxm(0x0001, 17, 6)
-NXM_NX_ARP_THA = oxm(0x0001, 18, 6)
 
 
 def _pad8(data: bytes) -> bytes:
@@ -107,12 +96,6 @@ def set_field(header: int, value: bytes) -> bytes:
     return _pad8(struct.pack("!HHI", OFPAT_SET_FIELD, 0, header) + value)
 
 
-def reg_move(src: int, dst: int, n_bits: int) -> bytes:
-    return struct.pack(
-        "!HHIHHHHII", OFPAT_EXPERIMENTER, 24, NX_VENDOR, NXAST_REG_MOVE, n_bits, 0, 0, src, dst
-    )
-
-
 def output(port: int) -> bytes:
     return struct.pack("!HHIH6x", OFPAT_OUTPUT, 16, port, 0)
 
@@ -125,6 +108,10 @@ def apply_actions(*actions: bytes) -> bytes:
         fixed.append(action)
     body = b"".join(fixed)
     return struct.pack("!HH4x", OFPIT_APPLY_ACTIONS, 8 + len(body)) + body
+
+
+def goto_table(table: int) -> bytes:
+    return struct.pack("!HHB3x", OFPIT_GOTO_TABLE, 8, table)
 
 
 def _cut(template: bytes, *markers: bytes) -> list[bytes]:
@@ -141,8 +128,8 @@ def _cut(template: bytes, *markers: bytes) -> list[bytes]:
 
 
 # Placeholders cut out of the templates again (each occurs exactly once; checked by _cut).
-_IP1, _IP2 = b"\xf1\xf2\xf3\xf4", b"\xd1\xd2\xd3\xd4"
-_MAC1, _MAC2 = b"\xe1\xe2\xe3\xe4\xe5\xe6", b"\xc1\xc2\xc3\xc4\xc5\xc6"
+_IP1 = b"\xf1\xf2\xf3\xf4"
+_MAC1 = b"\xe1\xe2\xe3\xe4\xe5\xe6"
 
 
 class NeighborEncoder:
@@ -163,18 +150,9 @@ class NeighborEncoder:
             tlv(OXM_ARP_OP, b"\x00\x01"),
             tlv(OXM_ARP_TPA, _IP1),
         )
-        arp_instr = apply_actions(
-            reg_move(NXM_OF_ETH_SRC, NXM_OF_ETH_DST, 48),
-            set_field(OXM_ETH_SRC, _MAC1),
-            set_field(OXM_ARP_OP, b"\x00\x02"),
-            reg_move(NXM_NX_ARP_SHA, NXM_NX_ARP_THA, 48),
-            reg_move(NXM_OF_ARP_SPA, NXM_OF_ARP_TPA, 32),
-            set_field(OXM_ARP_SHA, _MAC2),
-            set_field(OXM_ARP_SPA, _IP2),
-            output(OFPP_IN_PORT),
-        )
+        arp_instr = apply_actions(set_field(OXM_ARP_THA, _MAC1)) + goto_table(flows.ARP_REPLY)
         arp_body = _rest(flows.ARP_RESPONDER, flows.PRIO_ARP_NEIGHBOR, OFPFC_ADD) + arp_match
-        self._arp = _cut(arp_body + arp_instr, _IP1, _MAC1, _MAC2, _IP2)
+        self._arp = _cut(arp_body + arp_instr, _IP1, _MAC1)
         self._arp_len = HEADER.size + 8 + len(arp_body) + len(arp_instr)
         arp_del = _rest(flows.ARP_RESPONDER, flows.PRIO_ARP_NEIGHBOR, OFPFC_DELETE_STRICT)
         self._arp_del = _cut(arp_del + arp_match, _IP1)
@@ -193,13 +171,13 @@ class NeighborEncoder:
         self._tunnel: dict[bytes, bytes] = {}
 
     def arp(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        a0, a1, a2, a3, a4 = self._arp
+        a0, a1, a2 = self._arp
         n = self._arp_len
         head = ADD_HEAD.pack(
             VERSION, OFPT_BUNDLE_ADD_MESSAGE, n + 16, xid, BUNDLE_ID, 0, OFPBF_ATOMIC,
             VERSION, OFPT_FLOW_MOD, n, xid, cookie,
         )  # fmt: skip
-        return b"".join((head, a0, ip, a1, mac, a2, mac, a3, ip, a4))
+        return b"".join((head, a0, ip, a1, mac, a2))
 
     def l2(self, xid: int, cookie: int, mac: bytes, tunnel_ip: bytes) -> bytes:
         instr = self._tunnel.get(tunnel_ip)
