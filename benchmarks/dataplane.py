@@ -118,6 +118,13 @@ async def publish(ctl: ControllerStandIn, payloads: list[tuple[str, bytes]]) -> 
     await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(send(), ctl.loop))
 
 
+def vswitchd_cpu(host: Host) -> float:
+    """CPU seconds used so far by the host's ovs-vswitchd (user + system)."""
+    pid = Path(host.dir, "ovs-vswitchd.pid").read_text().strip()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def ovs_flow_count(host: Host) -> int:
     out = host.ofctl("dump-aggregate", host.mgmt())
     return int(out.split("flow_count=")[1].split()[0])
@@ -163,9 +170,15 @@ async def part_b(lab: Lab, nats_url: str, sizes: list[int], console: Console) ->
                 )
                 ctl.tunnel_ips[e.host_id] = e.tunnel_ip
             payloads = delta_payloads(ctl, net_id, entries)
+            rounds0, vs0, cpu0 = agent.programs, vswitchd_cpu(host), time.process_time()
             t0 = time.monotonic()
             await publish(ctl, payloads)
             t1 = await wait_flows(agent, base + 2 * n, 900)
+            cpu = {
+                "vswitchd": vswitchd_cpu(host) - vs0,
+                "bench_process": time.process_time() - cpu0,
+            }
+            rounds = agent.programs - rounds0
             bundle = agent.reconciler.last_apply_s
             in_ovs = ovs_flow_count(host)
             extra = neighbor(n, net_id)
@@ -203,6 +216,8 @@ async def part_b(lab: Lab, nats_url: str, sizes: list[int], console: Console) ->
                 "apply_s": round(t1 - t0, 4),
                 "last_bundle_s": round(bundle, 4),
                 "flows_in_ovs_after_apply": in_ovs,
+                "programming_rounds": rounds,
+                "cpu_s_during_apply": {k: round(v, 2) for k, v in cpu.items()},
                 "one_more_s": round(t3 - t2, 4),
                 "one_more_bundle_lines": one_more_lines,
                 "leave_s": round(t5 - t4, 4),

@@ -41,6 +41,7 @@ Key = tuple[int, int, str]
 # (port id, spec or None when the entry has no flows any more)
 SpecStream = Iterator[tuple[str, NeighborSpec | None]]
 BATCH = 2048  # neighbour messages per socket write: ovs-vswitchd stages them meanwhile
+BUNDLE_MAX = 40_000  # messages per bundle; bigger changes go as a pipelined chain of bundles
 
 
 class NeighborUpdate(NamedTuple):
@@ -217,8 +218,34 @@ class Reconciler:
         out.append(index.encoder.delete_all(next(xids), flows.L2_FORWARD))
 
     async def _send_neighbors(self, updates: Mapping[str, NeighborUpdate | None]) -> int:
+        """Stream the neighbour changes into bundles of up to BUNDLE_MAX messages.
+
+        A big change goes as a chain of bundles: while ovs-vswitchd commits one, the next is
+        already being computed and staged on a second connection. Commits keep their order
+        (a key deleted in one bundle and added in a later one ends up added), and an entry's
+        messages never straddle two bundles (batches end on entry boundaries).
+        """
         sent = 0
+        start = time.monotonic()
         bundle: Bundle | None = None
+        previous: asyncio.Task[None] | None = None
+        chain: list[asyncio.Task[None]] = []
+
+        async def finish(bundle: Bundle, after: asyncio.Task[None] | None) -> None:
+            try:
+                if after is not None:
+                    await after
+                streamed = time.monotonic()
+                await bundle.commit()
+                log.debug(
+                    "neighbour bundle: %d messages, committed %.3f s after start (commit %.3f s)",
+                    bundle.count,
+                    time.monotonic() - start,
+                    time.monotonic() - streamed,
+                )
+            finally:
+                await bundle.close()
+
         try:
             for batch in self._neighbor_messages(updates):
                 if bundle is None:
@@ -226,12 +253,21 @@ class Reconciler:
                     await bundle.open()
                 await bundle.add(batch)
                 sent += len(batch)
+                if bundle.count >= BUNDLE_MAX:
+                    previous = asyncio.create_task(finish(bundle, previous))
+                    chain.append(previous)
+                    bundle = None
             if bundle is not None:
-                await bundle.commit()
+                chain.append(asyncio.create_task(finish(bundle, previous)))
+                bundle = None
+            await asyncio.gather(*chain)
         finally:
             if bundle is not None:
                 await bundle.close()
-        self.neighbor_flows = sum(len(n) for n in self.networks.values())
+            for task in chain:
+                task.cancel()
+            await asyncio.gather(*chain, return_exceptions=True)
+            self.neighbor_flows = sum(len(n) for n in self.networks.values())
         return sent
 
     # -- rounds ------------------------------------------------------------------------------
