@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from alcor.agent.cli import app as agent_app
+from alcor.hosts_cli import app as hosts_app
 from alcor.lab.cli import app as lab_app
 from alcor.lab.cli import demo
 from alcor.server_cli import db_app, server
@@ -22,6 +23,7 @@ app = typer.Typer(
 app.command()(server)
 app.add_typer(db_app, name="db")
 app.add_typer(agent_app, name="agent")
+app.add_typer(hosts_app, name="hosts")
 app.add_typer(lab_app, name="lab")
 app.command()(demo)
 app.command()(sim)
