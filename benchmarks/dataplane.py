@@ -178,6 +178,8 @@ async def part_b(lab: Lab, nats_url: str, sizes: list[int], console: Console) ->
                 "vswitchd": vswitchd_cpu(host) - vs0,
                 "bench_process": time.process_time() - cpu0,
             }
+            while agent.programs == rounds0 or agent.dirty:  # the round's own bookkeeping
+                await asyncio.sleep(0.001)
             rounds = agent.programs - rounds0
             bundle = agent.reconciler.last_apply_s
             in_ovs = ovs_flow_count(host)

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 AGENT_VERSION = "0.1.0"
 CHANNEL_SOCKET = "alcor-agent.sock"
+FREEZE_AFTER = 50_000  # objects allocated in a round after which the survivors are frozen
 
 
 class Agent:
@@ -330,6 +331,14 @@ class Agent:
                 continue
             finally:
                 if gc_was_enabled:
+                    if gc.get_count()[0] >= FREEZE_AFTER:
+                        # Everything allocated during the round is still in generation 0:
+                        # collect its cycles, then move the survivors (mostly neighbour
+                        # entries and their index, freed by refcount when replaced) out of
+                        # the cyclic GC's sight. Otherwise the next collections rescan
+                        # millions of them: seconds at 1M entries, between two rounds.
+                        gc.collect(0)
+                        gc.freeze()
                     gc.enable()
             self.programs += 1
             await self._report(time.time())

@@ -275,10 +275,13 @@ class HostModel:
         host_id, ports = self.host_id, self.ports
 
         def specs(pids: Iterable[str] | None) -> SpecStream:
-            # Snapshot: deltas may change the table while the bundle streams (they mark
-            # their entries dirty again, so the next round catches up).
+            # All entries: a snapshot, since deltas may change the table while the bundle
+            # streams (they mark their entries dirty again: the next round catches up).
+            # Dirty ids: looked up lazily, so the first messages leave at once.
             entries = table.entries
-            items = list(entries.items()) if pids is None else [(p, entries.get(p)) for p in pids]
+            items: Iterable[tuple[str, pb.NeighborState | None]] = (
+                list(entries.items()) if pids is None else ((p, entries.get(p)) for p in pids)
+            )
             spec = flows.neighbor_spec
             for pid, entry in items:
                 if entry is None:
