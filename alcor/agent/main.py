@@ -35,10 +35,11 @@ from alcor.agent.ofctl import Ofctl, OfctlError
 from alcor.agent.openflow_channel import OpenFlowChannel
 from alcor.agent.ovsdb import Interface, OvsDriver
 from alcor.agent.reconciler import Reconciler
-from alcor.agent.sync import SeqStream, request_neighbor_table
+from alcor.agent.sync import SeqStream
 from alcor.config import AgentSettings
 from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound import subjects
+from alcor.southbound.chunks import request_table
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ class Agent:
     def _join(self, network_id: str) -> None:
         async def fetch() -> pb.NeighborTable:
             req = pb.NeighborTableRequest(network_id=network_id, host_id=self.host_id)
-            return await request_neighbor_table(
+            return await request_table(
                 self.nc, subjects.RPC_NEIGHBORS, req.SerializeToString(), self.rpc_timeout
             )
 

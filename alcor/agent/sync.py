@@ -18,8 +18,6 @@ from typing import Any
 import nats.aio.client
 import nats.errors
 
-from alcor.southbound import goalstate_pb2 as pb
-
 log = logging.getLogger(__name__)
 
 
@@ -85,26 +83,3 @@ class SeqStream:
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
-
-
-async def request_neighbor_table(
-    nc: nats.aio.client.Client, subject: str, request: bytes, timeout: float
-) -> pb.NeighborTable:
-    """Ask for a network's neighbour table and merge its chunks (`chunk`/`chunks` fields)."""
-    inbox = nc.new_inbox()
-    sub = await nc.subscribe(inbox)
-    try:
-        await nc.publish(subject, request, reply=inbox)
-        merged = pb.NeighborTable()
-        received, expected = 0, 1
-        while received < expected:
-            msg = await sub.next_msg(timeout)
-            part = pb.NeighborTable.FromString(msg.data)
-            expected = max(part.chunks, 1)
-            if received == 0:
-                merged.network_id, merged.seq, merged.chunks = part.network_id, part.seq, 1
-            merged.neighbors.extend(part.neighbors)
-            received += 1
-        return merged
-    finally:
-        await sub.unsubscribe()
