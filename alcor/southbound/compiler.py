@@ -407,8 +407,12 @@ class Compiler:
         hand the lease back so that peer takes over at once."""
         self._stopping = True
         self._wake.set()
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-            await asyncio.wait_for(task, 10)
+        # asyncio.wait (not wait_for): the compiler task ending or being cancelled must not
+        # look like a cancellation of the caller, and a real one of the caller must propagate.
+        _done, pending = await asyncio.wait({task}, timeout=10)
+        for late in pending:
+            late.cancel()
+            await asyncio.gather(late, return_exceptions=True)
         if self.lease.expires_at > 0:
             await self.db.write(self.lease.release)
 

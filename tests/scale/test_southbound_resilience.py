@@ -21,6 +21,16 @@ from tests.scale import southbound_rows as rows
 from tests.scale.conftest import converged, settings, start_southbound, wait_for
 
 
+async def no_tasks_left() -> None:
+    """After every service stopped, nothing may still run: a task left behind that ignores
+    cancellation would hang asyncio.run's clean-up, so fail here, naming it, instead."""
+    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in left:
+        task.cancel()
+    _done, stuck = await asyncio.wait(left, timeout=5) if left else (set(), set())
+    assert not stuck, f"tasks ignoring cancellation after stop(): {stuck}"
+
+
 async def churn(
     db: Database,
     nid: str,
@@ -155,5 +165,6 @@ def test_two_compilers_publish_each_change_once_in_order(
             await fleet.stop()
             await a.stop()
             await b.stop()
+            await no_tasks_left()
 
     asyncio.run(main())
