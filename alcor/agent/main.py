@@ -35,11 +35,11 @@ from alcor.agent.ofctl import Ofctl, OfctlError
 from alcor.agent.openflow_channel import OpenFlowChannel
 from alcor.agent.ovsdb import Interface, OvsDriver
 from alcor.agent.reconciler import Reconciler
-from alcor.agent.sync import SeqStream
 from alcor.config import AgentSettings
 from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound import subjects
 from alcor.southbound.chunks import request_table
+from alcor.southbound.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
 

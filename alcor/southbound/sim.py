@@ -35,6 +35,7 @@ import sqlalchemy as sa
 
 from alcor.southbound import build, chunks, subjects
 from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
 
@@ -90,57 +91,6 @@ def _apply(held: dict[str, Any], entry: Any) -> bool:
     return True
 
 
-class Stream:
-    """The seq chain of one subject: in-order apply, duplicate drop, gap -> resync."""
-
-    def __init__(
-        self,
-        apply: Callable[[Any], None],
-        fetch: Callable[[], Awaitable[Any]],
-        replace: Callable[[Any], None],
-    ) -> None:
-        self.apply = apply
-        self.fetch = fetch
-        self.replace = replace
-        self.seq = 0
-        self.syncing = False
-        self.buffer: list[Any] = []
-        self.resyncs = 0
-        self.task: asyncio.Task[None] | None = None
-
-    def offer(self, msg: Any) -> None:
-        if self.syncing:
-            self.buffer.append(msg)
-        elif msg.prev_seq == self.seq:
-            self.apply(msg)
-            self.seq = msg.seq
-        elif msg.seq > self.seq:
-            self.resync()
-        # else: a duplicate of something already applied
-
-    def resync(self) -> None:
-        if self.syncing:
-            return
-        self.syncing = True
-        self.buffer = []
-        self.task = asyncio.create_task(self._resync())
-
-    async def _resync(self) -> None:
-        while True:
-            try:
-                full = await self.fetch()
-                break
-            except (TimeoutError, nats.errors.Error):
-                await asyncio.sleep(0.2 + random.random() * 0.3)
-        self.resyncs += 1
-        self.replace(full)
-        self.seq = full.seq
-        self.syncing = False
-        pending, self.buffer = self.buffer, []
-        for msg in pending:
-            self.offer(msg)
-
-
 class NetView:
     """One network's neighbour table, shared by the fleet's hosts that have ports there."""
 
@@ -150,7 +100,7 @@ class NetView:
         self.table: dict[str, pb.NeighborState] = {}
         self.members: set[str] = set()
         self.applied_at: dict[int, float] = {}  # seq -> when applied (benchmarks)
-        self.stream = Stream(self._apply, self._fetch, self._replace)
+        self.stream = SeqStream(f"network {network_id}", self._apply, self._fetch, self._replace)
         self.sub: Any = None
 
     async def start(self) -> None:
@@ -191,7 +141,7 @@ class SimHost:
         self.ports: dict[str, pb.PortState] = {}
         self.networks: dict[str, pb.NetworkState] = {}
         self.subnets: dict[str, pb.SubnetState] = {}
-        self.stream = Stream(self._apply, self._fetch, self._replace)
+        self.stream = SeqStream(f"host {host_id}", self._apply, self._fetch, self._replace)
         self.sub: Any = None
         self.alive = False
         self.next_beat = 0.0

@@ -6,7 +6,8 @@ import asyncio
 
 from alcor.southbound import chunks
 from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound.sim import Stream, state_hash
+from alcor.southbound.seqstream import SeqStream
+from alcor.southbound.sim import state_hash
 
 
 def neighbors(n: int) -> pb.NeighborDelta:
@@ -44,7 +45,7 @@ def test_stream_applies_in_order_drops_duplicates_and_resyncs_on_gap() -> None:
             fetched.append(1)
             return pb.HostGoalState(seq=20)
 
-        stream = Stream(lambda m: applied.append(m.seq), fetch, lambda full: None)
+        stream = SeqStream("test", lambda m: applied.append(m.seq), fetch, lambda full: None)
         stream.offer(pb.HostDelta(prev_seq=0, seq=5))
         stream.offer(pb.HostDelta(prev_seq=0, seq=5))  # duplicate
         stream.offer(pb.HostDelta(prev_seq=5, seq=7))

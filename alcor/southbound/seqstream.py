@@ -1,4 +1,7 @@
-"""The seq/prev_seq chain of one subject, and the chunked neighbour-table request.
+"""The seq/prev_seq chain of one subject, as every consumer of goal states must follow it.
+
+Shared by the host agent and the simulated agents (`alcor sim`), so both converge by the same
+rules; like `chunks.py` it imports only asyncio and nats-py, so agents may use it.
 
 Contract (goalstate.proto header): apply a message only when its prev_seq equals the seq last
 applied on that subject; a message from the future means something was missed, so fetch the
