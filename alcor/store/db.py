@@ -22,6 +22,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import logging
 import queue
 import random
 import threading
@@ -36,6 +37,8 @@ from sqlalchemy import event
 from alcor.store.schema import changelog
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
 _CHANGELOG_INSERT = changelog.insert()
@@ -162,11 +165,19 @@ class Database:
         self._event_listeners.append(listener)
 
     def _notify(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Tell listeners about a commit; their failures are logged, never propagated (the
+        transaction is committed, and the writer thread must survive)."""
         for listener in self._commit_listeners:
-            listener()
+            try:
+                listener()
+            except Exception:
+                log.exception("commit listener failed")
         if events:
             for event_listener in self._event_listeners:
-                event_listener(events)
+                try:
+                    event_listener(events)
+                except Exception:
+                    log.exception("event listener failed")
 
     def _begin(self, conn: sa.Connection) -> None:
         if self.dialect == "sqlite":
@@ -210,6 +221,11 @@ class Database:
     def _batch(self, jobs: list[_Job]) -> None:
         """Group commit: run queued units of work in one transaction, each in a savepoint
         so that a failing one rolls back alone; one commit for all of them."""
+        # A job whose caller was cancelled before it started is dropped; once claimed, its
+        # future cannot be cancelled any more, so setting its outcome below cannot fail.
+        jobs = [job for job in jobs if job.future.set_running_or_notify_cancel()]
+        if not jobs:
+            return
         if len(jobs) == 1:
             job = jobs[0]
             try:
@@ -325,7 +341,13 @@ class _GroupWriter:
                     stopping = True
                     break
                 jobs.append(nxt)
-            self.db._batch(jobs)
+            try:
+                self.db._batch(jobs)
+            except BaseException as exc:  # keep the only writer alive whatever happened
+                log.exception("writer batch failed")
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
 
 
 def _sqlite_tuning(engine: sa.Engine) -> None:
