@@ -43,7 +43,7 @@ class AlcorServer:
         nats_url: str | None = None,
         extra_env: dict[str, str] | None = None,
     ) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="alcor-test-"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="alcor-server-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url or f"sqlite:///{self.tmp / 'alcor.db'}"
