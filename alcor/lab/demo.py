@@ -157,5 +157,5 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
         else:
             lab.down()
             if server is not None:
-                server.stop()
+                server.cleanup()
             say("cleaned up")

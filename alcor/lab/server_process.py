@@ -8,6 +8,7 @@ database and the embedded NATS exactly as deployed. Nothing here imports the ser
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -105,8 +106,13 @@ class AlcorServer:
                 self.proc.wait(5)
         self.proc = None
 
+    def cleanup(self) -> None:
+        """Stop the server and remove its state dir (`stop()` alone keeps it for a restart)."""
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
     def __enter__(self) -> AlcorServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        self.cleanup()

@@ -41,8 +41,7 @@ def server() -> Iterator[AlcorServer]:
         srv.start()
         yield srv
     finally:
-        srv.stop()
-        shutil.rmtree(srv.tmp, ignore_errors=True)
+        srv.cleanup()
 
 
 @pytest.fixture(scope="module")
