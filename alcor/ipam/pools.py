@@ -461,7 +461,7 @@ def _dialect_insert(uow: UnitOfWork, table: sa.Table) -> Any:
         return pg_dialect.insert(table)
     if uow.dialect == "sqlite":
         return sqlite_dialect.insert(table)
-    raise NotImplementedError(f"ipam: unsupported dialect {uow.dialect}")
+    raise RuntimeError(f"ipam: unsupported database dialect {uow.dialect}")
 
 
 def ensure_pool(
@@ -664,6 +664,27 @@ def _pick_unlocked(uow: UnitOfWork, pool: _Pool) -> _Bucket | None:
     return _bucket_of(row)
 
 
+def _safe_to_wait_for(
+    uow: UnitOfWork, pool: _Pool, open_buckets: list[int], deadline: list[float]
+) -> list[int] | None:
+    """Buckets this transaction may block on. Lock ordering: while holding buckets, wait only
+    for a higher one (no wait cycles); None = poll again shortly; after POLL_SECONDS any open
+    bucket, and PostgreSQL's deadlock detector arbitrates."""
+    if not open_buckets:
+        raise PoolExhausted(pool.pool_id)
+    held = _held(uow, pool.pool_id)
+    safe = [b for b in open_buckets if not held or b > max(held)]
+    if safe:
+        return safe
+    now = time.monotonic()
+    if not deadline:
+        deadline.append(now + POLL_SECONDS)
+    if now < deadline[0]:
+        time.sleep(random.uniform(0.005, 0.05))
+        return None
+    return open_buckets
+
+
 def _wait_for_bucket(uow: UnitOfWork, pool: _Pool, deadline: list[float]) -> _Bucket | None:
     """Every non-full bucket is locked by others: wait for one (None = look again)."""
     open_buckets = [
@@ -674,19 +695,9 @@ def _wait_for_bucket(uow: UnitOfWork, pool: _Pool, deadline: list[float]) -> _Bu
             )
         )
     ]
-    if not open_buckets:
-        raise PoolExhausted(pool.pool_id)
-    held = _held(uow, pool.pool_id)
-    # Lock ordering: holding buckets, wait only for a higher one (no wait cycles).
-    safe = [b for b in open_buckets if not held or b > max(held)]
-    if not safe:
-        now = time.monotonic()
-        if not deadline:
-            deadline.append(now + POLL_SECONDS)
-        if now < deadline[0]:
-            time.sleep(random.uniform(0.005, 0.05))
-            return None
-        safe = open_buckets  # last resort: PostgreSQL's deadlock detector arbitrates
+    safe = _safe_to_wait_for(uow, pool, open_buckets, deadline)
+    if safe is None:
+        return None
     q = (
         sa.select(*_BUCKET_COLS)
         .where(
@@ -699,7 +710,7 @@ def _wait_for_bucket(uow: UnitOfWork, pool: _Pool, deadline: list[float]) -> _Bu
     row = uow.conn.execute(q).first()
     if row is None:  # it filled up while we waited
         return None
-    held.add(row.bucket)
+    _held(uow, pool.pool_id).add(row.bucket)
     return _bucket_of(row)
 
 
@@ -930,24 +941,15 @@ def _wait_for_any(
         b
         for (b,) in uow.conn.execute(_OPEN_BUCKETS, {"pool_id": pool.pool_id, "done": sorted(done)})
     ]
-    if not open_buckets:
-        raise PoolExhausted(pool.pool_id)
-    held = _held(uow, pool.pool_id)
-    safe = [b for b in open_buckets if not held or b > max(held)]
-    if not safe:
-        now = time.monotonic()
-        if not deadline:
-            deadline.append(now + POLL_SECONDS)
-        if now < deadline[0]:
-            time.sleep(random.uniform(0.005, 0.05))
-            return None
-        safe = open_buckets  # last resort: PostgreSQL's deadlock detector arbitrates
+    safe = _safe_to_wait_for(uow, pool, open_buckets, deadline)
+    if safe is None:
+        return None
     row = uow.conn.execute(
         _WAIT_BUCKET, {"pool_id": pool.pool_id, "bucket": random.choice(safe)}
     ).first()
     if row is None:  # it filled up while we waited
         return None
-    held.add(row.bucket)
+    _held(uow, pool.pool_id).add(row.bucket)
     return _bucket_of(row)
 
 
