@@ -34,6 +34,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import nats.aio.client
@@ -82,19 +83,22 @@ class _Messages:
         self._host_nets: dict[str, set[str]] = {}
 
     def host(self, host_id: str, row: Any) -> pb.HostDelta:
-        subject = subjects.host(host_id)
-        msg = self.by_subject.get(subject)
-        if msg is None:
-            msg = self.by_subject[subject] = pb.HostDelta(host_id=host_id)
-        msg.seq = max(msg.seq, row["seq"])
-        msg.committed_at = max(msg.committed_at, row["committed_at"])
+        msg: pb.HostDelta = self._message(
+            subjects.host(host_id), row, lambda: pb.HostDelta(host_id=host_id)
+        )
         return msg
 
     def net(self, network_id: str, row: Any) -> pb.NeighborDelta:
-        subject = subjects.network(network_id)
+        msg: pb.NeighborDelta = self._message(
+            subjects.network(network_id), row, lambda: pb.NeighborDelta(network_id=network_id)
+        )
+        return msg
+
+    def _message(self, subject: str, row: Any, make: Callable[[], Any]) -> Any:
+        """The batch's message for `subject`, carrying the newest seq and commit time."""
         msg = self.by_subject.get(subject)
         if msg is None:
-            msg = self.by_subject[subject] = pb.NeighborDelta(network_id=network_id)
+            msg = self.by_subject[subject] = make()
         msg.seq = max(msg.seq, row["seq"])
         msg.committed_at = max(msg.committed_at, row["committed_at"])
         return msg

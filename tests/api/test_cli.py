@@ -49,28 +49,10 @@ def test_openstack_cli_network_subnet_port(server: AlcorServer) -> None:
         f"{name}-s",
     )
     assert sub["gateway_ip"] == "10.77.0.1"
-    port = cli_json(
-        server,
-        "port",
-        "create",
-        "--network",
-        name,
-        "--fixed-ip",
-        f"subnet={name}-s,ip-address=10.77.0.20",
-        f"{name}-p",
-    )
+    fixed = ["--network", name, "--fixed-ip", f"subnet={name}-s,ip-address=10.77.0.20"]
+    port = cli_json(server, "port", "create", *fixed, f"{name}-p")
     assert port["fixed_ips"][0]["ip_address"] == "10.77.0.20"
-    dup = cli(
-        server,
-        "port",
-        "create",
-        "--network",
-        name,
-        "--fixed-ip",
-        f"subnet={name}-s,ip-address=10.77.0.20",
-        f"{name}-q",
-        check=False,
-    )
+    dup = cli(server, "port", "create", *fixed, f"{name}-q", check=False)
     assert dup.returncode != 0 and "is in use" in dup.stderr
     listed = cli_json(server, "port", "list", "--network", name)
     assert [p["ID"] for p in listed] == [port["id"]]

@@ -262,68 +262,27 @@ def test_subnet_rules(http: httpx.Client) -> None:
     sub = _subnet(http, nid, "10.40.0.0/24", gateway_ip=None)
     assert sub["gateway_ip"] is None
     assert sub["allocation_pools"] == [{"start": "10.40.0.1", "end": "10.40.0.254"}]
-    neutron_error(
-        http.post(
-            "/v2.0/subnets",
-            json={"subnet": {"network_id": nid, "cidr": "10.40.0.128/25", "ip_version": 4}},
-        ),
-        400,
-        "InvalidInput",
-    )
-    neutron_error(
-        http.post(
-            "/v2.0/subnets",
-            json={"subnet": {"network_id": nid, "cidr": "10.41.0.5/24", "ip_version": 4}},
-        ),
-        400,
-    )
-    neutron_error(
-        http.post(
-            "/v2.0/subnets",
-            json={"subnet": {"network_id": nid, "cidr": "10.41.0.0/24", "ip_version": 6}},
-        ),
-        400,
-    )
-    neutron_error(
-        http.post(
-            "/v2.0/subnets",
-            json={
-                "subnet": {
-                    "network_id": nid,
-                    "cidr": "10.42.0.0/24",
-                    "ip_version": 4,
-                    "allocation_pools": [{"start": "10.42.0.1", "end": "10.42.0.9"}],
-                }
-            },
-        ),
+
+    def refused(cidr: str, code: int, type_name: str | None = None, **attrs: Any) -> None:
+        body = {"network_id": nid, "cidr": cidr, "ip_version": 4, **attrs}
+        neutron_error(http.post("/v2.0/subnets", json={"subnet": body}), code, type_name)
+
+    refused("10.40.0.128/25", 400, "InvalidInput")
+    refused("10.41.0.5/24", 400)
+    refused("10.41.0.0/24", 400, ip_version=6)
+    refused(
+        "10.42.0.0/24",
         409,
         "GatewayConflictWithAllocationPools",
+        allocation_pools=[{"start": "10.42.0.1", "end": "10.42.0.9"}],
     )
-    neutron_error(
-        http.post(
-            "/v2.0/subnets",
-            json={
-                "subnet": {
-                    "network_id": nid,
-                    "cidr": "10.43.0.0/24",
-                    "ip_version": 4,
-                    "allocation_pools": [{"start": "10.43.1.1", "end": "10.43.1.9"}],
-                }
-            },
-        ),
+    refused(
+        "10.43.0.0/24",
         400,
         "OutOfBoundsAllocationPool",
+        allocation_pools=[{"start": "10.43.1.1", "end": "10.43.1.9"}],
     )
-    neutron_error(
-        http.post(
-            "/v2.0/subnets",
-            json={
-                "subnet": {"network_id": str(uuid.uuid4()), "cidr": "10.44.0.0/24", "ip_version": 4}
-            },
-        ),
-        404,
-        "NetworkNotFound",
-    )
+    refused("10.44.0.0/24", 404, "NetworkNotFound", network_id=str(uuid.uuid4()))
     v6 = _subnet(http, nid, "2001:db8:40::/64", ipv6_address_mode="slaac", ipv6_ra_mode="slaac")
     assert v6["gateway_ip"] == "2001:db8:40::1"
     assert v6["allocation_pools"] == [
