@@ -24,7 +24,7 @@ from alcor import errors
 from alcor.api import extensions, openapi
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
-from alcor.resources.model import Resource
+from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import Database
 from alcor.store.provisioning import timeline
@@ -142,8 +142,18 @@ class Api:
             return await self._list(request, res, ctx)
         return await self._create(request, res, ctx)
 
+    async def _prepare_read(self, res: Resource, ctx: Context) -> None:
+        """Run the write a kind needs before `ctx` reads it (e.g. the default security
+        group), only when the read side says it is missing."""
+        if type(res.hooks).read_needs is Hooks.read_needs:
+            return  # the kind needs nothing: spare every read a thread hop
+        needed = await self.db.read(res.hooks.read_needs, ctx)
+        if needed is not None:
+            await self.db.write(needed)
+
     async def _list(self, request: Request, res: Resource, ctx: Context) -> Response:
         q = ListQuery.from_params(request.query_params.multi_items())
+        await self._prepare_read(res, ctx)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
         out: dict[str, Any] = {res.plural: [crud.render(res, ctx, it, fields) for it in items]}
@@ -207,11 +217,14 @@ class Api:
         ctx = self.context(request)
         if request.method == "GET":
             q = ListQuery.from_params(request.query_params.multi_items())
+            await self._prepare_read(res, ctx)
             item = await self.db.read(crud.get, res, ctx, rid)
             return json_response({res.name: crud.render(res, ctx, item, q.fields or None)})
         if request.method == "DELETE":
             await self.db.write(crud.delete, res, ctx, rid)
             return Response(status_code=204)
+        if not res.updatable:
+            raise _method_not_allowed(request)
         body = await self.body(request)
         if not isinstance(body, dict) or set(body) != {res.name}:
             raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
@@ -225,6 +238,20 @@ class Api:
 
         item = await self.db.write(work)
         return json_response({res.name: crud.render(res, ctx, item)})
+
+    async def action(self, request: Request) -> Response:
+        """`PUT /v2.0/<collection>/<id>/<action>`: a kind's member action in one unit of work
+        (add_router_interface, add_extraroutes, ...)."""
+        res = self.resource(request.path_params["collection"])
+        func = res.hooks.actions().get(request.path_params["action"])
+        if func is None:
+            raise errors.NotFound("The resource could not be found.")
+        ctx = self.context(request)
+        rid = request.path_params["rid"]
+        body = await self.body(request)
+        if not isinstance(body, dict):
+            raise errors.BadRequest("The request body must be a JSON object")
+        return json_response(await self.db.write(func, ctx, rid, body))
 
     # -- tags ------------------------------------------------------------------------
     async def tags(self, request: Request) -> Response:
@@ -314,6 +341,7 @@ class Api:
             Route(
                 "/v2.0/{collection}/{rid}/tags/{tag}", self.tags, methods=["GET", "PUT", "DELETE"]
             ),
+            Route("/v2.0/{collection}/{rid}/{action}", self.action, methods=["PUT"]),
         ]
 
     def app(self, lifespan: Lifespan | None = None) -> Starlette:
@@ -337,6 +365,13 @@ def _if_match(request: Request) -> int | None:
     if key.strip() != "revision_number" or not value.strip().isdigit():
         raise errors.BadRequest(f"If-Match header must be 'revision_number=N', not '{header}'")
     return int(value)
+
+
+def _method_not_allowed(request: Request) -> errors.NeutronError:
+    err = errors.NeutronError(f"The method {request.method} is not allowed for this resource.")
+    err.code = 405
+    err.type_name = "HTTPMethodNotAllowed"
+    return err
 
 
 async def _neutron_error(request: Request, exc: Exception) -> Response:

@@ -38,6 +38,43 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Adds external network attribute to network resource.",
         "2013-01-14T10:00:00-00:00",
     ),
+    "ext-gw-mode": (
+        "Neutron L3 Configurable external gateway mode",
+        "Extension of the router abstraction for specifying whether SNAT should occur on "
+        "the external gateway",
+        "2013-03-28T10:00:00-00:00",
+    ),
+    "extraroute": (
+        "Neutron Extra Route",
+        "Extra routes configuration for L3 router",
+        "2013-02-01T10:00:00-00:00",
+    ),
+    "extraroute-atomic": (
+        "Atomically add/remove extra routes",
+        "Edit extra routes of a router on server side by atomically adding/removing extra routes",
+        "2019-07-10T00:00:00-00:00",
+    ),
+    "fip-port-details": (
+        "Floating IP Port Details Extension",
+        "Add port_details attribute to Floating IP resource",
+        "2018-04-09T10:00:00-00:00",
+    ),
+    "router": (
+        "Neutron L3 Router",
+        "Router abstraction for basic L3 forwarding between L2 Neutron networks and access "
+        "to external networks via a NAT gateway.",
+        "2012-07-20T10:00:00-00:00",
+    ),
+    "security-group": (
+        "security-group",
+        "The security groups extension.",
+        "2012-10-05T10:00:00-00:00",
+    ),
+    "stateful-security-group": (
+        "Stateful security group",
+        "Indicates if the security group is stateful or not",
+        "2019-11-26T09:00:00-00:00",
+    ),
     "extra_dhcp_opt": (
         "Neutron Extra DHCP options",
         "Extra options configuration for DHCP. For example PXE boot options "

@@ -53,8 +53,9 @@ class Attr:
         return self.db_column or self.name.replace(":", "_")
 
 
-def standard_attrs(project_scoped: bool = True) -> list[Attr]:
-    """Neutron's standard attributes, carried by every resource kind."""
+def standard_attrs(project_scoped: bool = True, omit: tuple[str, ...] = ()) -> list[Attr]:
+    """Neutron's standard attributes, carried by every resource kind (less `omit`: security
+    group rules have no name and no tags)."""
     attrs = [
         Attr("id", kinds.Uuid(), post=False, sort=True, index=False),
         Attr("name", kinds.Str(255), post=True, put=True, default=""),
@@ -68,7 +69,7 @@ def standard_attrs(project_scoped: bool = True) -> list[Attr]:
     ]
     if project_scoped:
         attrs.append(Attr("project_id", kinds.Str(255), post=True, index=True))
-    return attrs
+    return [a for a in attrs if a.name not in omit]
 
 
 class Resource:
@@ -90,18 +91,21 @@ class Resource:
         standard: bool = True,
         admin_only: bool = False,
         logged: bool = True,
+        omit: tuple[str, ...] = (),
+        updatable: bool = True,
     ) -> None:
         self.name = name
         self.plural = plural
         self.collection = collection or plural.replace("_", "-")
         self.project_scoped = project_scoped
-        self.taggable = taggable
+        self.taggable = taggable and "tags" not in omit
         self.extensions = extensions
         self.parent = parent
         self.admin_only = admin_only  # only admins may see or change it (agents)
         self._statements: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
-        all_attrs = (standard_attrs(project_scoped) if standard else []) + attrs
+        self.updatable = updatable  # False: no PUT on members (security group rules)
+        all_attrs = (standard_attrs(project_scoped, omit) if standard else []) + attrs
         self.attrs: dict[str, Attr] = {a.name: a for a in all_attrs}
         self.hooks: Hooks = Hooks()
         if table is not None:
@@ -174,6 +178,17 @@ class Hooks:
     def extend(self, uow: Any, ctx: Any, items: list[dict[str, Any]]) -> None:
         """Fill computed (not stored) attributes of a batch of rows, in as few queries as
         possible."""
+
+    def actions(self) -> dict[str, Callable[..., Any]]:
+        """Member actions, `PUT /v2.0/<collection>/<id>/<action>` (add_router_interface):
+        name -> function(uow, ctx, id, body) returning the response body, run in one unit
+        of work."""
+        return {}
+
+    def read_needs(self, conn: Any, ctx: Any) -> Callable[[Any], None] | None:
+        """A write that must happen before `ctx` reads this kind (the project's default
+        security group is made on first need), or None when there is nothing to do."""
+        return None
 
     def filters(self) -> dict[str, Callable[..., Any]]:
         """Extra filters beyond plain attribute equality: name -> builder of a WHERE clause."""

@@ -10,7 +10,7 @@ from alcor import errors
 from alcor.config import ServerSettings
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import crud, kinds
+from alcor.resources import crud, floatingip, kinds
 from alcor.resources.context import ADMIN, Context
 from alcor.resources.model import Attr, Hooks, Resource
 from alcor.store.db import UnitOfWork
@@ -144,9 +144,14 @@ class NetworkHooks(Hooks):
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         ports = port_resource().table
+        fips = floatingip.resource.table
         if (
             uow.execute(
                 sa.select(ports.c.id).where(ports.c.network_id == item["id"]).limit(1)
+            ).first()
+            is not None
+            or uow.execute(
+                sa.select(fips.c.id).where(fips.c.floating_network_id == item["id"]).limit(1)
             ).first()
             is not None
         ):

@@ -13,7 +13,8 @@ from alcor.ipam import errors as ipam_errors
 from alcor.ipam import mac as macs
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import crud, kinds
+from alcor.resources import crud, floatingip, kinds
+from alcor.resources import security_group as sg
 from alcor.resources.context import Context
 from alcor.resources.model import Attr, Hooks, Resource
 from alcor.store.db import UnitOfWork
@@ -80,7 +81,7 @@ resource = Resource(
             filter=False,
         ),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True),
-        Attr("security_groups", kinds.list_of(kinds.Uuid()), post=True, put=True, default=[]),
+        Attr("security_groups", kinds.list_of(kinds.Uuid()), post=True, put=True),
         Attr(
             "extra_dhcp_opts",
             kinds.dict_list(
@@ -121,6 +122,11 @@ ROUTER_OWNERS = (
     "network:router_interface_distributed",
     "network:ha_router_replicated_interface",
 )
+
+
+def _trusted(item: dict[str, Any]) -> bool:
+    """Ports the cloud itself owns (router interfaces, DHCP): Neutron filters none of them."""
+    return str(item.get("device_owner") or "").startswith("network:")
 
 
 def dns_assignment(dns_name: str, fixed_ips: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -408,6 +414,7 @@ class PortHooks(Hooks):
             if item.get("port_security_enabled") is None:
                 item["port_security_enabled"] = bool(net.port_security_enabled)
             self._check_security(item)
+        self._assign_groups(uow, ctx, items)
         self._assign_macs(uow, items)
         allocated = self._auto_ips_many(uow, [it for it in items if it.get("fixed_ips") is None])
         for item in items:
@@ -422,6 +429,20 @@ class PortHooks(Hooks):
                     for subnet, ip in self._resolve(uow, item, item["fixed_ips"])
                 ]
             self._binding(uow, item)
+
+    def _assign_groups(self, uow: UnitOfWork, ctx: Context, items: list[dict[str, Any]]) -> None:
+        """Neutron's rule: network-owned ports (router, DHCP) get no groups; a port without
+        port security gets none; any other port without `security_groups` gets its
+        project's default group, made on first need."""
+        for item in items:
+            wanted = item.get("security_groups")
+            if _trusted(item) or (item["port_security_enabled"] is False and wanted is None):
+                item["security_groups"] = []
+            elif wanted is None:
+                item["security_groups"] = [sg.ensure_default(uow, item["project_id"])]
+            else:
+                sg.groups_of_project(uow, ctx, item["project_id"], wanted)
+        sg.bind_ports(uow, [(it["id"], it["security_groups"]) for it in items])
 
     def _assign_macs(self, uow: UnitOfWork, items: list[dict[str, Any]]) -> None:
         """Check explicit MACs and draw random ones, one query per network per round."""
@@ -527,6 +548,11 @@ class PortHooks(Hooks):
             if self._macs_taken(uow, old["network_id"], {changes["mac_address"]}):
                 raise _mac_in_use(old["network_id"], changes["mac_address"])
         self._check_security(new)
+        if "security_groups" in changes and changes["security_groups"] != old["security_groups"]:
+            groups = [] if _trusted(new) else changes["security_groups"]
+            sg.groups_of_project(uow, ctx, old["project_id"], groups)
+            changes["security_groups"] = groups
+            sg.bind_ports(uow, [(old["id"], groups)])
         if "allowed_address_pairs" in changes:
             self._address_pairs(new)
             changes["allowed_address_pairs"] = new["allowed_address_pairs"]
@@ -571,6 +597,9 @@ class PortHooks(Hooks):
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         self._release(uow, item["fixed_ips"] or [])
+        if item["security_groups"]:
+            sg.bind_ports(uow, [(item["id"], [])])
+        floatingip.disassociate_port(uow, item["id"])
         uow.emit(
             "port_deleted",
             {

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from alcor.config import ServerSettings
-from alcor.resources import agent, network, port, subnet
+from alcor.resources import agent, floatingip, network, port, router, subnet
+from alcor.resources import security_group as sg
 from alcor.resources.model import Resource
 
-RESOURCES: list[Resource] = [network.resource, subnet.resource, port.resource, agent.resource]
+RESOURCES: list[Resource] = [
+    network.resource,
+    subnet.resource,
+    port.resource,
+    sg.group,
+    sg.rule,
+    router.resource,
+    floatingip.resource,
+    agent.resource,
+]
 
 
 def configure(settings: ServerSettings) -> list[Resource]:
@@ -15,4 +25,8 @@ def configure(settings: ServerSettings) -> list[Resource]:
     subnet.resource.hooks = subnet.SubnetHooks()
     port.resource.hooks = port.PortHooks(settings)
     agent.resource.hooks = agent.AgentHooks(settings)
+    sg.group.hooks = sg.GroupHooks()
+    sg.rule.hooks = sg.RuleHooks()
+    router.resource.hooks = router.RouterHooks()
+    floatingip.resource.hooks = floatingip.FloatingIpHooks()
     return RESOURCES

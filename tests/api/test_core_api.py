@@ -42,7 +42,8 @@ def test_versions_resources_extensions(http: httpx.Client) -> None:
     assert {"networks", "subnets", "ports"} <= names
     exts = {e["alias"]: e for e in http.get("/v2.0/extensions").json()["extensions"]}
     assert exts["binding"]["name"] == "Port Binding"
-    assert "security-group" not in exts  # only what is implemented
+    assert "qos" not in exts  # only what is implemented
+    assert {"security-group", "router", "extraroute-atomic", "fip-port-details"} <= set(exts)
     assert http.get("/v2.0/extensions/provider").json()["extension"]["alias"] == "provider"
     neutron_error(http.get("/v2.0/extensions/nope"), 404, "ExtensionNotFound")
     assert "networks" in http.get("/v2.0/networks.json").json()

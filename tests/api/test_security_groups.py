@@ -1,0 +1,348 @@
+"""Security groups and rules through openstacksdk and raw HTTP: Neutron's semantics."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import member_headers, neutron_error
+
+
+def _project() -> dict[str, str]:
+    return member_headers(f"p-{uuid.uuid4().hex[:8]}")
+
+
+def _group(http: httpx.Client, headers: dict[str, str], **attrs: Any) -> dict:
+    resp = http.post(
+        "/v2.0/security-groups",
+        json={"security_group": {"name": "g", **attrs}},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()["security_group"]
+
+
+def _rule(http: httpx.Client, headers: dict[str, str], sg_id: str, **attrs: Any) -> httpx.Response:
+    body = {"security_group_id": sg_id, "direction": "ingress", **attrs}
+    return http.post(
+        "/v2.0/security-group-rules", json={"security_group_rule": body}, headers=headers
+    )
+
+
+def _net(http: httpx.Client, headers: dict[str, str], cidr: str = "10.50.0.0/24") -> str:
+    net = http.post("/v2.0/networks", json={"network": {"name": "n"}}, headers=headers).json()
+    net_id = net["network"]["id"]
+    body = {"subnet": {"network_id": net_id, "cidr": cidr, "ip_version": 4}}
+    assert http.post("/v2.0/subnets", json=body, headers=headers).status_code == 201
+    return net_id
+
+
+def test_default_group_made_on_first_read_with_neutron_rules(http: httpx.Client) -> None:
+    hdr = _project()
+    groups = http.get("/v2.0/security-groups", headers=hdr).json()["security_groups"]
+    assert [g["name"] for g in groups] == ["default"]
+    default = groups[0]
+    assert default["description"] == "Default security group" and default["stateful"] is True
+    shape = sorted(
+        (r["direction"], r["ethertype"], r["remote_group_id"] is not None)
+        for r in default["security_group_rules"]
+    )
+    assert shape == [
+        ("egress", "IPv4", False),
+        ("egress", "IPv6", False),
+        ("ingress", "IPv4", True),
+        ("ingress", "IPv6", True),
+    ]
+    assert all(r["belongs_to_default_sg"] for r in default["security_group_rules"])
+    ingress = [r for r in default["security_group_rules"] if r["direction"] == "ingress"]
+    assert {r["remote_group_id"] for r in ingress} == {default["id"]}
+    again = http.get("/v2.0/security-groups", headers=hdr).json()["security_groups"]
+    assert [g["id"] for g in again] == [default["id"]]  # exactly one default, ever
+    rules = http.get("/v2.0/security-group-rules", headers=hdr).json()["security_group_rules"]
+    assert len(rules) == 4
+
+
+def test_default_group_is_protected(http: httpx.Client) -> None:
+    hdr = _project()
+    default = http.get("/v2.0/security-groups", headers=hdr).json()["security_groups"][0]
+    neutron_error(
+        http.delete(f"/v2.0/security-groups/{default['id']}", headers=hdr),
+        409,
+        "SecurityGroupCannotRemoveDefault",
+    )
+    neutron_error(
+        http.put(
+            f"/v2.0/security-groups/{default['id']}",
+            json={"security_group": {"name": "other"}},
+            headers=hdr,
+        ),
+        409,
+        "SecurityGroupCannotUpdateDefault",
+    )
+    ok = http.put(
+        f"/v2.0/security-groups/{default['id']}",
+        json={"security_group": {"description": "still default"}},
+        headers=hdr,
+    )
+    assert ok.status_code == 200, ok.text
+    resp = http.post(
+        "/v2.0/security-groups", json={"security_group": {"name": "default"}}, headers=hdr
+    )
+    neutron_error(resp, 409, "SecurityGroupDefaultAlreadyExists")
+    other = _group(http, hdr)
+    neutron_error(
+        http.put(
+            f"/v2.0/security-groups/{other['id']}",
+            json={"security_group": {"name": "default"}},
+            headers=hdr,
+        ),
+        409,
+        "SecurityGroupDefaultAlreadyExists",
+    )
+
+
+def test_new_group_gets_egress_rules_and_crud(conn: Any) -> None:
+    sg = conn.network.create_security_group(name="web", description="front")
+    rules = sorted((r["direction"], r["ethertype"]) for r in sg.security_group_rules)
+    assert rules == [("egress", "IPv4"), ("egress", "IPv6")]
+    assert sg.stateful is True
+    updated = conn.network.update_security_group(sg, name="web2")
+    assert updated.name == "web2" and updated.revision_number == 1
+    rule = conn.network.create_security_group_rule(
+        security_group_id=sg.id,
+        direction="ingress",
+        protocol="tcp",
+        port_range_min=22,
+        port_range_max=22,
+        remote_ip_prefix="198.51.100.7/24",
+        ethertype="ipv4",
+    )
+    assert rule.remote_ip_prefix == "198.51.100.7/24"
+    assert rule.ether_type == "IPv4"
+    got = conn.network.get_security_group_rule(rule.id)
+    assert got.to_dict()["normalized_cidr"] == "198.51.100.0/24"
+    listed = [r.id for r in conn.network.security_group_rules(security_group_id=sg.id)]
+    assert rule.id in listed and len(listed) == 3
+    conn.network.delete_security_group_rule(rule)
+    conn.network.delete_security_group(sg)
+    assert conn.network.find_security_group(sg.id) is None
+
+
+def test_rule_validation_errors(http: httpx.Client) -> None:
+    hdr = _project()
+    sg = _group(http, hdr)["id"]
+    cases: list[tuple[dict[str, Any], int, str]] = [
+        ({"protocol": "bogus"}, 400, "SecurityGroupRuleInvalidProtocol"),
+        ({"protocol": "256"}, 400, "SecurityGroupRuleInvalidProtocol"),
+        ({"ethertype": "IPv5"}, 400, "SecurityGroupRuleInvalidEtherType"),
+        ({"port_range_min": 22}, 400, "SecurityGroupProtocolRequiredWithPorts"),
+        (
+            {"protocol": "tcp", "port_range_min": 30, "port_range_max": 20},
+            400,
+            "SecurityGroupInvalidPortRange",
+        ),
+        ({"protocol": "tcp", "port_range_min": 10}, 400, "SecurityGroupInvalidPortRange"),
+        (
+            {"protocol": "udp", "port_range_min": 0, "port_range_max": 10},
+            400,
+            "SecurityGroupInvalidPortValue",
+        ),
+        ({"protocol": "icmp", "port_range_min": 256}, 400, "SecurityGroupInvalidIcmpValue"),
+        ({"protocol": "icmp", "port_range_max": 0}, 400, "SecurityGroupMissingIcmpType"),
+        ({"protocol": "gre", "port_range_min": 1}, 400, "SecurityGroupInvalidProtocolForPort"),
+        ({"protocol": "ipv6-icmp"}, 400, "SecurityGroupEthertypeConflictWithProtocol"),
+        ({"remote_ip_prefix": "2001:db8::/64"}, 400, "SecurityGroupRuleParameterConflict"),
+        ({"remote_ip_prefix": "10.0.0.300/8"}, 400, "InvalidInput"),
+        ({"direction": "sideways"}, 400, "InvalidInput"),
+        ({"port_range_min": "x", "protocol": "tcp"}, 400, "InvalidInput"),
+        (
+            {"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": sg},
+            400,
+            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+        ),
+        ({"remote_group_id": str(uuid.uuid4())}, 404, "SecurityGroupNotFound"),
+        ({"security_group_id": str(uuid.uuid4())}, 404, "SecurityGroupNotFound"),
+    ]
+    for attrs, code, kind in cases:
+        neutron_error(_rule(http, hdr, sg, **attrs), code, kind)
+    count = len(
+        http.get(f"/v2.0/security-group-rules?security_group_id={sg}", headers=hdr).json()[
+            "security_group_rules"
+        ]
+    )
+    assert count == 2  # nothing partial was written
+
+
+def test_rule_normalisation_and_duplicates(http: httpx.Client) -> None:
+    hdr = _project()
+    sg = _group(http, hdr)["id"]
+    first = _rule(http, hdr, sg, protocol="TCP", port_range_min=80, port_range_max=80)
+    assert first.status_code == 201, first.text
+    assert first.json()["security_group_rule"]["protocol"] == "tcp"
+    dup = _rule(http, hdr, sg, protocol="6", port_range_min=80, port_range_max=80)
+    body = neutron_error(dup, 409, "SecurityGroupRuleExists")
+    assert first.json()["security_group_rule"]["id"] in body["message"]
+    # 0.0.0.0/0 and no prefix are the same rule, as in Neutron
+    assert (
+        _rule(http, hdr, sg, protocol="udp", port_range_min=53, port_range_max=53).status_code
+        == 201
+    )
+    neutron_error(
+        _rule(
+            http,
+            hdr,
+            sg,
+            protocol="udp",
+            port_range_min=53,
+            port_range_max=53,
+            remote_ip_prefix="0.0.0.0/0",
+        ),
+        409,
+        "SecurityGroupRuleExists",
+    )
+    v6 = _rule(http, hdr, sg, protocol="icmp", ethertype="ipv6")
+    assert v6.json()["security_group_rule"]["protocol"] == "ipv6-icmp"
+    assert v6.json()["security_group_rule"]["ethertype"] == "IPv6"
+    anyproto = _rule(http, hdr, sg, protocol="any", remote_ip_prefix="192.0.2.1")
+    got = anyproto.json()["security_group_rule"]
+    assert got["protocol"] is None and got["remote_ip_prefix"] == "192.0.2.1/32"
+    icmp = _rule(http, hdr, sg, protocol="icmp", port_range_min=8, port_range_max=0)
+    assert icmp.status_code == 201, icmp.text
+    # rules cannot be updated
+    rid = icmp.json()["security_group_rule"]["id"]
+    resp = http.put(
+        f"/v2.0/security-group-rules/{rid}",
+        json={"security_group_rule": {"description": "x"}},
+        headers=hdr,
+    )
+    neutron_error(resp, 405)
+
+
+def test_bulk_rules_all_or_nothing(http: httpx.Client) -> None:
+    hdr = _project()
+    sg = _group(http, hdr)["id"]
+    good = {"security_group_id": sg, "direction": "ingress", "protocol": "tcp"}
+    bad = {"security_group_id": sg, "direction": "ingress", "protocol": "nope"}
+    resp = http.post(
+        "/v2.0/security-group-rules", json={"security_group_rules": [good, bad]}, headers=hdr
+    )
+    neutron_error(resp, 400, "SecurityGroupRuleInvalidProtocol")
+    resp = http.post(
+        "/v2.0/security-group-rules", json={"security_group_rules": [good, good]}, headers=hdr
+    )
+    neutron_error(resp, 409, "DuplicateSecurityGroupRuleInPost")
+    other = _group(http, hdr)["id"]
+    resp = http.post(
+        "/v2.0/security-group-rules",
+        json={"security_group_rules": [good, {**good, "security_group_id": other}]},
+        headers=hdr,
+    )
+    neutron_error(resp, 400, "SecurityGroupNotSingleGroupRules")
+    rules = http.get(f"/v2.0/security-group-rules?security_group_id={sg}", headers=hdr).json()
+    assert len(rules["security_group_rules"]) == 2
+    ok = http.post(
+        "/v2.0/security-group-rules",
+        json={"security_group_rules": [good, {**good, "protocol": "udp"}]},
+        headers=hdr,
+    )
+    assert ok.status_code == 201 and len(ok.json()["security_group_rules"]) == 2
+
+
+def test_ports_get_default_group_and_groups_are_checked(http: httpx.Client) -> None:
+    hdr = _project()
+    net = _net(http, hdr)
+    port = http.post("/v2.0/ports", json={"port": {"network_id": net}}, headers=hdr).json()["port"]
+    default = [
+        g
+        for g in http.get("/v2.0/security-groups", headers=hdr).json()["security_groups"]
+        if g["name"] == "default"
+    ]
+    assert port["security_groups"] == [default[0]["id"]]
+    explicit = http.post(
+        "/v2.0/ports", json={"port": {"network_id": net, "security_groups": []}}, headers=hdr
+    )
+    assert explicit.json()["port"]["security_groups"] == []
+    nosec = http.post(
+        "/v2.0/ports",
+        json={"port": {"network_id": net, "port_security_enabled": False}},
+        headers=hdr,
+    )
+    assert nosec.json()["port"]["security_groups"] == []
+    router_port = http.post(
+        "/v2.0/ports",
+        json={"port": {"network_id": net, "device_owner": "network:dhcp"}},
+        headers=hdr,
+    )
+    assert router_port.json()["port"]["security_groups"] == []
+    bad = http.post(
+        "/v2.0/ports",
+        json={
+            "port": {
+                "network_id": net,
+                "port_security_enabled": False,
+                "security_groups": [default[0]["id"]],
+            }
+        },
+        headers=hdr,
+    )
+    neutron_error(bad, 409, "PortSecurityAndIPRequiredForSecurityGroups")
+    foreign = _group(http, _project())["id"]
+    resp = http.post(
+        "/v2.0/ports", json={"port": {"network_id": net, "security_groups": [foreign]}}, headers=hdr
+    )
+    neutron_error(resp, 404, "SecurityGroupNotFound")
+    web = _group(http, hdr, name="web")["id"]
+    moved = http.put(
+        f"/v2.0/ports/{port['id']}", json={"port": {"security_groups": [web]}}, headers=hdr
+    )
+    assert moved.json()["port"]["security_groups"] == [web]
+    neutron_error(
+        http.delete(f"/v2.0/security-groups/{web}", headers=hdr), 409, "SecurityGroupInUse"
+    )
+    neutron_error(
+        http.put(
+            f"/v2.0/security-groups/{web}",
+            json={"security_group": {"stateful": False}},
+            headers=hdr,
+        ),
+        409,
+        "SecurityGroupInUse",
+    )
+    assert http.delete(f"/v2.0/ports/{port['id']}", headers=hdr).status_code == 204
+    assert http.delete(f"/v2.0/security-groups/{web}", headers=hdr).status_code == 204
+
+
+def test_remote_group_rules_go_with_their_group(http: httpx.Client) -> None:
+    hdr = _project()
+    a, b = _group(http, hdr)["id"], _group(http, hdr)["id"]
+    resp = _rule(http, hdr, a, remote_group_id=b)
+    assert resp.status_code == 201
+    assert http.delete(f"/v2.0/security-groups/{b}", headers=hdr).status_code == 204
+    rules = http.get(f"/v2.0/security-group-rules?security_group_id={a}", headers=hdr).json()
+    assert all(r["remote_group_id"] != b for r in rules["security_group_rules"])
+
+
+def test_isolation_between_projects(http: httpx.Client) -> None:
+    alice, bob = _project(), _project()
+    sg = _group(http, alice)
+    assert http.get(f"/v2.0/security-groups/{sg['id']}", headers=bob).status_code == 404
+    neutron_error(_rule(http, bob, sg["id"]), 404, "SecurityGroupNotFound")
+    rule_id = sg["security_group_rules"][0]["id"]
+    assert http.get(f"/v2.0/security-group-rules/{rule_id}", headers=bob).status_code == 404
+    assert http.delete(f"/v2.0/security-group-rules/{rule_id}", headers=bob).status_code == 404
+    names = {
+        g["id"] for g in http.get("/v2.0/security-groups", headers=bob).json()["security_groups"]
+    }
+    assert sg["id"] not in names
+    seen = http.get("/v2.0/security-group-rules", headers=bob).json()["security_group_rules"]
+    assert rule_id not in {r["id"] for r in seen}
+
+
+@pytest.mark.parametrize("stateful", [True, False])
+def test_stateful_groups(conn: Any, stateful: bool) -> None:
+    sg = conn.network.create_security_group(name=f"s-{stateful}", stateful=stateful)
+    assert conn.network.get_security_group(sg.id).stateful is stateful
+    conn.network.delete_security_group(sg)
