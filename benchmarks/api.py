@@ -1,4 +1,5 @@
-"""Northbound API benchmark: port creates, bulk create, lists, and latency at 100k ports.
+"""Northbound API benchmark: port creates, bulk create, lists, latency at 100k ports, and the
+security-group / router / floating-IP operations.
 
 Usage:
   .venv/bin/python benchmarks/api.py                      # starts its own server (SQLite)
@@ -9,7 +10,8 @@ Usage:
 Prints a table and writes JSON (default benchmarks/results/api[-postgresql].json). The
 figures the issue asks for on this 2-core machine (SQLite, one process): >= 1,000 port
 creates/s at concurrency 50, p50 <= 3 ms at concurrency 1, bulk >= 10,000 ports/s, list of
-1,000 ports <= 15 ms, no growth of create latency from 1k to 100k ports.
+1,000 ports <= 15 ms, no growth of create latency from 1k to 100k ports; floating-IP
+allocation >= 1,000/s at concurrency 50, list of 1,000 security-group rules <= 15 ms.
 """
 
 from __future__ import annotations
@@ -51,6 +53,26 @@ def setup_network(url: str, cidr: str) -> tuple[str, str]:
         {"subnet": {"network_id": net["id"], "cidr": cidr, "ip_version": 4}},
     )["subnet"]
     return net["id"], sub["id"]
+
+
+async def load(
+    url: str, make: Any, total: int, concurrency: int, method: str = "POST"
+) -> dict[str, Any]:
+    """Run `total` requests (path, body of request i = make(i)) at `concurrency`."""
+
+    def request(i: int) -> tuple[str, str, bytes]:
+        path, body = make(i)
+        return method, path, json.dumps(body).encode()
+
+    res = await run_load(url, request, total, concurrency)
+    return {
+        "concurrency": concurrency,
+        "requests": total,
+        "errors": res.errors,
+        "rate_per_s": round(res.rate, 1),
+        "p50_ms": round(res.p50, 2),
+        "p99_ms": round(res.pct(99), 2),
+    }
 
 
 async def creates(url: str, network_id: str, total: int, concurrency: int) -> dict[str, Any]:
@@ -115,6 +137,7 @@ async def main_async(url: str, quick: bool) -> dict[str, Any]:
     results["list_1000_fields"] = await timed_get(
         url, f"/v2.0/ports?network_id={list_net}&fields=id&fields=fixed_ips", runs
     )
+    results["l3_security"] = await l3_and_security(url, quick)
     big_net, _ = setup_network(url, "10.64.0.0/10")
     target = 10_000 if quick else 100_000
     have = 0
@@ -136,6 +159,101 @@ async def main_async(url: str, quick: bool) -> dict[str, Any]:
     return results
 
 
+async def l3_and_security(url: str, quick: bool) -> dict[str, Any]:
+    """Security-group rule create, list of 1,000 rules, router interface add, floating IP
+    create (allocation only) and create+associate."""
+    out: dict[str, Any] = {}
+    n = 300 if quick else 2000
+    sg = call(url, "POST", "/v2.0/security-groups", {"security_group": {"name": "b"}})
+    sg_id = sg["security_group"]["id"]
+
+    def rule(i: int) -> tuple[str, dict[str, Any]]:
+        body = {"security_group_id": sg_id, "direction": "ingress", "protocol": "tcp"}
+        body.update(port_range_min=i + 1, port_range_max=i + 1)
+        return "/v2.0/security-group-rules", {"security_group_rule": body}
+
+    out["sg_rule_create"] = await load(url, rule, n, 50)
+    listed = call(url, "POST", "/v2.0/security-groups", {"security_group": {"name": "l"}})
+    list_sg = listed["security_group"]["id"]
+    bulk_rules = [rule(i)[1]["security_group_rule"] for i in range(998)]
+    for r in bulk_rules:
+        r["security_group_id"] = list_sg
+    call(url, "POST", "/v2.0/security-group-rules", {"security_group_rules": bulk_rules})
+    runs = 10 if quick else 30
+    out["list_1000_rules"] = await timed_get(
+        url, f"/v2.0/security-group-rules?security_group_id={list_sg}", runs
+    )
+
+    interfaces = 200 if quick else 1000
+    nets = call(
+        url, "POST", "/v2.0/networks", {"networks": [{"name": "ri"} for _ in range(interfaces)]}
+    )["networks"]
+    subs = call(
+        url,
+        "POST",
+        "/v2.0/subnets",
+        {
+            "subnets": [
+                {"network_id": net["id"], "cidr": f"10.{i // 250}.{i % 250}.0/24", "ip_version": 4}
+                for i, net in enumerate(nets)
+            ]
+        },
+    )["subnets"]
+    routers = [
+        call(url, "POST", "/v2.0/routers", {"router": {"name": f"r{i}"}})["router"]["id"]
+        for i in range(10)
+    ]
+    out["router_interface_add"] = await load(
+        url,
+        lambda i: (
+            f"/v2.0/routers/{routers[i % len(routers)]}/add_router_interface",
+            {"subnet_id": subs[i]["id"]},
+        ),
+        interfaces,
+        10,
+        method="PUT",
+    )
+
+    ext = call(url, "POST", "/v2.0/networks", {"network": {"name": "x", "router:external": True}})
+    ext_id = ext["network"]["id"]
+    call(
+        url,
+        "POST",
+        "/v2.0/subnets",
+        {"subnet": {"network_id": ext_id, "cidr": "100.64.0.0/16", "ip_version": 4}},
+    )
+    out["fip_create"] = await load(
+        url, lambda i: ("/v2.0/floatingips", {"floatingip": {"floating_network_id": ext_id}}), n, 50
+    )
+    net_id, sub_id = setup_network(url, "10.250.0.0/16")
+    router = call(
+        url,
+        "POST",
+        "/v2.0/routers",
+        {"router": {"name": "fip", "external_gateway_info": {"network_id": ext_id}}},
+    )["router"]["id"]
+    call(url, "PUT", f"/v2.0/routers/{router}/add_router_interface", {"subnet_id": sub_id})
+    ports: list[str] = []
+    while len(ports) < n:
+        made = call(
+            url,
+            "POST",
+            "/v2.0/ports",
+            {"ports": [{"network_id": net_id}] * min(1000, n - len(ports))},
+        )
+        ports += [p["id"] for p in made["ports"]]
+    out["fip_create_associate"] = await load(
+        url,
+        lambda i: (
+            "/v2.0/floatingips",
+            {"floatingip": {"floating_network_id": ext_id, "port_id": ports[i]}},
+        ),
+        n,
+        50,
+    )
+    return out
+
+
 def print_table(results: dict[str, Any], label: str) -> None:
     print(f"\nAPI benchmark ({label})")
     print(f"{'measure':38} {'value':>14} {'p50 ms':>9} {'p99 ms':>9}")
@@ -146,12 +264,24 @@ def print_table(results: dict[str, Any], label: str) -> None:
         )
     b = results["bulk_1000"]
     print(f"{'bulk create 1,000 ports':38} {b['ports_per_s']:>10.0f} /s {'':>9} {'':>9}")
-    for key, name in (
-        ("list_1000", "list 1,000 ports"),
-        ("list_1000_fields", "list 1,000 ports, fields="),
+    for r, name in (
+        (results["list_1000"], "list 1,000 ports"),
+        (results["list_1000_fields"], "list 1,000 ports, fields="),
+        (results["l3_security"]["list_1000_rules"], "list 1,000 security-group rules"),
     ):
-        r = results[key]
         print(f"{name:38} {r['bytes']:>10} B  {r['p50_ms']:>9.2f} {r['p99_ms']:>9.2f}")
+    l3 = results["l3_security"]
+    for key, name in (
+        ("sg_rule_create", "security-group rule create"),
+        ("router_interface_add", "router interface add"),
+        ("fip_create", "floating IP create (allocation)"),
+        ("fip_create_associate", "floating IP create + associate"),
+    ):
+        row = l3[key]
+        print(
+            f"{name + ', c=' + str(row['concurrency']):38} {row['rate_per_s']:>10.0f} /s "
+            f"{row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}"
+        )
     g = results["latency_growth"]
     print(
         f"{'create c=1 at 1k ports':38} {'':>14} {g['p50_before_ms']:>9.2f} "

@@ -62,3 +62,80 @@ def test_openstack_cli_network_subnet_port(server: AlcorServer) -> None:
     cli(server, "network", "delete", name)
     gone = cli(server, "network", "show", name, check=False)
     assert gone.returncode != 0
+
+
+def test_openstack_cli_security_group_router_floating_ip(server: AlcorServer) -> None:
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+    sg = cli_json(server, "security", "group", "create", f"{name}-sg")
+    rule = cli_json(
+        server,
+        "security",
+        "group",
+        "rule",
+        "create",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "22:23",
+        "--remote-ip",
+        "198.51.100.0/24",
+        f"{name}-sg",
+    )
+    assert rule["port_range_min"] == 22 and rule["port_range_max"] == 23
+    assert rule["security_group_id"] == sg["id"] and rule["direction"] == "ingress"
+    dup = cli(
+        server,
+        "security",
+        "group",
+        "rule",
+        "create",
+        "--protocol",
+        "tcp",
+        "--dst-port",
+        "22:23",
+        "--remote-ip",
+        "198.51.100.0/24",
+        f"{name}-sg",
+        check=False,
+    )
+    assert dup.returncode != 0 and "already exists" in dup.stderr
+    rules = cli_json(server, "security", "group", "rule", "list", f"{name}-sg")
+    assert len(rules) == 3
+
+    cli_json(server, "network", "create", f"{name}-net")
+    cli_json(
+        server,
+        "subnet",
+        "create",
+        "--network",
+        f"{name}-net",
+        "--subnet-range",
+        "10.78.0.0/24",
+        f"{name}-sub",
+    )
+    cli_json(server, "network", "create", "--external", f"{name}-ext")
+    cli_json(
+        server,
+        "subnet",
+        "create",
+        "--network",
+        f"{name}-ext",
+        "--subnet-range",
+        "198.18.50.0/24",
+        "--no-dhcp",
+        f"{name}-extsub",
+    )
+    cli_json(server, "router", "create", f"{name}-r")
+    cli(server, "router", "add", "subnet", f"{name}-r", f"{name}-sub")
+    cli(server, "router", "set", "--external-gateway", f"{name}-ext", f"{name}-r")
+    router = cli_json(server, "router", "show", f"{name}-r")
+    assert router["external_gateway_info"]["network_id"]
+    port = cli_json(server, "port", "create", "--network", f"{name}-net", f"{name}-p")
+    fip = cli_json(server, "floating", "ip", "create", "--port", port["id"], f"{name}-ext")
+    assert fip["floating_ip_address"].startswith("198.18.50.")
+    assert fip["fixed_ip_address"] == port["fixed_ips"][0]["ip_address"]
+    assert fip["router_id"] == router["id"]
+    busy = cli(server, "router", "remove", "subnet", f"{name}-r", f"{name}-sub", check=False)
+    assert busy.returncode != 0 and "floating IP" in busy.stderr
+    cli(server, "floating", "ip", "delete", fip["id"])
+    cli(server, "router", "remove", "subnet", f"{name}-r", f"{name}-sub")

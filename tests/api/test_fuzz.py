@@ -25,7 +25,9 @@ def fuzz_server() -> Iterator[AlcorServer]:
 
 def _seed(url: str) -> None:
     """A network with a subnet and a port, so each operation finds something to work on."""
-    net = httpx.post(f"{url}/v2.0/networks", json={"network": {"name": "fz"}}).json()["network"]
+    resp = httpx.post(f"{url}/v2.0/networks", json={"network": {"name": "fz"}})
+    assert resp.status_code == 201, resp.text
+    net = resp.json()["network"]
     cidr = f"10.99.{len(httpx.get(f'{url}/v2.0/subnets').json()['subnets']) % 250}.0/24"
     httpx.post(
         f"{url}/v2.0/subnets",
