@@ -156,7 +156,7 @@ class Api:
         await self._prepare_read(res, ctx)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
-        out: dict[str, Any] = {res.plural: [crud.render(res, ctx, it, fields) for it in items]}
+        out: dict[str, Any] = {res.plural: crud.render_many(res, ctx, items, fields)}
         links = []
         for rel in ("next", "previous"):
             marker = paging.get(rel)
@@ -205,7 +205,7 @@ class Api:
             return created
 
         created = await self.db.write(work)
-        rendered = [crud.render(res, ctx, it) for it in created]
+        rendered = crud.render_many(res, ctx, created)
         if bulk:
             return json_response({res.plural: rendered}, 201)
         return json_response({res.name: rendered[0]}, 201)

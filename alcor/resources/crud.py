@@ -133,15 +133,13 @@ def _list_columns(res: Resource) -> list[sa.ColumnElement[Any]]:
 
 
 def _raw_json_items(res: Resource, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
-    names = _stored_names(res)
-    raw = {a.name for a in res.stored() if isinstance(a.kind, kinds.Json)}
-    items = []
-    for row in rows:
-        item = {}
-        for name, i in names:
-            value = row[i]
-            item[name] = msgspec.Raw(value) if name in raw and value is not None else value
-        items.append(item)
+    names = [a.name for a in res.stored()]
+    raw = [a.name for a in res.stored() if isinstance(a.kind, kinds.Json)]
+    items = [dict(zip(names, row, strict=True)) for row in rows]
+    for item in items:
+        for name in raw:
+            if item[name] is not None:
+                item[name] = msgspec.Raw(item[name])
     return items
 
 
@@ -492,15 +490,25 @@ def render(
     res: Resource, ctx: Context, item: dict[str, Any], fields: list[str] | None = None
 ) -> dict[str, Any]:
     """The API view of an item for this caller (admin-only attributes hidden)."""
+    return render_many(res, ctx, [item], fields)[0]
+
+
+def render_many(
+    res: Resource, ctx: Context, items: list[dict[str, Any]], fields: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """`render` for a list: the caller's plan is looked up once, not per row."""
     plan = _plan(res, ctx.is_admin)
-    out = dict(item)
-    for name in plan.hidden:
-        out.pop(name, None)
-    for name, fmt in plan.times:
-        if name in out:
-            out[name] = fmt(out[name])
-    if plan.tenant and "project_id" in out:
-        out["tenant_id"] = out["project_id"]
-    if fields:
-        out = {k: out[k] for k in fields if k in out}
-    return out
+    rendered = []
+    for item in items:
+        out = dict(item)
+        for name in plan.hidden:
+            out.pop(name, None)
+        for name, fmt in plan.times:
+            if name in out:
+                out[name] = fmt(out[name])
+        if plan.tenant and "project_id" in out:
+            out["tenant_id"] = out["project_id"]
+        if fields:
+            out = {k: out[k] for k in fields if k in out}
+        rendered.append(out)
+    return rendered

@@ -256,12 +256,21 @@ class Timestamp(Kind):
 
     def __init__(self, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> None:
         self.fmt = fmt
+        self._shown: dict[int, str] = {}  # second -> text: rows of a list share seconds
 
     def sql_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Float()
 
     def render(self, value: float | None) -> str | None:
-        return None if value is None else time.strftime(self.fmt, time.gmtime(value))
+        if value is None:
+            return None
+        second = int(value)
+        text = self._shown.get(second)
+        if text is None:
+            if len(self._shown) > 4096:
+                self._shown.clear()
+            text = self._shown[second] = time.strftime(self.fmt, time.gmtime(second))
+        return text
 
 
 def list_of(item: Kind, unique: bool = True) -> Json:

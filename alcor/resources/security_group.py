@@ -510,8 +510,8 @@ class GroupHooks(Hooks):
             .where(t.c.security_group_id.in_(list(by_group)))
             .order_by(t.c.created_at, t.c.id)
         )
-        for found in crud.rows_to_items(rule, rows):
-            by_group[found["security_group_id"]].append(crud.render(rule, ctx, found))
+        for found in crud.render_many(rule, ctx, crud.rows_to_items(rule, rows)):
+            by_group[found["security_group_id"]].append(found)
         for it in items:
             it["security_group_rules"] = by_group[it["id"]]
             it["shared"] = False
