@@ -41,6 +41,22 @@ class ServerSettings:
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
     nova_send_interval: float = 2.0  # batching window, as Neutron's send_events_interval
+    # Default quotas per project (Neutron's [quotas] options); -1 = unlimited.
+    quota_network: int = 100
+    quota_subnet: int = 100
+    quota_port: int = 500
+    quota_router: int = 10
+    quota_floatingip: int = 50
+    quota_security_group: int = 10
+    quota_security_group_rule: int = 100
+
+    def quota_defaults(self) -> dict[str, int]:
+        """The `quota_*` settings by quota key."""
+        return {
+            f.name.removeprefix("quota_"): getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name.startswith("quota_")
+        }
 
     def effective_database_url(self) -> str:
         """The SQLAlchemy URL to use: the configured one, or the embedded SQLite file."""

@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alcor.lab.server_process import AlcorServer  # noqa: E402
+from alcor.lab.server_process import AlcorServer, lift_quotas  # noqa: E402
 from benchmarks.httpload import Connection, run_load  # noqa: E402
 
 
@@ -121,6 +121,7 @@ def bulk(url: str, network_id: str, n: int) -> dict[str, Any]:
 
 async def main_async(url: str, quick: bool) -> dict[str, Any]:
     results: dict[str, Any] = {}
+    lift_quotas(url)
     net, _ = setup_network(url, "10.128.0.0/12")
     await creates(url, net, 200, 10)  # warm-up
     n = 300 if quick else 2000

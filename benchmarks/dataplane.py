@@ -63,7 +63,7 @@ from alcor.agent.main import Agent
 from alcor.config import AgentSettings
 from alcor.lab.host import GUARD_TABLE, Host
 from alcor.lab.lab import Lab
-from alcor.lab.server_process import AlcorServer
+from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.lab.vm import HOOK as VM_HOOK
 from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound import subjects
@@ -529,6 +529,7 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
     console = Console(width=max(console.width, 150))
     modes = ["bulk", "concurrent"] if args.mode == "both" else [args.mode]
     server = AlcorServer().start()
+    lift_quotas(server.url)
     lab = Lab(args.prefix)
     results: dict[str, Any] = {}
     try:

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from alcor import errors
 from alcor.api import extensions, openapi
+from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
@@ -64,7 +65,10 @@ class Api:
         self.resources = {r.collection: r for r in resources}
         self.auth = NoAuth(default_project)
         self.max_page = max_page_size
-        self.extensions = extensions.enabled(a for r in resources for a in r.extensions)
+        self.extensions = extensions.enabled(
+            [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
+        )
+        self.quotas = QuotaApi(db, self.auth, self.resources)
 
     # -- plumbing --------------------------------------------------------------------
     def context(self, request: Request) -> Context:
@@ -335,6 +339,7 @@ class Api:
             Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
+            *self.quotas.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
             Route("/v2.0/{collection}/{rid}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),

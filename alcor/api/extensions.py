@@ -113,6 +113,21 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Extension that indicates that pagination is enabled.",
         "2016-06-12T00:00:00-00:00",
     ),
+    "network-ip-availability": (
+        "Network IP Availability",
+        "Provides IP availability data for each network and subnet.",
+        "2015-09-24T00:00:00-00:00",
+    ),
+    "quota_details": (
+        "Quota details management support",
+        "Expose functions for quotas usage statistics per project",
+        "2017-02-10T10:00:00-00:00",
+    ),
+    "quotas": (
+        "Quota management support",
+        "Expose functions for quotas management per project",
+        "2012-07-29T10:00:00-00:00",
+    ),
     "port-security": ("Port Security", "Provides port security", "2012-07-23T10:00:00-00:00"),
     "project-id": (
         "project_id field enabled",

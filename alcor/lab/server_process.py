@@ -35,6 +35,23 @@ def free_port() -> int:
     raise RuntimeError("no free port found")
 
 
+def lift_quotas(url: str, project: str = "admin") -> None:
+    """Make every quota of `project` unlimited through the API, as an operator would before
+    loading a server with more than Neutron's default 500 ports (benchmarks, scale tests)."""
+    import json
+
+    with urllib.request.urlopen(f"{url}/v2.0/quotas/{project}/default", timeout=30) as resp:
+        keys = json.loads(resp.read())["quota"]
+    body = json.dumps({"quota": dict.fromkeys(keys, -1)}).encode()
+    req = urllib.request.Request(
+        f"{url}/v2.0/quotas/{project}",
+        data=body,
+        method="PUT",
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(req, timeout=30).read()
+
+
 class AlcorServer:
     """`alcor server` on a free port; `database_url` None = embedded SQLite in a temp dir."""
 

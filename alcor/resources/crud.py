@@ -19,7 +19,7 @@ import msgspec
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import kinds
+from alcor.resources import kinds, quota
 from alcor.resources.context import Context
 from alcor.resources.model import MISSING, Attr, Resource
 from alcor.resources.query import ListQuery
@@ -392,6 +392,8 @@ def create_many(
             item["revision_number"] = 0
         if res.taggable:
             item["tags"] = list(dict.fromkeys(item.get("tags") or []))
+    if res.quota is not None:
+        quota.enforce(uow, res.quota, res.table, items)
     res.hooks.before_create_many(uow, ctx, items)
     uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
     tag_rows = [

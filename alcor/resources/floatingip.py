@@ -55,6 +55,7 @@ resource = Resource(
     ],
     omit=("name",),
     extensions=("fip-port-details",),
+    quota="floatingip",
     table_args=(
         sa.UniqueConstraint("floating_network_id", "floating_ip_address"),
         sa.UniqueConstraint("floating_network_id", "port_id", "fixed_ip_address"),

@@ -93,6 +93,7 @@ class Resource:
         logged: bool = True,
         omit: tuple[str, ...] = (),
         updatable: bool = True,
+        quota: str | None = None,
     ) -> None:
         self.name = name
         self.plural = plural
@@ -105,6 +106,7 @@ class Resource:
         self._statements: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
         self.updatable = updatable  # False: no PUT on members (security group rules)
+        self.quota = quota  # the quota key creates of this kind count against
         all_attrs = (standard_attrs(project_scoped, omit) if standard else []) + attrs
         self.attrs: dict[str, Attr] = {a.name: a for a in all_attrs}
         self.hooks: Hooks = Hooks()

@@ -72,6 +72,7 @@ resource = Resource(
         "dns-integration",
         "l2_adjacency",
     ),
+    quota="network",
 )
 
 

@@ -112,6 +112,7 @@ resource = Resource(
         "tag-ports-during-bulk-creation",
     ),
     table_args=(sa.UniqueConstraint("network_id", "mac_address"),),
+    quota="port",
 )
 
 SLAAC_MODES = ("slaac", "dhcpv6-stateless")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alcor.config import ServerSettings
-from alcor.resources import agent, floatingip, network, port, router, subnet
+from alcor.resources import agent, floatingip, network, port, quota, router, subnet
 from alcor.resources import security_group as sg
 from alcor.resources.model import Resource
 
@@ -21,6 +21,7 @@ RESOURCES: list[Resource] = [
 
 def configure(settings: ServerSettings) -> list[Resource]:
     """Bind each kind's hooks to `settings`; return the resources in serving order."""
+    quota.configure(settings.quota_defaults())
     network.resource.hooks = network.NetworkHooks(settings)
     subnet.resource.hooks = subnet.SubnetHooks()
     port.resource.hooks = port.PortHooks(settings)

@@ -89,6 +89,7 @@ resource = Resource(
         Attr("availability_zones", kinds.list_of(kinds.Str(255)), stored=False, filter=False),
     ],
     extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic"),
+    quota="router",
 )
 
 

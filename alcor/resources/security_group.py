@@ -112,6 +112,7 @@ group = Resource(
         ),
     ],
     extensions=("security-group", "stateful-security-group"),
+    quota="security_group",
 )
 
 rule = Resource(
@@ -132,6 +133,7 @@ rule = Resource(
     ],
     omit=("name", "tags"),
     updatable=False,
+    quota="security_group_rule",
     table_args=(sa.UniqueConstraint("security_group_id", "fingerprint"),),
 )
 

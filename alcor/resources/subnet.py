@@ -57,6 +57,7 @@ resource = Resource(
         Attr("dns_publish_fixed_ip", kinds.Bool(), post=True, put=True, default=False),
     ],
     extensions=("subnet-service-types",),
+    quota="subnet",
 )
 
 

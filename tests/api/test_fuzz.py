@@ -12,7 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from alcor.lab.server_process import AlcorServer
+from alcor.lab.server_process import AlcorServer, lift_quotas
 
 pytestmark = pytest.mark.slow
 
@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[AlcorServer]:
     with AlcorServer() as srv:
+        lift_quotas(srv.url)  # the fuzzer creates more than Neutron's default quotas allow
         yield srv
 
 

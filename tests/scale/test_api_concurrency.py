@@ -15,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import pools
-from alcor.lab.server_process import AlcorServer
+from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.southbound.nats_server import running
 from alcor.store.db import Database
 
@@ -73,6 +73,7 @@ def test_three_servers_600_concurrent_creates(pg_url: str) -> None:
             for _ in range(3)
         ]
         urls = [s.url for s in servers]
+        lift_quotas(urls[0])
         small_net, small_sub = _network(urls[0], "10.70.0.0/24")
         big_net, big_sub = _network(urls[1], "10.80.0.0/16")
 

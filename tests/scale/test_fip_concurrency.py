@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from alcor.ipam import pools
-from alcor.lab.server_process import AlcorServer
+from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.southbound.nats_server import running
 from alcor.store.db import Database
 
@@ -70,6 +70,7 @@ def test_three_servers_500_concurrent_floating_ips(pg_url: str) -> None:
             for _ in range(3)
         ]
         urls = [s.url for s in servers]
+        lift_quotas(urls[0])
         ext = httpx.post(
             f"{urls[0]}/v2.0/networks",
             json={"network": {"name": "ext", "router:external": True}},

@@ -1,8 +1,8 @@
-"""security groups routers floating ips
+"""security groups, routers, floating IPs, quotas
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 23:09:08.550184
+Create Date: 2026-11-23 23:18:15.176957
 """
 
 from collections.abc import Sequence
@@ -76,6 +76,13 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "quotas",
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("resource", sa.String(length=64), nullable=False),
+        sa.Column("limit", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "resource", name=op.f("pk_quotas")),
+    )
     op.create_table(
         "routers",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -175,6 +182,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_routers_project_id"))
 
     op.drop_table("routers")
+    op.drop_table("quotas")
     with op.batch_alter_table("port_security_groups", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_port_security_groups_security_group_id"))
 
