@@ -13,7 +13,7 @@ from alcor.ipam import errors as ipam_errors
 from alcor.ipam import mac as macs
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import crud, floatingip, kinds
+from alcor.resources import floatingip, kinds
 from alcor.resources import security_group as sg
 from alcor.resources.context import Context
 from alcor.resources.model import Attr, Hooks, Resource
@@ -98,7 +98,9 @@ resource = Resource(
             filter=False,
         ),
         Attr("dns_name", kinds.Str(255), post=True, put=True, default=""),
-        Attr("dns_assignment", kinds.Json(), stored=False, filter=False, sort=False),
+        # Derived from dns_name and fixed_ips but stored, written with them: lists then splice
+        # it as raw JSON instead of decoding every port's fixed_ips to rebuild it.
+        Attr("dns_assignment", kinds.Json(), default=[], filter=False, sort=False),
         Attr("ip_allocation", kinds.Str(16), default="immediate"),
     ],
     extensions=(
@@ -430,6 +432,7 @@ class PortHooks(Hooks):
                     for subnet, ip in self._resolve(uow, item, item["fixed_ips"])
                 ]
             self._binding(uow, item)
+            item["dns_assignment"] = dns_assignment(item["dns_name"], item["fixed_ips"])
 
     def _assign_groups(self, uow: UnitOfWork, ctx: Context, items: list[dict[str, Any]]) -> None:
         """Neutron's rule: network-owned ports (router, DHCP) get no groups; a port without
@@ -443,7 +446,7 @@ class PortHooks(Hooks):
                 item["security_groups"] = [sg.ensure_default(uow, item["project_id"])]
             else:
                 sg.groups_of_project(uow, ctx, item["project_id"], wanted)
-        sg.bind_ports(uow, [(it["id"], it["security_groups"]) for it in items])
+        sg.bind_ports(uow, [(it["id"], it["security_groups"]) for it in items], new=True)
 
     def _assign_macs(self, uow: UnitOfWork, items: list[dict[str, Any]]) -> None:
         """Check explicit MACs and draw random ones, one query per network per round."""
@@ -486,6 +489,16 @@ class PortHooks(Hooks):
         if not wanted:
             return set()
         t = resource.table
+        if len(wanted) == 1:  # the common case, with a statement compiled once
+            one = resource.statement(
+                "mac_taken",
+                lambda: sa.select(t.c.mac_address).where(
+                    t.c.network_id == sa.bindparam("network_id"),
+                    t.c.mac_address == sa.bindparam("mac"),
+                ),
+            )
+            [mac] = wanted
+            return {r[0] for r in uow.execute(one, {"network_id": network_id, "mac": mac})}
         stmt = resource.statement(
             "macs_taken",
             lambda: sa.select(t.c.mac_address).where(
@@ -565,6 +578,11 @@ class PortHooks(Hooks):
             changes["binding:vif_details"] = new["binding:vif_details"]
             if new["binding:host_id"] != old["binding:host_id"]:
                 changes["status"] = "DOWN"
+        if {"dns_name", "fixed_ips"} & changes.keys():
+            changes["dns_assignment"] = dns_assignment(
+                changes.get("dns_name", old["dns_name"]),
+                changes.get("fixed_ips", old["fixed_ips"]),
+            )
 
     def _update_ips(
         self,
@@ -609,12 +627,6 @@ class PortHooks(Hooks):
                 "device_owner": item["device_owner"],
             },
         )
-
-    def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:
-        for it in items:
-            it["dns_assignment"] = dns_assignment(
-                it.get("dns_name") or "", crud.json_value(it.get("fixed_ips")) or []
-            )
 
     def change_scope(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
         return item["network_id"], item.get("binding:host_id") or None

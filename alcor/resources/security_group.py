@@ -245,20 +245,23 @@ def groups_of_project(uow: UnitOfWork, ctx: Context, project_id: str, ids: list[
     return wanted
 
 
-def bind_ports(uow: UnitOfWork, bindings: list[tuple[str, list[str]]]) -> None:
-    """Record which groups each port is in (replacing what it had)."""
+def bind_ports(
+    uow: UnitOfWork, bindings: list[tuple[str, list[str]]], *, new: bool = False
+) -> None:
+    """Record which groups each port is in, replacing what it had (`new`: nothing)."""
     ports = [p for p, _ in bindings]
     if not ports:
         return
-    uow.execute(
-        group.statement(
-            "unbind",
-            lambda: port_security_groups.delete().where(
-                port_security_groups.c.port_id.in_(sa.bindparam("ports", expanding=True))
+    if not new:
+        uow.execute(
+            group.statement(
+                "unbind",
+                lambda: port_security_groups.delete().where(
+                    port_security_groups.c.port_id.in_(sa.bindparam("ports", expanding=True))
+                ),
             ),
-        ),
-        {"ports": ports},
-    )
+            {"ports": ports},
+        )
     rows = [{"port_id": p, "security_group_id": g} for p, groups in bindings for g in groups]
     if rows:
         uow.execute(group.statement("bind", port_security_groups.insert), rows)

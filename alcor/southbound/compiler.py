@@ -159,6 +159,8 @@ def compile_batch(conn: sa.Connection, cursor: int, limit: int) -> Batch | None:
     for r in rows:
         kind = r["resource"]
         if kind == "port":
+            if r["op"] == "create" and not r["host_id"]:
+                continue  # an unbound new port concerns no host (no provisioning either)
             port_log.setdefault(r["resource_id"], []).append(r)
         elif kind == "network":
             net_log[r["resource_id"]] = r
