@@ -125,6 +125,7 @@ from alcor.ipam.errors import (
 )
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import UnitOfWork
+from alcor.store.prepared import hot
 
 MAX_VALUE = (1 << 128) - 1
 MAX_BUCKETS = 64
@@ -290,17 +291,19 @@ _BUCKET_COLS = (
 # Hot-path statements are built once: building a Core statement and computing its cache key
 # cost more than executing it (measured: ~60% of an allocation's CPU time on SQLite).
 _B = sa.bindparam
-_SEL_POOL = sa.select(ipam_pools.c.ranges, ipam_pools.c.nbuckets, ipam_pools.c.gen).where(
-    ipam_pools.c.pool_id == _B("pool_id")
+_SEL_POOL = hot(
+    sa.select(ipam_pools.c.ranges, ipam_pools.c.nbuckets, ipam_pools.c.gen).where(
+        ipam_pools.c.pool_id == _B("pool_id")
+    )
 )
-_PICK = (
+_PICK = hot(
     sa.select(*_BUCKET_COLS)
     .where(ipam_buckets.c.pool_id == _B("pool_id"), ipam_buckets.c.full.is_(False))
     .order_by(sa.case((ipam_buckets.c.bucket >= _B("start"), 0), else_=1), ipam_buckets.c.bucket)
     .limit(1)
 )
 _PICK_SKIP_LOCKED = _PICK.with_for_update(skip_locked=True)
-_UPD_BUCKET = (
+_UPD_BUCKET = hot(
     ipam_buckets.update()
     .where(ipam_buckets.c.pool_id == _B("_p"), ipam_buckets.c.bucket == _B("_b"))
     .values(
@@ -312,7 +315,7 @@ _UPD_BUCKET = (
         gen=_B("_g"),
     )
 )
-_INS_USED = ipam_used.insert()
+_INS_USED = hot(ipam_used.insert())
 _SEL_FREE = (
     sa.select(ipam_free.c.vkey)
     .where(ipam_free.c.pool_id == _B("pool_id"), ipam_free.c.bucket == _B("bucket"))
@@ -351,9 +354,10 @@ def _held(uow: UnitOfWork, pool_id: str) -> set[int]:
     return held
 
 
-def _read_pool(conn: sa.Connection, pool_id: str, *, lock: bool = False) -> _Pool:
+def _read_pool(conn: sa.Connection | UnitOfWork, pool_id: str, *, lock: bool = False) -> _Pool:
     q = _SEL_POOL
-    if lock and conn.dialect.name == "postgresql":
+    dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
+    if lock and dialect == "postgresql":
         q = q.with_for_update()
     row = conn.execute(q, {"pool_id": pool_id}).first()
     if row is None:
@@ -366,7 +370,7 @@ def _load_pool(uow: UnitOfWork, pool_id: str) -> _Pool:
     memo = ("ipam.pool", pool_id)
     pool: _Pool | None = uow.cache.get(memo)
     if pool is None:
-        pool = _read_pool(uow.conn, pool_id)
+        pool = _read_pool(uow, pool_id)
         uow.cache[memo] = pool
     return pool
 
@@ -408,7 +412,7 @@ def _bucket_params(pool_id: str, st: _Bucket) -> dict[str, Any]:
 
 
 def _write_bucket(uow: UnitOfWork, pool_id: str, st: _Bucket) -> None:
-    uow.conn.execute(_UPD_BUCKET, _bucket_params(pool_id, st))
+    uow.execute(_UPD_BUCKET, _bucket_params(pool_id, st))
 
 
 def _advance(conn: sa.Connection, pool_id: str, ranges: RangeSet, n: int, st: _Bucket) -> None:
@@ -639,7 +643,7 @@ def allocate(
 def _insert_used(
     uow: UnitOfWork, pool_id: str, bucket: int, value: int, owner: str, display: Display
 ) -> None:
-    uow.conn.execute(
+    uow.execute(
         _INS_USED,
         {
             "pool_id": pool_id,
@@ -657,7 +661,7 @@ def _pick_unlocked(uow: UnitOfWork, pool: _Pool) -> _Bucket | None:
     """Lock a non-full bucket nobody else holds, starting at a random one (None if none)."""
     start = random.randrange(pool.n)
     q = _PICK_SKIP_LOCKED if _is_pg(uow) else _PICK
-    row = uow.conn.execute(q, {"pool_id": pool.pool_id, "start": start}).first()
+    row = uow.execute(q, {"pool_id": pool.pool_id, "start": start}).first()
     if row is None:
         return None
     _held(uow, pool.pool_id).add(row.bucket)

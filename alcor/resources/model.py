@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from alcor.resources import kinds
+from alcor.store import prepared
 from alcor.store.schema import metadata
 
 
@@ -138,7 +139,7 @@ class Resource:
         building a SQLAlchemy statement costs several times more than executing it."""
         stmt = self._statements.get(name)
         if stmt is None:
-            stmt = self._statements[name] = build()
+            stmt = self._statements[name] = prepared.hot(build())
         return stmt
 
     def stored(self) -> list[Attr]:

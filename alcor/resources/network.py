@@ -47,7 +47,6 @@ resource = Resource(
             admin_only=True,
             nullable=True,
             default=None,
-            unique=True,
         ),
         Attr("dns_domain", kinds.Str(255), post=True, put=True, default=""),
         Attr(
@@ -73,6 +72,8 @@ resource = Resource(
         "l2_adjacency",
     ),
     quota="network",
+    # Each type has its own id space and allocator pool, as in Neutron's ML2 type drivers.
+    table_args=(sa.UniqueConstraint("provider_network_type", "provider_segmentation_id"),),
 )
 
 

@@ -391,8 +391,9 @@ class RouterHooks(Hooks):
             crud.delete(uow, _ports(), _system(""), port["id"])
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
-        info = item.get("external_gateway_info")
+        info = item.get("external_gateway_info") or None  # {} = no gateway
         self._check_policy(ctx, info)
+        item["external_gateway_info"] = info
         if info is not None:
             item["external_gateway_info"] = self._set_gateway(uow, ctx, item, info)
 

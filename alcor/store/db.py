@@ -34,6 +34,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from alcor.store import prepared
 from alcor.store.schema import changelog
 
 T = TypeVar("T")
@@ -41,7 +42,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
-_CHANGELOG_INSERT = changelog.insert()
+_CHANGELOG_INSERT = prepared.hot(
+    changelog.insert().values(
+        {c.name: sa.bindparam(c.name) for c in changelog.c if c.name != "seq"}
+    )
+)
 RETRIES = 5
 _RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 _JSON = msgspec.json.Encoder()
@@ -65,8 +70,18 @@ class UnitOfWork:
         self.changes: list[dict[str, Any]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []  # delivered only after commit
         self.cache: dict[Any, Any] = {}  # per-transaction memo for hooks (rows looked up)
+        # SQLite: the raw sqlite3 connection, for hot statements (alcor.store.prepared)
+        self._raw = conn.connection.driver_connection if dialect == "sqlite" else None
 
-    def execute(self, stmt: Any, params: Any = None) -> sa.CursorResult[Any]:
+    def execute(self, stmt: Any, params: Any = None) -> Any:
+        """Run a statement in this transaction (a `CursorResult`, or for hot statements on
+        SQLite a `FastResult` with the same first/all/scalar/rowcount/iteration)."""
+        if self._raw is not None and params is not None:
+            fast = prepared.lookup(stmt, self.conn.dialect)
+            if fast is not None:
+                result = fast.run(self._raw, params)
+                if result is not None:
+                    return result
         return self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
 
     def log(
@@ -120,7 +135,7 @@ class UnitOfWork:
         committed_at = time.time()
         for change in self.changes:
             change["committed_at"] = committed_at
-        self.conn.execute(_CHANGELOG_INSERT, self.changes)
+        self.execute(_CHANGELOG_INSERT, self.changes)
 
 
 class Database:

@@ -427,3 +427,18 @@ def test_bulk_ports_batch_rules(http: httpx.Client) -> None:
     assert mixed.status_code == 201, mixed.text
     assert mixed.json()["ports"][0]["fixed_ips"][0]["ip_address"] == "10.54.1.14"
     assert mixed.json()["ports"][1]["mac_address"] == dup_mac
+
+
+def test_segmentation_ids_are_unique_per_network_type(http: httpx.Client) -> None:
+    seg = 4000 + uuid.uuid4().int % 100000
+    for kind in ("vxlan", "geneve"):
+        net = _net(http, **{"provider:network_type": kind, "provider:segmentation_id": seg})
+        assert net["provider:segmentation_id"] == seg
+    again = http.post(
+        "/v2.0/networks",
+        json={"network": {"provider:network_type": "geneve", "provider:segmentation_id": seg}},
+    )
+    neutron_error(again, 409, "SegmentationIdInUse")
+    # automatic ids of both types never collide with each other's explicit ones
+    for i in range(40):
+        _net(http, **{"provider:network_type": ("vxlan", "geneve")[i % 2]})

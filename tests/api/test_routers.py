@@ -52,7 +52,7 @@ def _next_cidr() -> str:
 def test_interface_by_subnet_holds_the_gateway_ip(http: httpx.Client) -> None:
     hdr = _project()
     net, sub = _tenant_net(http, hdr, "10.60.1.0/24")
-    router = _post(http, "router", hdr, name="r")
+    router = _post(http, "router", hdr, name="r", external_gateway_info={})
     assert router["status"] == "ACTIVE" and router["external_gateway_info"] is None
     resp = _put(http, f"/v2.0/routers/{router['id']}/add_router_interface", hdr, {"subnet_id": sub})
     assert resp.status_code == 200, resp.text
