@@ -12,6 +12,15 @@ from typing import Any
 
 # alias -> (name, description, updated); wording as in neutron-lib / Neutron.
 CATALOG: dict[str, tuple[str, str, str]] = {
+    "alcor-network-acl": (
+        "Network ACLs",
+        "Stateless, numbered subnet filters (Alcor extension): /v2.0/network-acls belong to "
+        "a network and are associated with its subnets (one ACL per subnet); "
+        "/v2.0/network-acl-rules are evaluated per direction lowest number first, the first "
+        "match allows or denies, no match denies. Every network has a default ACL allowing "
+        "all traffic that covers subnets without one.",
+        "2026-11-23T00:00:00-00:00",
+    ),
     "agent": ("agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     "allowed-address-pairs": (
         "Allowed Address Pairs",

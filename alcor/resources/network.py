@@ -10,7 +10,7 @@ from alcor import errors
 from alcor.config import ServerSettings
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import crud, floatingip, kinds
+from alcor.resources import crud, floatingip, kinds, network_acl
 from alcor.resources.context import ADMIN, Context
 from alcor.resources.model import Attr, Hooks, Resource
 from alcor.store.db import UnitOfWork
@@ -122,6 +122,9 @@ class NetworkHooks(Hooks):
                 "Unable to create the network. No tenant network is available for allocation.",
             ) from None
 
+    def after_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
+        network_acl.create_default(uow, item)
+
     def before_update(
         self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
     ) -> None:
@@ -168,6 +171,7 @@ class NetworkHooks(Hooks):
             sa.select(subnets.table.c.id).where(subnets.table.c.network_id == item["id"])
         ).all():
             crud.delete(uow, subnets, ADMIN, sid)
+        network_acl.delete_of_network(uow, item["id"])
         pools.release(uow, f"vni:{item['provider:network_type']}", item["provider:segmentation_id"])
 
     def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:

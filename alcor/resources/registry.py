@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from alcor.config import ServerSettings
-from alcor.resources import agent, floatingip, network, port, quota, router, subnet
+from alcor.resources import (
+    agent,
+    floatingip,
+    network,
+    network_acl,
+    port,
+    quota,
+    router,
+    subnet,
+)
 from alcor.resources import security_group as sg
 from alcor.resources.model import Resource
 
@@ -15,6 +24,8 @@ RESOURCES: list[Resource] = [
     sg.rule,
     router.resource,
     floatingip.resource,
+    network_acl.acl,
+    network_acl.rule,
     agent.resource,
 ]
 
@@ -30,4 +41,6 @@ def configure(settings: ServerSettings) -> list[Resource]:
     sg.rule.hooks = sg.RuleHooks()
     router.resource.hooks = router.RouterHooks()
     floatingip.resource.hooks = floatingip.FloatingIpHooks()
+    network_acl.acl.hooks = network_acl.AclHooks()
+    network_acl.rule.hooks = network_acl.RuleHooks()
     return RESOURCES

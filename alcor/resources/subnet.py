@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import kinds
+from alcor.resources import kinds, network_acl
 from alcor.resources.context import Context
 from alcor.resources.model import Attr, Hooks, Resource
 from alcor.store.db import UnitOfWork
@@ -282,6 +282,7 @@ class SubnetHooks(Hooks):
             )
         with contextlib.suppress(ipam_errors.PoolNotFound):
             pools.delete_pool(uow, item["id"])
+        network_acl.forget_subnet(uow, item["id"])
 
 
 def network_table() -> sa.Table:
