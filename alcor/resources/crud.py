@@ -97,21 +97,33 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[s
                 "privileges"
             )
     if creating:
-        for attr in res.attrs.values():
-            if attr.name in out:
-                continue
-            if attr.required:
+        required, defaults = res.statement("defaults", lambda: _defaults(res))
+        for name in required:
+            if name not in out:
                 raise errors.BadRequest(
-                    f"Failed to parse request. Required attribute '{attr.name}' not specified"
+                    f"Failed to parse request. Required attribute '{name}' not specified"
                 )
-            if attr.stored and attr.default is not MISSING:
-                default = attr.default
-                out[attr.name] = (
-                    default.copy()  # the usual [] / {}: a fresh one per item, cheaply
-                    if isinstance(default, list | dict) and not default
-                    else copy.deepcopy(default)
-                )
+        for name, default, fresh in defaults:
+            if name not in out:
+                out[name] = fresh(default) if fresh is not None else default
     return out
+
+
+def _defaults(res: Resource) -> tuple[list[str], list[tuple[str, Any, Any]]]:
+    """What a create fills in, worked out once per kind: the required attributes, and each
+    stored default with how to make a fresh copy of it (None: immutable, shared)."""
+    required = [a.name for a in res.attrs.values() if a.required]
+    defaults = []
+    for a in res.attrs.values():
+        if a.required or not a.stored or a.default is MISSING:
+            continue
+        fresh: Callable[[Any], Any] | None = copy.deepcopy
+        if isinstance(a.default, list | dict) and not a.default:
+            fresh = copy.copy
+        elif isinstance(a.default, str | int | float | bool | None):
+            fresh = None
+        defaults.append((a.name, a.default, fresh))
+    return required, defaults
 
 
 # -- reading -----------------------------------------------------------------------------

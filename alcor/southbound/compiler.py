@@ -30,7 +30,6 @@ Large messages are split on their repeated field; part k > 0 carries prev_seq ==
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -341,6 +340,7 @@ class Compiler:
         self.poll_interval = poll_interval
         self.lease = Lease("compiler", lease_ttl)
         self.cursor: int | None = None
+        self.saved_cursor = 0  # what the database holds; behind `cursor` after no-op batches
         self.published_batches = 0
         self.published_messages = 0
         self._wake = asyncio.Event()
@@ -356,8 +356,10 @@ class Compiler:
         """Compile and publish until `stop()` (or cancellation); errors are retried."""
         self._loop = asyncio.get_running_loop()
         while not self._stopping:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+            except TimeoutError:
+                await self._save_cursor()  # quiet for a while: persist a no-op run's cursor
             self._wake.clear()
             try:
                 while not self._stopping and await self.step():
@@ -385,10 +387,16 @@ class Compiler:
         if not await self._ensure_lease():
             return 0
         if self.cursor is None:
-            self.cursor = await self.db.read(_read_cursor)
+            self.cursor = self.saved_cursor = await self.db.read(_read_cursor)
         batch = await self.db.read(compile_batch, self.cursor, self.batch_limit)
         if batch is None:
             return 0
+        if not batch.messages and not batch.ports:
+            # Nothing to publish or stamp (unbound ports, SG or router rows): move on without
+            # a write; re-reading these rows after a restart or a hand-over yields nothing
+            # again, so the saved cursor may lag until the next real batch or a quiet moment.
+            self.cursor = batch.last_seq
+            return batch.rows
         max_bytes = max(64 * 1024, int(self.nc.max_payload) - chunks.ENVELOPE_MARGIN)
         published_at = time.time()
         count = 0
@@ -403,10 +411,17 @@ class Compiler:
             self.cursor = None
             self.lease.expires_at = 0.0
             return 0
-        self.cursor = batch.last_seq
+        self.cursor = self.saved_cursor = batch.last_seq
         self.published_batches += 1
         self.published_messages += count
         return batch.rows
+
+    async def _save_cursor(self) -> None:
+        cursor = self.cursor
+        if cursor is None or cursor <= self.saved_cursor or not self.lease.held():
+            return
+        if await self.db.write(save_cursor, cursor, self.lease):
+            self.saved_cursor = cursor
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """Finish the batch in flight (so a peer taking over does not republish it), then
@@ -419,8 +434,17 @@ class Compiler:
         for late in pending:
             late.cancel()
             await asyncio.gather(late, return_exceptions=True)
+        await self._save_cursor()
         if self.lease.expires_at > 0:
             await self.db.write(self.lease.release)
+
+
+def save_cursor(uow: UnitOfWork, seq: int, lease: Lease | None) -> bool:
+    """Persist the compiler's position alone (after batches that published nothing)."""
+    if lease is not None and not lease.still_mine(uow):
+        return False
+    upsert(uow, subject_seqs, [{"subject": CURSOR, "seq": seq}], ["subject"])
+    return True
 
 
 def _read_cursor(conn: sa.Connection) -> int:

@@ -60,6 +60,7 @@ class Prepared:
         self.names = names
         self.fixed = fixed  # binds with a value of their own (literals, LIMIT 1)
         self.bind_procs = bind_procs
+        self.procs = [(i, p) for i, p in enumerate(bind_procs) if p is not None]
         self.keys = keys
         self.result_procs = result_procs
         self.returns_rows = returns_rows
@@ -80,16 +81,21 @@ class Prepared:
         returns_rows = bool(columns)
         return cls(compiled.string, names, fixed, bind_procs, keys, result_procs, returns_rows)
 
-    def _args(self, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _args(self, params: dict[str, Any]) -> list[Any] | None:
         fixed = self.fixed
         try:
-            values = [params[n] if n in params or n not in fixed else fixed[n] for n in self.names]
+            if fixed:
+                values = [
+                    params[n] if n in params or n not in fixed else fixed[n] for n in self.names
+                ]
+            else:
+                values = [params[n] for n in self.names]
         except KeyError:
             return None
-        return tuple(
-            v if proc is None or v is None else proc(v)
-            for v, proc in zip(values, self.bind_procs, strict=True)
-        )
+        for i, proc in self.procs:
+            if values[i] is not None:
+                values[i] = proc(values[i])
+        return values
 
     def run(self, raw: sqlite3.Connection, params: Any) -> FastResult | None:
         """Execute on `raw`; None when this parameter set needs SQLAlchemy's path."""
