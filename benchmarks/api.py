@@ -130,7 +130,11 @@ async def main_async(url: str, quick: bool) -> dict[str, Any]:
         await creates(url, net, n, 10),
         await creates(url, net, n, 50),
     ]
-    results["bulk_1000"] = bulk(url, net, 1000)
+    runs = [bulk(url, net, 1000) for _ in range(3 if quick else 7)]
+    results["bulk_1000"] = {
+        **sorted(runs, key=lambda r: r["ports_per_s"])[len(runs) // 2],  # the median run
+        "all_ports_per_s": [r["ports_per_s"] for r in runs],
+    }
     list_net, _ = setup_network(url, "10.200.0.0/16")
     bulk(url, list_net, 1000)
     runs = 10 if quick else 30
@@ -264,7 +268,7 @@ def print_table(results: dict[str, Any], label: str) -> None:
             f"{row['rate_per_s']:>10.0f} /s {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}"
         )
     b = results["bulk_1000"]
-    print(f"{'bulk create 1,000 ports':38} {b['ports_per_s']:>10.0f} /s {'':>9} {'':>9}")
+    print(f"{'bulk create 1,000 ports (median)':38} {b['ports_per_s']:>10.0f} /s {'':>9} {'':>9}")
     for r, name in (
         (results["list_1000"], "list 1,000 ports"),
         (results["list_1000_fields"], "list 1,000 ports, fields="),
