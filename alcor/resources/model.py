@@ -73,6 +73,20 @@ def standard_attrs(project_scoped: bool = True, omit: tuple[str, ...] = ()) -> l
     return [a for a in attrs if a.name not in omit]
 
 
+def availability_zones() -> list[Attr]:
+    """The `availability_zone` extension's pair, on networks and routers alike."""
+    return [
+        Attr(
+            "availability_zone_hints",
+            kinds.list_of(kinds.Str(255)),
+            post=True,
+            default=[],
+            filter=False,
+        ),
+        Attr("availability_zones", kinds.list_of(kinds.Str(255)), stored=False, filter=False),
+    ]
+
+
 class Resource:
     """A Neutron resource kind made from declarations; operations live in `hooks`."""
 

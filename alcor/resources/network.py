@@ -12,7 +12,7 @@ from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
 from alcor.resources import crud, floatingip, kinds, network_acl
 from alcor.resources.context import ADMIN, Context
-from alcor.resources.model import Attr, Hooks, Resource
+from alcor.resources.model import Attr, Hooks, Resource, availability_zones
 from alcor.store.db import UnitOfWork
 
 resource = Resource(
@@ -49,15 +49,8 @@ resource = Resource(
             default=None,
         ),
         Attr("dns_domain", kinds.Str(255), post=True, put=True, default=""),
-        Attr(
-            "availability_zone_hints",
-            kinds.list_of(kinds.Str(255)),
-            post=True,
-            default=[],
-            filter=False,
-        ),
+        *availability_zones(),
         Attr("subnets", kinds.list_of(kinds.Uuid()), stored=False, filter=False, sort=False),
-        Attr("availability_zones", kinds.list_of(kinds.Str(255)), stored=False, filter=False),
         Attr("ipv4_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
         Attr("ipv6_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
         Attr("l2_adjacency", kinds.Bool(), stored=False, filter=False, sort=False),

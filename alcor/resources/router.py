@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import crud, kinds
 from alcor.resources.context import Context
-from alcor.resources.model import Attr, Hooks, Resource
+from alcor.resources.model import Attr, Hooks, Resource, availability_zones
 from alcor.store.db import UnitOfWork
 
 INTERFACE = "network:router_interface"
@@ -79,14 +79,7 @@ resource = Resource(
         Attr("distributed", kinds.Bool(), post=True, admin_only=True, default=False),
         Attr("ha", kinds.Bool(), post=True, admin_only=True, default=False),
         Attr("flavor_id", kinds.Uuid(), post=True, nullable=True, default=None),
-        Attr(
-            "availability_zone_hints",
-            kinds.list_of(kinds.Str(255)),
-            post=True,
-            default=[],
-            filter=False,
-        ),
-        Attr("availability_zones", kinds.list_of(kinds.Str(255)), stored=False, filter=False),
+        *availability_zones(),
     ],
     extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic"),
     quota="router",

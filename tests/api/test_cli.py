@@ -67,37 +67,12 @@ def test_openstack_cli_network_subnet_port(server: AlcorServer) -> None:
 def test_openstack_cli_security_group_router_floating_ip(server: AlcorServer) -> None:
     name = f"cli-{uuid.uuid4().hex[:6]}"
     sg = cli_json(server, "security", "group", "create", f"{name}-sg")
-    rule = cli_json(
-        server,
-        "security",
-        "group",
-        "rule",
-        "create",
-        "--protocol",
-        "tcp",
-        "--dst-port",
-        "22:23",
-        "--remote-ip",
-        "198.51.100.0/24",
-        f"{name}-sg",
-    )
+    ssh = ["security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22:23"]
+    ssh += ["--remote-ip", "198.51.100.0/24", f"{name}-sg"]
+    rule = cli_json(server, *ssh)
     assert rule["port_range_min"] == 22 and rule["port_range_max"] == 23
     assert rule["security_group_id"] == sg["id"] and rule["direction"] == "ingress"
-    dup = cli(
-        server,
-        "security",
-        "group",
-        "rule",
-        "create",
-        "--protocol",
-        "tcp",
-        "--dst-port",
-        "22:23",
-        "--remote-ip",
-        "198.51.100.0/24",
-        f"{name}-sg",
-        check=False,
-    )
+    dup = cli(server, *ssh, check=False)
     assert dup.returncode != 0 and "already exists" in dup.stderr
     rules = cli_json(server, "security", "group", "rule", "list", f"{name}-sg")
     assert len(rules) == 3

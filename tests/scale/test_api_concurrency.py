@@ -15,9 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import pools
-from alcor.lab.server_process import AlcorServer, lift_quotas
-from alcor.southbound.nats_server import running
 from alcor.store.db import Database
+from tests.support.servers import api_servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -67,13 +66,7 @@ def _ports(responses: list[httpx.Response]) -> list[dict[str, Any]]:
 
 
 def test_three_servers_600_concurrent_creates(pg_url: str) -> None:
-    with running() as nats, contextlib.ExitStack() as stack:
-        servers = [
-            stack.enter_context(AlcorServer(database_url=pg_url, nats_url=nats.url))
-            for _ in range(3)
-        ]
-        urls = [s.url for s in servers]
-        lift_quotas(urls[0])
+    with api_servers(pg_url) as urls:
         small_net, small_sub = _network(urls[0], "10.70.0.0/24")
         big_net, big_sub = _network(urls[1], "10.80.0.0/16")
 

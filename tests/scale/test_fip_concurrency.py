@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from alcor.ipam import pools
-from alcor.lab.server_process import AlcorServer, lift_quotas
-from alcor.southbound.nats_server import running
 from alcor.store.db import Database
+from tests.support.servers import api_servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -64,13 +63,7 @@ async def _run(urls: list[str], ext: str, subnet: str) -> tuple[list[httpx.Respo
 
 
 def test_three_servers_500_concurrent_floating_ips(pg_url: str) -> None:
-    with running() as nats, contextlib.ExitStack() as stack:
-        servers = [
-            stack.enter_context(AlcorServer(database_url=pg_url, nats_url=nats.url))
-            for _ in range(3)
-        ]
-        urls = [s.url for s in servers]
-        lift_quotas(urls[0])
+    with api_servers(pg_url) as urls:
         ext = httpx.post(
             f"{urls[0]}/v2.0/networks",
             json={"network": {"name": "ext", "router:external": True}},

@@ -12,8 +12,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from alcor.lab.server_process import AlcorServer
-from alcor.southbound.nats_server import running
+from tests.support.servers import api_servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -38,12 +37,7 @@ async def _post_all(urls: list[str], path: str, bodies: list[tuple[dict, dict]])
 
 
 def test_quotas_exact_with_three_servers(pg_url: str) -> None:
-    with running() as nats, contextlib.ExitStack() as stack:
-        servers = [
-            stack.enter_context(AlcorServer(database_url=pg_url, nats_url=nats.url))
-            for _ in range(3)
-        ]
-        urls = [s.url for s in servers]
+    with api_servers(pg_url) as urls:
         limited = {"X-Project-Id": "limited", "X-Roles": "member"}
         free = {"X-Project-Id": "bystander", "X-Roles": "member"}
         resp = httpx.put(
