@@ -123,6 +123,18 @@ def document(resources: list[Resource]) -> dict[str, Any]:
                 "responses": {"204": {"description": "deleted"}, **_errors(404, 409)},
             },
         }
+        for action in res.hooks.actions():
+            paths[f"/v2.0/{res.collection}/{{id}}/{action}"] = {
+                "put": {
+                    "operationId": f"{action}_{res.name}",
+                    "parameters": rid,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "responses": {**_ok(200, action), **_errors(400, 403, 404, 409)},
+                }
+            }
     return {
         "openapi": "3.0.3",
         "info": {"title": "Alcor Networking API (Neutron v2.0)", "version": "2.0"},
