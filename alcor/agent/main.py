@@ -8,8 +8,8 @@ happen, as one diff-based `replace-flows`: a restarted agent therefore never pro
 partial state, and flows that were right stay untouched (kill -9 invariant).
 
 Afterwards every change (host delta, neighbour delta, VIF plugged/unplugged, resync) marks the
-flow owners it touches; one programmer task coalesces them into a single bundle, then reports
-the ports whose state changed (PENDING until the VIF is plugged, SUCCESS once its flows are
+flow owners it touches; one programmer task coalesces them into one programming round, then
+reports the ports whose state changed (PENDING until the VIF is plugged, SUCCESS once its flows are
 acknowledged by OVS, REMOVED when it is unplugged or deleted) on the status subject.
 """
 

@@ -275,8 +275,8 @@ class HostModel:
         host_id, ports = self.host_id, self.ports
 
         def specs(pids: Iterable[str] | None) -> SpecStream:
-            # All entries: a snapshot, since deltas may change the table while the bundle
-            # streams (they mark their entries dirty again: the next round catches up).
+            # All entries: a snapshot, since deltas may change the table while the flow_mods
+            # stream (they mark their entries dirty again: the next round catches up).
             # Dirty ids: looked up lazily, so the first messages leave at once.
             entries = table.entries
             items: Iterable[tuple[str, pb.NeighborState | None]] = (

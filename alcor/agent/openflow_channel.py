@@ -3,7 +3,7 @@
 Why not the os-ken app manager: it brings its own hub threads and event loop, about 40 MB
 and 0.8 s of imports, and on a unix socket it needs a monkey patch (it sets TCP_NODELAY on
 AF_UNIX). The agent only needs to hear DHCP packet-ins and send packet-outs; flows go through
-`ovs-ofctl` bundles (neighbour flows through `ofwire` bundles on the mgmt socket). So this
+`ovs-ofctl` bundles (neighbour flows as `ofwire` flow_mods on the mgmt socket). So this
 module speaks the few OpenFlow messages involved itself, on the agent's own asyncio loop, and
 uses os-ken only as a message parser/serialiser.
 

@@ -1,4 +1,4 @@
-"""What the bridge holds, by owner, and the smallest bundle that moves it to the desired state.
+"""What the bridge holds, by owner, and the smallest change that moves it to the desired state.
 
 Two kinds of owners, two encodings, both diff-based and never a flush:
 
@@ -6,10 +6,9 @@ Two kinds of owners, two encodings, both diff-based and never a flush:
   and by key, changed with `ovs-ofctl --bundle` (`add` / `delete_strict` lines).
 * Neighbour entries (two flows each, and 100k+ of them per network): kept per network as
   `NeighborSpec`s plus which entry holds each ARP IP and each L2 MAC; changes are encoded
-  straight to OpenFlow bytes (`ofwire`) and streamed into one atomic bundle while they are
-  being computed. An entry's flows always travel in the same bundle. A network the host
-  leaves goes with two non-strict deletes (neighbour cookie kind + its VNI), not one delete
-  per flow.
+  straight to OpenFlow flow_mods (`ofwire`, which says why not a bundle) and streamed while
+  they are being computed, then fenced by a barrier. A network the host leaves goes with two
+  non-strict deletes (neighbour cookie kind + its VNI), not one delete per flow.
 
 `resync(full, neighbors)` sends the whole desired set (both kinds, as text) to
 `ovs-ofctl --bundle replace-flows`, which compares with the bridge and changes only what
@@ -33,7 +32,7 @@ from typing import NamedTuple
 from alcor.agent import flows
 from alcor.agent.flows import Flow, NeighborSpec, delete_text
 from alcor.agent.ofctl import Ofctl
-from alcor.agent.ofwire import Bundle, NeighborEncoder
+from alcor.agent.ofwire import FlowStream, NeighborEncoder
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +40,6 @@ Key = tuple[int, int, str]
 # (port id, spec or None when the entry has no flows any more)
 SpecStream = Iterator[tuple[str, NeighborSpec | None]]
 BATCH = 2048  # neighbour messages per socket write: ovs-vswitchd stages them meanwhile
-BUNDLE_MAX = 40_000  # messages per bundle; bigger changes go as a pipelined chain of bundles
 
 
 class NeighborUpdate(NamedTuple):
@@ -70,7 +68,7 @@ class NetworkNeighbors:
     def change(
         self, pid: str, new: NeighborSpec | None, xids: Iterator[int], out: list[bytes]
     ) -> None:
-        """Append the bundle messages that turn `pid`'s flows into `new`'s; update the index."""
+        """Append the flow_mods that turn `pid`'s flows into `new`'s; update the index."""
         old = self.specs.get(pid)
         if old == new:
             return
@@ -121,14 +119,14 @@ class NetworkNeighbors:
 
 
 class Reconciler:
-    """Installed flows by owner, kept in step with the bridge's bundles."""
+    """Installed flows by owner, kept in step with the bridge."""
 
     def __init__(self, ofctl: Ofctl) -> None:
         self.ofctl = ofctl
         self.by_cookie: dict[int, set[Key]] = {}
         self.by_key: dict[Key, tuple[int, str]] = {}
         self.networks: dict[str, NetworkNeighbors] = {}
-        self.neighbor_flows = 0  # committed neighbour flows (the index may run ahead mid-bundle)
+        self.neighbor_flows = 0  # installed neighbour flows (the index may run ahead mid-stream)
         self.last_apply_s = 0.0
         self.last_lines = 0
 
@@ -172,7 +170,7 @@ class Reconciler:
     def _neighbor_messages(
         self, updates: Mapping[str, NeighborUpdate | None]
     ) -> Iterator[list[bytes]]:
-        """Bundle messages for the neighbour changes, in batches (computed as consumed).
+        """Flow_mods for the neighbour changes, in batches (computed as consumed).
 
         `None` for a network means the host no longer serves it: all its flows go.
         """
@@ -218,55 +216,27 @@ class Reconciler:
         out.append(index.encoder.delete_all(next(xids), flows.L2_FORWARD))
 
     async def _send_neighbors(self, updates: Mapping[str, NeighborUpdate | None]) -> int:
-        """Stream the neighbour changes into bundles of up to BUNDLE_MAX messages.
-
-        A big change goes as a chain of bundles: while ovs-vswitchd commits one, the next is
-        already being computed and staged on a second connection. Commits keep their order
-        (a key deleted in one bundle and added in a later one ends up added), and an entry's
-        messages never straddle two bundles (batches end on entry boundaries).
-        """
+        """Stream the neighbour changes as flow_mods on one connection (so they apply in
+        order), computing each batch while ovs-vswitchd installs the previous ones; return
+        once a barrier says all are installed."""
         sent = 0
         start = time.monotonic()
-        bundle: Bundle | None = None
-        previous: asyncio.Task[None] | None = None
-        chain: list[asyncio.Task[None]] = []
-
-        async def finish(bundle: Bundle, after: asyncio.Task[None] | None) -> None:
-            try:
-                if after is not None:
-                    await after
-                streamed = time.monotonic()
-                await bundle.commit()
-                log.debug(
-                    "neighbour bundle: %d messages, committed %.3f s after start (commit %.3f s)",
-                    bundle.count,
-                    time.monotonic() - start,
-                    time.monotonic() - streamed,
-                )
-            finally:
-                await bundle.close()
-
+        stream: FlowStream | None = None
         try:
             for batch in self._neighbor_messages(updates):
-                if bundle is None:
-                    bundle = Bundle(self.mgmt_path)
-                    await bundle.open()
-                await bundle.add(batch)
+                if stream is None:
+                    stream = FlowStream(self.mgmt_path)
+                    await stream.open()
+                await stream.add(batch)
                 sent += len(batch)
-                if bundle.count >= BUNDLE_MAX:
-                    previous = asyncio.create_task(finish(bundle, previous))
-                    chain.append(previous)
-                    bundle = None
-            if bundle is not None:
-                chain.append(asyncio.create_task(finish(bundle, previous)))
-                bundle = None
-            await asyncio.gather(*chain)
+            if stream is not None:
+                await stream.fence()
+                log.debug(
+                    "neighbour flow_mods: %d installed in %.3f s", sent, time.monotonic() - start
+                )
         finally:
-            if bundle is not None:
-                await bundle.close()
-            for task in chain:
-                task.cancel()
-            await asyncio.gather(*chain, return_exceptions=True)
+            if stream is not None:
+                await stream.close()
             self.neighbor_flows = sum(len(n) for n in self.networks.values())
         return sent
 
@@ -276,9 +246,9 @@ class Reconciler:
         updates: Mapping[int, list[Flow]],
         neighbors: Mapping[str, NeighborUpdate | None] | None = None,
     ) -> int:
-        """Install the changed owners; returns the number of bundle lines/messages.
+        """Install the changed owners; returns the number of bundle lines and flow_mods.
 
-        Text owners go in one `ovs-ofctl` bundle and neighbour entries in one OpenFlow bundle,
+        Text owners go in one `ovs-ofctl` bundle and neighbour entries as a flow_mod stream,
         both at once. On failure the index may be ahead of the bridge: the caller resyncs.
         """
         lines = self.diff(updates)

@@ -37,7 +37,7 @@ def entry(pid: str = "p9", **kw: object) -> pb.NeighborState:
 
 def _print(message: bytes) -> str:
     out = subprocess.run(
-        ["ovs-ofctl", "ofp-print", ofwire.inner(message).hex()],
+        ["ovs-ofctl", "ofp-print", message.hex()],
         capture_output=True,
         text=True,
         check=True,
@@ -129,7 +129,7 @@ def test_index_sends_only_what_changed_and_never_deletes_a_key_held_by_another()
     assert out == []  # unchanged: nothing
     moved = flows.neighbor_spec(entry("a", tunnel_ip="198.18.0.3"), True)
     index.change("a", moved, xids, out)
-    assert len(out) == 1 and out[0][17] == ofwire.OFPT_FLOW_MOD  # only the L2 flow again
+    assert len(out) == 1 and out[0][1] == ofwire.OFPT_FLOW_MOD  # only the L2 flow again
     # "b" claims a's IP (stale duplicate): it takes the ARP key; a's removal leaves it alone
     b = flows.neighbor_spec(entry("b", mac_address="fa:16:3e:00:00:0b"), True)
     index.change("b", b, xids, [])
@@ -163,7 +163,7 @@ def test_leaving_a_network_is_two_bulk_deletes_unless_its_vni_is_shared() -> Non
     assert len(sent) == 100 and len(rec.networks["n1"]) == 100
     gone = [m for batch in rec._neighbor_messages({"n1": None}) for m in batch]
     assert len(gone) == 2 and "n1" not in rec.networks
-    assert {m[16 + 8 + 8 + 8 + 1] for m in gone}  # flow_mod command == {ofwire.OFPFC_DELETE}
+    assert {m[8 + 8 + 8 + 1] for m in gone} == {ofwire.OFPFC_DELETE}  # flow_mod command
     list(rec._neighbor_messages({"n1": _update(specs), "n2": _update({}, vni=100)}))
     strict = [m for batch in rec._neighbor_messages({"n1": None}) for m in batch]
     assert len(strict) == 100  # another network holds VNI 100: exactly our flows, strictly
