@@ -70,12 +70,12 @@ class UnitOfWork:
         self.changes: list[dict[str, Any]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []  # delivered only after commit
         self.cache: dict[Any, Any] = {}  # per-transaction memo for hooks (rows looked up)
-        # SQLite: the raw sqlite3 connection, for hot statements (alcor.store.prepared)
-        self._raw = conn.connection.driver_connection if dialect == "sqlite" else None
+        # the driver's own connection, for hot statements (alcor.store.prepared)
+        self._raw = conn.connection.driver_connection
 
     def execute(self, stmt: Any, params: Any = None) -> Any:
-        """Run a statement in this transaction (a `CursorResult`, or for hot statements on
-        SQLite a `FastResult` with the same first/all/scalar/rowcount/iteration)."""
+        """Run a statement in this transaction (a `CursorResult`, or for hot statements a
+        `FastResult` with the same first/all/scalar/rowcount/iteration)."""
         if self._raw is not None and params is not None:
             fast = prepared.lookup(stmt, self.conn.dialect)
             if fast is not None:

@@ -1,8 +1,7 @@
-"""The SQLite fast path gives exactly what SQLAlchemy gives: values, types, errors."""
+"""The fast path for hot statements gives exactly what SQLAlchemy gives: values, types,
+errors, fallbacks, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -29,8 +28,8 @@ _COLD = sa.select(_t).where(_t.c.id == sa.bindparam("id"))
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'f.db'}")
+def db(db_url: str) -> Database:
+    database = Database(db_url)
     _md.create_all(database.engine)
     yield database
     database.close()
