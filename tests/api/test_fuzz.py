@@ -37,27 +37,58 @@ def _seed(url: str) -> None:
     httpx.post(f"{url}/v2.0/ports", json={"port": {"network_id": net["id"]}})
 
 
+# Attributes that refer to another resource, and the collection it is in.
+REFERENCES = {
+    "network_id": "networks",
+    "floating_network_id": "networks",
+    "subnet_id": "subnets",
+    "port_id": "ports",
+    "security_group_id": "security-groups",
+    "remote_group_id": "security-groups",
+    "network_acl_id": "network-acls",
+}
+# Collections whose row counts must not move when a create is refused.
+COUNTED = (
+    "networks",
+    "subnets",
+    "ports",
+    "security-groups",
+    "security-group-rules",
+    "routers",
+    "floatingips",
+    "network-acls",
+    "network-acl-rules",
+)
+
+
+def _some(url: str, collection: str, limit: int = 5) -> list[dict[str, Any]]:
+    """Items of a collection (`network-acls` answers with `network_acls`)."""
+    resp = httpx.get(f"{url}/v2.0/{collection}?limit={limit}")
+    return list(resp.json()[collection.replace("-", "_")])
+
+
 def _aim_at_real_resources(case: Any, url: str) -> None:
     """Point a generated case at resources that exist, so validation and hooks deep inside
     the server are fuzzed too, not only the not-found paths."""
     collection = case.path.split("/")[2]
     if "id" in (case.path_parameters or {}):
-        existing = httpx.get(f"{url}/v2.0/{collection}?limit=5").json()[collection]
+        existing = _some(url, collection)
         if existing:
             case.path_parameters["id"] = existing[-1]["id"]
     body = case.body if isinstance(case.body, dict) else {}
     inner = next(iter(body.values()), None) if len(body) == 1 else None
-    if isinstance(inner, dict) and "network_id" in inner:
-        nets = httpx.get(f"{url}/v2.0/networks?limit=5").json()["networks"]
-        if nets:
-            inner["network_id"] = nets[0]["id"]
+    for target in (inner, body):
+        if not isinstance(target, dict):
+            continue
+        for key, referred in REFERENCES.items():
+            if key in target:
+                found = _some(url, referred)
+                if found:
+                    target[key] = found[0]["id"]
 
 
 def _counts(url: str) -> dict[str, int]:
-    return {
-        c: len(httpx.get(f"{url}/v2.0/{c}?limit=1000").json()[c])
-        for c in ("networks", "subnets", "ports")
-    }
+    return {c: len(_some(url, c, 1000)) for c in COUNTED}
 
 
 def test_no_server_errors_and_no_partial_writes(fuzz_server: AlcorServer) -> None:
@@ -72,6 +103,7 @@ def test_no_server_errors_and_no_partial_writes(fuzz_server: AlcorServer) -> Non
             max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None
         )
         def fuzz(case: Any) -> None:
+            _aim_at_real_resources(case, fuzz_server.url)
             before = _counts(fuzz_server.url) if case.method == "POST" else None
             response = case.call(base_url=fuzz_server.url)
             assert response.status_code < 500, (case.method, case.path, case.body, response.text)
