@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import kinds, quota
 from alcor.resources.context import Context
-from alcor.resources.model import MISSING, Attr, Resource
+from alcor.resources.model import MISSING, Attr, Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import tags as tags_table
@@ -411,7 +411,22 @@ def create_many(
             item["tags"] = list(dict.fromkeys(item.get("tags") or []))
     if res.quota is not None:
         quota.enforce(uow, res.quota, res.table, items)
-    res.hooks.before_create_many(uow, ctx, items)
+    if type(res.hooks).before_create_many is Hooks.before_create_many:
+        # The kind checks one item at a time against the database, so each item is written
+        # before the next is checked: every rule between two single creates (overlapping
+        # CIDRs, names, numbers) then holds between two items of one bulk request too.
+        for item in items:
+            res.hooks.before_create(uow, ctx, item)
+            _insert(uow, res, ctx, [item])
+    else:
+        # A kind that batches its checks answers for conflicts inside the batch itself.
+        res.hooks.before_create_many(uow, ctx, items)
+        _insert(uow, res, ctx, items)
+    return items
+
+
+def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[dict[str, Any]]) -> None:
+    """Rows and tags of checked items (one executemany each), then their dependents."""
     uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
     tag_rows = [
         {"resource": res.name, "resource_id": it["id"], "tag": t}
@@ -423,7 +438,6 @@ def create_many(
     for item in items:
         res.hooks.after_create(uow, ctx, item)
         _log(uow, res, item, "create")
-    return items
 
 
 def update(

@@ -174,9 +174,9 @@ class Hooks:
         """Fill defaults that need the database, allocate, check conflicts."""
 
     def before_create_many(self, uow: Any, ctx: Any, items: list[dict[str, Any]]) -> None:
-        """The same for a batch (bulk create); kinds override it to batch their work."""
-        for item in items:
-            self.before_create(uow, ctx, item)
+        """Instead of `before_create` per item, for kinds that batch their work (bulk port
+        creates): a kind that overrides it answers for conflicts between the items of the
+        batch too, since their rows are written together afterwards."""
 
     def after_create(self, uow: Any, ctx: Any, item: dict[str, Any]) -> None:
         """Write dependent rows once the resource's row exists."""

@@ -404,9 +404,6 @@ class PortHooks(Hooks):
             t.c.network_id.in_(sa.select(nets.c.id).where(nets.c.project_id == ctx.project_id)),
         )
 
-    def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
-        self.before_create_many(uow, ctx, [item])
-
     def before_create_many(
         self, uow: UnitOfWork, ctx: Context, items: list[dict[str, Any]]
     ) -> None:
