@@ -16,13 +16,22 @@ class Context:
     project_id: str
     roles: frozenset[str]
     user_id: str = ""
+    is_system: bool = False  # the control plane itself, not a caller (see `system`)
 
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
 
+    @classmethod
+    def system(cls, project_id: str = "") -> Context:
+        """The control plane acting on its own behalf for `project_id`: making a project's
+        default security group or a network's default ACL, a router's ports, cascading a
+        delete. It may do what an admin may, and rules can tell it from any caller (a
+        default ACL goes only with its network, never by a caller's delete)."""
+        return cls(project_id, _ADMIN_ROLES, is_system=True)
 
-ADMIN = Context("", frozenset({"admin"}))  # the system itself, e.g. cascading deletes
+
+_ADMIN_ROLES = frozenset({"admin"})
 
 
 class NoAuth:

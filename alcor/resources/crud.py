@@ -19,9 +19,9 @@ import msgspec
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import kinds, quota
+from alcor.resources import events, kinds, quota, relations
 from alcor.resources.context import Context
-from alcor.resources.model import MISSING, Attr, Hooks, Resource
+from alcor.resources.model import CALLER_PROJECT, MISSING, Attr, Hooks, Item, Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import tags as tags_table
@@ -97,7 +97,7 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[s
                 "privileges"
             )
     if creating:
-        required, defaults = res.statement("defaults", lambda: _defaults(res))
+        required, defaults = res.memo("defaults", lambda: _defaults(res))
         for name in required:
             if name not in out:
                 raise errors.BadRequest(
@@ -166,17 +166,39 @@ def json_value(value: Any) -> Any:
 
 
 def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
-    """WHERE clause limiting rows to what `ctx` may see (None: everything)."""
+    """WHERE clause limiting rows to what `ctx` may see (None: everything). The caller's
+    project is the bind parameter `caller_project` (see `caller`), so statements that use
+    the clause are built once per kind, not once per request."""
     if ctx.is_admin:
         return None
     if res.admin_only:
         return sa.false()
     if not res.project_scoped:
         return None
-    hook = getattr(res.hooks, "visible", None)
-    if hook is not None:
-        return hook(ctx)
-    return res.column("project_id") == ctx.project_id
+    clause: sa.ColumnElement[bool] = res.memo("visibility", res.hooks.visible)
+    return clause
+
+
+def caller(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+    """`params` plus the caller's project, for statements restricted by `visibility`."""
+    return params if ctx.is_admin else {**params, CALLER_PROJECT: ctx.project_id}
+
+
+def find(
+    conn: sa.Connection | UnitOfWork,
+    res: Resource,
+    ctx: Context,
+    rid: str,
+    for_update: bool = False,
+) -> Item | None:
+    """One row as an item, if `ctx` may see it."""
+    dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
+    lock = for_update and dialect == "postgresql"
+    clause = visibility(res, ctx)
+    scope = "all" if clause is None else "visible"
+    stmt = res.statement(f"by_id:{lock}:{scope}", lambda: _by_id(res, lock, clause))
+    row = conn.execute(stmt, caller(ctx, {"rid": rid})).first()
+    return None if row is None else rows_to_items(res, [row])[0]
 
 
 def fetch(
@@ -185,29 +207,24 @@ def fetch(
     ctx: Context,
     rid: str,
     for_update: bool = False,
-) -> dict[str, Any]:
-    """One visible row as an item, or `<Kind>NotFound`."""
-    clause = visibility(res, ctx)
-    dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
-    lock = for_update and dialect == "postgresql"
-    if clause is None:
-        stmt = res.statement(f"by_id:{lock}", lambda: _by_id(res, lock))
-    else:
-        stmt = _by_id(res, lock).where(clause)
-    row = conn.execute(stmt, {"rid": rid}).first()
-    if row is None:
-        raise errors.not_found(res.name, rid)
-    return rows_to_items(res, [row])[0]
+) -> Item:
+    """One visible row as an item, or the kind's NotFound."""
+    item = find(conn, res, ctx, rid, for_update)
+    if item is None:
+        raise res.not_found(rid)
+    return item
 
 
-def _by_id(res: Resource, lock: bool) -> sa.Select[Any]:
+def _by_id(res: Resource, lock: bool, clause: sa.ColumnElement[bool] | None) -> sa.Select[Any]:
     stmt = sa.select(*[res.table.c[a.column] for a in res.stored()]).where(
         res.column("id") == sa.bindparam("rid")
     )
+    if clause is not None:
+        stmt = stmt.where(clause)
     return stmt.with_for_update(of=res.table) if lock else stmt
 
 
-def get(conn: sa.Connection, res: Resource, ctx: Context, rid: str) -> dict[str, Any]:
+def get(conn: sa.Connection, res: Resource, ctx: Context, rid: str) -> Item:
     item = fetch(conn, res, ctx, rid)
     res.hooks.extend(conn, ctx, [item])
     return item
@@ -304,7 +321,7 @@ def _after_marker(
     cols = [col for col, _ in sorts]
     row = conn.execute(sa.select(*cols).where(res.column("id") == marker)).first()
     if row is None:
-        raise errors.not_found(res.name, marker)
+        raise res.not_found(marker)
     ors = []
     for i, (col, asc) in enumerate(sorts):
         eqs = [sorts[j][0] == row[j] for j in range(i)]
@@ -330,7 +347,7 @@ def list_items(
     if limit is None or limit > max_page:
         limit = max_page
     stmt = stmt.limit(limit + 1)
-    items = _raw_json_items(res, conn.execute(stmt).all())
+    items = _raw_json_items(res, conn.execute(stmt, caller(ctx, {})).all())
     more = len(items) > limit
     items = items[:limit]
     if q.page_reverse:
@@ -411,6 +428,8 @@ def create_many(
             item["tags"] = list(dict.fromkeys(item.get("tags") or []))
     if res.quota is not None:
         quota.enforce(uow, res.quota, res.table, items)
+    events.creating(uow, ctx, res.name, items)
+    relations.check(uow, res, ctx, items)
     if type(res.hooks).before_create_many is Hooks.before_create_many:
         # The kind checks one item at a time against the database, so each item is written
         # before the next is checked: every rule between two single creates (overlapping
@@ -437,6 +456,7 @@ def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[dict[str, 
         uow.execute(tags_table.insert(), tag_rows)
     for item in items:
         res.hooks.after_create(uow, ctx, item)
+        events.created(uow, ctx, res.name, item)
         _log(uow, res, item, "create")
 
 
@@ -456,8 +476,12 @@ def update(
             "RevisionNumberConstraintFailed",
             f"Constrained to {if_match}, but current revision is {old['revision_number']}",
         )
+    events.updating(uow, ctx, res.name, old, changes)
+    relations.check(
+        uow, res, ctx, [{"project_id": old.get("project_id"), **_changed(old, changes)}]
+    )
     res.hooks.before_update(uow, ctx, old, changes)
-    real = {k: v for k, v in changes.items() if old.get(k) != v}
+    real = _changed(old, changes)
     new = dict(old)
     if not real:
         return new
@@ -472,15 +496,25 @@ def update(
     if "tags" in real:
         _set_tags(uow, res, rid, new["tags"], old["tags"] or [])
     res.hooks.after_update(uow, ctx, old, new)
+    events.updated(uow, ctx, res.name, old, new)
     _, old_host = res.hooks.change_scope(old)
     _, new_host = res.hooks.change_scope(new)
     _log(uow, res, new, "update", old_host if old_host != new_host else None)
     return new
 
 
-def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> dict[str, Any]:
+def _changed(old: Item, changes: Item) -> Item:
+    return {k: v for k, v in changes.items() if old.get(k) != v}
+
+
+def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> Item:
+    """Delete one row: refused while something must keep it (declared `in_use`), else the
+    kind's rules release what it holds and what refers to it is cleared or cascaded."""
     item = fetch(uow, res, ctx, rid, for_update=True)
     res.hooks.before_delete(uow, ctx, item)
+    relations.refuse_delete(uow, res, rid)
+    events.deleting(uow, ctx, res.name, item)
+    relations.release_referrers(uow, res, item)
     if item.get("tags"):
         uow.execute(
             tags_table.delete().where(
@@ -516,7 +550,7 @@ def _plan(res: Resource, admin: bool) -> _RenderPlan:
             tenant="project_id" in res.attrs,
         )
 
-    return res.statement(f"render:{admin}", build)
+    return res.memo(f"render:{admin}", build)
 
 
 def render(

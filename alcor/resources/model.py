@@ -1,23 +1,38 @@
-"""Declaring a resource: its attributes, and the table generated from them.
+"""Declaring a resource: its attributes, its relations, and the table generated from them.
 
 An `Attr` says everything about one attribute of one resource: its API name, its kind, whether
 a client may post or update it, its default, whether it can be filtered or sorted on, whether
-only admins see it, and whether it is stored in a column. From a list of them, `Resource`
-derives the SQL table (on `alcor.store.schema.metadata`), the request validation, the filters,
-the sort keys, the response shape and the OpenAPI schema. Adding an attribute is one line.
+only admins see it, whether it is stored in a column, and, with a `Ref`, which other resource
+it points at and what a delete of that one does. From a list of them, `Resource` derives the
+SQL table (on `alcor.store.schema.metadata`), the request validation, the reference checks,
+the cascades, the filters, the sort keys, the response shape and the OpenAPI schema. Adding an
+attribute is one line.
+
+Declarations live in `alcor.resources.declarations` and import nothing but this machinery, so
+the southbound (and anything else that needs tables) imports them without pulling in any
+kind's rules; a kind's behaviour is a `Hooks` subclass in `alcor.resources.rules`, bound to
+its declaration when the server starts (`alcor.resources.registry`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
 
+from alcor import errors
 from alcor.resources import kinds
 from alcor.store import prepared
 from alcor.store.schema import metadata
+
+if TYPE_CHECKING:
+    from alcor.resources.context import Context
+    from alcor.store.db import UnitOfWork
+
+Item = dict[str, Any]  # one resource as the API sees it: attribute name -> value
+Conn = sa.Connection  # a read transaction (hooks that read also accept a UnitOfWork)
 
 
 class _Missing:
@@ -26,6 +41,37 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+
+
+OnDelete = Literal["refuse", "cascade", "clear"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """The attribute holds the id of a `target` resource (its singular name, e.g. "network").
+
+    The generic operations then check, on create and update, that each referenced id exists
+    and is visible to the caller (`owned`: belongs to the item's project, unless an admin
+    asks), answering with the target's own NotFound as Neutron does, and, when a target is
+    deleted, do `on_delete` to the items that refer to it:
+
+    * "refuse": the delete fails with `in_use` (a Neutron 409 such as NetworkInUse);
+    * "cascade": the referring items are deleted too, through their own rules;
+    * "clear": the reference is set to null through an update (a floating IP loses its port).
+
+    `same_project` is Neutron's rule for security groups: a port or a rule may only name
+    groups of its own project, even when an admin asks.
+
+    A list-valued reference kept in a join table (a port's security groups) names that
+    table's column in `through`: "refuse" then looks there, and "clear" deletes the join rows.
+    """
+
+    target: str
+    on_delete: OnDelete = "refuse"
+    in_use: Callable[[str], errors.NeutronError] | None = None
+    owned: bool = False  # the caller must own the target (or be an admin)
+    same_project: bool = False  # the target must be in the item's project, whoever asks
+    through: sa.Column[Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +93,7 @@ class Attr:
     unique: bool = False
     index: bool = False
     db_column: str | None = None  # column name when it is not derived from the API name
+    ref: Ref | None = None  # the resource this attribute points at
 
     @property
     def column(self) -> str:
@@ -87,6 +134,9 @@ def availability_zones() -> list[Attr]:
     ]
 
 
+DECLARED: dict[str, Resource] = {}  # every declared kind by singular name (for references)
+
+
 class Resource:
     """A Neutron resource kind made from declarations; operations live in `hooks`."""
 
@@ -109,6 +159,7 @@ class Resource:
         omit: tuple[str, ...] = (),
         updatable: bool = True,
         quota: str | None = None,
+        not_found: Callable[[str], errors.NeutronError] | None = None,
     ) -> None:
         self.name = name
         self.plural = plural
@@ -118,18 +169,21 @@ class Resource:
         self.extensions = extensions
         self.parent = parent
         self.admin_only = admin_only  # only admins may see or change it (agents)
-        self._statements: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
         self.updatable = updatable  # False: no PUT on members (security group rules)
         self.quota = quota  # the quota key creates of this kind count against
+        self.not_found = not_found or (lambda rid: errors.not_found(name, rid))
         all_attrs = (standard_attrs(project_scoped, omit) if standard else []) + attrs
         self.attrs: dict[str, Attr] = {a.name: a for a in all_attrs}
         self.hooks: Hooks = Hooks()
+        self.hooks.resource = self
         if table is not None:
             missing = [a.column for a in all_attrs if a.stored and a.column not in table.c]
             if missing:
                 raise ValueError(f"{plural}: table {table.name} lacks columns {missing}")
             self.table = table
+            DECLARED[name] = self
             return
         columns = [
             sa.Column(
@@ -144,6 +198,7 @@ class Resource:
             if a.stored
         ]
         self.table = sa.Table(plural, metadata, *columns, *table_args)
+        DECLARED[name] = self
 
     def attr(self, name: str) -> Attr:
         return self.attrs[name]
@@ -151,10 +206,14 @@ class Resource:
     def statement(self, name: str, build: Callable[[], Any]) -> Any:
         """A SQL statement built once per resource (bind parameters for the values):
         building a SQLAlchemy statement costs several times more than executing it."""
-        stmt = self._statements.get(name)
-        if stmt is None:
-            stmt = self._statements[name] = prepared.hot(build())
-        return stmt
+        return self.memo(f"stmt:{name}", lambda: prepared.hot(build()))
+
+    def memo(self, name: str, build: Callable[[], Any]) -> Any:
+        """Something derived from the declarations, worked out once per kind."""
+        found = self._memo.get(name)
+        if found is None:
+            found = self._memo[name] = build()
+        return found
 
     def stored(self) -> list[Attr]:
         return [a for a in self.attrs.values() if a.stored]
@@ -162,55 +221,113 @@ class Resource:
     def column(self, name: str) -> sa.Column[Any]:
         return self.table.c[self.attrs[name].column]
 
+    def bind(self, hooks: Hooks) -> None:
+        """Give the kind its rules (at server start; see `alcor.resources.registry`)."""
+        hooks.resource = self
+        self.hooks = hooks
+        self._memo.pop("visibility", None)
+
+    @staticmethod
+    def declared(name: str) -> Resource:
+        """The declared kind called `name` (the target of a `Ref`)."""
+        return DECLARED[name]
+
+    def refs(self) -> list[Attr]:
+        """The attributes that point at other resources."""
+        return self.memo("refs", lambda: [a for a in self.attrs.values() if a.ref])
+
+    def referrers(self) -> list[tuple[Resource, Attr]]:
+        """Every (kind, attribute) that points at this kind, refusals first: a delete is
+        refused before anything cascades."""
+
+        def build() -> list[tuple[Resource, Attr]]:
+            found = [
+                (res, a, a.ref)
+                for res in DECLARED.values()
+                for a in res.refs()
+                if a.ref is not None and a.ref.target == self.name
+            ]
+            cascaded = {res.name for res, _, ref in found if ref.on_delete == "cascade"}
+
+            def order(entry: tuple[Resource, Attr, Ref]) -> tuple[int, int]:
+                res, _, ref = entry
+                # A cascaded kind that refers to another cascaded kind goes first (floating
+                # IPs before the subnets their addresses come from).
+                refers = any(a.ref and a.ref.target in cascaded for a in res.refs())
+                return ({"refuse": 0, "clear": 1, "cascade": 2}[ref.on_delete], 0 if refers else 1)
+
+            return [(res, a) for res, a, _ in sorted(found, key=order)]
+
+        return self.memo("referrers", build)
+
+
+CALLER_PROJECT = "caller_project"  # bind parameter: the caller's project in visibility clauses
+
+
+def caller_project() -> sa.BindParameter[str]:
+    """The caller's project inside a visibility clause (bound when the statement runs)."""
+    return sa.bindparam(CALLER_PROJECT, type_=sa.String())
+
 
 class Hooks:
-    """What is specific to a resource kind; the generic controller calls these.
+    """What is specific to a resource kind; the generic operations call these.
 
     Every hook runs inside the request's unit of work (one transaction), so whatever it
-    allocates or checks commits or rolls back together with the row itself.
+    allocates or checks commits or rolls back together with the row itself. References to
+    other kinds are checked before `before_create`/`before_update` run (`Ref`), and what a
+    change means for other kinds is announced to them (`alcor.resources.events`): a kind's
+    hooks never call into another kind's rules.
     """
 
-    def before_create(self, uow: Any, ctx: Any, item: dict[str, Any]) -> None:
+    resource: Resource  # the declaration these hooks are bound to
+
+    def visible(self) -> sa.ColumnElement[bool]:
+        """What a caller who is not an admin may see of this kind (`caller_project()` is
+        the caller's project): by default, its own project's items."""
+        return self.resource.column("project_id") == caller_project()
+
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         """Fill defaults that need the database, allocate, check conflicts."""
 
-    def before_create_many(self, uow: Any, ctx: Any, items: list[dict[str, Any]]) -> None:
+    def before_create_many(self, uow: UnitOfWork, ctx: Context, items: list[Item]) -> None:
         """Instead of `before_create` per item, for kinds that batch their work (bulk port
         creates): a kind that overrides it answers for conflicts between the items of the
         batch too, since their rows are written together afterwards."""
 
-    def after_create(self, uow: Any, ctx: Any, item: dict[str, Any]) -> None:
+    def after_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         """Write dependent rows once the resource's row exists."""
 
-    def before_update(
-        self, uow: Any, ctx: Any, old: dict[str, Any], changes: dict[str, Any]
-    ) -> None:
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         """Check and extend `changes` (in place) against the current row `old`."""
 
-    def after_update(self, uow: Any, ctx: Any, old: dict[str, Any], new: dict[str, Any]) -> None:
+    def after_update(self, uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
         """React once the row is updated."""
 
-    def before_delete(self, uow: Any, ctx: Any, item: dict[str, Any]) -> None:
+    def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         """Refuse (InUse) or release what the resource holds."""
 
-    def extend(self, uow: Any, ctx: Any, items: list[dict[str, Any]]) -> None:
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
         """Fill computed (not stored) attributes of a batch of rows, in as few queries as
         possible."""
 
-    def actions(self) -> dict[str, Callable[..., Any]]:
+    def actions(self) -> dict[str, Action]:
         """Member actions, `PUT /v2.0/<collection>/<id>/<action>` (add_router_interface):
         name -> function(uow, ctx, id, body) returning the response body, run in one unit
         of work."""
         return {}
 
-    def read_needs(self, conn: Any, ctx: Any) -> Callable[[Any], None] | None:
+    def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
         """A write that must happen before `ctx` reads this kind (the project's default
         security group is made on first need), or None when there is nothing to do."""
         return None
 
-    def filters(self) -> dict[str, Callable[..., Any]]:
+    def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
         """Extra filters beyond plain attribute equality: name -> builder of a WHERE clause."""
         return {}
 
-    def change_scope(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         """(network_id, host_id) that the change log records for this resource."""
         return item.get("network_id"), None
+
+
+Action = Callable[["UnitOfWork", "Context", str, Item], Item]

@@ -1,46 +1,50 @@
-"""Every resource kind the server serves, with its hooks bound to the settings."""
+"""The composition root of the resources: every declared kind with its rules bound.
+
+The only module that imports every kind's rules; declarations never do, and rules never
+import one another (they meet through references and `alcor.resources.events`).
+"""
 
 from __future__ import annotations
 
 from alcor.config import ServerSettings
-from alcor.resources import (
+from alcor.resources import events, quota
+from alcor.resources.declarations import (
+    ALL,
     agent,
     floatingip,
     network,
     network_acl,
     port,
-    quota,
     router,
+    security_group,
     subnet,
 )
-from alcor.resources import security_group as sg
 from alcor.resources.model import Resource
-
-RESOURCES: list[Resource] = [
-    network.resource,
-    subnet.resource,
-    port.resource,
-    sg.group,
-    sg.rule,
-    router.resource,
-    floatingip.resource,
-    network_acl.acl,
-    network_acl.rule,
-    agent.resource,
-]
+from alcor.resources.rules import agent as agent_rules
+from alcor.resources.rules import floatingip as floatingip_rules
+from alcor.resources.rules import network as network_rules
+from alcor.resources.rules import network_acl as network_acl_rules
+from alcor.resources.rules import port as port_rules
+from alcor.resources.rules import router as router_rules
+from alcor.resources.rules import security_group as security_group_rules
+from alcor.resources.rules import subnet as subnet_rules
 
 
 def configure(settings: ServerSettings) -> list[Resource]:
-    """Bind each kind's hooks to `settings`; return the resources in serving order."""
+    """Bind each kind's rules to its declaration (with `settings`), subscribe the rules that
+    follow other kinds' changes, and return the kinds in serving order."""
     quota.configure(settings.quota_defaults())
-    network.resource.hooks = network.NetworkHooks(settings)
-    subnet.resource.hooks = subnet.SubnetHooks()
-    port.resource.hooks = port.PortHooks(settings)
-    agent.resource.hooks = agent.AgentHooks(settings)
-    sg.group.hooks = sg.GroupHooks()
-    sg.rule.hooks = sg.RuleHooks()
-    router.resource.hooks = router.RouterHooks()
-    floatingip.resource.hooks = floatingip.FloatingIpHooks()
-    network_acl.acl.hooks = network_acl.AclHooks()
-    network_acl.rule.hooks = network_acl.RuleHooks()
-    return RESOURCES
+    network.resource.bind(network_rules.NetworkHooks(settings))
+    subnet.resource.bind(subnet_rules.SubnetHooks())
+    port.resource.bind(port_rules.PortHooks(settings))
+    agent.resource.bind(agent_rules.AgentHooks(settings))
+    security_group.group.bind(security_group_rules.GroupHooks())
+    security_group.rule.bind(security_group_rules.RuleHooks())
+    router.resource.bind(router_rules.RouterHooks())
+    floatingip.resource.bind(floatingip_rules.FloatingIpHooks())
+    network_acl.acl.bind(network_acl_rules.AclHooks())
+    network_acl.rule.bind(network_acl_rules.RuleHooks())
+    events.reset()
+    security_group_rules.install()
+    network_acl_rules.install()
+    return ALL

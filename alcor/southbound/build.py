@@ -13,9 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import alcor.resources.network as _network
-import alcor.resources.port as _port
-import alcor.resources.subnet as _subnet
+import alcor.resources.declarations.network as _network
+import alcor.resources.declarations.port as _port
+import alcor.resources.declarations.subnet as _subnet
 from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound import subjects
 from alcor.store.schema import hosts, subject_seqs

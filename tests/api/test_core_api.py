@@ -429,16 +429,21 @@ def test_bulk_ports_batch_rules(http: httpx.Client) -> None:
     assert mixed.json()["ports"][1]["mac_address"] == dup_mac
 
 
-def test_segmentation_ids_are_unique_per_network_type(http: httpx.Client) -> None:
+def test_segmentation_ids_are_unique_across_overlay_types(http: httpx.Client) -> None:
+    """A host carries every overlay's id in the same tunnel key, so a VXLAN 5 and a Geneve 5
+    network would merge there: one id space for all overlay types."""
     seg = 4000 + uuid.uuid4().int % 100000
-    for kind in ("vxlan", "geneve"):
-        net = _net(http, **{"provider:network_type": kind, "provider:segmentation_id": seg})
-        assert net["provider:segmentation_id"] == seg
-    again = http.post(
-        "/v2.0/networks",
-        json={"network": {"provider:network_type": "geneve", "provider:segmentation_id": seg}},
-    )
-    neutron_error(again, 409, "SegmentationIdInUse")
+    net = _net(http, **{"provider:network_type": "vxlan", "provider:segmentation_id": seg})
+    assert net["provider:segmentation_id"] == seg
+    for kind in ("geneve", "vxlan"):
+        again = http.post(
+            "/v2.0/networks",
+            json={"network": {"provider:network_type": kind, "provider:segmentation_id": seg}},
+        )
+        neutron_error(again, 409, "SegmentationIdInUse")
+    assert http.delete(f"/v2.0/networks/{net['id']}").status_code == 204
+    net = _net(http, **{"provider:network_type": "geneve", "provider:segmentation_id": seg})
+    assert net["provider:segmentation_id"] == seg
     # automatic ids of both types never collide with each other's explicit ones
     for i in range(40):
         _net(http, **{"provider:network_type": ("vxlan", "geneve")[i % 2]})

@@ -13,6 +13,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from alcor.lab.server_process import AlcorServer, lift_quotas
+from alcor.resources import declarations
+from alcor.resources.model import Resource
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +39,19 @@ def _seed(url: str) -> None:
     httpx.post(f"{url}/v2.0/ports", json={"port": {"network_id": net["id"]}})
 
 
-# Attributes that refer to another resource, and the collection it is in.
-REFERENCES = {
-    "network_id": "networks",
-    "floating_network_id": "networks",
-    "subnet_id": "subnets",
-    "port_id": "ports",
-    "security_group_id": "security-groups",
-    "remote_group_id": "security-groups",
-    "network_acl_id": "network-acls",
-}
+def _references() -> dict[str, dict[str, str]]:
+    """Collection -> {attribute: collection it refers to}, read from the declarations."""
+    return {
+        res.collection: {
+            a.name: Resource.declared(a.ref.target).collection
+            for a in res.refs()
+            if a.ref is not None and a.ref.through is None
+        }
+        for res in declarations.ALL
+    }
+
+
+REFERENCES = _references()
 # Collections whose row counts must not move when a create is refused.
 COUNTED = (
     "networks",
@@ -80,7 +85,7 @@ def _aim_at_real_resources(case: Any, url: str) -> None:
     for target in (inner, body):
         if not isinstance(target, dict):
             continue
-        for key, referred in REFERENCES.items():
+        for key, referred in REFERENCES.get(collection, {}).items():
             if key in target:
                 found = _some(url, referred)
                 if found:

@@ -157,17 +157,22 @@ def test_rule_validation_errors(http: httpx.Client) -> None:
         ({"remote_ip_prefix": "2001:db8::/64"}, 400, "SecurityGroupRuleParameterConflict"),
         ({"remote_ip_prefix": "10.0.0.300/8"}, 400, "InvalidInput"),
         ({"direction": "sideways"}, 400, "InvalidInput"),
-        ({"port_range_min": "x", "protocol": "tcp"}, 400, "InvalidInput"),
+        # Neutron's convert_validate_port_value: anything but 0-65535 is this error
+        ({"port_range_min": "x", "protocol": "tcp"}, 400, "SecurityGroupInvalidPortValue"),
+        ({"port_range_min": -16, "protocol": "tcp"}, 400, "SecurityGroupInvalidPortValue"),
         (
             {"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": sg},
             400,
             "SecurityGroupRemoteGroupAndRemoteIpPrefix",
         ),
         ({"remote_group_id": str(uuid.uuid4())}, 404, "SecurityGroupNotFound"),
+        ({"remote_group_id": "no-such-group"}, 404, "SecurityGroupNotFound"),
         ({"security_group_id": str(uuid.uuid4())}, 404, "SecurityGroupNotFound"),
     ]
     for attrs, code, kind in cases:
         neutron_error(_rule(http, hdr, sg, **attrs), code, kind)
+    bad_port = neutron_error(_rule(http, hdr, sg, protocol="tcp", port_range_min=-16), 400)
+    assert bad_port["message"] == "Invalid value for port -16"
     count = len(
         http.get(f"/v2.0/security-group-rules?security_group_id={sg}", headers=hdr).json()[
             "security_group_rules"
@@ -179,6 +184,9 @@ def test_rule_validation_errors(http: httpx.Client) -> None:
 def test_rule_normalisation_and_duplicates(http: httpx.Client) -> None:
     hdr = _project()
     sg = _group(http, hdr)["id"]
+    numbered = _rule(http, hdr, sg, protocol=17, port_range_min=5353, port_range_max=5353)
+    assert numbered.status_code == 201, numbered.text  # a JSON integer, as Neutron accepts
+    assert numbered.json()["security_group_rule"]["protocol"] == "17"
     first = _rule(http, hdr, sg, protocol="TCP", port_range_min=80, port_range_max=80)
     assert first.status_code == 201, first.text
     assert first.json()["security_group_rule"]["protocol"] == "tcp"

@@ -13,15 +13,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import alcor.resources.network
-import alcor.resources.port
-import alcor.resources.subnet
+import alcor.resources.declarations.network
+import alcor.resources.declarations.port
+import alcor.resources.declarations.subnet
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
 
-networks = alcor.resources.network.resource.table
-subnets = alcor.resources.subnet.resource.table
-ports = alcor.resources.port.resource.table
+networks = alcor.resources.declarations.network.resource.table
+subnets = alcor.resources.declarations.subnet.resource.table
+ports = alcor.resources.declarations.port.resource.table
 PROJECT = "p1"
 
 

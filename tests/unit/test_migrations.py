@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from alcor.schema_head import all_metadata
 from alcor.store import migrate
-from alcor.store.models import all_metadata
 
 
 def test_migrations_match_declarations(db_url: str) -> None:

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from alcor import errors
 from alcor.resources import kinds
-from alcor.resources.port import eui64
 from alcor.resources.query import ListQuery
-from alcor.resources.subnet import default_pools, pools_from_api
+from alcor.resources.rules.port import eui64
+from alcor.resources.rules.subnet import default_pools, pools_from_api
 
 
 @pytest.mark.parametrize(

@@ -7,16 +7,8 @@ original node manager allowed) pre-register hosts singly or in bulk with a POST.
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
-import sqlalchemy as sa
-
-from alcor.config import ServerSettings
 from alcor.resources import kinds
-from alcor.resources.context import Context
-from alcor.resources.model import Attr, Hooks, Resource
-from alcor.store.db import UnitOfWork
+from alcor.resources.model import Attr, Resource
 from alcor.store.schema import hosts
 
 AGENT_TIME = "%Y-%m-%d %H:%M:%S"
@@ -49,29 +41,3 @@ resource = Resource(
     logged=False,
     extensions=("agent",),
 )
-
-
-class AgentHooks(Hooks):
-    """`alive` is derived from the heartbeat, exactly as Neutron's agent_down_time rule."""
-
-    def __init__(self, settings: ServerSettings) -> None:
-        self.down_time = settings.agent_down_time
-
-    def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
-        if item.get("tunnel_ip"):
-            item["configurations"] = {**item["configurations"], "tunneling_ip": item["tunnel_ip"]}
-
-    def filters(self) -> dict[str, Any]:
-        def alive(values: list[str]) -> Any:
-            wanted = kinds.Bool().check("alive", values[-1])
-            fresh = hosts.c.heartbeat_at >= time.time() - self.down_time
-            return fresh if wanted else sa.or_(hosts.c.heartbeat_at.is_(None), sa.not_(fresh))
-
-        return {"alive": alive}
-
-    def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:
-        now = time.time()
-        for it in items:
-            beat = it.get("heartbeat_timestamp")
-            it["alive"] = beat is not None and beat >= now - self.down_time
-            it["resources_synced"] = None

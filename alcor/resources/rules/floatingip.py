@@ -1,13 +1,11 @@
-"""Floating IPs: addresses of an external network, NATed to a port's fixed IP.
+"""Floating IPs' rules: allocation from the external subnets, association, release.
 
 Where the addresses come from: the external network's IPv4 subnets, each one IPAM pool
 (`alcor.ipam.pools`, the original Elastic IP manager's design done right: addresses spread
 over buckets by value mod N, a random non-full bucket locked alone, a persistent index of full
 buckets, explicit addresses taken from their own bucket, pool edits that never move an
 allocation). The admin defines the EIP ranges as the subnets' `allocation_pools`; editing
-them while allocations run moves nothing. A floating IP holds its address directly (owner =
-the floating IP's id) instead of through a `network:floatingip` port, so creating one is an
-allocation and a row, not a port with a MAC.
+them while allocations run moves nothing.
 
 Association needs a path: a router with an interface on the fixed IP's subnet and its
 gateway on the floating network. `router_id` and `status` follow from the association.
@@ -16,51 +14,23 @@ gateway on the floating network. `router_id` and `status` follow from the associ
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import crud, kinds
+from alcor.resources import crud, relations
 from alcor.resources.context import Context
-from alcor.resources.model import Attr, Hooks, Resource
-from alcor.resources.router import GATEWAY, INTERFACE
-from alcor.store.db import UnitOfWork
+from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations.floatingip import resource
+from alcor.resources.declarations.port import ROUTER_GATEWAY as GATEWAY
+from alcor.resources.declarations.port import ROUTER_INTERFACE as INTERFACE
+from alcor.resources.model import Conn, Hooks, Item
 
-resource = Resource(
-    "floatingip",
-    "floatingips",
-    [
-        Attr("floating_ip_address", kinds.IpAddress(), post=True),
-        Attr("floating_network_id", kinds.Uuid(), post=True, required=True, index=True),
-        Attr(
-            "subnet_id",
-            kinds.Uuid(),
-            post=True,
-            nullable=True,
-            default=None,
-            visible=False,
-            filter=False,
-            sort=False,
-        ),
-        Attr("port_id", kinds.Uuid(), post=True, put=True, nullable=True, default=None, index=True),
-        Attr(
-            "fixed_ip_address", kinds.IpAddress(), post=True, put=True, nullable=True, default=None
-        ),
-        Attr("router_id", kinds.Uuid(), nullable=True, default=None, index=True),
-        Attr("status", kinds.Str(16), default="DOWN"),
-        Attr("port_details", kinds.Json(), stored=False, filter=False, sort=False),
-    ],
-    omit=("name",),
-    extensions=("fip-port-details",),
-    quota="floatingip",
-    table_args=(
-        sa.UniqueConstraint("floating_network_id", "floating_ip_address"),
-        sa.UniqueConstraint("floating_network_id", "port_id", "fixed_ip_address"),
-    ),
-)
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
 
 PORT_DETAILS = (
     "name",
@@ -74,44 +44,11 @@ PORT_DETAILS = (
 
 
 def bad_fip(message: str) -> errors.NeutronError:
-    return errors.BadRequest(f"Bad floatingip request: {message}.")
-
-
-def _ports() -> Any:
-    from alcor.resources.port import resource as port
-
-    return port
-
-
-def fixed_ips_via(conn: UnitOfWork | sa.Connection, router_id: str) -> list[str]:
-    """The fixed IPs NATed through this router."""
-    t = resource.table
-    rows = conn.execute(
-        sa.select(t.c.fixed_ip_address).where(t.c.router_id == router_id, t.c.port_id.is_not(None))
-    )
-    return [r[0] for r in rows]
-
-
-def disassociate_port(uow: UnitOfWork, port_id: str) -> None:
-    """A deleted port takes its floating IPs' associations with it (Neutron does the same)."""
-    t = resource.table
-    stmt = resource.statement(
-        "by_port", lambda: sa.select(t.c.id).where(t.c.port_id == sa.bindparam("port_id"))
-    )
-    for (fid,) in uow.execute(stmt, {"port_id": port_id}).all():
-        crud.update(
-            uow,
-            resource,
-            Context("", frozenset({"admin"})),
-            fid,
-            {"port_id": None, "fixed_ip_address": None},
-        )
+    return errors.BadFloatingIpRequest(msg=message)
 
 
 def _external_subnets(uow: UnitOfWork, network_id: str) -> list[Any]:
-    from alcor.resources.subnet import resource as subnet
-
-    t = subnet.table
+    t = subnet.resource.table
     stmt = resource.statement(
         "ext_subnets",
         lambda: (
@@ -124,21 +61,14 @@ def _external_subnets(uow: UnitOfWork, network_id: str) -> list[Any]:
 
 
 def _external_network(uow: UnitOfWork, ctx: Context, network_id: str) -> None:
-    from alcor.resources.network import resource as network
-
-    t = network.table
-    stmt = resource.statement(
-        "ext_net",
-        lambda: sa.select(t.c.router_external).where(t.c.id == sa.bindparam("id")),
-    )
-    row = uow.execute(stmt, {"id": network_id}).first()
-    if row is None:
-        raise errors.not_found("network", network_id)
-    if not row.router_external:
+    net = relations.target(uow, ctx, network.resource, network_id)
+    if net is None:
+        raise network.resource.not_found(network_id)
+    if not net["router:external"]:
         raise bad_fip(f"Network {network_id} is not a valid external network")
 
 
-def _allocate(uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
+def _allocate(uow: UnitOfWork, ctx: Context, item: Item) -> None:
     """Take the requested address, or any free one from the first subnet with room."""
     net_id = item["floating_network_id"]
     subnets = _external_subnets(uow, net_id)
@@ -149,11 +79,7 @@ def _allocate(uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
     wanted = item.get("floating_ip_address")
     if wanted is not None:
         if not ctx.is_admin:
-            raise errors.typed(
-                errors.NotAuthorized,
-                "PolicyNotAuthorized",
-                "(rule:create_floatingip:floating_ip_address) is disallowed by policy",
-            )
+            raise errors.PolicyNotAuthorized(action="(rule:create_floatingip:floating_ip_address)")
         addr = ipaddress.ip_address(wanted)
         subnet = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
         net = None if subnet is None else ipaddress.ip_network(subnet.cidr)
@@ -162,11 +88,11 @@ def _allocate(uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
                 f"IP address {wanted} is not a valid IP for the external network {net_id}"
             )
         if wanted == subnet.gateway_ip:
-            raise _ip_in_use(net_id, wanted)
+            raise errors.IpAddressInUse(net_id=net_id, ip_address=wanted)
         try:
             pools.allocate(uow, subnet.id, item["id"], int(addr), outside_ok=True, display=wanted)
         except ipam_errors.ValueInUse:
-            raise _ip_in_use(net_id, wanted) from None
+            raise errors.IpAddressInUse(net_id=net_id, ip_address=wanted) from None
         item["subnet_id"] = subnet.id
         return
     for subnet in subnets:
@@ -177,26 +103,14 @@ def _allocate(uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
         item["floating_ip_address"] = _ipv4(value)
         item["subnet_id"] = subnet.id
         return
-    raise errors.typed(
-        errors.Conflict,
-        "IpAddressGenerationFailure",
-        f"No more IP addresses available on network {net_id}.",
-    )
+    raise errors.IpAddressGenerationFailure(where=f"network {net_id}")
 
 
 def _ipv4(value: int) -> str:
     return str(ipaddress.IPv4Address(value))
 
 
-def _ip_in_use(net_id: str, ip: str) -> errors.NeutronError:
-    return errors.typed(
-        errors.Conflict,
-        "IpAddressInUse",
-        f"Unable to complete operation for network {net_id}. The IP address {ip} is in use.",
-    )
-
-
-def _associate(uow: UnitOfWork, ctx: Context, fip: dict[str, Any]) -> None:
+def _associate(uow: UnitOfWork, ctx: Context, fip: Item) -> None:
     """Resolve `port_id` (+ `fixed_ip_address`) to the fixed IP and the router that can NAT
     it; set `router_id` and `status`. Raises Neutron's errors when there is no such path."""
     port_id = fip.get("port_id")
@@ -205,18 +119,15 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: dict[str, Any]) -> None:
         fip["router_id"] = None
         fip["status"] = "DOWN"
         return
-    try:
-        port = crud.fetch(uow, _ports(), ctx, port_id)
-    except errors.NotFound:
-        raise errors.not_found("port", port_id) from None
-    if port["project_id"] != fip["project_id"] and not ctx.is_admin:
-        raise errors.not_found("port", port_id)
-    if str(port["device_owner"]).startswith("network:"):
+    found = relations.target(uow, ctx, port.resource, port_id)
+    if found is None or (found["project_id"] != fip["project_id"] and not ctx.is_admin):
+        raise port.resource.not_found(port_id)
+    if port.trusted(found):
         raise bad_fip(
-            f"Port {port_id} has owner {port['device_owner']} and therefore cannot be "
+            f"Port {port_id} has owner {found['device_owner']} and therefore cannot be "
             "associated with a floating IP"
         )
-    v4 = [f for f in port["fixed_ips"] or [] if ipaddress.ip_address(f["ip_address"]).version == 4]
+    v4 = [f for f in found["fixed_ips"] or [] if ipaddress.ip_address(f["ip_address"]).version == 4]
     wanted = fip.get("fixed_ip_address")
     if wanted is not None:
         chosen = next((f for f in v4 if f["ip_address"] == wanted), None)
@@ -231,7 +142,7 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: dict[str, Any]) -> None:
         )
     else:
         chosen = v4[0]
-    fip["router_id"] = _router_for(uow, fip, port, chosen["subnet_id"])
+    fip["router_id"] = _router_for(uow, fip, found, chosen["subnet_id"])
     fip["fixed_ip_address"] = chosen["ip_address"]
     fip["status"] = "ACTIVE"
     t = resource.table
@@ -253,19 +164,18 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: dict[str, Any]) -> None:
         },
     ).first()
     if taken is not None:
-        raise errors.typed(
-            errors.Conflict,
-            "FloatingIPPortAlreadyAssociated",
-            f"Cannot associate floating IP {fip['floating_ip_address']} ({fip['id']}) with "
-            f"port {port_id} using fixed IP {chosen['ip_address']}, as that fixed IP already "
-            f"has a floating IP on external network {fip['floating_network_id']}.",
+        raise errors.FloatingIPPortAlreadyAssociated(
+            floating_ip_address=fip["floating_ip_address"],
+            fip_id=fip["id"],
+            port_id=port_id,
+            fixed_ip=chosen["ip_address"],
+            net_id=fip["floating_network_id"],
         )
 
 
-def _router_for(uow: UnitOfWork, fip: dict[str, Any], port: dict[str, Any], subnet_id: str) -> str:
+def _router_for(uow: UnitOfWork, fip: Item, fixed_port: Item, subnet_id: str) -> str:
     """The router with an interface on `subnet_id` and its gateway on the floating network."""
-    port_res = _ports()
-    p = port_res.table
+    p = port.resource.table
     gw = p.alias("gw")
     stmt = resource.statement(
         "router_for",
@@ -282,32 +192,29 @@ def _router_for(uow: UnitOfWork, fip: dict[str, Any], port: dict[str, Any], subn
         ),
     )
     rows: Any = uow.execute(
-        stmt, {"net": port["network_id"], "fnet": fip["floating_network_id"]}
+        stmt, {"net": fixed_port["network_id"], "fnet": fip["floating_network_id"]}
     ).all()
     for router_id, fixed in rows:
         if any(f["subnet_id"] == subnet_id for f in crud.json_value(fixed) or []):
             return str(router_id)
-    raise errors.typed(
-        errors.NotFound,
-        "ExternalGatewayForFloatingIPNotFound",
-        f"External network {fip['floating_network_id']} is not reachable from subnet "
-        f"{subnet_id}.  Therefore, cannot associate Port {port['id']} with a Floating IP.",
+    raise errors.ExternalGatewayForFloatingIPNotFound(
+        external_network_id=fip["floating_network_id"],
+        subnet_id=subnet_id,
+        port_id=fixed_port["id"],
     )
 
 
 class FloatingIpHooks(Hooks):
     """Allocation from the external subnets, association, release."""
 
-    def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         _external_network(uow, ctx, item["floating_network_id"])
         if item.get("fixed_ip_address") is not None and item.get("port_id") is None:
             raise bad_fip("fixed_ip_address cannot be specified without a port_id")
         _allocate(uow, ctx, item)
         _associate(uow, ctx, item)
 
-    def before_update(
-        self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
-    ) -> None:
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         if not {"port_id", "fixed_ip_address"} & changes.keys():
             return
         new = {**old, **changes}
@@ -319,20 +226,19 @@ class FloatingIpHooks(Hooks):
         for key in ("port_id", "fixed_ip_address", "router_id", "status"):
             changes[key] = new[key]
 
-    def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
+    def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         value = int(ipaddress.ip_address(item["floating_ip_address"]))
         pools.release(uow, item["subnet_id"], value, owner=item["id"])
 
-    def extend(self, conn: Any, ctx: Context, items: list[dict[str, Any]]) -> None:
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
         ids = sorted({it["port_id"] for it in items if it.get("port_id")})
-        details: dict[str, dict[str, Any]] = {}
+        details: dict[str, Item] = {}
         if ids:
-            port_res = _ports()
-            cols = [port_res.column(n) for n in ("id", *PORT_DETAILS)]
-            for row in conn.execute(sa.select(*cols).where(port_res.column("id").in_(ids))):
+            cols = [port.resource.column(n) for n in ("id", *PORT_DETAILS)]
+            for row in conn.execute(sa.select(*cols).where(port.resource.column("id").in_(ids))):
                 details[row[0]] = dict(zip(PORT_DETAILS, row[1:], strict=True))
         for it in items:
             it["port_details"] = details.get(it.get("port_id") or "")
 
-    def change_scope(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return item["floating_network_id"], None

@@ -1,65 +1,26 @@
-"""Subnets: the declaration of Neutron's subnet resource and its rules."""
+"""Subnets' rules: CIDR, gateway, pool and IPv6 mode rules; each subnet is one IPAM pool."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
 import itertools
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import kinds, network_acl
+from alcor.ipam.tables import ipam_used
+from alcor.resources import crud
 from alcor.resources.context import Context
-from alcor.resources.model import Attr, Hooks, Resource
-from alcor.store.db import UnitOfWork
+from alcor.resources.declarations import network, port
+from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES, resource
+from alcor.resources.model import Hooks, Item, caller_project
 
-IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
-
-resource = Resource(
-    "subnet",
-    "subnets",
-    [
-        Attr("network_id", kinds.Uuid(), post=True, required=True, index=True),
-        Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
-        Attr("cidr", kinds.Cidr(), post=True),
-        Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
-        Attr("gateway_ip", kinds.IpAddress(), post=True, put=True, nullable=True),
-        Attr(
-            "allocation_pools",
-            kinds.dict_list(
-                {"start": kinds.IpAddress(), "end": kinds.IpAddress()}, required=("start", "end")
-            ),
-            post=True,
-            put=True,
-            filter=False,
-        ),
-        Attr("dns_nameservers", kinds.list_of(kinds.IpAddress()), post=True, put=True, default=[]),
-        Attr(
-            "host_routes",
-            kinds.dict_list(
-                {"destination": kinds.Cidr(), "nexthop": kinds.IpAddress()},
-                required=("destination", "nexthop"),
-            ),
-            post=True,
-            put=True,
-            default=[],
-            filter=False,
-        ),
-        Attr("enable_dhcp", kinds.Bool(), post=True, put=True, default=True),
-        Attr("ipv6_ra_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True, default=None),
-        Attr("ipv6_address_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True, default=None),
-        Attr("service_types", kinds.list_of(kinds.Str(255)), post=True, put=True, default=[]),
-        Attr("segment_id", kinds.Uuid(), post=True, nullable=True, default=None),
-        Attr("dns_publish_fixed_ip", kinds.Bool(), post=True, put=True, default=False),
-    ],
-    extensions=("subnet-service-types",),
-    quota="subnet",
-)
-
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
 
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -93,33 +54,25 @@ def pools_from_api(pools_in: list[dict[str, str]], net: IpNet) -> list[tuple[int
     for pool in pools_in:
         start, end = ipaddress.ip_address(pool["start"]), ipaddress.ip_address(pool["end"])
         if start.version != net.version or end.version != net.version or int(start) > int(end):
-            raise errors.typed(
-                errors.BadRequest,
-                "InvalidAllocationPool",
+            raise errors.InvalidAllocationPool(
                 f"The allocation pool {pool['start']}-{pool['end']} spans beyond the subnet cidr."
                 if int(start) <= int(end)
-                else f"The allocation pool {pool['start']}-{pool['end']} is not valid.",
+                else None,
+                pool=f"{pool['start']}-{pool['end']}",
             )
         bounds = (
             int(net.network_address) + (1 if net.num_addresses > 2 else 0),
             int(net.broadcast_address) - (1 if net.version == 4 and net.num_addresses > 2 else 0),
         )
         if int(start) < bounds[0] or int(end) > bounds[1]:
-            raise errors.typed(
-                errors.BadRequest,
-                "OutOfBoundsAllocationPool",
-                f"The allocation pool {pool['start']}-{pool['end']} spans "
-                f"beyond the subnet cidr {net}.",
+            raise errors.OutOfBoundsAllocationPool(
+                pool=f"{pool['start']}-{pool['end']}", subnet_cidr=net
             )
         ranges.append((int(start), int(end)))
     ranges.sort()
     for (_a1, b1), (a2, _b2) in itertools.pairwise(ranges):
         if a2 <= b1:
-            raise errors.typed(
-                errors.BadRequest,
-                "OverlappingAllocationPools",
-                f"Found overlapping allocation pools for subnet {net}.",
-            )
+            raise errors.OverlappingAllocationPools(subnet_cidr=net)
     return ranges
 
 
@@ -144,21 +97,40 @@ def _check_gateway(gateway: str | None, net: IpNet) -> None:
         and net.num_addresses > 2
         and (gw == net.network_address or (net.version == 4 and gw == net.broadcast_address))
     ):
-        raise errors.typed(
-            errors.BadRequest,
-            "InvalidInput",
-            f"Invalid input for operation: Gateway is not valid on subnet {net}.",
+        raise errors.InvalidInput(error_message=f"Gateway is not valid on subnet {net}")
+
+
+def _check_ipv6_modes(item: Item, net: IpNet) -> None:
+    """Neutron's IPv6 mode rules: none on IPv4 or without DHCP, the two modes equal when both
+    are given, and EUI-64 addresses (SLAAC, DHCPv6-stateless) only in a /64."""
+    ra, address = item.get("ipv6_ra_mode"), item.get("ipv6_address_mode")
+    if not (ra or address):
+        return
+    if net.version == 4 or not item.get("enable_dhcp", True):
+        raise errors.InvalidInput(
+            error_message="ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp "
+            "is set to False or ip_version is 4"
+        )
+    if ra and address and ra != address:
+        raise errors.InvalidInput(
+            error_message=f"ipv6_ra_mode set to '{ra}' with ipv6_address_mode set to "
+            f"'{address}' is not valid. If both attributes are set, they must be the same value"
+        )
+    if (address in AUTO_ADDRESS_MODES or ra in AUTO_ADDRESS_MODES) and net.prefixlen != 64:
+        raise errors.InvalidInput(
+            error_message=f"Invalid CIDR {net} for IPv6 address mode. OpenStack uses the "
+            "EUI-64 address format, which requires the prefix to be /64"
         )
 
 
 class SubnetHooks(Hooks):
     """CIDR, gateway and pool rules; each subnet is one IPAM pool (pool id = subnet id)."""
 
-    def visible(self, ctx: Context) -> sa.ColumnElement[bool]:
+    def visible(self) -> sa.ColumnElement[bool]:
         t = resource.table
-        nets = network_table()
+        nets = network.resource.table
         return sa.or_(
-            t.c.project_id == ctx.project_id,
+            t.c.project_id == caller_project(),
             t.c.network_id.in_(
                 sa.select(nets.c.id).where(
                     sa.or_(nets.c.shared.is_(True), nets.c.router_external.is_(True))
@@ -166,14 +138,7 @@ class SubnetHooks(Hooks):
             ),
         )
 
-    def before_create(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
-        nets = network_table()
-        query = sa.select(nets.c.id, nets.c.project_id, nets.c.shared).where(
-            nets.c.id == item["network_id"]
-        )
-        net_row = uow.execute(query).first()
-        if net_row is None or (not ctx.is_admin and net_row.project_id != ctx.project_id):
-            raise errors.not_found("network", item["network_id"])
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         if item.get("cidr") is None:
             raise errors.BadRequest(
                 "Failed to parse request. Required attribute 'cidr' not specified"
@@ -183,16 +148,9 @@ class SubnetHooks(Hooks):
         net = ipaddress.ip_network(item["cidr"])
         if net.version != item["ip_version"]:
             raise errors.InvalidInput(
-                "Invalid input for operation: Cidr "
-                f"{item['cidr']} does not match ip_version "
-                f"{item['ip_version']}."
+                error_message=f"Cidr {item['cidr']} does not match ip_version {item['ip_version']}"
             )
-        if net.version == 4 and (item.get("ipv6_ra_mode") or item.get("ipv6_address_mode")):
-            raise errors.InvalidInput(
-                "Invalid input for operation: ipv6_ra_mode or "
-                "ipv6_address_mode cannot be set when enable_dhcp is "
-                "set to False or ip_version is 4."
-            )
+        _check_ipv6_modes(item, net)
         self._check_overlap(uow, item["network_id"], net, None)
         if "gateway_ip" not in item:
             item["gateway_ip"] = str(net.network_address + 1) if net.num_addresses > 2 else None
@@ -203,11 +161,7 @@ class SubnetHooks(Hooks):
         else:
             ranges = pools_from_api(item["allocation_pools"], net)
             if _gateway_in_pools(item["gateway_ip"], ranges):
-                raise errors.typed(
-                    errors.Conflict,
-                    "GatewayConflictWithAllocationPools",
-                    f"Gateway ip {item['gateway_ip']} conflicts with allocation pool",
-                )
+                raise errors.GatewayConflictWithAllocationPools(ip_address=item["gateway_ip"])
         item["allocation_pools"] = pools_to_api(ranges, net.version)
         pools.ensure_pool(uow, item["id"], ranges)
 
@@ -221,71 +175,66 @@ class SubnetHooks(Hooks):
             other = ipaddress.ip_network(cidr)
             if sid != own_id and other.version == net.version and other.overlaps(net):
                 raise errors.InvalidInput(
-                    f"Invalid input for operation: Requested subnet "
-                    f"with cidr: {net} for network: {network_id} "
-                    "overlaps with another subnet."
+                    error_message=f"Requested subnet with cidr: {net} for network: "
+                    f"{network_id} overlaps with another subnet"
                 )
 
-    def _check_routes(self, item: dict[str, Any], net: IpNet) -> None:
+    def _check_routes(self, item: Item, net: IpNet) -> None:
         for route in item.get("host_routes") or []:
             dest = ipaddress.ip_network(route["destination"])
             hop = ipaddress.ip_address(route["nexthop"])
             if dest.version != net.version or hop.version != net.version:
                 raise errors.InvalidInput(
-                    f"Invalid input for operation: host route "
-                    f"{route} does not match the subnet's IP version."
+                    error_message=f"host route {route} does not match the subnet's IP version"
                 )
         for ns in item.get("dns_nameservers") or []:
             if ipaddress.ip_address(ns).version != net.version:
                 raise errors.InvalidInput(
-                    f"Invalid input for operation: DNS nameserver {ns} "
-                    "does not match the subnet's IP version."
+                    error_message=f"DNS nameserver {ns} does not match the subnet's IP version"
                 )
 
-    def before_update(
-        self, uow: UnitOfWork, ctx: Context, old: dict[str, Any], changes: dict[str, Any]
-    ) -> None:
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         net = ipaddress.ip_network(old["cidr"])
         gateway = changes.get("gateway_ip", old["gateway_ip"])
         _check_gateway(gateway, net)
         self._check_routes({**old, **changes}, net)
+        if "enable_dhcp" in changes:
+            _check_ipv6_modes({**old, **changes}, net)
         if "allocation_pools" in changes:
             ranges = pools_from_api(changes["allocation_pools"], net)
             changes["allocation_pools"] = pools_to_api(ranges, net.version)
         else:
             ranges = pools_from_api(old["allocation_pools"], net)
         if _gateway_in_pools(gateway, ranges):
-            raise errors.typed(
-                errors.Conflict,
-                "GatewayConflictWithAllocationPools",
-                f"Gateway ip {gateway} conflicts with allocation pool",
-            )
+            raise errors.GatewayConflictWithAllocationPools(ip_address=gateway)
         if "gateway_ip" in changes and gateway is not None and gateway != old["gateway_ip"]:
             owner = pools.owner_of(uow, old["id"], int(ipaddress.ip_address(gateway)))
             if owner is not None:
-                raise errors.typed(
-                    errors.Conflict,
-                    "GatewayIpInUse",
-                    f"Current gateway ip {gateway} already in use by port "
-                    f"{owner}. Unable to update.",
-                )
+                raise errors.GatewayIpInUse(ip_address=gateway, port_id=owner)
         if "allocation_pools" in changes:
             pools.update_pool(uow, old["id"], ranges)
 
-    def before_delete(self, uow: UnitOfWork, ctx: Context, item: dict[str, Any]) -> None:
+    def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if item["ipv6_address_mode"] in AUTO_ADDRESS_MODES:
+            _drop_auto_addresses(uow, item["id"])
         if pools.used_count(uow, item["id"]) > 0:
-            raise errors.typed(
-                errors.Conflict,
-                "SubnetInUse",
-                f"Unable to complete operation on subnet {item['id']}: One or "
-                "more ports have an IP allocation from this subnet.",
-            )
+            raise errors.SubnetInUse(subnet_id=item["id"])
         with contextlib.suppress(ipam_errors.PoolNotFound):
             pools.delete_pool(uow, item["id"])
-        network_acl.forget_subnet(uow, item["id"])
 
 
-def network_table() -> sa.Table:
-    from alcor.resources.network import resource as network
-
-    return network.table
+def _drop_auto_addresses(uow: UnitOfWork, subnet_id: str) -> None:
+    """Neutron deletes an auto-address subnet under the ports that use it: their EUI-64
+    addresses there go (through an update of each port, so their hosts hear of it). Router
+    ports keep theirs, so a subnet on a router stays in use."""
+    p = port.resource.table
+    owners = sa.select(ipam_used.c.owner).where(ipam_used.c.pool_id == subnet_id)
+    rows = uow.execute(
+        sa.select(p.c.id, p.c.fixed_ips).where(
+            p.c.id.in_(owners), p.c.device_owner.not_like("network:%")
+        )
+    ).all()
+    system = Context.system()
+    for port_id, fixed_ips in rows:
+        kept = [f for f in crud.json_value(fixed_ips) or [] if f["subnet_id"] != subnet_id]
+        crud.update(uow, port.resource, system, port_id, {"fixed_ips": kept})

@@ -1,0 +1,66 @@
+"""Networks: Neutron's network resource (with provider, external-net, MTU, port security)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from alcor.resources import kinds
+from alcor.resources.model import Attr, Resource, availability_zones
+
+# Overlay types: each network's segmentation id comes from one id space shared by all of
+# them, because a host carries every overlay's key in the same tunnel-key field (a VXLAN 5
+# and a Geneve 5 network would merge on a host).
+OVERLAY_TYPES = ("vxlan", "geneve")
+
+resource = Resource(
+    "network",
+    "networks",
+    [
+        Attr("admin_state_up", kinds.Bool(), post=True, put=True, default=True),
+        Attr("status", kinds.Str(16), default="ACTIVE"),
+        Attr("shared", kinds.Bool(), post=True, put=True, default=False),
+        Attr("mtu", kinds.Int(68, 9000), post=True, put=True, default=1450),
+        Attr("router:external", kinds.Bool(), post=True, put=True, default=False),
+        Attr("port_security_enabled", kinds.Bool(), post=True, put=True, default=True),
+        Attr(
+            "provider:network_type",
+            kinds.Enum(*OVERLAY_TYPES),
+            post=True,
+            admin_only=True,
+            default="vxlan",
+        ),
+        Attr(
+            "provider:physical_network",
+            kinds.Str(64),
+            post=True,
+            admin_only=True,
+            nullable=True,
+            default=None,
+        ),
+        Attr(
+            "provider:segmentation_id",
+            kinds.Int(1, 16777215),
+            post=True,
+            admin_only=True,
+            nullable=True,
+            default=None,
+        ),
+        Attr("dns_domain", kinds.Str(255), post=True, put=True, default=""),
+        *availability_zones(),
+        Attr("subnets", kinds.list_of(kinds.Uuid()), stored=False, filter=False, sort=False),
+        Attr("ipv4_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
+        Attr("ipv6_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
+        Attr("l2_adjacency", kinds.Bool(), stored=False, filter=False, sort=False),
+    ],
+    extensions=(
+        "provider",
+        "external-net",
+        "net-mtu",
+        "net-mtu-writable",
+        "port-security",
+        "dns-integration",
+        "l2_adjacency",
+    ),
+    quota="network",
+    table_args=(sa.UniqueConstraint("provider_network_type", "provider_segmentation_id"),),
+)

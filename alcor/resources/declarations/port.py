@@ -1,0 +1,141 @@
+"""Ports: Neutron's port resource (binding, address pairs, DHCP options, DNS, security)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.resources import kinds
+from alcor.resources.declarations.security_group import port_security_groups
+from alcor.resources.model import Attr, Ref, Resource
+
+# Ports the cloud itself owns have a `network:` device owner; routers own these.
+ROUTER_INTERFACE = "network:router_interface"
+ROUTER_GATEWAY = "network:router_gateway"
+ROUTER_OWNERS = (
+    ROUTER_INTERFACE,
+    ROUTER_GATEWAY,
+    "network:router_interface_distributed",
+    "network:ha_router_replicated_interface",
+)
+
+
+def trusted(item: dict[str, object]) -> bool:
+    """Ports the cloud itself owns (router interfaces, DHCP): Neutron filters none of them."""
+    return str(item.get("device_owner") or "").startswith("network:")
+
+
+VNIC_TYPES = (
+    "normal",
+    "direct",
+    "macvtap",
+    "baremetal",
+    "direct-physical",
+    "virtio-forwarder",
+    "smart-nic",
+    "remote-managed",
+    "vdpa",
+)
+
+resource = Resource(
+    "port",
+    "ports",
+    [
+        Attr(
+            "network_id",
+            kinds.Uuid(),
+            post=True,
+            required=True,
+            index=True,
+            ref=Ref("network", in_use=lambda net_id: errors.NetworkInUse(net_id=net_id)),
+        ),
+        Attr("mac_address", kinds.MacAddress(), post=True, put=True),
+        Attr(
+            "fixed_ips",
+            kinds.dict_list({"subnet_id": kinds.Uuid(), "ip_address": kinds.IpAddress()}),
+            post=True,
+            put=True,
+        ),
+        Attr("admin_state_up", kinds.Bool(), post=True, put=True, default=True),
+        Attr("status", kinds.Str(16), default="DOWN"),
+        Attr("device_id", kinds.Str(255), post=True, put=True, default="", index=True),
+        Attr("device_owner", kinds.Str(255), post=True, put=True, default=""),
+        Attr(
+            "binding:host_id",
+            kinds.Str(255),
+            post=True,
+            put=True,
+            default="",
+            admin_only=True,
+            index=True,
+        ),
+        Attr("binding:vnic_type", kinds.Enum(*VNIC_TYPES), post=True, put=True, default="normal"),
+        Attr(
+            "binding:profile",
+            kinds.Json(kinds.json_object),
+            post=True,
+            put=True,
+            default={},
+            admin_only=True,
+            filter=False,
+        ),
+        Attr("binding:vif_type", kinds.Str(64), default="unbound", admin_only=True),
+        Attr("binding:vif_details", kinds.Json(), default={}, admin_only=True, filter=False),
+        Attr(
+            "allowed_address_pairs",
+            kinds.dict_list(
+                {"ip_address": kinds.Str(64), "mac_address": kinds.MacAddress()},
+                required=("ip_address",),
+            ),
+            post=True,
+            put=True,
+            default=[],
+            filter=False,
+        ),
+        Attr("port_security_enabled", kinds.Bool(), post=True, put=True),
+        Attr(
+            "security_groups",
+            kinds.list_of(kinds.Uuid()),
+            post=True,
+            put=True,
+            ref=Ref(
+                "security_group",
+                same_project=True,
+                through=port_security_groups.c.security_group_id,
+                in_use=lambda sg_id: errors.SecurityGroupInUse(id=sg_id, reason=""),
+            ),
+        ),
+        Attr(
+            "extra_dhcp_opts",
+            kinds.dict_list(
+                {
+                    "opt_name": kinds.Str(64),
+                    "opt_value": kinds.Str(255),
+                    "ip_version": kinds.Int(4, 6),
+                },
+                required=("opt_name", "opt_value"),
+            ),
+            post=True,
+            put=True,
+            default=[],
+            filter=False,
+        ),
+        Attr("dns_name", kinds.Str(255), post=True, put=True, default=""),
+        # Derived from dns_name and fixed_ips but stored, written with them: lists then splice
+        # it as raw JSON instead of decoding every port's fixed_ips to rebuild it.
+        Attr("dns_assignment", kinds.Json(), default=[], filter=False, sort=False),
+        Attr("ip_allocation", kinds.Str(16), default="immediate"),
+    ],
+    extensions=(
+        "binding",
+        "allowed-address-pairs",
+        "extra_dhcp_opt",
+        "port-security",
+        "dns-integration",
+        "ip_allocation",
+        "ip-substring-filtering",
+        "tag-ports-during-bulk-creation",
+    ),
+    table_args=(sa.UniqueConstraint("network_id", "mac_address"),),
+    quota="port",
+)

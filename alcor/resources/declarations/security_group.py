@@ -1,0 +1,114 @@
+"""Security groups and their rules (`security-group`, `stateful-security-group`).
+
+Every project has exactly one `default` group, made on first need; `default_security_groups`,
+keyed by project, is what makes "exactly one" hold when two API processes need it at once.
+A rule's identity for duplicate detection is its `fingerprint`, unique per group in SQL.
+Which groups a port is in is kept twice, on purpose: as the port's `security_groups` list
+(what the API renders, read without a join) and as `port_security_groups` rows (what "is
+this group in use" and "who are the members of this group" query).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.resources import kinds, protocols
+from alcor.resources.model import Attr, Ref, Resource
+from alcor.store.schema import metadata
+
+default_security_groups = sa.Table(
+    "default_security_groups",
+    metadata,
+    sa.Column("project_id", sa.String(255), primary_key=True),
+    sa.Column("security_group_id", sa.String(36), nullable=False),
+)
+
+port_security_groups = sa.Table(
+    "port_security_groups",
+    metadata,
+    sa.Column("port_id", sa.String(36), primary_key=True),
+    sa.Column("security_group_id", sa.String(36), primary_key=True, index=True),
+)
+
+
+class _Ethertype(kinds.Enum):
+    """IPv4/IPv6, any case, refused with Neutron's own error type."""
+
+    def __init__(self) -> None:
+        super().__init__("IPv4", "IPv6", ignore_case=True)
+
+    def check(self, name: str, value: Any) -> Any:
+        try:
+            return super().check(name, value)
+        except errors.InvalidInput:
+            raise errors.SecurityGroupRuleInvalidEtherType(
+                ethertype=value, values="['IPv4', 'IPv6']"
+            ) from None
+
+
+class _GroupId(kinds.Str):
+    """A remote group's id: any text, because Neutron answers a name that is no group's id
+    (UUID or not) with 404 SecurityGroupNotFound from the reference check, not with a 400."""
+
+    def __init__(self) -> None:
+        super().__init__(36)
+
+    def check(self, name: str, value: Any) -> Any:
+        if not isinstance(value, str) or len(value) > self.max_len:
+            raise errors.SecurityGroupNotFound(id=value)
+        return value
+
+
+group = Resource(
+    "security_group",
+    "security_groups",
+    [
+        Attr("stateful", kinds.Bool(), post=True, put=True, default=True),
+        Attr("shared", kinds.Bool(), stored=False, filter=False, sort=False),
+        Attr("security_group_rules", kinds.Json(), stored=False, filter=False, sort=False),
+    ],
+    extensions=("security-group", "stateful-security-group"),
+    quota="security_group",
+    not_found=lambda rid: errors.SecurityGroupNotFound(id=rid),
+)
+
+rule = Resource(
+    "security_group_rule",
+    "security_group_rules",
+    [
+        Attr(
+            "security_group_id",
+            kinds.Uuid(),
+            post=True,
+            required=True,
+            index=True,
+            ref=Ref("security_group", on_delete="cascade"),
+        ),
+        Attr("direction", kinds.Enum("ingress", "egress"), post=True, required=True),
+        Attr("ethertype", _Ethertype(), post=True, default="IPv4"),
+        Attr("protocol", protocols.Protocol(), post=True, nullable=True, default=None),
+        Attr("port_range_min", protocols.PortNumber(), post=True, nullable=True, default=None),
+        Attr("port_range_max", protocols.PortNumber(), post=True, nullable=True, default=None),
+        Attr("remote_ip_prefix", kinds.Str(64), post=True, nullable=True, default=None),
+        Attr("normalized_cidr", kinds.Str(64), default=None),
+        Attr(
+            "remote_group_id",
+            _GroupId(),
+            post=True,
+            nullable=True,
+            default=None,
+            index=True,
+            ref=Ref("security_group", on_delete="cascade", same_project=True),
+        ),
+        Attr("belongs_to_default_sg", kinds.Bool(), default=False),
+        Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),
+    ],
+    omit=("name", "tags"),
+    updatable=False,
+    quota="security_group_rule",
+    table_args=(sa.UniqueConstraint("security_group_id", "fingerprint"),),
+    not_found=lambda rid: errors.SecurityGroupRuleNotFound(id=rid),
+)

@@ -1,0 +1,59 @@
+"""Subnets: Neutron's subnet resource (IPv4/IPv6, pools, host routes, DHCP, service types)."""
+
+from __future__ import annotations
+
+from alcor.resources import kinds
+from alcor.resources.model import Attr, Ref, Resource
+
+IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
+
+resource = Resource(
+    "subnet",
+    "subnets",
+    [
+        Attr(
+            "network_id",
+            kinds.Uuid(),
+            post=True,
+            required=True,
+            index=True,
+            ref=Ref("network", on_delete="cascade", owned=True),
+        ),
+        Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
+        Attr("cidr", kinds.Cidr(), post=True),
+        Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
+        Attr("gateway_ip", kinds.IpAddress(), post=True, put=True, nullable=True),
+        Attr(
+            "allocation_pools",
+            kinds.dict_list(
+                {"start": kinds.IpAddress(), "end": kinds.IpAddress()}, required=("start", "end")
+            ),
+            post=True,
+            put=True,
+            filter=False,
+        ),
+        Attr("dns_nameservers", kinds.list_of(kinds.IpAddress()), post=True, put=True, default=[]),
+        Attr(
+            "host_routes",
+            kinds.dict_list(
+                {"destination": kinds.Cidr(), "nexthop": kinds.IpAddress()},
+                required=("destination", "nexthop"),
+            ),
+            post=True,
+            put=True,
+            default=[],
+            filter=False,
+        ),
+        Attr("enable_dhcp", kinds.Bool(), post=True, put=True, default=True),
+        Attr("ipv6_ra_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True, default=None),
+        Attr("ipv6_address_mode", kinds.Enum(*IPV6_MODES), post=True, nullable=True, default=None),
+        Attr("service_types", kinds.list_of(kinds.Str(255)), post=True, put=True, default=[]),
+        Attr("segment_id", kinds.Uuid(), post=True, nullable=True, default=None),
+        Attr("dns_publish_fixed_ip", kinds.Bool(), post=True, put=True, default=False),
+    ],
+    extensions=("subnet-service-types",),
+    quota="subnet",
+)
+
+# Address modes in which a port's address is the EUI-64 of its MAC, not an allocation.
+AUTO_ADDRESS_MODES = ("slaac", "dhcpv6-stateless")

@@ -1,0 +1,110 @@
+"""Networks' rules: segmentation ids, shared/external visibility, sharing changes.
+
+What goes with a network when it is deleted (its subnets, its ACLs, the floating IPs of an
+external network) and what keeps it (ports) is declared on those kinds' references to it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.config import ServerSettings
+from alcor.ipam import errors as ipam_errors
+from alcor.ipam import pools
+from alcor.resources.declarations import network, port, subnet
+from alcor.resources.model import Conn, Hooks, Item, caller_project
+
+if TYPE_CHECKING:
+    from alcor.resources.context import Context
+    from alcor.store.db import UnitOfWork
+
+# Every overlay type draws from this one pool (it keeps the name it had before Geneve
+# shared it); Geneve networks made before then hold their id in LEGACY_GENEVE_POOL.
+OVERLAY_POOL = "vni:vxlan"
+LEGACY_GENEVE_POOL = "vni:geneve"
+
+
+def vni_ranges(spec: str) -> list[tuple[int, int]]:
+    """Parse `vni_ranges` ("1:1000,5000:6000") into inclusive ranges."""
+    ranges = []
+    for part in spec.split(","):
+        lo, _, hi = part.strip().partition(":")
+        ranges.append((int(lo), int(hi or lo)))
+    return ranges
+
+
+class NetworkHooks(Hooks):
+    """Segmentation id allocation, shared/external visibility, sharing changes."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.vni_ranges = vni_ranges(settings.vni_ranges)
+
+    def visible(self) -> sa.ColumnElement[bool]:
+        t = network.resource.table
+        return sa.or_(
+            t.c.project_id == caller_project(), t.c.shared.is_(True), t.c.router_external.is_(True)
+        )
+
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        pools.ensure_pool(uow, OVERLAY_POOL, self.vni_ranges)
+        wanted = item.get("provider:segmentation_id")
+        try:
+            item["provider:segmentation_id"] = pools.allocate(uow, OVERLAY_POOL, item["id"], wanted)
+        except ipam_errors.ValueInUse:
+            raise errors.SegmentationIdInUse(seg_id=wanted) from None
+        except ipam_errors.OutOfRange:
+            raise errors.InvalidInput(
+                error_message=f"segmentation_id {wanted} is outside the configured VNI ranges"
+            ) from None
+        except ipam_errors.PoolExhausted:
+            raise errors.NoNetworkAvailable() from None
+
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        if changes.get("shared") is False and old["shared"]:
+            ports = port.resource.table
+            other = uow.execute(
+                sa.select(ports.c.id)
+                .where(
+                    ports.c.network_id == old["id"],
+                    ports.c.project_id != old["project_id"],
+                    ports.c.device_owner.not_like("network:%"),
+                )
+                .limit(1)
+            ).first()
+            if other is not None:
+                raise errors.InvalidSharedSetting(network=old["id"])
+
+    def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        value, owner = item["provider:segmentation_id"], item["id"]
+        pool = OVERLAY_POOL
+        if (
+            item["provider:network_type"] == "geneve"
+            and pools.owner_of(uow, OVERLAY_POOL, value) != owner
+        ):
+            pool = LEGACY_GENEVE_POOL
+        pools.release(uow, pool, value)
+
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        if not items:
+            return
+        subnets = subnet.resource.table
+        by_net: dict[str, list[str]] = {it["id"]: [] for it in items}
+        rows = conn.execute(
+            sa.select(subnets.c.network_id, subnets.c.id)
+            .where(subnets.c.network_id.in_(list(by_net)))
+            .order_by(subnets.c.created_at, subnets.c.id)
+        )
+        for net_id, sid in rows:
+            by_net[net_id].append(sid)
+        for it in items:
+            it["subnets"] = by_net[it["id"]]
+            it["availability_zones"] = []
+            it["ipv4_address_scope"] = None
+            it["ipv6_address_scope"] = None
+            it["l2_adjacency"] = True
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return item["id"], None

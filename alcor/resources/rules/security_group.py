@@ -1,0 +1,393 @@
+"""Security groups' rules: the default group, rule validation, duplicates, port membership.
+
+The project's `default` group is made on first need (its first port, group or read) with
+Neutron's default rules: egress anywhere, ingress from members of the group. Ports join
+groups through events of the port kind (`install`): a new port without `security_groups`
+gets its project's default group (Neutron's rule, except for the cloud's own ports and ports
+without port security), and `port_security_groups` follows every port's list in the same
+unit of work.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.resources import crud, events, protocols, relations
+from alcor.resources.context import Context
+from alcor.resources.declarations import network, port
+from alcor.resources.declarations.security_group import (
+    default_security_groups,
+    group,
+    port_security_groups,
+    rule,
+)
+from alcor.resources.model import Conn, Hooks, Item, caller_project
+
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
+
+DEFAULT_NAME = "default"
+DEFAULT_DESCRIPTION = "Default security group"
+
+
+# -- the project's default group ---------------------------------------------------------
+
+
+def default_group_id(conn: Conn | UnitOfWork, project_id: str) -> str | None:
+    stmt = group.statement(
+        "default_id",
+        lambda: sa.select(default_security_groups.c.security_group_id).where(
+            default_security_groups.c.project_id == sa.bindparam("project_id")
+        ),
+    )
+    row = conn.execute(stmt, {"project_id": project_id}).first()
+    return None if row is None else str(row[0])
+
+
+def ensure_default(uow: UnitOfWork, project_id: str) -> str:
+    """The project's default group id, creating the group (and its rules) if it is missing.
+
+    The mapping row is claimed first: on PostgreSQL a concurrent transaction claiming the same
+    project waits on the primary key, then finds the row and uses the winner's group.
+    """
+    key = ("default_sg", project_id)
+    cached = uow.cache.get(key)
+    if cached is not None:
+        return str(cached)
+    found = default_group_id(uow, project_id)
+    if found is None:
+        sg_id = crud.new_id()
+        values = {"project_id": project_id, "security_group_id": sg_id}
+        if uow.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+
+            claimed = (
+                uow.execute(
+                    insert(default_security_groups)
+                    .values(values)
+                    .on_conflict_do_nothing()
+                    .returning(default_security_groups.c.project_id)
+                ).first()
+                is not None
+            )
+        else:
+            uow.execute(default_security_groups.insert().values(values))
+            claimed = True
+        if not claimed:
+            found = default_group_id(uow, project_id)
+        else:
+            item = {
+                "id": sg_id,
+                "name": DEFAULT_NAME,
+                "description": DEFAULT_DESCRIPTION,
+                "project_id": project_id,
+                "stateful": True,
+                "tags": [],
+            }
+            crud.create_many(uow, group, Context.system(project_id), [item])
+            found = sg_id
+    uow.cache[key] = found
+    assert found is not None
+    return found
+
+
+def _default_needed(conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
+    """Neutron makes the caller's default group before it lists groups or rules."""
+    if not ctx.project_id or default_group_id(conn, ctx.project_id) is not None:
+        return None
+    project = ctx.project_id
+    return lambda uow: ensure_default(uow, project)
+
+
+def _is_default(ctx: Context, item: Item) -> bool:
+    """Only the system makes a group called `default` (the project's default group)."""
+    return ctx.is_system and item.get("name") == DEFAULT_NAME
+
+
+# -- ports' membership (events of the port kind) -------------------------------------------
+
+
+def _assign_port_groups(uow: UnitOfWork, ctx: Context, items: list[Item]) -> None:
+    """Neutron's rule: network-owned ports (router, DHCP) get no groups; a port without port
+    security gets none; any other port without `security_groups` gets its project's default
+    group, made on first need. The membership rows are written with the ports."""
+    for item in items:
+        wanted = item.get("security_groups")
+        secure = item.get("port_security_enabled")
+        if secure is None:
+            net = relations.target(uow, ctx, network.resource, item["network_id"])
+            secure = net is None or bool(net["port_security_enabled"])
+        if port.trusted(item) or (secure is False and wanted is None):
+            item["security_groups"] = []
+        elif wanted is None:
+            item["security_groups"] = [ensure_default(uow, item["project_id"])]
+    _bind(uow, [(it["id"], it["security_groups"]) for it in items], new=True)
+
+
+def _port_groups_changing(uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+    if "security_groups" in changes and port.trusted({**old, **changes}):
+        changes["security_groups"] = []
+
+
+def _port_groups_changed(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
+    if new["security_groups"] != old["security_groups"]:
+        _bind(uow, [(new["id"], new["security_groups"] or [])])
+
+
+def _port_leaves_groups(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+    if item["security_groups"]:
+        _bind(uow, [(item["id"], [])])
+
+
+def _bind(uow: UnitOfWork, bindings: list[tuple[str, list[str]]], *, new: bool = False) -> None:
+    """Record which groups each port is in, replacing what it had (`new`: nothing)."""
+    ports = [p for p, _ in bindings]
+    if not ports:
+        return
+    if not new:
+        uow.execute(
+            group.statement(
+                "unbind",
+                lambda: port_security_groups.delete().where(
+                    port_security_groups.c.port_id.in_(sa.bindparam("ports", expanding=True))
+                ),
+            ),
+            {"ports": ports},
+        )
+    rows = [{"port_id": p, "security_group_id": g} for p, groups in bindings for g in groups]
+    if rows:
+        uow.execute(group.statement("bind", port_security_groups.insert), rows)
+
+
+# -- rules -------------------------------------------------------------------------------
+
+
+def _check_ports(item: Item) -> None:
+    lo, hi = item.get("port_range_min"), item.get("port_range_max")
+    if lo is None and hi is None:
+        return
+    number = protocols.number(item.get("protocol"))
+    if number is None:
+        raise errors.SecurityGroupProtocolRequiredWithPorts()
+    if number in protocols.PORT_PROTOCOLS:
+        if lo == 0 or hi == 0:
+            raise errors.SecurityGroupInvalidPortValue(port=0)
+        if lo is None or hi is None or lo > hi:
+            raise errors.SecurityGroupInvalidPortRange()
+    elif number in protocols.ICMP_PROTOCOLS:
+        for value, attr, field in ((lo, "port_range_min", "type"), (hi, "port_range_max", "code")):
+            if value is not None and not 0 <= value <= 255:
+                raise errors.SecurityGroupInvalidIcmpValue(field=field, attr=attr, value=value)
+        if lo is None and hi is not None:
+            raise errors.SecurityGroupMissingIcmpType(value=hi)
+    else:
+        raise errors.SecurityGroupInvalidProtocolForPort(protocol=item["protocol"])
+
+
+def _check_prefix(item: Item) -> None:
+    prefix = item.get("remote_ip_prefix")
+    if prefix is None:
+        item["normalized_cidr"] = None
+        return
+    try:
+        iface = ipaddress.ip_interface(prefix)
+    except ValueError:
+        raise errors.InvalidInput(
+            f"Invalid input for remote_ip_prefix. Reason: '{prefix}' is not a valid IP subnet."
+        ) from None
+    item["remote_ip_prefix"] = str(iface)
+    item["normalized_cidr"] = str(iface.network)
+    if item["ethertype"] != f"IPv{iface.version}":
+        raise errors.SecurityGroupRuleParameterConflict(ethertype=item["ethertype"], cidr=prefix)
+    if item.get("remote_group_id"):
+        raise errors.SecurityGroupRemoteGroupAndRemoteIpPrefix()
+
+
+def fingerprint(item: Item) -> str:
+    """What makes two rules the same rule (Neutron's duplicate key; 'any' prefixes and no
+    prefix are equal, protocols compare by number)."""
+    cidr = item.get("normalized_cidr")
+    if cidr in ("0.0.0.0/0", "::/0"):
+        cidr = None
+    parts = (
+        item["direction"],
+        item["ethertype"],
+        protocols.number(item.get("protocol")),
+        item.get("port_range_min"),
+        item.get("port_range_max"),
+        item.get("remote_group_id"),
+        cidr,
+    )
+    return "|".join("+" if p is None else str(p) for p in parts)
+
+
+def check_rule(item: Item) -> None:
+    """Validate and normalise one rule body in place (no database needed)."""
+    item["protocol"] = protocols.canonical(item.get("protocol"), item["ethertype"])
+    number = protocols.number(item["protocol"])
+    if number in protocols.IPV6_ONLY_PROTOCOLS and item["ethertype"] == "IPv4":
+        raise errors.SecurityGroupEthertypeConflictWithProtocol(
+            ethertype="IPv4", protocol=item["protocol"]
+        )
+    _check_ports(item)
+    _check_prefix(item)
+    item["fingerprint"] = fingerprint(item)
+
+
+def default_rules(sg_id: str, project_id: str, is_default: bool) -> list[Item]:
+    """Neutron's rules for a new group: egress anywhere (IPv4, IPv6); the default group also
+    admits ingress from its own members."""
+    out = []
+    for ethertype in ("IPv4", "IPv6"):
+        directions: list[tuple[str, str | None]] = [("egress", None)]
+        if is_default:
+            directions.insert(0, ("ingress", sg_id))
+        for direction, remote in directions:
+            item = {
+                "security_group_id": sg_id,
+                "project_id": project_id,
+                "direction": direction,
+                "ethertype": ethertype,
+                "protocol": None,
+                "port_range_min": None,
+                "port_range_max": None,
+                "remote_ip_prefix": None,
+                "remote_group_id": remote,
+                "description": "",
+                "belongs_to_default_sg": is_default,
+            }
+            check_rule(item)
+            out.append(item)
+    return out
+
+
+class GroupHooks(Hooks):
+    """Default group on first need, reserved `default` name, in-use checks, rules inline."""
+
+    def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
+        return _default_needed(conn, ctx)
+
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if _is_default(ctx, item):
+            return
+        if item.get("name") == DEFAULT_NAME:
+            raise errors.SecurityGroupDefaultAlreadyExists()
+        ensure_default(uow, item["project_id"])
+
+    def after_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        rules = default_rules(item["id"], item["project_id"], _is_default(ctx, item))
+        crud.create_many(uow, rule, ctx, rules)
+
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        renamed = changes.get("name", old["name"]) != old["name"]
+        if renamed and old["name"] == DEFAULT_NAME:
+            raise errors.SecurityGroupCannotUpdateDefault()
+        if renamed and changes["name"] == DEFAULT_NAME:
+            raise errors.SecurityGroupDefaultAlreadyExists()
+        if changes.get("stateful", old["stateful"]) != old["stateful"] and self._used(
+            uow, old["id"]
+        ):
+            raise errors.SecurityGroupInUse(
+                id=old["id"],
+                reason=" Its stateful attribute cannot be changed while ports use it.",
+            )
+
+    def _used(self, uow: UnitOfWork, sg_id: str) -> bool:
+        row = uow.execute(
+            sa.select(port_security_groups.c.port_id)
+            .where(port_security_groups.c.security_group_id == sg_id)
+            .limit(1)
+        ).first()
+        return row is not None
+
+    def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if item["name"] == DEFAULT_NAME and not ctx.is_admin:
+            raise errors.SecurityGroupCannotRemoveDefault()
+        uow.execute(
+            default_security_groups.delete().where(
+                default_security_groups.c.security_group_id == item["id"]
+            )
+        )
+
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        if not items:
+            return
+        t = rule.table
+        by_group: dict[str, list[Item]] = {it["id"]: [] for it in items}
+        rows = conn.execute(
+            sa.select(*[t.c[a.column] for a in rule.stored()])
+            .where(t.c.security_group_id.in_(list(by_group)))
+            .order_by(t.c.created_at, t.c.id)
+        )
+        for found in crud.render_many(rule, ctx, crud.rows_to_items(rule, rows)):
+            by_group[found["security_group_id"]].append(found)
+        for it in items:
+            it["security_group_rules"] = by_group[it["id"]]
+            it["shared"] = False
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return None, None
+
+
+class RuleHooks(Hooks):
+    """Validation per protocol, one group and project per bulk, duplicates refused."""
+
+    def visible(self) -> sa.ColumnElement[bool]:
+        t, g = rule.table, group.table
+        return sa.or_(
+            t.c.project_id == caller_project(),
+            t.c.security_group_id.in_(sa.select(g.c.id).where(g.c.project_id == caller_project())),
+        )
+
+    def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
+        return _default_needed(conn, ctx)
+
+    def before_create_many(self, uow: UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        if len({it["security_group_id"] for it in items}) > 1:
+            raise errors.SecurityGroupNotSingleGroupRules()
+        sg = relations.target(uow, ctx, group, items[0]["security_group_id"])
+        assert sg is not None  # the reference was checked
+        for item in items:
+            item["belongs_to_default_sg"] = sg["name"] == DEFAULT_NAME
+            if item.get("fingerprint") is None:
+                check_rule(item)
+        if len({it["project_id"] for it in items}) > 1:
+            raise errors.SecurityGroupRulesNotSingleTenant()
+        seen: set[str] = set()
+        for item in items:
+            if item["fingerprint"] in seen:
+                raise errors.DuplicateSecurityGroupRuleInPost()
+            seen.add(item["fingerprint"])
+        t = rule.table
+        dup = uow.execute(
+            rule.statement(
+                "duplicate",
+                lambda: (
+                    sa.select(t.c.id)
+                    .where(
+                        t.c.security_group_id == sa.bindparam("sg"),
+                        t.c.fingerprint.in_(sa.bindparam("fps", expanding=True)),
+                    )
+                    .limit(1)
+                ),
+            ),
+            {"sg": sg["id"], "fps": sorted(seen)},
+        ).first()
+        if dup is not None:
+            raise errors.SecurityGroupRuleExists(rule_id=dup[0])
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return None, None
+
+
+def install() -> None:
+    """Subscribe to the port kind's changes (membership and the default group)."""
+    events.on_creating(port.resource.name, _assign_port_groups)
+    events.on_updating(port.resource.name, _port_groups_changing)
+    events.on_updated(port.resource.name, _port_groups_changed)
+    events.on_deleting(port.resource.name, _port_leaves_groups)
