@@ -89,8 +89,8 @@ Concurrency notes (PostgreSQL, READ COMMITTED as set by `alcor.store.db`)
 - Explicit values and releases must lock a specific bucket. Two transactions that each hold a
   bucket and then ask for a specific value in the other's bucket can deadlock; PostgreSQL
   detects that and aborts one (SQLSTATE 40P01), which callers may retry like a
-  serialisation failure. `release_many` / `release_owner` release in bucket order, so
-  transactions that free several values never deadlock each other.
+  serialisation failure. `release_many` releases in bucket order, so transactions that free
+  several values never deadlock each other.
 - SQLite has one writer, so no locking clauses are emitted there.
 
 Table `ipam_used` (for other code)
@@ -137,7 +137,6 @@ __all__ = [
     "RangeSet",
     "allocate",
     "allocate_many",
-    "allocations_of",
     "check_pool",
     "default_buckets",
     "delete_pool",
@@ -145,10 +144,8 @@ __all__ = [
     "key",
     "normalize_ranges",
     "owner_of",
-    "pool_ranges",
     "release",
     "release_many",
-    "release_owner",
     "size",
     "unkey",
     "update_pool",
@@ -1169,19 +1166,6 @@ def release(uow: UnitOfWork, pool_id: str, value: int, owner: str | None = None)
     _write_bucket(uow, pool_id, st)
 
 
-def allocations_of(
-    uow: UnitOfWork | sa.Connection, owner: str, pool_id: str | None = None
-) -> list[tuple[str, int, str]]:
-    """(pool_id, value, display) of everything allocated to `owner`, sorted."""
-    q = sa.select(ipam_used.c.pool_id, ipam_used.c.vkey, ipam_used.c.display).where(
-        ipam_used.c.owner == owner
-    )
-    if pool_id is not None:
-        q = q.where(ipam_used.c.pool_id == pool_id)
-    rows = _conn(uow).execute(q).all()
-    return sorted((p, unkey(k), d) for p, k, d in rows)
-
-
 def release_many(
     uow: UnitOfWork, items: Iterable[tuple[str, int]], owner: str | None = None
 ) -> int:
@@ -1265,15 +1249,6 @@ def _restore(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(_INS_USED, rows)
 
 
-def release_owner(uow: UnitOfWork, owner: str, pool_id: str | None = None) -> int:
-    """Release everything allocated to `owner` (in one pool, or all); return how many.
-
-    Ordered like `release_many`, so concurrent calls cannot deadlock each other.
-    """
-    items = allocations_of(uow, owner, pool_id)
-    return release_many(uow, [(p, v) for p, v, _ in items], owner)
-
-
 # -- reading ---------------------------------------------------------------------------------
 def _pool_for_read(uow: UnitOfWork | sa.Connection, pool_id: str) -> _Pool:
     if isinstance(uow, UnitOfWork):
@@ -1298,11 +1273,6 @@ def size(uow: UnitOfWork | sa.Connection, pool_id: str) -> int:
     if isinstance(uow, UnitOfWork):
         uow.cache.pop(("ipam.pool", pool_id), None)  # the current ranges, not a memo
     return _pool_for_read(uow, pool_id).ranges.size
-
-
-def pool_ranges(uow: UnitOfWork | sa.Connection, pool_id: str) -> list[tuple[int, int]]:
-    """The pool's current (normalised) ranges."""
-    return list(_read_pool(_conn(uow), pool_id).ranges.ranges)
 
 
 def owner_of(uow: UnitOfWork | sa.Connection, pool_id: str, value: int) -> str | None:
