@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from alcor.ipam import addresses, pools  # noqa: E402
+from alcor.ipam.pools.admin import default_buckets  # noqa: E402
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used  # noqa: E402
 from alcor.store.db import Database, UnitOfWork  # noqa: E402
 from alcor.store.schema import metadata  # noqa: E402
@@ -71,7 +72,7 @@ def _measure(db: Database, label: str, cidr: str, count: int) -> dict[str, Any]:
     return {
         "pool": label,
         "size": size,
-        "buckets": pools.default_buckets(size),
+        "buckets": default_buckets(size),
         "allocations": n,
         "per_tx_allocs_per_s": round(n / total, 1),
         "per_tx_mean_ms": round(1000 * statistics.fmean(samples), 3),

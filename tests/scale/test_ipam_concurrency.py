@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import errors, pools
+from alcor.ipam.pools.ranges import RangeSet
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
@@ -191,7 +192,7 @@ def test_many_processes_allocate_without_duplicates(pg_url: str) -> None:
         assert granted + exhausted == PROCESSES * THREADS * ATTEMPTS_SMALL
         assert exhausted >= PROCESSES * THREADS * ATTEMPTS_SMALL - 254
         assert len(big) == len(set(big)) == PROCESSES * THREADS * ALLOCS_BIG
-        old, new = pools.RangeSet(BIG), pools.RangeSet(BIG_EDITED)
+        old, new = RangeSet(BIG), RangeSet(BIG_EDITED)
         assert all(v in old or v in new for v in big)
         assert 0 < edited_at < len(big)  # the edit really happened mid-run
         # Nothing moved: every value is held by exactly the owner it was handed to.

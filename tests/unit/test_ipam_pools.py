@@ -15,6 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import addresses, errors, pools
+from alcor.ipam.pools.admin import default_buckets
+from alcor.ipam.pools.buckets import SCAN_BATCH
+from alcor.ipam.pools.ranges import RangeSet, decode_ranges, unkey
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
@@ -38,7 +41,7 @@ def _allocations_of(conn: sa.Connection, owner: str) -> list[tuple[str, int, str
             ipam_used.c.owner == owner
         )
     ).all()
-    return sorted((p, pools.unkey(k), d) for p, k, d in rows)
+    return sorted((p, unkey(k), d) for p, k, d in rows)
 
 
 def _release_owner(uow: UnitOfWork, owner: str) -> int:
@@ -52,7 +55,7 @@ def _pool_ranges(conn: sa.Connection, pool_id: str) -> list[tuple[int, int]]:
     text = conn.execute(
         sa.select(ipam_pools.c.ranges).where(ipam_pools.c.pool_id == pool_id)
     ).scalar_one()
-    return list(pools._decode(text).ranges)
+    return list(decode_ranges(text).ranges)
 
 
 def _count(db: Database, table: sa.Table, pool_id: str) -> int:
@@ -79,7 +82,7 @@ def test_big_pools_store_rows_only_for_allocations(db: Database, cidr: str, vers
         got.add(v)
     assert _count(db, ipam_used, "subnet") == 150
     assert _count(db, ipam_free, "subnet") == 0
-    assert _count(db, ipam_buckets, "subnet") == pools.default_buckets(hi - lo + 1)
+    assert _count(db, ipam_buckets, "subnet") == default_buckets(hi - lo + 1)
     assert db.read_sync(pools.used_count, "subnet") == 150
     assert db.read_sync(pools.size, "subnet") == hi - lo + 1
     assert db.read_sync(pools.check_pool, "subnet") == []
@@ -199,7 +202,7 @@ def test_concurrent_ensure_pool(pg_url: str) -> None:
     for t in threads:
         t.join()
     assert failures == []
-    assert _count(dbs[0], ipam_buckets, "shared") == pools.default_buckets(4000)
+    assert _count(dbs[0], ipam_buckets, "shared") == default_buckets(4000)
     for d in dbs:
         d.close()
 
@@ -231,7 +234,7 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
 ) -> None:
     ranges = addresses.default_pool_ranges(cidr, None)
     db.write_sync(pools.ensure_pool, "subnet", ranges)
-    rs = pools.RangeSet(ranges)
+    rs = RangeSet(ranges)
     shown = {}
 
     def show(v: int) -> str:
@@ -245,7 +248,7 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
     # /16 holds 1,024 values, so at most two buckets are touched.
     assert stmts.count <= 8, stmts.count
     assert len(got) == len(set(got)) == 1000 and all(v in rs for v in got)
-    assert {v % pools.default_buckets(rs.size) for v in got} != set(range(64))  # few buckets
+    assert {v % default_buckets(rs.size) for v in got} != set(range(64))  # few buckets
     for v, owner in zip(got[:50], owners, strict=False):
         assert db.read_sync(pools.owner_of, "subnet", v) == owner
     assert db.read_sync(_allocations_of, "port7") == [("subnet", got[7], shown[got[7]])]
@@ -266,7 +269,7 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
 
 def test_allocate_many_steps_over_explicit_values_ahead_of_the_mark(db: Database) -> None:
     db.write_sync(pools.ensure_pool, "p", [(0, 1999)], 2)
-    explicit = {3, 5, 7, 9, 10, 12, *range(101, 2 * pools.SCAN_BATCH * 2 + 101, 2)}
+    explicit = {3, 5, 7, 9, 10, 12, *range(101, 2 * SCAN_BATCH * 2 + 101, 2)}
     explicit.add(1500)  # far ahead
     db.write_sync(lambda u: [pools.allocate(u, "p", "x", v) for v in sorted(explicit)])
     db.write_sync(lambda u: pools.allocate(u, "p", "y", 5000, outside_ok=True))  # outside
