@@ -35,6 +35,7 @@ from alcor.ipam.pools.admin import default_buckets  # noqa: E402
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used  # noqa: E402
 from alcor.store.db import Database, UnitOfWork  # noqa: E402
 from alcor.store.schema import metadata  # noqa: E402
+from tests.support.ipam_checks import check_pool  # noqa: E402
 
 POOLS = {
     "/24": "10.0.0.0/24",
@@ -122,7 +123,7 @@ def _measure_batches(
         t = time.perf_counter()
         db.write_sync(many, [f"again{r}p{i}" for i in range(batch)])
         reuse_s.append(time.perf_counter() - t)
-    assert db.read_sync(pools.check_pool, pool_id) == []
+    assert db.read_sync(check_pool, pool_id) == []
     us = 1e6 / batch
     return {
         "pool": label,

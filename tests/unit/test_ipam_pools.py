@@ -21,6 +21,7 @@ from alcor.ipam.pools.ranges import RangeSet, decode_ranges, unkey
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
+from tests.support.ipam_checks import check_pool
 
 IPAM_TABLES = [ipam_pools, ipam_buckets, ipam_used, ipam_free]
 
@@ -85,7 +86,7 @@ def test_big_pools_store_rows_only_for_allocations(db: Database, cidr: str, vers
     assert _count(db, ipam_buckets, "subnet") == default_buckets(hi - lo + 1)
     assert db.read_sync(pools.used_count, "subnet") == 150
     assert db.read_sync(pools.size, "subnet") == hi - lo + 1
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
     for v in sorted(got)[:50]:
         db.write_sync(pools.release, "subnet", v)
     assert _count(db, ipam_free, "subnet") == 50  # released below their marks: free rows
@@ -94,7 +95,7 @@ def test_big_pools_store_rows_only_for_allocations(db: Database, cidr: str, vers
     assert len(set(again)) == 50 and not set(again) & kept
     # A bucket reuses its free values before advancing its mark, so the free list shrinks.
     assert _count(db, ipam_free, "subnet") == 50 - len(set(again) & set(sorted(got)[:50]))
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
 
 
 def test_display_and_owner_are_filterable(db: Database) -> None:
@@ -168,7 +169,7 @@ def test_range_edits_on_both_sides_of_the_mark(db: Database) -> None:
     db.write_sync(lambda u: pools.allocate(u, "p", "x", 150, outside_ok=True))  # far ahead, outside
     # Extend below the marks and above them; shrink away part of the middle.
     db.write_sync(pools.update_pool, "p", [(90, 103), (110, 160)])
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
     owners = {v: db.read_sync(pools.owner_of, "p", v) for v in [*first, 150]}
     assert all(owners[v] == "a" for v in first) and owners[150] == "x"  # nothing moved
     rest = []
@@ -179,7 +180,7 @@ def test_range_edits_on_both_sides_of_the_mark(db: Database) -> None:
             break
     expected = set(range(90, 104)) | set(range(110, 161))
     assert set(rest) == expected - set(first) - {150}
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
 
 
 @pytest.mark.postgres
@@ -253,7 +254,7 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
         assert db.read_sync(pools.owner_of, "subnet", v) == owner
     assert db.read_sync(_allocations_of, "port7") == [("subnet", got[7], shown[got[7]])]
     assert db.read_sync(pools.used_count, "subnet") == 1000
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
     # Released below their marks, the values go on free lists; the next batch reuses them.
     with _Statements(db.engine) as stmts:
         assert db.write_sync(pools.release_many, [("subnet", v) for v in got[:600]]) == 600
@@ -264,7 +265,7 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
     # A bucket's free list is drained before its mark moves, so the free lists shrink.
     reused = set(again) & set(got[:600])
     assert _count(db, ipam_free, "subnet") == 600 - len(reused)
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
 
 
 def test_allocate_many_steps_over_explicit_values_ahead_of_the_mark(db: Database) -> None:
@@ -276,14 +277,14 @@ def test_allocate_many_steps_over_explicit_values_ahead_of_the_mark(db: Database
     got = db.write_sync(pools.allocate_many, "p", ["m"] * 900)
     assert len(set(got)) == 900 and not set(got) & explicit
     # Drains one bucket (the odd one loses every explicit value) before touching another.
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
     rest = 2000 - len(explicit) - 900
     with pytest.raises(errors.PoolExhausted):
         db.write_sync(pools.allocate_many, "p", ["z"] * (rest + 1))
     assert db.read_sync(pools.used_count, "p") == len(explicit) + 1 + 900
     last = db.write_sync(pools.allocate_many, "p", ["z"] * rest)
     assert set(got) | set(last) | explicit == set(range(2000))
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
     with pytest.raises(errors.PoolExhausted):
         db.write_sync(pools.allocate_many, "p", ["z"])
 
@@ -304,4 +305,4 @@ def test_release_many_is_all_or_nothing(db: Database) -> None:
     assert db.write_sync(pools.release_many, [("p", v) for v in reversed(vals)]) == 200
     assert db.write_sync(pools.release_many, []) == 0
     assert db.read_sync(pools.used_count, "p") == 0
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []

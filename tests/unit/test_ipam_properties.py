@@ -6,7 +6,7 @@ batch releases (`release_many`, including refused ones), range edits and rolled-
 multi-allocation transactions are applied both to
 the real allocator (each operation its own transaction, on a real database) and to a model
 (a dict value -> owner and a set of in-range values). After every step the outcome must be
-what the model allows, and after every sequence `pools.check_pool` must find every stored
+what the model allows, and after every sequence `check_pool` must find every stored
 invariant intact. A refused batch (PoolExhausted, NotAllocated) is caught inside its
 transaction, which then checks that it left no trace before committing. Pool edges sit at 0,
 just below 2**32 and just below 2**128, so key width and mark overflow are exercised.
@@ -38,6 +38,7 @@ from alcor.ipam.pools.ranges import (
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
+from tests.support.ipam_checks import check_pool
 
 IPAM_TABLES = [ipam_pools, ipam_buckets, ipam_used, ipam_free]
 UNIVERSE = 40  # values base .. base+UNIVERSE-1 are the ones sequences play with
@@ -137,7 +138,7 @@ def _many_checked(uow: UnitOfWork, pool_id: str, owners: list[str]) -> list[int]
         return pools.allocate_many(uow, pool_id, owners, display=lambda v: f"m{v}")
     except errors.PoolExhausted:
         assert _state(uow.conn, pool_id) == before, "a refused batch wrote something"
-        assert pools.check_pool(uow, pool_id) == []
+        assert check_pool(uow, pool_id) == []
         return None
 
 
@@ -177,7 +178,7 @@ def _run_sequence(
         for step in steps:
             _apply(db, pool_id, model, step, counter)
             assert db.read_sync(pools.used_count, pool_id) == len(model.used)
-        problems = db.read_sync(pools.check_pool, pool_id)
+        problems = db.read_sync(check_pool, pool_id)
         assert problems == []
         stored = db.read_sync(
             lambda c: {
@@ -205,7 +206,7 @@ def _run_sequence(
             db.write_sync(pools.allocate, pool_id, "one-too-many")
         assert db.write_sync(_many_checked, pool_id, ["one-too-many"]) is None
         assert db.write_sync(pools.allocate_many, pool_id, []) == []
-        assert db.read_sync(pools.check_pool, pool_id) == []
+        assert db.read_sync(check_pool, pool_id) == []
         # Every allocation can be released exactly once, after which the pool is empty: the
         # fillers in one release_many, the others one by one.
         fillers = [v for v, o in model.used.items() if o == "filler"]
@@ -215,7 +216,7 @@ def _run_sequence(
         for v, owner in sorted(model.used.items()):
             db.write_sync(pools.release, pool_id, v, owner)
         assert db.read_sync(pools.used_count, pool_id) == 0
-        assert db.read_sync(pools.check_pool, pool_id) == []
+        assert db.read_sync(check_pool, pool_id) == []
     finally:
         db.write_sync(pools.delete_pool, pool_id)
 

@@ -111,17 +111,16 @@ Modules
 - `releases`: `release` and `release_many`.
 - `admin`: `ensure_pool`, `update_pool`, `delete_pool` (and the default bucket count).
 - `reads`: `used_count`, `size`, `owner_of`.
-- `checks`: `check_pool`, every stored invariant of a pool (tests, offline checks).
 
 The names below are the API the rest of the code base uses (``from alcor.ipam import
 pools``). Only `alcor.ipam.addresses` (``ranges.normalize_ranges``) and white-box tests
-import from the submodules.
+import from the submodules (`tests/support/ipam_checks.py` checks a pool's stored
+invariants from scratch).
 """
 
 from alcor.ipam.pools.admin import delete_pool, ensure_pool, update_pool
 from alcor.ipam.pools.allocation import allocate
 from alcor.ipam.pools.batches import allocate_many
-from alcor.ipam.pools.checks import check_pool
 from alcor.ipam.pools.ranges import key
 from alcor.ipam.pools.reads import owner_of, size, used_count
 from alcor.ipam.pools.releases import release, release_many
@@ -129,7 +128,6 @@ from alcor.ipam.pools.releases import release, release_many
 __all__ = [
     "allocate",
     "allocate_many",
-    "check_pool",
     "delete_pool",
     "ensure_pool",
     "key",

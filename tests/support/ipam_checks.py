@@ -1,8 +1,11 @@
-"""Whole-pool consistency check: `check_pool` verifies every stored invariant of one pool.
+"""The allocator's stored invariants, checked from scratch: `check_pool`, for tests.
 
-Why a module of its own: it reads every row of a pool, so it is for tests and offline
-checks, never for request paths, and it restates the invariants that the other modules
-keep incrementally (a second, independent statement of them).
+`alcor.ipam.pools` keeps its bucket rows exact incrementally (``used``, ``nfree``, ``ahead``,
+the ``full`` flag, ``gen``, marks and free lists; the package docstring says what each
+means). `check_pool` reads every row of one pool and restates those invariants on its own, so
+a test can assert that any sequence of operations, however concurrent, left the pool
+consistent. It reads all rows, so it belongs in tests (and `benchmarks/ipam.py`), not in the
+server; it uses the package's row helpers (`pools.buckets`) to read the stored state.
 """
 
 from __future__ import annotations
@@ -16,11 +19,7 @@ from alcor.store.db import UnitOfWork
 
 
 def check_pool(uow: UnitOfWork | sa.Connection, pool_id: str) -> list[str]:
-    """Verify every invariant of one pool; return the violations (empty = consistent).
-
-    Reads all rows of the pool, so it is for tests and offline checks (`alcor db check`),
-    not for request paths.
-    """
+    """Verify every invariant of one pool; return the violations (empty = consistent)."""
     conn = conn_of(uow)
     pool = read_pool(conn, pool_id)
     n, rs = pool.n, pool.ranges
