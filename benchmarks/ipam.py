@@ -31,9 +31,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from alcor.ipam import addresses, pools  # noqa: E402
+from alcor.ipam.pools.admin import default_buckets  # noqa: E402
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used  # noqa: E402
 from alcor.store.db import Database, UnitOfWork  # noqa: E402
 from alcor.store.schema import metadata  # noqa: E402
+from tests.support.ipam_checks import check_pool  # noqa: E402
 
 POOLS = {
     "/24": "10.0.0.0/24",
@@ -71,7 +73,7 @@ def _measure(db: Database, label: str, cidr: str, count: int) -> dict[str, Any]:
     return {
         "pool": label,
         "size": size,
-        "buckets": pools.default_buckets(size),
+        "buckets": default_buckets(size),
         "allocations": n,
         "per_tx_allocs_per_s": round(n / total, 1),
         "per_tx_mean_ms": round(1000 * statistics.fmean(samples), 3),
@@ -121,7 +123,7 @@ def _measure_batches(
         t = time.perf_counter()
         db.write_sync(many, [f"again{r}p{i}" for i in range(batch)])
         reuse_s.append(time.perf_counter() - t)
-    assert db.read_sync(pools.check_pool, pool_id) == []
+    assert db.read_sync(check_pool, pool_id) == []
     us = 1e6 / batch
     return {
         "pool": label,

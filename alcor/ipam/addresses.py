@@ -13,7 +13,7 @@ import ipaddress
 import itertools
 from collections.abc import Iterable, Mapping
 
-from alcor.ipam.pools import normalize_ranges
+from alcor.ipam.pools.ranges import normalize_ranges
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

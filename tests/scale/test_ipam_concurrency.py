@@ -29,9 +29,11 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import errors, pools
+from alcor.ipam.pools.ranges import RangeSet
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
+from tests.support.ipam_checks import check_pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -191,7 +193,7 @@ def test_many_processes_allocate_without_duplicates(pg_url: str) -> None:
         assert granted + exhausted == PROCESSES * THREADS * ATTEMPTS_SMALL
         assert exhausted >= PROCESSES * THREADS * ATTEMPTS_SMALL - 254
         assert len(big) == len(set(big)) == PROCESSES * THREADS * ALLOCS_BIG
-        old, new = pools.RangeSet(BIG), pools.RangeSet(BIG_EDITED)
+        old, new = RangeSet(BIG), RangeSet(BIG_EDITED)
         assert all(v in old or v in new for v in big)
         assert 0 < edited_at < len(big)  # the edit really happened mid-run
         # Nothing moved: every value is held by exactly the owner it was handed to.
@@ -199,16 +201,16 @@ def test_many_processes_allocate_without_duplicates(pg_url: str) -> None:
             assert db.read_sync(pools.owner_of, pool_id, value) == owner
         assert db.read_sync(pools.used_count, "small") == 254
         assert db.read_sync(pools.used_count, "big") == len(big)
-        assert db.read_sync(pools.check_pool, "small") == []
-        assert db.read_sync(pools.check_pool, "big") == []
+        assert db.read_sync(check_pool, "small") == []
+        assert db.read_sync(check_pool, "big") == []
 
         go_release.wait(timeout=60)
         released = [out.get(timeout=120) for _ in procs]
         assert [e for r in released for e in r[4]] == []
         assert db.read_sync(pools.used_count, "small") == 0
         assert db.read_sync(pools.used_count, "big") == 0
-        assert db.read_sync(pools.check_pool, "small") == []
-        assert db.read_sync(pools.check_pool, "big") == []
+        assert db.read_sync(check_pool, "small") == []
+        assert db.read_sync(check_pool, "big") == []
         print(f"\nipam concurrency: {len(allocated)} allocations, {exhausted} exhausted, "
               f"{retried} deadlock retries, {elapsed:.1f}s for the allocation phase")  # fmt: skip
     finally:

@@ -15,9 +15,13 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import addresses, errors, pools
+from alcor.ipam.pools.admin import default_buckets
+from alcor.ipam.pools.buckets import SCAN_BATCH
+from alcor.ipam.pools.ranges import RangeSet, decode_ranges, unkey
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
+from tests.support.ipam_checks import check_pool
 
 IPAM_TABLES = [ipam_pools, ipam_buckets, ipam_used, ipam_free]
 
@@ -28,6 +32,31 @@ def db(db_url: str) -> Iterator[Database]:
     metadata.create_all(database.engine, tables=IPAM_TABLES)
     yield database
     database.close()
+
+
+def _allocations_of(conn: sa.Connection, owner: str) -> list[tuple[str, int, str]]:
+    """(pool_id, value, display) of everything allocated to `owner`, sorted: what the
+    documented `ipam_used` columns give other code."""
+    rows = conn.execute(
+        sa.select(ipam_used.c.pool_id, ipam_used.c.vkey, ipam_used.c.display).where(
+            ipam_used.c.owner == owner
+        )
+    ).all()
+    return sorted((p, unkey(k), d) for p, k, d in rows)
+
+
+def _release_owner(uow: UnitOfWork, owner: str) -> int:
+    """Release everything allocated to `owner` with one `release_many`."""
+    items = _allocations_of(uow.conn, owner)
+    return pools.release_many(uow, [(p, v) for p, v, _ in items], owner)
+
+
+def _pool_ranges(conn: sa.Connection, pool_id: str) -> list[tuple[int, int]]:
+    """The pool's stored (normalised) ranges."""
+    text = conn.execute(
+        sa.select(ipam_pools.c.ranges).where(ipam_pools.c.pool_id == pool_id)
+    ).scalar_one()
+    return list(decode_ranges(text).ranges)
 
 
 def _count(db: Database, table: sa.Table, pool_id: str) -> int:
@@ -54,10 +83,10 @@ def test_big_pools_store_rows_only_for_allocations(db: Database, cidr: str, vers
         got.add(v)
     assert _count(db, ipam_used, "subnet") == 150
     assert _count(db, ipam_free, "subnet") == 0
-    assert _count(db, ipam_buckets, "subnet") == pools.default_buckets(hi - lo + 1)
+    assert _count(db, ipam_buckets, "subnet") == default_buckets(hi - lo + 1)
     assert db.read_sync(pools.used_count, "subnet") == 150
     assert db.read_sync(pools.size, "subnet") == hi - lo + 1
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
     for v in sorted(got)[:50]:
         db.write_sync(pools.release, "subnet", v)
     assert _count(db, ipam_free, "subnet") == 50  # released below their marks: free rows
@@ -66,7 +95,7 @@ def test_big_pools_store_rows_only_for_allocations(db: Database, cidr: str, vers
     assert len(set(again)) == 50 and not set(again) & kept
     # A bucket reuses its free values before advancing its mark, so the free list shrinks.
     assert _count(db, ipam_free, "subnet") == 50 - len(set(again) & set(sorted(got)[:50]))
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
 
 
 def test_display_and_owner_are_filterable(db: Database) -> None:
@@ -98,14 +127,14 @@ def test_display_and_owner_are_filterable(db: Database) -> None:
         ).scalar_one()
     )
     assert exact == "port-b"
-    assert db.read_sync(pools.allocations_of, "port-b") == sorted(
+    assert db.read_sync(_allocations_of, "port-b") == sorted(
         [
             ("s1", addresses.ip_to_int(auto), auto),
             ("s1", addresses.ip_to_int("10.1.0.77"), "10.1.0.77"),
         ]
     )
-    assert db.write_sync(pools.release_owner, "port-b", None) == 2
-    assert db.read_sync(pools.allocations_of, "port-b") == []
+    assert db.write_sync(_release_owner, "port-b") == 2
+    assert db.read_sync(_allocations_of, "port-b") == []
     assert db.read_sync(pools.used_count, "s1") == 1
 
 
@@ -116,7 +145,7 @@ def test_pool_lifecycle_and_errors(db: Database) -> None:
         db.read_sync(pools.used_count, "nope")
     db.write_sync(pools.ensure_pool, "vni", [(1000, 1999)], 8)
     db.write_sync(pools.ensure_pool, "vni", [(1, 5)], None)  # exists: unchanged
-    assert db.read_sync(pools.pool_ranges, "vni") == [(1000, 1999)]
+    assert db.read_sync(_pool_ranges, "vni") == [(1000, 1999)]
     assert _count(db, ipam_buckets, "vni") == 8
     assert db.write_sync(pools.allocate, "vni", "net1", 1500) == 1500
     with pytest.raises(errors.ValueInUse) as info:
@@ -140,7 +169,7 @@ def test_range_edits_on_both_sides_of_the_mark(db: Database) -> None:
     db.write_sync(lambda u: pools.allocate(u, "p", "x", 150, outside_ok=True))  # far ahead, outside
     # Extend below the marks and above them; shrink away part of the middle.
     db.write_sync(pools.update_pool, "p", [(90, 103), (110, 160)])
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
     owners = {v: db.read_sync(pools.owner_of, "p", v) for v in [*first, 150]}
     assert all(owners[v] == "a" for v in first) and owners[150] == "x"  # nothing moved
     rest = []
@@ -151,7 +180,7 @@ def test_range_edits_on_both_sides_of_the_mark(db: Database) -> None:
             break
     expected = set(range(90, 104)) | set(range(110, 161))
     assert set(rest) == expected - set(first) - {150}
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
 
 
 @pytest.mark.postgres
@@ -174,7 +203,7 @@ def test_concurrent_ensure_pool(pg_url: str) -> None:
     for t in threads:
         t.join()
     assert failures == []
-    assert _count(dbs[0], ipam_buckets, "shared") == pools.default_buckets(4000)
+    assert _count(dbs[0], ipam_buckets, "shared") == default_buckets(4000)
     for d in dbs:
         d.close()
 
@@ -206,7 +235,7 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
 ) -> None:
     ranges = addresses.default_pool_ranges(cidr, None)
     db.write_sync(pools.ensure_pool, "subnet", ranges)
-    rs = pools.RangeSet(ranges)
+    rs = RangeSet(ranges)
     shown = {}
 
     def show(v: int) -> str:
@@ -220,12 +249,12 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
     # /16 holds 1,024 values, so at most two buckets are touched.
     assert stmts.count <= 8, stmts.count
     assert len(got) == len(set(got)) == 1000 and all(v in rs for v in got)
-    assert {v % pools.default_buckets(rs.size) for v in got} != set(range(64))  # few buckets
+    assert {v % default_buckets(rs.size) for v in got} != set(range(64))  # few buckets
     for v, owner in zip(got[:50], owners, strict=False):
         assert db.read_sync(pools.owner_of, "subnet", v) == owner
-    assert db.read_sync(pools.allocations_of, "port7") == [("subnet", got[7], shown[got[7]])]
+    assert db.read_sync(_allocations_of, "port7") == [("subnet", got[7], shown[got[7]])]
     assert db.read_sync(pools.used_count, "subnet") == 1000
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
     # Released below their marks, the values go on free lists; the next batch reuses them.
     with _Statements(db.engine) as stmts:
         assert db.write_sync(pools.release_many, [("subnet", v) for v in got[:600]]) == 600
@@ -236,26 +265,26 @@ def test_allocate_many_costs_statements_per_bucket_not_per_value(
     # A bucket's free list is drained before its mark moves, so the free lists shrink.
     reused = set(again) & set(got[:600])
     assert _count(db, ipam_free, "subnet") == 600 - len(reused)
-    assert db.read_sync(pools.check_pool, "subnet") == []
+    assert db.read_sync(check_pool, "subnet") == []
 
 
 def test_allocate_many_steps_over_explicit_values_ahead_of_the_mark(db: Database) -> None:
     db.write_sync(pools.ensure_pool, "p", [(0, 1999)], 2)
-    explicit = {3, 5, 7, 9, 10, 12, *range(101, 2 * pools.SCAN_BATCH * 2 + 101, 2)}
+    explicit = {3, 5, 7, 9, 10, 12, *range(101, 2 * SCAN_BATCH * 2 + 101, 2)}
     explicit.add(1500)  # far ahead
     db.write_sync(lambda u: [pools.allocate(u, "p", "x", v) for v in sorted(explicit)])
     db.write_sync(lambda u: pools.allocate(u, "p", "y", 5000, outside_ok=True))  # outside
     got = db.write_sync(pools.allocate_many, "p", ["m"] * 900)
     assert len(set(got)) == 900 and not set(got) & explicit
     # Drains one bucket (the odd one loses every explicit value) before touching another.
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
     rest = 2000 - len(explicit) - 900
     with pytest.raises(errors.PoolExhausted):
         db.write_sync(pools.allocate_many, "p", ["z"] * (rest + 1))
     assert db.read_sync(pools.used_count, "p") == len(explicit) + 1 + 900
     last = db.write_sync(pools.allocate_many, "p", ["z"] * rest)
     assert set(got) | set(last) | explicit == set(range(2000))
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []
     with pytest.raises(errors.PoolExhausted):
         db.write_sync(pools.allocate_many, "p", ["z"])
 
@@ -276,4 +305,4 @@ def test_release_many_is_all_or_nothing(db: Database) -> None:
     assert db.write_sync(pools.release_many, [("p", v) for v in reversed(vals)]) == 200
     assert db.write_sync(pools.release_many, []) == 0
     assert db.read_sync(pools.used_count, "p") == 0
-    assert db.read_sync(pools.check_pool, "p") == []
+    assert db.read_sync(check_pool, "p") == []

@@ -6,7 +6,7 @@ batch releases (`release_many`, including refused ones), range edits and rolled-
 multi-allocation transactions are applied both to
 the real allocator (each operation its own transaction, on a real database) and to a model
 (a dict value -> owner and a set of in-range values). After every step the outcome must be
-what the model allows, and after every sequence `pools.check_pool` must find every stored
+what the model allows, and after every sequence `check_pool` must find every stored
 invariant intact. A refused batch (PoolExhausted, NotAllocated) is caught inside its
 transaction, which then checks that it left no trace before committing. Pool edges sit at 0,
 just below 2**32 and just below 2**128, so key width and mark overflow are exercised.
@@ -26,13 +26,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alcor.ipam import addresses, errors, mac, pools
+from alcor.ipam.pools.ranges import (
+    MAX_VALUE,
+    RangeSet,
+    decode_ranges,
+    key,
+    normalize_ranges,
+    subtract_ranges,
+    unkey,
+)
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
+from tests.support.ipam_checks import check_pool
 
 IPAM_TABLES = [ipam_pools, ipam_buckets, ipam_used, ipam_free]
 UNIVERSE = 40  # values base .. base+UNIVERSE-1 are the ones sequences play with
-BASES = [0, 2**32 - UNIVERSE // 2, pools.MAX_VALUE + 1 - UNIVERSE]
+BASES = [0, 2**32 - UNIVERSE // 2, MAX_VALUE + 1 - UNIVERSE]
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +114,7 @@ def _allocate_then_fail(uow: UnitOfWork, pool_id: str, k: int) -> None:
 
 def _used_rows(conn: sa.Connection, pool_id: str) -> dict[int, tuple[str, str]]:
     return {
-        pools.unkey(k): (o, d)
+        unkey(k): (o, d)
         for k, o, d in conn.execute(
             sa.select(ipam_used.c.vkey, ipam_used.c.owner, ipam_used.c.display).where(
                 ipam_used.c.pool_id == pool_id
@@ -128,7 +138,7 @@ def _many_checked(uow: UnitOfWork, pool_id: str, owners: list[str]) -> list[int]
         return pools.allocate_many(uow, pool_id, owners, display=lambda v: f"m{v}")
     except errors.PoolExhausted:
         assert _state(uow.conn, pool_id) == before, "a refused batch wrote something"
-        assert pools.check_pool(uow, pool_id) == []
+        assert check_pool(uow, pool_id) == []
         return None
 
 
@@ -168,11 +178,11 @@ def _run_sequence(
         for step in steps:
             _apply(db, pool_id, model, step, counter)
             assert db.read_sync(pools.used_count, pool_id) == len(model.used)
-        problems = db.read_sync(pools.check_pool, pool_id)
+        problems = db.read_sync(check_pool, pool_id)
         assert problems == []
         stored = db.read_sync(
             lambda c: {
-                pools.unkey(k): o
+                unkey(k): o
                 for k, o in c.execute(
                     sa.select(ipam_used.c.vkey, ipam_used.c.owner).where(
                         ipam_used.c.pool_id == pool_id
@@ -196,7 +206,7 @@ def _run_sequence(
             db.write_sync(pools.allocate, pool_id, "one-too-many")
         assert db.write_sync(_many_checked, pool_id, ["one-too-many"]) is None
         assert db.write_sync(pools.allocate_many, pool_id, []) == []
-        assert db.read_sync(pools.check_pool, pool_id) == []
+        assert db.read_sync(check_pool, pool_id) == []
         # Every allocation can be released exactly once, after which the pool is empty: the
         # fillers in one release_many, the others one by one.
         fillers = [v for v, o in model.used.items() if o == "filler"]
@@ -206,7 +216,7 @@ def _run_sequence(
         for v, owner in sorted(model.used.items()):
             db.write_sync(pools.release, pool_id, v, owner)
         assert db.read_sync(pools.used_count, pool_id) == 0
-        assert db.read_sync(pools.check_pool, pool_id) == []
+        assert db.read_sync(check_pool, pool_id) == []
     finally:
         db.write_sync(pools.delete_pool, pool_id)
 
@@ -226,7 +236,7 @@ def _apply(db: Database, pool_id: str, model: Model, step: Any, counter: Any) ->
     elif kind == "explicit":
         _, off, outside_ok = step
         v = model.base + off
-        if not 0 <= v <= pools.MAX_VALUE or (v not in model.values and not outside_ok):
+        if not 0 <= v <= MAX_VALUE or (v not in model.values and not outside_ok):
             with pytest.raises(errors.OutOfRange):
                 db.write_sync(_explicit, pool_id, owner, v, outside_ok, None)
         elif v in model.used:
@@ -263,7 +273,7 @@ def _apply(db: Database, pool_id: str, model: Model, step: Any, counter: Any) ->
         assert db.read_sync(pools.size, pool_id) == len(model.values)
         after = db.read_sync(
             lambda c: {
-                pools.unkey(k): o
+                unkey(k): o
                 for k, o in c.execute(
                     sa.select(ipam_used.c.vkey, ipam_used.c.owner).where(
                         ipam_used.c.pool_id == pool_id
@@ -364,7 +374,7 @@ def _values(ranges: list[tuple[int, int]]) -> set[int]:
 def test_normalize_ranges_is_the_same_set_sorted_and_disjoint(
     ranges: list[tuple[int, int]],
 ) -> None:
-    norm = pools.normalize_ranges(ranges)
+    norm = normalize_ranges(ranges)
     assert _values(norm) == _values(ranges)
     for (_, hi), (lo, _) in itertools.pairwise(norm):
         assert hi + 1 < lo  # disjoint and not adjacent (adjacent ones are merged)
@@ -374,29 +384,29 @@ def test_normalize_ranges_is_the_same_set_sorted_and_disjoint(
 def test_subtract_ranges_is_set_difference(
     a: list[tuple[int, int]], b: list[tuple[int, int]]
 ) -> None:
-    na, nb = pools.normalize_ranges(a), pools.normalize_ranges(b)
-    assert _values(pools.subtract_ranges(na, nb)) == _values(na) - _values(nb)
+    na, nb = normalize_ranges(a), normalize_ranges(b)
+    assert _values(subtract_ranges(na, nb)) == _values(na) - _values(nb)
 
 
 @given(small_ranges, st.integers(1, 9), st.data())
 def test_next_candidate_is_the_smallest_match(
     ranges: list[tuple[int, int]], n: int, data: Any
 ) -> None:
-    rs = pools.RangeSet(ranges)
+    rs = RangeSet(ranges)
     residue = data.draw(st.integers(0, n - 1))
     start = data.draw(st.integers(0, 210))
     want = min((v for v in _values(ranges) if v >= start and v % n == residue), default=None)
     assert rs.next_candidate(start, n, residue) == want
     assert rs.size == len(_values(ranges))
     assert all((v in rs) == (v in _values(ranges)) for v in range(0, 202))
-    assert pools._decode(rs.encode()).ranges == rs.ranges
+    assert decode_ranges(rs.encode()).ranges == rs.ranges
 
 
-@given(st.integers(0, pools.MAX_VALUE), st.integers(0, pools.MAX_VALUE))
+@given(st.integers(0, MAX_VALUE), st.integers(0, MAX_VALUE))
 def test_keys_sort_like_values(a: int, b: int) -> None:
-    assert len(pools.key(a)) == 32
-    assert pools.unkey(pools.key(a)) == a
-    assert (pools.key(a) < pools.key(b)) == (a < b)
+    assert len(key(a)) == 32
+    assert unkey(key(a)) == a
+    assert (key(a) < key(b)) == (a < b)
 
 
 @given(st.integers(0, 2**32 - 1))
@@ -429,7 +439,7 @@ def test_default_pools_stay_in_the_subnet_and_skip_reserved(net: Any, data: Any)
     ranges = addresses.default_pool_ranges(str(network), gw_text)
     assert addresses.ranges_within(ranges, str(network))
     assert not addresses.ranges_overlap(ranges)
-    values = pools.RangeSet(ranges)
+    values = RangeSet(ranges)
     if first != last:
         assert first not in values
         if version == 4:
