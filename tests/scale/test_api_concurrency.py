@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from alcor.ipam import pools
 from alcor.store.db import Database
+from tests.support.ipam_checks import check_pool
 from tests.support.servers import api_servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -97,7 +98,7 @@ def test_three_servers_600_concurrent_creates(pg_url: str) -> None:
         assert (
             db.read_sync(lambda c: c.execute(sa.text("SELECT count(*) FROM ports")).scalar()) == 0
         )
-        assert db.read_sync(pools.check_pool, small_sub) == []
-        assert db.read_sync(pools.check_pool, big_sub) == []
+        assert db.read_sync(check_pool, small_sub) == []
+        assert db.read_sync(check_pool, big_sub) == []
     finally:
         db.close()

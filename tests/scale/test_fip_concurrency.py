@@ -14,6 +14,7 @@ import pytest
 
 from alcor.ipam import pools
 from alcor.store.db import Database
+from tests.support.ipam_checks import check_pool
 from tests.support.servers import api_servers
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -113,6 +114,6 @@ def test_three_servers_500_concurrent_floating_ips(pg_url: str) -> None:
     db = Database(pg_url)
     try:
         assert db.read_sync(pools.used_count, subnet) == 0
-        assert db.read_sync(pools.check_pool, subnet) == []
+        assert db.read_sync(check_pool, subnet) == []
     finally:
         db.close()
