@@ -30,7 +30,7 @@ def open_database(settings: ServerSettings) -> Database:
     embedded = not settings.database_url
     if embedded and settings.auto_migrate and migrate.current(db.engine) != migrate.head():
         migrate.upgrade(db.engine)
-    migrate.check(db.engine, url)
+    migrate.check(db.engine)
     return db
 
 

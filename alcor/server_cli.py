@@ -24,6 +24,15 @@ UrlOpt = Annotated[
 
 
 def _settings(config: Path | None, **flags: object) -> ServerSettings:
+    import sqlalchemy as sa
+
+    url = flags.get("database_url")
+    if isinstance(url, str) and sa.make_url(url).password:
+        typer.echo(
+            "alcor: warning: a password in --database-url is visible to every local user "
+            "(ps); put the URL in ALCOR_DATABASE_URL or a config file only you can read",
+            err=True,
+        )
     return load(ServerSettings, flags=flags, config_file=config, section="server")
 
 
