@@ -83,13 +83,12 @@ def db_upgrade(
     """Create or upgrade the schema to `revision` (default: the newest)."""
     import sqlalchemy as sa
 
+    from alcor.server import make_private
     from alcor.store import migrate
 
     settings = _settings(config, database_url=database_url)
-    url = settings.effective_database_url()
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    make_private(settings)
+    engine = sa.create_engine(settings.effective_database_url())
     before = migrate.current(engine)
     migrate.upgrade(engine, revision)
     typer.echo(f"schema: {before or 'empty'} -> {migrate.current(engine)}")

@@ -1,6 +1,6 @@
-"""Processes of a real `alcor server`: the embedded nats-server dies with its server
+"""Processes and files of a real `alcor server`: the embedded nats-server dies with its server
 (even after `kill -9`), a leftover one is replaced, a port held by anything else is named and
-left alone, and a blocked restart backs off."""
+left alone, a blocked restart backs off, and what the server writes is private to its user."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,6 +73,10 @@ def kill_if_still(pids: list[int], config: Path) -> None:
         if cmdline(pid)[1:] == ["-c", str(config)]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_kill_9_takes_the_nats_server_along_and_a_leftover_is_replaced() -> None:
@@ -172,3 +177,30 @@ def test_a_blocked_restart_names_the_holder_and_recovers(
             nats.close()
 
     asyncio.run(main())
+
+
+def test_state_dir_and_database_are_private_to_the_server_user() -> None:
+    server = AlcorServer()
+    db = server.tmp / "alcor.db"
+    try:
+        server.tmp.chmod(0o755)
+        server.start()
+        assert mode(server.tmp) == 0o700
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            assert mode(path) == 0o600, path
+        assert mode(server.tmp / "nats") == 0o700
+        nats_files = list((server.tmp / "nats").iterdir())
+        assert {p.name for p in nats_files} >= {"nats-server.conf", "nats-server.pid"}
+        assert {p.name: mode(p) for p in nats_files} == dict.fromkeys(
+            (p.name for p in nats_files), 0o600
+        )
+
+        server.stop()
+        db.chmod(0o644)
+        server.start()
+        assert mode(db) == 0o600
+        log = server.log.read_text()
+        assert f"{server.tmp} was mode 755, open to other users; now 700" in log
+        assert f"{db} was mode 644, open to other users; now 600" in log
+    finally:
+        server.cleanup()
