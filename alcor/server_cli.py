@@ -24,15 +24,17 @@ UrlOpt = Annotated[
 
 
 def _settings(config: Path | None, **flags: object) -> ServerSettings:
-    import sqlalchemy as sa
+    from urllib.parse import urlsplit
 
-    url = flags.get("database_url")
-    if isinstance(url, str) and sa.make_url(url).password:
-        typer.echo(
-            "alcor: warning: a password in --database-url is visible to every local user "
-            "(ps); put the URL in ALCOR_DATABASE_URL or a config file only you can read",
-            err=True,
-        )
+    for name in ("database_url", "nats_url"):
+        url = flags.get(name)
+        if isinstance(url, str) and urlsplit(url).password:
+            typer.echo(
+                f"alcor: warning: a password in --{name.replace('_', '-')} is visible to every "
+                f"local user (ps); put the URL in ALCOR_{name.upper()} or a config file only "
+                "you can read",
+                err=True,
+            )
     return load(ServerSettings, flags=flags, config_file=config, section="server")
 
 

@@ -94,3 +94,4 @@ def test_a_running_server_logs_no_secret(pg_url: str) -> None:
         output = server.log.read_text()
     for secret in SECRETS:
         assert secret not in output
+    assert "a password in --nats-url is visible to every local user" in output
