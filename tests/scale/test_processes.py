@@ -1,6 +1,7 @@
 """Processes and files of a real `alcor server`: the embedded nats-server dies with its server
 (even after `kill -9`), a leftover one is replaced, a port held by anything else is named and
-left alone, a blocked restart backs off, and what the server writes is private to its user."""
+left alone, a second server on the same state dir refuses, a blocked restart backs off, and
+what the server writes is private to its user."""
 
 from __future__ import annotations
 
@@ -147,6 +148,23 @@ def test_a_port_held_by_another_process_is_named_and_left_alone() -> None:
             assert f"is held by pid {holder.pid} ({sys.executable} -c" in str(failed.value)
     finally:
         server.cleanup()
+
+
+def test_a_second_server_on_the_same_state_dir_refuses_and_kills_nothing() -> None:
+    first = AlcorServer()
+    second = AlcorServer(extra_env={"ALCOR_STATE_DIR": str(first.tmp)})
+    try:
+        first.start()
+        assert first.proc is not None
+        (child,) = nats_children(first.proc.pid)
+        with pytest.raises(RuntimeError) as failed:
+            second.start()
+        assert f"is in use by another alcor server (pid {first.proc.pid})" in str(failed.value)
+        assert nats_children(first.proc.pid) == [child]
+        assert httpx.get(f"{first.url}/v2.0/networks", timeout=30).status_code == 200
+    finally:
+        second.cleanup()
+        first.cleanup()
 
 
 def test_a_blocked_restart_names_the_holder_and_recovers(
