@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import sqlalchemy as sa
 import uvicorn
 from starlette.applications import Starlette
 
@@ -21,16 +24,44 @@ from alcor.store.db import Database
 log = logging.getLogger("alcor.server")
 
 
+def _restrict(path: Path, allowed: int) -> None:
+    """Drop the mode bits of `path` that `allowed` does not have, saying so."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & ~allowed:
+        try:
+            path.chmod(mode & allowed)
+        except PermissionError:
+            log.warning("%s is mode %03o, open to other users, and not ours to change", path, mode)
+            return
+        log.warning("%s was mode %03o, open to other users; now %03o", path, mode, mode & allowed)
+
+
+def make_private(settings: ServerSettings) -> None:
+    """Keep what the server writes to its own user: umask 077 for every file and directory
+    created from now on (the SQLite database and its WAL and SHM files, the embedded NATS
+    files, the state dir itself), an existing state dir tightened to 0700, an existing SQLite
+    database with its WAL and SHM files to 0600; the directory of a SQLite file outside the
+    state dir is created if missing."""
+    os.umask(0o077)
+    state_dir = Path(settings.state_dir)
+    if state_dir.is_dir():
+        _restrict(state_dir, 0o700)
+    url = sa.make_url(settings.effective_database_url())
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(str(url.database))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for file in (path, path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+            if file.exists():
+                _restrict(file, 0o600)
+
+
 def open_database(settings: ServerSettings) -> Database:
     """Connect, and make sure the schema is at head (auto-upgrading embedded SQLite)."""
-    url = settings.effective_database_url()
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    db = Database(url)
+    db = Database(settings.effective_database_url())
     embedded = not settings.database_url
     if embedded and settings.auto_migrate and migrate.current(db.engine) != migrate.head():
         migrate.upgrade(db.engine)
-    migrate.check(db.engine, url)
+    migrate.check(db.engine)
     return db
 
 
@@ -61,6 +92,7 @@ def run(settings: ServerSettings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    make_private(settings)
     db = open_database(settings)
     app = build_app(settings, db)
     host, port = settings.host_port()

@@ -24,6 +24,17 @@ UrlOpt = Annotated[
 
 
 def _settings(config: Path | None, **flags: object) -> ServerSettings:
+    from urllib.parse import urlsplit
+
+    for name in ("database_url", "nats_url"):
+        url = flags.get(name)
+        if isinstance(url, str) and urlsplit(url).password:
+            typer.echo(
+                f"alcor: warning: a password in --{name.replace('_', '-')} is visible to every "
+                f"local user (ps); put the URL in ALCOR_{name.upper()} or a config file only "
+                "you can read",
+                err=True,
+            )
     return load(ServerSettings, flags=flags, config_file=config, section="server")
 
 
@@ -74,13 +85,12 @@ def db_upgrade(
     """Create or upgrade the schema to `revision` (default: the newest)."""
     import sqlalchemy as sa
 
+    from alcor.server import make_private
     from alcor.store import migrate
 
     settings = _settings(config, database_url=database_url)
-    url = settings.effective_database_url()
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
+    make_private(settings)
+    engine = sa.create_engine(settings.effective_database_url())
     before = migrate.current(engine)
     migrate.upgrade(engine, revision)
     typer.echo(f"schema: {before or 'empty'} -> {migrate.current(engine)}")

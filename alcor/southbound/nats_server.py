@@ -7,14 +7,32 @@ real NATS deployment) with a larger `max_payload` so that a whole host goal stat
 neighbour-table chunk fits in one message. Core NATS is enough: every message carries
 `seq`/`prev_seq`, so an agent that misses anything resyncs over RPC; nothing relies on
 JetStream replay, hence no store directory.
+
+Processes. The child must not outlive its server: a leftover would hold the port and the next
+server would talk to it instead of its own child. The kernel sends the child SIGKILL when its
+parent dies, however it dies (`prctl(PR_SET_PDEATHSIG)`, set between fork and exec). That
+signal follows the *thread* that forked, so `astart` forks on the event loop's thread, which
+lives as long as the process. Whatever the signal does not cover (a server of an older
+version, a child started by hand on our configuration) is replaced at the next start: the
+work directory is locked (`flock`, released by the kernel when its holder dies) for as long as
+a `NatsServer` uses it, so a nats-server still running our configuration file while we hold
+the lock is a leftover. It is found through the pid file nats-server writes itself, or as the
+listener on our port, and killed; a process that is not a nats-server of our user on our
+configuration is never touched: a port held by anything else stops the start with a message
+naming the holder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import fcntl
+import functools
 import logging
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,10 +41,22 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 8 * 1024 * 1024
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Resolved before any fork, so that the forked child only calls it.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_prctl.restype = ctypes.c_int
+# /proc/net/tcp{,6} local addresses a listener on 127.0.0.1 conflicts with: 127.0.0.1 and
+# 0.0.0.0; ::ffff:127.0.0.1 and :: (32-bit words in host order, as the kernel prints them).
+_CONFLICTING = {
+    "tcp": {"0100007F", "00000000"},
+    "tcp6": {"0000000000000000FFFF00000100007F", "0" * 32},
+}
 
 
 def binary() -> str:
@@ -48,6 +78,55 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with(parent: int) -> None:
+    """`preexec_fn` of the child: SIGKILL when the forking thread dies, and exit at once if
+    the parent already died between the fork and this call."""
+    if _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+        os._exit(1)
+
+
+def _cmdline(pid: int) -> list[str]:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    return []
+
+
+def _describe(pid: int) -> str:
+    return f"pid {pid} ({' '.join(_cmdline(pid)) or 'exited'})"
+
+
+def exited(pid: int) -> bool:
+    """True once `pid` has exited. A zombie counts (its sockets are closed) once it has no
+    other thread left: the main thread turns zombie while the others are still exiting."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        threads = len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return True
+    return state == "Z" and threads == 1
+
+
+def _listeners(port: int) -> tuple[int, list[int]]:
+    """Sockets listening where a listener on 127.0.0.1:`port` would conflict: how many, and
+    the pids holding them that this user can see."""
+    inodes = set()
+    for proto, addresses in _CONFLICTING.items():
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{proto}").read_text().splitlines()[1:]:
+                fields = line.split()
+                addr, _, hex_port = fields[1].partition(":")
+                if fields[3] == "0A" and int(hex_port, 16) == port and addr in addresses:
+                    inodes.add(f"socket:[{fields[9]}]")
+    pids = []
+    if inodes:
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                        pids.append(int(proc.name))
+    return len(inodes), pids
+
+
 class NatsServer:
     """One `nats-server` child on 127.0.0.1:`port`; start/stop/restart are idempotent."""
 
@@ -58,36 +137,91 @@ class NatsServer:
         if work_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="alcor-nats-")
             work_dir = self._tmp.name
-        self.work_dir = Path(work_dir)
+        self.work_dir = Path(work_dir).absolute()  # as leftovers' command lines show it
+        self.config = self.work_dir / "nats-server.conf"
+        self.pid_file = self.work_dir / "nats-server.pid"
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self._lock: IO[str] | None = None
 
-    def _config(self) -> Path:
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        path = self.work_dir / "nats-server.conf"
-        path.write_text(
+    def _ours(self, pid: int) -> bool:
+        """Whether `pid` is a nats-server of this user running our configuration file."""
+        argv = _cmdline(pid)
+        with contextlib.suppress(OSError):
+            return (
+                Path(f"/proc/{pid}").stat().st_uid == os.geteuid()
+                and argv[1:] == ["-c", str(self.config)]
+                and Path(argv[0]).name == "nats-server"
+            )
+        return False
+
+    def _prepare(self) -> None:
+        """Lock the work directory, write the configuration, replace a leftover child and
+        make sure the port is free (blocking: runs in a worker thread under `astart`)."""
+        self.work_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._lock is None:
+            lock = (self.work_dir / "nats-server.lock").open("a+")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                holder = lock.read().strip()
+                lock.close()
+                raise RuntimeError(
+                    f"{self.work_dir} is in use by another alcor server (pid {holder}): "
+                    "give each server its own state_dir"
+                ) from None
+            lock.truncate(0)
+            lock.write(f"{os.getpid()}\n")
+            lock.flush()
+            self._lock = lock
+        self.config.write_text(
             f"host: 127.0.0.1\nport: {self.port}\nmax_payload: {MAX_PAYLOAD}\n"
-            'max_pending: 256MB\nwrite_deadline: "10s"\n'
+            f'max_pending: 256MB\nwrite_deadline: "10s"\npid_file: "{self.pid_file}"\n'
         )
-        return path
+        recorded = None
+        with contextlib.suppress(OSError, ValueError):
+            recorded = int(self.pid_file.read_text())
+        leftovers = {
+            pid for pid in (recorded, *_listeners(self.port)[1]) if pid and self._ours(pid)
+        }
+        for pid in leftovers:
+            log.warning("killing leftover embedded nats-server %s", _describe(pid))
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while not all(map(exited, leftovers)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        count, holders = _listeners(self.port)
+        if count:
+            who = (
+                ", ".join(map(_describe, holders))
+                or "a process of another user (not visible to this one)"
+            )
+            raise RuntimeError(
+                f"port 127.0.0.1:{self.port} of the embedded nats-server is held by {who}: "
+                "stop it, or set another nats_port (ALCOR_NATS_PORT)"
+            )
 
-    def start(self, timeout: float = 10.0) -> None:
-        """Spawn the child and wait until it accepts connections."""
-        if self.alive():
-            return
-        config = self._config()
-        log_file = (self.work_dir / "nats-server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [binary(), "-c", str(config)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        log_file.close()
+    def _spawn(self) -> None:
+        with (self.work_dir / "nats-server.log").open("ab") as log_file:
+            self.proc = subprocess.Popen(
+                [binary(), "-c", str(self.config)],
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=functools.partial(_die_with, os.getpid()),
+            )
+
+    def _wait_listening(self, timeout: float) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"nats-server exited with {self.proc.returncode}")
+                raise RuntimeError(
+                    f"nats-server exited with {self.proc.returncode} "
+                    f"(see {self.work_dir / 'nats-server.log'})"
+                )
             with (
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
@@ -97,21 +231,44 @@ class NatsServer:
         self.stop()
         raise TimeoutError(f"nats-server did not listen on port {self.port}")
 
+    def start(self, timeout: float = 10.0) -> None:
+        """Spawn the child and wait until it accepts connections.
+
+        The child dies with the calling thread: call this from a thread that lives as long
+        as the child should (from an event loop, use `astart`)."""
+        if self.alive():
+            return
+        self._prepare()
+        self._spawn()
+        self._wait_listening(timeout)
+
+    async def astart(self, timeout: float = 10.0) -> None:
+        """`start` from the event loop: the blocking parts in worker threads, the fork on the
+        loop's thread (a pool thread may end, with the pool, before the process does)."""
+        if self.alive():
+            return
+        await asyncio.to_thread(self._prepare)
+        self._spawn()
+        await asyncio.to_thread(self._wait_listening, timeout)
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self) -> None:
-        """Terminate the child (SIGTERM, then SIGKILL after 5 s)."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        """Terminate the child (SIGTERM, then SIGKILL after 5 s) and unlock the work dir."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+            self.proc = None
+            self.pid_file.unlink(missing_ok=True)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def kill(self) -> None:
         """Kill the child abruptly, as a crash would (tests of reconnection)."""
@@ -125,17 +282,29 @@ class NatsServer:
             self._tmp.cleanup()
             self._tmp = None
 
-    async def supervise(self, interval: float = 0.5) -> None:
-        """Restart the child whenever it dies, until cancelled."""
+    async def supervise(self, interval: float = 0.5, max_delay: float = 30.0) -> None:
+        """Restart the child whenever it dies, until cancelled. A restart that fails (the
+        port taken, ...) is logged with its reason and retried after a delay that doubles
+        up to `max_delay`."""
+        delay = interval
         while True:
-            await asyncio.sleep(interval)
-            if not self.alive():
+            await asyncio.sleep(delay)
+            if self.alive():
+                continue
+            if delay == interval:  # a death, not a failed restart
                 self.restarts += 1
-                log.warning("embedded nats-server died; restarting (restart %d)", self.restarts)
-                try:
-                    await asyncio.to_thread(self.start)
-                except (OSError, RuntimeError, TimeoutError):
-                    log.exception("embedded nats-server failed to restart")
+                log.warning(
+                    "embedded nats-server died (exit status %s); restarting (restart %d)",
+                    self.proc and self.proc.returncode,
+                    self.restarts,
+                )
+            try:
+                await self.astart()
+            except (OSError, RuntimeError, TimeoutError) as exc:
+                delay = min(delay * 2, max_delay)
+                log.error("embedded nats-server did not start: %s; next try in %.0f s", exc, delay)
+            else:
+                delay = interval
 
 
 @contextlib.contextmanager

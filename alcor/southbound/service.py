@@ -63,7 +63,7 @@ class Southbound:
             self.nats_server = NatsServer(
                 self.settings.nats_port, Path(self.settings.state_dir) / "nats"
             )
-            await asyncio.to_thread(self.nats_server.start)
+            await self.nats_server.astart()
             self._tasks.append(asyncio.create_task(self.nats_server.supervise()))
         self.nc = await nats.connect(
             self.nats_url,

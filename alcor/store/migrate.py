@@ -46,12 +46,15 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def check(engine: sa.Engine, url_for_message: str) -> None:
-    """Raise SchemaOutdated unless the database is at head."""
+def check(engine: sa.Engine) -> None:
+    """Raise SchemaOutdated unless the database is at head.
+
+    The message ends up in logs: the URL in it has its password masked."""
     have, want = current(engine), head()
     if have != want:
         state = "empty" if have is None else f"at revision {have}"
+        masked = " (with the password for ***)" if engine.url.password else ""
         raise SchemaOutdated(
-            f"The database is {state}, the code needs revision {want}. "
-            f"Run: alcor db upgrade --database-url '{url_for_message}'"
+            f"The database is {state}, the code needs revision {want}. Run: alcor db upgrade "
+            f"--database-url '{engine.url.render_as_string(hide_password=True)}'{masked}"
         )
