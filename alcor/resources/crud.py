@@ -47,17 +47,15 @@ def parse_time(text: str) -> float:
 # -- request bodies ----------------------------------------------------------------------
 
 
-def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[str, Any]:
+def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> Item:
     """Validate one resource's attributes from a POST/PUT body; return canonical values."""
     if res.admin_only and not ctx.is_admin:
-        raise errors.typed(
-            errors.NotAuthorized,
-            "PolicyNotAuthorized",
-            f"rule:{'create' if creating else 'update'}_{res.name} is disallowed by policy",
+        raise errors.PolicyNotAuthorized(
+            action=f"rule:{'create' if creating else 'update'}_{res.name}"
         )
     if not isinstance(body, dict):
         raise errors.BadRequest(f"Body of {res.name} must be an object")
-    out: dict[str, Any] = {}
+    out: Item = {}
     unknown = [k for k in body if k not in res.attrs and k != "tenant_id"]
     if unknown:
         raise errors.BadRequest(f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
@@ -69,11 +67,8 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> dict[s
         if not creating and not attr.put:
             raise errors.BadRequest(f"Cannot update read-only attribute {key}")
         if attr.admin_only and not ctx.is_admin:
-            raise errors.typed(
-                errors.NotAuthorized,
-                "PolicyNotAuthorized",
-                f"(rule:{'create' if creating else 'update'}_{res.name}:{key}) "
-                "is disallowed by policy",
+            raise errors.PolicyNotAuthorized(
+                action=f"(rule:{'create' if creating else 'update'}_{res.name}:{key})"
             )
         if value is None:
             if not attr.nullable:
@@ -133,7 +128,7 @@ def _stored_names(res: Resource) -> list[tuple[str, int]]:
     return [(a.name, i) for i, a in enumerate(res.stored())]
 
 
-def rows_to_items(res: Resource, rows: Iterable[sa.Row[Any]]) -> list[dict[str, Any]]:
+def rows_to_items(res: Resource, rows: Iterable[sa.Row[Any]]) -> list[Item]:
     names = _stored_names(res)
     return [{name: row[i] for name, i in names} for row in rows]
 
@@ -149,7 +144,7 @@ def _list_columns(res: Resource) -> list[sa.ColumnElement[Any]]:
     ]
 
 
-def _raw_json_items(res: Resource, rows: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
+def _raw_json_items(res: Resource, rows: Sequence[sa.Row[Any]]) -> list[Item]:
     names = [a.name for a in res.stored()]
     raw = [a.name for a in res.stored() if isinstance(a.kind, kinds.Json)]
     items = [dict(zip(names, row, strict=True)) for row in rows]
@@ -179,7 +174,7 @@ def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
     return clause
 
 
-def caller(ctx: Context, params: dict[str, Any]) -> dict[str, Any]:
+def caller(ctx: Context, params: Item) -> Item:
     """`params` plus the caller's project, for statements restricted by `visibility`."""
     return params if ctx.is_admin else {**params, CALLER_PROJECT: ctx.project_id}
 
@@ -332,7 +327,7 @@ def _after_marker(
 
 def list_items(
     conn: sa.Connection, res: Resource, ctx: Context, q: ListQuery, max_page: int
-) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+) -> tuple[list[Item], dict[str, str | None]]:
     """Visible items matching `q`, plus the markers of next/previous pages (if any)."""
     sorts = _sort_columns(res, q)
     sorts_eff = [(c, not asc) for c, asc in sorts] if q.page_reverse else sorts
@@ -387,7 +382,7 @@ def _set_tags(uow: UnitOfWork, res: Resource, rid: str, new: list[str], old: lis
 
 
 def _log(
-    uow: UnitOfWork, res: Resource, item: dict[str, Any], op: str, old_host: str | None = None
+    uow: UnitOfWork, res: Resource, item: Item, op: str, old_host: str | None = None
 ) -> None:
     if not res.logged:
         return
@@ -404,18 +399,18 @@ def _log(
     )
 
 
-def _row(res: Resource, item: dict[str, Any]) -> dict[str, Any]:
+def _row(res: Resource, item: Item) -> Item:
     return {a.column: item.get(a.name) for a in res.stored()}
 
 
-def create(uow: UnitOfWork, res: Resource, ctx: Context, item: dict[str, Any]) -> dict[str, Any]:
+def create(uow: UnitOfWork, res: Resource, ctx: Context, item: Item) -> Item:
     """Insert one validated item (from `check_body`), running the kind's hooks."""
     return create_many(uow, res, ctx, [item])[0]
 
 
 def create_many(
-    uow: UnitOfWork, res: Resource, ctx: Context, items: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+    uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]
+) -> list[Item]:
     """Insert validated items together: hooks see the whole batch (so allocations and
     checks are batched), rows and tags go in with one executemany each."""
     for item in items:
@@ -444,7 +439,7 @@ def create_many(
     return items
 
 
-def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[dict[str, Any]]) -> None:
+def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> None:
     """Rows and tags of checked items (one executemany each), then their dependents."""
     uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
     tag_rows = [
@@ -465,16 +460,14 @@ def update(
     res: Resource,
     ctx: Context,
     rid: str,
-    changes: dict[str, Any],
+    changes: Item,
     if_match: int | None = None,
-) -> dict[str, Any]:
+) -> Item:
     """Apply validated `changes` to one row; bump its revision if anything changed."""
     old = fetch(uow, res, ctx, rid, for_update=True)
     if if_match is not None and old.get("revision_number") != if_match:
-        raise errors.typed(
-            errors.PreconditionFailed,
-            "RevisionNumberConstraintFailed",
-            f"Constrained to {if_match}, but current revision is {old['revision_number']}",
+        raise errors.RevisionNumberConstraintFailed(
+            expected=if_match, current=old["revision_number"]
         )
     events.updating(uow, ctx, res.name, old, changes)
     relations.check(
@@ -554,15 +547,15 @@ def _plan(res: Resource, admin: bool) -> _RenderPlan:
 
 
 def render(
-    res: Resource, ctx: Context, item: dict[str, Any], fields: list[str] | None = None
-) -> dict[str, Any]:
+    res: Resource, ctx: Context, item: Item, fields: list[str] | None = None
+) -> Item:
     """The API view of an item for this caller (admin-only attributes hidden)."""
     return render_many(res, ctx, [dict(item)], fields)[0]
 
 
 def render_many(
-    res: Resource, ctx: Context, items: list[dict[str, Any]], fields: list[str] | None = None
-) -> list[dict[str, Any]]:
+    res: Resource, ctx: Context, items: list[Item], fields: list[str] | None = None
+) -> list[Item]:
     """`render` for a list, in place (the items are the caller's to give away): the caller's
     plan is looked up once, not per row, and no row is copied."""
     plan = _plan(res, ctx.is_admin)

@@ -1,34 +1,22 @@
 """What each resource kind is, as data: attributes, relations, tables, extensions, quotas.
 
 A module per kind, importing only the declaration machinery (`alcor.resources.model`,
-`kinds`) and the error catalogue, never any kind's rules, so that the southbound, the schema
-head and the tests can use the tables without pulling in behaviour. `ALL` lists the kinds in
-serving order.
+`kinds`, `protocols`) and the error catalogue, never any kind's rules, so that the southbound,
+the schema head and the tests can use the tables without pulling in behaviour. Importing this
+package declares every kind: a new module here is a new kind (its rules, if it has any, are
+bound in `alcor.resources.registry`). `ALL` lists them in serving order.
 """
 
 from __future__ import annotations
 
-from alcor.resources.declarations import (
-    agent,
-    floatingip,
-    network,
-    network_acl,
-    port,
-    router,
-    security_group,
-    subnet,
-)
-from alcor.resources.model import Resource
+import importlib
+import pkgutil
 
-ALL: list[Resource] = [
-    network.resource,
-    subnet.resource,
-    port.resource,
-    security_group.group,
-    security_group.rule,
-    router.resource,
-    floatingip.resource,
-    network_acl.acl,
-    network_acl.rule,
-    agent.resource,
-]
+from alcor.resources.model import DECLARED, Resource
+
+# The core kinds first (the order `GET /v2.0` lists them in), then any other, by name.
+_FIRST = ("network", "subnet", "port", "security_group", "router", "floatingip")
+for _name in (*_FIRST, *sorted(m.name for m in pkgutil.iter_modules(__path__))):
+    importlib.import_module(f"{__name__}.{_name}")
+
+ALL: list[Resource] = list(DECLARED.values())
