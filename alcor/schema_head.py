@@ -11,7 +11,8 @@ import sqlalchemy as sa
 def all_metadata() -> sa.MetaData:
     """`metadata` with every table declared (resources, allocators, southbound)."""
     import alcor.ipam.tables
-    import alcor.resources.declarations  # noqa: F401  (declares the resource tables)
+    import alcor.resources.declarations
+    import alcor.resources.quota  # noqa: F401  (declare the allocator, resource, quota tables)
     from alcor.store.schema import metadata
 
     return metadata

@@ -381,9 +381,7 @@ def _set_tags(uow: UnitOfWork, res: Resource, rid: str, new: list[str], old: lis
         )
 
 
-def _log(
-    uow: UnitOfWork, res: Resource, item: Item, op: str, old_host: str | None = None
-) -> None:
+def _log(uow: UnitOfWork, res: Resource, item: Item, op: str, old_host: str | None = None) -> None:
     if not res.logged:
         return
     network_id, host_id = res.hooks.change_scope(item)
@@ -408,9 +406,7 @@ def create(uow: UnitOfWork, res: Resource, ctx: Context, item: Item) -> Item:
     return create_many(uow, res, ctx, [item])[0]
 
 
-def create_many(
-    uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]
-) -> list[Item]:
+def create_many(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> list[Item]:
     """Insert validated items together: hooks see the whole batch (so allocations and
     checks are batched), rows and tags go in with one executemany each."""
     for item in items:
@@ -546,9 +542,7 @@ def _plan(res: Resource, admin: bool) -> _RenderPlan:
     return res.memo(f"render:{admin}", build)
 
 
-def render(
-    res: Resource, ctx: Context, item: Item, fields: list[str] | None = None
-) -> Item:
+def render(res: Resource, ctx: Context, item: Item, fields: list[str] | None = None) -> Item:
     """The API view of an item for this caller (admin-only attributes hidden)."""
     return render_many(res, ctx, [dict(item)], fields)[0]
 

@@ -101,6 +101,12 @@ class Attr:
         return self.db_column or self.name.replace(":", "_")
 
 
+def parent(name: str, target: str, **ref: Any) -> Attr:
+    """The required, indexed reference of an item to what it belongs to (a subnet's network,
+    a rule's group): `Ref(target, **ref)` on a UUID attribute given at create time."""
+    return Attr(name, kinds.Uuid(), post=True, required=True, index=True, ref=Ref(target, **ref))
+
+
 def standard_attrs(project_scoped: bool = True, omit: tuple[str, ...] = ()) -> list[Attr]:
     """Neutron's standard attributes, carried by every resource kind (less `omit`: security
     group rules have no name and no tags)."""

@@ -11,21 +11,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from alcor.resources import kinds
-from alcor.resources.model import Attr, Ref, Resource
+from alcor.resources.model import Attr, Ref, Resource, parent
 
 resource = Resource(
     "floatingip",
     "floatingips",
     [
         Attr("floating_ip_address", kinds.IpAddress(), post=True),
-        Attr(
-            "floating_network_id",
-            kinds.Uuid(),
-            post=True,
-            required=True,
-            index=True,
-            ref=Ref("network", on_delete="cascade"),
-        ),
+        parent("floating_network_id", "network", on_delete="cascade"),
         Attr(
             "subnet_id",
             kinds.Uuid(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from alcor.resources import kinds, protocols
-from alcor.resources.model import Attr, Ref, Resource
+from alcor.resources.model import Attr, Ref, Resource, parent
 from alcor.store.schema import metadata
 
 EXTENSION = "alcor-network-acl"
@@ -32,14 +32,7 @@ acl = Resource(
     "network_acl",
     "network_acls",
     [
-        Attr(
-            "network_id",
-            kinds.Uuid(),
-            post=True,
-            required=True,
-            index=True,
-            ref=Ref("network", on_delete="cascade", owned=True),
-        ),
+        parent("network_id", "network", on_delete="cascade", owned=True),
         Attr(
             "subnets",
             kinds.list_of(kinds.Uuid()),
@@ -59,14 +52,7 @@ rule = Resource(
     "network_acl_rule",
     "network_acl_rules",
     [
-        Attr(
-            "network_acl_id",
-            kinds.Uuid(),
-            post=True,
-            required=True,
-            index=True,
-            ref=Ref("network_acl", on_delete="cascade"),
-        ),
+        parent("network_acl_id", "network_acl", on_delete="cascade"),
         Attr("number", kinds.Int(1, 32766), post=True, put=True, required=True),
         Attr("direction", kinds.Enum("ingress", "egress"), post=True, required=True),
         Attr(

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import kinds
 from alcor.resources.declarations.security_group import port_security_groups
-from alcor.resources.model import Attr, Ref, Resource
+from alcor.resources.model import Attr, Ref, Resource, parent
 
 # Ports the cloud itself owns have a `network:` device owner; routers own these.
 ROUTER_INTERFACE = "network:router_interface"
@@ -41,14 +41,7 @@ resource = Resource(
     "port",
     "ports",
     [
-        Attr(
-            "network_id",
-            kinds.Uuid(),
-            post=True,
-            required=True,
-            index=True,
-            ref=Ref("network", in_use=lambda net_id: errors.NetworkInUse(net_id=net_id)),
-        ),
+        parent("network_id", "network", in_use=lambda net_id: errors.NetworkInUse(net_id=net_id)),
         Attr("mac_address", kinds.MacAddress(), post=True, put=True),
         Attr(
             "fixed_ips",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from alcor import errors
 from alcor.resources import kinds, protocols
-from alcor.resources.model import Attr, Ref, Resource
+from alcor.resources.model import Attr, Ref, Resource, parent
 from alcor.store.schema import metadata
 
 default_security_groups = sa.Table(
@@ -79,14 +79,7 @@ rule = Resource(
     "security_group_rule",
     "security_group_rules",
     [
-        Attr(
-            "security_group_id",
-            kinds.Uuid(),
-            post=True,
-            required=True,
-            index=True,
-            ref=Ref("security_group", on_delete="cascade"),
-        ),
+        parent("security_group_id", "security_group", on_delete="cascade"),
         Attr("direction", kinds.Enum("ingress", "egress"), post=True, required=True),
         Attr("ethertype", _Ethertype(), post=True, default="IPv4"),
         Attr("protocol", protocols.Protocol(), post=True, nullable=True, default=None),

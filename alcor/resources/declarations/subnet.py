@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from alcor.resources import kinds
-from alcor.resources.model import Attr, Ref, Resource
+from alcor.resources.model import Attr, Resource, parent
 
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 
@@ -11,14 +11,7 @@ resource = Resource(
     "subnet",
     "subnets",
     [
-        Attr(
-            "network_id",
-            kinds.Uuid(),
-            post=True,
-            required=True,
-            index=True,
-            ref=Ref("network", on_delete="cascade", owned=True),
-        ),
+        parent("network_id", "network", on_delete="cascade", owned=True),
         Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
         Attr("cidr", kinds.Cidr(), post=True),
         Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
