@@ -16,8 +16,8 @@ import sqlalchemy as sa
 import alcor.resources.network as _network
 import alcor.resources.port as _port
 import alcor.resources.subnet as _subnet
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound import subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 from alcor.store.schema import hosts, subject_seqs
 
 networks_t = _network.resource.table

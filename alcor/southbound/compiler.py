@@ -39,10 +39,11 @@ from typing import Any
 import nats.aio.client
 import sqlalchemy as sa
 
-from alcor.southbound import build, chunks, subjects
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import build
 from alcor.southbound.lease import Lease
 from alcor.southbound.portstatus import lock_ports, set_status, upsert
+from alcor.southbound.protocol import chunks, subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import changelog, port_provisioning, subject_seqs
 

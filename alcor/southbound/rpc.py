@@ -20,9 +20,10 @@ import nats.aio.msg
 import nats.errors
 import sqlalchemy as sa
 
-from alcor.southbound import build, chunks, subjects
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import build
 from alcor.southbound.batcher import Batcher
+from alcor.southbound.protocol import chunks, subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import hosts
 

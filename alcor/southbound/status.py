@@ -27,10 +27,11 @@ import nats.aio.msg
 import nats.errors
 import sqlalchemy as sa
 
-from alcor.southbound import build, subjects
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import build
 from alcor.southbound.batcher import Batcher
 from alcor.southbound.portstatus import lock_ports, set_status, upsert
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import hosts, port_provisioning
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from alcor.southbound import compiler, subjects
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import compiler
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 from alcor.southbound.status import apply_reports
 from alcor.store.db import Database
 from tests.scale import southbound_rows as rows

@@ -1,12 +1,15 @@
-"""Pure southbound pieces: message splitting, the seq chain of a subject, state hashing."""
+"""Pure southbound pieces: message splitting, the seq chain of a subject, state hashing, and
+the agent's import boundary (the protocol package only)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 
-from alcor.southbound import chunks
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound.seqstream import SeqStream
+from alcor.southbound.protocol import chunks
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol.seqstream import SeqStream
 from alcor.southbound.sim import state_hash
 
 
@@ -67,3 +70,17 @@ def test_state_hash_ignores_revisions_but_not_content() -> None:
     c = pb.PortState(id="p", revision=2, mac_address="fa:16:3e:00:00:02")
     assert state_hash([a], [], [], {}) == state_hash([b], [], [], {})
     assert state_hash([a], [], [], {}) != state_hash([c], [], [], {})
+
+
+def test_the_agent_loads_only_the_southbound_protocol() -> None:
+    # A fresh interpreter: what importing the agent pulls in, transitively (DESIGN §3).
+    probe = (
+        "import sys, alcor.agent.main, alcor.agent.cli; "
+        "print('\\n'.join(m for m in sys.modules if m.startswith(('alcor.', 'sqlalchemy'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    allowed = ("alcor.agent", "alcor.config", "alcor.southbound.protocol")
+    assert "alcor.southbound.protocol.goalstate_pb2" in out
+    assert [m for m in out if m != "alcor.southbound" and not m.startswith(allowed)] == []
