@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alcor.southbound.build import chunked, ports_t
+from alcor.southbound.build import chunked, ports_t, rows_in
 from alcor.store.db import UnitOfWork
+from alcor.store.schema import port_provisioning
 
 STATUS_COLUMNS = (
     ports_t.c.id,
@@ -29,6 +30,12 @@ STATUS_COLUMNS = (
     ports_t.c.device_id,
     ports_t.c.device_owner,
 )
+
+
+def provisioning(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, sa.RowMapping]:
+    """port id -> its `port_provisioning` row (what its host was told and reported)."""
+    rows = rows_in(conn, sa.select(port_provisioning), port_provisioning.c.port_id, port_ids)
+    return {r["port_id"]: r for r in rows}
 
 
 def lock_ports(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, Any]:

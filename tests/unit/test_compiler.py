@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from alcor.southbound import compiler
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.southbound.status import apply_reports
-from alcor.store.db import Database
+from alcor.southbound.translate import Context
+from alcor.store.db import Database, UnitOfWork
 from tests.scale import southbound_rows as rows
 
 
@@ -109,3 +112,59 @@ def test_reports_from_other_hosts_or_old_bindings_are_ignored(db: Database) -> N
     )
     assert db.write_sync(apply_reports, [("h2", good, 0.0)]) == 1
     assert rows.port_row(db, pid)["status"] == "ERROR"
+
+
+def _touch_everything(uow: UnitOfWork, nid: str, sid: str, ports: list[str]) -> None:
+    """A network, a subnet and a host change, logged as the API and the RPCs log them."""
+    uow.log("network", nid, "update", 2, network_id=nid)
+    uow.log("subnet", sid, "update", 2, network_id=nid)
+    uow.log("host", "agent-1", "update", 0, host_id="h1")
+    for pid in ports:
+        rows.update_port(uow, pid, {"dns_name": "x"})
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(db: Database) -> None:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("SELECT"):
+            statements.append(statement)
+
+    def queries_for(n: int, vni: int) -> int:
+        nid, sid = db.write_sync(rows.new_network, vni)
+        ports = [db.write_sync(rows.new_port, nid, sid, i, f"h{i % 7}") for i in range(n)]
+        compile_and_advance(db)
+        db.write_sync(_touch_everything, nid, sid, ports)
+        cursor = db.read_sync(compiler._read_cursor)
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            batch = db.read_sync(compiler.compile_batch, cursor, 5000)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        assert batch is not None and batch.rows == n + 3
+        on_h1 = batch.messages[subjects.host("h1")]
+        assert nid in {x.id for x in on_h1.networks} and sid in {x.id for x in on_h1.subnets}
+        neigh = batch.messages[subjects.network(nid)].neighbors
+        assert {x.port_id for x in neigh} == set(ports)
+        db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+        return len(statements)
+
+    # log, ports, provisioning, networks, subnets, tunnel IPs, hosts per network, ports per
+    # host, subject seqs: one query each, for 3 ports as for 300
+    assert queries_for(3, 110) == queries_for(300, 111) == 9
+
+
+def test_a_loader_refuses_ids_nobody_wanted(db: Database) -> None:
+    def read(conn: sa.Connection) -> None:
+        loader = Context(conn).rows(rows_by_id)
+        loader.want(["a"])
+        assert loader.get("a") is None  # wanted, fetched, no such row
+        with pytest.raises(LookupError):
+            loader.get("b")
+
+    db.read_sync(read)
+
+
+def rows_by_id(conn: sa.Connection, ids: Any) -> dict[str, sa.RowMapping]:
+    return {}

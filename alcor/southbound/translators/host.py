@@ -1,0 +1,35 @@
+"""Hosts: a host whose tunnel IP changed re-announces its ports' neighbour entries.
+
+The RPC server logs a "host" change only for hosts that have bound ports (`rpc.register_hosts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alcor.southbound import build
+from alcor.southbound.translate import NETWORKS, Context, LogRow, Output, Translator
+
+
+def _by_host(changes: Sequence[LogRow]) -> dict[str, LogRow]:
+    return {r["host_id"]: r for r in changes if r["host_id"]}
+
+
+def plan(changes: Sequence[LogRow], ctx: Context) -> None:
+    ids = _by_host(changes)
+    ctx.rows(build.ports_on_hosts).want(ids)
+    ctx.rows(build.tunnel_ips).want(ids)
+
+
+def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
+    ports = ctx.rows(build.ports_on_hosts)
+    tunnels = ctx.rows(build.tunnel_ips)
+    for host, change in _by_host(changes).items():
+        tunnel = tunnels.get(host) or ""
+        for p in ports.get(host) or []:
+            out.delta(NETWORKS, p["network_id"], change).neighbors.append(
+                build.neighbor_state(p, tunnel)
+            )
+
+
+TRANSLATOR = Translator("host", plan, render)

@@ -1,0 +1,37 @@
+"""Networks: a changed network goes to every host with a port on it.
+
+A deleted network has no bound ports left, and a host forgets a network with its last port
+there, so a delete goes nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alcor.southbound import build
+from alcor.southbound.translate import HOSTS, Context, LogRow, Output, Translator
+
+
+def _changed(changes: Sequence[LogRow]) -> dict[str, LogRow]:
+    last = {r["resource_id"]: r for r in changes}
+    return {nid: r for nid, r in last.items() if r["op"] != "delete"}
+
+
+def plan(changes: Sequence[LogRow], ctx: Context) -> None:
+    ids = _changed(changes)
+    ctx.rows(build.load_networks).want(ids)
+    ctx.rows(build.hosts_on_networks).want(ids)
+
+
+def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
+    nets = ctx.rows(build.load_networks)
+    hosts = ctx.rows(build.hosts_on_networks)
+    for nid, change in sorted(_changed(changes).items()):
+        net = nets.get(nid)
+        if net is None:
+            continue
+        for h in sorted(hosts.get(nid) or ()):
+            out.delta(HOSTS, h, change).networks.append(build.network_state(net))
+
+
+TRANSLATOR = Translator("network", plan, render)
