@@ -123,12 +123,12 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
     pps = provisioning(uow.conn, [t.port_id for t in live])
     rebinds: list[dict[str, Any]] = []
     stamps: list[dict[str, Any]] = []
-    downs: list[tuple[Any, str]] = []
+    downs: list[tuple[sa.Row[Any], str]] = []
     for t in live:
-        pp = pps.get(t.port_id)
         port = current.get(t.port_id)
-        if port is None:
-            continue
+        if port is None or (port.binding_host_id or None) != t.host_id:
+            continue  # gone or moved on since we compiled: a later batch has its log row
+        pp = pps.get(t.port_id)
         stamp = {
             "port_id": t.port_id,
             "committed_at": t.committed_at,
@@ -136,7 +136,9 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
             "published_at": published_at,
         }
         if pp is None or pp["host_id"] != t.host_id:
-            # A new binding (or unbinding): reports for it count from this revision on.
+            # A new binding (or unbinding): reports for it count from this revision on. No
+            # report of the new host was accepted yet (it would have stamped its host here),
+            # so whatever status the port shows is the old binding's.
             stamp.update(
                 host_id=t.host_id,
                 revision=t.revision,
@@ -147,14 +149,12 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
                 programmed_at=None,
                 reported_at=None,
             )
-            if port.status != "DOWN" and port.revision_number == t.revision:
-                downs.append((port, "DOWN"))
+            downs.append((port, "DOWN"))
             rebinds.append(stamp)
         else:
             stamps.append(stamp)  # only our own columns: the host's report stays intact
     upsert(uow, port_provisioning, rebinds, ["port_id"])
     upsert(uow, port_provisioning, stamps, ["port_id"])
-    # Content is unchanged by a status write, so the new host's ack of t.revision still counts.
     set_status(uow, downs)
     return True
 

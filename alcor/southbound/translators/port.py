@@ -37,21 +37,6 @@ def _by_port(changes: Sequence[LogRow]) -> dict[str, list[LogRow]]:
     return out
 
 
-def already_acked(pp: LogRow | None, host_id: str, revision: int) -> bool:
-    """True when the host acknowledged content equal to this revision (status-only bumps).
-
-    The status intake records `revision` = the bumped revision when a status write was the
-    only change since the content the host reported, so the compiler does not echo every
-    ACTIVE transition back to the hosts.
-    """
-    return (
-        pp is not None
-        and pp["host_id"] == host_id
-        and pp["state"] == "SUCCESS"
-        and pp["revision"] == revision
-    )
-
-
 def plan(changes: Sequence[LogRow], ctx: Context) -> None:
     ids = _by_port(changes)
     ctx.rows(build.load_ports).want(ids)
@@ -90,8 +75,6 @@ def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
                 )
             )
         if cur is not None and host:
-            if already_acked(pp, host, revision):
-                continue
             msg = out.delta(HOSTS, host, last)
             msg.ports.append(build.port_state(cur))
             net = nets.get(network_id)
