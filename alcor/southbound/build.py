@@ -7,7 +7,8 @@ loader takes a set of ids and issues one `IN (...)` query (chunked to stay under
 limits), never one query per row: a host's full state is four indexed queries whatever its size.
 
 This is also the one module of the southbound that imports resource modules (for their tables),
-so that the southbound depends on resource declarations in one place only.
+so that the southbound depends on resource declarations in one place only (the rest of the
+southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t` from here).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+# The southbound's only imports of resource modules, for their tables (declarations, never
+# rules); `alcor.resources.declarations.<kind>` once resources are split that way.
 import alcor.resources.network as _network
 import alcor.resources.port as _port
 import alcor.resources.subnet as _subnet

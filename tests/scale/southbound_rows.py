@@ -13,15 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import alcor.resources.network
-import alcor.resources.port
-import alcor.resources.subnet
+from alcor.southbound import build
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
 
-networks = alcor.resources.network.resource.table
-subnets = alcor.resources.subnet.resource.table
-ports = alcor.resources.port.resource.table
+networks = build.networks_t  # the southbound's one view of the resource tables
+subnets = build.subnets_t
+ports = build.ports_t
 PROJECT = "p1"
 
 

@@ -1,11 +1,14 @@
 """Pure southbound pieces: message splitting, the seq chain of a subject, state hashing, and
-the agent's import boundary (the protocol package only)."""
+the import boundaries (the agent: the protocol package only; the southbound: resources in
+one module)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 from alcor.southbound.protocol import chunks
 from alcor.southbound.protocol import goalstate_pb2 as pb
@@ -84,3 +87,16 @@ def test_the_agent_loads_only_the_southbound_protocol() -> None:
     allowed = ("alcor.agent", "alcor.config", "alcor.southbound.protocol")
     assert "alcor.southbound.protocol.goalstate_pb2" in out
     assert [m for m in out if m != "alcor.southbound" and not m.startswith(allowed)] == []
+
+
+def test_only_build_imports_resource_modules() -> None:
+    root = Path(__file__).resolve().parents[2]
+    importers = set()
+    for path in (root / "alcor" / "southbound").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n == "alcor.resources" or n.startswith("alcor.resources.") for n in names):
+                importers.add(path.relative_to(root).as_posix())
+    assert importers == {"alcor/southbound/build.py"}
