@@ -103,6 +103,16 @@ class Context:
             loader = self._loaders[fetch] = Loader(self.conn, fetch)
         return cast(Loader[K, V], loader)
 
+    def want(
+        self,
+        keys: Iterable[K],
+        *fetches: Callable[[sa.Connection, Iterable[K]], Mapping[K, object]],
+    ) -> None:
+        """Want the same keys from several loaders (a network's row, subnets and hosts)."""
+        wanted = set(keys)
+        for fetch in fetches:
+            self.rows(fetch).want(wanted)
+
 
 @dataclasses.dataclass
 class PortTarget:

@@ -16,9 +16,7 @@ def _by_host(changes: Sequence[LogRow]) -> dict[str, LogRow]:
 
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> None:
-    ids = _by_host(changes)
-    ctx.rows(build.ports_on_hosts).want(ids)
-    ctx.rows(build.tunnel_ips).want(ids)
+    ctx.want(_by_host(changes), build.ports_on_hosts, build.tunnel_ips)
 
 
 def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:

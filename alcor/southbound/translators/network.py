@@ -18,9 +18,7 @@ def _changed(changes: Sequence[LogRow]) -> dict[str, LogRow]:
 
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> None:
-    ids = _changed(changes)
-    ctx.rows(build.load_networks).want(ids)
-    ctx.rows(build.hosts_on_networks).want(ids)
+    ctx.want(_changed(changes), build.load_networks, build.hosts_on_networks)
 
 
 def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:

@@ -38,9 +38,7 @@ def _by_port(changes: Sequence[LogRow]) -> dict[str, list[LogRow]]:
 
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> None:
-    ids = _by_port(changes)
-    ctx.rows(build.load_ports).want(ids)
-    ctx.rows(provisioning).want(ids)
+    ctx.want(_by_port(changes), build.load_ports, provisioning)
 
 
 def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
@@ -50,12 +48,11 @@ def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
     bound = [
         p for p in (ports.get(pid) for pid in port_log) if p is not None and p["binding_host_id"]
     ]
+    ctx.want((p["network_id"] for p in bound), build.load_networks, build.load_subnets)
+    ctx.want((p["binding_host_id"] for p in bound), build.tunnel_ips)
     nets = ctx.rows(build.load_networks)
     subs = ctx.rows(build.load_subnets)
     tunnels = ctx.rows(build.tunnel_ips)
-    nets.want(p["network_id"] for p in bound)
-    subs.want(p["network_id"] for p in bound)
-    tunnels.want(p["binding_host_id"] for p in bound)
     host_nets: dict[str, set[str]] = {}  # networks each host's delta already carries
 
     for pid, entries in port_log.items():

@@ -15,8 +15,7 @@ def _last(changes: Sequence[LogRow]) -> dict[str, LogRow]:
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> None:
     nids = {r["network_id"] for r in _last(changes).values()}
-    for fetch in (build.load_networks, build.load_subnets, build.hosts_on_networks):
-        ctx.rows(fetch).want(nids)
+    ctx.want(nids, build.load_networks, build.load_subnets, build.hosts_on_networks)
 
 
 def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
