@@ -73,13 +73,11 @@ def compile_batch(conn: sa.Connection, cursor: int, limit: int) -> Batch | None:
     by_kind: dict[str, list[LogRow]] = {}
     for r in rows:
         by_kind.setdefault(r["resource"], []).append(r)
-    work = [(t, by_kind[t.kind]) for t in REGISTRY if t.kind in by_kind]
     ctx = Context(conn)
-    for t, changes in work:
-        t.plan(changes, ctx)
+    renders = [t.plan(by_kind[t.kind], ctx) for t in REGISTRY if t.kind in by_kind]
     out = Output()
-    for t, changes in work:
-        t.render(changes, ctx, out)
+    for render in renders:
+        render(out)
     prev = build.subject_seq_map(conn, out.deltas)
     return Batch(
         last_seq=rows[-1]["seq"],

@@ -9,12 +9,14 @@ full-state RPCs. A new kind on the southbound is a new translator module (and it
 messages), never an edit of the compiler.
 
 Why two phases: a batch holds up to thousands of log rows, and rows are never read one by one.
-In `plan` every translator names the ids it will need, from the log alone; in `render` it
-reads them through the batch's shared loaders (`Context.rows`). A loader fetches everything
-wanted so far in one query when it is first read, so ids another translator planned ride on
-the same query. A translator that learns ids only from rows (a port's network) wants them all
-before it reads any of them. A batch therefore costs a fixed number of queries, whatever its
-size, and reading an id nobody wanted is a bug (LookupError), not a hidden query per row.
+A translator's `plan` sees its kind's log rows and names the ids it will need, from the log
+alone, then returns its renderer, which the compiler calls once every translator has planned.
+The renderer reads the rows through the batch's shared loaders (`Context.rows`): a loader
+fetches everything wanted so far in one query when it is first read, so ids another translator
+planned ride on the same query. A renderer that learns ids only from rows (a port's network)
+wants them all before it reads any of them. A batch therefore costs a fixed number of queries,
+whatever its size, and reading an id nobody wanted is a bug (LookupError), not a hidden query
+per row.
 """
 
 from __future__ import annotations
@@ -146,10 +148,12 @@ class Output:
         return cast(D, msg)
 
 
+Render = Callable[[Output], None]
+
+
 @dataclasses.dataclass(frozen=True)
 class Translator:
     """How one resource kind's changes reach the hosts (see the module docstring)."""
 
     kind: str  # the change log's `resource`
-    plan: Callable[[Sequence[LogRow], Context], None]
-    render: Callable[[Sequence[LogRow], Context, Output], None]
+    plan: Callable[[Sequence[LogRow], Context], Render]  # log rows in order -> its renderer

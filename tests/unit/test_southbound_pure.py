@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alcor.southbound.protocol import chunks
+from alcor.southbound.protocol import chunks, subjects
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol.seqstream import SeqStream
 from alcor.southbound.sim import state_hash
@@ -100,3 +100,10 @@ def test_only_build_imports_resource_modules() -> None:
             if any(n == "alcor.resources" or n.startswith("alcor.resources.") for n in names):
                 importers.add(path.relative_to(root).as_posix())
     assert importers == {"alcor/southbound/build.py"}
+
+
+def test_subject_tokens_escape_injectively() -> None:
+    assert subjects.host("h1.example.com") == "alcor.host.h1~dexample~dcom"
+    names = [".", "~d", "~", "*", ">", " ", "a b", "a.b", "a~db"]
+    assert len({subjects.token(n) for n in names}) == len(names)
+    assert not any(c in subjects.token(n) for n in names for c in ".*> ")

@@ -6,10 +6,11 @@ there, so a delete goes nowhere.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from alcor.southbound import build
-from alcor.southbound.translate import HOSTS, Context, LogRow, Output, Translator
+from alcor.southbound.translate import HOSTS, Context, LogRow, Output, Render, Translator
 
 
 def _changed(changes: Sequence[LogRow]) -> dict[str, LogRow]:
@@ -17,14 +18,16 @@ def _changed(changes: Sequence[LogRow]) -> dict[str, LogRow]:
     return {nid: r for nid, r in last.items() if r["op"] != "delete"}
 
 
-def plan(changes: Sequence[LogRow], ctx: Context) -> None:
-    ctx.want(_changed(changes), build.load_networks, build.hosts_on_networks)
+def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
+    changed = _changed(changes)
+    ctx.want(changed, build.load_networks, build.hosts_on_networks)
+    return functools.partial(_render, changed, ctx)
 
 
-def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
+def _render(changed: dict[str, LogRow], ctx: Context, out: Output) -> None:
     nets = ctx.rows(build.load_networks)
     hosts = ctx.rows(build.hosts_on_networks)
-    for nid, change in sorted(_changed(changes).items()):
+    for nid, change in sorted(changed.items()):
         net = nets.get(nid)
         if net is None:
             continue
@@ -32,4 +35,4 @@ def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
             out.delta(HOSTS, h, change).networks.append(build.network_state(net))
 
 
-TRANSLATOR = Translator("network", plan, render)
+TRANSLATOR = Translator("network", plan)

@@ -12,6 +12,7 @@ revision). Every port rendered is a `PortTarget`: the compiler stamps its provis
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from alcor.southbound import build
@@ -24,6 +25,7 @@ from alcor.southbound.translate import (
     LogRow,
     Output,
     PortTarget,
+    Render,
     Translator,
 )
 
@@ -37,12 +39,13 @@ def _by_port(changes: Sequence[LogRow]) -> dict[str, list[LogRow]]:
     return out
 
 
-def plan(changes: Sequence[LogRow], ctx: Context) -> None:
-    ctx.want(_by_port(changes), build.load_ports, provisioning)
-
-
-def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
+def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
     port_log = _by_port(changes)
+    ctx.want(port_log, build.load_ports, provisioning)
+    return functools.partial(_render, port_log, ctx)
+
+
+def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> None:
     ports = ctx.rows(build.load_ports)
     pps = ctx.rows(provisioning)
     bound = [
@@ -97,4 +100,4 @@ def render(changes: Sequence[LogRow], ctx: Context, out: Output) -> None:
             out.ports.append(PortTarget(pid, None, revision, last["committed_at"], cur is None))
 
 
-TRANSLATOR = Translator("port", plan, render)
+TRANSLATOR = Translator("port", plan)
