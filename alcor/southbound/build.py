@@ -13,7 +13,7 @@ southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t` f
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -117,11 +117,11 @@ def subnet_state(row: sa.RowMapping, dns_domain: str = "") -> pb.SubnetState:
     )
 
 
-def _fixed_ips(value: Any) -> list[pb.FixedIp]:
+def _fixed_ips(value: Iterable[Mapping[str, str]] | None) -> list[pb.FixedIp]:
     return [pb.FixedIp(subnet_id=f["subnet_id"], ip_address=f["ip_address"]) for f in value or []]
 
 
-def _pairs(value: Any) -> list[pb.AddressPair]:
+def _pairs(value: Iterable[Mapping[str, str]] | None) -> list[pb.AddressPair]:
     return [
         pb.AddressPair(ip_address=p["ip_address"], mac_address=p.get("mac_address") or "")
         for p in value or []
