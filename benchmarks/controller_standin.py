@@ -21,8 +21,8 @@ import nats
 import nats.aio.client
 import nats.aio.msg
 
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound import subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 
 
 class ControllerStandIn:

@@ -65,9 +65,9 @@ from alcor.lab.host import GUARD_TABLE, Host
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.lab.vm import HOOK as VM_HOOK
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound import subjects
 from alcor.southbound.nats_server import NatsServer, free_port
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 from benchmarks.controller_standin import ControllerStandIn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dataplane.json"

@@ -43,9 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alcor.config import ServerSettings  # noqa: E402
-from alcor.southbound import build, subjects  # noqa: E402
-from alcor.southbound import goalstate_pb2 as pb  # noqa: E402
+from alcor.southbound import build  # noqa: E402
 from alcor.southbound.nats_server import running  # noqa: E402
+from alcor.southbound.protocol import goalstate_pb2 as pb  # noqa: E402
+from alcor.southbound.protocol import subjects  # noqa: E402
 from alcor.southbound.service import Southbound  # noqa: E402
 from alcor.southbound.sim import Fleet  # noqa: E402
 from alcor.store.db import Database  # noqa: E402

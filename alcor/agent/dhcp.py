@@ -21,7 +21,7 @@ from os_ken.lib import addrconv
 from os_ken.lib.packet import dhcp, ether_types, ethernet, ipv4, packet, udp
 
 from alcor.agent.flows import dhcp_server
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.protocol import goalstate_pb2 as pb
 
 LEASE_TIME = 86400
 DHCP_NAK = 6  # os-ken names DISCOVER/OFFER/REQUEST/ACK only

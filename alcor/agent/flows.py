@@ -61,7 +61,7 @@ import socket
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.protocol import goalstate_pb2 as pb
 
 CLASSIFY = 0
 PORT_SECURITY = 10

@@ -36,10 +36,10 @@ from alcor.agent.openflow_channel import OpenFlowChannel
 from alcor.agent.ovsdb import Interface, OvsDriver
 from alcor.agent.reconciler import Reconciler
 from alcor.config import AgentSettings
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound import subjects
-from alcor.southbound.chunks import request_table
-from alcor.southbound.seqstream import SeqStream
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
+from alcor.southbound.protocol.chunks import request_table
+from alcor.southbound.protocol.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
 

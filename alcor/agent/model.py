@@ -20,7 +20,7 @@ from typing import Any
 
 from alcor.agent import flows
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.protocol import goalstate_pb2 as pb
 
 # ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id)
 Owner = tuple[str, ...]

@@ -1,29 +1,37 @@
 """Database rows -> goal-state protobufs, in batched queries shared by the compiler and the RPCs.
 
 Why one module for both: a delta and a full state must describe a resource identically, or an
-agent that resyncs would see a difference where there is none. Every loader takes a set of ids
-and issues one `IN (...)` query (chunked to stay under bind-parameter limits), never one query
-per row: a host's full state is four indexed queries whatever its size.
+agent that resyncs would see a difference where there is none. The compiler's translators
+(`translators/`) and the full-state RPCs render every resource with these functions. Every
+loader takes a set of ids and issues one `IN (...)` query (chunked to stay under bind-parameter
+limits), never one query per row: a host's full state is four indexed queries whatever its size.
+
+This is also the one module of the southbound that imports resource modules (for their tables),
+so that the southbound depends on resource declarations in one place only (the rest of the
+southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t` from here).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+# The southbound's only imports of resource modules: declarations, for their tables (never
+# rules; tests/unit/test_layers.py holds it to that).
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.port as _port
 import alcor.resources.declarations.subnet as _subnet
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound import subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 from alcor.store.schema import hosts, subject_seqs
 
 networks_t = _network.resource.table
 subnets_t = _subnet.resource.table
 ports_t = _port.resource.table
 
+K = TypeVar("K", bound=Hashable)
 IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
 
 PORT_COLUMNS = [
@@ -49,21 +57,34 @@ PORT_COLUMNS = [
 ]
 
 
-def chunked(values: Iterable[Any], size: int = IN_CHUNK) -> Iterator[list[Any]]:
+def chunked(values: Iterable[K], size: int = IN_CHUNK) -> Iterator[list[K]]:
     items = list(values)
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _rows_in(conn: sa.Connection, stmt: Any, column: Any, ids: Iterable[Any]) -> list[Any]:
-    out: list[Any] = []
+def rows_in(
+    conn: sa.Connection,
+    stmt: sa.Select[Any],
+    column: sa.ColumnElement[Any],
+    ids: Iterable[Hashable],
+) -> list[sa.RowMapping]:
+    """`stmt` restricted to `column IN ids`, chunked; ids are deduplicated."""
+    out: list[sa.RowMapping] = []
     for part in chunked(set(ids)):
         out.extend(conn.execute(stmt.where(column.in_(part))).mappings().all())
     return out
 
 
+def _grouped(rows: Iterable[sa.RowMapping], key: str) -> dict[str, list[sa.RowMapping]]:
+    out: dict[str, list[sa.RowMapping]] = {}
+    for r in rows:
+        out.setdefault(r[key], []).append(r)
+    return out
+
+
 # -- row -> message ---------------------------------------------------------------------------
-def network_state(row: Any) -> pb.NetworkState:
+def network_state(row: sa.RowMapping) -> pb.NetworkState:
     return pb.NetworkState(
         id=row["id"],
         op=pb.UPSERT,
@@ -77,7 +98,7 @@ def network_state(row: Any) -> pb.NetworkState:
     )
 
 
-def subnet_state(row: Any, dns_domain: str = "") -> pb.SubnetState:
+def subnet_state(row: sa.RowMapping, dns_domain: str = "") -> pb.SubnetState:
     return pb.SubnetState(
         id=row["id"],
         op=pb.UPSERT,
@@ -96,18 +117,18 @@ def subnet_state(row: Any, dns_domain: str = "") -> pb.SubnetState:
     )
 
 
-def _fixed_ips(value: Any) -> list[pb.FixedIp]:
+def _fixed_ips(value: Iterable[Mapping[str, str]] | None) -> list[pb.FixedIp]:
     return [pb.FixedIp(subnet_id=f["subnet_id"], ip_address=f["ip_address"]) for f in value or []]
 
 
-def _pairs(value: Any) -> list[pb.AddressPair]:
+def _pairs(value: Iterable[Mapping[str, str]] | None) -> list[pb.AddressPair]:
     return [
         pb.AddressPair(ip_address=p["ip_address"], mac_address=p.get("mac_address") or "")
         for p in value or []
     ]
 
 
-def port_state(row: Any, revision: int | None = None) -> pb.PortState:
+def port_state(row: sa.RowMapping, revision: int | None = None) -> pb.PortState:
     return pb.PortState(
         id=row["id"],
         op=pb.UPSERT,
@@ -134,7 +155,9 @@ def port_state(row: Any, revision: int | None = None) -> pb.PortState:
     )
 
 
-def neighbor_state(row: Any, tunnel_ip: str, revision: int | None = None) -> pb.NeighborState:
+def neighbor_state(
+    row: sa.RowMapping, tunnel_ip: str, revision: int | None = None
+) -> pb.NeighborState:
     return pb.NeighborState(
         port_id=row["id"],
         op=pb.UPSERT,
@@ -149,34 +172,39 @@ def neighbor_state(row: Any, tunnel_ip: str, revision: int | None = None) -> pb.
 
 
 # -- loaders ----------------------------------------------------------------------------------
-def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Any]:
-    rows = _rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.id, ids)
+def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
+    rows = rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.id, ids)
     return {r["id"]: r for r in rows}
 
 
-def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Any]:
-    rows = _rows_in(conn, sa.select(networks_t), networks_t.c.id, ids)
+def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[sa.RowMapping]]:
+    """host id -> the ports bound to it (index on binding_host_id)."""
+    rows = rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.binding_host_id, host_ids)
+    return _grouped(rows, "binding_host_id")
+
+
+def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
+    rows = rows_in(conn, sa.select(networks_t), networks_t.c.id, ids)
     return {r["id"]: r for r in rows}
 
 
-def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[Any]]:
-    rows = _rows_in(conn, sa.select(subnets_t), subnets_t.c.network_id, network_ids)
-    out: dict[str, list[Any]] = {}
-    for r in rows:
-        out.setdefault(r["network_id"], []).append(r)
-    return out
+def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[sa.RowMapping]]:
+    """network id -> its subnets."""
+    return _grouped(
+        rows_in(conn, sa.select(subnets_t), subnets_t.c.network_id, network_ids), "network_id"
+    )
 
 
 def tunnel_ips(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, str]:
     stmt = sa.select(hosts.c.host_id, hosts.c.tunnel_ip)
     return {
-        r["host_id"]: r["tunnel_ip"] or "" for r in _rows_in(conn, stmt, hosts.c.host_id, host_ids)
+        r["host_id"]: r["tunnel_ip"] or "" for r in rows_in(conn, stmt, hosts.c.host_id, host_ids)
     }
 
 
 def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
     stmt = sa.select(subject_seqs.c.subject, subject_seqs.c.seq)
-    return {r["subject"]: r["seq"] for r in _rows_in(conn, stmt, subject_seqs.c.subject, names)}
+    return {r["subject"]: r["seq"] for r in rows_in(conn, stmt, subject_seqs.c.subject, names)}
 
 
 def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -187,7 +215,7 @@ def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[s
         .distinct()
     )
     out: dict[str, set[str]] = {}
-    for r in _rows_in(conn, stmt, ports_t.c.network_id, network_ids):
+    for r in rows_in(conn, stmt, ports_t.c.network_id, network_ids):
         if r["binding_host_id"]:
             out.setdefault(r["network_id"], set()).add(r["binding_host_id"])
     return out
@@ -201,8 +229,8 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     what was published up to that seq, so an agent that applies later deltas with revision
     guards (UPSERT/DELETE only when revision >= what it holds) never goes backwards.
     """
-    port_rows = _rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.binding_host_id, host_ids)
-    net_ids = {r["network_id"] for r in port_rows}
+    by_host = ports_on_hosts(conn, host_ids)
+    net_ids = {r["network_id"] for rows in by_host.values() for r in rows}
     nets = load_networks(conn, net_ids)
     subs = load_subnets(conn, net_ids)
     seqs = subject_seq_map(
@@ -210,13 +238,10 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
         [subjects.host(h) for h in host_ids] + [subjects.network(n) for n in net_ids],
     )
     states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
-    host_nets: dict[str, set[str]] = {h: set() for h in host_ids}
-    for r in port_rows:
-        states[r["binding_host_id"]].ports.append(port_state(r))
-        host_nets[r["binding_host_id"]].add(r["network_id"])
-    for h, nids in host_nets.items():
-        state = states[h]
-        for nid in sorted(nids):
+    for h, state in states.items():
+        rows = by_host.get(h, [])
+        state.ports.extend(port_state(r) for r in rows)
+        for nid in sorted({r["network_id"] for r in rows}):
             net = nets.get(nid)
             if net is None:
                 continue

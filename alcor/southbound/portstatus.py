@@ -1,10 +1,17 @@
-"""Writing port status the way every other port change is written, plus a portable upsert.
+"""Writing port status apart from intent, reading provisioning rows, and a portable upsert.
 
-Why one helper: status changes come from three places (a host's report, a dead host, a
-rebinding) and Neutron semantics want each to bump `revision_number` and `updated_at` and to
-appear in the change log like any update, so that API clients polling with revision checks
-and our own compiler see it. The update is conditional on the revision read under lock, so a
-concurrent API update is never overwritten.
+Why one helper: status changes come from four places (a host's report, a dead host, a host
+heard from again, a rebinding) and each must look the same to API clients: Neutron bumps
+`revision_number` and `updated_at` on a status change, and clients polling with revision checks
+rely on it, so we do too, and emit a post-commit `port_status` event (Nova notifications).
+
+What a status write does NOT do is log to the change log: that log is the intent stream the
+compiler turns into goal states (DESIGN §2, "intent and status are apart"), and a status change
+alters nothing a host must program, so the compiler never sees its own echo. Hosts therefore
+hold revisions with gaps (a full state carries the bumped one, deltas the next content change);
+they compare revisions with >=, and the status intake accepts reports from the binding's start
+revision on, so gaps are harmless. The update is conditional on the revision read under lock,
+so a concurrent API update is never overwritten.
 """
 
 from __future__ import annotations
@@ -15,37 +22,42 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alcor.southbound.build import chunked, ports_t
+from alcor.southbound.build import chunked, ports_t, rows_in
 from alcor.store.db import UnitOfWork
+from alcor.store.schema import port_provisioning
 
 STATUS_COLUMNS = (
     ports_t.c.id,
     ports_t.c.status,
     ports_t.c.revision_number,
-    ports_t.c.network_id,
     ports_t.c.binding_host_id,
-    ports_t.c.project_id,
     ports_t.c.admin_state_up,
     ports_t.c.device_id,
     ports_t.c.device_owner,
 )
 
 
-def lock_ports(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, Any]:
+def provisioning(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, sa.RowMapping]:
+    """port id -> its `port_provisioning` row (what its host was told and reported)."""
+    rows = rows_in(conn, sa.select(port_provisioning), port_provisioning.c.port_id, port_ids)
+    return {r["port_id"]: r for r in rows}
+
+
+def lock_ports(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, sa.Row[Any]]:
     """Current status-relevant columns of these ports, row-locked on PostgreSQL."""
-    out: dict[str, Any] = {}
+    out: dict[str, sa.Row[Any]] = {}
     for part in chunked(sorted(set(ids))):  # sorted: a stable lock order avoids deadlocks
         stmt = sa.select(*STATUS_COLUMNS).where(ports_t.c.id.in_(part)).with_for_update()
         out.update({r.id: r for r in uow.execute(stmt)})
     return out
 
 
-def set_status(uow: UnitOfWork, changes: Sequence[tuple[Any, str]]) -> dict[str, int]:
-    """Apply (locked port row, new status) pairs; returns port id -> new revision.
+def set_status(uow: UnitOfWork, changes: Sequence[tuple[sa.Row[Any], str]]) -> int:
+    """Apply (locked port row, new status) pairs; returns how many ports changed.
 
     Rows whose status already equals the new one are left alone (no revision churn).
     """
-    out: dict[str, int] = {}
+    changed = 0
     for row, status in changes:
         if row.status == status:
             continue
@@ -66,17 +78,8 @@ def set_status(uow: UnitOfWork, changes: Sequence[tuple[Any, str]]) -> dict[str,
                     "device_owner": row.device_owner,
                 },
             )
-            uow.log(
-                "port",
-                row.id,
-                "update",
-                revision,
-                network_id=row.network_id,
-                host_id=row.binding_host_id,
-                project_id=row.project_id,
-            )
-            out[row.id] = revision
-    return out
+            changed += 1
+    return changed
 
 
 def upsert(

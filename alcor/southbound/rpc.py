@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from typing import Any
@@ -20,11 +21,15 @@ import nats.aio.msg
 import nats.errors
 import sqlalchemy as sa
 
-from alcor.southbound import build, chunks, subjects
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import build
 from alcor.southbound.batcher import Batcher
+from alcor.southbound.protocol import chunks, subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.status import revive_hosts
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import hosts
+
+log = logging.getLogger(__name__)
 
 
 def heartbeat_interval(agent_down_time: float) -> float:
@@ -82,15 +87,26 @@ def register_hosts(uow: UnitOfWork, infos: list[pb.AgentInfo]) -> None:
                 uow.log("host", moved[host_id], "update", 0, host_id=host_id)
 
 
-def write_heartbeats(uow: UnitOfWork, beats: dict[str, tuple[float, int]]) -> None:
-    stmt = (
+def write_heartbeats(uow: UnitOfWork, beats: dict[str, tuple[float, int]], down_time: float) -> int:
+    """Record signs of life; hosts that were taken for dead get their ports' status back
+    (`status.revive_hosts`, in this transaction). Returns how many ports changed."""
+    cutoff = uow.now - down_time
+    names = sorted(beats)  # a stable lock order, as the liveness sweep locks them
+    revived: list[str] = []
+    for part in build.chunked(names):
+        dead = sa.select(hosts.c.host_id).where(
+            hosts.c.host_id.in_(part), hosts.c.heartbeat_at < cutoff
+        )
+        revived.extend(r.host_id for r in uow.execute(dead))
+    update = (
         hosts.update()
         .where(hosts.c.host_id == sa.bindparam("b_host_id"))
         .values(heartbeat_at=sa.bindparam("b_at"), applied_seq=sa.bindparam("b_seq"))
     )
     uow.execute(
-        stmt, [{"b_host_id": h, "b_at": at, "b_seq": seq} for h, (at, seq) in beats.items()]
+        update, [{"b_host_id": h, "b_at": beats[h][0], "b_seq": beats[h][1]} for h in names]
     )
+    return revive_hosts(uow, revived) if revived else 0
 
 
 class RpcServer:
@@ -99,6 +115,7 @@ class RpcServer:
     def __init__(self, db: Database, nc: nats.aio.client.Client, agent_down_time: float):
         self.db = db
         self.nc = nc
+        self.down_time = agent_down_time
         self.interval = heartbeat_interval(agent_down_time)
         # Heartbeats reach the database well within the down time, in few transactions.
         self.flush_interval = min(1.0, agent_down_time / 10)
@@ -134,7 +151,7 @@ class RpcServer:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.beats:
-            await self.db.write(write_heartbeats, self.beats)
+            await self.db.write(write_heartbeats, self.beats, self.down_time)
             self.beats = {}
 
     @staticmethod
@@ -157,9 +174,17 @@ class RpcServer:
     async def _flush_heartbeats(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval)
-            if self.beats:
-                beats, self.beats = self.beats, {}
-                await self.db.write(write_heartbeats, beats)
+            if not self.beats:
+                continue
+            beats, self.beats = self.beats, {}
+            try:
+                revived = await self.db.write(write_heartbeats, beats, self.down_time)
+            except Exception:
+                log.exception("heartbeat write failed; keeping them for the next round")
+                self.beats = {**beats, **self.beats}
+                continue
+            if revived:
+                log.info("hosts heard from again: %d ports back to their reported status", revived)
 
     async def _host_states(self, msgs: list[nats.aio.msg.Msg]) -> None:
         wanted = [(m, pb.HostStateRequest.FromString(m.data).host_id) for m in msgs]

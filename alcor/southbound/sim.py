@@ -33,9 +33,10 @@ import nats.aio.client
 import nats.aio.msg
 import sqlalchemy as sa
 
-from alcor.southbound import build, chunks, subjects
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound.seqstream import SeqStream
+from alcor.southbound import build
+from alcor.southbound.protocol import chunks, subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
 

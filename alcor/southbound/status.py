@@ -2,17 +2,20 @@
 
 Rules, applied in batched transactions (many reports per transaction):
 
-* a report counts only if it comes from the port's current binding host, and, for that
-  binding, is not older than the revision the binding started at (`port_provisioning.revision`,
-  stamped by the compiler); before the compiler has stamped a new binding, only a report of the
-  port's exact current revision counts. Stale reports from a previous binding are ignored.
+* a report counts only if it comes from the port's current binding host and is not older than
+  the revision the last stamped binding started at (`port_provisioning.bound_revision`, stamped
+  by the compiler once it published a new binding, or by the first report accepted for it). A
+  host only ever holds revisions at which the port was bound to it, so a report from the
+  current host at or after that start belongs to the current binding (or to a later one the
+  compiler has not stamped yet); an older one is left over from a previous binding there.
+  Revision gaps do not matter: hosts hold the newest revision they were sent and compare with
+  >=, and status writes bump revisions without telling the hosts (see `portstatus`).
 * SUCCESS -> ACTIVE (DOWN if admin_state_up is false); FAILURE -> ERROR with the reason;
   REMOVED or PENDING -> DOWN.
 * a host with no heartbeat for `agent_down_time` is dead: its ports go DOWN (liveness sweep).
-
-Status writes bump revision and log an "update" (see `portstatus`). When the acknowledged
-revision is exactly the port's revision, `port_provisioning.revision` is moved to the bumped
-revision so the compiler knows the host already holds that content and does not echo it.
+  That is status only; the host's last report stays in `port_provisioning`, so a host heard
+  from again gets back the status its reports imply (`revive_hosts`, run with the heartbeat
+  write) without re-reporting: an agent that stayed up and connected has nothing new to say.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import nats.aio.client
@@ -27,24 +31,31 @@ import nats.aio.msg
 import nats.errors
 import sqlalchemy as sa
 
-from alcor.southbound import build, subjects
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound import build
 from alcor.southbound.batcher import Batcher
-from alcor.southbound.portstatus import lock_ports, set_status, upsert
+from alcor.southbound.portstatus import lock_ports, provisioning, set_status, upsert
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import hosts, port_provisioning
 
 log = logging.getLogger(__name__)
 
-PORT_STATUS = {pb.SUCCESS: "ACTIVE", pb.FAILURE: "ERROR", pb.PENDING: "DOWN", pb.REMOVED: "DOWN"}
+PORT_STATUS: dict[int, str] = {
+    pb.SUCCESS: "ACTIVE",
+    pb.FAILURE: "ERROR",
+    pb.PENDING: "DOWN",
+    pb.REMOVED: "DOWN",
+}
 
 
-def _accepted(report_host: str, revision: int, port: Any, pp: Any) -> bool:
-    if port.binding_host_id != report_host:
-        return False
-    if pp is not None and pp["host_id"] == report_host:
-        return revision >= pp["bound_revision"]
-    return revision == port.revision_number
+def _status(state: int, admin_state_up: bool | None) -> str:
+    status = PORT_STATUS.get(state, "DOWN")
+    return "DOWN" if status == "ACTIVE" and admin_state_up is False else status
+
+
+def _accepted(report_host: str, revision: int, port: sa.Row[Any], pp: sa.RowMapping | None) -> bool:
+    return port.binding_host_id == report_host and (pp is None or revision >= pp["bound_revision"])
 
 
 def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, float]]) -> int:
@@ -56,38 +67,23 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
     if not last:
         return 0
     ports = lock_ports(uow, last)
-    pps: dict[str, Any] = {}
-    for part in build.chunked(last):
-        stmt = sa.select(port_provisioning).where(port_provisioning.c.port_id.in_(part))
-        pps.update({r["port_id"]: r for r in uow.execute(stmt).mappings()})
-    changes: list[tuple[Any, str]] = []
-    accepted: list[tuple[str, pb.ResourceStatus, float]] = []
+    pps = provisioning(uow.conn, last)
+    changes: list[tuple[sa.Row[Any], str]] = []
+    stamps: list[dict[str, Any]] = []
     for port_id, (host_id, st, sent_at) in last.items():
         port = ports.get(port_id)
-        if port is None or not _accepted(host_id, st.revision, port, pps.get(port_id)):
+        pp = pps.get(port_id)
+        if port is None or not _accepted(host_id, st.revision, port, pp):
             continue
-        status = PORT_STATUS.get(st.state, "DOWN")
-        if status == "ACTIVE" and port.admin_state_up is False:
-            status = "DOWN"
-        changes.append((port, status))
-        accepted.append((host_id, st, sent_at))
-    bumped = set_status(uow, changes)
-    stamps = []
-    for host_id, st, sent_at in accepted:
-        port, pp = ports[st.id], pps.get(st.id)
-        if st.revision == port.revision_number:
-            revision = bumped.get(st.id, port.revision_number)  # host holds this content
-        elif pp is not None and pp["host_id"] == host_id:
-            revision = pp["revision"]
-        else:
-            revision = st.revision
-        bound = pp["bound_revision"] if pp is not None and pp["host_id"] == host_id else None
+        changes.append((port, _status(st.state, port.admin_state_up)))
+        # The first report of a binding the compiler has not stamped yet starts it.
+        same = pp is not None and pp["host_id"] == host_id
         stamps.append(
             {
-                "port_id": st.id,
+                "port_id": port_id,
                 "host_id": host_id,
-                "revision": revision,
-                "bound_revision": st.revision if bound is None else bound,
+                "revision": st.revision,
+                "bound_revision": pp["bound_revision"] if pp is not None and same else st.revision,
                 "state": pb.ProgramState.Name(st.state),
                 "reason": st.reason[:255],
                 "received_at": st.received_at or None,
@@ -95,17 +91,23 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
                 "reported_at": sent_at or None,
             }
         )
+    set_status(uow, changes)
     upsert(uow, port_provisioning, stamps, ["port_id"])
-    return len(accepted)
+    return len(stamps)
 
 
 def sweep_dead_hosts(uow: UnitOfWork, down_time: float) -> int:
     """Ports bound to hosts silent for `down_time` go DOWN; returns how many changed."""
     cutoff = uow.now - down_time
-    dead = [
-        r.host_id
-        for r in uow.execute(sa.select(hosts.c.host_id).where(hosts.c.heartbeat_at < cutoff))
-    ]
+    # Locking the hosts' rows makes a heartbeat committing meanwhile wait for us and then see
+    # our DOWN (`revive_hosts`), or, if it came first, drops its host from our list.
+    stmt = (
+        sa.select(hosts.c.host_id)
+        .where(hosts.c.heartbeat_at < cutoff)
+        .order_by(hosts.c.host_id)
+        .with_for_update()
+    )
+    dead = [r.host_id for r in uow.execute(stmt)]
     ids: list[str] = []
     col = build.ports_t.c
     for part in build.chunked(dead):
@@ -114,7 +116,37 @@ def sweep_dead_hosts(uow: UnitOfWork, down_time: float) -> int:
     if not ids:
         return 0
     ports = lock_ports(uow, ids)
-    return len(set_status(uow, [(p, "DOWN") for p in ports.values()]))
+    return set_status(uow, [(p, "DOWN") for p in ports.values()])
+
+
+def revive_hosts(uow: UnitOfWork, host_ids: Iterable[str]) -> int:
+    """Hosts heard from again after being taken for dead: their DOWN ports get back the status
+    their last accepted report implies (ACTIVE or ERROR); returns how many changed."""
+    col = build.ports_t.c
+    pp = port_provisioning.c
+    ids: list[str] = []
+    for part in build.chunked(host_ids):
+        stmt = (
+            sa.select(col.id)
+            .join_from(build.ports_t, port_provisioning, pp.port_id == col.id)
+            .where(
+                col.binding_host_id.in_(part),
+                col.status == "DOWN",
+                pp.host_id == col.binding_host_id,
+                pp.state.in_(("SUCCESS", "FAILURE")),
+            )
+        )
+        ids.extend(r.id for r in uow.execute(stmt))
+    if not ids:
+        return 0
+    ports = lock_ports(uow, ids)
+    reports = provisioning(uow.conn, ids)
+    changes = [
+        (p, _status(pb.ProgramState.Value(reports[p.id]["state"]), p.admin_state_up))
+        for p in ports.values()
+        if p.id in reports and reports[p.id]["host_id"] == p.binding_host_id
+    ]
+    return set_status(uow, changes)
 
 
 class StatusIntake:

@@ -76,8 +76,7 @@ port_provisioning = sa.Table(
     metadata,
     sa.Column("port_id", sa.String(36), primary_key=True),
     sa.Column("host_id", sa.String(255)),
-    # Revision of the content the host last acknowledged (status-only bumps included), so the
-    # compiler does not echo a status change back to the host that caused it.
+    # Revision the host last reported on (until it reports: the one its binding was sent at).
     sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
     # Revision the current binding started at: the host's reports count from it on.
     sa.Column("bound_revision", sa.Integer, nullable=False, server_default="0"),

@@ -255,9 +255,8 @@ def test_port_down_until_plugged_active_after_programming_with_timeline(
 def test_unplugging_the_vif_turns_the_port_down(
     api: Api, lab: Lab, nets: dict[str, dict[str, Any]], net: dict[str, Vm], scratch: Scratch
 ) -> None:
-    # Fails today (alcor bug, see the e2e report): the agent reports REMOVED with the
-    # revision of the goal state it holds (0), but the intake's SUCCESS write bumped the port
-    # and port_provisioning.revision to 1, so `status._accepted` drops the report (0 < 1).
+    # The agent reports REMOVED with the revision it holds, older than the port's (status
+    # writes bump it without telling hosts); it counts, being from the binding's start on.
     vm8 = boot(scratch, "vm8", "h3", nets["A"], 18)
     api.wait_status(vm8.port_id, "ACTIVE")
     vm8.unplug()

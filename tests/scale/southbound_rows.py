@@ -13,15 +13,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import alcor.resources.declarations.network
-import alcor.resources.declarations.port
-import alcor.resources.declarations.subnet
+from alcor.southbound import build
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
 
-networks = alcor.resources.declarations.network.resource.table
-subnets = alcor.resources.declarations.subnet.resource.table
-ports = alcor.resources.declarations.port.resource.table
+networks = build.networks_t  # the southbound's one view of the resource tables
+subnets = build.subnets_t
+ports = build.ports_t
 PROJECT = "p1"
 
 

@@ -46,7 +46,9 @@ def test_port_active_only_after_its_host_acks(
     asyncio.run(main())
 
 
-def test_dead_host_ports_go_down(sb_db: Database, nats_srv: NatsServer, tmp_path: Path) -> None:
+def test_dead_host_ports_go_down_and_come_back_with_the_host(
+    sb_db: Database, nats_srv: NatsServer, tmp_path: Path
+) -> None:
     async def main() -> None:
         service = await start_southbound(sb_db, settings(nats_srv, tmp_path, down_time=1.5))
         fleet = Fleet(nats_srv.url, 2, "dead")
@@ -66,6 +68,23 @@ def test_dead_host_ports_go_down(sb_db: Database, nats_srv: NatsServer, tmp_path
                 what="DOWN after the host died",
             )
             assert rows.port_row(sb_db, b)["status"] == "ACTIVE"
+            # A host that only fell silent (still connected, holding its state) is taken for
+            # dead too, and gets its ports back when heard from again, without re-reporting.
+            silent = fleet.hosts["dead-00001"]
+            silent.alive = False
+            await wait_for(
+                lambda: rows.port_row(sb_db, b)["status"] == "DOWN",
+                timeout=10,
+                what="DOWN while the host is silent",
+            )
+            acks = fleet.acks_sent
+            silent.alive = True
+            await wait_for(
+                lambda: rows.port_row(sb_db, b)["status"] == "ACTIVE",
+                timeout=10,
+                what="ACTIVE again once the host heartbeats",
+            )
+            assert fleet.acks_sent == acks
         finally:
             await fleet.stop()
             await service.stop()

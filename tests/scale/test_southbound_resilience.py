@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from alcor.southbound import goalstate_pb2 as pb
 from alcor.southbound.compiler import CURSOR
 from alcor.southbound.nats_server import NatsServer
+from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.sim import Fleet
 from alcor.store.db import Database
 from alcor.store.schema import changelog, subject_seqs

@@ -10,7 +10,7 @@ from alcor.agent import dhcp as agent_dhcp
 from alcor.agent import flows
 from alcor.agent.model import HostModel
 from alcor.agent.reconciler import Reconciler
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.protocol import goalstate_pb2 as pb
 
 MAC = "fa:16:3e:00:00:0a"
 

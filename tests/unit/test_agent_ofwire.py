@@ -17,7 +17,7 @@ import pytest
 from alcor.agent import flows, ofwire
 from alcor.agent.flows import NeighborSpec
 from alcor.agent.reconciler import NeighborUpdate, NetworkNeighbors, Reconciler, SpecStream
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.protocol import goalstate_pb2 as pb
 
 needs_ofctl = pytest.mark.skipif(shutil.which("ovs-ofctl") is None, reason="needs ovs-ofctl")
 

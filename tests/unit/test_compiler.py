@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from alcor.southbound import compiler, subjects
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound.status import apply_reports
-from alcor.store.db import Database
+from alcor.southbound import compiler
+from alcor.southbound.portstatus import lock_ports, set_status
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
+from alcor.southbound.rpc import register_hosts, write_heartbeats
+from alcor.southbound.status import apply_reports, sweep_dead_hosts
+from alcor.southbound.translate import Context
+from alcor.store.db import Database, UnitOfWork
+from alcor.store.provisioning import timeline
+from alcor.store.schema import hosts
 from tests.scale import southbound_rows as rows
 
 
@@ -81,16 +90,94 @@ def test_deleted_port_yields_deletes_from_the_log_alone(db: Database) -> None:
     ]
 
 
-def test_status_only_bump_is_not_echoed(db: Database) -> None:
+def report(db: Database, host: str, pid: str, revision: int, state: int = pb.SUCCESS) -> int:
+    st = pb.ResourceStatus(resource_type="port", id=pid, revision=revision, state=state)
+    accepted: int = db.write_sync(apply_reports, [(host, st, 0.0)])
+    return accepted
+
+
+def status(db: Database, pid: str) -> tuple[str, int]:
+    port = rows.port_row(db, pid)
+    return port["status"], port["revision_number"]
+
+
+def test_status_writes_stay_out_of_the_change_log(db: Database) -> None:
     nid, sid = db.write_sync(rows.new_network, 104)
     pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
     compile_and_advance(db)
-    ack = pb.ResourceStatus(resource_type="port", id=pid, revision=1, state=pb.SUCCESS)
-    assert db.write_sync(apply_reports, [("h1", ack, 0.0)]) == 1
-    port = rows.port_row(db, pid)
-    assert (port["status"], port["revision_number"]) == ("ACTIVE", 2)
+    assert report(db, "h1", pid, 1) == 1
+    assert status(db, pid) == ("ACTIVE", 2)  # Neutron bumps the revision on status changes
+    cursor = db.read_sync(compiler._read_cursor)
+    assert db.read_sync(compiler.compile_batch, cursor, 1000) is None  # nothing to echo
+    # The host still holds revision 1 (nobody told it of 2), and that is its binding's start.
+    assert report(db, "h1", pid, 1, pb.REMOVED) == 1
+    assert status(db, pid) == ("DOWN", 3)
+    assert report(db, "h1", pid, 1) == 1
+    assert status(db, pid) == ("ACTIVE", 4)
+    assert db.read_sync(compiler.compile_batch, cursor, 1000) is None
+
+
+def test_the_new_host_is_heard_across_a_status_write_before_the_compiler_stamps(
+    db: Database,
+) -> None:
+    nid, sid = db.write_sync(rows.new_network, 106)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    assert report(db, "h1", pid, 1) == 1
+    moved = db.write_sync(rows.update_port, pid, {"binding_host_id": "h2"})
     batch = db.read_sync(compiler.compile_batch, db.read_sync(compiler._read_cursor), 1000)
-    assert batch is not None and batch.messages == {}
+    assert batch is not None
+    # Published; before the compiler stamps the binding, a status write bumps the revision.
+    db.write_sync(lambda uow: set_status(uow, [(lock_ports(uow, [pid])[pid], "DOWN")]))
+    assert status(db, pid) == ("DOWN", moved + 1)
+    assert report(db, "h2", pid, moved) == 1  # what h2 was sent still counts
+    db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+    assert status(db, pid)[0] == "ACTIVE"
+    assert db.read_sync(timeline, pid)["host_id"] == "h2"
+
+
+def test_the_compiler_leaves_a_port_that_moved_on_since_it_compiled(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 107)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    db.write_sync(rows.update_port, pid, {"binding_host_id": "h2"})
+    batch = db.read_sync(compiler.compile_batch, db.read_sync(compiler._read_cursor), 1000)
+    assert batch is not None
+    now = db.write_sync(rows.update_port, pid, {"binding_host_id": "h3"})
+    assert report(db, "h3", pid, now) == 1  # h3 resynced and reported before we advanced
+    db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+    assert status(db, pid)[0] == "ACTIVE"  # not taken DOWN for the h2 binding that is gone
+    assert db.read_sync(timeline, pid)["host_id"] == "h3"
+
+
+def test_unbinding_takes_the_port_down_and_silences_its_old_host(db: Database) -> None:
+    nid, sid = db.write_sync(rows.new_network, 108)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+    assert report(db, "h1", pid, 1) == 1
+    unbound = db.write_sync(rows.update_port, pid, {"binding_host_id": ""})
+    batch = compile_and_advance(db)
+    assert [(p.id, p.op) for p in batch.messages[subjects.host("h1")].ports] == [(pid, pb.DELETE)]
+    assert status(db, pid) == ("DOWN", unbound + 1)
+    assert report(db, "h1", pid, unbound) == 0
+    assert db.read_sync(timeline, pid)["host_id"] is None
+
+
+def test_a_host_heard_from_again_gets_its_ports_status_back(db: Database) -> None:
+    db.write_sync(register_hosts, [pb.AgentInfo(host_id="h1", tunnel_ip="198.18.0.1")])
+    nid, sid = db.write_sync(rows.new_network, 109)
+    up = db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    failed = db.write_sync(rows.new_port, nid, sid, 2, "h1")
+    unplugged = db.write_sync(rows.new_port, nid, sid, 3, "h1")
+    compile_and_advance(db)
+    assert report(db, "h1", up, 1) == report(db, "h1", failed, 1, pb.FAILURE) == 1
+    assert report(db, "h1", unplugged, 1, pb.REMOVED) == 1
+    db.write_sync(lambda uow: uow.execute(hosts.update().values(heartbeat_at=uow.now - 100)))
+    assert db.write_sync(sweep_dead_hosts, 75.0) == 2
+    assert [status(db, p)[0] for p in (up, failed, unplugged)] == ["DOWN"] * 3
+    assert db.write_sync(write_heartbeats, {"h1": (time.time(), 0)}, 75.0) == 2
+    assert [status(db, p)[0] for p in (up, failed, unplugged)] == ["ACTIVE", "ERROR", "DOWN"]
+    assert db.write_sync(write_heartbeats, {"h1": (time.time(), 0)}, 75.0) == 0  # alive
 
 
 def test_reports_from_other_hosts_or_old_bindings_are_ignored(db: Database) -> None:
@@ -108,3 +195,59 @@ def test_reports_from_other_hosts_or_old_bindings_are_ignored(db: Database) -> N
     )
     assert db.write_sync(apply_reports, [("h2", good, 0.0)]) == 1
     assert rows.port_row(db, pid)["status"] == "ERROR"
+
+
+def _touch_everything(uow: UnitOfWork, nid: str, sid: str, ports: list[str]) -> None:
+    """A network, a subnet and a host change, logged as the API and the RPCs log them."""
+    uow.log("network", nid, "update", 2, network_id=nid)
+    uow.log("subnet", sid, "update", 2, network_id=nid)
+    uow.log("host", "agent-1", "update", 0, host_id="h1")
+    for pid in ports:
+        rows.update_port(uow, pid, {"dns_name": "x"})
+
+
+def test_a_batch_costs_the_same_queries_whatever_its_size(db: Database) -> None:
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("SELECT"):
+            statements.append(statement)
+
+    def queries_for(n: int, vni: int) -> int:
+        nid, sid = db.write_sync(rows.new_network, vni)
+        ports = [db.write_sync(rows.new_port, nid, sid, i, f"h{i % 7}") for i in range(n)]
+        compile_and_advance(db)
+        db.write_sync(_touch_everything, nid, sid, ports)
+        cursor = db.read_sync(compiler._read_cursor)
+        statements.clear()
+        sa.event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            batch = db.read_sync(compiler.compile_batch, cursor, 5000)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", count)
+        assert batch is not None and batch.rows == n + 3
+        on_h1 = batch.messages[subjects.host("h1")]
+        assert nid in {x.id for x in on_h1.networks} and sid in {x.id for x in on_h1.subnets}
+        neigh = batch.messages[subjects.network(nid)].neighbors
+        assert {x.port_id for x in neigh} == set(ports)
+        db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+        return len(statements)
+
+    # log, ports, provisioning, networks, subnets, tunnel IPs, hosts per network, ports per
+    # host, subject seqs: one query each, for 3 ports as for 300
+    assert queries_for(3, 110) == queries_for(300, 111) == 9
+
+
+def test_a_loader_refuses_ids_nobody_wanted(db: Database) -> None:
+    def read(conn: sa.Connection) -> None:
+        loader = Context(conn).rows(rows_by_id)
+        loader.want(["a"])
+        assert loader.get("a") is None  # wanted, fetched, no such row
+        with pytest.raises(LookupError):
+            loader.get("b")
+
+    db.read_sync(read)
+
+
+def rows_by_id(conn: sa.Connection, ids: Any) -> dict[str, sa.RowMapping]:
+    return {}

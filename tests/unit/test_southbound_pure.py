@@ -1,12 +1,18 @@
-"""Pure southbound pieces: message splitting, the seq chain of a subject, state hashing."""
+"""Pure southbound pieces: message splitting, the seq chain of a subject, state hashing, and
+the import boundaries (the agent: the protocol package only; the southbound: resources in
+one module)."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
-from alcor.southbound import chunks
-from alcor.southbound import goalstate_pb2 as pb
-from alcor.southbound.seqstream import SeqStream
+from alcor.southbound.protocol import chunks, subjects
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol.seqstream import SeqStream
 from alcor.southbound.sim import state_hash
 
 
@@ -67,3 +73,37 @@ def test_state_hash_ignores_revisions_but_not_content() -> None:
     c = pb.PortState(id="p", revision=2, mac_address="fa:16:3e:00:00:02")
     assert state_hash([a], [], [], {}) == state_hash([b], [], [], {})
     assert state_hash([a], [], [], {}) != state_hash([c], [], [], {})
+
+
+def test_the_agent_loads_only_the_southbound_protocol() -> None:
+    # A fresh interpreter: what importing the agent pulls in, transitively (DESIGN §3).
+    probe = (
+        "import sys, alcor.agent.main, alcor.agent.cli; "
+        "print('\\n'.join(m for m in sys.modules if m.startswith(('alcor.', 'sqlalchemy'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout.split()
+    allowed = ("alcor.agent", "alcor.config", "alcor.southbound.protocol")
+    assert "alcor.southbound.protocol.goalstate_pb2" in out
+    assert [m for m in out if m != "alcor.southbound" and not m.startswith(allowed)] == []
+
+
+def test_only_build_imports_resource_modules() -> None:
+    root = Path(__file__).resolve().parents[2]
+    importers = set()
+    for path in (root / "alcor" / "southbound").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            if any(n == "alcor.resources" or n.startswith("alcor.resources.") for n in names):
+                importers.add(path.relative_to(root).as_posix())
+    assert importers == {"alcor/southbound/build.py"}
+
+
+def test_subject_tokens_escape_injectively() -> None:
+    assert subjects.host("h1.example.com") == "alcor.host.h1~dexample~dcom"
+    names = [".", "~d", "~", "*", ">", " ", "a b", "a.b", "a~db"]
+    assert len({subjects.token(n) for n in names}) == len(names)
+    assert not any(c in subjects.token(n) for n in names for c in ".*> ")

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import nats.aio.client
 
-from alcor.southbound import goalstate_pb2 as pb
+from alcor.southbound.protocol import goalstate_pb2 as pb
 
 M = TypeVar("M", bound=Any)
 

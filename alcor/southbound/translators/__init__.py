@@ -1,0 +1,16 @@
+"""The registry of translators the compiler runs, one per resource kind (see `translate`).
+
+Order matters only for cost, never for content: ports render first because they learn the
+networks, subnets and tunnel IPs they need from their rows, and those loaders then fetch, in
+the same query, what the other kinds planned. A new kind is a module here and a line below.
+"""
+
+from alcor.southbound.translate import Translator
+from alcor.southbound.translators import host, network, port, subnet
+
+REGISTRY: tuple[Translator, ...] = (
+    port.TRANSLATOR,
+    network.TRANSLATOR,
+    subnet.TRANSLATOR,
+    host.TRANSLATOR,
+)

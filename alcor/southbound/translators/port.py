@@ -1,0 +1,103 @@
+"""Ports: the port itself to its host, its neighbour entry once to its network.
+
+A port bound to host H: a HostDelta on H's subject with the full port, its network and subnets
+(the host needs nothing else to program it); hosts that the log or the provisioning row say
+held it before (rebinding, unbinding, delete) get a DELETE. The neighbour entry (MAC, IPs,
+host, tunnel IP, allowed pairs) goes ONCE on the network's subject, never copied per host, so
+adding a port to a 10,000-port network costs one NeighborDelta plus one HostDelta.
+
+A deleted row is gone, so a delete is rendered from the log row itself (id, network, hosts,
+revision). Every port rendered is a `PortTarget`: the compiler stamps its provisioning row.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from alcor.southbound import build
+from alcor.southbound.portstatus import provisioning
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.translate import (
+    HOSTS,
+    NETWORKS,
+    Context,
+    LogRow,
+    Output,
+    PortTarget,
+    Render,
+    Translator,
+)
+
+
+def _by_port(changes: Sequence[LogRow]) -> dict[str, list[LogRow]]:
+    out: dict[str, list[LogRow]] = {}
+    for r in changes:
+        if r["op"] == "create" and not r["host_id"]:
+            continue  # an unbound new port concerns no host (no provisioning either)
+        out.setdefault(r["resource_id"], []).append(r)
+    return out
+
+
+def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
+    port_log = _by_port(changes)
+    ctx.want(port_log, build.load_ports, provisioning)
+    return functools.partial(_render, port_log, ctx)
+
+
+def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> None:
+    ports = ctx.rows(build.load_ports)
+    pps = ctx.rows(provisioning)
+    bound = [
+        p for p in (ports.get(pid) for pid in port_log) if p is not None and p["binding_host_id"]
+    ]
+    ctx.want((p["network_id"] for p in bound), build.load_networks, build.load_subnets)
+    ctx.want((p["binding_host_id"] for p in bound), build.tunnel_ips)
+    nets = ctx.rows(build.load_networks)
+    subs = ctx.rows(build.load_subnets)
+    tunnels = ctx.rows(build.tunnel_ips)
+    host_nets: dict[str, set[str]] = {}  # networks each host's delta already carries
+
+    for pid, entries in port_log.items():
+        last = entries[-1]
+        cur = ports.get(pid)
+        pp = pps.get(pid)
+        told = {h for e in entries for h in (e["host_id"], e["old_host_id"]) if h}
+        if pp is not None and pp["host_id"]:
+            told.add(pp["host_id"])
+        host = cur["binding_host_id"] if cur is not None else ""
+        revision = cur["revision_number"] if cur is not None else last["revision"]
+        network_id = cur["network_id"] if cur is not None else last["network_id"]
+        for h in sorted(told - {host}):
+            out.delta(HOSTS, h, last).ports.append(
+                pb.PortState(
+                    id=pid, op=pb.DELETE, revision=revision, network_id=network_id, host_id=h
+                )
+            )
+        if cur is not None and host:
+            msg = out.delta(HOSTS, host, last)
+            msg.ports.append(build.port_state(cur))
+            net = nets.get(network_id)
+            seen = host_nets.setdefault(host, set())
+            if net is not None and network_id not in seen:
+                seen.add(network_id)
+                domain = net["dns_domain"] or ""
+                msg.networks.append(build.network_state(net))
+                msg.subnets.extend(
+                    build.subnet_state(s, domain) for s in subs.get(network_id) or []
+                )
+            out.delta(NETWORKS, network_id, last).neighbors.append(
+                build.neighbor_state(cur, tunnels.get(host) or "")
+            )
+            out.ports.append(PortTarget(pid, host, revision, last["committed_at"], False))
+        else:
+            if told and network_id:
+                out.delta(NETWORKS, network_id, last).neighbors.append(
+                    pb.NeighborState(
+                        port_id=pid, op=pb.DELETE, revision=revision, network_id=network_id
+                    )
+                )
+            out.ports.append(PortTarget(pid, None, revision, last["committed_at"], cur is None))
+
+
+TRANSLATOR = Translator("port", plan)
