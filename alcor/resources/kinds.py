@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -41,6 +42,21 @@ class Kind:
         return True
 
 
+# An error message shows at most this much of the value it refuses: a client that sent
+# megabytes gets its mistake named, not echoed back whole.
+SHOWN_CHARS = 256
+_shortened = reprlib.Repr()
+_shortened.maxlevel = 4  # deeper structures show as [...]: rendering never recurses far
+_shortened.maxstring = _shortened.maxother = SHOWN_CHARS
+_shortened.maxlist = _shortened.maxtuple = _shortened.maxdict = _shortened.maxset = 32
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: as `str()` would, cut to SHOWN_CHARS with '...'."""
+    text = value if isinstance(value, str) else _shortened.repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
 def _bad(name: str, value: Any, why: str) -> errors.InvalidInput:
     return errors.InvalidInput(f"Invalid input for {name}. Reason: {why}", value=value)
 
@@ -58,11 +74,11 @@ class Str(Kind):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _bad(name, value, f"'{value}' is not a valid string.")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid string.")
         if len(value) > self.max_len:
-            raise _bad(name, value, f"'{value}' exceeds maximum length of {self.max_len}.")
+            raise _bad(name, value, f"'{shown(value)}' exceeds maximum length of {self.max_len}.")
         if self.pattern and not self.pattern.fullmatch(value):
-            raise _bad(name, value, f"'{value}' is not a valid {name}.")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid {name}.")
         return value
 
 
@@ -77,13 +93,13 @@ class Uuid(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _bad(name, value, f"'{value}' is not a valid UUID.")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid UUID.")
         if self._CANONICAL.fullmatch(value):
             return value  # already what str(uuid.UUID(value)) would give, at a third the cost
         try:
             return str(uuid.UUID(value))
         except ValueError:
-            raise _bad(name, value, f"'{value}' is not a valid UUID.") from None
+            raise _bad(name, value, f"'{shown(value)}' is not a valid UUID.") from None
 
 
 class Bool(Kind):
@@ -99,7 +115,7 @@ class Bool(Kind):
             return value
         if isinstance(value, str) and value.lower() in self._TEXT:
             return self._TEXT[value.lower()]
-        raise _bad(name, value, f"'{value}' cannot be converted to boolean")
+        raise _bad(name, value, f"'{shown(value)}' cannot be converted to boolean")
 
 
 class Int(Kind):
@@ -118,18 +134,20 @@ class Int(Kind):
 
     def check(self, name: str, value: Any) -> Any:
         if isinstance(value, bool):
-            raise _bad(name, value, f"'{value}' is not an integer")
+            raise _bad(name, value, f"'{shown(value)}' is not an integer")
         if isinstance(value, str):
             try:
                 value = int(value)
             except ValueError:
-                raise _bad(name, value, f"'{value}' is not an integer") from None
+                raise _bad(name, value, f"'{shown(value)}' is not an integer") from None
         if not isinstance(value, int):
-            raise _bad(name, value, f"'{value}' is not an integer")
+            raise _bad(name, value, f"'{shown(value)}' is not an integer")
         if self.lo is not None and value < self.lo:
-            raise _bad(name, value, f"'{value}' is too small - must be at least '{self.lo}'")
+            raise _bad(name, value, f"'{shown(value)}' is too small - must be at least '{self.lo}'")
         if self.hi is not None and value > self.hi:
-            raise _bad(name, value, f"'{value}' is too large - must be no larger than '{self.hi}'")
+            raise _bad(
+                name, value, f"'{shown(value)}' is too large - must be no larger than '{self.hi}'"
+            )
         return value
 
 
@@ -144,7 +162,7 @@ class IntChoice(Int):
     def check(self, name: str, value: Any) -> Any:
         out = super().check(name, value)
         if out not in self.values:
-            raise _bad(name, value, f"'{value}' is not in {list(self.values)}")
+            raise _bad(name, value, f"'{shown(value)}' is not in {list(self.values)}")
         return out
 
 
@@ -162,7 +180,7 @@ class Enum(Str):
             for v in self.values:
                 if value == v or (self.ignore_case and value.lower() == v.lower()):
                     return v
-        raise _bad(name, value, f"'{value}' is not in {list(self.values)}")
+        raise _bad(name, value, f"'{shown(value)}' is not in {list(self.values)}")
 
 
 class MacAddress(Str):
@@ -175,11 +193,11 @@ class MacAddress(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or not self._RE.match(value):
-            raise _bad(name, value, f"'{value}' is not a valid MAC address")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid MAC address")
         mac = value.lower().replace("-", ":")
         first = int(mac[:2], 16)
         if mac == "00:00:00:00:00:00" or first & 1:
-            raise _bad(name, value, f"'{value}' is not a valid MAC address")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid MAC address")
         return mac
 
 
@@ -192,15 +210,17 @@ class IpAddress(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _bad(name, value, f"'{value}' is not a valid IP address")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid IP address")
         try:
             addr = ipaddress.ip_address(value)
         except ValueError:
-            raise _bad(name, value, f"'{value}' is not a valid IP address") from None
+            raise _bad(name, value, f"'{shown(value)}' is not a valid IP address") from None
         if addr.version == 4 and str(addr) != value:
             # Neutron refuses non-canonical IPv4 such as leading zeros ('010.0.0.1').
             raise _bad(
-                name, value, f"'{value}' is not an accepted IP address, '{addr}' is recommended"
+                name,
+                value,
+                f"'{shown(value)}' is not an accepted IP address, '{addr}' is recommended",
             )
         return str(addr)
 
@@ -214,13 +234,15 @@ class Cidr(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or "/" not in value:
-            raise _bad(name, value, f"'{value}' is not a valid IP subnet")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid IP subnet")
         try:
             net = ipaddress.ip_network(value, strict=False)
         except ValueError:
-            raise _bad(name, value, f"'{value}' is not a valid IP subnet") from None
+            raise _bad(name, value, f"'{shown(value)}' is not a valid IP subnet") from None
         if ipaddress.ip_interface(value).ip != net.network_address:
-            raise _bad(name, value, f"'{value}' isn't a recommended CIDR, '{net}' is recommended")
+            raise _bad(
+                name, value, f"'{shown(value)}' isn't a recommended CIDR, '{net}' is recommended"
+            )
         return str(net)
 
 
@@ -282,10 +304,10 @@ def list_of(item: Kind, unique: bool = True) -> Json:
 
     def check(name: str, value: Any) -> Any:
         if not isinstance(value, list):
-            raise _bad(name, value, f"'{value}' is not a list")
+            raise _bad(name, value, f"'{shown(value)}' is not a list")
         out = [item.check(name, v) for v in value]
         if unique and len(set(map(str, out))) != len(out):
-            raise _bad(name, value, f"Duplicate items in the list: '{value}'")
+            raise _bad(name, value, f"Duplicate items in the list: '{shown(value)}'")
         return out
 
     return Json(check, {"type": "array", "items": item.json_schema or {}})
@@ -298,17 +320,19 @@ def dict_list(
 
     def check_one(name: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _bad(name, value, f"'{value}' is not a dictionary")
+            raise _bad(name, value, f"'{shown(value)}' is not a dictionary")
         unknown = set(value) - set(fields)
         if unknown and not extra_ok:
-            raise _bad(name, value, f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+            raise _bad(
+                name, value, f"Unrecognized attribute(s) '{shown(', '.join(sorted(unknown)))}'"
+            )
         for key in required:
             if key not in value:
                 raise _bad(
                     name,
                     value,
                     f"Validation of dictionary's keys failed. "
-                    f"Expected keys: {set(required)} Provided keys: {set(value)}",
+                    f"Expected keys: {set(required)} Provided keys: {shown(set(value))}",
                 )
         return {
             k: (fields[k].check(f"{name}.{k}", v) if v is not None else None)
@@ -318,7 +342,7 @@ def dict_list(
 
     def check(name: str, value: Any) -> Any:
         if not isinstance(value, list):
-            raise _bad(name, value, f"'{value}' is not a list")
+            raise _bad(name, value, f"'{shown(value)}' is not a list")
         return [check_one(name, v) for v in value]
 
     props = {k: (v.json_schema or {}) for k, v in fields.items()}
@@ -330,5 +354,5 @@ def json_object(name: str, value: Any) -> Any:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _bad(name, value, f"'{value}' is not a dictionary")
+        raise _bad(name, value, f"'{shown(value)}' is not a dictionary")
     return value
