@@ -118,11 +118,16 @@ class Bool(Kind):
         raise _bad(name, value, f"'{shown(value)}' cannot be converted to boolean")
 
 
+# What the BigInteger column holds: an unbounded Int still refuses what it cannot store.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 class Int(Kind):
     type_name = "integer"
 
     def __init__(self, lo: int | None = None, hi: int | None = None) -> None:
-        self.lo, self.hi = lo, hi
+        self.lo = INT64_MIN if lo is None else lo
+        self.hi = INT64_MAX if hi is None else hi
         self.json_schema = {"type": "integer"}
         if lo is not None:
             self.json_schema["minimum"] = lo
@@ -142,9 +147,9 @@ class Int(Kind):
                 raise _bad(name, value, f"'{shown(value)}' is not an integer") from None
         if not isinstance(value, int):
             raise _bad(name, value, f"'{shown(value)}' is not an integer")
-        if self.lo is not None and value < self.lo:
+        if value < self.lo:
             raise _bad(name, value, f"'{shown(value)}' is too small - must be at least '{self.lo}'")
-        if self.hi is not None and value > self.hi:
+        if value > self.hi:
             raise _bad(
                 name, value, f"'{shown(value)}' is too large - must be no larger than '{self.hi}'"
             )
