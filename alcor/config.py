@@ -41,12 +41,16 @@ class ServerSettings:
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
     nova_send_interval: float = 2.0  # batching window, as Neutron's send_events_interval
-    # Default quotas per project (Neutron's [quotas] options); -1 = unlimited.
+    # Default quotas per project (Neutron's [quotas] options); -1 = unlimited. The one
+    # declaration of Neutron's quota keys: subnetpool and rbac_policy are reported as Neutron
+    # reports them although nothing here creates either.
     quota_network: int = 100
     quota_subnet: int = 100
+    quota_subnetpool: int = -1
     quota_port: int = 500
     quota_router: int = 10
     quota_floatingip: int = 50
+    quota_rbac_policy: int = 10
     quota_security_group: int = 10
     quota_security_group_rule: int = 100
 
