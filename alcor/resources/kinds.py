@@ -231,24 +231,38 @@ class IpAddress(Str):
 
 
 class Cidr(Str):
+    """An IP network. By default a route's destination, which Neutron refuses with host bits
+    set. `host_bits=True` is a subnet's `cidr` (neutron-lib's `type:subnet`): Neutron accepts
+    '10.0.0.77/24' and stores its network '10.0.0.0/24'; an IPv4 value must still be written
+    canonically (no netmask form, no leading zeros), an IPv6 one is canonicalised."""
+
     type_name = "cidr"
 
-    def __init__(self) -> None:
+    def __init__(self, host_bits: bool = False) -> None:
         super().__init__(64)
+        self.host_bits = host_bits
         self.json_schema = {"type": "string"}
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or "/" not in value:
-            raise _bad(name, value, f"'{shown(value)}' is not a valid IP subnet")
+            raise self._invalid(name, value)
         try:
-            net = ipaddress.ip_network(value, strict=False)
+            iface = ipaddress.ip_interface(value)
         except ValueError:
-            raise _bad(name, value, f"'{shown(value)}' is not a valid IP subnet") from None
-        if ipaddress.ip_interface(value).ip != net.network_address:
+            raise self._invalid(name, value) from None
+        net = iface.network
+        if self.host_bits:
+            if iface.version == 4 and str(iface) != value:
+                raise self._invalid(name, value)
+        elif iface.ip != net.network_address:
             raise _bad(
                 name, value, f"'{shown(value)}' isn't a recommended CIDR, '{net}' is recommended"
             )
         return str(net)
+
+    @staticmethod
+    def _invalid(name: str, value: Any) -> errors.InvalidInput:
+        return _bad(name, value, f"'{shown(value)}' is not a valid IP subnet")
 
 
 class Json(Kind):
