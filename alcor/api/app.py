@@ -50,6 +50,11 @@ def _strip_json(name: str) -> str:
     return name[:-5] if name.endswith(".json") else name
 
 
+def _dashed(collection: str) -> str:
+    """Neutron routes `/v2.0/security_groups` as `/v2.0/security-groups`."""
+    return _strip_json(collection).replace("_", "-")
+
+
 class Api:
     """Routes and handlers, bound to a database and the declared resources."""
 
@@ -75,7 +80,7 @@ class Api:
         return self.auth.context(request.headers)
 
     def resource(self, collection: str) -> Resource:
-        res = self.resources.get(_strip_json(collection))
+        res = self.resources.get(_dashed(collection))
         if res is None:
             raise errors.NotFound("The resource could not be found.")
         return res

@@ -110,6 +110,14 @@ class QuotaApi:
         return _json({"network_ip_availabilities": found})
 
     def routes(self) -> list[Route]:
+        availabilities = [
+            route
+            for spelling in ("network-ip-availabilities", "network_ip_availabilities")
+            for route in (
+                Route(f"/v2.0/{spelling}", self.availabilities, methods=["GET"]),
+                Route(f"/v2.0/{spelling}/{{network_id}}", self.availabilities, methods=["GET"]),
+            )
+        ]
         return [
             Route("/v2.0/quotas", self.list_quotas, methods=["GET"]),
             Route("/v2.0/quotas.json", self.list_quotas, methods=["GET"]),
@@ -118,12 +126,7 @@ class QuotaApi:
             Route("/v2.0/quotas/{project_id}/default.json", self.defaults, methods=["GET"]),
             Route("/v2.0/quotas/{project_id}/details", self.details, methods=["GET"]),
             Route("/v2.0/quotas/{project_id}/details.json", self.details, methods=["GET"]),
-            Route("/v2.0/network-ip-availabilities", self.availabilities, methods=["GET"]),
-            Route(
-                "/v2.0/network-ip-availabilities/{network_id}",
-                self.availabilities,
-                methods=["GET"],
-            ),
+            *availabilities,
         ]
 
 

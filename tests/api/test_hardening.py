@@ -19,6 +19,29 @@ def _network(http: httpx.Client, **attrs: Any) -> dict[str, Any]:
     return dict(resp.json()["network"])
 
 
+# -- routing --------------------------------------------------------------------------------
+
+
+def test_collections_answer_with_underscores_as_with_dashes(http: httpx.Client) -> None:
+    for dashed in (
+        "security-groups",
+        "security-group-rules",
+        "network-acls",
+        "network-acl-rules",
+        "network-ip-availabilities",
+    ):
+        with_dashes = http.get(f"/v2.0/{dashed}")
+        with_underscores = http.get(f"/v2.0/{dashed.replace('-', '_')}")
+        assert with_dashes.status_code == with_underscores.status_code == 200
+        assert with_dashes.json() == with_underscores.json()
+    sg = http.post("/v2.0/security_groups", json={"security_group": {"name": "u"}})
+    assert sg.status_code == 201, sg.text
+    path = f"/v2.0/security_groups/{sg.json()['security_group']['id']}"
+    assert http.get(path).json()["security_group"]["name"] == "u"
+    assert http.delete(path).status_code == 204
+    neutron_error(http.get(path), 404, "SecurityGroupNotFound")
+
+
 # -- CIDRs ----------------------------------------------------------------------------------
 
 
