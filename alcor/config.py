@@ -34,6 +34,10 @@ class ServerSettings:
     base_mac: str = "fa:16:3e:00:00:00"
     vni_ranges: str = "1:16777215"  # "lo:hi[,lo:hi...]" for VXLAN segmentation ids
     max_page_size: int = 1000
+    max_request_body_size: int = 114688  # bytes (oslo.middleware's default); past it 413
+    max_bulk_request_body_size: int = 8 * 1024 * 1024  # bytes of a bulk create's body
+    max_url_length: int = 16384  # bytes of a request's path and query string; past it 414
+    max_filter_values: int = 500  # values of a list request's filters (each tag counts)
     workers: int = 1
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)

@@ -4,6 +4,7 @@ own few routes. Every rule about limits lives in `alcor.resources.quota`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -15,6 +16,7 @@ from alcor import errors
 from alcor.resources import kinds, quota
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Resource
+from alcor.resources.query import check_filter_values
 from alcor.store.db import Database
 
 _encoder = msgspec.json.Encoder()
@@ -48,9 +50,13 @@ class QuotaApi:
         db: Database,
         auth: NoAuth,
         resources: dict[str, Resource],
+        body: Callable[[Request], Awaitable[Any]],
+        max_filter_values: int,
     ) -> None:
         self.db = db
         self.auth = auth
+        self.body = body
+        self.max_filter_values = max_filter_values
         self.counted = {r.quota: r.table for r in resources.values() if r.quota is not None}
         self.networks = resources["networks"].table
         self.subnets = resources["subnets"].table
@@ -77,7 +83,7 @@ class QuotaApi:
         if request.method == "DELETE":
             await self.db.write(quota.reset, project)
             return Response(status_code=204)
-        limits = _limits_from(await request.body())
+        limits = _limits_from(await self.body(request))
         return _json({"quota": await self.db.write(quota.set_limits, project, limits)})
 
     async def defaults(self, request: Request) -> Response:
@@ -98,8 +104,9 @@ class QuotaApi:
         filters: dict[str, list[str]] = {}
         for key, value in request.query_params.multi_items():
             if key not in AVAILABILITY_FILTERS:
-                raise errors.BadRequest(f"[{key}] is invalid attribute for filtering")
+                raise errors.BadRequest(f"[{kinds.shown(key)}] is invalid attribute for filtering")
             filters.setdefault("project_id" if key == "tenant_id" else key, []).append(value)
+        check_filter_values(filters, self.max_filter_values)
         if network_id is not None:
             filters["network_id"] = [network_id.removesuffix(".json")]
         found = await self.db.read(quota.ip_availability, self.networks, self.subnets, filters)
@@ -130,19 +137,13 @@ class QuotaApi:
         ]
 
 
-def _limits_from(raw: bytes) -> dict[str, int]:
+def _limits_from(body: Any) -> dict[str, int]:
     """A PUT body `{"quota": {"port": 10, ...}}`: known keys, integers in Neutron's range."""
-    try:
-        body = msgspec.json.decode(raw) if raw else None
-    except msgspec.DecodeError:
-        raise errors.typed(
-            errors.BadRequest, "MalformedRequestBody", "Malformed request body: not valid JSON"
-        ) from None
     if not isinstance(body, dict) or not isinstance(body.get("quota"), dict) or len(body) != 1:
         raise errors.BadRequest("Unable to find 'quota' in request body")
     out = {}
     for key, value in body["quota"].items():
         if key not in quota.LIMITS.defaults:
-            raise errors.BadRequest(f"Unrecognized attribute(s) '{key}'")
+            raise errors.BadRequest(f"Unrecognized attribute(s) '{kinds.shown(key)}'")
         out[key] = LIMIT.check(key, value)
     return out

@@ -38,3 +38,22 @@ def test_errors_say_what_is_wrong(tmp_path: Path) -> None:
         load(ServerSettings, config_file=tmp_path / "missing.toml", environ={})
     with pytest.raises(ValueError, match="not a boolean"):
         load(ServerSettings, environ={"ALCOR_AUTO_MIGRATE": "perhaps"})
+
+
+def test_request_limits_and_quota_defaults_are_settings() -> None:
+    s = load(
+        ServerSettings,
+        environ={"ALCOR_MAX_REQUEST_BODY_SIZE": "2048", "ALCOR_QUOTA_RBAC_POLICY": "3"},
+    )
+    assert s.max_request_body_size == 2048 and s.max_bulk_request_body_size > 2048
+    assert s.quota_defaults() == {  # every quota key Neutron reports, declared here only
+        "network": 100,
+        "subnet": 100,
+        "subnetpool": -1,
+        "port": 500,
+        "router": 10,
+        "floatingip": 50,
+        "rbac_policy": 3,
+        "security_group": 10,
+        "security_group_rule": 100,
+    }
