@@ -66,7 +66,7 @@ def http_protocol(max_url_length: int) -> type[HttpToolsProtocol]:
     """uvicorn's HTTP/1.1 protocol, answering what it refuses before the application sees it
     with Neutron error bodies instead of plain text: a URL longer than `max_url_length` bytes
     is a 414 (as Neutron's WSGI server answers past its own limit), a request it cannot parse
-    (headers past the parser's 80 KiB, a path that is not ASCII...) a 400."""
+    (a path that is not ASCII, a request line that is not HTTP...) a 400."""
 
     class NeutronHttpProtocol(HttpToolsProtocol):
         url_too_long = False

@@ -23,8 +23,6 @@ _encoder = msgspec.json.Encoder()
 
 QUOTA_EXTENSIONS = ("quotas", "quota_details", "network-ip-availability")
 AVAILABILITY_FILTERS = ("network_id", "network_name", "ip_version", "project_id", "tenant_id")
-# Neutron's range for a quota limit (-1: unlimited, up to its DB_INTEGER_MAX_VALUE).
-LIMIT = kinds.Int(-1, 2**31 - 1)
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -138,12 +136,7 @@ class QuotaApi:
 
 
 def _limits_from(body: Any) -> dict[str, int]:
-    """A PUT body `{"quota": {"port": 10, ...}}`: known keys, integers in Neutron's range."""
+    """A PUT body `{"quota": {"port": 10, ...}}`."""
     if not isinstance(body, dict) or not isinstance(body.get("quota"), dict) or len(body) != 1:
         raise errors.BadRequest("Unable to find 'quota' in request body")
-    out = {}
-    for key, value in body["quota"].items():
-        if key not in quota.LIMITS.defaults:
-            raise errors.BadRequest(f"Unrecognized attribute(s) '{kinds.shown(key)}'")
-        out[key] = LIMIT.check(key, value)
-    return out
+    return quota.checked_limits(body["quota"])

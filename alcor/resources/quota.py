@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.config import ServerSettings
 from alcor.ipam import pools
+from alcor.resources import kinds
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import metadata
 
@@ -61,6 +62,8 @@ _LIMIT = sa.select(quotas.c.limit).where(
 )
 
 LIMITS = Limits(ServerSettings().quota_defaults())
+# Neutron's range for a limit: -1 (unlimited) up to its DB_INTEGER_MAX_VALUE.
+LIMIT_RANGE = kinds.Int(-1, 2**31 - 1)
 
 
 def configure(defaults: dict[str, int]) -> None:
@@ -117,6 +120,16 @@ def all_projects(conn: sa.Connection) -> list[dict[str, Any]]:
     return [
         {**LIMITS.of_project(conn, p), "project_id": p, "tenant_id": p} for p in sorted(projects)
     ]
+
+
+def checked_limits(given: dict[str, Any]) -> dict[str, int]:
+    """Limits a client sets: known quota keys, integers in Neutron's range (400 otherwise)."""
+    out = {}
+    for key, value in given.items():
+        if key not in LIMITS.defaults:
+            raise errors.BadRequest(f"Unrecognized attribute(s) '{kinds.shown(key)}'")
+        out[key] = LIMIT_RANGE.check(key, value)
+    return out
 
 
 def set_limits(uow: UnitOfWork, project_id: str, limits: dict[str, int]) -> dict[str, int]:
