@@ -34,6 +34,10 @@ class ServerSettings:
     base_mac: str = "fa:16:3e:00:00:00"
     vni_ranges: str = "1:16777215"  # "lo:hi[,lo:hi...]" for VXLAN segmentation ids
     max_page_size: int = 1000
+    max_request_body_size: int = 114688  # bytes (oslo.middleware's default); past it 413
+    max_bulk_request_body_size: int = 8 * 1024 * 1024  # bytes of a bulk create's body
+    max_url_length: int = 16384  # bytes of a request's path and query string; past it 414
+    max_filter_values: int = 500  # values of a list request's filters (each tag counts)
     workers: int = 1
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)
@@ -41,12 +45,16 @@ class ServerSettings:
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
     nova_send_interval: float = 2.0  # batching window, as Neutron's send_events_interval
-    # Default quotas per project (Neutron's [quotas] options); -1 = unlimited.
+    # Default quotas per project (Neutron's [quotas] options); -1 = unlimited. The one
+    # declaration of Neutron's quota keys: subnetpool and rbac_policy are reported as Neutron
+    # reports them although nothing here creates either.
     quota_network: int = 100
     quota_subnet: int = 100
+    quota_subnetpool: int = -1
     quota_port: int = 500
     quota_router: int = 10
     quota_floatingip: int = 50
+    quota_rbac_policy: int = 10
     quota_security_group: int = 10
     quota_security_group_rule: int = 100
 

@@ -10,11 +10,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import msgspec
 import sqlalchemy as sa
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from alcor.api.app import Api
+from alcor.api.bodies import http_error
 from alcor.config import ServerSettings
 from alcor.resources import registry
 from alcor.southbound.service import Southbound
@@ -83,8 +86,49 @@ def build_app(settings: ServerSettings, db: Database) -> Starlette:
         resources,
         default_project=settings.default_project,
         max_page_size=settings.max_page_size,
+        max_body_size=settings.max_request_body_size,
+        max_bulk_body_size=settings.max_bulk_request_body_size,
+        max_filter_values=settings.max_filter_values,
     )
     return api.app(lifespan)
+
+
+def http_protocol(max_url_length: int) -> type[HttpToolsProtocol]:
+    """uvicorn's HTTP/1.1 protocol, answering what it refuses before the application sees it
+    with Neutron error bodies instead of plain text: a URL longer than `max_url_length` bytes
+    is a 414 (as Neutron's WSGI server answers past its own limit), a request it cannot parse
+    (a path that is not ASCII, a request line that is not HTTP...) a 400."""
+
+    class NeutronHttpProtocol(HttpToolsProtocol):
+        url_too_long = False
+
+        def on_url(self, url: bytes) -> None:
+            super().on_url(url)
+            if len(self.url) > max_url_length:
+                self.url_too_long = True
+                raise ValueError("URL too long")  # stops the parser: it answers below
+
+        def send_400_response(self, msg: str) -> None:
+            if self.url_too_long:
+                err = http_error(
+                    414,
+                    "HTTPRequestURITooLong",
+                    f"The request URL is longer than max_url_length ({max_url_length} bytes).",
+                )
+            else:
+                err = http_error(400, "HTTPBadRequest", msg)
+            body = msgspec.json.encode(err.body())
+            head = [STATUS_LINE[err.code]]
+            for name, value in self.server_state.default_headers:
+                head += [name, b": ", value, b"\r\n"]
+            head.append(
+                b"content-type: application/json\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n" % len(body)
+            )
+            self.transport.write(b"".join(head) + body)
+            self.transport.close()
+
+    return NeutronHttpProtocol
 
 
 def run(settings: ServerSettings) -> None:
@@ -101,7 +145,7 @@ def run(settings: ServerSettings) -> None:
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=http_protocol(settings.max_url_length),
         log_level=settings.log_level,
         access_log=False,
         lifespan="on",

@@ -21,10 +21,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from alcor import errors
-from alcor.api import extensions, openapi
+from alcor.api import bodies, extensions, openapi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
+from alcor.resources.kinds import shown
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import Database
@@ -33,7 +34,6 @@ from alcor.store.provisioning import timeline
 log = logging.getLogger("alcor.api")
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder()
 
 Lifespan = Callable[[Starlette], Any]
 
@@ -50,6 +50,11 @@ def _strip_json(name: str) -> str:
     return name[:-5] if name.endswith(".json") else name
 
 
+def _dashed(collection: str) -> str:
+    """Neutron routes `/v2.0/security_groups` as `/v2.0/security-groups`."""
+    return _strip_json(collection).replace("_", "-")
+
+
 class Api:
     """Routes and handlers, bound to a database and the declared resources."""
 
@@ -59,39 +64,39 @@ class Api:
         resources: list[Resource],
         *,
         default_project: str,
-        max_page_size: int = 1000,
+        max_page_size: int,
+        max_body_size: int,
+        max_bulk_body_size: int,
+        max_filter_values: int,
     ) -> None:
         self.db = db
         self.resources = {r.collection: r for r in resources}
         self.auth = NoAuth(default_project)
         self.max_page = max_page_size
+        self.max_body = max_body_size
+        self.max_bulk_body = max_bulk_body_size
+        self.max_filter_values = max_filter_values
         self.extensions = extensions.enabled(
             [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
         )
-        self.quotas = QuotaApi(db, self.auth, self.resources)
+        self.quotas = QuotaApi(db, self.auth, self.resources, self.body, max_filter_values)
 
     # -- plumbing --------------------------------------------------------------------
     def context(self, request: Request) -> Context:
         return self.auth.context(request.headers)
 
     def resource(self, collection: str) -> Resource:
-        res = self.resources.get(_strip_json(collection))
+        res = self.resources.get(_dashed(collection))
         if res is None:
             raise errors.NotFound("The resource could not be found.")
         return res
 
     async def body(self, request: Request) -> Any:
-        raw = await request.body()
-        if not raw:
-            raise errors.BadRequest("Request body is empty")
-        try:
-            return _decoder.decode(raw)
-        except msgspec.DecodeError:
-            raise errors.typed(
-                errors.BadRequest,
-                "MalformedRequestBody",
-                "Malformed request body: the body is not valid JSON",
-            ) from None
+        """The JSON body of any write but a create (those may be bulk: see `_create`)."""
+        return bodies.decode(await bodies.read(request, self.max_body, "max_request_body_size"))
+
+    def query(self, request: Request) -> ListQuery:
+        return ListQuery.from_params(request.query_params.multi_items(), self.max_filter_values)
 
     # -- documents -------------------------------------------------------------------
     async def versions(self, request: Request) -> Response:
@@ -156,7 +161,7 @@ class Api:
             await self.db.write(needed)
 
     async def _list(self, request: Request, res: Resource, ctx: Context) -> Response:
-        q = ListQuery.from_params(request.query_params.multi_items())
+        q = self.query(request)
         await self._prepare_read(res, ctx)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
@@ -185,23 +190,8 @@ class Api:
         return json_response(out)
 
     async def _create(self, request: Request, res: Resource, ctx: Context) -> Response:
-        body = await self.body(request)
-        if (
-            not isinstance(body, dict)
-            or len(body) != 1
-            or next(iter(body)) not in (res.name, res.plural)
-        ):
-            raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
-        key, payload = next(iter(body.items()))
-        bulk = key == res.plural
-        if bulk:
-            if not isinstance(payload, list) or not payload:
-                raise errors.BadRequest(
-                    f"Resources required: '{res.plural}' must be a non-empty list"
-                )
-            items = [crud.check_body(res, ctx, p, creating=True) for p in payload]
-        else:
-            items = [crud.check_body(res, ctx, payload, creating=True)]
+        raw = await bodies.read(request, self.max_bulk_body, "max_bulk_request_body_size")
+        bulk, items = await bodies.off_loop(len(raw), self._check_create, res, ctx, raw)
 
         def work(uow: Any) -> list[dict[str, Any]]:
             created = crud.create_many(uow, res, ctx, items)
@@ -209,6 +199,31 @@ class Api:
             return created
 
         created = await self.db.write(work)
+        return await bodies.off_loop(len(raw), self._created, res, ctx, created, bulk)
+
+    def _check_create(
+        self, res: Resource, ctx: Context, raw: bytes
+    ) -> tuple[bool, list[dict[str, Any]]]:
+        """Whether a create body is bulk, and its validated items."""
+        body = bodies.decode(raw)
+        if (
+            not isinstance(body, dict)
+            or len(body) != 1
+            or next(iter(body)) not in (res.name, res.plural)
+        ):
+            raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
+        key, payload = next(iter(body.items()))
+        if key == res.name:
+            if len(raw) > self.max_body:
+                raise bodies.too_large(self.max_body, "max_request_body_size")
+            return False, [crud.check_body(res, ctx, payload, creating=True)]
+        if not isinstance(payload, list) or not payload:
+            raise errors.BadRequest(f"Resources required: '{res.plural}' must be a non-empty list")
+        return True, [crud.check_body(res, ctx, p, creating=True) for p in payload]
+
+    def _created(
+        self, res: Resource, ctx: Context, created: list[dict[str, Any]], bulk: bool
+    ) -> Response:
         rendered = crud.render_many(res, ctx, created)
         if bulk:
             return json_response({res.plural: rendered}, 201)
@@ -220,7 +235,7 @@ class Api:
         rid = _strip_json(request.path_params["rid"])
         ctx = self.context(request)
         if request.method == "GET":
-            q = ListQuery.from_params(request.query_params.multi_items())
+            q = self.query(request)
             await self._prepare_read(res, ctx)
             item = await self.db.read(crud.get, res, ctx, rid)
             return json_response({res.name: crud.render(res, ctx, item, q.fields or None)})
@@ -280,7 +295,10 @@ class Api:
             body = await self.body(request)
             if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
                 raise errors.BadRequest('Invalid tags body: expected {"tags": [...]}')
-            new_tags = res.attrs["tags"].kind.check("tags", list(dict.fromkeys(body["tags"])))
+            tags = body["tags"]
+            if all(isinstance(t, str) for t in tags):
+                tags = list(dict.fromkeys(tags))  # repeats taken once; others refused below
+            new_tags = res.attrs["tags"].kind.check("tags", tags)
         else:
             new_tags = None
 
@@ -368,15 +386,18 @@ def _if_match(request: Request) -> int | None:
         return None
     key, _, value = header.partition("=")
     if key.strip() != "revision_number" or not value.strip().isdigit():
-        raise errors.BadRequest(f"If-Match header must be 'revision_number=N', not '{header}'")
+        raise errors.BadRequest(
+            f"If-Match header must be 'revision_number=N', not '{shown(header)}'"
+        )
     return int(value)
 
 
 def _method_not_allowed(request: Request) -> errors.NeutronError:
-    err = errors.NeutronError(f"The method {request.method} is not allowed for this resource.")
-    err.code = 405
-    err.type_name = "HTTPMethodNotAllowed"
-    return err
+    return bodies.http_error(
+        405,
+        "HTTPMethodNotAllowed",
+        f"The method {request.method} is not allowed for this resource.",
+    )
 
 
 async def _neutron_error(request: Request, exc: Exception) -> Response:
@@ -388,10 +409,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     names = {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed"}
     message = "The resource could not be found." if exc.status_code == 404 else str(exc.detail)
-    err = errors.NeutronError(message)
-    err.code = exc.status_code
-    err.type_name = names.get(exc.status_code, "HTTPError")
-    return error_response(err)
+    return error_response(
+        bodies.http_error(exc.status_code, names.get(exc.status_code, "HTTPError"), message)
+    )
 
 
 async def _integrity_error(request: Request, exc: Exception) -> Response:

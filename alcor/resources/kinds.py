@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -41,6 +42,21 @@ class Kind:
         return True
 
 
+# An error message shows at most this much of the value it refuses: a client that sent
+# megabytes gets its mistake named, not echoed back whole.
+SHOWN_CHARS = 256
+_shortened = reprlib.Repr()
+_shortened.maxlevel = 4  # deeper structures show as [...]: rendering never recurses far
+_shortened.maxstring = _shortened.maxother = SHOWN_CHARS
+_shortened.maxlist = _shortened.maxtuple = _shortened.maxdict = _shortened.maxset = 32
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message shows it: as `str()` would, cut to SHOWN_CHARS with '...'."""
+    text = value if isinstance(value, str) else _shortened.repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
 def _bad(name: str, value: Any, why: str) -> errors.InvalidInput:
     return errors.InvalidInput(f"Invalid input for {name}. Reason: {why}", value=value)
 
@@ -58,11 +74,11 @@ class Str(Kind):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _bad(name, value, f"'{value}' is not a valid string.")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid string.")
         if len(value) > self.max_len:
-            raise _bad(name, value, f"'{value}' exceeds maximum length of {self.max_len}.")
+            raise _bad(name, value, f"'{shown(value)}' exceeds maximum length of {self.max_len}.")
         if self.pattern and not self.pattern.fullmatch(value):
-            raise _bad(name, value, f"'{value}' is not a valid {name}.")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid {name}.")
         return value
 
 
@@ -77,13 +93,13 @@ class Uuid(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _bad(name, value, f"'{value}' is not a valid UUID.")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid UUID.")
         if self._CANONICAL.fullmatch(value):
             return value  # already what str(uuid.UUID(value)) would give, at a third the cost
         try:
             return str(uuid.UUID(value))
         except ValueError:
-            raise _bad(name, value, f"'{value}' is not a valid UUID.") from None
+            raise _bad(name, value, f"'{shown(value)}' is not a valid UUID.") from None
 
 
 class Bool(Kind):
@@ -99,14 +115,19 @@ class Bool(Kind):
             return value
         if isinstance(value, str) and value.lower() in self._TEXT:
             return self._TEXT[value.lower()]
-        raise _bad(name, value, f"'{value}' cannot be converted to boolean")
+        raise _bad(name, value, f"'{shown(value)}' cannot be converted to boolean")
+
+
+# What the BigInteger column holds: an unbounded Int still refuses what it cannot store.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class Int(Kind):
     type_name = "integer"
 
     def __init__(self, lo: int | None = None, hi: int | None = None) -> None:
-        self.lo, self.hi = lo, hi
+        self.lo = INT64_MIN if lo is None else lo
+        self.hi = INT64_MAX if hi is None else hi
         self.json_schema = {"type": "integer"}
         if lo is not None:
             self.json_schema["minimum"] = lo
@@ -118,18 +139,20 @@ class Int(Kind):
 
     def check(self, name: str, value: Any) -> Any:
         if isinstance(value, bool):
-            raise _bad(name, value, f"'{value}' is not an integer")
+            raise _bad(name, value, f"'{shown(value)}' is not an integer")
         if isinstance(value, str):
             try:
                 value = int(value)
             except ValueError:
-                raise _bad(name, value, f"'{value}' is not an integer") from None
+                raise _bad(name, value, f"'{shown(value)}' is not an integer") from None
         if not isinstance(value, int):
-            raise _bad(name, value, f"'{value}' is not an integer")
-        if self.lo is not None and value < self.lo:
-            raise _bad(name, value, f"'{value}' is too small - must be at least '{self.lo}'")
-        if self.hi is not None and value > self.hi:
-            raise _bad(name, value, f"'{value}' is too large - must be no larger than '{self.hi}'")
+            raise _bad(name, value, f"'{shown(value)}' is not an integer")
+        if value < self.lo:
+            raise _bad(name, value, f"'{shown(value)}' is too small - must be at least '{self.lo}'")
+        if value > self.hi:
+            raise _bad(
+                name, value, f"'{shown(value)}' is too large - must be no larger than '{self.hi}'"
+            )
         return value
 
 
@@ -144,7 +167,7 @@ class IntChoice(Int):
     def check(self, name: str, value: Any) -> Any:
         out = super().check(name, value)
         if out not in self.values:
-            raise _bad(name, value, f"'{value}' is not in {list(self.values)}")
+            raise _bad(name, value, f"'{shown(value)}' is not in {list(self.values)}")
         return out
 
 
@@ -162,7 +185,7 @@ class Enum(Str):
             for v in self.values:
                 if value == v or (self.ignore_case and value.lower() == v.lower()):
                     return v
-        raise _bad(name, value, f"'{value}' is not in {list(self.values)}")
+        raise _bad(name, value, f"'{shown(value)}' is not in {list(self.values)}")
 
 
 class MacAddress(Str):
@@ -175,11 +198,11 @@ class MacAddress(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or not self._RE.match(value):
-            raise _bad(name, value, f"'{value}' is not a valid MAC address")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid MAC address")
         mac = value.lower().replace("-", ":")
         first = int(mac[:2], 16)
         if mac == "00:00:00:00:00:00" or first & 1:
-            raise _bad(name, value, f"'{value}' is not a valid MAC address")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid MAC address")
         return mac
 
 
@@ -192,36 +215,54 @@ class IpAddress(Str):
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str):
-            raise _bad(name, value, f"'{value}' is not a valid IP address")
+            raise _bad(name, value, f"'{shown(value)}' is not a valid IP address")
         try:
             addr = ipaddress.ip_address(value)
         except ValueError:
-            raise _bad(name, value, f"'{value}' is not a valid IP address") from None
+            raise _bad(name, value, f"'{shown(value)}' is not a valid IP address") from None
         if addr.version == 4 and str(addr) != value:
             # Neutron refuses non-canonical IPv4 such as leading zeros ('010.0.0.1').
             raise _bad(
-                name, value, f"'{value}' is not an accepted IP address, '{addr}' is recommended"
+                name,
+                value,
+                f"'{shown(value)}' is not an accepted IP address, '{addr}' is recommended",
             )
         return str(addr)
 
 
 class Cidr(Str):
+    """An IP network. By default a route's destination, which Neutron refuses with host bits
+    set. `host_bits=True` is a subnet's `cidr` (neutron-lib's `type:subnet`): Neutron accepts
+    '10.0.0.77/24' and stores its network '10.0.0.0/24'; an IPv4 value must still be written
+    canonically (no netmask form, no leading zeros), an IPv6 one is canonicalised."""
+
     type_name = "cidr"
 
-    def __init__(self) -> None:
+    def __init__(self, host_bits: bool = False) -> None:
         super().__init__(64)
+        self.host_bits = host_bits
         self.json_schema = {"type": "string"}
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or "/" not in value:
-            raise _bad(name, value, f"'{value}' is not a valid IP subnet")
+            raise self._invalid(name, value)
         try:
-            net = ipaddress.ip_network(value, strict=False)
+            iface = ipaddress.ip_interface(value)
         except ValueError:
-            raise _bad(name, value, f"'{value}' is not a valid IP subnet") from None
-        if ipaddress.ip_interface(value).ip != net.network_address:
-            raise _bad(name, value, f"'{value}' isn't a recommended CIDR, '{net}' is recommended")
+            raise self._invalid(name, value) from None
+        net = iface.network
+        if self.host_bits:
+            if iface.version == 4 and str(iface) != value:
+                raise self._invalid(name, value)
+        elif iface.ip != net.network_address:
+            raise _bad(
+                name, value, f"'{shown(value)}' isn't a recommended CIDR, '{net}' is recommended"
+            )
         return str(net)
+
+    @staticmethod
+    def _invalid(name: str, value: Any) -> errors.InvalidInput:
+        return _bad(name, value, f"'{shown(value)}' is not a valid IP subnet")
 
 
 class Json(Kind):
@@ -282,10 +323,10 @@ def list_of(item: Kind, unique: bool = True) -> Json:
 
     def check(name: str, value: Any) -> Any:
         if not isinstance(value, list):
-            raise _bad(name, value, f"'{value}' is not a list")
+            raise _bad(name, value, f"'{shown(value)}' is not a list")
         out = [item.check(name, v) for v in value]
         if unique and len(set(map(str, out))) != len(out):
-            raise _bad(name, value, f"Duplicate items in the list: '{value}'")
+            raise _bad(name, value, f"Duplicate items in the list: '{shown(value)}'")
         return out
 
     return Json(check, {"type": "array", "items": item.json_schema or {}})
@@ -298,17 +339,19 @@ def dict_list(
 
     def check_one(name: str, value: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _bad(name, value, f"'{value}' is not a dictionary")
+            raise _bad(name, value, f"'{shown(value)}' is not a dictionary")
         unknown = set(value) - set(fields)
         if unknown and not extra_ok:
-            raise _bad(name, value, f"Unrecognized attribute(s) '{', '.join(sorted(unknown))}'")
+            raise _bad(
+                name, value, f"Unrecognized attribute(s) '{shown(', '.join(sorted(unknown)))}'"
+            )
         for key in required:
             if key not in value:
                 raise _bad(
                     name,
                     value,
                     f"Validation of dictionary's keys failed. "
-                    f"Expected keys: {set(required)} Provided keys: {set(value)}",
+                    f"Expected keys: {set(required)} Provided keys: {shown(set(value))}",
                 )
         return {
             k: (fields[k].check(f"{name}.{k}", v) if v is not None else None)
@@ -318,7 +361,7 @@ def dict_list(
 
     def check(name: str, value: Any) -> Any:
         if not isinstance(value, list):
-            raise _bad(name, value, f"'{value}' is not a list")
+            raise _bad(name, value, f"'{shown(value)}' is not a list")
         return [check_one(name, v) for v in value]
 
     props = {k: (v.json_schema or {}) for k, v in fields.items()}
@@ -330,5 +373,5 @@ def json_object(name: str, value: Any) -> Any:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise _bad(name, value, f"'{value}' is not a dictionary")
+        raise _bad(name, value, f"'{shown(value)}' is not a dictionary")
     return value

@@ -8,8 +8,10 @@ two API processes creating the last allowed port of one project serialise on tha
 and every other project proceeds untouched; SQLite's single writer already serialises. The
 count stops at limit + 1 rows, so a check never scans more than the limit.
 
-Limits are Neutron's: settings give the defaults (`quota_port = 500` ...), the `quotas`
-table holds per-project overrides, -1 means unlimited.
+Limits are Neutron's: settings give the defaults (`quota_port = 500` ...: the settings are
+the one place that declares them), the `quotas` table holds per-project overrides, -1 means
+unlimited. The quota API's reads and writes, and network IP availability served beside it,
+are functions here too: the API layer holds no SQL.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from alcor import errors
+from alcor.config import ServerSettings
+from alcor.ipam import pools
+from alcor.resources import kinds
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import metadata
 
@@ -33,26 +38,12 @@ quotas = sa.Table(
     sa.Column("limit", sa.BigInteger(), nullable=False),
 )
 
-# Neutron's quota keys and defaults (neutron.conf [quotas]); subnetpool and rbac_policy are
-# reported like Neutron does although nothing here creates them.
-DEFAULTS: dict[str, int] = {
-    "network": 100,
-    "subnet": 100,
-    "subnetpool": -1,
-    "port": 500,
-    "router": 10,
-    "floatingip": 50,
-    "rbac_policy": 10,
-    "security_group": 10,
-    "security_group_rule": 100,
-}
-
 
 class Limits:
     """The configured defaults, and per-project limits read from the database."""
 
     def __init__(self, defaults: dict[str, int]) -> None:
-        self.defaults = {**DEFAULTS, **defaults}
+        self.defaults = defaults
 
     def of_project(self, conn: sa.Connection | UnitOfWork, project_id: str) -> dict[str, int]:
         rows = conn.execute(
@@ -70,7 +61,9 @@ _LIMIT = sa.select(quotas.c.limit).where(
     quotas.c.resource == sa.bindparam("resource"),
 )
 
-LIMITS = Limits({})
+LIMITS = Limits(ServerSettings().quota_defaults())
+# Neutron's range for a limit: -1 (unlimited) up to its DB_INTEGER_MAX_VALUE.
+LIMIT_RANGE = kinds.Int(-1, 2**31 - 1)
 
 
 def configure(defaults: dict[str, int]) -> None:
@@ -116,3 +109,100 @@ def count(
     if cap is not None:
         inner = inner.limit(cap)
     return int(conn.execute(sa.select(sa.func.count()).select_from(inner.subquery())).scalar_one())
+
+
+# -- the quota API's reads and writes ------------------------------------------------------
+
+
+def all_projects(conn: sa.Connection) -> list[dict[str, Any]]:
+    """The limits of every project that has an override, as `GET /v2.0/quotas` lists them."""
+    projects = conn.execute(sa.select(quotas.c.project_id).distinct()).scalars()
+    return [
+        {**LIMITS.of_project(conn, p), "project_id": p, "tenant_id": p} for p in sorted(projects)
+    ]
+
+
+def checked_limits(given: dict[str, Any]) -> dict[str, int]:
+    """Limits a client sets: known quota keys, integers in Neutron's range (400 otherwise)."""
+    out = {}
+    for key, value in given.items():
+        if key not in LIMITS.defaults:
+            raise errors.BadRequest(f"Unrecognized attribute(s) '{kinds.shown(key)}'")
+        out[key] = LIMIT_RANGE.check(key, value)
+    return out
+
+
+def set_limits(uow: UnitOfWork, project_id: str, limits: dict[str, int]) -> dict[str, int]:
+    """Override some of a project's limits; return all of them."""
+    for key, limit in limits.items():
+        where = (quotas.c.project_id == project_id) & (quotas.c.resource == key)
+        if uow.execute(quotas.update().where(where).values(limit=limit)).rowcount == 0:
+            uow.execute(quotas.insert().values(project_id=project_id, resource=key, limit=limit))
+    return LIMITS.of_project(uow, project_id)
+
+
+def reset(uow: UnitOfWork, project_id: str) -> None:
+    """Drop a project's overrides: the defaults apply again."""
+    uow.execute(quotas.delete().where(quotas.c.project_id == project_id))
+
+
+def details(
+    conn: sa.Connection, project_id: str, counted: dict[str, sa.Table]
+) -> dict[str, dict[str, int]]:
+    """Limit, use and reservations of each quota (`counted`: the table each key counts)."""
+    return {
+        key: {
+            "limit": limit,
+            "used": count(conn, counted[key], project_id) if key in counted else 0,
+            "reserved": 0,
+        }
+        for key, limit in LIMITS.of_project(conn, project_id).items()
+    }
+
+
+def ip_availability(
+    conn: sa.Connection, networks: sa.Table, subnets: sa.Table, filters: dict[str, list[str]]
+) -> list[dict[str, Any]]:
+    """Per network and subnet: addresses in the allocation pools, and allocations."""
+    n, s = networks, subnets
+    query = sa.select(n.c.id, n.c.name, n.c.project_id).order_by(n.c.id)
+    if "network_id" in filters:
+        query = query.where(n.c.id.in_(filters["network_id"]))
+    if "network_name" in filters:
+        query = query.where(n.c.name.in_(filters["network_name"]))
+    if "project_id" in filters:
+        query = query.where(n.c.project_id.in_(filters["project_id"]))
+    nets = conn.execute(query).all()
+    versions = [int(v) for v in filters.get("ip_version", []) if v in ("4", "6")]
+    out = []
+    for net in nets:
+        sub_query = sa.select(s.c.id, s.c.name, s.c.cidr, s.c.ip_version).where(
+            s.c.network_id == net.id
+        )
+        if "ip_version" in filters:
+            sub_query = sub_query.where(s.c.ip_version.in_(versions))
+        found = [
+            {
+                "subnet_id": sub.id,
+                "subnet_name": sub.name,
+                "cidr": sub.cidr,
+                "ip_version": sub.ip_version,
+                "total_ips": pools.size(conn, sub.id),
+                "used_ips": pools.used_count(conn, sub.id),
+            }
+            for sub in conn.execute(sub_query.order_by(s.c.created_at, s.c.id))
+        ]
+        if "ip_version" in filters and not found:
+            continue
+        out.append(
+            {
+                "network_id": net.id,
+                "network_name": net.name,
+                "project_id": net.project_id,
+                "tenant_id": net.project_id,
+                "total_ips": sum(x["total_ips"] for x in found),
+                "used_ips": sum(x["used_ips"] for x in found),
+                "subnet_ip_availability": found,
+            }
+        )
+    return out

@@ -4,6 +4,7 @@ the database as it was (no partial write)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.resources import declarations
@@ -118,3 +120,113 @@ def test_no_server_errors_and_no_partial_writes(fuzz_server: AlcorServer) -> Non
                     assert _counts(fuzz_server.url) == before, (case.path, case.body)
 
         fuzz()
+
+
+# -- hostile bodies, encodings, nesting and sizes (the hardening issue's cases) --------------
+
+MALFORMED = [
+    b'{"x": "\xff\xfe"}',  # not UTF-8
+    "{}".encode("utf-16"),  # UTF-16, with its BOM
+    b"\xef\xbb\xbf{}",  # a UTF-8 BOM
+    '{"x": "caf\u00e9"}'.encode("latin-1"),  # Latin-1
+    b"[" * 100_000 + b"]" * 100_000,  # nested 100k deep
+    b'{"a":' * 50_000 + b"1" + b"}" * 50_000,  # objects nested 50k deep
+    b'{"a": "\\ud800"}',  # a lone surrogate
+    b'{"a": NaN}',
+    b"1e999999",
+    b"-" + b"9" * 5000,
+    b"",
+    b"null",
+    b'"text"',
+    b"{",
+    b'{"a": 1} trailing',
+]
+# List attributes, each sent with 3,000 items (under the body limit: they are validated) of
+# the right and of wrong kinds.
+LIST_ATTRS = (
+    "tags",
+    "dns_nameservers",
+    "allowed_address_pairs",
+    "fixed_ips",
+    "host_routes",
+    "allocation_pools",
+    "routes",
+    "security_groups",
+    "availability_zone_hints",
+    "service_types",
+    "subnets",
+)
+
+
+ACTIONS = ("add_router_interface", "add_extraroutes", "remove_extraroutes", "x_y")
+
+
+def _hostile_requests(url: str) -> Iterator[tuple[str, str, bytes, dict[str, str]]]:
+    """(method, path, body, headers) for every collection, its members, tags and actions."""
+    json_type = {"content-type": "application/json"}
+    resources = httpx.get(f"{url}/v2.0/").json()["resources"]
+    for resource in resources:
+        name = resource["name"]
+        path = "/v2.0/" + resource["links"][0]["href"].rsplit("/", 1)[1]
+        existing = _some(url, path.rsplit("/", 1)[1])
+        targets = [("POST", path)]
+        if existing:
+            member = f"{path}/{existing[0]['id']}"
+            targets += [("PUT", member), ("PUT", f"{member}/tags")]
+            targets += [("PUT", f"{member}/{action}") for action in ACTIONS]
+        for method, target in targets:
+            for raw in MALFORMED:
+                yield method, target, raw, json_type
+            doc = json.dumps({name: {"name": "n"}}).encode()
+            for media in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+                yield method, target, doc, {"content-type": media}
+            for item in ("10.0.0.1", {"ip_address": "10.0.0.1"}, [[1]]):
+                yield method, target, json.dumps({"tags": [item] * 3_000}).encode(), json_type
+                for attr in LIST_ATTRS:
+                    body = {name: {attr: [item] * 3_000}}
+                    yield method, target, json.dumps(body).encode(), json_type
+            profile = {name: {"binding:profile": {f"k{i}": [[i]] for i in range(3_000)}}}
+            yield method, target, json.dumps(profile).encode(), json_type
+            yield method, target, json.dumps({name: {"name": "x" * 200_000}}).encode(), json_type
+        # a bulk create whose last item is wrong: every other item is validated first
+        bulk = [{"name": "b"}] * 50_000 + [{"name": 5}]
+        yield "POST", path, json.dumps({resource["collection"]: bulk}).encode(), json_type
+        over = [{"description": "d" * 255}] * 40_000  # past max_bulk_request_body_size
+        yield "POST", path, json.dumps({resource["collection"]: over}).encode(), json_type
+
+
+def test_hostile_bodies_encodings_nesting_and_sizes_get_no_5xx(fuzz_server: AlcorServer) -> None:
+    url = fuzz_server.url
+    _seed(url)
+    before = _counts(url)
+    with httpx.Client(base_url=url, timeout=120) as http:
+        for method, path, raw, headers in _hostile_requests(url):
+            resp = http.request(method, path, content=raw, headers=headers)
+            assert resp.status_code < 500, (method, path, raw[:80], resp.text[:300])
+            if resp.status_code >= 400:
+                assert set(resp.json()["NeutronError"]) == {"type", "message", "detail"}
+                assert len(resp.content) < 4096, (method, path, raw[:80])  # nothing echoed
+        assert _counts(url) == before  # nothing refused was written
+        over = [f"t{i}" for i in range(1_100)]
+        for collection in COUNTED:
+            for params in (
+                {"tags": ",".join(over)},
+                [("tags-any", t) for t in over],
+                [("id", t) for t in over],
+                {"name": "n" * 20_000},  # past max_url_length
+                [("sort_key", "name"), ("sort_dir", "asc")] * 500 + [("marker", "m")],
+                {"revision_number": "9" * 40},
+            ):
+                resp = http.get(f"/v2.0/{collection}", params=params)
+                assert 400 <= resp.status_code < 500, (collection, resp.text[:300])
+                assert set(resp.json()["NeutronError"]) == {"type", "message", "detail"}
+
+    @given(raw=st.binary(max_size=512), which=st.integers(min_value=0))
+    @settings(max_examples=200, deadline=None, database=None)
+    def random_bytes(raw: bytes, which: int) -> None:
+        collection = COUNTED[which % len(COUNTED)]
+        resp = httpx.post(f"{url}/v2.0/{collection}", content=raw, timeout=60)
+        assert resp.status_code < 500, (collection, raw, resp.text)
+
+    random_bytes()
+    assert _counts(url) == before

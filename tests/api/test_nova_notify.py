@@ -1,29 +1,40 @@
-"""Nova notifications end to end: a real server configured with a Nova URL, a simulated host
-acking the port, and a real HTTP endpoint standing where Nova's API would be."""
+"""Nova notifications: a real HTTP endpoint stands where Nova's API would be, failing when a
+test says so; end to end, a real server configured with its URL and a simulated host acking
+the port."""
 
 from __future__ import annotations
 
 import asyncio
 import http.server
 import json
+import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from alcor.lab.server_process import AlcorServer, free_port
+from alcor.southbound.nova import NovaNotifier
 from alcor.southbound.sim import Fleet
 from tests.support.waiting import wait_for
 
 
 class _Nova(http.server.BaseHTTPRequestHandler):
     received: list[dict[str, Any]] = []
+    attempts = 0
+    fail_next: list[int] = []  # statuses to answer the next POSTs with, instead of 200
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        _Nova.attempts += 1
+        if _Nova.fail_next:
+            self.send_response(_Nova.fail_next.pop(0))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         _Nova.received.append(
             {"path": self.path, "token": self.headers.get("X-Auth-Token"), "events": body["events"]}
         )
@@ -45,7 +56,82 @@ def nova() -> Iterator[str]:
     server.shutdown()
 
 
+def _deleted(*ports: str) -> list[tuple[str, dict[str, Any]]]:
+    """Committed changes as the database hands them to its listeners: VM ports deleted."""
+    vm = {"device_id": "vm-1", "device_owner": "compute:nova"}
+    return [("port_deleted", {**vm, "port_id": p}) for p in ports]
+
+
+def _tags_since(first: int) -> list[str]:
+    return [e["tag"] for r in _Nova.received[first:] for e in r["events"]]
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    while not done():
+        await asyncio.sleep(0.01)
+
+
+def test_failed_sends_are_retried_in_order(nova: str) -> None:
+    first = len(_Nova.received)
+    _Nova.fail_next[:] = [503, 502]
+    tried = _Nova.attempts
+
+    async def run() -> NovaNotifier:
+        notifier = NovaNotifier(nova, interval=0.05)
+        notifier.start()
+        notifier.on_events(_deleted("p0", "p1", "p2"))
+        await asyncio.wait_for(_until(lambda: _Nova.attempts > tried), 20)
+        notifier.on_events(_deleted("p3", "p4"))  # committed while the first ones wait
+        await asyncio.wait_for(_until(lambda: notifier.sent == 5), 20)
+        await notifier.stop()
+        return notifier
+
+    notifier = asyncio.run(run())
+    assert _tags_since(first) == ["p0", "p1", "p2", "p3", "p4"]  # each once, in order
+    assert notifier.dropped == 0 and not _Nova.fail_next
+
+
+def test_events_nova_refuses_or_never_gets_are_dropped_and_logged(
+    nova: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="alcor.southbound.nova")
+    first = len(_Nova.received)
+    _Nova.fail_next[:] = [404]  # Nova: none of these instances exist; sending again won't help
+
+    async def refused() -> NovaNotifier:
+        notifier = NovaNotifier(nova, interval=0.01)
+        notifier.start()
+        notifier.on_events(_deleted("gone"))
+        await asyncio.wait_for(_until(lambda: notifier.dropped == 1), 20)
+        notifier.on_events(_deleted("later"))  # and the notifier goes on
+        await asyncio.wait_for(_until(lambda: notifier.sent == 1), 20)
+        await notifier.stop()
+        return notifier
+
+    asyncio.run(refused())
+    assert _tags_since(first) == ["later"]
+    nowhere = f"http://127.0.0.1:{free_port()}/v2.1"
+
+    async def unreachable(attempts: int, until_dropped: bool) -> NovaNotifier:
+        notifier = NovaNotifier(nowhere, interval=0.01, attempts=attempts)
+        notifier.start()
+        notifier.on_events(_deleted("a", "b"))
+        if until_dropped:
+            await asyncio.wait_for(_until(lambda: notifier.dropped == 2), 20)
+        await notifier.stop()
+        return notifier
+
+    assert asyncio.run(unreachable(3, until_dropped=True)).dropped == 2
+    assert asyncio.run(unreachable(100, until_dropped=False)).dropped == 2
+    dropped = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert dropped[0].startswith("Nova notification: 1 events dropped after Nova refused them")
+    assert dropped[1].startswith("Nova notification: 2 events dropped after 3 attempts")
+    assert dropped[2] == "Nova notification: 2 events dropped after the server stopped"
+
+
 def test_vif_plugged_unplugged_deleted_reach_nova(nova: str) -> None:
+    first = len(_Nova.received)
+    _Nova.fail_next[:] = [503, 503]  # Nova is not answering yet: the events wait for it
     env = {"ALCOR_NOVA_URL": nova, "ALCOR_NOVA_TOKEN": "secret", "ALCOR_NOVA_SEND_INTERVAL": "0.2"}
     with AlcorServer(extra_env=env) as server:
         loop = asyncio.new_event_loop()
@@ -76,7 +162,7 @@ def test_vif_plugged_unplugged_deleted_reach_nova(nova: str) -> None:
             def events() -> list[tuple[str, str, str]]:
                 return [
                     (e["name"], e["status"], e["server_uuid"])
-                    for r in _Nova.received
+                    for r in _Nova.received[first:]
                     for e in r["events"]
                     if e["tag"] == port["id"]
                 ]
@@ -85,8 +171,10 @@ def test_vif_plugged_unplugged_deleted_reach_nova(nova: str) -> None:
                 lambda: ("network-vif-plugged", "completed", vm) in events(),
                 what="network-vif-plugged",
             )
-            assert all(r["path"] == "/v2.1/os-server-external-events" for r in _Nova.received)
-            assert {r["token"] for r in _Nova.received} == {"secret"}
+            assert not _Nova.fail_next  # it came through both failures
+            received = _Nova.received[first:]
+            assert all(r["path"] == "/v2.1/os-server-external-events" for r in received)
+            assert {r["token"] for r in received} == {"secret"}
             api.delete(f"/v2.0/ports/{port['id']}")
             wait_for(
                 lambda: ("network-vif-deleted", "completed", vm) in events(),

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from alcor.lab.server_process import AlcorServer
 from tests.api.conftest import member_headers, neutron_error
 
 NEUTRON_DEFAULTS = {
@@ -45,8 +46,13 @@ def test_defaults_show_update_reset(http: httpx.Client, conn: Any) -> None:
     assert conn.network.get_quota(project).ports == 9
     assert http.delete(f"/v2.0/quotas/{project}").status_code == 204
     assert http.get(f"/v2.0/quotas/{project}").json()["quota"] == NEUTRON_DEFAULTS
-    for bad in ({"port": -2}, {"port": "many"}, {"port": True}, {"bogus": 1}):
+    for bad in ({"port": -2}, {"port": "many"}, {"port": True}, {"bogus": 1}, {"port": 2**31}):
         neutron_error(_set(http, project, **bad), 400)
+    body = neutron_error(_set(http, project, port=10**30), 400, "InvalidInput")
+    assert body["message"] == (
+        f"Invalid input for port. Reason: '{10**30}' is too large - must be no larger than "
+        f"'{2**31 - 1}'"
+    )
     neutron_error(http.put(f"/v2.0/quotas/{project}", json={"port": 1}), 400)
 
 
@@ -146,6 +152,8 @@ def test_network_ip_availability(http: httpx.Client) -> None:
     assert [s["ip_version"] for s in only["subnet_ip_availability"]] == [4]
     neutron_error(http.get(f"/v2.0/network-ip-availabilities/{uuid.uuid4()}"), 404)
     neutron_error(http.get("/v2.0/network-ip-availabilities?bogus=1"), 400)
+    nothing = http.get("/v2.0/network-ip-availabilities", params={"ip_version": "9" * 5000})
+    assert nothing.json() == {"network_ip_availabilities": []}
 
 
 def test_project_isolation(http: httpx.Client) -> None:
@@ -177,3 +185,17 @@ def test_project_isolation(http: httpx.Client) -> None:
     assert not any(k.startswith("provider:") for k in mine)
     admin_view = http.get(f"/v2.0/ports/{port_id}").json()["port"]
     assert "binding:host_id" in admin_view
+
+
+def test_quota_settings_are_the_defaults_reported_and_enforced() -> None:
+    env = {"ALCOR_QUOTA_PORT": "2", "ALCOR_QUOTA_RBAC_POLICY": "7"}
+    with AlcorServer(extra_env=env) as server, httpx.Client(base_url=server.url) as http:
+        project = _project()
+        hdr = member_headers(project)
+        defaults = http.get(f"/v2.0/quotas/{project}/default").json()["quota"]
+        assert defaults == {**NEUTRON_DEFAULTS, "port": 2, "rbac_policy": 7}
+        net = http.post("/v2.0/networks", json={"network": {}}, headers=hdr).json()["network"]
+        port = {"port": {"network_id": net["id"]}}
+        for _ in range(2):
+            assert http.post("/v2.0/ports", json=port, headers=hdr).status_code == 201
+        neutron_error(http.post("/v2.0/ports", json=port, headers=hdr), 409, "OverQuota")

@@ -38,3 +38,24 @@ def test_errors_say_what_is_wrong(tmp_path: Path) -> None:
         load(ServerSettings, config_file=tmp_path / "missing.toml", environ={})
     with pytest.raises(ValueError, match="not a boolean"):
         load(ServerSettings, environ={"ALCOR_AUTO_MIGRATE": "perhaps"})
+
+
+def test_request_limits_and_quota_defaults_are_settings() -> None:
+    s = load(
+        ServerSettings,
+        environ={"ALCOR_MAX_REQUEST_BODY_SIZE": "2048", "ALCOR_QUOTA_RBAC_POLICY": "3"},
+    )
+    assert s.max_request_body_size == 2048 and s.max_bulk_request_body_size > 2048
+    quotas = s.quota_defaults()  # every quota key Neutron reports, declared in settings only
+    assert quotas["rbac_policy"] == 3 and quotas["subnetpool"] == -1
+    assert set(quotas) == {
+        "network",
+        "subnet",
+        "subnetpool",
+        "port",
+        "router",
+        "floatingip",
+        "rbac_policy",
+        "security_group",
+        "security_group_rule",
+    }
