@@ -494,14 +494,6 @@ def not_found(resource: str, rid: str) -> NotFound:
     return cls(f"{camel_words(resource)} {rid} could not be found.")
 
 
-def typed(cls: type[NeutronError], type_name: str, message: str, detail: str = "") -> NeutronError:
-    """An error of HTTP class `cls` carrying a specific Neutron type name (for the HTTP
-    layer's own few errors; resource rules raise catalogue classes)."""
-    err = cls(message, detail)
-    err.type_name = type_name
-    return err
-
-
 def camel_words(resource: str) -> str:
     """'security_group' -> 'Security group' (Neutron's wording in messages)."""
     words = resource.replace("_", " ")

@@ -136,9 +136,7 @@ class Api:
         for ext in self.extensions:
             if ext["alias"] == alias:
                 return json_response({"extension": ext})
-        raise errors.typed(
-            errors.NotFound, "ExtensionNotFound", f"Extension with alias {alias} does not exist"
-        )
+        raise errors.ExtensionNotFound(alias=alias)
 
     async def openapi_doc(self, request: Request) -> Response:
         return json_response(openapi.document(list(self.resources.values())))
@@ -286,11 +284,7 @@ class Api:
                 return json_response({"tags": item["tags"] or []})
             if tag in (item["tags"] or []):
                 return Response(status_code=204)
-            raise errors.typed(
-                errors.NotFound,
-                "TagNotFound",
-                f"Tag {tag} could not be found for {res.name} {rid}.",
-            )
+            raise errors.TagNotFound(tag=tag, resource=res.name, resource_id=rid)
         if tag is None and request.method == "PUT":
             body = await self.body(request)
             if not isinstance(body, dict) or not isinstance(body.get("tags"), list):
@@ -313,11 +307,7 @@ class Api:
                 wanted = current if tag in current else [*current, tag]
             else:
                 if tag not in current:
-                    raise errors.typed(
-                        errors.NotFound,
-                        "TagNotFound",
-                        f"Tag {tag} could not be found for {res.name} {rid}.",
-                    )
+                    raise errors.TagNotFound(tag=tag, resource=res.name, resource_id=rid)
                 wanted = [t for t in current if t != tag]
             return crud.update(uow, res, ctx, rid, {"tags": wanted})
 
@@ -332,11 +322,7 @@ class Api:
         published, received and programmed by its host, and reported back."""
         ctx = self.context(request)
         if not ctx.is_admin:
-            raise errors.typed(
-                errors.NotAuthorized,
-                "PolicyNotAuthorized",
-                "rule:get_port_provisioning is disallowed by policy",
-            )
+            raise errors.PolicyNotAuthorized(action="rule:get_port_provisioning")
         port_id = request.path_params["rid"]
         res = self.resource("ports")
 
@@ -416,11 +402,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _integrity_error(request: Request, exc: Exception) -> Response:
     log.info("integrity conflict: %s", exc)
-    return error_response(
-        errors.typed(
-            errors.Conflict, "Conflict", "The request conflicts with a concurrent change; retry it."
-        )
-    )
+    return error_response(errors.Conflict())
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:

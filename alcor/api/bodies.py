@@ -91,7 +91,7 @@ def decode(raw: bytes) -> Any:
         why = "the body is nested too deeply"
     except msgspec.DecodeError:
         why = "the body is not valid JSON"
-    raise errors.typed(errors.BadRequest, "MalformedRequestBody", f"Malformed request body: {why}")
+    raise errors.MalformedRequestBody(reason=why)
 
 
 async def off_loop(size: int, fn: Callable[..., T], *args: Any) -> T:

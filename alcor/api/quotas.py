@@ -30,9 +30,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 def _forbidden(rule: str) -> errors.NeutronError:
-    return errors.typed(
-        errors.NotAuthorized, "PolicyNotAuthorized", f"{rule} is disallowed by policy"
-    )
+    return errors.PolicyNotAuthorized(action=rule)
 
 
 def _project(request: Request) -> str:

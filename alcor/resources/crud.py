@@ -22,11 +22,9 @@ from alcor import errors
 from alcor.resources import events, kinds, quota, relations
 from alcor.resources.context import Context
 from alcor.resources.model import CALLER_PROJECT, MISSING, Attr, Hooks, Item, Resource
-from alcor.resources.query import ListQuery
+from alcor.resources.query import TAG_FILTERS, ListQuery
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import tags as tags_table
-
-TAG_FILTERS = ("tags", "tags-any", "not-tags", "not-tags-any")
 
 
 def new_id() -> str:

@@ -73,7 +73,7 @@ def configure(defaults: dict[str, int]) -> None:
 
 
 def over_quota(key: str) -> errors.NeutronError:
-    return errors.typed(errors.Conflict, "OverQuota", f"Quota exceeded for resources: ['{key}'].")
+    return errors.OverQuota(overs=key)
 
 
 def enforce(uow: UnitOfWork, key: str, table: sa.Table, items: list[dict[str, Any]]) -> None:

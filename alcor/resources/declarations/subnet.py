@@ -13,7 +13,7 @@ resource = Resource(
     [
         parent("network_id", "network", on_delete="cascade", owned=True),
         Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
-        Attr("cidr", kinds.Cidr(), post=True),
+        Attr("cidr", kinds.Cidr(host_bits=True), post=True),
         Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
         Attr("gateway_ip", kinds.IpAddress(), post=True, put=True, nullable=True),
         Attr(
