@@ -3,6 +3,9 @@
 Like `flows`, nothing here touches OVS: small typed inputs (rules, groups, a port's ofport and
 groups, remote groups' address sets) map to flows of the reserved tables 20/21 (egress) and
 60/61 (ingress), so every case is unit-testable and a resync recomputes the identical set.
+The same normalised rule drives the flows and `stale_connections`, which picks the
+conntrack entries a rule or member change no longer allows (Neutron's OVS firewall cuts
+those connections too; the agent flushes them with `flush_args`).
 
 Semantics (Neutron's): a port without port security gets no flows here (the static defaults
 pass it). With port security, no rule means deny, except what Neutron's firewall lets through
@@ -33,7 +36,8 @@ table  priority  flows (per port P unless said otherwise)
 60     105       ingress bypass: ARP, MLD query, RA, NS, NA, DHCP offers -> output
 60     100       reg7=P,ip|ipv6 -> ct(table=61,zone=reg7) (stateless: -> 61)
 60     1         reg7=P -> drop (other non-IP)
-61     ...       as 21 with reg7, delivering with output:reg7
+61     ...       as 21 with reg7, delivering with output:reg7; an ingress commit sets
+                 ct_mark bit 0, which tells `stale_connections` the direction
 =====  ========  ==================================================================
 
 Priorities against OVS's conjunction rules (ovs-fields(7), lib/classifier.c): a conjunctive
@@ -65,6 +69,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
@@ -99,6 +104,8 @@ PRIO_RULE = 70
 PRIO_CONJ = 60
 PRIO_PORT_DROP = 1
 
+# ct_mark bit set by ingress commits: conntrack entries of a zone hold both directions.
+MARK_INGRESS = 0x1
 CONJ_ID_SPACE = 2**32 - 1  # conj ids 1..2^32-1; conj_id=0 would match every packet
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -155,6 +162,7 @@ class _Side(NamedTuple):
     rules: int  # table after conntrack
     reg: str  # register holding the port's ofport, also its zone
     accept: str
+    mark: str  # extra ct(commit) argument
     remote: Mapping[str, str]  # ethertype -> field holding the remote address
     bans: tuple[str, ...]
     bypass: tuple[str, ...]
@@ -163,7 +171,7 @@ class _Side(NamedTuple):
         return f"NXM_NX_{self.reg.upper()}[0..15]"
 
     def commit(self) -> str:
-        return f"ct(commit,zone={self.zone()}),{self.accept}"
+        return f"ct(commit,zone={self.zone()}{self.mark}),{self.accept}"
 
 
 _DHCP_REPLY = ("udp,tp_src=67,tp_dst=68", "udp6,tp_src=547,tp_dst=546")
@@ -173,6 +181,7 @@ SIDES = {
         EGRESS_SG_CT,
         "reg6",
         f"goto_table:{DISPATCH}",
+        "",
         {IPV4: "nw_dst", IPV6: "ipv6_dst"},
         (*_DHCP_REPLY, "icmp6,icmpv6_type=134"),
         (*(f"icmp6,icmpv6_type={t}" for t in (130, 133, 135, 136)), "udp6,tp_src=546,tp_dst=547"),
@@ -182,6 +191,7 @@ SIDES = {
         INGRESS_SG_CT,
         "reg7",
         "output:NXM_NX_REG7[0..15]",
+        f",exec(load:{MARK_INGRESS}->NXM_NX_CT_MARK[0])",
         {IPV4: "nw_src", IPV6: "ipv6_src"},
         (),
         ("arp", *(f"icmp6,icmpv6_type={t}" for t in (130, 134, 135, 136)), *_DHCP_REPLY),
@@ -194,7 +204,7 @@ ICMP = {IPV4: 1, IPV6: 58}
 _ICMP_MATCH = {IPV4: ("icmp", "icmp"), IPV6: ("icmp6", "icmpv6")}
 
 
-# -- rules ---------------------------------------------------------------------------------------
+# -- rules, normalised once for flows and for conntrack checks ---------------------------------
 class _Rule(NamedTuple):
     direction: str
     ethertype: str
@@ -207,8 +217,8 @@ class _Rule(NamedTuple):
 
 
 def _normalize(rule: SgRule) -> _Rule:
-    """A rule in the form the flows are rendered from; ValueError for what Neutron's API
-    refuses."""
+    """A rule in the form both `port_flows` and `stale_connections` read; ValueError for
+    what Neutron's API refuses."""
     if rule.direction not in SIDES or rule.ethertype not in L3:
         raise ValueError(f"bad direction/ethertype in {rule}")
     prefix = None
@@ -464,3 +474,145 @@ def host_flows(
     for addr, flow_list in address_flows(address_sets, ids).items():
         out[flows.cookie(KIND_SET_MEMBER, addr)] = flow_list
     return out
+
+
+# -- conntrack: connections a change no longer allows ------------------------------------------
+class CtEntry(NamedTuple):
+    """One `dpctl/dump-conntrack` entry: the original-direction tuple, zone and mark.
+
+    ICMP entries carry type/code/id and no ports; protocols the userspace conntrack tracks
+    without ports (SCTP, DCCP, UDP-Lite, others) show ports 0.
+    """
+
+    protocol: int
+    src: str
+    dst: str
+    sport: int = 0
+    dport: int = 0
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    icmp_id: int | None = None
+    zone: int = 0
+    mark: int = 0
+
+
+_CT_PROTOCOLS = {
+    "icmp": 1,
+    "igmp": 2,
+    "tcp": 6,
+    "udp": 17,
+    "dccp": 33,
+    "icmpv6": 58,
+    "udplite": 136,
+    "sctp": 132,
+}
+_CT_LINE = re.compile(r"^(\w+),orig=\(([^)]*)\),reply=\([^)]*\)(.*)$")
+
+
+def parse_conntrack(text: str) -> list[CtEntry]:
+    """Entries of `ovs-appctl dpctl/dump-conntrack [-m] [-s]` output (other lines skipped).
+
+    The zone filter of dump-conntrack is not relied on (OVS 3.1's userspace datapath lists
+    every zone); callers select by `CtEntry.zone`. Zone 0 and mark 0 are not printed.
+    """
+    out = []
+    for line in text.splitlines():
+        found = _CT_LINE.match(line.strip())
+        if found:
+            out.append(_ct_entry(*found.groups()))
+    return out
+
+
+def _ct_entry(name: str, orig: str, rest: str) -> CtEntry:
+    text = dict(kv.split("=", 1) for kv in orig.split(","))
+    fields = {k: int(v) for k, v in text.items() if v.isdigit()}
+    extra = dict(re.findall(r",(zone|mark)=(\d+)", rest.split(",protoinfo=")[0]))
+    icmp = "type" in fields
+    return CtEntry(
+        _CT_PROTOCOLS.get(name) or int(name),
+        text["src"],
+        text["dst"],
+        fields.get("sport", 0),
+        fields.get("dport", 0),
+        fields["type"] if icmp else None,
+        fields["code"] if icmp else None,
+        fields["id"] if icmp else None,
+        int(extra.get("zone", 0)),
+        int(extra.get("mark", 0)),
+    )
+
+
+def _admits(rule: _Rule, entry: CtEntry, members: Mapping[str, list[Network]]) -> bool:
+    """Whether `rule` would admit the entry's first packet (the mirror of its flows)."""
+    direction = INGRESS if entry.mark & MARK_INGRESS else EGRESS
+    remote = ipaddress.ip_address(entry.src if direction == INGRESS else entry.dst)
+    if rule.direction != direction or rule.ethertype != f"IPv{remote.version}":
+        return False
+    if rule.protocol is not None and rule.protocol != entry.protocol:
+        return False
+    tracked_ports = entry.sport or entry.dport  # 0/0: tracked without ports
+    if rule.ports and tracked_ports and not rule.ports[0] <= entry.dport <= rule.ports[1]:
+        return False
+    if rule.icmp_type is not None and rule.icmp_type != entry.icmp_type:
+        return False
+    if rule.icmp_code is not None and rule.icmp_code != entry.icmp_code:
+        return False
+    if rule.prefix is not None and remote not in rule.prefix:
+        return False
+    if rule.remote_group is not None:
+        return any(remote in net for net in members.get(rule.remote_group, ()))
+    return True
+
+
+def stale_connections(
+    entries: Iterable[CtEntry], port: SgPort, address_sets: Iterable[AddressSet]
+) -> list[CtEntry]:
+    """The entries of the port's zone that its current rules and address sets no longer
+    allow: what the agent flushes after a rule or member goes, as Neutron cuts them.
+
+    The direction comes from the ingress commit's ct_mark bit. A port without port security
+    has nothing checked (nothing is returned); a stateless port uses no conntrack, so all of
+    its zone is leftovers. SCTP/DCCP/UDP-Lite entries of the userspace conntrack have no
+    ports, so only their protocol and address are checked.
+    """
+    if not port.port_security_enabled:
+        return []
+    zone = [e for e in entries if e.zone == port.ofport]
+    if not is_stateful(port):
+        return zone
+    rules = _rules(port)
+    members = {s.group_id: _members(s) for s in address_sets}
+    return [e for e in zone if not any(_admits(r, e, members) for r in rules)]
+
+
+# First release of each OVS branch whose flush-conntrack no longer aborts ovs-vswitchd on an
+# ICMPv6 tuple (upstream b5e682925: the ICMPv4 type reversal hit OVS_NOT_REACHED for 128).
+_ICMPV6_FLUSH_FIXED = {(3, 0): 7, (3, 1): 5, (3, 2): 3, (3, 3): 1}
+
+
+def icmpv6_flush_safe(ovs_version: str) -> bool:
+    """Whether `dpctl/flush-conntrack` with an ICMPv6 tuple is safe on this OVS (3.1.0, as
+    in Debian 12, aborts ovs-vswitchd: reproduced here)."""
+    major, minor, patch = [*map(int, re.findall(r"\d+", ovs_version)), 0, 0, 0][:3]
+    fixed = _ICMPV6_FLUSH_FIXED.get((major, minor))
+    if fixed is None:
+        return (major, minor) >= (3, 4)
+    return patch >= fixed
+
+
+def flush_args(entry: CtEntry, ovs_version: str) -> list[str] | None:
+    """Arguments of `ovs-appctl dpctl/flush-conntrack` removing exactly this entry:
+    `zone=N` and its original tuple (ports left out when the entry has none, so OVS matches
+    the tuple as partial). None for an ICMPv6 entry on an OVS that would crash on it: the
+    entry then ages out (ICMP timeouts are 30-60 s)."""
+    if entry.protocol == ICMP[IPV6] and not icmpv6_flush_safe(ovs_version):
+        return None
+    family = "ct_ipv6" if ":" in entry.src else "ct_nw"
+    parts = [f"{family}_src={entry.src}", f"{family}_dst={entry.dst}"]
+    parts.append(f"ct_nw_proto={entry.protocol}")
+    if entry.icmp_type is not None:
+        parts.append(f"icmp_type={entry.icmp_type},icmp_code={entry.icmp_code}")
+        parts.append(f"icmp_id={entry.icmp_id}")
+    elif entry.sport or entry.dport:
+        parts.append(f"ct_tp_src={entry.sport},ct_tp_dst={entry.dport}")
+    return [f"zone={entry.zone}", ",".join(parts)]

@@ -387,3 +387,151 @@ def test_port_range_masks_known_values() -> None:
     assert sg.port_range_masks(1, 0xFFFF)[:2] == [(1, 0xFFFF), (2, 0xFFFE)]
     assert len(sg.port_range_masks(1, 0xFFFF)) == 16
     assert len(sg.port_range_masks(1, 0xFFFE)) == 30
+
+
+# -- conntrack: parse, re-evaluate, flush ---------------------------------------------------------
+# Real `ovs-appctl dpctl/dump-conntrack` lines (and one -m line) from a netdev bridge on OVS
+# 3.1.0 with two ports in zones 1 and 2, ingress commits marked, after tcp/udp/icmp in v4/v6
+# and raw SCTP/DCCP/UDP-Lite/GRE packets.
+DUMP = """\
+tcp,orig=(src=fd00::1,dst=fd00::2,sport=37780,dport=8080),reply=(src=fd00::2,dst=fd00::1,sport=8080,dport=37780),zone=1,protoinfo=(state=ESTABLISHED)
+icmp,orig=(src=10.0.0.1,dst=10.0.0.2,id=7119,type=8,code=0),reply=(src=10.0.0.2,dst=10.0.0.1,id=7119,type=0,code=0),zone=2,mark=1
+udp,orig=(src=fd00::1,dst=fd00::2,sport=35404,dport=5353),reply=(src=fd00::2,dst=fd00::1,sport=5353,dport=35404),zone=2,mark=1
+tcp,orig=(src=fd00::1,dst=fd00::2,sport=49840,dport=22),reply=(src=fd00::2,dst=fd00::1,sport=22,dport=49840),zone=2,mark=1,protoinfo=(state=ESTABLISHED)
+icmpv6,orig=(src=fd00::1,dst=fd00::2,id=7234,type=128,code=0),reply=(src=fd00::2,dst=fd00::1,id=7234,type=129,code=0),zone=2,mark=1
+tcp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=49362,dport=22),reply=(src=10.0.0.2,dst=10.0.0.1,sport=22,dport=49362),zone=1,protoinfo=(state=ESTABLISHED)
+icmpv6,orig=(src=fd00::2,dst=fd00::1,id=7457,type=128,code=0),reply=(src=fd00::1,dst=fd00::2,id=7457,type=129,code=0),zone=2
+sctp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=0,dport=0),reply=(src=10.0.0.2,dst=10.0.0.1,sport=0,dport=0),zone=2,mark=1
+dccp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=0,dport=0),reply=(src=10.0.0.2,dst=10.0.0.1,sport=0,dport=0),zone=2,mark=1
+udplite,orig=(src=10.0.0.1,dst=10.0.0.2,sport=0,dport=0),reply=(src=10.0.0.2,dst=10.0.0.1,sport=0,dport=0),zone=2,mark=1
+47,orig=(src=10.0.0.1,dst=10.0.0.2,sport=0,dport=0),reply=(src=10.0.0.2,dst=10.0.0.1,sport=0,dport=0),zone=2,mark=1
+tcp,orig=(src=10.0.0.1,dst=10.0.0.2,sport=58302,dport=8080),reply=(src=10.0.0.2,dst=10.0.0.1,sport=8080,dport=58302),id=0,zone=2,status=0,mark=1,protoinfo=(state_orig=ESTABLISHED,state_reply=ESTABLISHED,wscale_orig=10,wscale_reply=10,flags_orig=WINDOW_SCALE,flags_reply=WINDOW_SCALE)
+"""
+
+
+def test_parse_conntrack_reads_real_dump_lines() -> None:
+    entries = sg.parse_conntrack("ignored header\n" + DUMP)
+    assert len(entries) == 12
+    assert entries[0] == sg.CtEntry(6, "fd00::1", "fd00::2", 37780, 8080, zone=1)
+    assert entries[1] == sg.CtEntry(1, "10.0.0.1", "10.0.0.2", 0, 0, 8, 0, 7119, zone=2, mark=1)
+    assert [e.protocol for e in entries[7:11]] == [132, 33, 136, 47]
+    assert entries[11] == sg.CtEntry(6, "10.0.0.1", "10.0.0.2", 58302, 8080, zone=2, mark=1)
+    assert entries[6].mark == 0  # port 2's own echo out
+
+
+def test_stale_connections_are_what_the_new_rules_no_longer_admit() -> None:
+    entries = sg.parse_conntrack(DUMP)
+    rules = group(
+        R("ingress", "IPv4", 6, 22, 22, remote_group_id="clients"),
+        R("ingress", "IPv6", 6, 22, 22, remote_group_id="clients"),
+        R("ingress", "IPv4", 1, 8),
+        R("ingress", "IPv4", 132, 9, 9),  # the entry has no ports: protocol and address count
+        R("egress", "IPv6", 58),
+    )
+    p2 = port(rules, ofport=2)
+    clients = [AddressSet("clients", ("10.0.0.0/24", "fd00::1"))]
+    stale = sg.stale_connections(entries, p2, clients)
+    assert {(e.protocol, e.dport) for e in stale} == {
+        (17, 5353),
+        (58, 0),
+        (33, 0),
+        (136, 0),
+        (47, 0),
+        (6, 8080),
+    }
+    assert all(e.zone == 2 and e.mark for e in stale)  # port 2's own echo out is allowed
+    members_gone = sg.stale_connections(entries, p2, [AddressSet("clients", ("10.0.0.0/24",))])
+    assert (6, "fd00::1", 22) in {(e.protocol, e.src, e.dport) for e in members_gone}
+    assert sg.stale_connections(entries, port(security=False, ofport=2), clients) == []
+    stateless = port(group(stateful=False), ofport=2)
+    assert len(sg.stale_connections(entries, stateless, clients)) == 10
+
+
+def test_flush_args_render_each_entry_and_spare_ovs_versions_that_crash_on_icmpv6() -> None:
+    entries = sg.parse_conntrack(DUMP)
+    tcp, icmp, icmp6, sctp = (entries[i] for i in (0, 1, 4, 7))
+    assert sg.flush_args(tcp, "3.1.0") == [
+        "zone=1",
+        "ct_ipv6_src=fd00::1,ct_ipv6_dst=fd00::2,ct_nw_proto=6,ct_tp_src=37780,ct_tp_dst=8080",
+    ]
+    assert sg.flush_args(icmp, "3.1.0") == [
+        "zone=2",
+        "ct_nw_src=10.0.0.1,ct_nw_dst=10.0.0.2,ct_nw_proto=1,icmp_type=8,icmp_code=0,icmp_id=7119",
+    ]
+    assert sg.flush_args(sctp, "3.1.0") == [
+        "zone=2",
+        "ct_nw_src=10.0.0.1,ct_nw_dst=10.0.0.2,ct_nw_proto=132",
+    ]
+    assert sg.flush_args(icmp6, "3.1.0") is None
+    assert sg.flush_args(icmp6, "3.1.5") == [
+        "zone=2",
+        "ct_ipv6_src=fd00::1,ct_ipv6_dst=fd00::2,ct_nw_proto=58,icmp_type=128,icmp_code=0,icmp_id=7234",
+    ]
+    safe = {
+        v: sg.icmpv6_flush_safe(v)
+        for v in ("2.17.9", "3.0.6", "3.0.7", "3.1.0", "3.2.3", "3.3.0", "3.4.0", "3.5")
+    }
+    assert safe == {
+        "2.17.9": False,
+        "3.0.6": False,
+        "3.0.7": True,
+        "3.1.0": False,
+        "3.2.3": True,
+        "3.3.0": False,
+        "3.4.0": True,
+        "3.5": True,
+    }
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> SgRule:
+    """IPv4 rules over a small space, so that packets often hit their edges."""
+    protocol = draw(st.sampled_from([None, 6, 17, 1, 47]))
+    ports: tuple[int | None, int | None] = (None, None)
+    if protocol in (6, 17):
+        ports = (draw(st.integers(1, 40)), draw(st.integers(40, 70)))
+    elif protocol == 1:
+        ports = draw(st.sampled_from([(None, None), (8, None), (8, 0)]))
+    prefix = draw(st.sampled_from([None, "10.0.0.0/29", "10.0.0.0/24", "0.0.0.0/0"]))
+    remote = draw(st.sampled_from([None, "ga", "gb"])) if prefix is None else None
+    direction = draw(st.sampled_from(["ingress", "egress"]))
+    return SgRule(direction, "IPv4", protocol, *ports, prefix, remote)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(rules(), max_size=5),
+    st.sampled_from(["ingress", "egress"]),
+    st.sampled_from([6, 17, 1, 47]),
+    st.integers(0, 15),
+    st.integers(1, 80),
+    st.sampled_from([(8, 0), (8, 1), (0, 0)]),
+)
+def test_flows_and_the_conntrack_check_agree_on_every_new_connection(
+    rule_list: list[SgRule],
+    direction: str,
+    proto: int,
+    host: int,
+    dport: int,
+    icmp: tuple[int, int],
+) -> None:
+    p = port(group(*rule_list))
+    sets = [AddressSet("ga", ("10.0.0.3", "10.0.0.8/30")), AddressSet("gb", ("10.0.0.3",))]
+    remote, local = f"10.0.0.{host}", "10.0.0.200"
+    src, dst = (remote, local) if direction == "ingress" else (local, remote)
+    pkt = packet(src, dst, proto, dport, icmp=icmp)
+    admitted = verdict(all_flows([p], sets), pkt, direction) == "commit"
+    is_icmp = proto == 1
+    entry = sg.CtEntry(
+        proto,
+        src,
+        dst,
+        0 if is_icmp else 40000,
+        0 if is_icmp else dport,
+        icmp[0] if is_icmp else None,
+        icmp[1] if is_icmp else None,
+        1 if is_icmp else None,
+        zone=OFPORT,
+        mark=sg.MARK_INGRESS if direction == "ingress" else 0,
+    )
+    assert admitted == (sg.stale_connections([entry], p, sets) == [])
