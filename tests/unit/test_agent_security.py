@@ -3,15 +3,20 @@
 Verdicts come from a small model of OVS's table lookup (`lookup`: plain flows by priority,
 conjunctive flows only above the best plain match, then the conj_id flow, as
 lib/classifier.c does) walking tables 20/21 or 60/61, so the cases read as packets in and
-verdicts out.
+verdicts out. One test installs a large flow set into a real OVS bridge and traces packets
+through it (`@pytest.mark.ovs`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import re
-from collections.abc import Iterable
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +26,8 @@ from alcor.agent import flows
 from alcor.agent import security as sg
 from alcor.agent.flows import Flow
 from alcor.agent.security import AddressSet, SecurityGroup, SgPort, SgRule
+from alcor.lab.host import Host
+from alcor.lab.lab import Lab
 
 R = SgRule
 OFPORT = 5
@@ -535,3 +542,74 @@ def test_flows_and_the_conntrack_check_agree_on_every_new_connection(
         mark=sg.MARK_INGRESS if direction == "ingress" else 0,
     )
     assert admitted == (sg.stale_connections([entry], p, sets) == [])
+
+
+# -- real OVS ------------------------------------------------------------------------------------
+@pytest.fixture
+def bridge() -> Iterator[Host]:
+    """A throwaway netdev br-int in a private OVS (lab prefix unique to this run)."""
+    tools = ("ovs-vswitchd", "ovsdb-server", "ovs-ofctl", "ovs-appctl", "nft")
+    if os.geteuid() != 0 or not all(shutil.which(t) for t in tools):
+        pytest.skip("needs root, network namespaces, Open vSwitch and nft")
+    lab = Lab("sg" + secrets.token_hex(3))
+    try:
+        lab.up(1, "", start_agents=False)
+        host = lab.hosts["h1"]
+        settings = ("datapath_type=netdev", "fail_mode=secure", "protocols=OpenFlow10,OpenFlow14")
+        host.vsctl("add-br", "br-int", "--", "set", "bridge", "br-int", *settings)
+        yield host
+    finally:
+        lab.down()
+
+
+@pytest.mark.ovs
+def test_ovs_accepts_every_flow_of_a_large_port_set_and_traces_them(bridge: Host) -> None:
+    plain = [R("ingress", "IPv4", 6, 1000 + i, 1000 + 2 * i, "10.9.0.0/16") for i in range(45)]
+    remote = [R("ingress", "IPv4", 6, 2000 + i, 2000 + i, remote_group_id="big") for i in range(50)]
+    extra = [
+        R("egress", "IPv4"),
+        R("egress", "IPv6", remote_group_id="big"),
+        R("ingress", "IPv6", 58, 128),
+        R("ingress", "IPv4", 1, 8, 0),
+        R("ingress", "IPv4", 6, 2000, 2049, remote_group_id="big"),
+    ]
+    g = group(*plain, *remote, *extra)
+    members = AddressSet(
+        "big",
+        (
+            *(str(ipaddress.ip_address("10.1.0.0") + i) for i in range(1000)),
+            "fd00::7",
+            "10.2.0.0/24",
+        ),
+    )
+    ports = [port(g, ofport=n + 1) for n in range(50)] + [
+        port(group(gid="s", stateful=False), ofport=51)
+    ]
+    owned = sg.host_flows(ports, [members])
+    lines = [f.text(ck) for ck, fl in owned.items() for f in fl]
+    lines += [f.text(flows.cookie(flows.KIND_STATIC)) for f in flows.static_flows()]
+    # traces enter from LOCAL: with reg7 set at ingress (60), else at egress (20)
+    lines += ["table=0,priority=2,in_port=LOCAL,reg7=0,actions=goto_table:20"]
+    lines += ["table=0,priority=1,in_port=LOCAL,actions=goto_table:60"]
+    with tempfile.NamedTemporaryFile("w", suffix=".flows") as fh:
+        fh.write("\n".join(lines) + "\n")
+        fh.flush()
+        bridge.ofctl("--bundle", "add-flows", bridge.mgmt(), fh.name)
+    assert len(bridge.dump_flows()) == len(lines) > 10_000
+
+    def trace(flow: str, state: str = "trk,new") -> tuple[str, str]:
+        """(trace text, datapath actions) once conntrack answered `state`."""
+        out = bridge.appctl("ofproto/trace", "br-int", f"in_port=LOCAL,{flow}", "--ct-next", state)
+        return out, out.rsplit("Datapath actions: ", 1)[1].strip()
+
+    member = "reg7=7,tcp,nw_src=10.1.2.3,nw_dst=10.0.0.5,tp_dst=2003"
+    assert trace(member)[1] == "ct(commit,zone=7,mark=0x1/0x1)"  # port 7 does not exist
+    assert trace(member.replace("2003", "2049"))[1].startswith("ct(commit,zone=7")
+    assert trace(member.replace("10.1.2.3", "10.2.0.9"))[1].startswith("ct(commit,zone=7")
+    text, actions = trace(member.replace("10.1.2.3", "10.3.0.1"))
+    assert actions == "drop" and "61. reg7=0x7, priority 1" in text
+    assert "61. ct_state=+est+trk,reg7=0x7, priority 190" in trace(member, "trk,est")[0]
+    assert trace("reg6=3,ipv6,ipv6_dst=fd00::7")[1] == "ct(commit,zone=3)"
+    assert "commit" not in trace("reg6=3,ipv6,ipv6_dst=fd00::8")[1]
+    text, actions = trace("reg7=51,tcp,nw_src=10.1.2.3,tp_dst=2003")  # stateless, no rules
+    assert actions == "drop" and "ct(" not in text
