@@ -6,11 +6,12 @@ the same query, what the other kinds planned. A new kind is a module here and a 
 """
 
 from alcor.southbound.translate import Translator
-from alcor.southbound.translators import host, network, port, subnet
+from alcor.southbound.translators import host, network, port, security_group, subnet
 
 REGISTRY: tuple[Translator, ...] = (
     port.TRANSLATOR,
     network.TRANSLATOR,
     subnet.TRANSLATOR,
     host.TRANSLATOR,
+    *security_group.TRANSLATORS,
 )
