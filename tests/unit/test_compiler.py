@@ -158,6 +158,36 @@ def test_a_full_host_state_holds_its_groups_and_the_address_sets_they_need(db: D
     assert [g.id for g in states["h2"].security_groups] == [admins] and not states["h2"].group_seqs
 
 
+def _members(batch: compiler.Batch, gid: str) -> list[tuple[str, int, list[str]]]:
+    msg = batch.messages.get(subjects.group(gid))
+    return [] if msg is None else [(m.port_id, m.op, list(m.ips)) for m in msg.members]
+
+
+def test_membership_and_addresses_travel_once_on_the_groups_subject(db: Database) -> None:
+    web, db_group = db.write_sync(rows.new_group, "web"), db.write_sync(rows.new_group, "db")
+    compile_and_advance(db)
+    nid, sid = db.write_sync(rows.new_network, 122)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "", (web,))  # unbound members count too
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.UPSERT, ["10.0.0.11"])]
+    db.write_sync(rows.update_port, pid, {"binding_host_id": "h1", "dns_name": "x"})
+    assert subjects.group(web) not in compile_and_advance(db).messages  # addresses unchanged
+    pair = [{"ip_address": "192.168.9.0/24"}]
+    db.write_sync(rows.update_port, pid, {"allowed_address_pairs": pair})
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.UPSERT, ["10.0.0.11", "192.168.9.0/24"])]
+    db.write_sync(rows.update_port, pid, {"security_groups": [db_group]})
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.DELETE, [])]
+    assert _members(batch, db_group) == [(pid, pb.UPSERT, ["10.0.0.11", "192.168.9.0/24"])]
+    assert db.read_sync(build.address_set, web).members == []
+    [full] = db.read_sync(build.address_set, db_group).members
+    assert (full.port_id, list(full.ips)) == (pid, ["10.0.0.11", "192.168.9.0/24"])
+    db.write_sync(rows.delete_port, pid)
+    batch = compile_and_advance(db)
+    assert _members(batch, db_group) == [(pid, pb.DELETE, [])] and not _members(batch, web)
+
+
 def report(db: Database, host: str, pid: str, revision: int, state: int = pb.SUCCESS) -> int:
     st = pb.ResourceStatus(resource_type="port", id=pid, revision=revision, state=state)
     accepted: int = db.write_sync(apply_reports, [(host, st, 0.0)])
@@ -304,10 +334,10 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(db: Database) -> None:
         db.write_sync(compiler.advance, batch, None, batch.compiled_at)
         return len(statements)
 
-    # log, ports, provisioning, networks, subnets, tunnel IPs, groups, their rules, hosts per
-    # network, ports per host, rules' groups, hosts per group, subject seqs: one query each,
-    # for 3 ports as for 300
-    assert queries_for(3, 110) == queries_for(300, 111) == 13
+    # log, ports, provisioning, published address-set members, networks, subnets, tunnel IPs,
+    # groups, their rules, hosts per network, ports per host, rules' groups, hosts per group,
+    # subject seqs: one query each, for 3 ports as for 300
+    assert queries_for(3, 110) == queries_for(300, 111) == 14
 
 
 def test_a_loader_refuses_ids_nobody_wanted(db: Database) -> None:
