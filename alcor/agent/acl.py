@@ -66,7 +66,8 @@ TABLES = {EGRESS: EGRESS_ACL, INGRESS: INGRESS_ACL}
 
 class AclRule(NamedTuple):
     """One ACL rule as the API stores it (protocol as its IANA number, None = any;
-    ip_prefix is the remote side: destination for egress, source for ingress)."""
+    ip_prefix is the remote side: destination for egress, source for ingress). The API
+    requires an action; left out here it is deny, so an input that lost it fails closed."""
 
     number: int
     direction: str
@@ -77,7 +78,7 @@ class AclRule(NamedTuple):
     port_max: int | None = None
     icmp_type: int | None = None
     icmp_code: int | None = None
-    action: str = ALLOW
+    action: str = DENY
 
 
 class Acl(NamedTuple):
