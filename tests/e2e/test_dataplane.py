@@ -210,16 +210,20 @@ def test_forged_source_dropped_with_port_security_and_passes_without(
     assert _forge_and_ping(vm1, vm2, "10.1.0.12", forged_ip="10.1.0.99") == 0
     assert _forge_and_ping(vm1, vm2, "10.1.0.12", forged_mac="fa:16:3e:00:01:99") == 0
     assert vm1.ping("10.1.0.12")  # the genuine source still passes
-    # The same forgeries from a port with port_security_enabled=false reach their target.
+    # The same forgeries from a port with port_security_enabled=false reach a target that
+    # filters nothing either (vm1's default group admits only its members' addresses).
     vm7 = boot(scratch, "vm7", "h2", nets["A"], 17, port_security_enabled=False)
+    vm9 = boot(scratch, "vm9", "h1", nets["A"], 19, port_security_enabled=False)
     assert api.get("port", vm7.port_id)["port_security_enabled"] is False
-    api.wait_status(vm7.port_id, "ACTIVE")
-    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_ip="10.1.0.98") == 3
-    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_mac="fa:16:3e:00:01:98") == 3
-    # A forged IP without port security even gets its replies (vm1's ARP is flooded).
+    for vm in (vm7, vm9):
+        api.wait_status(vm.port_id, "ACTIVE")
+    assert _forge_and_ping(vm7, vm9, "10.1.0.19", forged_ip="10.1.0.98") == 3
+    assert _forge_and_ping(vm7, vm9, "10.1.0.19", forged_mac="fa:16:3e:00:01:98") == 3
+    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_ip="10.1.0.98") == 0  # vm1's group
+    # A forged IP without port security even gets its replies (vm9's ARP is flooded).
     vm7.x("ip", "addr", "add", "10.1.0.98/24", "dev", "eth0")
     try:
-        out = vm7.x("ping", "-c", "3", "-i", "0.1", "-W", "1", "-I", "10.1.0.98", "10.1.0.11")
+        out = vm7.x("ping", "-c", "3", "-i", "0.1", "-W", "1", "-I", "10.1.0.98", "10.1.0.19")
         assert " 0% packet loss" in out, out
     finally:
         vm7.x("ip", "addr", "del", "10.1.0.98/24", "dev", "eth0", check=False)
