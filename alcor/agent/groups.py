@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from alcor.agent import security
+from alcor.agent import flows, security
 from alcor.agent.flows import Flow
 from alcor.agent.revisions import guarded_apply
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
-SG_OWNER = ("sg",)
+SG_OWNER = ("sg",)  # every security-group flow of the host
+SG_MEMBERS = ("sg-members",)  # only the member-address flows (a remote group's member moved)
 
 _ICMP = {1, 58}
 
@@ -53,6 +54,7 @@ class GroupState:
         self.groups: dict[str, pb.SecurityGroupState] = {}
         self.members: dict[str, dict[str, pb.AddressSetMember]] = {}  # group -> port -> member
         self.cookies: set[int] = set()  # what the last computation produced
+        self.ids: dict[security.ConjKey, int] = {}  # conjunction ids of the last computation
 
     def wanted(self) -> set[str]:
         """Remote groups whose address sets the host needs (subjects to follow)."""
@@ -79,11 +81,26 @@ class GroupState:
     ) -> dict[int, list[Flow]]:
         """Every security-group flow of the host by cookie, with [] for cookies the previous
         computation produced and this one does not (their flows go)."""
-        out = security.host_flows(self.sg_ports(ports, vifs), self.address_sets())
-        gone = self.cookies - out.keys()
-        self.cookies = {ck for ck, fl in out.items() if fl}
-        for ck in gone:
+        sg_ports = self.sg_ports(ports, vifs)
+        self.ids = security.conj_ids(security.conj_keys(sg_ports))
+        return self._replacing(security.host_flows(sg_ports, self.address_sets()), None)
+
+    def member_flows(self) -> dict[int, list[Flow]]:
+        """Only the member-address flows: a member joining or leaving a remote group changes
+        nothing else (conjunction ids follow from rules, not members), so one join costs a
+        few flows instead of the whole host's recomputation."""
+        out = {
+            flows.cookie(security.KIND_SET_MEMBER, addr): flow_list
+            for addr, flow_list in security.address_flows(self.address_sets(), self.ids).items()
+        }
+        return self._replacing(out, security.KIND_SET_MEMBER)
+
+    def _replacing(self, out: dict[int, list[Flow]], kind: int | None) -> dict[int, list[Flow]]:
+        """`out` plus [] for the cookies (of `kind`, or all) produced last time and not now."""
+        held = {ck for ck in self.cookies if kind is None or flows.cookie_kind(ck) == kind}
+        for ck in held - out.keys():
             out[ck] = []
+        self.cookies = (self.cookies - held) | {ck for ck, fl in out.items() if fl}
         return out
 
     def sg_ports(

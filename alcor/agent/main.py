@@ -31,7 +31,7 @@ import nats.errors
 
 from alcor.agent import dhcp
 from alcor.agent.conntrack import Conntrack
-from alcor.agent.groups import SG_OWNER
+from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
 from alcor.agent.ofctl import Ofctl, OfctlError
 from alcor.agent.openflow_channel import OpenFlowChannel
@@ -390,7 +390,7 @@ class Agent:
                         gc.collect(0)
                         gc.freeze()
                     gc.enable()
-            if SG_OWNER in owners and self.programmed_once:
+            if owners & {SG_OWNER, SG_MEMBERS} and self.programmed_once:
                 # A rule or member gone must not leave its established connections behind.
                 await self.conntrack.cut_stale(
                     self.model.security.sg_ports(self.model.ports.values(), self.model.vifs),

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from alcor.agent import flows
-from alcor.agent.groups import SG_OWNER, GroupState
+from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
 from alcor.agent.revisions import guarded_apply
 from alcor.southbound.protocol import goalstate_pb2 as pb
@@ -175,15 +175,15 @@ class HostModel:
 
     # -- security-group subjects ---------------------------------------------------------------
     def apply_address_delta(self, delta: pb.AddressSetDelta) -> set[Owner]:
-        return {SG_OWNER} if self.security.apply_members(delta) else set()
+        return {SG_MEMBERS} if self.security.apply_members(delta) else set()
 
     def replace_address_set(self, full: pb.AddressSet) -> set[Owner]:
         self.security.replace_members(full)
-        return {SG_OWNER}
+        return {SG_MEMBERS}
 
     def drop_address_set(self, group_id: str) -> set[Owner]:
         self.security.drop_members(group_id)
-        return {SG_OWNER}
+        return {SG_MEMBERS}
 
     # -- flows -------------------------------------------------------------------------------
     def owner_cookie(self, owner: Owner) -> int:
@@ -241,10 +241,12 @@ class HostModel:
     def desired(self, owners: Iterable[Owner]) -> dict[int, list[flows.Flow]]:
         """Flows of `owners` by cookie (an owner with nothing to install maps to [])."""
         out: dict[int, list[flows.Flow]] = {}
-        for owner in owners:
-            if owner == SG_OWNER:
-                out.update(self.security.flows(self.ports.values(), self.vifs))
-                continue
+        owners = set(owners)
+        if SG_OWNER in owners:
+            out.update(self.security.flows(self.ports.values(), self.vifs))
+        elif SG_MEMBERS in owners:
+            out.update(self.security.member_flows())
+        for owner in owners - {SG_OWNER, SG_MEMBERS}:
             out.setdefault(self.owner_cookie(owner), []).extend(self.owner_flows(owner))
         return out
 
