@@ -23,6 +23,10 @@ class Conntrack:
 
     def __init__(self, rundir: str, timeout: float = 30.0) -> None:
         self.env = {**os.environ, "OVS_RUNDIR": rundir}
+        # A vswitchd started with --unixctl=<rundir>/ovs-vswitchd.ctl (the lab's) is found
+        # there; a packaged one by its pidfile in OVS_RUNDIR.
+        fixed = os.path.join(rundir, "ovs-vswitchd.ctl")
+        self.target = fixed if os.path.exists(fixed) else "ovs-vswitchd"
         self.timeout = timeout
         self._version: str | None = None
 
@@ -53,7 +57,7 @@ class Conntrack:
             return 0
         try:
             entries = security.parse_conntrack(
-                await self._run("ovs-appctl", "dpctl/dump-conntrack", "-m")
+                await self._run("ovs-appctl", "-t", self.target, "dpctl/dump-conntrack", "-m")
             )
             version = await self.version()
             flushed = 0
@@ -61,7 +65,9 @@ class Conntrack:
                 for entry in security.stale_connections(entries, port, address_sets):
                     args = security.flush_args(entry, version)
                     if args is not None:
-                        await self._run("ovs-appctl", "dpctl/flush-conntrack", *args)
+                        await self._run(
+                            "ovs-appctl", "-t", self.target, "dpctl/flush-conntrack", *args
+                        )
                         flushed += 1
             return flushed
         except (RuntimeError, TimeoutError, OSError):
