@@ -61,14 +61,11 @@ class Conntrack:
             )
             version = await self.version()
             flushed = 0
-            for port in ports:
-                for entry in security.stale_connections(entries, port, address_sets):
-                    args = security.flush_args(entry, version)
-                    if args is not None:
-                        await self._run(
-                            "ovs-appctl", "-t", self.target, "dpctl/flush-conntrack", *args
-                        )
-                        flushed += 1
+            for entry in security.stale_of_ports(entries, ports, address_sets):
+                args = security.flush_args(entry, version)
+                if args is not None:
+                    await self._run("ovs-appctl", "-t", self.target, "dpctl/flush-conntrack", *args)
+                    flushed += 1
             return flushed
         except (RuntimeError, TimeoutError, OSError):
             log.exception("cutting stale connections failed; they age out instead")

@@ -55,6 +55,7 @@ class GroupState:
         self.members: dict[str, dict[str, pb.AddressSetMember]] = {}  # group -> port -> member
         self.cookies: set[int] = set()  # what the last computation produced
         self.ids: dict[security.ConjKey, int] = {}  # conjunction ids of the last computation
+        self.shrunk = False  # a member left since the last connection check (`take_shrunk`)
 
     def wanted(self) -> set[str]:
         """Remote groups whose address sets the host needs (subjects to follow)."""
@@ -67,14 +68,28 @@ class GroupState:
         held = self.members.setdefault(delta.group_id, {})
         changed = False
         for member in delta.members:
-            changed |= guarded_apply(held, member.port_id, member)
+            before = held.get(member.port_id)
+            if guarded_apply(held, member.port_id, member):
+                changed = True
+                after = held.get(member.port_id)
+                self.shrunk |= before is not None and (
+                    after is None or not set(before.ips) <= set(after.ips)
+                )
         return changed
 
     def replace_members(self, full: pb.AddressSet) -> None:
         self.members[full.group_id] = {m.port_id: m for m in full.members if m.op == pb.UPSERT}
+        self.shrunk = True
 
     def drop_members(self, group_id: str) -> None:
         self.members.pop(group_id, None)
+        self.shrunk = True
+
+    def take_shrunk(self) -> bool:
+        """Whether a member left or lost an address since the last call: only then can
+        established connections have lost what admitted them (a join admits more)."""
+        shrunk, self.shrunk = self.shrunk, False
+        return shrunk
 
     def flows(
         self, ports: Iterable[pb.PortState], vifs: Mapping[str, int]

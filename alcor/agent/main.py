@@ -390,7 +390,8 @@ class Agent:
                         gc.collect(0)
                         gc.freeze()
                     gc.enable()
-            if owners & {SG_OWNER, SG_MEMBERS} and self.programmed_once:
+            shrunk = self.model.security.take_shrunk()
+            if self.programmed_once and (SG_OWNER in owners or (SG_MEMBERS in owners and shrunk)):
                 # A rule or member gone must not leave its established connections behind.
                 await self.conntrack.cut_stale(
                     self.model.security.sg_ports(self.model.ports.values(), self.model.vifs),

@@ -575,14 +575,31 @@ def stale_connections(
     its zone is leftovers. SCTP/DCCP/UDP-Lite entries of the userspace conntrack have no
     ports, so only their protocol and address are checked.
     """
-    if not port.port_security_enabled:
-        return []
-    zone = [e for e in entries if e.zone == port.ofport]
-    if not is_stateful(port):
-        return zone
-    rules = _rules(port)
-    members = {s.group_id: _members(s) for s in address_sets}
-    return [e for e in zone if not any(_admits(r, e, members) for r in rules)]
+    return stale_of_ports(entries, [port], address_sets)
+
+
+def stale_of_ports(
+    entries: Iterable[CtEntry], ports: Iterable[SgPort], address_sets: Iterable[AddressSet]
+) -> list[CtEntry]:
+    """`stale_connections` of many ports at once: the members are parsed once and each
+    port looks only at its own zone's entries (a host has one dump for all its ports)."""
+    by_zone: dict[int, list[CtEntry]] = defaultdict(list)
+    for entry in entries:
+        by_zone[entry.zone].append(entry)
+    members: dict[str, list[Network]] | None = None
+    out: list[CtEntry] = []
+    for port in ports:
+        zone = by_zone.get(port.ofport, [])
+        if not port.port_security_enabled or not zone:
+            continue
+        if not is_stateful(port):
+            out.extend(zone)
+            continue
+        if members is None:
+            members = {s.group_id: _members(s) for s in address_sets}
+        rules = _rules(port)
+        out.extend(e for e in zone if not any(_admits(r, e, members) for r in rules))
+    return out
 
 
 # First release of each OVS branch whose flush-conntrack no longer aborts ovs-vswitchd on an
