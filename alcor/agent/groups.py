@@ -56,6 +56,8 @@ class GroupState:
         self.cookies: set[int] = set()  # what the last computation produced
         self.ids: dict[security.ConjKey, int] = {}  # conjunction ids of the last computation
         self.shrunk = False  # a member left since the last connection check (`take_shrunk`)
+        # member addresses changed since the last member computation (None: all of them)
+        self.touched: set[str] | None = None
 
     def wanted(self) -> set[str]:
         """Remote groups whose address sets the host needs (subjects to follow)."""
@@ -72,18 +74,20 @@ class GroupState:
             if guarded_apply(held, member.port_id, member):
                 changed = True
                 after = held.get(member.port_id)
-                self.shrunk |= before is not None and (
-                    after is None or not set(before.ips) <= set(after.ips)
-                )
+                old_ips = set(before.ips) if before is not None else set()
+                new_ips = set(after.ips) if after is not None else set()
+                self.shrunk |= not old_ips <= new_ips
+                if self.touched is not None:
+                    self.touched |= old_ips ^ new_ips
         return changed
 
     def replace_members(self, full: pb.AddressSet) -> None:
         self.members[full.group_id] = {m.port_id: m for m in full.members if m.op == pb.UPSERT}
-        self.shrunk = True
+        self.shrunk, self.touched = True, None
 
     def drop_members(self, group_id: str) -> None:
         self.members.pop(group_id, None)
-        self.shrunk = True
+        self.shrunk, self.touched = True, None
 
     def take_shrunk(self) -> bool:
         """Whether a member left or lost an address since the last call: only then can
@@ -98,17 +102,34 @@ class GroupState:
         computation produced and this one does not (their flows go)."""
         sg_ports = self.sg_ports(ports, vifs)
         self.ids = security.conj_ids(security.conj_keys(sg_ports))
+        self.touched = set()
         return self._replacing(security.host_flows(sg_ports, self.address_sets()), None)
 
     def member_flows(self) -> dict[int, list[Flow]]:
         """Only the member-address flows: a member joining or leaving a remote group changes
-        nothing else (conjunction ids follow from rules, not members), so one join costs a
-        few flows instead of the whole host's recomputation."""
-        out = {
+        nothing else (conjunction ids follow from rules, not members), and only the flows of
+        the addresses that came or went (an address's flow carries every group listing it, so
+        it is recomputed from all sets, restricted to those addresses): one join costs a few
+        flows, not the whole host's recomputation."""
+        touched, self.touched = self.touched, set()
+        if touched is None:
+            return self._replacing(self._member_out(self.address_sets()), security.KIND_SET_MEMBER)
+        keys = {security.member_key(a) for a in touched}
+        sets = [
+            security.AddressSet(s.group_id, tuple(a for a in s.addresses if a in touched))
+            for s in self.address_sets()
+        ]
+        out = self._member_out(sets)
+        for key in keys:
+            out.setdefault(flows.cookie(security.KIND_SET_MEMBER, key), [])
+        self.cookies = (self.cookies - out.keys()) | {ck for ck, fl in out.items() if fl}
+        return out
+
+    def _member_out(self, sets: list[security.AddressSet]) -> dict[int, list[Flow]]:
+        return {
             flows.cookie(security.KIND_SET_MEMBER, addr): flow_list
-            for addr, flow_list in security.address_flows(self.address_sets(), self.ids).items()
+            for addr, flow_list in security.address_flows(sets, self.ids).items()
         }
-        return self._replacing(out, security.KIND_SET_MEMBER)
 
     def _replacing(self, out: dict[int, list[Flow]], kind: int | None) -> dict[int, list[Flow]]:
         """`out` plus [] for the cookies (of `kind`, or all) produced last time and not now."""

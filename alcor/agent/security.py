@@ -272,6 +272,12 @@ def _address_text(net: Network) -> str:
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
+def member_key(address: str) -> str:
+    """The owner name of a member address's flows (`KIND_SET_MEMBER`): '10.0.0.7' for a
+    host address, the CIDR for a network."""
+    return _address_text(ipaddress.ip_network(address, strict=False))
+
+
 def _matches(rule: _Rule, side: _Side) -> list[str]:
     """The protocol, port and remote-prefix part of a rule's flows (several for a port
     range that needs several masks)."""
