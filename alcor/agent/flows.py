@@ -19,8 +19,9 @@ table  name                 what it does
                             Without port security: everything -> 15
 15     EGRESS_ACL           network ACL of the sending port (stateless, numbered rules,
                             `acl`); default: pass -> 20
-20     EGRESS_SG            reserved for egress security groups (conntrack); passes -> 30
-21     EGRESS_SG_CT         reserved (conntrack recirculation of 20)
+20     EGRESS_SG            egress security groups (`security`): per port with port security,
+                            IP -> conntrack in its zone (reg6); others pass -> 30
+21     EGRESS_SG_CT         its rules after conntrack (`security`); default -> 30
 30     DISPATCH             ARP requests from local VIFs -> 31; everything else -> 50
                             (routing will divert `ip,dl_dst=<router MAC>` to 40)
 31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> arp_tha := its MAC,
@@ -41,8 +42,8 @@ table  name                 what it does
                             tunnel copy per remote host; from a tunnel: local ports only).
                             Unknown unicast is dropped: no NORMAL, no MAC learning
 55     INGRESS_ACL          network ACL of the receiving port (`acl`); default: pass -> 60
-60     INGRESS_SG           reserved for ingress security groups; today output:reg7
-61     INGRESS_SG_CT        reserved (conntrack recirculation of 60)
+60     INGRESS_SG           ingress security groups (`security`), zone reg7; others output:reg7
+61     INGRESS_SG_CT        its rules after conntrack (`security`); default output:reg7
 =====  ===================  ===========================================================
 
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
@@ -85,8 +86,8 @@ TABLE_MAP: dict[int, str] = {
     CLASSIFY: "classify: VIF -> VNI + reg6, tunnel -> reg0[0]=1; else drop",
     PORT_SECURITY: "port security (MAC/IP/allowed address pairs), DHCP -> controller",
     EGRESS_ACL: "egress network ACL of the sending port; default -> 20",
-    EGRESS_SG: "reserved: egress security groups (pass-through)",
-    EGRESS_SG_CT: "reserved: egress conntrack",
+    EGRESS_SG: "egress security groups: conntrack zone reg6 (security.py); default -> 30",
+    EGRESS_SG_CT: "egress security-group rules after conntrack; default -> 30",
     DISPATCH: "ARP requests -> 31, rest -> 50 (routing hook)",
     ARP_RESPONDER: "ARP responder from the neighbour tables: arp_tha := answer, -> 32",
     ARP_REPLY: "ARP request -> reply with the MAC left in arp_tha, IN_PORT",
@@ -94,8 +95,8 @@ TABLE_MAP: dict[int, str] = {
     NAT: "reserved: floating IP NAT (drop)",
     L2_FORWARD: "L2 by (VNI, dst MAC): local or tunnel; explicit flood lists",
     INGRESS_ACL: "ingress network ACL of the receiving port; default -> 60",
-    INGRESS_SG: "reserved: ingress security groups; output:reg7",
-    INGRESS_SG_CT: "reserved: ingress conntrack",
+    INGRESS_SG: "ingress security groups: conntrack zone reg7 (security.py); default output",
+    INGRESS_SG_CT: "ingress security-group rules after conntrack; default output:reg7",
 }
 
 KIND_STATIC = 0x01
