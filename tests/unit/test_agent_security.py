@@ -9,6 +9,7 @@ through it (`@pytest.mark.ovs`).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import os
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from alcor.agent import flows
 from alcor.agent import security as sg
+from alcor.agent.conntrack import Conntrack
 from alcor.agent.flows import Flow
 from alcor.agent.security import AddressSet, SecurityGroup, SgPort, SgRule
 from alcor.lab.host import Host
@@ -613,3 +615,25 @@ def test_ovs_accepts_every_flow_of_a_large_port_set_and_traces_them(bridge: Host
     assert "commit" not in trace("reg6=3,ipv6,ipv6_dst=fd00::8")[1]
     text, actions = trace("reg7=51,tcp,nw_src=10.1.2.3,tp_dst=2003")  # stateless, no rules
     assert actions == "drop" and "ct(" not in text
+
+
+@pytest.mark.ovs
+def test_the_agent_reaches_this_vswitchd_and_cuts_exactly_the_stale_entry(bridge: Host) -> None:
+    """`Conntrack` finds the vswitchd of its run directory also when its control socket is
+    named `ovs-vswitchd.ctl` (the lab's daemons: the default name has the pid in it)."""
+
+    def commit(sport: int, zone: int) -> None:
+        fields = "eth_src=fa:16:3e:00:00:01,eth_dst=fa:16:3e:00:00:02,tcp,nw_ttl=64"
+        fields += f",nw_src=10.0.0.1,nw_dst=10.0.0.2,tcp_src={sport},tcp_dst=22,tcp_flags=0x002"
+        dump = bridge.ofctl("compose-packet", fields)
+        packet = "".join(line.split("  ")[1] for line in dump.splitlines()).replace(" ", "")
+        action = f"in_port=LOCAL packet={packet.replace('-', '')} actions=ct(commit,zone={zone})"
+        bridge.ofctl("packet-out", bridge.mgmt(), action)
+
+    commit(1001, 5)
+    commit(1002, 6)
+    ssh_out = group(R("egress", "IPv4", 6, 22, 22))
+    ports = [port(ssh_out, ofport=5), port(group(), ofport=6)]
+    assert asyncio.run(Conntrack(bridge.dir).cut_stale(ports, [])) == 1
+    left = sg.parse_conntrack(bridge.appctl("dpctl/dump-conntrack", "-m"))
+    assert [(e.sport, e.zone) for e in left] == [(1001, 5)]
