@@ -4,7 +4,7 @@
 (embedded SQLite + NATS) and one lab hypervisor (its own ovsdb-server and ovs-vswitchd,
 netdev datapath) whose agent runs in this process with its real code path, so the bench can
 watch the agent's installed flows at millisecond resolution. Set up before any clock:
-a network, 1,000 member ports in group C (unbound), and group S with 100 rules: 50 plain
+a network, 1,000 member ports in group C (bound elsewhere), and group S with 100 rules: 50 plain
 (tcp ports from a /24 each) and 50 with `remote_group_id` C (25 ingress, 25 egress); 50 ports
 bound to the host in S, their VIFs plugged as OVS internal ports (Nova-style iface-id).
 Measured:
@@ -42,6 +42,9 @@ MEMBERS = 1000
 PORTS = 50
 PLAIN, REMOTE = 50, 50
 SAMPLES = 20
+# Where the remote group's members are bound: a host without an agent (their binding fails,
+# but they are bound, and a group's address set holds its bound members).
+MEMBER_HOST = "members-elsewhere"
 
 
 def _post(http: httpx.Client, kind: str, body: Any) -> Any:
@@ -84,7 +87,14 @@ def _setup(http: httpx.Client, host_id: str) -> dict[str, Any]:
         _post(
             http,
             "port",
-            [{"network_id": net["id"], "security_groups": [clients["id"]]} for _ in range(n)],
+            [
+                {
+                    "network_id": net["id"],
+                    "security_groups": [clients["id"]],
+                    "binding:host_id": MEMBER_HOST,
+                }
+                for _ in range(n)
+            ],
         )
     local = _post(
         http,
@@ -94,7 +104,11 @@ def _setup(http: httpx.Client, host_id: str) -> dict[str, Any]:
             for _ in range(PORTS)
         ],
     )
-    spare = _post(http, "port", [{"network_id": net["id"], "security_groups": []}])[0]
+    spare = _post(
+        http,
+        "port",
+        [{"network_id": net["id"], "security_groups": [], "binding:host_id": MEMBER_HOST}],
+    )[0]
     return {"net": net, "clients": clients, "server": server, "local": local, "spare": spare}
 
 

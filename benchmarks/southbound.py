@@ -93,16 +93,22 @@ def port_row(uow: Any, i: int, nid: str, sid: str, host: str, group: str) -> dic
     }
 
 
+MEMBER_HOST = "members-elsewhere"  # where the remote group's members live (no sim agent)
+
+
 def populate(
     uow: Any, nid: str, sid: str, hosts: list[str], count: int, web: str, members: str
 ) -> None:
-    """`count` bound ports in `web` and GROUP_MEMBERS unbound ones in `members`, in one
+    """`count` bound ports in `web` and GROUP_MEMBERS in `members` (bound to MEMBER_HOST, a
+    host outside the fleet: a group's address set holds its bound members), in one
     transaction."""
     batch = [
         port_row(uow, i, nid, sid, JOIN_HOST if i < JOIN_PORTS else hosts[i % len(hosts)], web)
         for i in range(count)
     ]
-    batch += [port_row(uow, count + i, nid, sid, "", members) for i in range(GROUP_MEMBERS)]
+    batch += [
+        port_row(uow, count + i, nid, sid, MEMBER_HOST, members) for i in range(GROUP_MEMBERS)
+    ]
     uow.execute(rows.ports.insert(), batch)
     uow.execute(
         rows.port_groups.insert(),
@@ -224,7 +230,13 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
             applies = fleet.group_applies
             for i in range(samples):
                 pid = await asyncio.to_thread(
-                    db.write_sync, rows.new_port, nid, sid, n_ports + 5000 + i, "", (members,)
+                    db.write_sync,
+                    rows.new_port,
+                    nid,
+                    sid,
+                    n_ports + 5000 + i,
+                    MEMBER_HOST,
+                    (members,),
                 )
                 seq, committed_at = db.read_sync(log_entry, pid)
                 await until(

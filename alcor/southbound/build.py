@@ -357,12 +357,12 @@ def _groups(port: sa.RowMapping) -> list[str]:
 
 
 def address_set(conn: sa.Connection, group_id: str) -> pb.AddressSet:
-    """Every member port of a group (bound or not: its addresses are its own either way), "as
-    of" the group subject's seq."""
+    """Every bound member port of a group (see `translators.address_set`), "as of" the group
+    subject's seq."""
     stmt = (
         sa.select(*PORT_COLUMNS)
         .select_from(ports_t.join(port_groups_t, port_groups_t.c.port_id == ports_t.c.id))
-        .where(port_groups_t.c.security_group_id == group_id)
+        .where(port_groups_t.c.security_group_id == group_id, ports_t.c.binding_host_id != "")
     )
     subject = subjects.group(group_id)
     seq = subject_seq_map(conn, [subject]).get(subject, 0)

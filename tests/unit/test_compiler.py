@@ -167,10 +167,13 @@ def test_membership_and_addresses_travel_once_on_the_groups_subject(db: Database
     web, db_group = db.write_sync(rows.new_group, "web"), db.write_sync(rows.new_group, "db")
     compile_and_advance(db)
     nid, sid = db.write_sync(rows.new_network, 122)
-    pid = db.write_sync(rows.new_port, nid, sid, 1, "", (web,))  # unbound members count too
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "", (web,))
     batch = compile_and_advance(db)
-    assert _members(batch, web) == [(pid, pb.UPSERT, ["10.0.0.11"])]
-    db.write_sync(rows.update_port, pid, {"binding_host_id": "h1", "dns_name": "x"})
+    assert _members(batch, web) == []  # unbound: it sends nothing yet, nothing to publish
+    db.write_sync(rows.update_port, pid, {"binding_host_id": "h1"})
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.UPSERT, ["10.0.0.11"])]  # bound: it joins
+    db.write_sync(rows.update_port, pid, {"dns_name": "x"})
     assert subjects.group(web) not in compile_and_advance(db).messages  # addresses unchanged
     pair = [{"ip_address": "192.168.9.0/24"}]
     db.write_sync(rows.update_port, pid, {"allowed_address_pairs": pair})

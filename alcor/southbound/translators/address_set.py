@@ -9,8 +9,11 @@ message per group of the port whatever the number of hosts or rules that name th
 The change log says that a port changed, not which groups it left nor whether its addresses
 moved. So the translator diffs each changed port's groups and addresses (`build.member_ips`)
 against what it last published (`address_set_members`, rewritten when the compiler advances)
-and publishes only the differences: renaming a port, or binding it, publishes nothing here.
-Every member of a group is in its set, bound or not: its addresses are its own either way.
+and publishes only the differences: renaming a port publishes nothing here.
+A group's set holds its *bound* members: an unbound port sends nothing, so its addresses
+admit nothing yet; it joins the set when it is bound (and leaves when unbound). This keeps
+the creation of unbound ports (Nova's first step, and bulk creates) free of southbound work:
+nothing to publish, so no compiler write per create.
 """
 
 from __future__ import annotations
@@ -63,11 +66,10 @@ def _render(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
         cur = ports.get(pid)
         had = before.get(pid) or {}
         now: Members = {}
-        revision = change["revision"]
-        if cur is not None:
+        revision = cur["revision_number"] if cur is not None else change["revision"]
+        if cur is not None and cur["binding_host_id"]:
             ips = build.member_ips(cur)
             now = {gid: ips for gid in cur["security_groups"] or ()}
-            revision = cur["revision_number"]
         if now == had:
             continue
         changed[pid] = now
