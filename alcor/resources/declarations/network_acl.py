@@ -38,31 +38,29 @@ acl_ports = sa.Table(
     sa.Column("network_acl_id", sa.String(36), nullable=False, index=True),
 )
 
+
+def _associated(name: str, target: str, through: sa.Column[str]) -> Attr:
+    """The ids of the `target`s associated with an ACL, kept in the join table of `through`
+    (a target that goes leaves its ACL)."""
+    return Attr(
+        name,
+        kinds.list_of(kinds.Uuid()),
+        post=True,
+        put=True,
+        stored=False,
+        filter=False,
+        sort=False,
+        ref=Ref(target, on_delete="clear", through=through),
+    )
+
+
 acl = Resource(
     "network_acl",
     "network_acls",
     [
         parent("network_id", "network", on_delete="cascade", owned=True),
-        Attr(
-            "subnets",
-            kinds.list_of(kinds.Uuid()),
-            post=True,
-            put=True,
-            stored=False,
-            filter=False,
-            sort=False,
-            ref=Ref("subnet", on_delete="clear", through=acl_subnets.c.subnet_id),
-        ),
-        Attr(
-            "ports",
-            kinds.list_of(kinds.Uuid()),
-            post=True,
-            put=True,
-            stored=False,
-            filter=False,
-            sort=False,
-            ref=Ref("port", on_delete="clear", through=acl_ports.c.port_id),
-        ),
+        _associated("subnets", "subnet", acl_subnets.c.subnet_id),
+        _associated("ports", "port", acl_ports.c.port_id),
         Attr("is_default", kinds.Bool(), default=False),
     ],
     extensions=(EXTENSION,),

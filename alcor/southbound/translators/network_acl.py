@@ -6,10 +6,8 @@ else its network's default, computed by `build`'s port loaders); the port transl
 with the port.
 
 A rule change re-renders its ACL, once per batch, to exactly the hosts using it
-(`build.hosts_using_acls`). A deleted rule's row is gone and its change-log row does not name
-its ACL, so a rule delete re-renders every ACL of the rule's project that hosts use (a rule's
-project is its ACL's), as the security-group translator does for its rules: more hosts than
-the one ACL's, never a host too few.
+(`build.hosts_using_acls`); a rule delete, whose log row names no ACL, every ACL of its
+project that hosts use (`rules`, as for security-group rules).
 
 An ACL change may have moved subnets or ports between ACLs, which changes the effective ACL of
 ports that the log does not name (nor can it: the old associations are gone), so the bound
@@ -27,21 +25,9 @@ from collections.abc import Sequence
 
 from alcor.southbound import build
 from alcor.southbound.translate import HOSTS, Context, LogRow, Output, Render, Translator
+from alcor.southbound.translators import rules
 
-
-def _send(changed: dict[str, LogRow], ctx: Context, out: Output) -> None:
-    """Each changed ACL's current state to every host with a port it filters."""
-    ctx.want(changed, build.load_acls, build.hosts_using_acls)
-    acls = ctx.rows(build.load_acls)
-    hosts = ctx.rows(build.hosts_using_acls)
-    for aid, change in sorted(changed.items()):
-        state = acls.get(aid)
-        if state is None:
-            continue
-        for h in sorted(hosts.get(aid) or ()):
-            held = out.delta(HOSTS, h, change).network_acls
-            if all(a.id != aid for a in held):  # the port translator may have sent it already
-                held.append(state)
+_send = rules.sender(build.load_acls, build.hosts_using_acls, lambda d: d.network_acls)
 
 
 def plan_acls(changes: Sequence[LogRow], ctx: Context) -> Render:
@@ -73,30 +59,7 @@ def _resend_ports(by_net: dict[str, LogRow], ctx: Context, out: Output) -> None:
             msg.network_acls.append(state)
 
 
-def plan_rules(changes: Sequence[LogRow], ctx: Context) -> Render:
-    last = {r["resource_id"]: r for r in changes}
-    ctx.rows(build.acl_rule_acls).want(last)
-    ctx.rows(build.project_acls).want(
-        r["project_id"] for r in last.values() if r["op"] == "delete" and r["project_id"]
-    )
-    return functools.partial(_render_rules, last, ctx)
-
-
-def _render_rules(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
-    owner = ctx.rows(build.acl_rule_acls)
-    projects = ctx.rows(build.project_acls)
-    changed: dict[str, LogRow] = {}
-    for rid, change in last.items():
-        aid = owner.get(rid)
-        if aid is not None:
-            changed[aid] = change
-        elif change["op"] == "delete" and change["project_id"]:
-            for aid in projects.get(change["project_id"]) or ():
-                changed[aid] = change
-    _send(changed, ctx, out)
-
-
 TRANSLATORS = (
     Translator("network_acl", plan_acls),
-    Translator("network_acl_rule", plan_rules),
+    Translator("network_acl_rule", rules.planner(build.acl_rule_acls, build.project_acls, _send)),
 )
