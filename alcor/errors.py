@@ -440,7 +440,7 @@ class FloatingIPPortAlreadyAssociated(InUse):
 
 
 class NetworkAclInUse(InUse):
-    message = "Network ACL {id} is associated with subnets; disassociate them first."
+    message = "Network ACL {id} is associated with subnets or ports; disassociate them first."
 
 
 class NetworkAclDefaultInUse(InUse):
@@ -459,6 +459,12 @@ class SubnetAlreadyAssociatedWithNetworkAcl(InUse):
     )
 
 
+class PortAlreadyAssociatedWithNetworkAcl(InUse):
+    message = (
+        "Port {port_id} is already associated with network ACL {acl_id}; remove it there first."
+    )
+
+
 class NetworkAclRuleParameterConflict(InvalidInput):
     message = "Conflicting value ethertype {ethertype} for ip_prefix {prefix}"
 
@@ -473,13 +479,17 @@ class NetworkAclRuleInvalidIcmp(InvalidInput):
 
 class NetworkAclDefaultAssociation(InvalidInput):
     message = (
-        "The default network ACL covers every subnet without an ACL; associate subnets with "
-        "a custom ACL instead."
+        "The default network ACL covers every subnet and port without an ACL; associate "
+        "them with a custom ACL instead."
     )
 
 
 class NetworkAclSubnetNotInNetwork(InvalidInput):
     message = "Subnet {subnet_id} is not a subnet of network {network_id}."
+
+
+class NetworkAclPortNotInNetwork(InvalidInput):
+    message = "Port {port_id} is not a port of network {network_id}."
 
 
 _NOT_FOUND: dict[str, type[NotFound]] = {}

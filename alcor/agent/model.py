@@ -8,7 +8,8 @@ a neighbour added to a 100k-port network at a few flows.
 
 Every entry is applied with the revision guard of `revisions`. Security groups and the
 address sets of remote groups are held by `groups.GroupState`; their flows form one owner
-(`SG_OWNER`), recomputed as a whole when a port, a group, a member or a VIF changes.
+(`SG_OWNER`), recomputed as a whole when a port, a group, a member or a VIF changes; network
+ACLs likewise by `acls.AclState` (`ACL_OWNER`), when a port, an ACL or a VIF changes.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from collections import Counter
 from collections.abc import Iterable
 
 from alcor.agent import flows
+from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
 from alcor.agent.revisions import guarded_apply
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
 # ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id) |
-# ("sg",): every security-group flow of the host
+# ("sg",): every security-group flow of the host | ("acl",): every network-ACL flow of the host
 Owner = tuple[str, ...]
 STATIC: Owner = ("static",)
 
@@ -71,6 +73,7 @@ class HostModel:
         self.subnets: dict[str, pb.SubnetState] = {}
         self.tables: dict[str, NeighborSet] = {}
         self.security = GroupState()
+        self.acls = AclState()
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
@@ -94,6 +97,9 @@ class HostModel:
         for group in delta.security_groups:
             if guarded_apply(self.security.groups, group.id, group):
                 dirty.add(SG_OWNER)
+        for network_acl in delta.network_acls:
+            if guarded_apply(self.acls.acls, network_acl.id, network_acl):
+                dirty.add(ACL_OWNER)
         for net in delta.networks:
             if guarded_apply(self.networks, net.id, net):
                 dirty |= self._network_owners(net.id)
@@ -105,7 +111,7 @@ class HostModel:
             old_port = self.ports.get(port.id)
             if guarded_apply(self.ports, port.id, port):
                 self.received_at[port.id] = received_at
-                dirty.add(SG_OWNER)
+                dirty |= {SG_OWNER, ACL_OWNER}
                 for p in (old_port, self.ports.get(port.id)):
                     if p is not None:
                         dirty |= {
@@ -124,6 +130,7 @@ class HostModel:
         self.networks = {n.id: n for n in full.networks if n.op == pb.UPSERT}
         self.subnets = {s.id: s for s in full.subnets if s.op == pb.UPSERT}
         self.security.groups = {g.id: g for g in full.security_groups if g.op == pb.UPSERT}
+        self.acls.acls = {a.id: a for a in full.network_acls if a.op == pb.UPSERT}
         for pid in set(self.received_at) - set(self.ports):
             del self.received_at[pid]
 
@@ -171,7 +178,7 @@ class HostModel:
         port = self.ports.get(port_id)
         if port is None:
             return set()
-        return {("port", port_id), ("net", port.network_id), SG_OWNER}
+        return {("port", port_id), ("net", port.network_id), SG_OWNER, ACL_OWNER}
 
     # -- security-group subjects ---------------------------------------------------------------
     def apply_address_delta(self, delta: pb.AddressSetDelta) -> set[Owner]:
@@ -232,7 +239,7 @@ class HostModel:
         return flows.network_flows(net, subnets, local, remote, self.tunnel_ofport)
 
     def all_owners(self) -> set[Owner]:
-        owners: set[Owner] = {STATIC, SG_OWNER}
+        owners: set[Owner] = {STATIC, SG_OWNER, ACL_OWNER}
         for nid in self.wanted_networks() | set(self.networks) | set(self.tables):
             owners |= self._network_owners(nid)
         owners.update(("port", pid) for pid in self.ports)
@@ -246,7 +253,9 @@ class HostModel:
             out.update(self.security.flows(self.ports.values(), self.vifs))
         elif SG_MEMBERS in owners:
             out.update(self.security.member_flows())
-        for owner in owners - {SG_OWNER, SG_MEMBERS}:
+        if ACL_OWNER in owners:
+            out.update(self.acls.flows(self.ports.values(), self.vifs))
+        for owner in owners - {SG_OWNER, SG_MEMBERS, ACL_OWNER}:
             out.setdefault(self.owner_cookie(owner), []).extend(self.owner_flows(owner))
         return out
 

@@ -10,8 +10,9 @@ whatever its size.
 This is also the one module of the southbound that imports resource modules (for their tables),
 so that the southbound depends on resource declarations in one place only (the rest of the
 southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t`, `groups_t`,
-`rules_t` and `port_groups_t` from here), plus `alcor.resources.protocols`, the declarations'
-own table of protocol names, so that hosts get protocols as numbers.
+`rules_t`, `port_groups_t`, `acls_t` and `acl_rules_t` from here), plus
+`alcor.resources.protocols`, the declarations' own table of protocol names, so that hosts get
+protocols as numbers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 # The southbound's only imports of resource modules: declarations, for their tables (never
 # rules; tests/unit/test_layers.py holds it to that).
 import alcor.resources.declarations.network as _network
+import alcor.resources.declarations.network_acl as _acl
 import alcor.resources.declarations.port as _port
 import alcor.resources.declarations.security_group as _sg
 import alcor.resources.declarations.subnet as _subnet
@@ -38,6 +40,8 @@ ports_t = _port.resource.table
 groups_t = _sg.group.table
 rules_t = _sg.rule.table
 port_groups_t = _sg.port_security_groups
+acls_t = _acl.acl.table
+acl_rules_t = _acl.rule.table
 
 K = TypeVar("K", bound=Hashable)
 IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
@@ -63,6 +67,29 @@ PORT_COLUMNS = [
         "project_id",
     )
 ]
+
+# A port's effective network ACL, computed in the query that loads it (no query per port):
+# its own ACL, else the one of its first fixed IP's subnet, else its network's default. The
+# join tables are keyed by port and by subnet and a network has one default ACL, so each
+# port stays one row.
+_own_acl = _acl.acl_ports.alias("own_acl")
+_subnet_acl = _acl.acl_subnets.alias("subnet_acl")
+_default_acl = acls_t.alias("default_acl")
+PORT_ACL = sa.func.coalesce(
+    _own_acl.c.network_acl_id, _subnet_acl.c.network_acl_id, _default_acl.c.id
+)
+PORTS_WITH_ACL = (
+    ports_t.outerjoin(_own_acl, _own_acl.c.port_id == ports_t.c.id)
+    .outerjoin(
+        _subnet_acl,
+        _subnet_acl.c.subnet_id == ports_t.c.fixed_ips[(0, "subnet_id")].as_string(),
+    )
+    .outerjoin(
+        _default_acl,
+        sa.and_(_default_acl.c.network_id == ports_t.c.network_id, _default_acl.c.is_default),
+    )
+)
+PORT_SELECT = sa.select(*PORT_COLUMNS, PORT_ACL.label("network_acl_id")).select_from(PORTS_WITH_ACL)
 
 
 def chunked(values: Iterable[K], size: int = IN_CHUNK) -> Iterator[list[K]]:
@@ -160,6 +187,7 @@ def port_state(row: sa.RowMapping, revision: int | None = None) -> pb.PortState:
         device_id=row["device_id"] or "",
         dns_name=row["dns_name"] or "",
         host_id=row["binding_host_id"] or "",
+        network_acl_id=row["network_acl_id"] or "",
     )
 
 
@@ -201,6 +229,26 @@ def rule_state(row: sa.RowMapping) -> pb.SecurityGroupRuleState:
     return rule
 
 
+def acl_rule_state(row: sa.RowMapping) -> pb.NetworkAclRuleState:
+    """An ACL rule with its protocol as a number (the API keeps ICMP type/code apart)."""
+    number = protocols.number(row["protocol"])
+    rule = pb.NetworkAclRuleState(
+        number=row["number"],
+        direction=row["direction"],
+        ethertype=row["ethertype"] or "IPv4",
+        protocol="" if number is None else str(number),
+        ip_prefix=row["ip_prefix"] or "",
+        port_range_min=row["port_range_min"] or 0,
+        port_range_max=row["port_range_max"] or 0,
+        action=row["action"],
+    )
+    if row["icmp_type"] is not None:
+        rule.icmp_type = row["icmp_type"]
+    if row["icmp_code"] is not None:
+        rule.icmp_code = row["icmp_code"]
+    return rule
+
+
 def member_ips(row: sa.RowMapping) -> list[str]:
     """Every address a port may source: fixed IPs, then allowed-address-pair addresses."""
     ips = [f["ip_address"] for f in row["fixed_ips"] or []]
@@ -221,14 +269,23 @@ def remote_groups(groups: Iterable[pb.SecurityGroupState]) -> set[str]:
 
 # -- loaders ----------------------------------------------------------------------------------
 def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
-    rows = rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.id, ids)
+    """port id -> its row with its effective `network_acl_id`."""
+    rows = rows_in(conn, PORT_SELECT, ports_t.c.id, ids)
     return {r["id"]: r for r in rows}
 
 
 def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[sa.RowMapping]]:
-    """host id -> the ports bound to it (index on binding_host_id)."""
-    rows = rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.binding_host_id, host_ids)
+    """host id -> the ports bound to it (index on binding_host_id), as `load_ports`."""
+    rows = rows_in(conn, PORT_SELECT, ports_t.c.binding_host_id, host_ids)
     return _grouped(rows, "binding_host_id")
+
+
+def bound_ports_on_networks(
+    conn: sa.Connection, network_ids: Iterable[str]
+) -> dict[str, list[sa.RowMapping]]:
+    """network id -> its bound ports (index on network_id), as `load_ports`."""
+    stmt = PORT_SELECT.where(ports_t.c.binding_host_id != "")
+    return _grouped(rows_in(conn, stmt, ports_t.c.network_id, network_ids), "network_id")
 
 
 def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
@@ -265,19 +322,32 @@ def load_groups(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Securit
     return out
 
 
+def _lookup(
+    conn: sa.Connection, key: sa.Column[Any], value: sa.Column[Any], ids: Iterable[str]
+) -> dict[str, str]:
+    """key -> value of the rows whose `key` is in ids (one value per key)."""
+    rows = rows_in(conn, sa.select(key, value), key, ids)
+    return {r[key.name]: r[value.name] for r in rows}
+
+
+def _lookup_all(
+    conn: sa.Connection, key: sa.Column[Any], value: sa.Column[Any], ids: Iterable[str]
+) -> dict[str, list[str]]:
+    """key -> every value of the rows whose `key` is in ids."""
+    out: dict[str, list[str]] = {}
+    for r in rows_in(conn, sa.select(key, value), key, ids):
+        out.setdefault(r[key.name], []).append(r[value.name])
+    return out
+
+
 def rule_groups(conn: sa.Connection, rule_ids: Iterable[str]) -> dict[str, str]:
     """rule id -> the group it belongs to (rules that still exist)."""
-    stmt = sa.select(rules_t.c.id, rules_t.c.security_group_id)
-    return {r["id"]: r["security_group_id"] for r in rows_in(conn, stmt, rules_t.c.id, rule_ids)}
+    return _lookup(conn, rules_t.c.id, rules_t.c.security_group_id, rule_ids)
 
 
 def project_groups(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, list[str]]:
     """project id -> its groups' ids (index on project_id)."""
-    stmt = sa.select(groups_t.c.project_id, groups_t.c.id)
-    out: dict[str, list[str]] = {}
-    for r in rows_in(conn, stmt, groups_t.c.project_id, project_ids):
-        out.setdefault(r["project_id"], []).append(r["id"])
-    return out
+    return _lookup_all(conn, groups_t.c.project_id, groups_t.c.id, project_ids)
 
 
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
@@ -291,6 +361,45 @@ def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, 
     out: dict[str, set[str]] = {}
     for r in rows_in(conn, stmt, port_groups_t.c.security_group_id, group_ids):
         out.setdefault(r["security_group_id"], set()).add(r["binding_host_id"])
+    return out
+
+
+def load_acls(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.NetworkAclState]:
+    """ACL id -> its state with every rule (two queries: ACLs, then their rules)."""
+    stmt = sa.select(acls_t.c.id, acls_t.c.revision_number)
+    out = {
+        a["id"]: pb.NetworkAclState(id=a["id"], op=pb.UPSERT, revision=a["revision_number"] or 0)
+        for a in rows_in(conn, stmt, acls_t.c.id, ids)
+    }
+    stmt = sa.select(acl_rules_t).order_by(acl_rules_t.c.direction, acl_rules_t.c.number)
+    for r in rows_in(conn, stmt, acl_rules_t.c.network_acl_id, out):
+        out[r["network_acl_id"]].rules.append(acl_rule_state(r))
+    return out
+
+
+def acl_rule_acls(conn: sa.Connection, rule_ids: Iterable[str]) -> dict[str, str]:
+    """ACL rule id -> the ACL it belongs to (rules that still exist)."""
+    return _lookup(conn, acl_rules_t.c.id, acl_rules_t.c.network_acl_id, rule_ids)
+
+
+def project_acls(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, list[str]]:
+    """project id -> its ACLs' ids (index on project_id)."""
+    return _lookup_all(conn, acls_t.c.project_id, acls_t.c.id, project_ids)
+
+
+def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:
+    """ACL id -> hosts with a bound port whose effective ACL it is (the bound ports of the
+    ACL's network, index on network_id)."""
+    target = acls_t.alias("target_acl")
+    stmt = (
+        sa.select(target.c.id, ports_t.c.binding_host_id)
+        .select_from(PORTS_WITH_ACL.join(target, target.c.network_id == ports_t.c.network_id))
+        .where(ports_t.c.binding_host_id != "", target.c.id == PORT_ACL)
+        .distinct()
+    )
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, stmt, target.c.id, acl_ids):
+        out.setdefault(r["id"], set()).add(r["binding_host_id"])
     return out
 
 
@@ -326,6 +435,9 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     nets = load_networks(conn, net_ids)
     subs = load_subnets(conn, net_ids)
     groups = load_groups(conn, {g for rows in by_host.values() for r in rows for g in _groups(r)})
+    acls = load_acls(
+        conn, {r["network_acl_id"] for rows in by_host.values() for r in rows} - {None}
+    )
     remotes = remote_groups(groups.values())
     seqs = subject_seq_map(
         conn,
@@ -347,6 +459,8 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
             state.network_seqs[nid] = seqs.get(subjects.network(nid), 0)
         held = [groups[g] for g in sorted({g for r in rows for g in _groups(r)}) if g in groups]
         state.security_groups.extend(held)
+        used = {r["network_acl_id"] for r in rows}
+        state.network_acls.extend(acls[a] for a in sorted(used & acls.keys()))
         for gid in remote_groups(held):
             state.group_seqs[gid] = seqs.get(subjects.group(gid), 0)
     return states

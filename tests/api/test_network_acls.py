@@ -190,3 +190,61 @@ def test_acls_are_isolated_between_projects(http: httpx.Client) -> None:
     neutron_error(_rule(http, bob, acl_id, number=6), 404, "NetworkAclNotFound")
     assert http.delete(f"/v2.0/network-acl-rules/{rule_id}", headers=bob).status_code == 404
     assert http.get("/v2.0/network-acls", headers=bob).json()["network_acls"] == []
+
+
+def _port(http: httpx.Client, hdr: dict[str, str], net: str) -> str:
+    body = {"port": {"network_id": net}}
+    return str(http.post("/v2.0/ports", json=body, headers=hdr).json()["port"]["id"])
+
+
+def test_port_association(http: httpx.Client) -> None:
+    hdr = _project()
+    net, _ = _network(http, hdr, "10.74.0.0/24")
+    other_net, _ = _network(http, hdr, "10.75.0.0/24")
+    p, q, stranger = _port(http, hdr, net), _port(http, hdr, net), _port(http, hdr, other_net)
+    resp = _acl(http, hdr, name="vm", network_id=net, ports=[p])
+    assert resp.status_code == 201, resp.text
+    vm = resp.json()["network_acl"]
+    assert vm["ports"] == [p] and vm["subnets"] == []
+    neutron_error(
+        _acl(http, hdr, name="dup", network_id=net, ports=[p]),
+        409,
+        "PortAlreadyAssociatedWithNetworkAcl",
+    )
+    neutron_error(
+        _acl(http, hdr, name="x", network_id=net, ports=[stranger]),
+        400,
+        "NetworkAclPortNotInNetwork",
+    )
+    neutron_error(
+        _acl(http, hdr, name="x", network_id=net, ports=[str(uuid.uuid4())]), 404, "PortNotFound"
+    )
+    [default] = http.get(
+        f"/v2.0/network-acls?network_id={net}&is_default=true", headers=hdr
+    ).json()["network_acls"]
+    assert default["ports"] == []
+    neutron_error(
+        http.put(
+            f"/v2.0/network-acls/{default['id']}",
+            json={"network_acl": {"ports": [q]}},
+            headers=hdr,
+        ),
+        400,
+        "NetworkAclDefaultAssociation",
+    )
+    both = http.put(
+        f"/v2.0/network-acls/{vm['id']}", json={"network_acl": {"ports": [p, q]}}, headers=hdr
+    )
+    assert sorted(both.json()["network_acl"]["ports"]) == sorted([p, q])
+    neutron_error(
+        http.delete(f"/v2.0/network-acls/{vm['id']}", headers=hdr), 409, "NetworkAclInUse"
+    )
+    # deleting a port removes it from its ACL
+    assert http.delete(f"/v2.0/ports/{q}", headers=hdr).status_code == 204
+    got = http.get(f"/v2.0/network-acls/{vm['id']}", headers=hdr).json()["network_acl"]
+    assert got["ports"] == [p]
+    cleared = http.put(
+        f"/v2.0/network-acls/{vm['id']}", json={"network_acl": {"ports": []}}, headers=hdr
+    )
+    assert cleared.json()["network_acl"]["ports"] == []
+    assert http.delete(f"/v2.0/network-acls/{vm['id']}", headers=hdr).status_code == 204

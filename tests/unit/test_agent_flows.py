@@ -118,7 +118,8 @@ def test_model_marks_only_the_touched_owners() -> None:
         ],
     )
     assert m.apply_neighbor_delta(delta) == {("neigh", "n1", "p9"), ("net", "n1")}
-    assert m.set_vif("p1", 5) == {("port", "p1"), ("net", "n1"), ("sg",)}  # its SG flows too
+    # its SG and ACL flows too
+    assert m.set_vif("p1", 5) == {("port", "p1"), ("net", "n1"), ("sg",), ("acl",)}
     stale = pb.NeighborState(port_id="p9", revision=0, op=pb.DELETE)
     stale.revision = 0
     m.tables["n1"].entries["p9"].revision = 3

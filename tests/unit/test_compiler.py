@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from alcor.resources.declarations.network_acl import acl_ports, acl_subnets
 from alcor.southbound import build, compiler
 from alcor.southbound.portstatus import lock_ports, set_status
 from alcor.southbound.protocol import goalstate_pb2 as pb
@@ -356,3 +358,157 @@ def test_a_loader_refuses_ids_nobody_wanted(db: Database) -> None:
 
 def rows_by_id(conn: sa.Connection, ids: Any) -> dict[str, sa.RowMapping]:
     return {}
+
+
+PORT, SUBNET = acl_ports.c.port_id, acl_subnets.c.subnet_id
+
+
+def _new_acl(uow: UnitOfWork, nid: str, default: bool = False) -> str:
+    """An ACL of network `nid`, logged as the API logs it (its network as scope)."""
+    aid = str(uuid.uuid4())
+    uow.execute(
+        build.acls_t.insert().values(
+            id=aid,
+            name="default" if default else "acl",
+            project_id=rows.PROJECT,
+            network_id=nid,
+            is_default=default,
+            revision_number=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("network_acl", aid, "create", 0, network_id=nid, project_id=rows.PROJECT)
+    return aid
+
+
+def _associate(uow: UnitOfWork, aid: str, nid: str, key: sa.Column[str], rid: str) -> None:
+    """Associate a subnet or a port (`key`: the join table's column) with ACL `aid` (an ACL
+    update, as the API logs it)."""
+    uow.execute(key.table.insert().values({key.name: rid, "network_acl_id": aid}))
+    uow.log("network_acl", aid, "update", 1, network_id=nid, project_id=rows.PROJECT)
+
+
+def _new_acl_rule(uow: UnitOfWork, aid: str, number: int, values: dict[str, Any]) -> str:
+    """A rule of ACL `aid`, logged with no scope, as the API logs it."""
+    rid = str(uuid.uuid4())
+    row = {"direction": "ingress", "ethertype": "IPv4", "action": "allow", **values}
+    uow.execute(
+        build.acl_rules_t.insert().values(
+            id=rid,
+            project_id=rows.PROJECT,
+            network_acl_id=aid,
+            number=number,
+            revision_number=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+            **row,
+        )
+    )
+    uow.log("network_acl_rule", rid, "create", 0, project_id=rows.PROJECT)
+    return rid
+
+
+def _acl_network(db: Database, vni: int) -> tuple[str, str, str, str]:
+    """A network with its default ACL and a second subnet: (network, default ACL, subnet a,
+    subnet b)."""
+    nid, sub_a = db.write_sync(rows.new_network, vni)
+
+    def more(uow: UnitOfWork) -> tuple[str, str]:
+        sub_b = str(uuid.uuid4())
+        uow.execute(
+            build.subnets_t.insert().values(
+                id=sub_b,
+                name="b",
+                project_id=rows.PROJECT,
+                network_id=nid,
+                ip_version=4,
+                cidr="10.1.0.0/16",
+                enable_dhcp=True,
+                revision_number=1,
+            )
+        )
+        return _new_acl(uow, nid, default=True), sub_b
+
+    default, sub_b = db.write_sync(more)
+    return nid, default, sub_a, sub_b
+
+
+def test_a_port_has_its_own_acl_else_its_subnets_else_the_default(db: Database) -> None:
+    nid, default, sub_a, sub_b = _acl_network(db, 130)
+    own, on_subnet = db.write_sync(_new_acl, nid), db.write_sync(_new_acl, nid)
+    icmp = {"protocol": "icmp", "icmp_type": 8, "ip_prefix": "10.0.0.0/24"}
+    db.write_sync(_new_acl_rule, own, 10, icmp)
+    p_own = db.write_sync(rows.new_port, nid, sub_a, 1, "h1")
+    p_sub = db.write_sync(rows.new_port, nid, sub_b, 2, "h1")
+    p_default = db.write_sync(rows.new_port, nid, sub_a, 3, "h2")
+    db.write_sync(_associate, own, nid, PORT, p_own)
+    db.write_sync(_associate, on_subnet, nid, SUBNET, sub_b)
+    db.write_sync(_associate, own, nid, SUBNET, sub_a)  # the port's own ACL wins over this one
+    states = db.read_sync(build.host_goal_states, ["h1", "h2"])
+    got = {p.id: p.network_acl_id for s in states.values() for p in s.ports}
+    assert got == {p_own: own, p_sub: on_subnet, p_default: own}  # p_default is on subnet a
+    assert sorted(a.id for a in states["h1"].network_acls) == sorted([own, on_subnet])
+    [held] = [a for a in states["h1"].network_acls if a.id == own]
+    [rule] = held.rules
+    assert (rule.number, rule.protocol, rule.icmp_type, rule.HasField("icmp_code")) == (
+        10,
+        "1",
+        8,
+        False,
+    )
+    assert (rule.ip_prefix, rule.action, rule.port_range_min) == ("10.0.0.0/24", "allow", 0)
+    db.write_sync(lambda uow: uow.execute(acl_subnets.delete()))
+    states = db.read_sync(build.host_goal_states, ["h2"])
+    assert [(p.id, p.network_acl_id) for p in states["h2"].ports] == [(p_default, default)]
+    assert [a.id for a in states["h2"].network_acls] == [default]
+
+
+def test_an_acl_goes_with_its_port_and_its_rules_only_where_it_filters(db: Database) -> None:
+    nid, default, sub_a, sub_b = _acl_network(db, 131)
+    compile_and_advance(db)
+    web = db.write_sync(_new_acl, nid)
+    db.write_sync(_associate, web, nid, SUBNET, sub_b)
+    p1 = db.write_sync(rows.new_port, nid, sub_b, 1, "h1")
+    db.write_sync(rows.new_port, nid, sub_a, 2, "h2")
+    first = compile_and_advance(db)
+    on_h1, on_h2 = (first.messages[subjects.host(h)] for h in ("h1", "h2"))
+    assert [(p.id, p.network_acl_id) for p in on_h1.ports] == [(p1, web)]
+    assert [a.id for a in on_h1.network_acls] == [web]
+    assert [a.id for a in on_h2.network_acls] == [default]
+    ssh = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+    rid = db.write_sync(_new_acl_rule, web, 5, ssh)
+    batch = compile_and_advance(db)
+    assert set(batch.messages) == {subjects.host("h1")}
+    msg = batch.messages[subjects.host("h1")]
+    assert not msg.ports and [a.id for a in msg.network_acls] == [web]
+    [rule] = msg.network_acls[0].rules
+    assert (rule.protocol, rule.port_range_min, rule.port_range_max) == ("6", 22, 22)
+    # a deleted rule names no ACL: every ACL of its project that a host uses goes again
+    db.write_sync(
+        lambda uow: (
+            uow.execute(build.acl_rules_t.delete().where(build.acl_rules_t.c.id == rid)),
+            uow.log("network_acl_rule", rid, "delete", 0, project_id=rows.PROJECT),
+        )
+    )
+    batch = compile_and_advance(db)
+    assert [a.id for a in batch.messages[subjects.host("h1")].network_acls] == [web]
+    assert not batch.messages[subjects.host("h1")].network_acls[0].rules
+    assert [a.id for a in batch.messages[subjects.host("h2")].network_acls] == [default]
+
+
+def test_an_association_change_resends_the_networks_bound_ports(db: Database) -> None:
+    nid, default, sub_a, _ = _acl_network(db, 132)
+    p1 = db.write_sync(rows.new_port, nid, sub_a, 1, "h1")
+    p2 = db.write_sync(rows.new_port, nid, sub_a, 2, "h2")
+    db.write_sync(rows.new_port, nid, sub_a, 3, "")  # unbound: no host to tell
+    compile_and_advance(db)
+    vm = db.write_sync(_new_acl, nid)
+    db.write_sync(_associate, vm, nid, PORT, p1)
+    batch = compile_and_advance(db)
+    assert set(batch.messages) == {subjects.host("h1"), subjects.host("h2")}
+    on_h1, on_h2 = (batch.messages[subjects.host(h)] for h in ("h1", "h2"))
+    assert [(p.id, p.network_acl_id) for p in on_h1.ports] == [(p1, vm)]
+    assert [a.id for a in on_h1.network_acls] == [vm]
+    assert [(p.id, p.network_acl_id) for p in on_h2.ports] == [(p2, default)]
+    assert [a.id for a in on_h2.network_acls] == [default]

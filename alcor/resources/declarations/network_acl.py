@@ -4,10 +4,13 @@ The model is a VPC's network ACL: an ACL belongs to one network and is associate
 of its subnets, each subnet with at most one ACL (`network_acl_subnets`, keyed by subnet, is
 what makes that hold under concurrent requests). Every network gets a default ACL when it is
 created, allowing all traffic both ways; a subnet without an ACL of its own is covered by its
-network's default. Rules are numbered; for a packet the rules of its direction are evaluated
-lowest number first and the first match decides (`allow` or `deny`); nothing matching means
-deny. Being stateless, a reply is filtered like any other packet, so an ACL that admits
-requests must also admit their replies (ephemeral ports) in the other direction.
+network's default. An ACL may also be associated with single ports of its network, each port
+with at most one ACL (`network_acl_ports`, keyed by port): a port's own ACL wins over its
+subnet's (the subnet of its first fixed IP), which wins over the network's default. Rules are
+numbered; for a packet the rules of its direction are evaluated lowest number first and the
+first match decides (`allow` or `deny`); nothing matching means deny. Being stateless, a reply
+is filtered like any other packet, so an ACL that admits requests must also admit their
+replies (ephemeral ports) in the other direction.
 """
 
 from __future__ import annotations
@@ -28,21 +31,36 @@ acl_subnets = sa.Table(
     sa.Column("network_acl_id", sa.String(36), nullable=False, index=True),
 )
 
+acl_ports = sa.Table(
+    "network_acl_ports",
+    metadata,
+    sa.Column("port_id", sa.String(36), primary_key=True),
+    sa.Column("network_acl_id", sa.String(36), nullable=False, index=True),
+)
+
+
+def _associated(name: str, target: str, through: sa.Column[str]) -> Attr:
+    """The ids of the `target`s associated with an ACL, kept in the join table of `through`
+    (a target that goes leaves its ACL)."""
+    return Attr(
+        name,
+        kinds.list_of(kinds.Uuid()),
+        post=True,
+        put=True,
+        stored=False,
+        filter=False,
+        sort=False,
+        ref=Ref(target, on_delete="clear", through=through),
+    )
+
+
 acl = Resource(
     "network_acl",
     "network_acls",
     [
         parent("network_id", "network", on_delete="cascade", owned=True),
-        Attr(
-            "subnets",
-            kinds.list_of(kinds.Uuid()),
-            post=True,
-            put=True,
-            stored=False,
-            filter=False,
-            sort=False,
-            ref=Ref("subnet", on_delete="clear", through=acl_subnets.c.subnet_id),
-        ),
+        _associated("subnets", "subnet", acl_subnets.c.subnet_id),
+        _associated("ports", "port", acl_ports.c.port_id),
         Attr("is_default", kinds.Bool(), default=False),
     ],
     extensions=(EXTENSION,),

@@ -1,19 +1,26 @@
-"""Network ACLs' rules: one network per ACL, one ACL per subnet, numbered rules, the
-default allow-all ACL that every network gets when it is created (an event of the network
+"""Network ACLs' rules: one network per ACL, one ACL per subnet and per port, numbered rules,
+the default allow-all ACL that every network gets when it is created (an event of the network
 kind, see `install`) and keeps until it goes itself."""
 
 from __future__ import annotations
 
 import ipaddress
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
 
 import sqlalchemy as sa
 
 from alcor import errors
 from alcor.resources import crud, events, protocols, relations
 from alcor.resources.context import Context
-from alcor.resources.declarations import network, subnet
-from alcor.resources.declarations.network_acl import DEFAULT_NAME, acl, acl_subnets, rule
+from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations.network_acl import (
+    DEFAULT_NAME,
+    acl,
+    acl_ports,
+    acl_subnets,
+    rule,
+)
 from alcor.resources.model import Conn, Hooks, Item
 
 if TYPE_CHECKING:
@@ -117,72 +124,111 @@ def install() -> None:
     events.on_created(network.resource.name, _create_default)
 
 
-class AclHooks(Hooks):
-    """One network per ACL, one ACL per subnet, the default one kept."""
+class Association(NamedTuple):
+    """One kind of association (subnets, ports): its join table, keyed by the associated id so
+    that an id has at most one ACL, and the errors of an id elsewhere or on another network."""
 
-    def _associate(self, uow: UnitOfWork, item: Item, wanted: list[str]) -> None:
+    attr: str
+    join: sa.Table
+    key: sa.Column[str]
+    target: sa.Table
+    stranger: Callable[[str, str], errors.NeutronError]  # (id, network id)
+    taken: Callable[[str, str], errors.NeutronError]  # (id, its ACL)
+
+
+ASSOCIATIONS = (
+    Association(
+        "subnets",
+        acl_subnets,
+        acl_subnets.c.subnet_id,
+        subnet.resource.table,
+        lambda sid, nid: errors.NetworkAclSubnetNotInNetwork(subnet_id=sid, network_id=nid),
+        lambda sid, aid: errors.SubnetAlreadyAssociatedWithNetworkAcl(subnet_id=sid, acl_id=aid),
+    ),
+    Association(
+        "ports",
+        acl_ports,
+        acl_ports.c.port_id,
+        port.resource.table,
+        lambda pid, nid: errors.NetworkAclPortNotInNetwork(port_id=pid, network_id=nid),
+        lambda pid, aid: errors.PortAlreadyAssociatedWithNetworkAcl(port_id=pid, acl_id=aid),
+    ),
+)
+
+
+class AclHooks(Hooks):
+    """One network per ACL, one ACL per subnet and per port, the default one kept."""
+
+    def _associate(
+        self, uow: UnitOfWork, item: Item, assoc: Association, wanted: list[str]
+    ) -> None:
         if item.get("is_default") and wanted:
             raise errors.NetworkAclDefaultAssociation()
-        s = subnet.resource.table
+        t = assoc.target
         found = {
             row[0]
             for row in uow.execute(
-                sa.select(s.c.id).where(s.c.id.in_(wanted), s.c.network_id == item["network_id"])
+                sa.select(t.c.id).where(t.c.id.in_(wanted), t.c.network_id == item["network_id"])
             )
         }
-        strangers = [sid for sid in wanted if sid not in found]
+        strangers = [rid for rid in wanted if rid not in found]
         if strangers:
-            raise errors.NetworkAclSubnetNotInNetwork(
-                subnet_id=strangers[0], network_id=item["network_id"]
-            )
+            raise assoc.stranger(strangers[0], item["network_id"])
+        join = assoc.join
         taken = uow.execute(
-            sa.select(acl_subnets.c.subnet_id, acl_subnets.c.network_acl_id).where(
-                acl_subnets.c.subnet_id.in_(wanted),
-                acl_subnets.c.network_acl_id != item["id"],
+            sa.select(assoc.key, join.c.network_acl_id).where(
+                assoc.key.in_(wanted), join.c.network_acl_id != item["id"]
             )
         ).first()
         if taken is not None:
-            raise errors.SubnetAlreadyAssociatedWithNetworkAcl(subnet_id=taken[0], acl_id=taken[1])
-        uow.execute(acl_subnets.delete().where(acl_subnets.c.network_acl_id == item["id"]))
+            raise assoc.taken(taken[0], taken[1])
+        uow.execute(join.delete().where(join.c.network_acl_id == item["id"]))
         if wanted:
             uow.execute(
-                acl_subnets.insert(),
-                [{"subnet_id": sid, "network_acl_id": item["id"]} for sid in wanted],
+                join.insert(),
+                [{assoc.key.name: rid, "network_acl_id": item["id"]} for rid in wanted],
             )
 
     def after_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
-        self._associate(uow, item, item.get("subnets") or [])
+        for assoc in ASSOCIATIONS:
+            self._associate(uow, item, assoc, item.get(assoc.attr) or [])
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
-        if "subnets" in changes:
-            self._associate(uow, old, changes["subnets"])
+        for assoc in ASSOCIATIONS:
+            if assoc.attr in changes:
+                self._associate(uow, old, assoc, changes[assoc.attr])
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        joins = [assoc.join for assoc in ASSOCIATIONS]
         if ctx.is_system:  # its network goes: so do its associations
-            uow.execute(acl_subnets.delete().where(acl_subnets.c.network_acl_id == item["id"]))
+            for join in joins:
+                uow.execute(join.delete().where(join.c.network_acl_id == item["id"]))
             return
         if item["is_default"]:
             raise errors.NetworkAclDefaultInUse(id=item["id"], network_id=item["network_id"])
-        if uow.execute(
-            sa.select(acl_subnets.c.subnet_id)
-            .where(acl_subnets.c.network_acl_id == item["id"])
-            .limit(1)
-        ).first():
-            raise errors.NetworkAclInUse(id=item["id"])
+        for join in joins:
+            found = uow.execute(
+                sa.select(join.c.network_acl_id).where(join.c.network_acl_id == item["id"]).limit(1)
+            ).first()
+            if found:
+                raise errors.NetworkAclInUse(id=item["id"])
 
     def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
         if not items:
             return
-        by_acl: dict[str, list[str]] = {it["id"]: [] for it in items}
-        rows = conn.execute(
-            sa.select(acl_subnets.c.network_acl_id, acl_subnets.c.subnet_id)
-            .where(acl_subnets.c.network_acl_id.in_(list(by_acl)))
-            .order_by(acl_subnets.c.subnet_id)
-        )
-        for acl_id, subnet_id in rows:
-            by_acl[acl_id].append(subnet_id)
-        for it in items:
-            it["subnets"] = by_acl[it["id"]]
+        ids = [it["id"] for it in items]
+        for assoc in ASSOCIATIONS:
+            by_acl: dict[str, list[str]] = {aid: [] for aid in ids}
+            join = assoc.join
+            rows = conn.execute(
+                sa.select(join.c.network_acl_id, assoc.key)
+                .where(join.c.network_acl_id.in_(ids))
+                .order_by(assoc.key)
+            )
+            for acl_id, rid in rows:
+                by_acl[acl_id].append(rid)
+            for it in items:
+                it[assoc.attr] = by_acl[it["id"]]
 
 
 class RuleHooks(Hooks):

@@ -110,7 +110,7 @@ class DhcpOption(_message.Message):
     def __init__(self, opt_name: _Optional[str] = ..., opt_value: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
 
 class PortState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id")
+    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +126,7 @@ class PortState(_message.Message):
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     DNS_NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ACL_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -141,7 +142,8 @@ class PortState(_message.Message):
     device_id: str
     dns_name: str
     host_id: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
+    network_acl_id: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ...) -> None: ...
 
 class NeighborState(_message.Message):
     __slots__ = ("port_id", "op", "revision", "network_id", "mac_address", "fixed_ips", "host_id", "tunnel_ip", "allowed_address_pairs")
@@ -203,6 +205,42 @@ class SecurityGroupState(_message.Message):
     stateful: bool
     def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., rules: _Optional[_Iterable[_Union[SecurityGroupRuleState, _Mapping]]] = ..., stateful: _Optional[bool] = ...) -> None: ...
 
+class NetworkAclRuleState(_message.Message):
+    __slots__ = ("number", "direction", "ethertype", "protocol", "ip_prefix", "port_range_min", "port_range_max", "icmp_type", "icmp_code", "action")
+    NUMBER_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    ETHERTYPE_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    IP_PREFIX_FIELD_NUMBER: _ClassVar[int]
+    PORT_RANGE_MIN_FIELD_NUMBER: _ClassVar[int]
+    PORT_RANGE_MAX_FIELD_NUMBER: _ClassVar[int]
+    ICMP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ICMP_CODE_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    number: int
+    direction: str
+    ethertype: str
+    protocol: str
+    ip_prefix: str
+    port_range_min: int
+    port_range_max: int
+    icmp_type: int
+    icmp_code: int
+    action: str
+    def __init__(self, number: _Optional[int] = ..., direction: _Optional[str] = ..., ethertype: _Optional[str] = ..., protocol: _Optional[str] = ..., ip_prefix: _Optional[str] = ..., port_range_min: _Optional[int] = ..., port_range_max: _Optional[int] = ..., icmp_type: _Optional[int] = ..., icmp_code: _Optional[int] = ..., action: _Optional[str] = ...) -> None: ...
+
+class NetworkAclState(_message.Message):
+    __slots__ = ("id", "op", "revision", "rules")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    op: Op
+    revision: int
+    rules: _containers.RepeatedCompositeFieldContainer[NetworkAclRuleState]
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., rules: _Optional[_Iterable[_Union[NetworkAclRuleState, _Mapping]]] = ...) -> None: ...
+
 class AddressSetMember(_message.Message):
     __slots__ = ("port_id", "op", "revision", "ips")
     PORT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -216,7 +254,7 @@ class AddressSetMember(_message.Message):
     def __init__(self, port_id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., ips: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HostDelta(_message.Message):
-    __slots__ = ("host_id", "seq", "prev_seq", "networks", "subnets", "ports", "security_groups", "committed_at", "published_at")
+    __slots__ = ("host_id", "seq", "prev_seq", "networks", "subnets", "ports", "security_groups", "committed_at", "published_at", "network_acls")
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PREV_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -226,6 +264,7 @@ class HostDelta(_message.Message):
     SECURITY_GROUPS_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_AT_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ACLS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     seq: int
     prev_seq: int
@@ -235,10 +274,11 @@ class HostDelta(_message.Message):
     security_groups: _containers.RepeatedCompositeFieldContainer[SecurityGroupState]
     committed_at: float
     published_at: float
-    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ...) -> None: ...
+    network_acls: _containers.RepeatedCompositeFieldContainer[NetworkAclState]
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ...) -> None: ...
 
 class HostGoalState(_message.Message):
-    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs", "group_seqs")
+    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs", "group_seqs", "network_acls")
     class NetworkSeqsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +301,7 @@ class HostGoalState(_message.Message):
     SECURITY_GROUPS_FIELD_NUMBER: _ClassVar[int]
     NETWORK_SEQS_FIELD_NUMBER: _ClassVar[int]
     GROUP_SEQS_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ACLS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     seq: int
     networks: _containers.RepeatedCompositeFieldContainer[NetworkState]
@@ -269,7 +310,8 @@ class HostGoalState(_message.Message):
     security_groups: _containers.RepeatedCompositeFieldContainer[SecurityGroupState]
     network_seqs: _containers.ScalarMap[str, int]
     group_seqs: _containers.ScalarMap[str, int]
-    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ..., group_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    network_acls: _containers.RepeatedCompositeFieldContainer[NetworkAclState]
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ..., group_seqs: _Optional[_Mapping[str, int]] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ...) -> None: ...
 
 class NeighborDelta(_message.Message):
     __slots__ = ("network_id", "seq", "prev_seq", "neighbors", "committed_at", "published_at")

@@ -8,7 +8,15 @@ seeing all of the kind's rows.
 """
 
 from alcor.southbound.translate import Translator
-from alcor.southbound.translators import address_set, host, network, port, security_group, subnet
+from alcor.southbound.translators import (
+    address_set,
+    host,
+    network,
+    network_acl,
+    port,
+    security_group,
+    subnet,
+)
 
 REGISTRY: tuple[Translator, ...] = (
     port.TRANSLATOR,
@@ -17,4 +25,5 @@ REGISTRY: tuple[Translator, ...] = (
     host.TRANSLATOR,
     *security_group.TRANSLATORS,
     address_set.TRANSLATOR,
+    *network_acl.TRANSLATORS,
 )

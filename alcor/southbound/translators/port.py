@@ -1,11 +1,12 @@
 """Ports: the port itself to its host, its neighbour entry once to its network.
 
-A port bound to host H: a HostDelta on H's subject with the full port, its network, subnets
-and security groups (the host needs nothing else to program it; the members of remote groups
-its rules name travel on those groups' subjects); hosts that the log or the provisioning row say
-held it before (rebinding, unbinding, delete) get a DELETE. The neighbour entry (MAC, IPs,
-host, tunnel IP, allowed pairs) goes ONCE on the network's subject, never copied per host, so
-adding a port to a 10,000-port network costs one NeighborDelta plus one HostDelta.
+A port bound to host H: a HostDelta on H's subject with the full port, its network, subnets,
+security groups and network ACL (the host needs nothing else to program it; the members of
+remote groups its rules name travel on those groups' subjects); hosts that the log or the
+provisioning row say held it before (rebinding, unbinding, delete) get a DELETE. The neighbour
+entry (MAC, IPs, host, tunnel IP, allowed pairs) goes ONCE on the network's subject, never
+copied per host, so adding a port to a 10,000-port network costs one NeighborDelta plus one
+HostDelta.
 
 A deleted row is gone, so a delete is rendered from the log row itself (id, network, hosts,
 revision). Every port rendered is a `PortTarget`: the compiler stamps its provisioning row.
@@ -55,11 +56,13 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
     ctx.want((p["network_id"] for p in bound), build.load_networks, build.load_subnets)
     ctx.want((p["binding_host_id"] for p in bound), build.tunnel_ips)
     ctx.want((g for p in bound for g in p["security_groups"] or ()), build.load_groups)
+    ctx.want((p["network_acl_id"] for p in bound if p["network_acl_id"]), build.load_acls)
     nets = ctx.rows(build.load_networks)
     subs = ctx.rows(build.load_subnets)
     tunnels = ctx.rows(build.tunnel_ips)
     groups = ctx.rows(build.load_groups)
-    sent: dict[str, set[str]] = {}  # network and group ids (UUIDs) each host's delta carries
+    acls = ctx.rows(build.load_acls)
+    sent: dict[str, set[str]] = {}  # network, group and ACL ids (UUIDs) each host's delta carries
 
     for pid, entries in port_log.items():
         last = entries[-1]
@@ -94,6 +97,11 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
                 if group is not None and gid not in seen:
                     seen.add(gid)
                     msg.security_groups.append(group)
+            acl_id = cur["network_acl_id"]
+            acl = acls.get(acl_id) if acl_id else None
+            if acl is not None and acl_id not in seen:
+                seen.add(acl_id)
+                msg.network_acls.append(acl)
             out.delta(NETWORKS, network_id, last).neighbors.append(
                 build.neighbor_state(cur, tunnels.get(host) or "")
             )

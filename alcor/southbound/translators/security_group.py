@@ -18,22 +18,10 @@ import functools
 from collections.abc import Sequence
 
 from alcor.southbound import build
-from alcor.southbound.translate import HOSTS, Context, LogRow, Output, Render, Translator
+from alcor.southbound.translate import Context, LogRow, Render, Translator
+from alcor.southbound.translators import rules
 
-
-def _send(changed: dict[str, LogRow], ctx: Context, out: Output) -> None:
-    """Each changed group's current state to every host with a port in it."""
-    ctx.want(changed, build.load_groups, build.hosts_in_groups)
-    groups = ctx.rows(build.load_groups)
-    hosts = ctx.rows(build.hosts_in_groups)
-    for gid, change in sorted(changed.items()):
-        state = groups.get(gid)
-        if state is None:
-            continue
-        for h in sorted(hosts.get(gid) or ()):
-            held = out.delta(HOSTS, h, change).security_groups
-            if all(g.id != gid for g in held):  # the port translator may have sent it already
-                held.append(state)
+_send = rules.sender(build.load_groups, build.hosts_in_groups, lambda d: d.security_groups)
 
 
 def plan_groups(changes: Sequence[LogRow], ctx: Context) -> Render:
@@ -42,30 +30,9 @@ def plan_groups(changes: Sequence[LogRow], ctx: Context) -> Render:
     return functools.partial(_send, changed, ctx)
 
 
-def plan_rules(changes: Sequence[LogRow], ctx: Context) -> Render:
-    last = {r["resource_id"]: r for r in changes}
-    ctx.rows(build.rule_groups).want(last)
-    ctx.rows(build.project_groups).want(
-        r["project_id"] for r in last.values() if r["op"] == "delete" and r["project_id"]
-    )
-    return functools.partial(_render_rules, last, ctx)
-
-
-def _render_rules(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
-    owner = ctx.rows(build.rule_groups)
-    projects = ctx.rows(build.project_groups)
-    changed: dict[str, LogRow] = {}
-    for rid, change in last.items():
-        gid = owner.get(rid)
-        if gid is not None:
-            changed[gid] = change
-        elif change["op"] == "delete" and change["project_id"]:
-            for gid in projects.get(change["project_id"]) or ():
-                changed[gid] = change
-    _send(changed, ctx, out)
-
-
 TRANSLATORS = (
     Translator("security_group", plan_groups),
-    Translator("security_group_rule", plan_rules),
+    Translator(
+        "security_group_rule", rules.planner(build.rule_groups, build.project_groups, _send)
+    ),
 )
