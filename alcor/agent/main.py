@@ -155,7 +155,9 @@ class Agent:
         while True:
             try:
                 msg = await self.nc.request(
-                    subjects.RPC_REGISTER, self._info().SerializeToString(), self.rpc_timeout
+                    subjects.of_host(subjects.RPC_REGISTER, self.host_id),
+                    self._info().SerializeToString(),
+                    self.rpc_timeout,
                 )
                 reply = pb.RegisterReply.FromString(msg.data)
                 if reply.ok:
@@ -174,7 +176,9 @@ class Agent:
                 host_id=self.host_id, sent_at=time.time(), applied_seq=self.host_stream.seq
             )
             with contextlib.suppress(nats.errors.Error):
-                await self.nc.publish(subjects.HEARTBEAT, beat.SerializeToString())
+                await self.nc.publish(
+                    subjects.of_host(subjects.HEARTBEAT, self.host_id), beat.SerializeToString()
+                )
             await asyncio.sleep(self.heartbeat_interval)
 
     async def _on_reconnected(self) -> None:
@@ -207,7 +211,9 @@ class Agent:
 
     async def _fetch_host(self) -> pb.HostGoalState:
         req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
-        msg = await self.nc.request(subjects.RPC_HOST_STATE, req, self.rpc_timeout)
+        msg = await self.nc.request(
+            subjects.of_host(subjects.RPC_HOST_STATE, self.host_id), req, self.rpc_timeout
+        )
         return pb.HostGoalState.FromString(msg.data)
 
     def _apply_host(self, delta: pb.HostDelta) -> None:
@@ -382,7 +388,9 @@ class Agent:
         if statuses:
             report = pb.StatusReport(host_id=self.host_id, statuses=statuses, sent_at=time.time())
             with contextlib.suppress(nats.errors.Error):
-                await self.nc.publish(subjects.STATUS, report.SerializeToString())
+                await self.nc.publish(
+                    subjects.of_host(subjects.STATUS, self.host_id), report.SerializeToString()
+                )
 
     # -- DHCP --------------------------------------------------------------------------------
     def _on_packet_in(self, in_port: int, frame: bytes) -> None:

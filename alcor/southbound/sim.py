@@ -165,7 +165,9 @@ class SimHost:
         reply = pb.RegisterReply.FromString(
             (
                 await self.fleet.nc.request(
-                    subjects.RPC_REGISTER, self.info().SerializeToString(), RPC_TIMEOUT
+                    subjects.of_host(subjects.RPC_REGISTER, self.host_id),
+                    self.info().SerializeToString(),
+                    RPC_TIMEOUT,
                 )
             ).data
         )
@@ -210,7 +212,9 @@ class SimHost:
 
     async def _fetch(self) -> pb.HostGoalState:
         req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
-        msg = await self.fleet.nc.request(subjects.RPC_HOST_STATE, req, RPC_TIMEOUT)
+        msg = await self.fleet.nc.request(
+            subjects.of_host(subjects.RPC_HOST_STATE, self.host_id), req, RPC_TIMEOUT
+        )
         return pb.HostGoalState.FromString(msg.data)
 
     def _apply(self, delta: pb.HostDelta) -> None:
@@ -384,7 +388,9 @@ class Fleet:
             now = time.time()
             for host_id, statuses in acks.items():
                 report = pb.StatusReport(host_id=host_id, statuses=statuses, sent_at=now)
-                await self.nc.publish(subjects.STATUS, report.SerializeToString())
+                await self.nc.publish(
+                    subjects.of_host(subjects.STATUS, host_id), report.SerializeToString()
+                )
                 self.acks_sent += len(statuses)
 
     async def _heartbeat_loop(self) -> None:
@@ -399,7 +405,10 @@ class Fleet:
                         host_id=host.host_id, sent_at=time.time(), applied_seq=host.stream.seq
                     )
                     with contextlib.suppress(nats.errors.Error):
-                        await self.nc.publish(subjects.HEARTBEAT, beat.SerializeToString())
+                        await self.nc.publish(
+                            subjects.of_host(subjects.HEARTBEAT, host.host_id),
+                            beat.SerializeToString(),
+                        )
 
     # -- observation -------------------------------------------------------------------------
     def all_synced(self) -> bool:
