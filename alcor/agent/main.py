@@ -38,6 +38,7 @@ from alcor.agent.reconciler import Reconciler
 from alcor.config import AgentSettings
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.protocol.chunks import request_table
 from alcor.southbound.protocol.seqstream import SeqStream
 
@@ -105,6 +106,8 @@ class Agent:
             reconnected_cb=self._on_reconnected,
             error_cb=self._on_error,
             disconnected_cb=self._on_disconnected,
+            inbox_prefix=subjects.inbox(self.host_id),
+            **NatsAuth(self.settings.nats_credentials, self.settings.nats_tls_ca).options(),
         )
         self._tasks = [
             asyncio.create_task(self._programmer()),

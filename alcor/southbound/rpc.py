@@ -133,7 +133,7 @@ class RpcServer:
 
     async def start(self) -> None:
         q = subjects.SERVER_QUEUE
-        every = subjects.any_host
+        every = subjects.every
         self.subs = [
             await self.nc.subscribe(every(subjects.RPC_HOST_STATE), q, cb=self._put(self._state)),
             await self.nc.subscribe(subjects.RPC_NEIGHBORS, q, cb=self._put(self._neighbors)),

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from alcor.southbound import build
 from alcor.southbound.protocol import chunks, subjects
 from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol.auth import OPEN, NatsAuth
 from alcor.southbound.protocol.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
@@ -267,8 +268,16 @@ class SimHost:
 class Fleet:
     """N simulated hosts sharing one NATS connection, one ack batcher, one heartbeat loop."""
 
-    def __init__(self, nats_url: str, count: int, prefix: str = "sim", first: int = 0) -> None:
+    def __init__(
+        self,
+        nats_url: str,
+        count: int,
+        prefix: str = "sim",
+        first: int = 0,
+        auth: NatsAuth = OPEN,  # fleet credentials (`alcor hosts add --fleet`)
+    ) -> None:
         self.nats_url = nats_url
+        self.auth = auth
         self.hosts: dict[str, SimHost] = {}
         for i in range(first, first + count):
             host_id = f"{prefix}-{i:05d}"
@@ -295,6 +304,7 @@ class Fleet:
             reconnect_time_wait=0.2,
             pending_size=256 * 1024 * 1024,
             reconnected_cb=self._on_reconnect,
+            **self.auth.options(),
         )
         self._tasks = [
             asyncio.create_task(self._ack_loop()),
@@ -419,9 +429,13 @@ class Fleet:
 
 
 async def run_fleet(
-    nats_url: str, count: int, prefix: str, progress: Callable[[int], None] | None = None
+    nats_url: str,
+    count: int,
+    prefix: str,
+    progress: Callable[[int], None] | None = None,
+    auth: NatsAuth = OPEN,
 ) -> Fleet:
     """Start a fleet and return it once every host registered (used by `alcor sim`)."""
-    fleet = Fleet(nats_url, count, prefix)
+    fleet = Fleet(nats_url, count, prefix, auth=auth)
     await fleet.start(progress)
     return fleet

@@ -170,7 +170,7 @@ class StatusIntake:
 
     async def start(self) -> None:
         self.sub = await self.nc.subscribe(
-            subjects.any_host(subjects.STATUS), subjects.SERVER_QUEUE, cb=self._on_report
+            subjects.every(subjects.STATUS), subjects.SERVER_QUEUE, cb=self._on_report
         )
         self.tasks = [
             asyncio.create_task(self.batcher.run()),

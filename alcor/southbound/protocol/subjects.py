@@ -35,6 +35,8 @@ in a token, and hostnames contain dots, so tokens are escaped by `token()`.
 """
 
 PREFIX = "alcor"
+HOST = f"{PREFIX}.host"
+NETWORK = f"{PREFIX}.net"
 RPC_HOST_STATE = f"{PREFIX}.rpc.host_state"
 RPC_NEIGHBORS = f"{PREFIX}.rpc.neighbors"
 RPC_REGISTER = f"{PREFIX}.rpc.register"
@@ -58,12 +60,12 @@ def token(name: str) -> str:
 
 def host(host_id: str) -> str:
     """Subject carrying HostDelta messages for one host."""
-    return f"{PREFIX}.host.{token(host_id)}"
+    return f"{HOST}.{token(host_id)}"
 
 
 def network(network_id: str) -> str:
     """Subject carrying NeighborDelta messages for one network."""
-    return f"{PREFIX}.net.{token(network_id)}"
+    return f"{NETWORK}.{token(network_id)}"
 
 
 def of_host(kind: str, host_id: str) -> str:
@@ -71,8 +73,8 @@ def of_host(kind: str, host_id: str) -> str:
     return f"{kind}.{token(host_id)}"
 
 
-def any_host(kind: str) -> str:
-    """The servers' subscription to `kind` from every host."""
+def every(kind: str) -> str:
+    """`kind` (`HOST`, `NETWORK` or one of `FROM_HOSTS`) for every host or network."""
     return f"{kind}.*"
 
 
