@@ -106,8 +106,11 @@ class Agent:
             reconnected_cb=self._on_reconnected,
             error_cb=self._on_error,
             disconnected_cb=self._on_disconnected,
-            inbox_prefix=subjects.inbox(self.host_id),
-            **NatsAuth(self.settings.nats_credentials, self.settings.nats_tls_ca).options(),
+            **NatsAuth(
+                self.settings.nats_credentials,
+                self.settings.nats_tls_ca,
+                subjects.inbox(self.host_id),
+            ).options(),
         )
         self._tasks = [
             asyncio.create_task(self._programmer()),

@@ -13,17 +13,21 @@ from typing import Any
 
 @dataclasses.dataclass(frozen=True)
 class NatsAuth:
-    """How a client connects: its nkey seed file and the CA that signed the server's TLS
-    certificate (empty: no credentials / the system trust store)."""
+    """How a client connects: its nkey seed file, the CA that signed the server's TLS
+    certificate (empty: no credentials / the system trust store) and, for one host's
+    credentials, that host's inbox prefix (`subjects.inbox`), the only inboxes it may read."""
 
     credentials: str = ""
     tls_ca: str = ""
+    inbox: str = ""
 
     def options(self) -> dict[str, Any]:
         """Keyword arguments for `nats.connect`."""
         opts: dict[str, Any] = {}
         if self.credentials:
             opts["nkeys_seed"] = self.credentials
+        if self.inbox:
+            opts["inbox_prefix"] = self.inbox
         if self.tls_ca:
             opts["tls"] = ssl.create_default_context(cafile=self.tls_ca)
         return opts
