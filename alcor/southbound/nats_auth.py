@@ -23,8 +23,9 @@ Roles and their permissions (`authorization()`, rendered into the nats-server co
   and a connection has one user. Issue fleet credentials to test deployments only.
 
 Keys live in `<state_dir>/nats/keys.json` (0600). Every change rewrites `authorization.conf`
-next to it, which the embedded server's configuration includes (and which an operator-run
-NATS can include too); a running embedded server is told to reload (`nats_server.reload`).
+next to it, which the embedded server's configuration includes; a running embedded server is
+told to reload (`nats_server.reload`). (An operator-run NATS could include it too, but nothing
+issues a servers' key for one yet.)
 Measured with nats-server 2.15: 10,000 host users make a 3.5 MB file that loads in about 2 s
 and reloads in about 1.5 s (136 MB resident), so `alcor hosts import` reloads once per file.
 """

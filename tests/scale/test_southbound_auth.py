@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from alcor.config import ServerSettings
+from alcor.lab.server_process import AlcorServer
 from alcor.southbound.nats_server import add_users, free_port
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
@@ -244,3 +248,28 @@ def test_tls(sb_db: Database, tmp_path: Path) -> None:
             await service.stop()
 
     asyncio.run(main())
+
+
+def test_hosts_import_issues_credentials_a_running_server_admits(tmp_path: Path) -> None:
+    inventory = tmp_path / "hosts.csv"
+    inventory.write_text("host,tunnel_ip\nimp-1,192.0.2.11\nimp-2,192.0.2.12\n")
+    creds = tmp_path / "creds"
+    with AlcorServer() as server:
+        cmd = [sys.executable, "-m", "alcor", "hosts", "import", str(inventory)]
+        cmd += ["--url", server.url, "--credentials-dir", str(creds)]
+        done = subprocess.run(cmd, env=server.env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        for host in ("imp-1", "imp-2"):
+            seed_file = creds / f"{host}.nk"
+            assert stat.S_IMODE(seed_file.stat().st_mode) == 0o600
+            assert seed_file.read_text().strip() not in done.stdout + done.stderr
+
+        async def register() -> bool:
+            auth = NatsAuth(str(creds / "imp-1.nk"), inbox=subjects.inbox("imp-1"))
+            nc = await nats.connect(server.nats_url, **auth.options())
+            info = pb.AgentInfo(host_id="imp-1", tunnel_ip="192.0.2.11").SerializeToString()
+            msg = await nc.request(subjects.of_host(subjects.RPC_REGISTER, "imp-1"), info, 10)
+            await nc.close()
+            return pb.RegisterReply.FromString(msg.data).ok
+
+        assert asyncio.run(register())
