@@ -587,12 +587,39 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
     Path(args.json_a).write_text(json.dumps(doc, indent=1))
 
 
+RESULTS_SG = Path(__file__).resolve().parent / "results" / "dataplane-sg.json"
+
+
+def main_part_c(args: argparse.Namespace, console: Console) -> None:
+    """Part (c): security groups on one real host (benchmarks/dataplane_sg.py says what)."""
+    from benchmarks.dataplane_sg import part_c
+
+    result = part_c(args.prefix)
+    table = Table("SG flows", "in OVS", "naive", "program s", "join p50/p99 ms", "leave p50/p99")
+    table.add_row(
+        f"{result['sg_flows']:,} [<= 25,000]",
+        f"{result['flows_in_ovs']:,}",
+        f"{result['naive_flows']:,}",
+        f"[bold]{result['program_s']:.3f}[/bold] [<= 0.5]",
+        f"[bold]{result['join_ms']['p50']}[/bold] / {result['join_ms']['p99']} [p50 <= 20]",
+        f"{result['leave_ms']['p50']} / {result['leave_ms']['p99']}",
+    )
+    console.print(table)
+    result["meta"] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+    Path(args.json_c).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json_c).write_text(json.dumps(result, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--json", default=str(RESULTS))
     ap.add_argument("--prefix", default="b" + secrets.token_hex(2))
-    ap.add_argument("--part", choices=["a", "b", "all"], default="b")
+    ap.add_argument("--part", choices=["a", "b", "c", "all"], default="b")
+    ap.add_argument("--json-c", default=str(RESULTS_SG), help="part c: results file")
     ap.add_argument("--vms", type=int, default=150, help="part a: VMs (ports) to boot")
     ap.add_argument("--hosts", type=int, default=3, help="part a: hypervisors")
     ap.add_argument("--mode", choices=["bulk", "concurrent", "both"], default="both")
@@ -604,6 +631,10 @@ def main() -> None:
     if args.part in ("a", "all"):
         main_part_a(args, Console())
         if args.part == "a":
+            return
+    if args.part in ("c", "all"):
+        main_part_c(args, Console())
+        if args.part == "c":
             return
     sizes = [int(s) for s in args.sizes.split(",")]
     console = Console()

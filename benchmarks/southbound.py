@@ -18,8 +18,13 @@ write path) and we take, from the change log's commit time:
             the fleet's one view of it, so this is "every host that must know")
 Host join: a host with 100 ports (bound beforehand) starts: register + full state over NATS,
 then the network's neighbour table; plus the full-state query alone.
+Group join: every bound port is in group "web", whose rule admits group "members" (1,000
+unbound member ports), so every host follows the members' address set. Per sample one port
+joins "members"; from its commit to the moment the last following host applied the one
+AddressSetDelta (`Fleet.group_applies`).
 Goals on this machine: publish <= 20 ms, all affected hosts acked <= 500 ms at 1,000 hosts,
-full state of a 100-port host in a 10,000-port network <= 100 ms.
+full state of a 100-port host in a 10,000-port network <= 100 ms, a group join applied by
+all 1,000 following hosts <= 200 ms p99.
 """
 
 from __future__ import annotations
@@ -50,47 +55,73 @@ from alcor.southbound.protocol import subjects  # noqa: E402
 from alcor.southbound.service import Southbound  # noqa: E402
 from alcor.southbound.sim import Fleet  # noqa: E402
 from alcor.store.db import Database  # noqa: E402
-from alcor.store.schema import port_provisioning  # noqa: E402
+from alcor.store.schema import changelog, port_provisioning  # noqa: E402
 from tests.scale import southbound_rows as rows  # noqa: E402
 
 JOIN_HOST = "join-00000"
 JOIN_PORTS = 100
 
 
-def populate(uow: Any, nid: str, sid: str, hosts: list[str], count: int) -> None:
-    """`count` bound ports in one transaction, logged like API creates."""
-    batch = []
-    for i in range(count):
-        host = JOIN_HOST if i < JOIN_PORTS else hosts[i % len(hosts)]
-        pid = str(uuid.UUID(int=i + 1))
-        batch.append(
-            {
-                "id": pid,
-                "name": "",
-                "project_id": rows.PROJECT,
-                "network_id": nid,
-                "mac_address": "fa:16:3e:" + ":".join(f"{i >> s & 255:02x}" for s in (16, 8, 0)),
-                "fixed_ips": [
-                    {"subnet_id": sid, "ip_address": f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}"}
-                ],
-                "admin_state_up": True,
-                "status": "DOWN",
-                "device_id": f"vm{i}",
-                "device_owner": "compute:nova",
-                "binding_host_id": host,
-                "binding_vif_type": "ovs",
-                "allowed_address_pairs": [],
-                "port_security_enabled": True,
-                "security_groups": [],
-                "extra_dhcp_opts": [],
-                "dns_name": "",
-                "revision_number": 1,
-                "created_at": uow.now,
-                "updated_at": uow.now,
-            }
-        )
-        uow.log("port", pid, "create", 1, network_id=nid, host_id=host, project_id=rows.PROJECT)
+GROUP_MEMBERS = 1000
+
+
+def port_row(uow: Any, i: int, nid: str, sid: str, host: str, group: str) -> dict[str, Any]:
+    """Port number `i` (id, MAC and IP derived from it) in `group`, logged like an API create."""
+    pid = str(uuid.UUID(int=i + 1))
+    uow.log("port", pid, "create", 1, network_id=nid, host_id=host or None, project_id=rows.PROJECT)
+    return {
+        "id": pid,
+        "name": "",
+        "project_id": rows.PROJECT,
+        "network_id": nid,
+        "mac_address": "fa:16:3e:" + ":".join(f"{i >> s & 255:02x}" for s in (16, 8, 0)),
+        "fixed_ips": [{"subnet_id": sid, "ip_address": f"10.{i >> 16}.{i >> 8 & 255}.{i & 255}"}],
+        "admin_state_up": True,
+        "status": "DOWN",
+        "device_id": f"vm{i}",
+        "device_owner": "compute:nova",
+        "binding_host_id": host,
+        "binding_vif_type": "ovs" if host else "unbound",
+        "allowed_address_pairs": [],
+        "port_security_enabled": True,
+        "security_groups": [group],
+        "extra_dhcp_opts": [],
+        "dns_name": "",
+        "revision_number": 1,
+        "created_at": uow.now,
+        "updated_at": uow.now,
+    }
+
+
+def populate(
+    uow: Any, nid: str, sid: str, hosts: list[str], count: int, web: str, members: str
+) -> None:
+    """`count` bound ports in `web` and GROUP_MEMBERS unbound ones in `members`, in one
+    transaction."""
+    batch = [
+        port_row(uow, i, nid, sid, JOIN_HOST if i < JOIN_PORTS else hosts[i % len(hosts)], web)
+        for i in range(count)
+    ]
+    batch += [port_row(uow, count + i, nid, sid, "", members) for i in range(GROUP_MEMBERS)]
     uow.execute(rows.ports.insert(), batch)
+    uow.execute(
+        rows.port_groups.insert(),
+        [{"port_id": p["id"], "security_group_id": p["security_groups"][0]} for p in batch],
+    )
+
+
+def groups(uow: Any) -> tuple[str, str]:
+    """Group "web", whose one rule admits group "members"; returns (web, members)."""
+    web, members = rows.new_group(uow, "web"), rows.new_group(uow, "members")
+    rows.new_rule(uow, web, {"remote_group_id": members, "protocol": "tcp"})
+    return web, members
+
+
+def log_entry(conn: sa.Connection, pid: str) -> Any:
+    stmt = sa.select(changelog.c.seq, changelog.c.committed_at).where(
+        changelog.c.resource_id == pid
+    )
+    return conn.execute(stmt).first()
 
 
 def count_active(conn: sa.Connection, nid: str) -> int:
@@ -116,6 +147,7 @@ def stats(values: list[float]) -> dict[str, float]:
     return {
         "p50": round(statistics.median(values), 2),
         "p95": round(values[min(len(values) - 1, int(len(values) * 0.95))], 2),
+        "p99": round(values[min(len(values) - 1, int(len(values) * 0.99))], 2),
         "max": round(values[-1], 2),
     }
 
@@ -139,8 +171,9 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
         fleet = Fleet(nats_srv.url, n_hosts, "bench")
         try:
             nid, sid = db.write_sync(rows.new_network, 500, "10.0.0.0/8")
+            web, members = db.write_sync(groups)
             t0 = time.perf_counter()
-            db.write_sync(populate, nid, sid, list(fleet.hosts), n_ports)
+            db.write_sync(populate, nid, sid, list(fleet.hosts), n_ports, web, members)
             result["populate_s"] = round(time.perf_counter() - t0, 2)
             t0 = time.perf_counter()
             await fleet.start()
@@ -182,6 +215,27 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
             result["host_ack_ms"] = stats(ack)
             result["active_ms"] = stats(active)
             result["neighbors_applied_ms"] = stats(neigh)
+
+            # One port joins a group that every host follows: one AddressSetDelta, N applies.
+            following = {h for h, host in fleet.hosts.items() if members in host.following}
+            result["group_members"] = GROUP_MEMBERS
+            result["group_following_hosts"] = len(following)
+            all_applied, received = [], fleet.group_received
+            applies = fleet.group_applies
+            for i in range(samples):
+                pid = await asyncio.to_thread(
+                    db.write_sync, rows.new_port, nid, sid, n_ports + 5000 + i, "", (members,)
+                )
+                seq, committed_at = db.read_sync(log_entry, pid)
+                await until(
+                    lambda s=seq: len(applies.get((members, s), {})) == len(following),
+                    30,
+                    "group join applied everywhere",
+                )
+                all_applied.append((max(applies[(members, seq)].values()) - committed_at) * 1000)
+                await asyncio.sleep(0.05)
+            result["group_join_all_applied_ms"] = stats(all_applied)
+            result["group_deliveries_per_join"] = (fleet.group_received - received) / samples
 
             # A host joining: its 100 ports were bound before it existed.
             joiner = Fleet(nats_srv.url, 1, "join")
@@ -255,6 +309,7 @@ def main() -> None:
         "ack p50/p95",
         "ACTIVE p50/p95",
         "neigh p50/p95",
+        "group join all hosts p50/p99",
         "join",
         "join+table",
         "state query p50",
@@ -275,6 +330,9 @@ def main() -> None:
                     pp("host_ack_ms"),
                     pp("active_ms"),
                     pp("neighbors_applied_ms"),
+                    f"{r['group_join_all_applied_ms']['p50']}/"
+                    f"{r['group_join_all_applied_ms']['p99']} ms"
+                    f" ({r['group_following_hosts']} hosts)",
                     f"{r['join_full_state_ms']} ms",
                     f"{r['join_with_neighbors_ms']} ms",
                     f"{r['full_state_query_ms']['p50']} ms",

@@ -15,10 +15,13 @@ table  name                 what it does
                             anything else is dropped
 10     PORT_SECURITY        DHCP client packets -> CONTROLLER (answered by the agent);
                             with port security: only the port's MAC + IPs (and allowed
-                            address pairs) for IPv4 and ARP -> 20; else drop.
-                            Without port security: everything -> 20
-20     EGRESS_SG            reserved for egress security groups (conntrack); passes -> 30
-21     EGRESS_SG_CT         reserved (conntrack recirculation of 20)
+                            address pairs) for IPv4 and ARP -> 15; else drop.
+                            Without port security: everything -> 15
+15     EGRESS_ACL           network ACL of the sending port (stateless, numbered rules,
+                            `acl`); default: pass -> 20
+20     EGRESS_SG            egress security groups (`security`): per port with port security,
+                            IP -> conntrack in its zone (reg6); others pass -> 30
+21     EGRESS_SG_CT         its rules after conntrack (`security`); default -> 30
 30     DISPATCH             ARP requests from local VIFs -> 31; everything else -> 50
                             (routing will divert `ip,dl_dst=<router MAC>` to 40)
 31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> arp_tha := its MAC,
@@ -32,14 +35,15 @@ table  name                 what it does
                             neighbour crosses a tunnel
 40     ROUTING              reserved for distributed routing (next issue); drop
 45     NAT                  reserved for floating IPs (next issue); drop
-50     L2_FORWARD           (VNI, dst MAC) -> local port: reg7 := ofport, goto 60;
+50     L2_FORWARD           (VNI, dst MAC) -> local port: reg7 := ofport, resubmit 55;
                             remote port: tun_dst := neighbour VTEP, output tunnel (only
                             for traffic not received from a tunnel); broadcast/multicast:
-                            explicit flood list per network (local ports via 60, plus one
+                            explicit flood list per network (local ports via 55, plus one
                             tunnel copy per remote host; from a tunnel: local ports only).
                             Unknown unicast is dropped: no NORMAL, no MAC learning
-60     INGRESS_SG           reserved for ingress security groups; today output:reg7
-61     INGRESS_SG_CT        reserved (conntrack recirculation of 60)
+55     INGRESS_ACL          network ACL of the receiving port (`acl`); default: pass -> 60
+60     INGRESS_SG           ingress security groups (`security`), zone reg7; others output:reg7
+61     INGRESS_SG_CT        its rules after conntrack (`security`); default output:reg7
 =====  ===================  ===========================================================
 
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
@@ -65,6 +69,7 @@ from alcor.southbound.protocol import goalstate_pb2 as pb
 
 CLASSIFY = 0
 PORT_SECURITY = 10
+EGRESS_ACL = 15
 EGRESS_SG = 20
 EGRESS_SG_CT = 21
 DISPATCH = 30
@@ -73,22 +78,25 @@ ARP_REPLY = 32
 ROUTING = 40
 NAT = 45
 L2_FORWARD = 50
+INGRESS_ACL = 55
 INGRESS_SG = 60
 INGRESS_SG_CT = 61
 
 TABLE_MAP: dict[int, str] = {
     CLASSIFY: "classify: VIF -> VNI + reg6, tunnel -> reg0[0]=1; else drop",
     PORT_SECURITY: "port security (MAC/IP/allowed address pairs), DHCP -> controller",
-    EGRESS_SG: "reserved: egress security groups (pass-through)",
-    EGRESS_SG_CT: "reserved: egress conntrack",
+    EGRESS_ACL: "egress network ACL of the sending port; default -> 20",
+    EGRESS_SG: "egress security groups: conntrack zone reg6 (security.py); default -> 30",
+    EGRESS_SG_CT: "egress security-group rules after conntrack; default -> 30",
     DISPATCH: "ARP requests -> 31, rest -> 50 (routing hook)",
     ARP_RESPONDER: "ARP responder from the neighbour tables: arp_tha := answer, -> 32",
     ARP_REPLY: "ARP request -> reply with the MAC left in arp_tha, IN_PORT",
     ROUTING: "reserved: distributed routing (drop)",
     NAT: "reserved: floating IP NAT (drop)",
     L2_FORWARD: "L2 by (VNI, dst MAC): local or tunnel; explicit flood lists",
-    INGRESS_SG: "reserved: ingress security groups; output:reg7",
-    INGRESS_SG_CT: "reserved: ingress conntrack",
+    INGRESS_ACL: "ingress network ACL of the receiving port; default -> 60",
+    INGRESS_SG: "ingress security groups: conntrack zone reg7 (security.py); default output",
+    INGRESS_SG_CT: "ingress security-group rules after conntrack; default output:reg7",
 }
 
 KIND_STATIC = 0x01
@@ -157,6 +165,7 @@ def static_flows() -> list[Flow]:
     return [
         Flow(CLASSIFY, 0, "", "drop"),
         Flow(PORT_SECURITY, 0, "", "drop"),
+        Flow(EGRESS_ACL, 0, "", f"goto_table:{EGRESS_SG}"),
         Flow(EGRESS_SG, 0, "", f"goto_table:{DISPATCH}"),
         Flow(EGRESS_SG_CT, 0, "", f"goto_table:{DISPATCH}"),
         Flow(DISPATCH, 100, f"{FROM_LOCAL},arp,arp_op=1", f"goto_table:{ARP_RESPONDER}"),
@@ -167,6 +176,7 @@ def static_flows() -> list[Flow]:
         Flow(ROUTING, 0, "", "drop"),
         Flow(NAT, 0, "", "drop"),
         Flow(L2_FORWARD, 0, "", "drop"),
+        Flow(INGRESS_ACL, 0, "", f"goto_table:{INGRESS_SG}"),
         Flow(INGRESS_SG, 0, "", "output:NXM_NX_REG7[0..15]"),
         Flow(INGRESS_SG_CT, 0, "", "output:NXM_NX_REG7[0..15]"),
     ]
@@ -202,8 +212,9 @@ def tunnel_out(tunnel_ip: str, tunnel_ofport: int) -> str:
 
 
 def local_out(ofport: int) -> str:
-    """Deliver to a local port through the ingress security-group table."""
-    return f"load:{ofport}->NXM_NX_REG7[],resubmit(,{INGRESS_SG})"
+    """Deliver to a local port through its ingress filters (network ACL, then security
+    groups): every way into a local port, from this host or a tunnel, passes them."""
+    return f"load:{ofport}->NXM_NX_REG7[],resubmit(,{INGRESS_ACL})"
 
 
 def ipv4_fixed_ips(fixed_ips: Iterable[pb.FixedIp]) -> list[str]:
@@ -251,7 +262,7 @@ def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
     if not port.admin_state_up:
         return []
     mac = port.mac_address.lower()
-    to_sg = f"goto_table:{EGRESS_SG}"
+    to_acl = f"goto_table:{EGRESS_ACL}"
     flows = [
         Flow(
             CLASSIFY,
@@ -275,21 +286,23 @@ def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
                 allowed.append(((pair.mac_address or mac).lower(), pair.ip_address))
         for src_mac, ip in allowed:
             flows.append(
-                Flow(PORT_SECURITY, 100, f"in_port={ofport},dl_src={src_mac},ip,nw_src={ip}", to_sg)
+                Flow(
+                    PORT_SECURITY, 100, f"in_port={ofport},dl_src={src_mac},ip,nw_src={ip}", to_acl
+                )
             )
             flows.append(
                 Flow(
                     PORT_SECURITY,
                     100,
                     f"in_port={ofport},dl_src={src_mac},arp,arp_sha={src_mac},arp_spa={ip}",
-                    to_sg,
+                    to_acl,
                 )
             )
     else:
         flows.append(
             Flow(PORT_SECURITY, 200, f"in_port={ofport},{DHCP_CLIENT}", "CONTROLLER:65535")
         )
-        flows.append(Flow(PORT_SECURITY, 100, f"in_port={ofport}", to_sg))
+        flows.append(Flow(PORT_SECURITY, 100, f"in_port={ofport}", to_acl))
     for dst in _pair_macs(mac, port.allowed_address_pairs):
         flows.append(
             Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))

@@ -30,6 +30,8 @@ import nats.aio.msg
 import nats.errors
 
 from alcor.agent import dhcp
+from alcor.agent.conntrack import Conntrack
+from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
 from alcor.agent.ofctl import Ofctl, OfctlError
 from alcor.agent.openflow_channel import OpenFlowChannel
@@ -39,7 +41,7 @@ from alcor.config import AgentSettings
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.southbound.protocol.auth import NatsAuth
-from alcor.southbound.protocol.chunks import request_table
+from alcor.southbound.protocol.chunks import request_address_set, request_table
 from alcor.southbound.protocol.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
@@ -70,12 +72,14 @@ class Agent:
         )
         mgmt = f"unix:{os.path.join(rundir, settings.integration_bridge)}.mgmt"
         self.reconciler = Reconciler(Ofctl(mgmt))
+        self.conntrack = Conntrack(rundir)
         self.nc: nats.aio.client.Client = nats.aio.client.Client()
         self.host_stream = SeqStream(
             f"host {self.host_id}", self._apply_host, self._fetch_host, self._replace_host
         )
         self.net_streams: dict[str, SeqStream] = {}
-        self.net_subs: dict[str, Any] = {}
+        self.group_streams: dict[str, SeqStream] = {}  # remote groups' address sets
+        self.subs: dict[str, Any] = {}  # subject -> subscription (networks, groups)
         self.interfaces: dict[str, Interface] = {}  # OVSDB Interface uuid -> row snapshot
         self.dirty: set[Owner] = set()
         self.wake = asyncio.Event()
@@ -196,7 +200,7 @@ class Agent:
         await self._register()
         self.reported = {}
         self.host_stream.resync()
-        for stream in self.net_streams.values():
+        for stream in (*self.net_streams.values(), *self.group_streams.values()):
             stream.resync()
 
     async def _on_error(self, exc: Exception) -> None:
@@ -224,23 +228,52 @@ class Agent:
 
     def _apply_host(self, delta: pb.HostDelta) -> None:
         self._mark(self.model.apply_host_delta(delta, self._received_at or time.time()))
-        self._sync_networks()
+        self._sync_follows()
 
     def _replace_host(self, full: pb.HostGoalState) -> None:
         self.model.replace_host_state(full, time.time())
         self.reported = {pid: st for pid, st in self.reported.items() if pid in self.model.ports}
         self._mark(self.model.all_owners())
-        self._sync_networks()
+        self._sync_follows()
 
-    def _sync_networks(self) -> None:
-        """Follow exactly the networks that have local ports."""
+    def _sync_follows(self) -> None:
+        """Follow exactly the networks that have local ports and the remote groups named by
+        the rules of local ports' groups."""
         wanted = self.model.wanted_networks()
         for nid in wanted - set(self.net_streams):
             self._join(nid)
         for nid in set(self.net_streams) - wanted:
             self._leave(nid)
+        groups = self.model.security.wanted()
+        for gid in groups - set(self.group_streams):
+            self._follow_group(gid)
+        for gid in set(self.group_streams) - groups:
+            self._unfollow(self.group_streams, gid, subjects.group(gid))
+            self._mark(self.model.drop_address_set(gid))
 
-    # -- network subjects --------------------------------------------------------------------
+    # -- network and group subjects ----------------------------------------------------------
+    def _follow(
+        self, streams: dict[str, SeqStream], key: str, subject: str, stream: SeqStream, decode: Any
+    ) -> None:
+        """Subscribe `subject` feeding `stream` (which fetches the full state first and
+        buffers deltas from the moment we subscribe)."""
+        streams[key] = stream
+        stream.resync()
+
+        async def on_msg(msg: nats.aio.msg.Msg) -> None:
+            stream.offer(decode(msg.data))
+
+        async def subscribe() -> None:
+            self.subs[subject] = await self.nc.subscribe(subject, cb=on_msg)
+
+        self._spawn(subscribe())
+
+    def _unfollow(self, streams: dict[str, SeqStream], key: str, subject: str) -> None:
+        streams.pop(key).cancel()
+        sub = self.subs.pop(subject, None)
+        if sub is not None:
+            self._spawn(sub.unsubscribe())
+
     def _join(self, network_id: str) -> None:
         async def fetch() -> pb.NeighborTable:
             req = pb.NeighborTableRequest(network_id=network_id, host_id=self.host_id)
@@ -254,27 +287,40 @@ class Agent:
         def replace(table: pb.NeighborTable) -> None:
             self._mark(self.model.replace_table(table))
 
-        async def on_msg(msg: nats.aio.msg.Msg) -> None:
-            stream.offer(pb.NeighborDelta.FromString(msg.data))
-
         stream = SeqStream(f"network {network_id}", apply, fetch, replace)
-        self.net_streams[network_id] = stream
-        stream.resync()  # buffers deltas from the moment we subscribe
-
-        async def subscribe() -> None:
-            self.net_subs[network_id] = await self.nc.subscribe(
-                subjects.network(network_id), cb=on_msg
-            )
-
-        self._spawn(subscribe())
+        self._follow(
+            self.net_streams,
+            network_id,
+            subjects.network(network_id),
+            stream,
+            pb.NeighborDelta.FromString,
+        )
 
     def _leave(self, network_id: str) -> None:
-        stream = self.net_streams.pop(network_id)
-        stream.cancel()
-        sub = self.net_subs.pop(network_id, None)
-        if sub is not None:
-            self._spawn(sub.unsubscribe())
+        self._unfollow(self.net_streams, network_id, subjects.network(network_id))
         self._mark(self.model.drop_table(network_id))
+
+    def _follow_group(self, group_id: str) -> None:
+        async def fetch() -> pb.AddressSet:
+            req = pb.AddressSetRequest(group_id=group_id, host_id=self.host_id)
+            return await request_address_set(
+                self.nc, subjects.RPC_ADDRESS_SET, req.SerializeToString(), self.rpc_timeout
+            )
+
+        def apply(delta: pb.AddressSetDelta) -> None:
+            self._mark(self.model.apply_address_delta(delta))
+
+        def replace(full: pb.AddressSet) -> None:
+            self._mark(self.model.replace_address_set(full))
+
+        stream = SeqStream(f"group {group_id}", apply, fetch, replace)
+        self._follow(
+            self.group_streams,
+            group_id,
+            subjects.group(group_id),
+            stream,
+            pb.AddressSetDelta.FromString,
+        )
 
     # -- VIFs --------------------------------------------------------------------------------
     def _drain_interfaces(self) -> None:
@@ -309,6 +355,9 @@ class Agent:
         return all(
             nid in self.net_streams and self.net_streams[nid].synced_once
             for nid in self.model.wanted_networks()
+        ) and all(
+            gid in self.group_streams and self.group_streams[gid].synced_once
+            for gid in self.model.security.wanted()
         )
 
     async def _programmer(self) -> None:
@@ -353,6 +402,13 @@ class Agent:
                         gc.collect(0)
                         gc.freeze()
                     gc.enable()
+            shrunk = self.model.security.take_shrunk()
+            if self.programmed_once and (SG_OWNER in owners or (SG_MEMBERS in owners and shrunk)):
+                # A rule or member gone must not leave its established connections behind.
+                await self.conntrack.cut_stale(
+                    self.model.security.sg_ports(self.model.ports.values(), self.model.vifs),
+                    self.model.security.address_sets(),
+                )
             self.programs += 1
             await self._report(time.time())
             async with self.applied:

@@ -6,8 +6,9 @@ plugged, at which OpenFlow port. Every change returns the set of *owners* whose 
 have changed; the agent recomputes only those (see `flows` for the owners' flows), which keeps
 a neighbour added to a 100k-port network at a few flows.
 
-Apply rule shared with the controller's simulated agents: an UPSERT or DELETE applies only
-when its revision is >= the revision held, so a late delta never takes an entry backwards.
+Every entry is applied with the revision guard of `revisions`. Security groups and the
+address sets of remote groups are held by `groups.GroupState`; their flows form one owner
+(`SG_OWNER`), recomputed as a whole when a port, a group, a member or a VIF changes.
 """
 
 from __future__ import annotations
@@ -16,30 +17,19 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
 from alcor.agent import flows
+from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
+from alcor.agent.revisions import guarded_apply
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
-# ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id)
+# ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id) |
+# ("sg",): every security-group flow of the host
 Owner = tuple[str, ...]
 STATIC: Owner = ("static",)
 
 log = logging.getLogger(__name__)
-
-
-def guarded_apply(held: dict[str, Any], key: str, entry: Any) -> bool:
-    """Apply one UPSERT/DELETE with the revision guard; True when it changed anything."""
-    current = held.get(key)
-    if current is not None and entry.revision < current.revision:
-        return False
-    if entry.op == pb.DELETE:
-        return held.pop(key, None) is not None
-    if current is not None and current == entry:
-        return False
-    held[key] = entry
-    return True
 
 
 class NeighborSet:
@@ -80,6 +70,7 @@ class HostModel:
         self.networks: dict[str, pb.NetworkState] = {}
         self.subnets: dict[str, pb.SubnetState] = {}
         self.tables: dict[str, NeighborSet] = {}
+        self.security = GroupState()
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
@@ -100,6 +91,9 @@ class HostModel:
     # -- host subject ------------------------------------------------------------------------
     def apply_host_delta(self, delta: pb.HostDelta, received_at: float) -> set[Owner]:
         dirty: set[Owner] = set()
+        for group in delta.security_groups:
+            if guarded_apply(self.security.groups, group.id, group):
+                dirty.add(SG_OWNER)
         for net in delta.networks:
             if guarded_apply(self.networks, net.id, net):
                 dirty |= self._network_owners(net.id)
@@ -111,6 +105,7 @@ class HostModel:
             old_port = self.ports.get(port.id)
             if guarded_apply(self.ports, port.id, port):
                 self.received_at[port.id] = received_at
+                dirty.add(SG_OWNER)
                 for p in (old_port, self.ports.get(port.id)):
                     if p is not None:
                         dirty |= {
@@ -128,6 +123,7 @@ class HostModel:
         self.ports = {p.id: p for p in full.ports if p.op == pb.UPSERT}
         self.networks = {n.id: n for n in full.networks if n.op == pb.UPSERT}
         self.subnets = {s.id: s for s in full.subnets if s.op == pb.UPSERT}
+        self.security.groups = {g.id: g for g in full.security_groups if g.op == pb.UPSERT}
         for pid in set(self.received_at) - set(self.ports):
             del self.received_at[pid]
 
@@ -175,7 +171,19 @@ class HostModel:
         port = self.ports.get(port_id)
         if port is None:
             return set()
-        return {("port", port_id), ("net", port.network_id)}
+        return {("port", port_id), ("net", port.network_id), SG_OWNER}
+
+    # -- security-group subjects ---------------------------------------------------------------
+    def apply_address_delta(self, delta: pb.AddressSetDelta) -> set[Owner]:
+        return {SG_MEMBERS} if self.security.apply_members(delta) else set()
+
+    def replace_address_set(self, full: pb.AddressSet) -> set[Owner]:
+        self.security.replace_members(full)
+        return {SG_MEMBERS}
+
+    def drop_address_set(self, group_id: str) -> set[Owner]:
+        self.security.drop_members(group_id)
+        return {SG_MEMBERS}
 
     # -- flows -------------------------------------------------------------------------------
     def owner_cookie(self, owner: Owner) -> int:
@@ -224,7 +232,7 @@ class HostModel:
         return flows.network_flows(net, subnets, local, remote, self.tunnel_ofport)
 
     def all_owners(self) -> set[Owner]:
-        owners: set[Owner] = {STATIC}
+        owners: set[Owner] = {STATIC, SG_OWNER}
         for nid in self.wanted_networks() | set(self.networks) | set(self.tables):
             owners |= self._network_owners(nid)
         owners.update(("port", pid) for pid in self.ports)
@@ -233,7 +241,12 @@ class HostModel:
     def desired(self, owners: Iterable[Owner]) -> dict[int, list[flows.Flow]]:
         """Flows of `owners` by cookie (an owner with nothing to install maps to [])."""
         out: dict[int, list[flows.Flow]] = {}
-        for owner in owners:
+        owners = set(owners)
+        if SG_OWNER in owners:
+            out.update(self.security.flows(self.ports.values(), self.vifs))
+        elif SG_MEMBERS in owners:
+            out.update(self.security.member_flows())
+        for owner in owners - {SG_OWNER, SG_MEMBERS}:
             out.setdefault(self.owner_cookie(owner), []).extend(self.owner_flows(owner))
         return out
 

@@ -123,7 +123,10 @@ def _defaults(res: Resource) -> tuple[list[str], list[tuple[str, Any, Any]]]:
 
 
 def _stored_names(res: Resource) -> list[tuple[str, int]]:
-    return [(a.name, i) for i, a in enumerate(res.stored())]
+    names: list[tuple[str, int]] = res.memo(
+        "stored_names", lambda: [(a.name, i) for i, a in enumerate(res.stored())]
+    )
+    return names
 
 
 def rows_to_items(res: Resource, rows: Iterable[sa.Row[Any]]) -> list[Item]:
@@ -417,8 +420,10 @@ def create_many(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item])
             item["tags"] = list(dict.fromkeys(item.get("tags") or []))
     if res.quota is not None:
         quota.enforce(uow, res.quota, res.table, items)
-    events.creating(uow, ctx, res.name, items)
+    # The caller's references are checked before other kinds fill theirs in (a port's default
+    # security group is the system's choice, already known to exist).
     relations.check(uow, res, ctx, items)
+    events.creating(uow, ctx, res.name, items)
     if type(res.hooks).before_create_many is Hooks.before_create_many:
         # The kind checks one item at a time against the database, so each item is written
         # before the next is checked: every rule between two single creates (overlapping

@@ -222,7 +222,11 @@ class Resource:
         return found
 
     def stored(self) -> list[Attr]:
-        return [a for a in self.attrs.values() if a.stored]
+        """The attributes with a column, in column order (worked out once)."""
+        found: list[Attr] = self.memo(
+            "stored", lambda: [a for a in self.attrs.values() if a.stored]
+        )
+        return found
 
     def column(self, name: str) -> sa.Column[Any]:
         return self.table.c[self.attrs[name].column]

@@ -4,11 +4,14 @@ Why one module for both: a delta and a full state must describe a resource ident
 agent that resyncs would see a difference where there is none. The compiler's translators
 (`translators/`) and the full-state RPCs render every resource with these functions. Every
 loader takes a set of ids and issues one `IN (...)` query (chunked to stay under bind-parameter
-limits), never one query per row: a host's full state is four indexed queries whatever its size.
+limits), never one query per row: a host's full state is a fixed handful of indexed queries
+whatever its size.
 
 This is also the one module of the southbound that imports resource modules (for their tables),
 so that the southbound depends on resource declarations in one place only (the rest of the
-southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t` from here).
+southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t`, `groups_t`,
+`rules_t` and `port_groups_t` from here), plus `alcor.resources.protocols`, the declarations'
+own table of protocol names, so that hosts get protocols as numbers.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ import sqlalchemy as sa
 # rules; tests/unit/test_layers.py holds it to that).
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.port as _port
+import alcor.resources.declarations.security_group as _sg
 import alcor.resources.declarations.subnet as _subnet
+from alcor.resources import protocols
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.store.schema import hosts, subject_seqs
@@ -30,6 +35,9 @@ from alcor.store.schema import hosts, subject_seqs
 networks_t = _network.resource.table
 subnets_t = _subnet.resource.table
 ports_t = _port.resource.table
+groups_t = _sg.group.table
+rules_t = _sg.rule.table
+port_groups_t = _sg.port_security_groups
 
 K = TypeVar("K", bound=Hashable)
 IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
@@ -171,6 +179,46 @@ def neighbor_state(
     )
 
 
+def rule_state(row: sa.RowMapping) -> pb.SecurityGroupRuleState:
+    """A rule with its protocol as a number and ICMP type/code apart from port ranges."""
+    number = protocols.number(row["protocol"])
+    rule = pb.SecurityGroupRuleState(
+        id=row["id"],
+        direction=row["direction"],
+        ethertype=row["ethertype"] or "IPv4",
+        protocol="" if number is None else str(number),
+        remote_ip_prefix=row["normalized_cidr"] or "",
+        remote_group_id=row["remote_group_id"] or "",
+    )
+    lo, hi = row["port_range_min"], row["port_range_max"]
+    if number in protocols.ICMP_PROTOCOLS:
+        if lo is not None:
+            rule.icmp_type = lo
+        if hi is not None:
+            rule.icmp_code = hi
+    else:
+        rule.port_range_min, rule.port_range_max = lo or 0, hi or 0
+    return rule
+
+
+def member_ips(row: sa.RowMapping) -> list[str]:
+    """Every address a port may source: fixed IPs, then allowed-address-pair addresses."""
+    ips = [f["ip_address"] for f in row["fixed_ips"] or []]
+    ips.extend(p["ip_address"] for p in row["allowed_address_pairs"] or [])
+    return list(dict.fromkeys(ips))
+
+
+def address_member(row: sa.RowMapping) -> pb.AddressSetMember:
+    return pb.AddressSetMember(
+        port_id=row["id"], op=pb.UPSERT, revision=row["revision_number"], ips=member_ips(row)
+    )
+
+
+def remote_groups(groups: Iterable[pb.SecurityGroupState]) -> set[str]:
+    """The groups whose address sets a holder of `groups` needs (their rules' remote groups)."""
+    return {r.remote_group_id for g in groups for r in g.rules if r.remote_group_id}
+
+
 # -- loaders ----------------------------------------------------------------------------------
 def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
     rows = rows_in(conn, sa.select(*PORT_COLUMNS), ports_t.c.id, ids)
@@ -200,6 +248,50 @@ def tunnel_ips(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, str]:
     return {
         r["host_id"]: r["tunnel_ip"] or "" for r in rows_in(conn, stmt, hosts.c.host_id, host_ids)
     }
+
+
+def load_groups(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.SecurityGroupState]:
+    """group id -> its state with every rule (two queries: groups, then their rules)."""
+    groups = rows_in(conn, sa.select(groups_t), groups_t.c.id, ids)
+    out = {
+        g["id"]: pb.SecurityGroupState(
+            id=g["id"], op=pb.UPSERT, revision=g["revision_number"] or 0, stateful=g["stateful"]
+        )
+        for g in groups
+    }
+    stmt = sa.select(rules_t).order_by(rules_t.c.created_at, rules_t.c.id)
+    for r in rows_in(conn, stmt, rules_t.c.security_group_id, out):
+        out[r["security_group_id"]].rules.append(rule_state(r))
+    return out
+
+
+def rule_groups(conn: sa.Connection, rule_ids: Iterable[str]) -> dict[str, str]:
+    """rule id -> the group it belongs to (rules that still exist)."""
+    stmt = sa.select(rules_t.c.id, rules_t.c.security_group_id)
+    return {r["id"]: r["security_group_id"] for r in rows_in(conn, stmt, rules_t.c.id, rule_ids)}
+
+
+def project_groups(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, list[str]]:
+    """project id -> its groups' ids (index on project_id)."""
+    stmt = sa.select(groups_t.c.project_id, groups_t.c.id)
+    out: dict[str, list[str]] = {}
+    for r in rows_in(conn, stmt, groups_t.c.project_id, project_ids):
+        out.setdefault(r["project_id"], []).append(r["id"])
+    return out
+
+
+def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
+    """group id -> hosts that have at least one port bound in it (membership index)."""
+    stmt = (
+        sa.select(port_groups_t.c.security_group_id, ports_t.c.binding_host_id)
+        .select_from(port_groups_t.join(ports_t, ports_t.c.id == port_groups_t.c.port_id))
+        .where(ports_t.c.binding_host_id != "")
+        .distinct()
+    )
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, stmt, port_groups_t.c.security_group_id, group_ids):
+        out.setdefault(r["security_group_id"], set()).add(r["binding_host_id"])
+    return out
 
 
 def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
@@ -233,9 +325,13 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     net_ids = {r["network_id"] for rows in by_host.values() for r in rows}
     nets = load_networks(conn, net_ids)
     subs = load_subnets(conn, net_ids)
+    groups = load_groups(conn, {g for rows in by_host.values() for r in rows for g in _groups(r)})
+    remotes = remote_groups(groups.values())
     seqs = subject_seq_map(
         conn,
-        [subjects.host(h) for h in host_ids] + [subjects.network(n) for n in net_ids],
+        [subjects.host(h) for h in host_ids]
+        + [subjects.network(n) for n in net_ids]
+        + [subjects.group(g) for g in remotes],
     )
     states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
     for h, state in states.items():
@@ -249,7 +345,30 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
             domain = net["dns_domain"] or ""
             state.subnets.extend(subnet_state(s, domain) for s in subs.get(nid, []))
             state.network_seqs[nid] = seqs.get(subjects.network(nid), 0)
+        held = [groups[g] for g in sorted({g for r in rows for g in _groups(r)}) if g in groups]
+        state.security_groups.extend(held)
+        for gid in remote_groups(held):
+            state.group_seqs[gid] = seqs.get(subjects.group(gid), 0)
     return states
+
+
+def _groups(port: sa.RowMapping) -> list[str]:
+    return list(port["security_groups"] or [])
+
+
+def address_set(conn: sa.Connection, group_id: str) -> pb.AddressSet:
+    """Every member port of a group (bound or not: its addresses are its own either way), "as
+    of" the group subject's seq."""
+    stmt = (
+        sa.select(*PORT_COLUMNS)
+        .select_from(ports_t.join(port_groups_t, port_groups_t.c.port_id == ports_t.c.id))
+        .where(port_groups_t.c.security_group_id == group_id)
+    )
+    subject = subjects.group(group_id)
+    seq = subject_seq_map(conn, [subject]).get(subject, 0)
+    found = pb.AddressSet(group_id=group_id, seq=seq, chunk=0, chunks=1)
+    found.members.extend(address_member(r) for r in conn.execute(stmt).mappings())
+    return found
 
 
 def neighbor_table(conn: sa.Connection, network_id: str) -> pb.NeighborTable:

@@ -33,7 +33,7 @@ from alcor.southbound import build
 from alcor.southbound.lease import Lease
 from alcor.southbound.portstatus import lock_ports, provisioning, set_status, upsert
 from alcor.southbound.protocol import chunks
-from alcor.southbound.translate import Context, Delta, LogRow, Output, PortTarget
+from alcor.southbound.translate import Context, Delta, LogRow, Output, PortTarget, Record
 from alcor.southbound.translators import REGISTRY
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import changelog, port_provisioning, subject_seqs
@@ -53,6 +53,7 @@ class Batch:
     split_fields: dict[str, str]  # subject -> repeated field to split a large message on
     prev: dict[str, int]  # subject -> prev_seq before this batch
     ports: list[PortTarget]
+    records: list[Record]
     compiled_at: float
 
 
@@ -86,6 +87,7 @@ def compile_batch(conn: sa.Connection, cursor: int, limit: int) -> Batch | None:
         split_fields=out.split_fields,
         prev={s: prev.get(s, 0) for s in out.deltas},
         ports=out.ports,
+        records=out.records,
         compiled_at=time.time(),
     )
 
@@ -108,6 +110,8 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
     seqs = [{"subject": s, "seq": m.seq} for s, m in batch.messages.items()]
     seqs.append({"subject": CURSOR, "seq": batch.last_seq})
     upsert(uow, subject_seqs, seqs, ["subject"])
+    for record in batch.records:
+        record(uow)
 
     deleted = [t.port_id for t in batch.ports if t.deleted]
     for part in build.chunked(deleted):

@@ -11,13 +11,14 @@ Roles and their permissions (`authorization()`, rendered into the nats-server co
 * a **server** may publish and subscribe to everything: it publishes goal states
   (`alcor.host.*`, `alcor.net.*`), serves the RPCs and hears every host;
 * a **host** may publish only under its own id (`subjects.FROM_HOSTS`: registration, host
-  state requests, heartbeats, status) plus neighbour-table requests, and may subscribe only
-  to its own host subject, its own reply inboxes (`subjects.inbox`) and every network's
-  neighbour subject. It can neither speak for another host nor publish goal states or
-  replies, so it cannot change what other hosts are told. Reading `alcor.net.*` (and asking
-  for any network's table) is not scoped yet: a host can read every network's neighbour
-  table (MACs, IPs, VTEPs), not only those of the networks it has ports on. Scoping that
-  needs per-host permissions that change with every binding, i.e. a reload per port;
+  state requests, heartbeats, status) plus neighbour-table and address-set requests, and may
+  subscribe only to its own host subject, its own reply inboxes (`subjects.inbox`) and every
+  network's and security group's subject. It can neither speak for another host nor publish
+  goal states or replies, so it cannot change what other hosts are told. Reading
+  `alcor.net.*` and `alcor.sg.*` (and asking for any network's table or group's address set)
+  is not scoped yet: a host can read every network's neighbour table (MACs, IPs, VTEPs) and
+  every group's member addresses, not only those its ports need. Scoping that needs per-host
+  permissions that change with every binding, i.e. a reload per port;
 * a **fleet** (`alcor sim`: thousands of simulated hosts on one connection) may act as any
   host. One nats user per simulated host would not help: the simulator shares one connection,
   and a connection has one user. Issue fleet credentials to test deployments only.
@@ -54,17 +55,21 @@ def new_key() -> tuple[str, str]:
     return seed.decode(), nkeys.from_seed(bytearray(seed)).public_key.decode()
 
 
+# What any host may ask for and read: not scoped per host yet (see the module docstring).
+SHARED_RPCS = [subjects.RPC_NEIGHBORS, subjects.RPC_ADDRESS_SET]
+READABLE = [subjects.every(subjects.NETWORK), subjects.every(subjects.GROUP)]
+
+
 def host_permissions(host_id: str) -> dict[str, Any]:
     """What the credentials of `host_id` may publish and subscribe to."""
     return {
         "publish": {
-            "allow": [subjects.of_host(k, host_id) for k in subjects.FROM_HOSTS]
-            + [subjects.RPC_NEIGHBORS]
+            "allow": [subjects.of_host(k, host_id) for k in subjects.FROM_HOSTS] + SHARED_RPCS
         },
         "subscribe": {
             "allow": [
                 subjects.host(host_id),
-                subjects.every(subjects.NETWORK),
+                *READABLE,
                 f"{subjects.inbox(host_id)}.>",
             ]
         },
@@ -72,16 +77,8 @@ def host_permissions(host_id: str) -> dict[str, Any]:
 
 
 FLEET_PERMISSIONS = {
-    "publish": {
-        "allow": [subjects.every(k) for k in subjects.FROM_HOSTS] + [subjects.RPC_NEIGHBORS]
-    },
-    "subscribe": {
-        "allow": [
-            subjects.every(subjects.HOST),
-            subjects.every(subjects.NETWORK),
-            f"{subjects.INBOX}.>",
-        ]
-    },
+    "publish": {"allow": [subjects.every(k) for k in subjects.FROM_HOSTS] + SHARED_RPCS},
+    "subscribe": {"allow": [subjects.every(subjects.HOST), *READABLE, f"{subjects.INBOX}.>"]},
 }
 
 

@@ -1,10 +1,11 @@
-"""Agent-facing request/reply: full host state, neighbour tables, registration, heartbeats.
+"""Agent-facing request/reply: full host state, neighbour tables, address sets, registration,
+heartbeats.
 
 Why queue groups and batching: every server subscribes in queue group "servers", so one of
 them answers each request, and requests that arrive together are served by one query (host
 states of many hosts: `binding_host_id IN (...)`; one neighbour table per network however many
-hosts asked) or one transaction (registrations, heartbeats). A fleet restarting at once then
-costs a few hundred queries, not tens of thousands.
+hosts asked, likewise one address set per group) or one transaction (registrations,
+heartbeats). A fleet restarting at once then costs a few hundred queries, not tens of thousands.
 
 Why requests are checked: a host's requests arrive on subjects carrying its own id, which its
 credentials confine it to (`subjects`), so a request naming another host is refused; and a
@@ -127,6 +128,7 @@ class RpcServer:
         self.beats: dict[str, tuple[float, int]] = {}
         self._state = Batcher(self._host_states)
         self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
+        self._address_sets = Batcher(self._address_set_replies, max_batch=64)
         self._register = Batcher(self._registrations)
         self.tasks: list[asyncio.Task[None]] = []
         self.subs: list[Any] = []
@@ -137,6 +139,7 @@ class RpcServer:
         self.subs = [
             await self.nc.subscribe(every(subjects.RPC_HOST_STATE), q, cb=self._put(self._state)),
             await self.nc.subscribe(subjects.RPC_NEIGHBORS, q, cb=self._put(self._neighbors)),
+            await self.nc.subscribe(subjects.RPC_ADDRESS_SET, q, cb=self._put(self._address_sets)),
             await self.nc.subscribe(every(subjects.RPC_REGISTER), q, cb=self._put(self._register)),
             # One server per heartbeat is enough: liveness is judged from the database.
             await self.nc.subscribe(every(subjects.HEARTBEAT), q, cb=self._on_heartbeat),
@@ -144,6 +147,7 @@ class RpcServer:
         for runner in (
             self._state.run,
             self._neighbors.run,
+            self._address_sets.run,
             self._register.run,
             self._flush_heartbeats,
         ):
@@ -209,16 +213,30 @@ class RpcServer:
         by_net: dict[str, list[nats.aio.msg.Msg]] = {}
         for m in msgs:
             by_net.setdefault(pb.NeighborTableRequest.FromString(m.data).network_id, []).append(m)
-        max_bytes = max(64 * 1024, int(self.nc.max_payload) - chunks.ENVELOPE_MARGIN)
         for network_id, waiting in by_net.items():
             table = await self.db.read(build.neighbor_table, network_id)
-            parts = chunks.split(table, "neighbors", max_bytes)
-            for i, part in enumerate(parts):
-                part.chunk, part.chunks = i, len(parts)
-            payloads = [p.SerializeToString() for p in parts]
-            for m in waiting:
-                for data in payloads:
-                    await self._reply(m, data)
+            await self._reply_chunked(waiting, table, "neighbors")
+
+    async def _address_set_replies(self, msgs: list[nats.aio.msg.Msg]) -> None:
+        by_group: dict[str, list[nats.aio.msg.Msg]] = {}
+        for m in msgs:
+            by_group.setdefault(pb.AddressSetRequest.FromString(m.data).group_id, []).append(m)
+        for group_id, waiting in by_group.items():
+            found = await self.db.read(build.address_set, group_id)
+            await self._reply_chunked(waiting, found, "members")
+
+    async def _reply_chunked(
+        self, waiting: list[nats.aio.msg.Msg], full: pb.NeighborTable | pb.AddressSet, field: str
+    ) -> None:
+        """`full` split on `field` to fit a NATS message, every part to every asker."""
+        max_bytes = max(64 * 1024, int(self.nc.max_payload) - chunks.ENVELOPE_MARGIN)
+        parts = chunks.split(full, field, max_bytes)
+        for i, part in enumerate(parts):
+            part.chunk, part.chunks = i, len(parts)
+        payloads = [p.SerializeToString() for p in parts]
+        for m in waiting:
+            for data in payloads:
+                await self._reply(m, data)
 
     async def _registrations(self, msgs: list[nats.aio.msg.Msg]) -> None:
         infos = [pb.AgentInfo.FromString(m.data) for m in msgs]

@@ -11,6 +11,12 @@ What is shared, and why: a 10,000-port neighbour table held by each of 10,000 ho
 `NetView` per network: one subscription, one table, one resync, exactly as if the fleet were
 one big host for neighbour purposes. Host subjects, full states and acks stay per host.
 
+Security groups: each host holds the groups of its ports (from its host subject) and follows,
+itself, the address set of every group their rules name as remote group: its own subscription
+on the group's subject, its own seq chain, its own full fetch on a gap (`GroupFollower`), so
+that the fan-out of a membership change is real (one delivery per following host). Only the
+members are kept once per fleet (`GroupView`): the first host to apply a seq applies it there.
+
 Apply rules (the contract real agents follow too): an UPSERT or DELETE applies only when its
 revision is >= the revision held (status-only revision bumps may make a full state carry a
 higher revision than the deltas did, and the rule keeps late deltas from going backwards).
@@ -46,7 +52,9 @@ UNDERLAY = ipaddress.IPv4Address("198.18.0.1")
 
 
 def _key(entry: Any) -> str:
-    return str(entry.port_id if isinstance(entry, pb.NeighborState) else entry.id)
+    if isinstance(entry, pb.NeighborState | pb.AddressSetMember):
+        return str(entry.port_id)
+    return str(entry.id)
 
 
 def _content(entry: Any) -> bytes:
@@ -60,17 +68,21 @@ def state_hash(
     ports: Iterable[Any],
     networks: Iterable[Any],
     subnets: Iterable[Any],
+    groups: Iterable[Any],
     tables: Mapping[str, Iterable[Any]],
+    sets: Mapping[str, Iterable[Any]],
 ) -> str:
-    """A stable digest of what a host holds (or should hold): its resources and neighbours."""
+    """A stable digest of what a host holds (or should hold): its resources, its neighbours and
+    the address sets it follows."""
     h = hashlib.sha256()
-    for label, entries in (("port", ports), ("net", networks), ("subnet", subnets)):
+    for label, entries in (("port", ports), ("net", networks), ("subnet", subnets), ("sg", groups)):
         for entry in sorted(entries, key=_key):
             h.update(label.encode() + _key(entry).encode() + _content(entry))
-    for nid in sorted(tables):
-        h.update(b"table" + nid.encode())
-        for entry in sorted(tables[nid], key=_key):
-            h.update(_content(entry))
+    for label, held in (("table", tables), ("set", sets)):
+        for key in sorted(held):
+            h.update(label.encode() + key.encode())
+            for entry in sorted(held[key], key=_key):
+                h.update(_content(entry))
     return h.hexdigest()
 
 
@@ -78,7 +90,8 @@ def expected_hash(conn: sa.Connection, host_id: str) -> str:
     """The digest of the state the database implies for `host_id` (test oracle)."""
     full = build.host_goal_states(conn, [host_id])[host_id]
     tables = {nid: build.neighbor_table(conn, nid).neighbors for nid in full.network_seqs}
-    return state_hash(full.ports, full.networks, full.subnets, tables)
+    sets = {gid: build.address_set(conn, gid).members for gid in full.group_seqs}
+    return state_hash(full.ports, full.networks, full.subnets, full.security_groups, tables, sets)
 
 
 def _apply(held: dict[str, Any], entry: Any) -> bool:
@@ -133,6 +146,68 @@ class NetView:
         self.applied_at[table.seq] = time.time()
 
 
+class GroupView:
+    """One group's members, kept once for the fleet's hosts that follow the group."""
+
+    def __init__(self, group_id: str) -> None:
+        self.group_id = group_id
+        self.members: dict[str, pb.AddressSetMember] = {}
+        self.seq = 0
+        self.followers: set[str] = set()
+
+    def apply(self, delta: pb.AddressSetDelta) -> None:
+        """Every follower applies the same chain: the first one to reach a seq does the work."""
+        if delta.seq > self.seq:
+            for m in delta.members:
+                _apply(self.members, m)
+            self.seq = delta.seq
+
+    def replace(self, full: pb.AddressSet) -> None:
+        if full.seq >= self.seq:
+            self.members = {m.port_id: m for m in full.members}
+            self.seq = full.seq
+
+
+class GroupFollower:
+    """One host following one group's address set, as a real agent does."""
+
+    def __init__(self, host: SimHost, view: GroupView) -> None:
+        self.host = host
+        self.view = view
+        name = f"group {view.group_id} on {host.host_id}"
+        self.stream = SeqStream(name, self._apply, self._fetch, self._replace)
+        self.sub: Any = None
+
+    async def start(self) -> None:
+        self.stream.resync()  # buffer from the moment we subscribe
+        subject = subjects.group(self.view.group_id)
+        self.sub = await self.host.fleet.nc.subscribe(subject, cb=self._on_msg)
+
+    async def stop(self) -> None:
+        if self.sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await self.sub.unsubscribe()
+        self.stream.cancel()
+
+    async def _on_msg(self, msg: nats.aio.msg.Msg) -> None:
+        self.host.fleet.group_received += 1
+        self.stream.offer(pb.AddressSetDelta.FromString(msg.data))
+
+    def _apply(self, delta: pb.AddressSetDelta) -> None:
+        self.view.apply(delta)
+        self.host.fleet.group_applied(self.host, self.view.group_id, delta.seq)
+
+    async def _fetch(self) -> pb.AddressSet:
+        req = pb.AddressSetRequest(group_id=self.view.group_id, host_id=self.host.host_id)
+        return await chunks.request_address_set(
+            self.host.fleet.nc, subjects.RPC_ADDRESS_SET, req.SerializeToString(), RPC_TIMEOUT
+        )
+
+    def _replace(self, full: pb.AddressSet) -> None:
+        self.view.replace(full)
+        self.host.fleet.group_applied(self.host, self.view.group_id, full.seq)
+
+
 class SimHost:
     """One simulated agent: its own ports, networks and subnets, and its host subject."""
 
@@ -143,6 +218,8 @@ class SimHost:
         self.ports: dict[str, pb.PortState] = {}
         self.networks: dict[str, pb.NetworkState] = {}
         self.subnets: dict[str, pb.SubnetState] = {}
+        self.groups: dict[str, pb.SecurityGroupState] = {}
+        self.following: dict[str, GroupFollower] = {}
         self.stream = SeqStream(f"host {host_id}", self._apply, self._fetch, self._replace)
         self.sub: Any = None
         self.alive = False
@@ -193,6 +270,8 @@ class SimHost:
             self.stream.task.cancel()
         for nid in list(self.networks):
             await self.fleet.leave(nid, self.host_id)
+        for gid in list(self.following):
+            await self.unfollow(gid)
 
     async def pause(self) -> None:
         """Stop hearing the host subject (a partition) while staying alive otherwise."""
@@ -224,15 +303,20 @@ class SimHost:
             _apply(self.networks, n)
         for s in delta.subnets:
             _apply(self.subnets, s)
+        for g in delta.security_groups:
+            _apply(self.groups, g)
         changed = [p for p in delta.ports if _apply(self.ports, p) and p.op == pb.UPSERT]
         self._sync_networks()
+        self._sync_groups()
         self.fleet.ack(self, changed, received)
 
     def _replace(self, full: pb.HostGoalState) -> None:
         self.ports = {p.id: p for p in full.ports}
         self.networks = {n.id: n for n in full.networks}
         self.subnets = {s.id: s for s in full.subnets}
+        self.groups = {g.id: g for g in full.security_groups}
         self._sync_networks()
+        self._sync_groups()
         self.fleet.ack(self, list(self.ports.values()), time.time())
 
     def _sync_networks(self) -> None:
@@ -248,20 +332,51 @@ class SimHost:
         for nid in joined - used:
             self.fleet.schedule_leave(nid, self.host_id)
 
+    def _sync_groups(self) -> None:
+        """Keep only groups with local ports; follow the address sets their rules name."""
+        used = {g for p in self.ports.values() for g in p.security_group_ids}
+        self.groups = {k: g for k, g in self.groups.items() if k in used}
+        needed = build.remote_groups(self.groups.values())
+        for gid in needed - self.following.keys():
+            view = self.fleet.group_views.setdefault(gid, GroupView(gid))
+            view.followers.add(self.host_id)
+            self.following[gid] = follower = GroupFollower(self, view)
+            self.fleet.spawn(follower.start())
+        for gid in self.following.keys() - needed:
+            self.fleet.spawn(self.unfollow(gid))
+
+    async def unfollow(self, group_id: str) -> None:
+        follower = self.following.pop(group_id, None)
+        if follower is None:
+            return
+        await follower.stop()
+        view = follower.view
+        view.followers.discard(self.host_id)
+        if not view.followers and self.fleet.group_views.get(group_id) is view:
+            del self.fleet.group_views[group_id]
+
     def state_hash(self) -> str:
         tables = {
             nid: self.fleet.views[nid].table.values()
             for nid in self.networks
             if nid in self.fleet.views
         }
+        sets = {gid: f.view.members.values() for gid, f in self.following.items()}
         return state_hash(
-            self.ports.values(), self.networks.values(), self.subnets.values(), tables
+            self.ports.values(),
+            self.networks.values(),
+            self.subnets.values(),
+            self.groups.values(),
+            tables,
+            sets,
         )
 
     def synced(self) -> bool:
         views = [self.fleet.views.get(nid) for nid in self.networks]
-        return not self.stream.syncing and all(
-            v is not None and not v.stream.syncing for v in views
+        return (
+            not self.stream.syncing
+            and all(v is not None and not v.stream.syncing for v in views)
+            and not any(f.stream.syncing for f in self.following.values())
         )
 
 
@@ -284,8 +399,12 @@ class Fleet:
             self.hosts[host_id] = SimHost(self, host_id, str(UNDERLAY + i))
         self.views: dict[str, NetView] = {}
         self.joined: dict[str, set[str]] = {}
+        self.group_views: dict[str, GroupView] = {}
+        # (group id, seq) -> when each following host applied it (benchmarks, tests)
+        self.group_applies: dict[tuple[str, int], dict[str, float]] = {}
         self.heartbeat_interval = 10.0
         self.received = 0
+        self.group_received = 0  # address-set deltas delivered, over all following hosts
         self.acks_sent = 0
         self._acks: dict[str, list[pb.ResourceStatus]] = {}
         self._ack_event = asyncio.Event()
@@ -329,6 +448,9 @@ class Fleet:
         for view in self.views.values():
             if view.stream.task is not None:
                 view.stream.task.cancel()
+        for host in self.hosts.values():
+            for follower in host.following.values():
+                follower.stream.cancel()
         with contextlib.suppress(Exception):
             await self.nc.close()
 
@@ -343,6 +465,9 @@ class Fleet:
                 host.stream.resync()
         for view in self.views.values():
             view.stream.resync()
+        for host in self.hosts.values():
+            for follower in host.following.values():
+                follower.stream.resync()
 
     # -- neighbour views ---------------------------------------------------------------------
     def join(self, network_id: str, host_id: str) -> None:
@@ -350,11 +475,11 @@ class Fleet:
         view = self.views.get(network_id)
         if view is None:
             view = self.views[network_id] = NetView(self, network_id)
-            self._spawn(view.start())
+            self.spawn(view.start())
         view.members.add(host_id)
 
     def schedule_leave(self, network_id: str, host_id: str) -> None:
-        self._spawn(self.leave(network_id, host_id))
+        self.spawn(self.leave(network_id, host_id))
 
     async def leave(self, network_id: str, host_id: str) -> None:
         self.joined.get(host_id, set()).discard(network_id)
@@ -366,12 +491,18 @@ class Fleet:
             del self.views[network_id]
             await view.stop()
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
+    def spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
     # -- acks and heartbeats -----------------------------------------------------------------
+    def group_applied(self, host: SimHost, group_id: str, seq: int) -> None:
+        """A host applied an address set up to `seq` (no wire ack exists for address sets:
+        hosts report on ports only; benchmarks and tests read these times)."""
+        if host.alive:
+            self.group_applies.setdefault((group_id, seq), {})[host.host_id] = time.time()
+
     def ack(self, host: SimHost, ports: list[pb.PortState], received_at: float) -> None:
         if not host.alive or not ports:
             return

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
+from alcor.store.db import UnitOfWork
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -62,6 +63,9 @@ class Family(Generic[D]):
 HOSTS: Family[pb.HostDelta] = Family(subjects.host, lambda h: pb.HostDelta(host_id=h), "ports")
 NETWORKS: Family[pb.NeighborDelta] = Family(
     subjects.network, lambda n: pb.NeighborDelta(network_id=n), "neighbors"
+)
+GROUPS: Family[pb.AddressSetDelta] = Family(
+    subjects.group, lambda g: pb.AddressSetDelta(group_id=g), "members"
 )
 
 
@@ -127,14 +131,20 @@ class PortTarget:
     deleted: bool
 
 
+Record = Callable[[UnitOfWork], None]
+
+
 class Output:
-    """The deltas of one batch by subject, each carrying its newest seq and commit time, and
-    the ports whose provisioning the compiler stamps once they are published."""
+    """The deltas of one batch by subject, each carrying its newest seq and commit time, the
+    ports whose provisioning the compiler stamps once they are published, and `records`: what
+    a translator remembers of what it published (written in the same transaction as the
+    subject seqs, so a batch lost before it was flushed is neither published nor remembered)."""
 
     def __init__(self) -> None:
         self.deltas: dict[str, Delta] = {}
         self.split_fields: dict[str, str] = {}
         self.ports: list[PortTarget] = []
+        self.records: list[Record] = []
 
     def delta(self, family: Family[D], key: str, change: LogRow) -> D:
         """The batch's delta on `family`'s subject for `key`, now covering `change`."""

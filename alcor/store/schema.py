@@ -1,4 +1,5 @@
-"""Tables that are not Neutron resources: the change log, hosts, tags and port provisioning.
+"""Tables that are not Neutron resources: the change log, hosts, tags and the southbound's own
+bookkeeping (port provisioning, published address-set members, subject seqs).
 
 Resource tables (networks, subnets, ports, ...) are generated from the attribute declarations
 in `alcor.resources` onto the same `metadata`, so that adding an attribute is one declaration.
@@ -88,6 +89,18 @@ port_provisioning = sa.Table(
     sa.Column("received_at", sa.Float),
     sa.Column("programmed_at", sa.Float),
     sa.Column("reported_at", sa.Float),
+)
+
+# What the compiler last published as each port's entry in each security group's address set.
+# The change log says that a port changed, not which groups it left nor whether its addresses
+# moved, so the compiler diffs a changed port's groups and addresses against these rows and
+# publishes only joins, leaves and address changes; rewritten when the compiler advances.
+address_set_members = sa.Table(
+    "address_set_members",
+    metadata,
+    sa.Column("port_id", sa.String(36), primary_key=True),
+    sa.Column("security_group_id", sa.String(36), primary_key=True),
+    sa.Column("ips", sa.JSON, nullable=False),
 )
 
 # Where each publisher has got to: the last change-log seq published on each subject (the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import Any
 
 import httpx
@@ -70,13 +71,30 @@ class Api:
 
 
 class Scratch:
-    """Ports and VMs one test makes; removed afterwards whatever happened (VMs first)."""
+    """Networks, ports, VMs and security groups one test makes; removed afterwards whatever
+    happened (VMs, then ports, groups and networks, each newest first)."""
 
     def __init__(self, api: Api, lab: Lab) -> None:
         self.api = api
         self.lab = lab
         self.ports: list[str] = []
         self.vms: list[str] = []
+        self.groups: list[str] = []
+        self.networks: list[str] = []
+
+    def network(self, name: str, cidr: str, gateway_ip: str) -> dict[str, Any]:
+        """A network with one IPv4 subnet."""
+        net = self.api.create("network", name=f"{self.lab.prefix}-{name}")
+        self.networks.append(net["id"])
+        self.api.create(
+            "subnet",
+            network_id=net["id"],
+            name=f"{self.lab.prefix}-{name}",
+            ip_version=4,
+            cidr=cidr,
+            gateway_ip=gateway_ip,
+        )
+        return net
 
     def port(self, network_id: str, host: str, ip: str, mac: str, **attrs: Any) -> dict[str, Any]:
         port = self.api.create(
@@ -93,6 +111,19 @@ class Scratch:
         self.ports.append(port["id"])
         return port
 
+    def group(
+        self, name: str, rules: Iterable[dict[str, Any]] = (), **attrs: Any
+    ) -> dict[str, Any]:
+        """A security group (with Neutron's default egress rules) plus `rules`."""
+        sg = self.api.create("security_group", name=f"{self.lab.prefix}-{name}", **attrs)
+        self.groups.append(sg["id"])
+        for rule in rules:
+            self.rule(sg["id"], **rule)
+        return sg
+
+    def rule(self, group_id: str, **attrs: Any) -> dict[str, Any]:
+        return self.api.create("security_group_rule", security_group_id=group_id, **attrs)
+
     def vm(self, name: str, host: str, port: dict[str, Any], dhcp: bool = True) -> Vm:
         self.vms.append(name)
         return self.lab.add_vm(host, port["id"], port["mac_address"], name=name, dhcp=dhcp)
@@ -105,3 +136,9 @@ class Scratch:
         for port_id in reversed(self.ports):
             with contextlib.suppress(ApiError, httpx.HTTPError):
                 self.api.delete("port", port_id, missing_ok=True)
+        for group_id in reversed(self.groups):
+            with contextlib.suppress(ApiError, httpx.HTTPError):
+                self.api.delete("security_group", group_id, missing_ok=True)
+        for network_id in reversed(self.networks):
+            with contextlib.suppress(ApiError, httpx.HTTPError):
+                self.api.delete("network", network_id, missing_ok=True)

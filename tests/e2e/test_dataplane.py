@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +19,7 @@ from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
 from tests.e2e.neutron import Api, Scratch
+from tests.e2e.traffic import forge_and_ping, in_echos, ping_bg, ping_result
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ovs
@@ -39,34 +39,6 @@ def ip(n: int) -> str:
 def cookie_flows(lab: Lab, host: str, kind: int, owner: str) -> list[str]:
     ck = flows.cookie(kind, owner)
     return [f for f in lab.hosts[host].dump_flows() if f"cookie={ck:#x}," in f]
-
-
-def in_echos(vm: Vm) -> int:
-    """ICMP echo requests the VM's kernel received (its netns's /proc/net/snmp)."""
-    lines = [
-        ln.split() for ln in vm.x("cat", "/proc/net/snmp").splitlines() if ln.startswith("Icmp:")
-    ]
-    return int(lines[1][lines[0].index("InEchos")])
-
-
-def ping_bg(vm: Vm, target: str, count: int, interval: float = 0.02) -> subprocess.Popen[str]:
-    """A continuous ping in the background (collect with `ping_result`)."""
-    cmd = ["ping", "-c", str(count), "-i", str(interval), "-W", "1", target]
-    return subprocess.Popen(
-        ["ip", "netns", "exec", vm.ns, *cmd],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def ping_result(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
 
 
 def boot(scratch: Scratch, name: str, host: str, net: dict[str, Any], n: int, **attrs: Any) -> Vm:
@@ -177,49 +149,27 @@ def test_same_cidr_networks_are_isolated(net: dict[str, Vm]) -> None:
     )
 
 
-def _forge_and_ping(
-    src: Vm, dst: Vm, dst_ip: str, forged_ip: str = "", forged_mac: str = ""
-) -> int:
-    """Ping `dst` from `src` with a forged source (static ARP entry, so the ICMP really
-    leaves the VM whatever ARP does); returns how many echo requests `dst` received."""
-    before = in_echos(dst)
-    if forged_mac:
-        src.x("ip", "link", "set", "eth0", "address", forged_mac)
-    if forged_ip:
-        src.x("ip", "addr", "add", f"{forged_ip}/24", "dev", "eth0")
-    try:
-        src.x(
-            "ip", "neigh", "replace", dst_ip, "lladdr", dst.mac, "dev", "eth0", "nud", "permanent"
-        )
-        args = ["-I", forged_ip] if forged_ip else []
-        src.x("ping", "-c", "3", "-i", "0.1", "-W", "1", *args, dst_ip, check=False)
-        time.sleep(0.2)
-        return in_echos(dst) - before
-    finally:
-        src.x("ip", "neigh", "del", dst_ip, "dev", "eth0", check=False)
-        if forged_ip:
-            src.x("ip", "addr", "del", f"{forged_ip}/24", "dev", "eth0", check=False)
-        if forged_mac:
-            src.x("ip", "link", "set", "eth0", "address", src.mac)
-
-
 def test_forged_source_dropped_with_port_security_and_passes_without(
     api: Api, nets: dict[str, dict[str, Any]], net: dict[str, Vm], scratch: Scratch
 ) -> None:
     vm1, vm2 = net["vm1"], net["vm2"]
-    assert _forge_and_ping(vm1, vm2, "10.1.0.12", forged_ip="10.1.0.99") == 0
-    assert _forge_and_ping(vm1, vm2, "10.1.0.12", forged_mac="fa:16:3e:00:01:99") == 0
+    assert forge_and_ping(vm1, vm2, "10.1.0.12", forged_ip="10.1.0.99") == 0
+    assert forge_and_ping(vm1, vm2, "10.1.0.12", forged_mac="fa:16:3e:00:01:99") == 0
     assert vm1.ping("10.1.0.12")  # the genuine source still passes
-    # The same forgeries from a port with port_security_enabled=false reach their target.
+    # The same forgeries from a port with port_security_enabled=false reach a target that
+    # filters nothing either (vm1's default group admits only its members' addresses).
     vm7 = boot(scratch, "vm7", "h2", nets["A"], 17, port_security_enabled=False)
+    vm9 = boot(scratch, "vm9", "h1", nets["A"], 19, port_security_enabled=False)
     assert api.get("port", vm7.port_id)["port_security_enabled"] is False
-    api.wait_status(vm7.port_id, "ACTIVE")
-    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_ip="10.1.0.98") == 3
-    assert _forge_and_ping(vm7, vm1, "10.1.0.11", forged_mac="fa:16:3e:00:01:98") == 3
-    # A forged IP without port security even gets its replies (vm1's ARP is flooded).
+    for vm in (vm7, vm9):
+        api.wait_status(vm.port_id, "ACTIVE")
+    assert forge_and_ping(vm7, vm9, "10.1.0.19", forged_ip="10.1.0.98") == 3
+    assert forge_and_ping(vm7, vm9, "10.1.0.19", forged_mac="fa:16:3e:00:01:98") == 3
+    assert forge_and_ping(vm7, vm1, "10.1.0.11", forged_ip="10.1.0.98") == 0  # vm1's group
+    # A forged IP without port security even gets its replies (vm9's ARP is flooded).
     vm7.x("ip", "addr", "add", "10.1.0.98/24", "dev", "eth0")
     try:
-        out = vm7.x("ping", "-c", "3", "-i", "0.1", "-W", "1", "-I", "10.1.0.98", "10.1.0.11")
+        out = vm7.x("ping", "-c", "3", "-i", "0.1", "-W", "1", "-I", "10.1.0.98", "10.1.0.19")
         assert " 0% packet loss" in out, out
     finally:
         vm7.x("ip", "addr", "del", "10.1.0.98/24", "dev", "eth0", check=False)

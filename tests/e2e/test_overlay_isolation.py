@@ -37,6 +37,7 @@ from alcor.lab.lab import Lab
 from alcor.lab.netns import run
 from alcor.lab.vm import Vm
 from tests.e2e.neutron import Api, Scratch
+from tests.e2e.traffic import in_echos
 
 pytestmark = pytest.mark.ovs
 
@@ -63,14 +64,6 @@ def addr(n: int) -> str:
 def mac(key: str, n: int) -> str:
     """Distinct MACs in the two networks, so ARP answers tell which VM answered."""
     return f"fa:16:3e:77:{0xA if key == 'A' else 0xB:02x}:{n:02x}"
-
-
-def in_echos(vm: Vm) -> int:
-    """ICMP echo requests the VM's kernel received (its netns's /proc/net/snmp)."""
-    rows = [
-        ln.split() for ln in vm.x("cat", "/proc/net/snmp").splitlines() if ln.startswith("Icmp:")
-    ]
-    return int(rows[1][rows[0].index("InEchos")])
 
 
 def neigh_mac(vm: Vm, ip: str) -> str:

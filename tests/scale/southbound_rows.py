@@ -2,7 +2,9 @@
 
 Why not the API: the southbound is specified against the change log, so its tests write rows
 and change-log entries directly (one entry per changed resource; a port logs its network and
-binding host, and `old_host_id` when the binding moves), exactly as `resources/crud.py` does.
+binding host, and `old_host_id` when the binding moves; groups and rules log no scope), exactly
+as `resources/crud.py` does; a port's groups are its `security_groups` list and its rows in the
+membership table, written together as `resources/rules/security_group.py` does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from alcor.store.schema import metadata
 networks = build.networks_t  # the southbound's one view of the resource tables
 subnets = build.subnets_t
 ports = build.ports_t
+groups = build.groups_t
+rules = build.rules_t
+port_groups = build.port_groups_t
 PROJECT = "p1"
 
 
@@ -73,8 +78,16 @@ def new_network(uow: UnitOfWork, vni: int, cidr: str = "10.0.0.0/16") -> tuple[s
     return nid, sid
 
 
-def new_port(uow: UnitOfWork, nid: str, sid: str, index: int, host: str = "") -> str:
-    """A port with a MAC and IP derived from `index`, bound to `host` ("" = unbound)."""
+def new_port(
+    uow: UnitOfWork,
+    nid: str,
+    sid: str,
+    index: int,
+    host: str = "",
+    security_groups: tuple[str, ...] = (),
+) -> str:
+    """A port with a MAC and IP derived from `index`, bound to `host` ("" = unbound), in
+    `security_groups`."""
     pid = str(uuid.uuid4())
     subnet_cidr = uow.execute(sa.select(subnets.c.cidr).where(subnets.c.id == sid)).scalar_one()
     ip = ipaddress.ip_network(subnet_cidr)[index + 10]
@@ -94,7 +107,7 @@ def new_port(uow: UnitOfWork, nid: str, sid: str, index: int, host: str = "") ->
             binding_vif_type="ovs" if host else "unbound",
             allowed_address_pairs=[],
             port_security_enabled=True,
-            security_groups=[],
+            security_groups=list(security_groups),
             extra_dhcp_opts=[],
             dns_name="",
             revision_number=1,
@@ -102,13 +115,24 @@ def new_port(uow: UnitOfWork, nid: str, sid: str, index: int, host: str = "") ->
             updated_at=uow.now,
         )
     )
+    if security_groups:
+        uow.execute(
+            port_groups.insert(),
+            [{"port_id": pid, "security_group_id": g} for g in security_groups],
+        )
     uow.log("port", pid, "create", 1, network_id=nid, host_id=host or None, project_id=PROJECT)
     return pid
 
 
 def update_port(uow: UnitOfWork, pid: str, values: dict[str, Any]) -> int:
-    """Update a port like the API: bump revision, log with old_host_id on rebinding."""
+    """Update a port like the API: bump revision, log with old_host_id on rebinding, rewrite
+    its membership rows when `security_groups` is among the values."""
     row = uow.execute(sa.select(ports).where(ports.c.id == pid)).mappings().one()
+    if "security_groups" in values:
+        uow.execute(port_groups.delete().where(port_groups.c.port_id == pid))
+        members = [{"port_id": pid, "security_group_id": g} for g in values["security_groups"]]
+        if members:
+            uow.execute(port_groups.insert(), members)
     revision = row["revision_number"] + 1
     uow.execute(
         ports.update()
@@ -132,6 +156,7 @@ def update_port(uow: UnitOfWork, pid: str, values: dict[str, Any]) -> int:
 
 def delete_port(uow: UnitOfWork, pid: str) -> None:
     row = uow.execute(sa.select(ports).where(ports.c.id == pid)).mappings().one()
+    uow.execute(port_groups.delete().where(port_groups.c.port_id == pid))
     uow.execute(ports.delete().where(ports.c.id == pid))
     uow.log(
         "port",
@@ -142,6 +167,48 @@ def delete_port(uow: UnitOfWork, pid: str) -> None:
         host_id=row["binding_host_id"] or None,
         project_id=PROJECT,
     )
+
+
+def new_group(uow: UnitOfWork, name: str = "web", stateful: bool = True) -> str:
+    gid = str(uuid.uuid4())
+    uow.execute(
+        groups.insert().values(
+            id=gid,
+            name=name,
+            project_id=PROJECT,
+            stateful=stateful,
+            revision_number=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("security_group", gid, "create", 0, project_id=PROJECT)
+    return gid
+
+
+def new_rule(uow: UnitOfWork, gid: str, values: dict[str, Any] | None = None) -> str:
+    """An ingress IPv4 rule of group `gid` (any protocol unless `values` say otherwise)."""
+    rid = str(uuid.uuid4())
+    row = {"direction": "ingress", "ethertype": "IPv4", **(values or {})}
+    uow.execute(
+        rules.insert().values(
+            id=rid,
+            project_id=PROJECT,
+            security_group_id=gid,
+            revision_number=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+            fingerprint=rid,
+            **row,
+        )
+    )
+    uow.log("security_group_rule", rid, "create", 0, project_id=PROJECT)
+    return rid
+
+
+def delete_rule(uow: UnitOfWork, rid: str) -> None:
+    uow.execute(rules.delete().where(rules.c.id == rid))
+    uow.log("security_group_rule", rid, "delete", 0, project_id=PROJECT)
 
 
 def port_row(db: Database, pid: str) -> Any:

@@ -90,7 +90,7 @@ def test_flood_list_is_explicit_and_never_reflects_tunnel_traffic() -> None:
     floods = {f.match: f.actions for f in fl if f.priority == flows.PRIO_FLOOD}
     from_local = floods[f"{flows.FROM_LOCAL},tun_id=100,{flows.BROADCAST}"]
     from_tunnel = floods[f"{flows.FROM_TUNNEL},tun_id=100,{flows.BROADCAST}"]
-    assert from_local.count("output:7") == 2 and "resubmit(,60)" in from_local
+    assert from_local.count("output:7") == 2 and "resubmit(,55)" in from_local
     assert "output:7" not in from_tunnel
     assert any("arp_tpa=10.0.0.1" in f.match for f in fl)  # gateway answered by ARP
 
@@ -118,7 +118,7 @@ def test_model_marks_only_the_touched_owners() -> None:
         ],
     )
     assert m.apply_neighbor_delta(delta) == {("neigh", "n1", "p9"), ("net", "n1")}
-    assert m.set_vif("p1", 5) == {("port", "p1"), ("net", "n1")}
+    assert m.set_vif("p1", 5) == {("port", "p1"), ("net", "n1"), ("sg",)}  # its SG flows too
     stale = pb.NeighborState(port_id="p9", revision=0, op=pb.DELETE)
     stale.revision = 0
     m.tables["n1"].entries["p9"].revision = 3

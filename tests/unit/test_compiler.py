@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from alcor.southbound import compiler
+from alcor.southbound import build, compiler
 from alcor.southbound.portstatus import lock_ports, set_status
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
@@ -88,6 +88,104 @@ def test_deleted_port_yields_deletes_from_the_log_alone(db: Database) -> None:
     assert [(n.port_id, n.op) for n in batch.messages[subjects.network(nid)].neighbors] == [
         (pid, pb.DELETE)
     ]
+
+
+def test_a_rule_change_goes_once_to_exactly_the_hosts_with_a_port_in_its_group(
+    db: Database,
+) -> None:
+    web, other = db.write_sync(rows.new_group, "web"), db.write_sync(rows.new_group, "other")
+    nid, sid = db.write_sync(rows.new_network, 120)
+    db.write_sync(rows.new_port, nid, sid, 1, "h1", (web,))
+    db.write_sync(rows.new_port, nid, sid, 2, "h2", (web, other))
+    db.write_sync(rows.new_port, nid, sid, 3, "h2", (web,))
+    db.write_sync(rows.new_port, nid, sid, 4, "h3", (other,))
+    db.write_sync(rows.new_port, nid, sid, 5, "", (web,))  # unbound: no host to tell
+    first = compile_and_advance(db)
+    on_h2 = first.messages[subjects.host("h2")].security_groups
+    assert sorted(g.id for g in on_h2) == sorted([web, other])  # once each, with the ports
+    rid = db.write_sync(
+        rows.new_rule, web, {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+    )
+    batch = compile_and_advance(db)
+    assert set(batch.messages) == {subjects.host("h1"), subjects.host("h2")}
+    for h in ("h1", "h2"):
+        msg = batch.messages[subjects.host(h)]
+        assert not msg.ports and [g.id for g in msg.security_groups] == [web]
+        [rule] = msg.security_groups[0].rules
+        assert (rule.id, rule.protocol, rule.port_range_min, rule.port_range_max) == (
+            rid,
+            "6",
+            22,
+            22,
+        )
+    db.write_sync(rows.delete_rule, rid)
+    batch = compile_and_advance(db)
+    # The log does not say which group lost the rule: every held group of the project goes.
+    assert set(batch.messages) == {subjects.host(h) for h in ("h1", "h2", "h3")}
+    web_now = [g for g in batch.messages[subjects.host("h1")].security_groups if g.id == web]
+    assert [list(g.rules) for g in web_now] == [[]]
+
+
+def test_rules_reach_hosts_normalised() -> None:
+    icmp = {
+        "id": "r",
+        "direction": "ingress",
+        "ethertype": "IPv4",
+        "protocol": "icmp",
+        "port_range_min": 0,
+        "port_range_max": None,
+        "normalized_cidr": "10.0.0.0/8",
+        "remote_group_id": None,
+    }
+    rule = build.rule_state(icmp)  # type: ignore[arg-type]
+    assert rule.protocol == "1" and rule.remote_ip_prefix == "10.0.0.0/8"
+    assert rule.HasField("icmp_type") and rule.icmp_type == 0  # echo reply, not "any"
+    assert not rule.HasField("icmp_code") and rule.port_range_min == rule.port_range_max == 0
+    anything = build.rule_state({**icmp, "protocol": None, "port_range_min": None})  # type: ignore[arg-type]
+    assert anything.protocol == "" and not anything.HasField("icmp_type")
+
+
+def test_a_full_host_state_holds_its_groups_and_the_address_sets_they_need(db: Database) -> None:
+    web, admins = db.write_sync(rows.new_group, "web"), db.write_sync(rows.new_group, "admins")
+    db.write_sync(rows.new_rule, web, {"remote_group_id": admins})
+    nid, sid = db.write_sync(rows.new_network, 121)
+    db.write_sync(rows.new_port, nid, sid, 1, "h1", (web,))
+    db.write_sync(rows.new_port, nid, sid, 2, "h2", (admins,))
+    compile_and_advance(db)
+    states = db.read_sync(build.host_goal_states, ["h1", "h2"])
+    assert [g.id for g in states["h1"].security_groups] == [web]
+    assert set(states["h1"].group_seqs) == {admins}
+    assert [g.id for g in states["h2"].security_groups] == [admins] and not states["h2"].group_seqs
+
+
+def _members(batch: compiler.Batch, gid: str) -> list[tuple[str, int, list[str]]]:
+    msg = batch.messages.get(subjects.group(gid))
+    return [] if msg is None else [(m.port_id, m.op, list(m.ips)) for m in msg.members]
+
+
+def test_membership_and_addresses_travel_once_on_the_groups_subject(db: Database) -> None:
+    web, db_group = db.write_sync(rows.new_group, "web"), db.write_sync(rows.new_group, "db")
+    compile_and_advance(db)
+    nid, sid = db.write_sync(rows.new_network, 122)
+    pid = db.write_sync(rows.new_port, nid, sid, 1, "", (web,))  # unbound members count too
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.UPSERT, ["10.0.0.11"])]
+    db.write_sync(rows.update_port, pid, {"binding_host_id": "h1", "dns_name": "x"})
+    assert subjects.group(web) not in compile_and_advance(db).messages  # addresses unchanged
+    pair = [{"ip_address": "192.168.9.0/24"}]
+    db.write_sync(rows.update_port, pid, {"allowed_address_pairs": pair})
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.UPSERT, ["10.0.0.11", "192.168.9.0/24"])]
+    db.write_sync(rows.update_port, pid, {"security_groups": [db_group]})
+    batch = compile_and_advance(db)
+    assert _members(batch, web) == [(pid, pb.DELETE, [])]
+    assert _members(batch, db_group) == [(pid, pb.UPSERT, ["10.0.0.11", "192.168.9.0/24"])]
+    assert db.read_sync(build.address_set, web).members == []
+    [full] = db.read_sync(build.address_set, db_group).members
+    assert (full.port_id, list(full.ips)) == (pid, ["10.0.0.11", "192.168.9.0/24"])
+    db.write_sync(rows.delete_port, pid)
+    batch = compile_and_advance(db)
+    assert _members(batch, db_group) == [(pid, pb.DELETE, [])] and not _members(batch, web)
 
 
 def report(db: Database, host: str, pid: str, revision: int, state: int = pb.SUCCESS) -> int:
@@ -215,9 +313,11 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(db: Database) -> None:
 
     def queries_for(n: int, vni: int) -> int:
         nid, sid = db.write_sync(rows.new_network, vni)
-        ports = [db.write_sync(rows.new_port, nid, sid, i, f"h{i % 7}") for i in range(n)]
+        group = db.write_sync(rows.new_group)
+        ports = [db.write_sync(rows.new_port, nid, sid, i, f"h{i % 7}", (group,)) for i in range(n)]
         compile_and_advance(db)
         db.write_sync(_touch_everything, nid, sid, ports)
+        db.write_sync(rows.new_rule, group)
         cursor = db.read_sync(compiler._read_cursor)
         statements.clear()
         sa.event.listen(db.engine, "before_cursor_execute", count)
@@ -225,17 +325,19 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(db: Database) -> None:
             batch = db.read_sync(compiler.compile_batch, cursor, 5000)
         finally:
             sa.event.remove(db.engine, "before_cursor_execute", count)
-        assert batch is not None and batch.rows == n + 3
+        assert batch is not None and batch.rows == n + 4
         on_h1 = batch.messages[subjects.host("h1")]
         assert nid in {x.id for x in on_h1.networks} and sid in {x.id for x in on_h1.subnets}
+        assert [g.id for g in on_h1.security_groups] == [group]
         neigh = batch.messages[subjects.network(nid)].neighbors
         assert {x.port_id for x in neigh} == set(ports)
         db.write_sync(compiler.advance, batch, None, batch.compiled_at)
         return len(statements)
 
-    # log, ports, provisioning, networks, subnets, tunnel IPs, hosts per network, ports per
-    # host, subject seqs: one query each, for 3 ports as for 300
-    assert queries_for(3, 110) == queries_for(300, 111) == 9
+    # log, ports, provisioning, published address-set members, networks, subnets, tunnel IPs,
+    # groups, their rules, hosts per network, ports per host, rules' groups, hosts per group,
+    # subject seqs: one query each, for 3 ports as for 300
+    assert queries_for(3, 110) == queries_for(300, 111) == 14
 
 
 def test_a_loader_refuses_ids_nobody_wanted(db: Database) -> None:

@@ -71,8 +71,8 @@ def test_state_hash_ignores_revisions_but_not_content() -> None:
     a = pb.PortState(id="p", revision=1, mac_address="fa:16:3e:00:00:01")
     b = pb.PortState(id="p", revision=2, mac_address="fa:16:3e:00:00:01")
     c = pb.PortState(id="p", revision=2, mac_address="fa:16:3e:00:00:02")
-    assert state_hash([a], [], [], {}) == state_hash([b], [], [], {})
-    assert state_hash([a], [], [], {}) != state_hash([c], [], [], {})
+    assert state_hash([a], [], [], [], {}, {}) == state_hash([b], [], [], [], {}, {})
+    assert state_hash([a], [], [], [], {}, {}) != state_hash([c], [], [], [], {}, {})
 
 
 def test_the_agent_loads_only_the_southbound_protocol() -> None:

@@ -1,9 +1,10 @@
 """Splitting goal-state messages to fit NATS max_payload, and reassembling chunked replies.
 
-Why: a neighbour table of a 10,000-port network, or the delta of a bulk bind, can outgrow one
-NATS message (1 MB by default on external servers). Splitting happens on one repeated field;
-every other field is copied into each part (they are small and applying them twice is
-idempotent). Only `goalstate_pb2` and nats-py are imported so that agents can use this module.
+Why: a neighbour table of a 10,000-port network, the address set of a 10,000-member group or
+the delta of a bulk bind can outgrow one NATS message (1 MB by default on external servers).
+Splitting happens on one repeated field; every other field is copied into each part (they are
+small and applying them twice is idempotent). Only `goalstate_pb2` and nats-py are imported so
+that agents can use this module.
 """
 
 from __future__ import annotations
@@ -42,27 +43,47 @@ def split(msg: M, field: str, max_bytes: int) -> list[M]:
     return parts or [msg]
 
 
-async def request_table(
-    nc: nats.aio.client.Client, subject: str, request: bytes, timeout: float
-) -> pb.NeighborTable:
-    """Send a NeighborTableRequest and merge the (possibly chunked) NeighborTable replies."""
+async def request_chunks(
+    nc: nats.aio.client.Client,
+    subject: str,
+    request: bytes,
+    timeout: float,
+    kind: type[M],
+    field: str,
+) -> M:
+    """Send a request whose reply may be chunked (a `kind` with `chunk`/`chunks`) and merge the
+    parts: every part's `field` entries, the first part's other fields."""
     inbox = nc.new_inbox()
     sub = await nc.subscribe(inbox)
     try:
         await nc.publish(subject, request, reply=inbox)
-        merged = pb.NeighborTable()
+        merged = kind()
         received = 0
         chunks = 1
         while received < chunks:
             msg = await sub.next_msg(timeout)
-            part = pb.NeighborTable.FromString(msg.data)
+            part = kind.FromString(msg.data)
             chunks = max(part.chunks, 1)
             if received == 0:
-                merged.network_id = part.network_id
-                merged.seq = part.seq
-                merged.chunks = 1
-            merged.neighbors.extend(part.neighbors)
+                merged.CopyFrom(part)
+                merged.chunk, merged.chunks = 0, 1
+            else:
+                getattr(merged, field).extend(getattr(part, field))
             received += 1
         return merged
     finally:
         await sub.unsubscribe()
+
+
+async def request_table(
+    nc: nats.aio.client.Client, subject: str, request: bytes, timeout: float
+) -> pb.NeighborTable:
+    """Send a NeighborTableRequest and merge the (possibly chunked) NeighborTable replies."""
+    return await request_chunks(nc, subject, request, timeout, pb.NeighborTable, "neighbors")
+
+
+async def request_address_set(
+    nc: nats.aio.client.Client, subject: str, request: bytes, timeout: float
+) -> pb.AddressSet:
+    """Send an AddressSetRequest and merge the (possibly chunked) AddressSet replies."""
+    return await request_chunks(nc, subject, request, timeout, pb.AddressSet, "members")

@@ -4,85 +4,94 @@
 # source: goalstate.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
+
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
+
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC,
-    7,
-    35,
-    1,
-    '',
-    'goalstate.proto'
+    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "goalstate.proto"
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-
-
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fgoalstate.proto\x12\x12\x61lcor.goalstate.v1\"\xcc\x01\n\x0cNetworkState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x14\n\x0cnetwork_type\x18\x04 \x01(\t\x12\x0b\n\x03vni\x18\x05 \x01(\r\x12\x0b\n\x03mtu\x18\x06 \x01(\r\x12\x1d\n\x15port_security_enabled\x18\x07 \x01(\x08\x12\x17\n\x0frouter_external\x18\x08 \x01(\x08\x12\x12\n\nproject_id\x18\t \x01(\t\"1\n\tHostRoute\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x0f\n\x07nexthop\x18\x02 \x01(\t\"\xa4\x02\n\x0bSubnetState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x12\n\nip_version\x18\x05 \x01(\r\x12\x0c\n\x04\x63idr\x18\x06 \x01(\t\x12\x12\n\ngateway_ip\x18\x07 \x01(\t\x12\x13\n\x0b\x65nable_dhcp\x18\x08 \x01(\x08\x12\x17\n\x0f\x64ns_nameservers\x18\t \x03(\t\x12\x32\n\x0bhost_routes\x18\n \x03(\x0b\x32\x1d.alcor.goalstate.v1.HostRoute\x12\x13\n\x0bgateway_mac\x18\x0b \x01(\t\x12\x12\n\ndns_domain\x18\x0c \x01(\t\"0\n\x07\x46ixedIp\x12\x11\n\tsubnet_id\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t\"6\n\x0b\x41\x64\x64ressPair\x12\x12\n\nip_address\x18\x01 \x01(\t\x12\x13\n\x0bmac_address\x18\x02 \x01(\t\"E\n\nDhcpOption\x12\x10\n\x08opt_name\x18\x01 \x01(\t\x12\x11\n\topt_value\x18\x02 \x01(\t\x12\x12\n\nip_version\x18\x03 \x01(\r\"\xbe\x03\n\tPortState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x16\n\x0e\x61\x64min_state_up\x18\x07 \x01(\x08\x12\x1d\n\x15port_security_enabled\x18\x08 \x01(\x08\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair\x12\x1a\n\x12security_group_ids\x18\n \x03(\t\x12\x37\n\x0f\x65xtra_dhcp_opts\x18\x0b \x03(\x0b\x32\x1e.alcor.goalstate.v1.DhcpOption\x12\x14\n\x0c\x64\x65vice_owner\x18\x0c \x01(\t\x12\x11\n\tdevice_id\x18\r \x01(\t\x12\x10\n\x08\x64ns_name\x18\x0e \x01(\t\x12\x0f\n\x07host_id\x18\x0f \x01(\t\"\x93\x02\n\rNeighborState\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x0f\n\x07host_id\x18\x07 \x01(\t\x12\x11\n\ttunnel_ip\x18\x08 \x01(\t\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair\"\xbf\x01\n\x16SecurityGroupRuleState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tdirection\x18\x02 \x01(\t\x12\x11\n\tethertype\x18\x03 \x01(\t\x12\x10\n\x08protocol\x18\x04 \x01(\t\x12\x16\n\x0eport_range_min\x18\x05 \x01(\r\x12\x16\n\x0eport_range_max\x18\x06 \x01(\r\x12\x18\n\x10remote_ip_prefix\x18\x07 \x01(\t\x12\x17\n\x0fremote_group_id\x18\x08 \x01(\t\"\xa3\x01\n\x12SecurityGroupState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x39\n\x05rules\x18\x04 \x03(\x0b\x32*.alcor.goalstate.v1.SecurityGroupRuleState\x12\x10\n\x08stateful\x18\x05 \x01(\x08\"\xbc\x02\n\tHostDelta\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x32\n\x08networks\x18\x04 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x05 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x06 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x07 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12\x14\n\x0c\x63ommitted_at\x18\x08 \x01(\x01\x12\x14\n\x0cpublished_at\x18\t \x01(\x01\"\x80\x03\n\rHostGoalState\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x32\n\x08networks\x18\x03 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x04 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x05 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x06 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12H\n\x0cnetwork_seqs\x18\x07 \x03(\x0b\x32\x32.alcor.goalstate.v1.HostGoalState.NetworkSeqsEntry\x1a\x32\n\x10NetworkSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xa4\x01\n\rNeighborDelta\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x34\n\tneighbors\x18\x04 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01\"\x85\x01\n\rNeighborTable\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x34\n\tneighbors\x18\x03 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r\"#\n\x10HostStateRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t\";\n\x14NeighborTableRequest\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t\"\xad\x02\n\tAgentInfo\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x11\n\ttunnel_ip\x18\x02 \x01(\t\x12\x14\n\x0ctunnel_types\x18\x03 \x03(\t\x12\x15\n\rdatapath_type\x18\x04 \x01(\t\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x12\n\nagent_type\x18\x06 \x01(\t\x12\x0e\n\x06\x62inary\x18\x07 \x01(\t\x12I\n\x0e\x63onfigurations\x18\x08 \x03(\x0b\x32\x31.alcor.goalstate.v1.AgentInfo.ConfigurationsEntry\x12\x12\n\nstarted_at\x18\t \x01(\x01\x1a\x35\n\x13\x43onfigurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"B\n\tHeartbeat\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0f\n\x07sent_at\x18\x02 \x01(\x01\x12\x13\n\x0b\x61pplied_seq\x18\x03 \x01(\x04\"I\n\rRegisterReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\x04\"\xb2\x01\n\x0eResourceStatus\x12\x15\n\rresource_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .alcor.goalstate.v1.ProgramState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x13\n\x0breceived_at\x18\x06 \x01(\x01\x12\x15\n\rprogrammed_at\x18\x07 \x01(\x01\"f\n\x0cStatusReport\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x34\n\x08statuses\x18\x02 \x03(\x0b\x32\".alcor.goalstate.v1.ResourceStatus\x12\x0f\n\x07sent_at\x18\x03 \x01(\x01*\x1c\n\x02Op\x12\n\n\x06UPSERT\x10\x00\x12\n\n\x06\x44\x45LETE\x10\x01*B\n\x0cProgramState\x12\x0b\n\x07SUCCESS\x10\x00\x12\x0b\n\x07\x46\x41ILURE\x10\x01\x12\x0b\n\x07PENDING\x10\x02\x12\x0b\n\x07REMOVED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
+    b'\n\x0fgoalstate.proto\x12\x12\x61lcor.goalstate.v1"\xcc\x01\n\x0cNetworkState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x14\n\x0cnetwork_type\x18\x04 \x01(\t\x12\x0b\n\x03vni\x18\x05 \x01(\r\x12\x0b\n\x03mtu\x18\x06 \x01(\r\x12\x1d\n\x15port_security_enabled\x18\x07 \x01(\x08\x12\x17\n\x0frouter_external\x18\x08 \x01(\x08\x12\x12\n\nproject_id\x18\t \x01(\t"1\n\tHostRoute\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x0f\n\x07nexthop\x18\x02 \x01(\t"\xa4\x02\n\x0bSubnetState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x12\n\nip_version\x18\x05 \x01(\r\x12\x0c\n\x04\x63idr\x18\x06 \x01(\t\x12\x12\n\ngateway_ip\x18\x07 \x01(\t\x12\x13\n\x0b\x65nable_dhcp\x18\x08 \x01(\x08\x12\x17\n\x0f\x64ns_nameservers\x18\t \x03(\t\x12\x32\n\x0bhost_routes\x18\n \x03(\x0b\x32\x1d.alcor.goalstate.v1.HostRoute\x12\x13\n\x0bgateway_mac\x18\x0b \x01(\t\x12\x12\n\ndns_domain\x18\x0c \x01(\t"0\n\x07\x46ixedIp\x12\x11\n\tsubnet_id\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t"6\n\x0b\x41\x64\x64ressPair\x12\x12\n\nip_address\x18\x01 \x01(\t\x12\x13\n\x0bmac_address\x18\x02 \x01(\t"E\n\nDhcpOption\x12\x10\n\x08opt_name\x18\x01 \x01(\t\x12\x11\n\topt_value\x18\x02 \x01(\t\x12\x12\n\nip_version\x18\x03 \x01(\r"\xbe\x03\n\tPortState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x16\n\x0e\x61\x64min_state_up\x18\x07 \x01(\x08\x12\x1d\n\x15port_security_enabled\x18\x08 \x01(\x08\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair\x12\x1a\n\x12security_group_ids\x18\n \x03(\t\x12\x37\n\x0f\x65xtra_dhcp_opts\x18\x0b \x03(\x0b\x32\x1e.alcor.goalstate.v1.DhcpOption\x12\x14\n\x0c\x64\x65vice_owner\x18\x0c \x01(\t\x12\x11\n\tdevice_id\x18\r \x01(\t\x12\x10\n\x08\x64ns_name\x18\x0e \x01(\t\x12\x0f\n\x07host_id\x18\x0f \x01(\t"\x93\x02\n\rNeighborState\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x0f\n\x07host_id\x18\x07 \x01(\t\x12\x11\n\ttunnel_ip\x18\x08 \x01(\t\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair"\x8b\x02\n\x16SecurityGroupRuleState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tdirection\x18\x02 \x01(\t\x12\x11\n\tethertype\x18\x03 \x01(\t\x12\x10\n\x08protocol\x18\x04 \x01(\t\x12\x16\n\x0eport_range_min\x18\x05 \x01(\r\x12\x16\n\x0eport_range_max\x18\x06 \x01(\r\x12\x18\n\x10remote_ip_prefix\x18\x07 \x01(\t\x12\x17\n\x0fremote_group_id\x18\x08 \x01(\t\x12\x16\n\ticmp_type\x18\t \x01(\rH\x00\x88\x01\x01\x12\x16\n\ticmp_code\x18\n \x01(\rH\x01\x88\x01\x01\x42\x0c\n\n_icmp_typeB\x0c\n\n_icmp_code"\xa3\x01\n\x12SecurityGroupState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x39\n\x05rules\x18\x04 \x03(\x0b\x32*.alcor.goalstate.v1.SecurityGroupRuleState\x12\x10\n\x08stateful\x18\x05 \x01(\x08"f\n\x10\x41\x64\x64ressSetMember\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x0b\n\x03ips\x18\x04 \x03(\t"\xbc\x02\n\tHostDelta\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x32\n\x08networks\x18\x04 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x05 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x06 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x07 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12\x14\n\x0c\x63ommitted_at\x18\x08 \x01(\x01\x12\x14\n\x0cpublished_at\x18\t \x01(\x01"\xf8\x03\n\rHostGoalState\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x32\n\x08networks\x18\x03 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x04 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x05 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x06 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12H\n\x0cnetwork_seqs\x18\x07 \x03(\x0b\x32\x32.alcor.goalstate.v1.HostGoalState.NetworkSeqsEntry\x12\x44\n\ngroup_seqs\x18\x08 \x03(\x0b\x32\x30.alcor.goalstate.v1.HostGoalState.GroupSeqsEntry\x1a\x32\n\x10NetworkSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x30\n\x0eGroupSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01"\xa4\x01\n\rNeighborDelta\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x34\n\tneighbors\x18\x04 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01"\x85\x01\n\rNeighborTable\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x34\n\tneighbors\x18\x03 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r"\xa5\x01\n\x0f\x41\x64\x64ressSetDelta\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x35\n\x07members\x18\x04 \x03(\x0b\x32$.alcor.goalstate.v1.AddressSetMember\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01"\x81\x01\n\nAddressSet\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x35\n\x07members\x18\x03 \x03(\x0b\x32$.alcor.goalstate.v1.AddressSetMember\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r"#\n\x10HostStateRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t";\n\x14NeighborTableRequest\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t"6\n\x11\x41\x64\x64ressSetRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t"\xad\x02\n\tAgentInfo\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x11\n\ttunnel_ip\x18\x02 \x01(\t\x12\x14\n\x0ctunnel_types\x18\x03 \x03(\t\x12\x15\n\rdatapath_type\x18\x04 \x01(\t\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x12\n\nagent_type\x18\x06 \x01(\t\x12\x0e\n\x06\x62inary\x18\x07 \x01(\t\x12I\n\x0e\x63onfigurations\x18\x08 \x03(\x0b\x32\x31.alcor.goalstate.v1.AgentInfo.ConfigurationsEntry\x12\x12\n\nstarted_at\x18\t \x01(\x01\x1a\x35\n\x13\x43onfigurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01"B\n\tHeartbeat\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0f\n\x07sent_at\x18\x02 \x01(\x01\x12\x13\n\x0b\x61pplied_seq\x18\x03 \x01(\x04"I\n\rRegisterReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\x04"\xb2\x01\n\x0eResourceStatus\x12\x15\n\rresource_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .alcor.goalstate.v1.ProgramState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x13\n\x0breceived_at\x18\x06 \x01(\x01\x12\x15\n\rprogrammed_at\x18\x07 \x01(\x01"f\n\x0cStatusReport\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x34\n\x08statuses\x18\x02 \x03(\x0b\x32".alcor.goalstate.v1.ResourceStatus\x12\x0f\n\x07sent_at\x18\x03 \x01(\x01*\x1c\n\x02Op\x12\n\n\x06UPSERT\x10\x00\x12\n\n\x06\x44\x45LETE\x10\x01*B\n\x0cProgramState\x12\x0b\n\x07SUCCESS\x10\x00\x12\x0b\n\x07\x46\x41ILURE\x10\x01\x12\x0b\n\x07PENDING\x10\x02\x12\x0b\n\x07REMOVED\x10\x03\x62\x06proto3'
+)
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'goalstate_pb2', _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "goalstate_pb2", _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._loaded_options = None
-  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._serialized_options = b'8\001'
-  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._loaded_options = None
-  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._serialized_options = b'8\001'
-  _globals['_OP']._serialized_start=3695
-  _globals['_OP']._serialized_end=3723
-  _globals['_PROGRAMSTATE']._serialized_start=3725
-  _globals['_PROGRAMSTATE']._serialized_end=3791
-  _globals['_NETWORKSTATE']._serialized_start=40
-  _globals['_NETWORKSTATE']._serialized_end=244
-  _globals['_HOSTROUTE']._serialized_start=246
-  _globals['_HOSTROUTE']._serialized_end=295
-  _globals['_SUBNETSTATE']._serialized_start=298
-  _globals['_SUBNETSTATE']._serialized_end=590
-  _globals['_FIXEDIP']._serialized_start=592
-  _globals['_FIXEDIP']._serialized_end=640
-  _globals['_ADDRESSPAIR']._serialized_start=642
-  _globals['_ADDRESSPAIR']._serialized_end=696
-  _globals['_DHCPOPTION']._serialized_start=698
-  _globals['_DHCPOPTION']._serialized_end=767
-  _globals['_PORTSTATE']._serialized_start=770
-  _globals['_PORTSTATE']._serialized_end=1216
-  _globals['_NEIGHBORSTATE']._serialized_start=1219
-  _globals['_NEIGHBORSTATE']._serialized_end=1494
-  _globals['_SECURITYGROUPRULESTATE']._serialized_start=1497
-  _globals['_SECURITYGROUPRULESTATE']._serialized_end=1688
-  _globals['_SECURITYGROUPSTATE']._serialized_start=1691
-  _globals['_SECURITYGROUPSTATE']._serialized_end=1854
-  _globals['_HOSTDELTA']._serialized_start=1857
-  _globals['_HOSTDELTA']._serialized_end=2173
-  _globals['_HOSTGOALSTATE']._serialized_start=2176
-  _globals['_HOSTGOALSTATE']._serialized_end=2560
-  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._serialized_start=2510
-  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._serialized_end=2560
-  _globals['_NEIGHBORDELTA']._serialized_start=2563
-  _globals['_NEIGHBORDELTA']._serialized_end=2727
-  _globals['_NEIGHBORTABLE']._serialized_start=2730
-  _globals['_NEIGHBORTABLE']._serialized_end=2863
-  _globals['_HOSTSTATEREQUEST']._serialized_start=2865
-  _globals['_HOSTSTATEREQUEST']._serialized_end=2900
-  _globals['_NEIGHBORTABLEREQUEST']._serialized_start=2902
-  _globals['_NEIGHBORTABLEREQUEST']._serialized_end=2961
-  _globals['_AGENTINFO']._serialized_start=2964
-  _globals['_AGENTINFO']._serialized_end=3265
-  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._serialized_start=3212
-  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._serialized_end=3265
-  _globals['_HEARTBEAT']._serialized_start=3267
-  _globals['_HEARTBEAT']._serialized_end=3333
-  _globals['_REGISTERREPLY']._serialized_start=3335
-  _globals['_REGISTERREPLY']._serialized_end=3408
-  _globals['_RESOURCESTATUS']._serialized_start=3411
-  _globals['_RESOURCESTATUS']._serialized_end=3589
-  _globals['_STATUSREPORT']._serialized_start=3591
-  _globals['_STATUSREPORT']._serialized_end=3693
+    DESCRIPTOR._loaded_options = None
+    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._loaded_options = None
+    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._serialized_options = b"8\001"
+    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._loaded_options = None
+    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._serialized_options = b"8\001"
+    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._loaded_options = None
+    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._serialized_options = b"8\001"
+    _globals["_OP"]._serialized_start = 4351
+    _globals["_OP"]._serialized_end = 4379
+    _globals["_PROGRAMSTATE"]._serialized_start = 4381
+    _globals["_PROGRAMSTATE"]._serialized_end = 4447
+    _globals["_NETWORKSTATE"]._serialized_start = 40
+    _globals["_NETWORKSTATE"]._serialized_end = 244
+    _globals["_HOSTROUTE"]._serialized_start = 246
+    _globals["_HOSTROUTE"]._serialized_end = 295
+    _globals["_SUBNETSTATE"]._serialized_start = 298
+    _globals["_SUBNETSTATE"]._serialized_end = 590
+    _globals["_FIXEDIP"]._serialized_start = 592
+    _globals["_FIXEDIP"]._serialized_end = 640
+    _globals["_ADDRESSPAIR"]._serialized_start = 642
+    _globals["_ADDRESSPAIR"]._serialized_end = 696
+    _globals["_DHCPOPTION"]._serialized_start = 698
+    _globals["_DHCPOPTION"]._serialized_end = 767
+    _globals["_PORTSTATE"]._serialized_start = 770
+    _globals["_PORTSTATE"]._serialized_end = 1216
+    _globals["_NEIGHBORSTATE"]._serialized_start = 1219
+    _globals["_NEIGHBORSTATE"]._serialized_end = 1494
+    _globals["_SECURITYGROUPRULESTATE"]._serialized_start = 1497
+    _globals["_SECURITYGROUPRULESTATE"]._serialized_end = 1764
+    _globals["_SECURITYGROUPSTATE"]._serialized_start = 1767
+    _globals["_SECURITYGROUPSTATE"]._serialized_end = 1930
+    _globals["_ADDRESSSETMEMBER"]._serialized_start = 1932
+    _globals["_ADDRESSSETMEMBER"]._serialized_end = 2034
+    _globals["_HOSTDELTA"]._serialized_start = 2037
+    _globals["_HOSTDELTA"]._serialized_end = 2353
+    _globals["_HOSTGOALSTATE"]._serialized_start = 2356
+    _globals["_HOSTGOALSTATE"]._serialized_end = 2860
+    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._serialized_start = 2760
+    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._serialized_end = 2810
+    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._serialized_start = 2812
+    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._serialized_end = 2860
+    _globals["_NEIGHBORDELTA"]._serialized_start = 2863
+    _globals["_NEIGHBORDELTA"]._serialized_end = 3027
+    _globals["_NEIGHBORTABLE"]._serialized_start = 3030
+    _globals["_NEIGHBORTABLE"]._serialized_end = 3163
+    _globals["_ADDRESSSETDELTA"]._serialized_start = 3166
+    _globals["_ADDRESSSETDELTA"]._serialized_end = 3331
+    _globals["_ADDRESSSET"]._serialized_start = 3334
+    _globals["_ADDRESSSET"]._serialized_end = 3463
+    _globals["_HOSTSTATEREQUEST"]._serialized_start = 3465
+    _globals["_HOSTSTATEREQUEST"]._serialized_end = 3500
+    _globals["_NEIGHBORTABLEREQUEST"]._serialized_start = 3502
+    _globals["_NEIGHBORTABLEREQUEST"]._serialized_end = 3561
+    _globals["_ADDRESSSETREQUEST"]._serialized_start = 3563
+    _globals["_ADDRESSSETREQUEST"]._serialized_end = 3617
+    _globals["_AGENTINFO"]._serialized_start = 3620
+    _globals["_AGENTINFO"]._serialized_end = 3921
+    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._serialized_start = 3868
+    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._serialized_end = 3921
+    _globals["_HEARTBEAT"]._serialized_start = 3923
+    _globals["_HEARTBEAT"]._serialized_end = 3989
+    _globals["_REGISTERREPLY"]._serialized_start = 3991
+    _globals["_REGISTERREPLY"]._serialized_end = 4064
+    _globals["_RESOURCESTATUS"]._serialized_start = 4067
+    _globals["_RESOURCESTATUS"]._serialized_end = 4245
+    _globals["_STATUSREPORT"]._serialized_start = 4247
+    _globals["_STATUSREPORT"]._serialized_end = 4349
 # @@protoc_insertion_point(module_scope)

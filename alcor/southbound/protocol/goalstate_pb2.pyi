@@ -166,7 +166,7 @@ class NeighborState(_message.Message):
     def __init__(self, port_id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., host_id: _Optional[str] = ..., tunnel_ip: _Optional[str] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ...) -> None: ...
 
 class SecurityGroupRuleState(_message.Message):
-    __slots__ = ("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id")
+    __slots__ = ("id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id", "icmp_type", "icmp_code")
     ID_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_FIELD_NUMBER: _ClassVar[int]
     ETHERTYPE_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,8 @@ class SecurityGroupRuleState(_message.Message):
     PORT_RANGE_MAX_FIELD_NUMBER: _ClassVar[int]
     REMOTE_IP_PREFIX_FIELD_NUMBER: _ClassVar[int]
     REMOTE_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ICMP_TYPE_FIELD_NUMBER: _ClassVar[int]
+    ICMP_CODE_FIELD_NUMBER: _ClassVar[int]
     id: str
     direction: str
     ethertype: str
@@ -183,7 +185,9 @@ class SecurityGroupRuleState(_message.Message):
     port_range_max: int
     remote_ip_prefix: str
     remote_group_id: str
-    def __init__(self, id: _Optional[str] = ..., direction: _Optional[str] = ..., ethertype: _Optional[str] = ..., protocol: _Optional[str] = ..., port_range_min: _Optional[int] = ..., port_range_max: _Optional[int] = ..., remote_ip_prefix: _Optional[str] = ..., remote_group_id: _Optional[str] = ...) -> None: ...
+    icmp_type: int
+    icmp_code: int
+    def __init__(self, id: _Optional[str] = ..., direction: _Optional[str] = ..., ethertype: _Optional[str] = ..., protocol: _Optional[str] = ..., port_range_min: _Optional[int] = ..., port_range_max: _Optional[int] = ..., remote_ip_prefix: _Optional[str] = ..., remote_group_id: _Optional[str] = ..., icmp_type: _Optional[int] = ..., icmp_code: _Optional[int] = ...) -> None: ...
 
 class SecurityGroupState(_message.Message):
     __slots__ = ("id", "op", "revision", "rules", "stateful")
@@ -198,6 +202,18 @@ class SecurityGroupState(_message.Message):
     rules: _containers.RepeatedCompositeFieldContainer[SecurityGroupRuleState]
     stateful: bool
     def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., rules: _Optional[_Iterable[_Union[SecurityGroupRuleState, _Mapping]]] = ..., stateful: _Optional[bool] = ...) -> None: ...
+
+class AddressSetMember(_message.Message):
+    __slots__ = ("port_id", "op", "revision", "ips")
+    PORT_ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    IPS_FIELD_NUMBER: _ClassVar[int]
+    port_id: str
+    op: Op
+    revision: int
+    ips: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, port_id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., ips: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HostDelta(_message.Message):
     __slots__ = ("host_id", "seq", "prev_seq", "networks", "subnets", "ports", "security_groups", "committed_at", "published_at")
@@ -222,8 +238,15 @@ class HostDelta(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ...) -> None: ...
 
 class HostGoalState(_message.Message):
-    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs")
+    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs", "group_seqs")
     class NetworkSeqsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class GroupSeqsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -237,6 +260,7 @@ class HostGoalState(_message.Message):
     PORTS_FIELD_NUMBER: _ClassVar[int]
     SECURITY_GROUPS_FIELD_NUMBER: _ClassVar[int]
     NETWORK_SEQS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_SEQS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     seq: int
     networks: _containers.RepeatedCompositeFieldContainer[NetworkState]
@@ -244,7 +268,8 @@ class HostGoalState(_message.Message):
     ports: _containers.RepeatedCompositeFieldContainer[PortState]
     security_groups: _containers.RepeatedCompositeFieldContainer[SecurityGroupState]
     network_seqs: _containers.ScalarMap[str, int]
-    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    group_seqs: _containers.ScalarMap[str, int]
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ..., group_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class NeighborDelta(_message.Message):
     __slots__ = ("network_id", "seq", "prev_seq", "neighbors", "committed_at", "published_at")
@@ -276,6 +301,36 @@ class NeighborTable(_message.Message):
     chunks: int
     def __init__(self, network_id: _Optional[str] = ..., seq: _Optional[int] = ..., neighbors: _Optional[_Iterable[_Union[NeighborState, _Mapping]]] = ..., chunk: _Optional[int] = ..., chunks: _Optional[int] = ...) -> None: ...
 
+class AddressSetDelta(_message.Message):
+    __slots__ = ("group_id", "seq", "prev_seq", "members", "committed_at", "published_at")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PREV_SEQ_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    seq: int
+    prev_seq: int
+    members: _containers.RepeatedCompositeFieldContainer[AddressSetMember]
+    committed_at: float
+    published_at: float
+    def __init__(self, group_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., members: _Optional[_Iterable[_Union[AddressSetMember, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ...) -> None: ...
+
+class AddressSet(_message.Message):
+    __slots__ = ("group_id", "seq", "members", "chunk", "chunks")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    seq: int
+    members: _containers.RepeatedCompositeFieldContainer[AddressSetMember]
+    chunk: int
+    chunks: int
+    def __init__(self, group_id: _Optional[str] = ..., seq: _Optional[int] = ..., members: _Optional[_Iterable[_Union[AddressSetMember, _Mapping]]] = ..., chunk: _Optional[int] = ..., chunks: _Optional[int] = ...) -> None: ...
+
 class HostStateRequest(_message.Message):
     __slots__ = ("host_id",)
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -289,6 +344,14 @@ class NeighborTableRequest(_message.Message):
     network_id: str
     host_id: str
     def __init__(self, network_id: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
+
+class AddressSetRequest(_message.Message):
+    __slots__ = ("group_id", "host_id")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    group_id: str
+    host_id: str
+    def __init__(self, group_id: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
     __slots__ = ("host_id", "tunnel_ip", "tunnel_types", "datapath_type", "agent_version", "agent_type", "binary", "configurations", "started_at")

@@ -8,10 +8,14 @@ subject                         payload              who
 ==============================  ===================  =========================================
 alcor.host.<host>               HostDelta            compiler -> the one agent of <host>
 alcor.net.<network>             NeighborDelta        compiler -> every agent with a port there
+alcor.sg.<group>                AddressSetDelta      compiler -> every agent whose groups have
+                                                     a rule with remote_group_id <group>
 alcor.rpc.host_state.<host>     HostStateRequest     agent of <host> -> any server
                                                      (request/reply, reply HostGoalState)
 alcor.rpc.neighbors             NeighborTableRequest agent -> any server (reply: NeighborTable
                                                      chunks; see `chunked reply` below)
+alcor.rpc.address_set           AddressSetRequest    agent -> any server (reply: AddressSet
+                                                     chunks)
 alcor.rpc.register.<host>       AgentInfo            agent of <host> -> any server
                                                      (reply RegisterReply)
 alcor.heartbeat.<host>          Heartbeat            agent of <host> -> servers
@@ -27,8 +31,8 @@ the authenticated sender, and the servers accept a message only if the host id i
 matches (`sent_by`). Agents take their reply inboxes under `inbox(host)` for the same reason:
 a host may subscribe to its own replies and not to another host's.
 
-Chunked reply: a NeighborTable larger than the connection's max payload is sent as several
-NeighborTable messages with chunk/chunks set, all to the request's reply inbox.
+Chunked reply: a NeighborTable (or AddressSet) larger than the connection's max payload is
+sent as several messages of its type with chunk/chunks set, all to the request's reply inbox.
 
 Host ids and network ids are carried in subjects; NATS forbids '.', '*', '>' and white space
 in a token, and hostnames contain dots, so tokens are escaped by `token()`.
@@ -37,8 +41,10 @@ in a token, and hostnames contain dots, so tokens are escaped by `token()`.
 PREFIX = "alcor"
 HOST = f"{PREFIX}.host"
 NETWORK = f"{PREFIX}.net"
+GROUP = f"{PREFIX}.sg"
 RPC_HOST_STATE = f"{PREFIX}.rpc.host_state"
 RPC_NEIGHBORS = f"{PREFIX}.rpc.neighbors"
+RPC_ADDRESS_SET = f"{PREFIX}.rpc.address_set"
 RPC_REGISTER = f"{PREFIX}.rpc.register"
 HEARTBEAT = f"{PREFIX}.heartbeat"
 STATUS = f"{PREFIX}.status"
@@ -74,7 +80,8 @@ def of_host(kind: str, host_id: str) -> str:
 
 
 def every(kind: str) -> str:
-    """`kind` (`HOST`, `NETWORK` or one of `FROM_HOSTS`) for every host or network."""
+    """`kind` (`HOST`, `NETWORK`, `GROUP` or one of `FROM_HOSTS`) for every host, network or
+    group."""
     return f"{kind}.*"
 
 
@@ -87,3 +94,8 @@ def inbox(host_id: str) -> str:
     """Prefix of the reply inboxes of `host_id` (nats-py's `inbox_prefix`). The `alcor`
     token keeps it apart from the default `_INBOX.<random>` inboxes of servers."""
     return f"{INBOX}.{PREFIX}.{token(host_id)}"
+
+
+def group(group_id: str) -> str:
+    """Subject carrying AddressSetDelta messages for one security group."""
+    return f"{GROUP}.{token(group_id)}"

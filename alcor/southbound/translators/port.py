@@ -1,7 +1,8 @@
 """Ports: the port itself to its host, its neighbour entry once to its network.
 
-A port bound to host H: a HostDelta on H's subject with the full port, its network and subnets
-(the host needs nothing else to program it); hosts that the log or the provisioning row say
+A port bound to host H: a HostDelta on H's subject with the full port, its network, subnets
+and security groups (the host needs nothing else to program it; the members of remote groups
+its rules name travel on those groups' subjects); hosts that the log or the provisioning row say
 held it before (rebinding, unbinding, delete) get a DELETE. The neighbour entry (MAC, IPs,
 host, tunnel IP, allowed pairs) goes ONCE on the network's subject, never copied per host, so
 adding a port to a 10,000-port network costs one NeighborDelta plus one HostDelta.
@@ -53,10 +54,12 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
     ]
     ctx.want((p["network_id"] for p in bound), build.load_networks, build.load_subnets)
     ctx.want((p["binding_host_id"] for p in bound), build.tunnel_ips)
+    ctx.want((g for p in bound for g in p["security_groups"] or ()), build.load_groups)
     nets = ctx.rows(build.load_networks)
     subs = ctx.rows(build.load_subnets)
     tunnels = ctx.rows(build.tunnel_ips)
-    host_nets: dict[str, set[str]] = {}  # networks each host's delta already carries
+    groups = ctx.rows(build.load_groups)
+    sent: dict[str, set[str]] = {}  # network and group ids (UUIDs) each host's delta carries
 
     for pid, entries in port_log.items():
         last = entries[-1]
@@ -78,7 +81,7 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             msg = out.delta(HOSTS, host, last)
             msg.ports.append(build.port_state(cur))
             net = nets.get(network_id)
-            seen = host_nets.setdefault(host, set())
+            seen = sent.setdefault(host, set())
             if net is not None and network_id not in seen:
                 seen.add(network_id)
                 domain = net["dns_domain"] or ""
@@ -86,6 +89,11 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
                 msg.subnets.extend(
                     build.subnet_state(s, domain) for s in subs.get(network_id) or []
                 )
+            for gid in cur["security_groups"] or ():
+                group = groups.get(gid)
+                if group is not None and gid not in seen:
+                    seen.add(gid)
+                    msg.security_groups.append(group)
             out.delta(NETWORKS, network_id, last).neighbors.append(
                 build.neighbor_state(cur, tunnels.get(host) or "")
             )

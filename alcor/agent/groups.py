@@ -1,0 +1,161 @@
+"""What the agent holds of security groups: the groups of its ports and the address sets of
+the remote groups their rules name, turned into `security` inputs.
+
+Why apart from `HostModel`: security-group flows are computed for the host as a whole
+(`security.host_flows`: conjunction ids and member-address flows are shared by every port and
+group), so they form one owner, `SG_OWNER`, whose cookies come and go together; this module
+keeps the goal-state side of it (revision-guarded like every other entry) and the cookies it
+last produced, so a round also removes the cookies nothing produces any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from alcor.agent import flows, security
+from alcor.agent.flows import Flow
+from alcor.agent.revisions import guarded_apply
+from alcor.southbound.protocol import goalstate_pb2 as pb
+
+SG_OWNER = ("sg",)  # every security-group flow of the host
+SG_MEMBERS = ("sg-members",)  # only the member-address flows (a remote group's member moved)
+
+_ICMP = {1, 58}
+
+
+def _rule(rule: pb.SecurityGroupRuleState) -> security.SgRule:
+    protocol = int(rule.protocol) if rule.protocol else None
+    if protocol in _ICMP:
+        lo = rule.icmp_type if rule.HasField("icmp_type") else None
+        hi = rule.icmp_code if rule.HasField("icmp_code") else None
+    else:
+        lo = rule.port_range_min or None
+        hi = rule.port_range_max or None
+    return security.SgRule(
+        direction=rule.direction,
+        ethertype=rule.ethertype,
+        protocol=protocol,
+        port_min=lo,
+        port_max=hi,
+        remote_ip_prefix=rule.remote_ip_prefix or None,
+        remote_group_id=rule.remote_group_id or None,
+    )
+
+
+def group(state: pb.SecurityGroupState) -> security.SecurityGroup:
+    """A goal-state group as the flow functions take it."""
+    return security.SecurityGroup(state.id, state.stateful, tuple(_rule(r) for r in state.rules))
+
+
+class GroupState:
+    """Groups of local ports, and the members of the remote groups their rules name."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, pb.SecurityGroupState] = {}
+        self.members: dict[str, dict[str, pb.AddressSetMember]] = {}  # group -> port -> member
+        self.cookies: set[int] = set()  # what the last computation produced
+        self.ids: dict[security.ConjKey, int] = {}  # conjunction ids of the last computation
+        self.shrunk = False  # a member left since the last connection check (`take_shrunk`)
+        # member addresses changed since the last member computation (None: all of them)
+        self.touched: set[str] | None = None
+
+    def wanted(self) -> set[str]:
+        """Remote groups whose address sets the host needs (subjects to follow)."""
+        return {
+            r.remote_group_id for g in self.groups.values() for r in g.rules if r.remote_group_id
+        }
+
+    def apply_members(self, delta: pb.AddressSetDelta) -> bool:
+        """Apply one address-set delta (revision-guarded per member); True if it changed."""
+        held = self.members.setdefault(delta.group_id, {})
+        changed = False
+        for member in delta.members:
+            before = held.get(member.port_id)
+            if guarded_apply(held, member.port_id, member):
+                changed = True
+                after = held.get(member.port_id)
+                old_ips = set(before.ips) if before is not None else set()
+                new_ips = set(after.ips) if after is not None else set()
+                self.shrunk |= not old_ips <= new_ips
+                if self.touched is not None:
+                    self.touched |= old_ips ^ new_ips
+        return changed
+
+    def replace_members(self, full: pb.AddressSet) -> None:
+        self.members[full.group_id] = {m.port_id: m for m in full.members if m.op == pb.UPSERT}
+        self.shrunk, self.touched = True, None
+
+    def drop_members(self, group_id: str) -> None:
+        self.members.pop(group_id, None)
+        self.shrunk, self.touched = True, None
+
+    def take_shrunk(self) -> bool:
+        """Whether a member left or lost an address since the last call: only then can
+        established connections have lost what admitted them (a join admits more)."""
+        shrunk, self.shrunk = self.shrunk, False
+        return shrunk
+
+    def flows(
+        self, ports: Iterable[pb.PortState], vifs: Mapping[str, int]
+    ) -> dict[int, list[Flow]]:
+        """Every security-group flow of the host by cookie, with [] for cookies the previous
+        computation produced and this one does not (their flows go)."""
+        sg_ports = self.sg_ports(ports, vifs)
+        self.ids = security.conj_ids(security.conj_keys(sg_ports))
+        self.touched = set()
+        return self._replacing(security.host_flows(sg_ports, self.address_sets()), None)
+
+    def member_flows(self) -> dict[int, list[Flow]]:
+        """Only the member-address flows: a member joining or leaving a remote group changes
+        nothing else (conjunction ids follow from rules, not members), and only the flows of
+        the addresses that came or went (an address's flow carries every group listing it, so
+        it is recomputed from all sets, restricted to those addresses): one join costs a few
+        flows, not the whole host's recomputation."""
+        touched, self.touched = self.touched, set()
+        if touched is None:
+            return self._replacing(self._member_out(self.address_sets()), security.KIND_SET_MEMBER)
+        keys = {security.member_key(a) for a in touched}
+        sets = [
+            security.AddressSet(s.group_id, tuple(a for a in s.addresses if a in touched))
+            for s in self.address_sets()
+        ]
+        out = self._member_out(sets)
+        for key in keys:
+            out.setdefault(flows.cookie(security.KIND_SET_MEMBER, key), [])
+        self.cookies = (self.cookies - out.keys()) | {ck for ck, fl in out.items() if fl}
+        return out
+
+    def _member_out(self, sets: list[security.AddressSet]) -> dict[int, list[Flow]]:
+        return {
+            flows.cookie(security.KIND_SET_MEMBER, addr): flow_list
+            for addr, flow_list in security.address_flows(sets, self.ids).items()
+        }
+
+    def _replacing(self, out: dict[int, list[Flow]], kind: int | None) -> dict[int, list[Flow]]:
+        """`out` plus [] for the cookies (of `kind`, or all) produced last time and not now."""
+        held = {ck for ck in self.cookies if kind is None or flows.cookie_kind(ck) == kind}
+        for ck in held - out.keys():
+            out[ck] = []
+        self.cookies = (self.cookies - held) | {ck for ck, fl in out.items() if fl}
+        return out
+
+    def sg_ports(
+        self, ports: Iterable[pb.PortState], vifs: Mapping[str, int]
+    ) -> list[security.SgPort]:
+        """The local ports as `security` sees them (for the conntrack check)."""
+        return [
+            security.SgPort(
+                p.id,
+                vifs[p.id],
+                tuple(group(self.groups[g]) for g in p.security_group_ids if g in self.groups),
+                p.port_security_enabled,
+            )
+            for p in ports
+            if p.id in vifs and p.admin_state_up
+        ]
+
+    def address_sets(self) -> list[security.AddressSet]:
+        return [
+            security.AddressSet(gid, tuple(ip for m in members.values() for ip in m.ips))
+            for gid, members in sorted(self.members.items())
+        ]
