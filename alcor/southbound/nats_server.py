@@ -24,9 +24,9 @@ naming the holder.
 Access. A `secure` server (what `alcor server` starts) admits only the nkey users of its
 `KeyStore` (`nats_auth`: a server user, one per host, fleets), with per-user permissions, and
 optionally TLS. Adding users rewrites the included `authorization.conf` and reloads the
-running child with SIGHUP (`reload`): connections stay up, and those of replaced keys are
-closed by nats-server. The bare server of `running()` stays open: tests use it as an
-operator-run NATS.
+running child with SIGHUP (`reload`): connections stay up (nats-server's reload should also
+close those of replaced keys; not tested here). The bare server of `running()` stays open:
+tests use it as an operator-run NATS.
 """
 
 from __future__ import annotations
