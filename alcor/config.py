@@ -30,6 +30,10 @@ class ServerSettings:
     state_dir: str = str(DEFAULT_STATE_DIR)
     nats_url: str = ""  # empty: start and supervise an embedded nats-server
     nats_port: int = 4222  # port of the embedded nats-server (loopback only)
+    nats_credentials: str = ""  # nkey seed file for nats_url; the embedded NATS makes its own
+    nats_tls_cert: str = ""  # PEM certificate and key: the embedded NATS requires TLS
+    nats_tls_key: str = ""
+    nats_tls_ca: str = ""  # PEM CA that signed the NATS server's certificate
     default_project: str = "admin"  # project of header-less (admin) requests in noauth mode
     base_mac: str = "fa:16:3e:00:00:00"
     vni_ranges: str = "1:16777215"  # "lo:hi[,lo:hi...]" for VXLAN segmentation ids
@@ -85,6 +89,8 @@ class AgentSettings:
     host_id: str = ""  # empty: the machine's hostname
     tunnel_ip: str = ""
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_credentials: str = ""  # this host's nkey seed file (`alcor hosts add`)
+    nats_tls_ca: str = ""  # PEM CA that signed the NATS server's certificate
     ovsdb: str = "unix:/var/run/openvswitch/db.sock"
     ovs_rundir: str = "/var/run/openvswitch"
     datapath_type: str = "system"

@@ -59,11 +59,11 @@ class ControllerStandIn:
         self.nc = await nats.connect(
             self.nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.2
         )
-        await self.nc.subscribe(subjects.RPC_REGISTER, cb=self._on_register)
-        await self.nc.subscribe(subjects.RPC_HOST_STATE, cb=self._on_host_state)
+        await self.nc.subscribe(subjects.every(subjects.RPC_REGISTER), cb=self._on_register)
+        await self.nc.subscribe(subjects.every(subjects.RPC_HOST_STATE), cb=self._on_host_state)
         await self.nc.subscribe(subjects.RPC_NEIGHBORS, cb=self._on_neighbors)
-        await self.nc.subscribe(subjects.STATUS, cb=self._on_status)
-        await self.nc.subscribe(subjects.HEARTBEAT, cb=self._on_heartbeat)
+        await self.nc.subscribe(subjects.every(subjects.STATUS), cb=self._on_status)
+        await self.nc.subscribe(subjects.every(subjects.HEARTBEAT), cb=self._on_heartbeat)
 
     def stop(self) -> None:
         self.call(self.nc.close())

@@ -533,7 +533,7 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
     lab = Lab(args.prefix)
     results: dict[str, Any] = {}
     try:
-        lab.up(args.hosts, server.nats_url)
+        lab.up(args.hosts, server.nats_url, credentials=server.credentials)
         agents = f"{server.url}/v2.0/agents"
         deadline = time.monotonic() + 30
         while sum(a["alive"] for a in httpx.get(agents).json()["agents"]) < args.hosts:

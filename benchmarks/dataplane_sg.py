@@ -147,6 +147,7 @@ async def _measure(lab: Lab, srv: AlcorServer) -> dict[str, Any]:
             host_id="h1",
             tunnel_ip=host.tunnel_ip,
             nats_url=srv.nats_url,
+            nats_credentials=str(srv.credentials("h1")),
             ovsdb=host.db,
             ovs_rundir=host.dir,
             datapath_type="netdev",

@@ -279,7 +279,9 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
             req = pb.HostStateRequest(host_id=JOIN_HOST).SerializeToString()
             for _ in range(10):
                 t0 = time.perf_counter()
-                await service.nc.request(subjects.RPC_HOST_STATE, req, 10)
+                await service.nc.request(
+                    subjects.of_host(subjects.RPC_HOST_STATE, JOIN_HOST), req, 10
+                )
                 rpc.append((time.perf_counter() - t0) * 1000)
             result["full_state_rpc_ms"] = stats(rpc)
         finally:

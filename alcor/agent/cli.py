@@ -17,6 +17,10 @@ def run(
     host_id: str = typer.Option(None, help="This hypervisor's id (Nova's binding:host_id)."),
     tunnel_ip: str = typer.Option(None, help="VTEP address (on an OVS bridge's LOCAL port)."),
     nats_url: str = typer.Option(None, help="NATS server URL."),
+    nats_credentials: str = typer.Option(
+        None, help="This host's nkey seed file (from `alcor hosts add`)."
+    ),
+    nats_tls_ca: str = typer.Option(None, help="CA of the NATS server's TLS certificate."),
     ovsdb: str = typer.Option(None, help="OVSDB connection, e.g. unix:/run/openvswitch/db.sock."),
     ovs_rundir: str = typer.Option(None, help="OVS_RUNDIR of this host's ovs-vswitchd."),
     datapath_type: str = typer.Option(None, help="system (kernel) or netdev (userspace)."),
@@ -34,6 +38,8 @@ def run(
         "host_id": host_id,
         "tunnel_ip": tunnel_ip,
         "nats_url": nats_url,
+        "nats_credentials": nats_credentials,
+        "nats_tls_ca": nats_tls_ca,
         "ovsdb": ovsdb,
         "ovs_rundir": ovs_rundir,
         "datapath_type": datapath_type,

@@ -40,6 +40,7 @@ from alcor.agent.reconciler import Reconciler
 from alcor.config import AgentSettings
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.protocol.chunks import request_address_set, request_table
 from alcor.southbound.protocol.seqstream import SeqStream
 
@@ -109,6 +110,11 @@ class Agent:
             reconnected_cb=self._on_reconnected,
             error_cb=self._on_error,
             disconnected_cb=self._on_disconnected,
+            **NatsAuth(
+                self.settings.nats_credentials,
+                self.settings.nats_tls_ca,
+                subjects.inbox(self.host_id),
+            ).options(),
         )
         self._tasks = [
             asyncio.create_task(self._programmer()),
@@ -159,7 +165,9 @@ class Agent:
         while True:
             try:
                 msg = await self.nc.request(
-                    subjects.RPC_REGISTER, self._info().SerializeToString(), self.rpc_timeout
+                    subjects.of_host(subjects.RPC_REGISTER, self.host_id),
+                    self._info().SerializeToString(),
+                    self.rpc_timeout,
                 )
                 reply = pb.RegisterReply.FromString(msg.data)
                 if reply.ok:
@@ -178,7 +186,9 @@ class Agent:
                 host_id=self.host_id, sent_at=time.time(), applied_seq=self.host_stream.seq
             )
             with contextlib.suppress(nats.errors.Error):
-                await self.nc.publish(subjects.HEARTBEAT, beat.SerializeToString())
+                await self.nc.publish(
+                    subjects.of_host(subjects.HEARTBEAT, self.host_id), beat.SerializeToString()
+                )
             await asyncio.sleep(self.heartbeat_interval)
 
     async def _on_reconnected(self) -> None:
@@ -211,7 +221,9 @@ class Agent:
 
     async def _fetch_host(self) -> pb.HostGoalState:
         req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
-        msg = await self.nc.request(subjects.RPC_HOST_STATE, req, self.rpc_timeout)
+        msg = await self.nc.request(
+            subjects.of_host(subjects.RPC_HOST_STATE, self.host_id), req, self.rpc_timeout
+        )
         return pb.HostGoalState.FromString(msg.data)
 
     def _apply_host(self, delta: pb.HostDelta) -> None:
@@ -438,7 +450,9 @@ class Agent:
         if statuses:
             report = pb.StatusReport(host_id=self.host_id, statuses=statuses, sent_at=time.time())
             with contextlib.suppress(nats.errors.Error):
-                await self.nc.publish(subjects.STATUS, report.SerializeToString())
+                await self.nc.publish(
+                    subjects.of_host(subjects.STATUS, self.host_id), report.SerializeToString()
+                )
 
     # -- DHCP --------------------------------------------------------------------------------
     def _on_packet_in(self, in_port: int, frame: bytes) -> None:

@@ -7,6 +7,8 @@ so `up`, `vm add` and `down` can run from different shells (root needed).
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,6 +30,10 @@ def up(
     hosts: int = typer.Option(3, help="Number of simulated hypervisors."),
     prefix: str = PREFIX,
     nats_url: str = typer.Option("nats://127.0.0.1:4222", help="NATS the agents connect to."),
+    credentials_dir: Annotated[
+        Path | None,
+        typer.Option(help="Agents' seed files DIR/h1.nk... (`alcor hosts add h1 --out-dir DIR`)."),
+    ] = None,
 ) -> None:
     """Build the underlay, N hosts (own ovsdb-server + ovs-vswitchd each) and their agents."""
     lab = Lab(prefix)
@@ -39,7 +45,12 @@ def up(
         def step(what: str) -> None:
             progress.update(task, advance=1, description=what)
 
-        lab.up(hosts, nats_url, progress=step)
+        lab.up(
+            hosts,
+            nats_url,
+            progress=step,
+            credentials=(lambda h: credentials_dir / f"{h}.nk") if credentials_dir else None,
+        )
     status(prefix)
 
 

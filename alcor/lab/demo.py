@@ -75,7 +75,12 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
             say(f"server up at {server_url} (SQLite in {server.tmp}, embedded NATS {nats_url})")
         assert nats_url is not None
         api = Api(server_url)
-        lab.up(3, nats_url, progress=lambda what: say(f"lab: {what} ready"))
+        lab.up(
+            3,
+            nats_url,
+            progress=lambda what: say(f"lab: {what} ready"),
+            credentials=server.credentials if server is not None else None,
+        )
         wait(
             lambda: sum(a["alive"] for a in api("GET", "/v2.0/agents")["agents"]) >= 3,
             "3 agents to register",

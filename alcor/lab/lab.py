@@ -110,8 +110,12 @@ class Lab:
         progress: Progress = _quiet,
         agent_args: list[str] | None = None,
         start_agents: bool = True,
+        credentials: Callable[[str], Path] | None = None,
     ) -> Lab:
-        """Build the underlay and `hosts` hypervisors, seed tunnel neighbours, start agents."""
+        """Build the underlay and `hosts` hypervisors, seed tunnel neighbours, start agents.
+
+        `credentials(host)`: the seed file of `host`'s southbound credentials, for a NATS
+        that requires them (`AlcorServer.credentials` issues them on an embedded one)."""
         self.nats_url = nats_url
         if netns.names(self.prefix):
             raise LabError(
@@ -124,7 +128,9 @@ class Lab:
             run(["ip", "-n", self.underlay_ns, "link", "set", UNDERLAY_BRIDGE, "up"])
             progress("underlay")
             for i in range(1, hosts + 1):
-                self.add_host(f"h{i}", agent_args=agent_args)
+                name = f"h{i}"
+                creds = ["--nats-credentials", str(credentials(name))] if credentials else []
+                self.add_host(name, agent_args=[*(agent_args or []), *creds])
                 progress(f"host h{i}")
             self.seed_tunnel_neighbors()
             if start_agents:

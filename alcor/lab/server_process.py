@@ -113,6 +113,16 @@ class AlcorServer:
                 time.sleep(0.1)
         raise RuntimeError(f"alcor server did not come up: {self.log.read_text()[-3000:]}")
 
+    def credentials(self, host: str, fleet: bool = False) -> Path:
+        """Southbound credentials for `host` (or a simulator fleet), issued as an operator
+        does, with `alcor hosts add` on the server's state dir; returns the seed file."""
+        out_dir = self.tmp / "credentials"
+        args = [sys.executable, "-m", "alcor", "hosts", "add", host, "--out-dir", str(out_dir)]
+        subprocess.run(
+            [*args, "--fleet"] if fleet else args, env=self.env, check=True, capture_output=True
+        )
+        return out_dir / f"{host}.nk"
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)

@@ -20,6 +20,13 @@ the lock is a leftover. It is found through the pid file nats-server writes itse
 listener on our port, and killed; a process that is not a nats-server of our user on our
 configuration is never touched: a port held by anything else stops the start with a message
 naming the holder.
+
+Access. A `secure` server (what `alcor server` starts) admits only the nkey users of its
+`KeyStore` (`nats_auth`: a server user, one per host, fleets), with per-user permissions, and
+optionally TLS. Adding users rewrites the included `authorization.conf` and reloads the
+running child with SIGHUP (`reload`): connections stay up (nats-server's reload should also
+close those of replaced keys; not tested here). The bare server of `running()` stays open:
+tests use it as an operator-run NATS.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import contextlib
 import ctypes
 import fcntl
 import functools
+import json
 import logging
 import os
 import shutil
@@ -42,6 +50,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from alcor.southbound.nats_auth import KeyStore, write_private
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +137,77 @@ def _listeners(port: int) -> tuple[int, list[int]]:
     return len(inodes), pids
 
 
-class NatsServer:
-    """One `nats-server` child on 127.0.0.1:`port`; start/stop/restart are idempotent."""
+def _ours(pid: int, config: Path) -> bool:
+    """Whether `pid` is a nats-server of this user running the configuration file `config`."""
+    argv = _cmdline(pid)
+    with contextlib.suppress(OSError):
+        return (
+            Path(f"/proc/{pid}").stat().st_uid == os.geteuid()
+            and argv[1:] == ["-c", str(config)]
+            and Path(argv[0]).name == "nats-server"
+        )
+    return False
 
-    def __init__(self, port: int, work_dir: str | Path | None = None) -> None:
+
+def reload(work_dir: str | Path, timeout: float = 60.0) -> int | None:
+    """Make the embedded nats-server of `work_dir`, if one runs, re-read its configuration
+    (SIGHUP) and wait until its log says it did; returns its pid (None: none runs). Used
+    after its users changed, typically by another process than the server."""
+    work_dir = Path(work_dir).absolute()
+    try:
+        pid = int((work_dir / "nats-server.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    if not _ours(pid, work_dir / "nats-server.conf"):
+        return None
+    log_path = work_dir / "nats-server.log"
+    with log_path.open("rb") as log_file:
+        log_file.seek(0, os.SEEK_END)
+        os.kill(pid, signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        seen = b""
+        while time.monotonic() < deadline and not exited(pid):
+            seen += log_file.read()
+            if b"Reloaded server configuration" in seen:
+                return pid
+            failed = seen.find(b"Failed to reload")
+            if failed >= 0:
+                line = seen[failed:].split(b"\n", 1)[0].decode(errors="replace")
+                raise RuntimeError(f"nats-server pid {pid}: {line} (see {log_path})")
+            time.sleep(0.02)
+    raise TimeoutError(f"nats-server pid {pid} did not confirm the reload (see {log_path})")
+
+
+def add_users(work_dir: str | Path, role: str, names: list[str], out_dir: Path) -> list[Path]:
+    """Issue credentials in `role` for `names` (`KeyStore.issue`), write each seed to
+    `out_dir/<name>.nk` (0600) and reload the embedded nats-server if it runs."""
+    bad = [n for n in names if not n or "/" in n or n.startswith(".")]
+    if bad:
+        raise ValueError(f"not usable as a file name: {bad[0]!r}")
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    seeds = KeyStore(work_dir).issue(role, names)
+    paths = [out_dir / f"{name}.nk" for name in names]
+    for name, path in zip(names, paths, strict=True):
+        write_private(path, seeds[name] + "\n")
+    reload(work_dir)
+    return paths
+
+
+class NatsServer:
+    """One `nats-server` child on 127.0.0.1:`port`; start/stop/restart are idempotent.
+
+    `secure`: only the users of `keys` may connect (their seed files: `credentials` for the
+    servers); `tls_cert`/`tls_key`: PEM files, and clients must then connect with TLS."""
+
+    def __init__(
+        self,
+        port: int,
+        work_dir: str | Path | None = None,
+        *,
+        secure: bool = False,
+        tls_cert: str = "",
+        tls_key: str = "",
+    ) -> None:
         self.port = port
         self.url = f"nats://127.0.0.1:{port}"
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -143,17 +220,22 @@ class NatsServer:
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._lock: IO[str] | None = None
+        self.keys = KeyStore(self.work_dir) if secure else None
+        self.credentials = ""  # the servers' seed file, once `secure` started
+        self.tls = {"cert_file": tls_cert, "key_file": tls_key} if tls_cert or tls_key else None
 
-    def _ours(self, pid: int) -> bool:
-        """Whether `pid` is a nats-server of this user running our configuration file."""
-        argv = _cmdline(pid)
-        with contextlib.suppress(OSError):
-            return (
-                Path(f"/proc/{pid}").stat().st_uid == os.geteuid()
-                and argv[1:] == ["-c", str(self.config)]
-                and Path(argv[0]).name == "nats-server"
-            )
-        return False
+    def _settings(self) -> str:
+        """The configuration file's text (access control included when `secure`)."""
+        text = (
+            f"host: 127.0.0.1\nport: {self.port}\nmax_payload: {MAX_PAYLOAD}\n"
+            f'max_pending: 256MB\nwrite_deadline: "10s"\npid_file: "{self.pid_file}"\n'
+        )
+        if self.keys is not None:
+            self.credentials = str(self.keys.server_credentials())
+            text += f'include "{self.keys.conf.name}"\n'
+        if self.tls is not None:
+            text += f"tls: {json.dumps(self.tls)}\n"
+        return text
 
     def _prepare(self) -> None:
         """Lock the work directory, write the configuration, replace a leftover child and
@@ -175,15 +257,12 @@ class NatsServer:
             lock.write(f"{os.getpid()}\n")
             lock.flush()
             self._lock = lock
-        self.config.write_text(
-            f"host: 127.0.0.1\nport: {self.port}\nmax_payload: {MAX_PAYLOAD}\n"
-            f'max_pending: 256MB\nwrite_deadline: "10s"\npid_file: "{self.pid_file}"\n'
-        )
+        self.config.write_text(self._settings())
         recorded = None
         with contextlib.suppress(OSError, ValueError):
             recorded = int(self.pid_file.read_text())
         leftovers = {
-            pid for pid in (recorded, *_listeners(self.port)[1]) if pid and self._ours(pid)
+            pid for pid in (recorded, *_listeners(self.port)[1]) if pid and _ours(pid, self.config)
         }
         for pid in leftovers:
             log.warning("killing leftover embedded nats-server %s", _describe(pid))

@@ -6,6 +6,11 @@ them answers each request, and requests that arrive together are served by one q
 states of many hosts: `binding_host_id IN (...)`; one neighbour table per network however many
 hosts asked, likewise one address set per group) or one transaction (registrations,
 heartbeats). A fleet restarting at once then costs a few hundred queries, not tens of thousands.
+
+Why requests are checked: a host's requests arrive on subjects carrying its own id, which its
+credentials confine it to (`subjects`), so a request naming another host is refused; and a
+reply goes only to an inbox, since a requester chooses the reply subject and a reply sent to
+`alcor.host.<other>` would reach that host as if the compiler had sent it.
 """
 
 from __future__ import annotations
@@ -130,13 +135,14 @@ class RpcServer:
 
     async def start(self) -> None:
         q = subjects.SERVER_QUEUE
+        every = subjects.every
         self.subs = [
-            await self.nc.subscribe(subjects.RPC_HOST_STATE, q, cb=self._put(self._state)),
+            await self.nc.subscribe(every(subjects.RPC_HOST_STATE), q, cb=self._put(self._state)),
             await self.nc.subscribe(subjects.RPC_NEIGHBORS, q, cb=self._put(self._neighbors)),
             await self.nc.subscribe(subjects.RPC_ADDRESS_SET, q, cb=self._put(self._address_sets)),
-            await self.nc.subscribe(subjects.RPC_REGISTER, q, cb=self._put(self._register)),
+            await self.nc.subscribe(every(subjects.RPC_REGISTER), q, cb=self._put(self._register)),
             # One server per heartbeat is enough: liveness is judged from the database.
-            await self.nc.subscribe(subjects.HEARTBEAT, q, cb=self._on_heartbeat),
+            await self.nc.subscribe(every(subjects.HEARTBEAT), q, cb=self._on_heartbeat),
         ]
         for runner in (
             self._state.run,
@@ -172,7 +178,7 @@ class RpcServer:
 
     async def _on_heartbeat(self, msg: nats.aio.msg.Msg) -> None:
         beat = pb.Heartbeat.FromString(msg.data)
-        if beat.host_id:
+        if subjects.sent_by(msg.subject, beat.host_id):
             self.beats[beat.host_id] = (time.time(), beat.applied_seq)
 
     async def _flush_heartbeats(self) -> None:
@@ -190,12 +196,18 @@ class RpcServer:
             if revived:
                 log.info("hosts heard from again: %d ports back to their reported status", revived)
 
+    async def _reply(self, msg: nats.aio.msg.Msg, data: bytes) -> None:
+        if msg.reply.startswith(f"{subjects.INBOX}."):
+            await self.nc.publish(msg.reply, data)
+
     async def _host_states(self, msgs: list[nats.aio.msg.Msg]) -> None:
-        wanted = [(m, pb.HostStateRequest.FromString(m.data).host_id) for m in msgs]
+        asked = [(m, pb.HostStateRequest.FromString(m.data).host_id) for m in msgs]
+        wanted = [(m, h) for m, h in asked if subjects.sent_by(m.subject, h)]
+        if len(wanted) < len(asked):
+            log.warning("%d host state requests for another host refused", len(asked) - len(wanted))
         states = await self.db.read(build.host_goal_states, sorted({h for _, h in wanted}))
         for m, host_id in wanted:
-            if m.reply:
-                await self.nc.publish(m.reply, states[host_id].SerializeToString())
+            await self._reply(m, states[host_id].SerializeToString())
 
     async def _neighbor_tables(self, msgs: list[nats.aio.msg.Msg]) -> None:
         by_net: dict[str, list[nats.aio.msg.Msg]] = {}
@@ -223,18 +235,17 @@ class RpcServer:
             part.chunk, part.chunks = i, len(parts)
         payloads = [p.SerializeToString() for p in parts]
         for m in waiting:
-            if m.reply:
-                for data in payloads:
-                    await self.nc.publish(m.reply, data)
+            for data in payloads:
+                await self._reply(m, data)
 
     async def _registrations(self, msgs: list[nats.aio.msg.Msg]) -> None:
         infos = [pb.AgentInfo.FromString(m.data) for m in msgs]
+        own = [subjects.sent_by(m.subject, i.host_id) for m, i in zip(msgs, infos, strict=True)]
         try:
-            await self.db.write(register_hosts, infos)
+            await self.db.write(register_hosts, [i for i, ok in zip(infos, own, strict=True) if ok])
             reply = pb.RegisterReply(ok=True, heartbeat_interval_ms=int(self.interval * 1000))
         except Exception as exc:
             reply = pb.RegisterReply(ok=False, error=str(exc)[:500])
-        data = reply.SerializeToString()
-        for m in msgs:
-            if m.reply:
-                await self.nc.publish(m.reply, data)
+        refused = pb.RegisterReply(ok=False, error="host_id is not the host of the subject")
+        for m, ok in zip(msgs, own, strict=True):
+            await self._reply(m, (reply if ok else refused).SerializeToString())

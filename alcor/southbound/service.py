@@ -3,12 +3,15 @@
 It owns the embedded nats-server (when no `nats_url` is configured), one NATS connection
 that reconnects forever, the compiler loop (woken by local commits, polling for commits made
 by other server processes), the RPC handlers and the status intake with its liveness sweep.
+The embedded nats-server is `secure` (per-host nkeys, `nats_auth`); the service connects
+with the servers' credentials it creates.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from alcor.config import ServerSettings
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
 from alcor.southbound.nova import NovaNotifier
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.rpc import RpcServer
 from alcor.southbound.status import StatusIntake
 from alcor.store.db import Database
@@ -59,12 +63,19 @@ class Southbound:
         return f"nats://127.0.0.1:{self.settings.nats_port}"
 
     async def start(self) -> None:
-        if not self.settings.nats_url:
+        conf = self.settings
+        auth = NatsAuth(conf.nats_credentials, conf.nats_tls_ca)
+        if not conf.nats_url:
             self.nats_server = NatsServer(
-                self.settings.nats_port, Path(self.settings.state_dir) / "nats"
+                conf.nats_port,
+                Path(conf.state_dir) / "nats",
+                secure=True,
+                tls_cert=conf.nats_tls_cert,
+                tls_key=conf.nats_tls_key,
             )
             await self.nats_server.astart()
             self._tasks.append(asyncio.create_task(self.nats_server.supervise()))
+            auth = dataclasses.replace(auth, credentials=self.nats_server.credentials)
         self.nc = await nats.connect(
             self.nats_url,
             name="alcor-server",
@@ -72,6 +83,7 @@ class Southbound:
             reconnect_time_wait=0.2,
             allow_reconnect=True,
             pending_size=64 * 1024 * 1024,
+            **auth.options(),
         )
         self.compiler = Compiler(
             self.db, self.nc, lease_ttl=self.lease_ttl, poll_interval=self.poll_interval

@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from alcor.southbound import build
 from alcor.southbound.protocol import chunks, subjects
 from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol.auth import OPEN, NatsAuth
 from alcor.southbound.protocol.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
@@ -242,7 +243,9 @@ class SimHost:
         reply = pb.RegisterReply.FromString(
             (
                 await self.fleet.nc.request(
-                    subjects.RPC_REGISTER, self.info().SerializeToString(), RPC_TIMEOUT
+                    subjects.of_host(subjects.RPC_REGISTER, self.host_id),
+                    self.info().SerializeToString(),
+                    RPC_TIMEOUT,
                 )
             ).data
         )
@@ -289,7 +292,9 @@ class SimHost:
 
     async def _fetch(self) -> pb.HostGoalState:
         req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
-        msg = await self.fleet.nc.request(subjects.RPC_HOST_STATE, req, RPC_TIMEOUT)
+        msg = await self.fleet.nc.request(
+            subjects.of_host(subjects.RPC_HOST_STATE, self.host_id), req, RPC_TIMEOUT
+        )
         return pb.HostGoalState.FromString(msg.data)
 
     def _apply(self, delta: pb.HostDelta) -> None:
@@ -378,8 +383,16 @@ class SimHost:
 class Fleet:
     """N simulated hosts sharing one NATS connection, one ack batcher, one heartbeat loop."""
 
-    def __init__(self, nats_url: str, count: int, prefix: str = "sim", first: int = 0) -> None:
+    def __init__(
+        self,
+        nats_url: str,
+        count: int,
+        prefix: str = "sim",
+        first: int = 0,
+        auth: NatsAuth = OPEN,  # fleet credentials (`alcor hosts add --fleet`)
+    ) -> None:
         self.nats_url = nats_url
+        self.auth = auth
         self.hosts: dict[str, SimHost] = {}
         for i in range(first, first + count):
             host_id = f"{prefix}-{i:05d}"
@@ -410,6 +423,7 @@ class Fleet:
             reconnect_time_wait=0.2,
             pending_size=256 * 1024 * 1024,
             reconnected_cb=self._on_reconnect,
+            **self.auth.options(),
         )
         self._tasks = [
             asyncio.create_task(self._ack_loop()),
@@ -515,7 +529,9 @@ class Fleet:
             now = time.time()
             for host_id, statuses in acks.items():
                 report = pb.StatusReport(host_id=host_id, statuses=statuses, sent_at=now)
-                await self.nc.publish(subjects.STATUS, report.SerializeToString())
+                await self.nc.publish(
+                    subjects.of_host(subjects.STATUS, host_id), report.SerializeToString()
+                )
                 self.acks_sent += len(statuses)
 
     async def _heartbeat_loop(self) -> None:
@@ -530,7 +546,10 @@ class Fleet:
                         host_id=host.host_id, sent_at=time.time(), applied_seq=host.stream.seq
                     )
                     with contextlib.suppress(nats.errors.Error):
-                        await self.nc.publish(subjects.HEARTBEAT, beat.SerializeToString())
+                        await self.nc.publish(
+                            subjects.of_host(subjects.HEARTBEAT, host.host_id),
+                            beat.SerializeToString(),
+                        )
 
     # -- observation -------------------------------------------------------------------------
     def all_synced(self) -> bool:
@@ -541,9 +560,13 @@ class Fleet:
 
 
 async def run_fleet(
-    nats_url: str, count: int, prefix: str, progress: Callable[[int], None] | None = None
+    nats_url: str,
+    count: int,
+    prefix: str,
+    progress: Callable[[int], None] | None = None,
+    auth: NatsAuth = OPEN,
 ) -> Fleet:
     """Start a fleet and return it once every host registered (used by `alcor sim`)."""
-    fleet = Fleet(nats_url, count, prefix)
+    fleet = Fleet(nats_url, count, prefix, auth=auth)
     await fleet.start(progress)
     return fleet

@@ -170,7 +170,7 @@ class StatusIntake:
 
     async def start(self) -> None:
         self.sub = await self.nc.subscribe(
-            subjects.STATUS, subjects.SERVER_QUEUE, cb=self._on_report
+            subjects.every(subjects.STATUS), subjects.SERVER_QUEUE, cb=self._on_report
         )
         self.tasks = [
             asyncio.create_task(self.batcher.run()),
@@ -187,7 +187,10 @@ class StatusIntake:
 
     async def _on_report(self, msg: nats.aio.msg.Msg) -> None:
         report = pb.StatusReport.FromString(msg.data)
-        if self.touch is not None and report.host_id:
+        if not subjects.sent_by(msg.subject, report.host_id):
+            log.warning("status report on %s for another host dropped", msg.subject)
+            return
+        if self.touch is not None:
             self.touch(report.host_id)
         for st in report.statuses:
             self.batcher.put((report.host_id, st, report.sent_at))

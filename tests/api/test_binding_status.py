@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from alcor.lab.server_process import AlcorServer
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.sim import Fleet
 from tests.api.conftest import member_headers, neutron_error
 from tests.support.waiting import wait_for
@@ -21,7 +22,8 @@ from tests.support.waiting import wait_for
 def fleet(server: AlcorServer) -> Iterator[Fleet]:
     """Two simulated hosts on the server's embedded NATS, run on a loop in a thread."""
     loop = asyncio.new_event_loop()
-    hosts = Fleet(server.nats_url, 2, prefix="apitest")
+    creds = str(server.credentials("apitest", fleet=True))
+    hosts = Fleet(server.nats_url, 2, prefix="apitest", auth=NatsAuth(creds))
     loop.run_until_complete(hosts.start())
     runner = threading.Thread(target=loop.run_forever, daemon=True)
     runner.start()

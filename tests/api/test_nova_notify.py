@@ -18,6 +18,7 @@ import pytest
 
 from alcor.lab.server_process import AlcorServer, free_port
 from alcor.southbound.nova import NovaNotifier
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.sim import Fleet
 from tests.support.waiting import wait_for
 
@@ -135,7 +136,8 @@ def test_vif_plugged_unplugged_deleted_reach_nova(nova: str) -> None:
     env = {"ALCOR_NOVA_URL": nova, "ALCOR_NOVA_TOKEN": "secret", "ALCOR_NOVA_SEND_INTERVAL": "0.2"}
     with AlcorServer(extra_env=env) as server:
         loop = asyncio.new_event_loop()
-        fleet = Fleet(server.nats_url, 1, prefix="novah")
+        creds = str(server.credentials("novah", fleet=True))
+        fleet = Fleet(server.nats_url, 1, prefix="novah", auth=NatsAuth(creds))
         loop.run_until_complete(fleet.start())
         runner = threading.Thread(target=loop.run_forever, daemon=True)
         runner.start()

@@ -55,7 +55,7 @@ def api(server: AlcorServer) -> Iterator[Api]:
 def lab(server: AlcorServer, api: Api) -> Iterator[Lab]:
     lab = Lab("e" + secrets.token_hex(3))
     try:
-        lab.up(3, server.nats_url)
+        lab.up(3, server.nats_url, credentials=server.credentials)
         wait_for(
             lambda: all(api.agents().get(h, {}).get("alive") for h in lab.hosts),
             30,

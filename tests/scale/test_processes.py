@@ -21,6 +21,7 @@ import pytest
 
 from alcor.lab.server_process import AlcorServer
 from alcor.southbound.nats_server import NatsServer, binary, exited, free_port
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.sim import Fleet
 from tests.scale import conftest as scale
 from tests.support.waiting import wait_for
@@ -120,7 +121,7 @@ def test_kill_9_takes_the_nats_server_along_and_a_leftover_is_replaced() -> None
 async def port_goes_active(server: AlcorServer) -> None:
     """The server works end to end through its own nats-server: a port bound to a simulated
     host turns ACTIVE."""
-    fleet = Fleet(server.nats_url, 1, "proc")
+    fleet = Fleet(server.nats_url, 1, "proc", auth=NatsAuth(str(server.credentials("proc", True))))
     await fleet.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 from alcor.config import ServerSettings
-from alcor.southbound.nats_server import free_port
+from alcor.southbound.nats_server import add_users, free_port
+from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.service import Southbound
 from alcor.southbound.sim import Fleet
 from alcor.store.db import Database
@@ -21,7 +22,8 @@ def test_embedded_nats_is_started_restarted_and_stopped(sb_db: Database, tmp_pat
         await service.start()
         embedded = service.nats_server
         assert embedded is not None and embedded.alive()
-        fleet = Fleet(service.nats_url, 1, "emb")
+        (creds,) = add_users(embedded.work_dir, "fleets", ["emb"], tmp_path / "creds")
+        fleet = Fleet(service.nats_url, 1, "emb", auth=NatsAuth(str(creds)))
         await fleet.start()
         try:
             nid, sid = sb_db.write_sync(rows.new_network, 400)
