@@ -82,9 +82,17 @@ class Scratch:
         self.groups: list[str] = []
         self.networks: list[str] = []
 
-    def network(self, name: str, cidr: str, gateway_ip: str) -> dict[str, Any]:
-        """A network with one IPv4 subnet."""
-        net = self.api.create("network", name=f"{self.lab.prefix}-{name}")
+    def network(
+        self,
+        name: str,
+        cidr: str,
+        gateway_ip: str,
+        net_attrs: dict[str, Any] | None = None,
+        **subnet_attrs: Any,
+    ) -> dict[str, Any]:
+        """A network (with `net_attrs`) with one IPv4 subnet (with `subnet_attrs`); its
+        delete takes the subnet along."""
+        net = self.api.create("network", name=f"{self.lab.prefix}-{name}", **(net_attrs or {}))
         self.networks.append(net["id"])
         self.api.create(
             "subnet",
@@ -93,6 +101,7 @@ class Scratch:
             ip_version=4,
             cidr=cidr,
             gateway_ip=gateway_ip,
+            **subnet_attrs,
         )
         return net
 

@@ -51,41 +51,23 @@ def boot(scratch: Scratch, name: str, host: str, net: dict[str, Any], n: int, **
 @pytest.fixture(scope="module")
 def nets(api: Api, lab: Lab) -> Iterator[dict[str, dict[str, Any]]]:
     """Networks A and B, both 10.1.0.0/24 (A with DNS, domain and a host route)."""
-    made: list[tuple[str, str]] = []
+    scratch = Scratch(api, lab)
     try:
-        out: dict[str, dict[str, Any]] = {}
-        for key, extra_net, extra_sub in (
-            (
+        out = {
+            "A": scratch.network(
                 "A",
+                CIDR,
+                "10.1.0.1",
                 {"dns_domain": "alcor.test"},
-                {
-                    "dns_nameservers": ["10.1.0.53"],
-                    "host_routes": [{"destination": "10.9.0.0/16", "nexthop": "10.1.0.254"}],
-                },
+                dns_nameservers=["10.1.0.53"],
+                host_routes=[{"destination": "10.9.0.0/16", "nexthop": "10.1.0.254"}],
             ),
-            ("B", {}, {}),
-        ):
-            net = api.create("network", name=f"{lab.prefix}-{key}", **extra_net)
-            made.append(("network", net["id"]))
-            sub = api.create(
-                "subnet",
-                network_id=net["id"],
-                name=f"{lab.prefix}-{key}",
-                ip_version=4,
-                cidr=CIDR,
-                gateway_ip="10.1.0.1",
-                **extra_sub,
-            )
-            made.append(("subnet", sub["id"]))
-            out[key] = net
+            "B": scratch.network("B", CIDR, "10.1.0.1"),
+        }
         assert out["A"]["mtu"] == 1450
         yield out
     finally:
-        for kind, rid in reversed(made):
-            try:
-                api.delete(kind, rid, missing_ok=True)
-            except Exception as exc:  # teardown must go on
-                print(f"cleanup of {kind} {rid}: {exc}")
+        scratch.cleanup()
 
 
 @pytest.fixture(scope="module")

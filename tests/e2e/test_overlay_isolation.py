@@ -128,31 +128,14 @@ class Underlay:
 @pytest.fixture(scope="module")
 def nets(api: Api, lab: Lab) -> Iterator[dict[str, dict[str, Any]]]:
     """Network A (VXLAN) and network B (Geneve), admin-made, both 10.77.0.0/24, ids automatic."""
-    made: list[tuple[str, str]] = []
+    scratch = Scratch(api, lab)
     try:
-        out: dict[str, dict[str, Any]] = {}
-        for key, net_type in (("A", "vxlan"), ("B", "geneve")):
-            net = api.create(
-                "network", name=f"{lab.prefix}-ov{key}", **{"provider:network_type": net_type}
-            )
-            made.append(("network", net["id"]))
-            sub = api.create(
-                "subnet",
-                network_id=net["id"],
-                name=f"{lab.prefix}-ov{key}",
-                ip_version=4,
-                cidr=CIDR,
-                gateway_ip="10.77.0.1",
-            )
-            made.append(("subnet", sub["id"]))
-            out[key] = net
-        yield out
+        yield {
+            key: scratch.network(f"ov{key}", CIDR, "10.77.0.1", {"provider:network_type": net_type})
+            for key, net_type in (("A", "vxlan"), ("B", "geneve"))
+        }
     finally:
-        for kind, rid in reversed(made):
-            try:
-                api.delete(kind, rid, missing_ok=True)
-            except Exception as exc:  # teardown must go on
-                print(f"cleanup of {kind} {rid}: {exc}")
+        scratch.cleanup()
 
 
 @pytest.fixture(scope="module")
