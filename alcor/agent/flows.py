@@ -378,18 +378,23 @@ def _ipv4_bytes(addr: str) -> bytes | None:
         return None
 
 
-def neighbor_spec(neighbor: pb.NeighborState, remote: bool) -> NeighborSpec:
+def neighbor_spec(
+    neighbor: pb.NeighborState, remote: bool, pair_ips: Iterable[str] = ()
+) -> NeighborSpec:
     """The flows of one neighbour entry, as data (raises ValueError for a malformed MAC/IP).
 
     `remote` is False for ports bound to this host: their delivery flows belong to the port.
+    `pair_ips` are allowed-address-pair addresses the ARP responder answers for this port
+    too (the model picks those only this port claims, see `model.NeighborSet`).
     """
     mac = neighbor.mac_address.lower()
     fixed = neighbor.fixed_ips
-    if len(fixed) == 1:  # the common case, without the generic loop
+    if len(fixed) == 1 and not pair_ips:  # the common case, without the generic loop
         ip = _ipv4_bytes(fixed[0].ip_address)
         ips: tuple[bytes, ...] = (ip,) if ip else ()
     else:
-        ips = tuple(dict.fromkeys(ip for f in fixed if (ip := _ipv4_bytes(f.ip_address))))
+        addrs = [f.ip_address for f in fixed] + list(pair_ips)
+        ips = tuple(dict.fromkeys(ip for a in addrs if (ip := _ipv4_bytes(a))))
     raw_mac = mac_bytes(mac)
     tunnel = b""
     l2: tuple[bytes, ...] = ()

@@ -35,12 +35,19 @@ log = logging.getLogger(__name__)
 
 
 class NeighborSet:
-    """One network's neighbour table, with a count of entries per remote VTEP (flood list)."""
+    """One network's neighbour table, with a count of entries per remote VTEP (flood list)
+    and who claims each allowed-address-pair address.
+
+    The ARP responder answers for a pair address only while exactly one port claims it with
+    its own MAC: a VRRP address shared by two ports must reach whichever holds it now, so its
+    ARP keeps being flooded and answered by that VM.
+    """
 
     def __init__(self, host_id: str) -> None:
         self.host_id = host_id
         self.entries: dict[str, pb.NeighborState] = {}
         self.vteps: Counter[str] = Counter()
+        self.claims: dict[str, set[str]] = {}  # pair address -> ports claiming it
 
     def _count(self, entry: pb.NeighborState | None, step: int) -> None:
         if entry is not None and entry.host_id != self.host_id and entry.tunnel_ip:
@@ -48,19 +55,57 @@ class NeighborSet:
             if self.vteps[entry.tunnel_ip] <= 0:
                 del self.vteps[entry.tunnel_ip]
 
-    def apply(self, entry: pb.NeighborState) -> bool:
+    @staticmethod
+    def _pair_ips(entry: pb.NeighborState | None) -> set[str]:
+        """Host addresses an entry's pairs claim with the port's own MAC."""
+        if entry is None:
+            return set()
+        mac = entry.mac_address.lower()
+        return {
+            p.ip_address
+            for p in entry.allowed_address_pairs
+            if "/" not in p.ip_address and (p.mac_address or mac).lower() == mac
+        }
+
+    def _claim(self, pid: str, old: set[str], new: set[str]) -> set[str]:
+        """Move `pid`'s claims from `old` to `new`; returns the other ports whose answers
+        change (an address whose claimants went from one to several, or back)."""
+        touched: set[str] = set()
+        for ip in old ^ new:
+            holders = self.claims.setdefault(ip, set())
+            before = len(holders)
+            if ip in new:
+                holders.add(pid)
+            else:
+                holders.discard(pid)
+            if (before == 1) != (len(holders) == 1):
+                touched |= holders - {pid}
+            if not holders:
+                del self.claims[ip]
+        return touched
+
+    def apply(self, entry: pb.NeighborState) -> set[str] | None:
+        """Apply one entry; None if nothing changed, else the other ports whose answers
+        change with it."""
         old = self.entries.get(entry.port_id)
         if not guarded_apply(self.entries, entry.port_id, entry):
-            return False
+            return None
+        new = self.entries.get(entry.port_id)
         self._count(old, -1)
-        self._count(self.entries.get(entry.port_id), +1)
-        return True
+        self._count(new, +1)
+        return self._claim(entry.port_id, self._pair_ips(old), self._pair_ips(new))
 
     def replace(self, entries: Iterable[pb.NeighborState]) -> None:
         self.entries = {e.port_id: e for e in entries if e.op == pb.UPSERT}
         self.vteps = Counter()
+        self.claims = {}
         for entry in self.entries.values():
             self._count(entry, +1)
+            self._claim(entry.port_id, set(), self._pair_ips(entry))
+
+    def unique_pairs(self, entry: pb.NeighborState) -> list[str]:
+        """The pair addresses the responder answers for this entry (only it claims them)."""
+        return sorted(ip for ip in self._pair_ips(entry) if self.claims.get(ip) == {entry.port_id})
 
 
 class HostModel:
@@ -144,8 +189,10 @@ class HostModel:
         table = self.table(delta.network_id)
         dirty: set[Owner] = set()
         for entry in delta.neighbors:
-            if table.apply(entry):
+            others = table.apply(entry)
+            if others is not None:
                 dirty.add(("neigh", delta.network_id, entry.port_id))
+                dirty.update(("neigh", delta.network_id, pid) for pid in others)
         if dirty:
             dirty.add(("net", delta.network_id))
         return dirty
@@ -310,7 +357,8 @@ class HostModel:
                     yield pid, None
                     continue
                 try:
-                    yield pid, spec(entry, entry.host_id != host_id and pid not in ports)
+                    pairs = table.unique_pairs(entry) if entry.allowed_address_pairs else ()
+                    yield pid, spec(entry, entry.host_id != host_id and pid not in ports, pairs)
                 except ValueError as exc:
                     log.warning("neighbour %s of network %s: %s", pid, network_id, exc)
                     yield pid, None

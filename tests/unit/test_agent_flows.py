@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import struct
 
 from os_ken.lib.packet import dhcp, ethernet, ipv4, packet, udp
@@ -171,3 +172,47 @@ def test_dhcp_offer_carries_lease_options_and_extra_opts() -> None:
     assert opts[121] == bytes([16, 10, 9, 10, 0, 0, 254, 0, 10, 0, 0, 1])
     assert opts[42] == bytes([10, 0, 0, 123]) and opts[6] == bytes([10, 0, 0, 53])
     assert agent_dhcp.build_reply(_discover("fa:16:3e:99:99:99"), MAC, lease) is None
+
+
+def test_arp_answers_for_a_pair_address_only_while_one_port_claims_it() -> None:
+    """A VIP that one port holds as an allowed address pair is answered by the responder; a
+    VRRP address claimed by two ports is not (its ARP floods to whichever holds it now)."""
+
+    def entry(pid: str, mac: str, revision: int = 1) -> pb.NeighborState:
+        return pb.NeighborState(
+            port_id=pid,
+            revision=revision,
+            network_id="n1",
+            mac_address=mac,
+            host_id="h2",
+            tunnel_ip="198.18.0.2",
+            fixed_ips=[pb.FixedIp(ip_address=f"10.0.0.{mac[-1]}")],
+            allowed_address_pairs=[pb.AddressPair(ip_address="10.0.0.100")],
+        )
+
+    m = HostModel("h1")
+    m.replace_host_state(
+        pb.HostGoalState(host_id="h1", seq=1, ports=[port()], networks=[NET], subnets=[SUBNET]), 0
+    )
+    m.replace_table(
+        pb.NeighborTable(network_id="n1", seq=1, neighbors=[entry("a", "fa:16:3e:00:00:01")])
+    )
+
+    def answers(pid: str) -> set[str]:
+        update = m.neighbor_updates({"n1": {pid}})["n1"]
+        assert update is not None
+        [(_, spec)] = list(update.specs([pid]))
+        return {socket.inet_ntoa(ip) for ip in spec.ips} if spec else set()
+
+    assert answers("a") == {"10.0.0.1", "10.0.0.100"}
+    second = pb.NeighborDelta(
+        network_id="n1", seq=2, prev_seq=1, neighbors=[entry("b", "fa:16:3e:00:00:02")]
+    )
+    dirty = m.apply_neighbor_delta(second)
+    assert ("neigh", "n1", "a") in dirty  # a's answer changes: the VIP is shared now
+    assert answers("a") == {"10.0.0.1"} and answers("b") == {"10.0.0.2"}
+    gone = pb.NeighborState(port_id="b", revision=2, op=pb.DELETE, network_id="n1")
+    dirty = m.apply_neighbor_delta(
+        pb.NeighborDelta(network_id="n1", seq=3, prev_seq=2, neighbors=[gone])
+    )
+    assert ("neigh", "n1", "a") in dirty and answers("a") == {"10.0.0.1", "10.0.0.100"}
