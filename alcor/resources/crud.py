@@ -386,6 +386,7 @@ def _log(uow: UnitOfWork, res: Resource, item: Item, op: str, old_host: str | No
     if not res.logged:
         return
     network_id, host_id = res.hooks.change_scope(item)
+    parent = res.parent_attr()
     uow.log(
         res.name,
         item["id"],
@@ -395,6 +396,7 @@ def _log(uow: UnitOfWork, res: Resource, item: Item, op: str, old_host: str | No
         host_id=host_id,
         old_host_id=old_host,
         project_id=item.get("project_id"),
+        parent_id=item.get(parent) if parent is not None else None,
     )
 
 

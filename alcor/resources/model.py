@@ -72,6 +72,7 @@ class Ref:
     owned: bool = False  # the caller must own the target (or be an admin)
     same_project: bool = False  # the target must be in the item's project, whoever asks
     through: sa.Column[Any] | None = None
+    owner: bool = False  # what the item belongs to: logged as the change's parent (`parent`)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +105,9 @@ class Attr:
 def parent(name: str, target: str, **ref: Any) -> Attr:
     """The required, indexed reference of an item to what it belongs to (a subnet's network,
     a rule's group): `Ref(target, **ref)` on a UUID attribute given at create time."""
-    return Attr(name, kinds.Uuid(), post=True, required=True, index=True, ref=Ref(target, **ref))
+    return Attr(
+        name, kinds.Uuid(), post=True, required=True, index=True, ref=Ref(target, owner=True, **ref)
+    )
 
 
 def standard_attrs(project_scoped: bool = True, omit: tuple[str, ...] = ()) -> list[Attr]:
@@ -245,6 +248,13 @@ class Resource:
     def refs(self) -> list[Attr]:
         """The attributes that point at other resources."""
         return self.memo("refs", lambda: [a for a in self.attrs.values() if a.ref])
+
+    def parent_attr(self) -> str | None:
+        """The attribute naming what an item belongs to (declared with `parent`), if any."""
+        found: str | None = self.memo(
+            "parent", lambda: next((a.name for a in self.refs() if a.ref and a.ref.owner), None)
+        )
+        return found
 
     def referrers(self) -> list[tuple[Resource, Attr]]:
         """Every (kind, attribute) that points at this kind, refusals first: a delete is

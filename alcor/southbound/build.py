@@ -322,34 +322,6 @@ def load_groups(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Securit
     return out
 
 
-def _lookup(
-    conn: sa.Connection, key: sa.Column[Any], value: sa.Column[Any], ids: Iterable[str]
-) -> dict[str, str]:
-    """key -> value of the rows whose `key` is in ids (one value per key)."""
-    rows = rows_in(conn, sa.select(key, value), key, ids)
-    return {r[key.name]: r[value.name] for r in rows}
-
-
-def _lookup_all(
-    conn: sa.Connection, key: sa.Column[Any], value: sa.Column[Any], ids: Iterable[str]
-) -> dict[str, list[str]]:
-    """key -> every value of the rows whose `key` is in ids."""
-    out: dict[str, list[str]] = {}
-    for r in rows_in(conn, sa.select(key, value), key, ids):
-        out.setdefault(r[key.name], []).append(r[value.name])
-    return out
-
-
-def rule_groups(conn: sa.Connection, rule_ids: Iterable[str]) -> dict[str, str]:
-    """rule id -> the group it belongs to (rules that still exist)."""
-    return _lookup(conn, rules_t.c.id, rules_t.c.security_group_id, rule_ids)
-
-
-def project_groups(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, list[str]]:
-    """project id -> its groups' ids (index on project_id)."""
-    return _lookup_all(conn, groups_t.c.project_id, groups_t.c.id, project_ids)
-
-
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
     """group id -> hosts that have at least one port bound in it (membership index)."""
     stmt = (
@@ -375,16 +347,6 @@ def load_acls(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.NetworkAc
     for r in rows_in(conn, stmt, acl_rules_t.c.network_acl_id, out):
         out[r["network_acl_id"]].rules.append(acl_rule_state(r))
     return out
-
-
-def acl_rule_acls(conn: sa.Connection, rule_ids: Iterable[str]) -> dict[str, str]:
-    """ACL rule id -> the ACL it belongs to (rules that still exist)."""
-    return _lookup(conn, acl_rules_t.c.id, acl_rules_t.c.network_acl_id, rule_ids)
-
-
-def project_acls(conn: sa.Connection, project_ids: Iterable[str]) -> dict[str, list[str]]:
-    """project id -> its ACLs' ids (index on project_id)."""
-    return _lookup_all(conn, acls_t.c.project_id, acls_t.c.id, project_ids)
 
 
 def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:

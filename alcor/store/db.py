@@ -95,8 +95,10 @@ class UnitOfWork:
         host_id: str | None = None,
         old_host_id: str | None = None,
         project_id: str | None = None,
+        parent_id: str | None = None,
     ) -> None:
-        """Record a change for the southbound compiler (written at commit)."""
+        """Record a change for the southbound compiler (written at commit). `parent_id` names
+        what the resource belongs to, so a deleted rule still says which group it left."""
         self.changes.append(
             {
                 "resource": resource,
@@ -107,6 +109,7 @@ class UnitOfWork:
                 "host_id": host_id or None,
                 "old_host_id": old_host_id or None,
                 "project_id": project_id,
+                "parent_id": parent_id,
             }
         )
 

@@ -38,6 +38,7 @@ changelog = sa.Table(
     sa.Column("network_id", sa.String(36)),  # network the resource belongs to, if any
     sa.Column("host_id", sa.String(255)),  # host the resource is bound to (after the change)
     sa.Column("old_host_id", sa.String(255)),  # host it was bound to before (rebind/unbind)
+    sa.Column("parent_id", sa.String(36)),  # what the resource belongs to (a rule's group)
     sa.Column("project_id", sa.String(255)),
 )
 

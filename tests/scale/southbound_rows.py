@@ -202,13 +202,14 @@ def new_rule(uow: UnitOfWork, gid: str, values: dict[str, Any] | None = None) ->
             **row,
         )
     )
-    uow.log("security_group_rule", rid, "create", 0, project_id=PROJECT)
+    uow.log("security_group_rule", rid, "create", 0, project_id=PROJECT, parent_id=gid)
     return rid
 
 
 def delete_rule(uow: UnitOfWork, rid: str) -> None:
+    gid = uow.execute(sa.select(rules.c.security_group_id).where(rules.c.id == rid)).scalar()
     uow.execute(rules.delete().where(rules.c.id == rid))
-    uow.log("security_group_rule", rid, "delete", 0, project_id=PROJECT)
+    uow.log("security_group_rule", rid, "delete", 0, project_id=PROJECT, parent_id=gid)
 
 
 def port_row(db: Database, pid: str) -> Any:

@@ -122,8 +122,8 @@ def test_a_rule_change_goes_once_to_exactly_the_hosts_with_a_port_in_its_group(
         )
     db.write_sync(rows.delete_rule, rid)
     batch = compile_and_advance(db)
-    # The log does not say which group lost the rule: every held group of the project goes.
-    assert set(batch.messages) == {subjects.host(h) for h in ("h1", "h2", "h3")}
+    # The log row names the group the rule left: only its hosts hear of it.
+    assert set(batch.messages) == {subjects.host("h1"), subjects.host("h2")}
     web_now = [g for g in batch.messages[subjects.host("h1")].security_groups if g.id == web]
     assert [list(g.rules) for g in web_now] == [[]]
 
@@ -342,7 +342,7 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(db: Database) -> None:
     # log, ports, provisioning, published address-set members, networks, subnets, tunnel IPs,
     # groups, their rules, hosts per network, ports per host, rules' groups, hosts per group,
     # subject seqs: one query each, for 3 ports as for 300
-    assert queries_for(3, 110) == queries_for(300, 111) == 14
+    assert queries_for(3, 110) == queries_for(300, 111) == 13
 
 
 def test_a_loader_refuses_ids_nobody_wanted(db: Database) -> None:
@@ -405,7 +405,7 @@ def _new_acl_rule(uow: UnitOfWork, aid: str, number: int, values: dict[str, Any]
             **row,
         )
     )
-    uow.log("network_acl_rule", rid, "create", 0, project_id=rows.PROJECT)
+    uow.log("network_acl_rule", rid, "create", 0, project_id=rows.PROJECT, parent_id=aid)
     return rid
 
 
@@ -484,17 +484,17 @@ def test_an_acl_goes_with_its_port_and_its_rules_only_where_it_filters(db: Datab
     assert not msg.ports and [a.id for a in msg.network_acls] == [web]
     [rule] = msg.network_acls[0].rules
     assert (rule.protocol, rule.port_range_min, rule.port_range_max) == ("6", 22, 22)
-    # a deleted rule names no ACL: every ACL of its project that a host uses goes again
+    # a deleted rule's log row still names its ACL: only the hosts using that ACL hear of it
     db.write_sync(
         lambda uow: (
             uow.execute(build.acl_rules_t.delete().where(build.acl_rules_t.c.id == rid)),
-            uow.log("network_acl_rule", rid, "delete", 0, project_id=rows.PROJECT),
+            uow.log("network_acl_rule", rid, "delete", 0, project_id=rows.PROJECT, parent_id=web),
         )
     )
     batch = compile_and_advance(db)
+    assert set(batch.messages) == {subjects.host("h1")}
     assert [a.id for a in batch.messages[subjects.host("h1")].network_acls] == [web]
     assert not batch.messages[subjects.host("h1")].network_acls[0].rules
-    assert [a.id for a in batch.messages[subjects.host("h2")].network_acls] == [default]
 
 
 def test_an_association_change_resends_the_networks_bound_ports(db: Database) -> None:

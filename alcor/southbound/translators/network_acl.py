@@ -61,5 +61,5 @@ def _resend_ports(by_net: dict[str, LogRow], ctx: Context, out: Output) -> None:
 
 TRANSLATORS = (
     Translator("network_acl", plan_acls),
-    Translator("network_acl_rule", rules.planner(build.acl_rule_acls, build.project_acls, _send)),
+    Translator("network_acl_rule", rules.planner(_send)),
 )

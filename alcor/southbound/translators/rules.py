@@ -2,10 +2,9 @@
 that hold it, and a rule change re-renders its parent, once per batch.
 
 Shared because both kinds are held and logged alike: a host holds a parent for its ports and
-gets it whole, and rules log no scope, so the parent is found from the rule's row. A deleted
-rule's row is gone and its change-log row does not name its parent, so a rule delete
-re-renders every parent of the rule's project (a rule's project is its parent's): more hosts
-than the one parent's, never a host too few.
+gets it whole. A rule's change-log row names its parent (`parent_id`, from the declared
+`parent` reference), deleted rules included, so a rule change reaches exactly the hosts that
+hold its group or ACL.
 """
 
 from __future__ import annotations
@@ -46,33 +45,11 @@ def sender(
     return send
 
 
-def planner(
-    parents: Callable[[sa.Connection, Iterable[str]], Mapping[str, str]],
-    projects: Callable[[sa.Connection, Iterable[str]], Mapping[str, list[str]]],
-    send: Send,
-) -> Callable[[Sequence[LogRow], Context], Render]:
-    """The `plan` of a rule kind: `parents` maps rule ids to their parent, `projects` project
-    ids to their parents' ids, `send` renders the changed parents."""
+def planner(send: Send) -> Callable[[Sequence[LogRow], Context], Render]:
+    """The `plan` of a rule kind: `send` renders the changed parents."""
 
     def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
-        last = {r["resource_id"]: r for r in changes}
-        ctx.rows(parents).want(last)
-        ctx.rows(projects).want(
-            r["project_id"] for r in last.values() if r["op"] == "delete" and r["project_id"]
-        )
-        return functools.partial(render, last, ctx)
-
-    def render(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
-        owner = ctx.rows(parents)
-        by_project = ctx.rows(projects)
-        changed: dict[str, LogRow] = {}
-        for rid, change in last.items():
-            parent = owner.get(rid)
-            if parent is not None:
-                changed[parent] = change
-            elif change["op"] == "delete" and change["project_id"]:
-                for parent in by_project.get(change["project_id"]) or ():
-                    changed[parent] = change
-        send(changed, ctx, out)
+        changed = {r["parent_id"]: r for r in changes if r["parent_id"]}
+        return functools.partial(send, changed, ctx)
 
     return plan

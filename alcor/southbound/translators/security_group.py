@@ -32,7 +32,5 @@ def plan_groups(changes: Sequence[LogRow], ctx: Context) -> Render:
 
 TRANSLATORS = (
     Translator("security_group", plan_groups),
-    Translator(
-        "security_group_rule", rules.planner(build.rule_groups, build.project_groups, _send)
-    ),
+    Translator("security_group_rule", rules.planner(_send)),
 )
