@@ -5,9 +5,8 @@ effective ACL (`PortState.network_acl_id`: the port's own, else its first fixed 
 else its network's default, computed by `build`'s port loaders); the port translator sends it
 with the port.
 
-A rule change re-renders its ACL, once per batch, to exactly the hosts using it
-(`build.hosts_using_acls`); a rule delete, whose log row names no ACL, every ACL of its
-project that hosts use (`rules`, as for security-group rules).
+A rule change (a delete too: its log row names its ACL) re-renders its ACL, once per batch,
+to exactly the hosts using it (`build.hosts_using_acls`, `rules`).
 
 An ACL change may have moved subnets or ports between ACLs, which changes the effective ACL of
 ports that the log does not name (nor can it: the old associations are gone), so the bound

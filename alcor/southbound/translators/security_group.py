@@ -7,9 +7,8 @@ those hosts (`build.hosts_in_groups`, on the membership table). Rules naming a r
 not expand its members: hosts follow that group's address set on its own subject.
 
 A group delete goes nowhere: a group in use by a port cannot be deleted, and a host forgets a
-group with its last port in it. A deleted rule's row is gone and its change-log row does not
-name its group, so a rule delete re-renders every group of the rule's project that hosts hold
-(a rule's project is its group's): more hosts than the one group's, never a host too few.
+group with its last port in it. A rule's change-log row names its group (`parent_id`), a
+deleted rule's too, so a rule delete reaches exactly the group's hosts.
 """
 
 from __future__ import annotations
