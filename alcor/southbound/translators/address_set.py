@@ -53,7 +53,11 @@ def _remember(now: dict[str, Members], uow: UnitOfWork) -> None:
 
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
-    last = {r["resource_id"]: r for r in changes}
+    last: dict[str, LogRow] = {}
+    for r in changes:
+        if r["op"] == "create" and not r["host_id"]:
+            continue  # an unbound new port is in no set: nothing to load, nothing to publish
+        last[r["resource_id"]] = r
     ctx.want(last, build.load_ports, published)
     return functools.partial(_render, last, ctx)
 
