@@ -30,14 +30,18 @@ def sender(
     (`hosts`), in the HostDelta's repeated field `held`."""
 
     def send(changed: dict[str, LogRow], ctx: Context, out: Output) -> None:
-        ctx.want(changed, load, hosts)
-        states = ctx.rows(load)
+        # Hosts first: a parent no host holds (a group nobody's bound port is in yet, while its
+        # rules are being written one by one) is not loaded at all, rules and all.
+        ctx.want(changed, hosts)
         where = ctx.rows(hosts)
+        holders = {pid: hs for pid in changed if (hs := where.get(pid))}
+        ctx.want(holders, load)
+        states = ctx.rows(load)
         for pid, change in sorted(changed.items()):
-            state = states.get(pid)
+            state = states.get(pid) if pid in holders else None
             if state is None:
                 continue
-            for h in sorted(where.get(pid) or ()):
+            for h in sorted(holders[pid]):
                 carried = held(out.delta(HOSTS, h, change))
                 if all(s.id != pid for s in carried):  # the port translator may have sent it
                     carried.append(state)
