@@ -3,7 +3,7 @@
 Like `flows`, nothing here touches OVS: small typed inputs (rules, groups, a port's ofport and
 groups, remote groups' address sets) map to flows of the reserved tables 20/21 (egress) and
 60/61 (ingress), so every case is unit-testable and a resync recomputes the identical set.
-The same normalised rule drives the flows and `stale_connections`, which picks the
+The same normalised rule drives the flows and `stale_of_ports`, which picks the
 conntrack entries a rule or member change no longer allows (Neutron's OVS firewall cuts
 those connections too; the agent flushes them with `flush_args`).
 
@@ -37,7 +37,7 @@ table  priority  flows (per port P unless said otherwise)
 60     100       reg7=P,ip|ipv6 -> ct(table=61,zone=reg7) (stateless: -> 61)
 60     1         reg7=P -> drop (other non-IP)
 61     ...       as 21 with reg7, delivering with output:reg7; an ingress commit sets
-                 ct_mark bit 0, which tells `stale_connections` the direction
+                 ct_mark bit 0, which tells `stale_of_ports` the direction
 =====  ========  ==================================================================
 
 Priorities against OVS's conjunction rules (ovs-fields(7), lib/classifier.c): a conjunctive
@@ -217,7 +217,7 @@ class _Rule(NamedTuple):
 
 
 def _normalize(rule: SgRule) -> _Rule:
-    """A rule in the form both `port_flows` and `stale_connections` read; ValueError for
+    """A rule in the form both `port_flows` and `stale_of_ports` read; ValueError for
     what Neutron's API refuses."""
     if rule.direction not in SIDES or rule.ethertype not in L3:
         raise ValueError(f"bad direction/ethertype in {rule}")
@@ -570,25 +570,19 @@ def _admits(rule: _Rule, entry: CtEntry, members: Mapping[str, list[Network]]) -
     return True
 
 
-def stale_connections(
-    entries: Iterable[CtEntry], port: SgPort, address_sets: Iterable[AddressSet]
-) -> list[CtEntry]:
-    """The entries of the port's zone that its current rules and address sets no longer
-    allow: what the agent flushes after a rule or member goes, as Neutron cuts them.
-
-    The direction comes from the ingress commit's ct_mark bit. A port without port security
-    has nothing checked (nothing is returned); a stateless port uses no conntrack, so all of
-    its zone is leftovers. SCTP/DCCP/UDP-Lite entries of the userspace conntrack have no
-    ports, so only their protocol and address are checked.
-    """
-    return stale_of_ports(entries, [port], address_sets)
-
-
 def stale_of_ports(
     entries: Iterable[CtEntry], ports: Iterable[SgPort], address_sets: Iterable[AddressSet]
 ) -> list[CtEntry]:
-    """`stale_connections` of many ports at once: the members are parsed once and each
-    port looks only at its own zone's entries (a host has one dump for all its ports)."""
+    """The entries of these ports' zones that their current rules and address sets no longer
+    allow: what the agent flushes after a rule or member goes, as Neutron cuts them. One dump
+    serves all of a host's ports: the members are parsed once and each port looks only at
+    its own zone's entries.
+
+    The direction comes from the ingress commit's ct_mark bit. A port without port security
+    has nothing checked; a stateless port uses no conntrack, so all of its zone is leftovers.
+    SCTP/DCCP/UDP-Lite entries of the userspace conntrack have no ports, so only their
+    protocol and address are checked.
+    """
     by_zone: dict[int, list[CtEntry]] = defaultdict(list)
     for entry in entries:
         by_zone[entry.zone].append(entry)

@@ -207,14 +207,20 @@ def neighbor_state(
     )
 
 
+def _protocol(stored: str | None) -> tuple[int | None, str]:
+    """A stored protocol as its number and as the goal state's text ("" = any)."""
+    number = protocols.number(stored)
+    return number, "" if number is None else str(number)
+
+
 def rule_state(row: sa.RowMapping) -> pb.SecurityGroupRuleState:
     """A rule with its protocol as a number and ICMP type/code apart from port ranges."""
-    number = protocols.number(row["protocol"])
+    number, protocol = _protocol(row["protocol"])
     rule = pb.SecurityGroupRuleState(
         id=row["id"],
         direction=row["direction"],
         ethertype=row["ethertype"] or "IPv4",
-        protocol="" if number is None else str(number),
+        protocol=protocol,
         remote_ip_prefix=row["normalized_cidr"] or "",
         remote_group_id=row["remote_group_id"] or "",
     )
@@ -231,12 +237,12 @@ def rule_state(row: sa.RowMapping) -> pb.SecurityGroupRuleState:
 
 def acl_rule_state(row: sa.RowMapping) -> pb.NetworkAclRuleState:
     """An ACL rule with its protocol as a number (the API keeps ICMP type/code apart)."""
-    number = protocols.number(row["protocol"])
+    _, protocol = _protocol(row["protocol"])
     rule = pb.NetworkAclRuleState(
         number=row["number"],
         direction=row["direction"],
         ethertype=row["ethertype"] or "IPv4",
-        protocol="" if number is None else str(number),
+        protocol=protocol,
         ip_prefix=row["ip_prefix"] or "",
         port_range_min=row["port_range_min"] or 0,
         port_range_max=row["port_range_max"] or 0,

@@ -439,7 +439,7 @@ def test_stale_connections_are_what_the_new_rules_no_longer_admit() -> None:
     )
     p2 = port(rules, ofport=2)
     clients = [AddressSet("clients", ("10.0.0.0/24", "fd00::1"))]
-    stale = sg.stale_connections(entries, p2, clients)
+    stale = sg.stale_of_ports(entries, [p2], clients)
     assert {(e.protocol, e.dport) for e in stale} == {
         (17, 5353),
         (58, 0),
@@ -449,11 +449,11 @@ def test_stale_connections_are_what_the_new_rules_no_longer_admit() -> None:
         (6, 8080),
     }
     assert all(e.zone == 2 and e.mark for e in stale)  # port 2's own echo out is allowed
-    members_gone = sg.stale_connections(entries, p2, [AddressSet("clients", ("10.0.0.0/24",))])
+    members_gone = sg.stale_of_ports(entries, [p2], [AddressSet("clients", ("10.0.0.0/24",))])
     assert (6, "fd00::1", 22) in {(e.protocol, e.src, e.dport) for e in members_gone}
-    assert sg.stale_connections(entries, port(security=False, ofport=2), clients) == []
+    assert sg.stale_of_ports(entries, [port(security=False, ofport=2)], clients) == []
     stateless = port(group(stateful=False), ofport=2)
-    assert len(sg.stale_connections(entries, stateless, clients)) == 10
+    assert len(sg.stale_of_ports(entries, [stateless], clients)) == 10
 
 
 def test_flush_args_render_each_entry_and_spare_ovs_versions_that_crash_on_icmpv6() -> None:
@@ -543,7 +543,7 @@ def test_flows_and_the_conntrack_check_agree_on_every_new_connection(
         zone=OFPORT,
         mark=sg.MARK_INGRESS if direction == "ingress" else 0,
     )
-    assert admitted == (sg.stale_connections([entry], p, sets) == [])
+    assert admitted == (sg.stale_of_ports([entry], [p], sets) == [])
 
 
 # -- real OVS ------------------------------------------------------------------------------------
