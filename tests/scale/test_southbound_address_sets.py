@@ -44,11 +44,12 @@ def test_a_join_reaches_exactly_the_following_hosts_once(
             before = fleet.group_received
             joined = sb_db.write_sync(rows.new_port, nid, sid, 9, "asg-00003", (admins,))
             await converged(sb_db, fleet)
+            # ports converge on the host subject; the address set travels apart on the group's
+            await wait_for(lambda: joined in fleet.group_views[admins].members)
             seq = fleet.group_views[admins].seq
             await wait_for(lambda: len(fleet.group_applies.get((admins, seq), {})) == 2)
             assert set(fleet.group_applies[(admins, seq)]) == following
             assert fleet.group_received - before == 2  # one delivery per following host
-            assert joined in fleet.group_views[admins].members
         finally:
             await fleet.stop()
             await service.stop()
