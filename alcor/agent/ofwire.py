@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import re
 import struct
 
 from alcor.agent import flows
+from alcor.agent.flows import Flow
 from alcor.agent.ofctl import OfctlError
 
 VERSION = 0x05  # OpenFlow 1.4, as the rest of the agent speaks it
@@ -50,6 +53,9 @@ OFPIT_GOTO_TABLE = 1
 OFPIT_APPLY_ACTIONS = 4
 OFPAT_OUTPUT = 0
 OFPAT_SET_FIELD = 25
+OFPAT_EXPERIMENTER = 0xFFFF
+NX_VENDOR_ID = 0x00002320
+NXAST_CONJUNCTION = 34
 
 HEADER = struct.Struct("!BBHI")
 FLOW_HEAD = struct.Struct("!BBHIQ")  # a flow_mod's header and cookie
@@ -214,6 +220,80 @@ def _rest(table: int, priority: int, command: int) -> bytes:
     return FLOW_MOD_REST.pack(
         0, table, command, 0, 0, priority, NO_BUFFER, OFPP_ANY, OFPG_ANY, 0, 0
     )
+
+
+# -- security-group member-address flows (`security.address_flows`) ----------------------------
+# ethertype, then the OXM field number per address keyword (ipv4/ipv6 src/dst)
+_ADDRESS_FIELDS = {
+    "ip": (b"\x08\x00", {"nw_src": 11, "nw_dst": 12}),
+    "ipv6": (b"\x86\xdd", {"ipv6_src": 26, "ipv6_dst": 27}),
+}
+_CONJUNCTION = r"conjunction\((\d+),(\d+)/(\d+)\)"
+_CONJUNCTIONS = re.compile(rf"{_CONJUNCTION}(?:,{_CONJUNCTION})*")
+
+
+def _address_match(match: str) -> bytes:
+    """`ip,nw_src=A` / `ipv6,ipv6_dst=A` (A a host address or a CIDR) as an ofp_match."""
+    l3, _, rest = match.partition(",")
+    name, _, addr = rest.partition("=")
+    family = _ADDRESS_FIELDS.get(l3)
+    field_no = family[1].get(name) if family else None
+    if family is None or field_no is None:
+        raise ValueError(f"not a member-address match: {match!r}")
+    net = ipaddress.ip_network(addr)  # strict: the text names a network address exactly
+    if (net.version == 4) != (l3 == "ip"):
+        raise ValueError(f"address family mismatch in {match!r}")
+    value = net.network_address.packed
+    if net.prefixlen == net.max_prefixlen:
+        field = tlv(oxm(0x8000, field_no, len(value)), value)
+    else:
+        field = tlv(oxm(0x8000, field_no, 2 * len(value), True), value, net.netmask.packed)
+    return ofp_match(tlv(OXM_ETH_TYPE, family[0]), field)
+
+
+def conjunction(conj_id: int, clause: int, n_clauses: int) -> bytes:
+    """Nicira's conjunction action; `clause` is 1-based as in the text (0-based on the wire)."""
+    if not 1 <= clause <= n_clauses <= 64:
+        raise ValueError(f"bad conjunction clause {clause}/{n_clauses}")
+    return struct.pack(
+        "!HHIHBBI",
+        OFPAT_EXPERIMENTER,
+        16,
+        NX_VENDOR_ID,
+        NXAST_CONJUNCTION,
+        clause - 1,
+        n_clauses,
+        conj_id,
+    )
+
+
+def member_add(xid: int, cookie: int, flow: Flow) -> bytes:
+    """The flow_mod adding one member-address flow (`security.address_flows`: an address
+    match, conjunction actions only); ValueError for any other shape of flow.
+
+    These flows change one or two per member joining or leaving a remote group, so they are
+    parsed from their `Flow` text here rather than precompiled like the neighbour templates:
+    the text stays the one description that `replace-flows` and these bytes both encode.
+    """
+    if not _CONJUNCTIONS.fullmatch(flow.actions):
+        raise ValueError(f"not conjunction actions: {flow.actions!r}")
+    actions = [
+        conjunction(int(cid), int(k), int(n))
+        for cid, k, n in re.findall(_CONJUNCTION, flow.actions)
+    ]
+    body = (
+        _rest(flow.table, flow.priority, OFPFC_ADD)
+        + _address_match(flow.match)
+        + apply_actions(*actions)
+    )
+    return FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, HEADER.size + 8 + len(body), xid, cookie) + body
+
+
+def member_delete(xid: int, key: tuple[int, int, str]) -> bytes:
+    """The `delete_strict` flow_mod of a member-address flow's (table, priority, match)."""
+    table, priority, match = key
+    body = _rest(table, priority, OFPFC_DELETE_STRICT) + _address_match(match)
+    return FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, HEADER.size + 8 + len(body), xid, 0) + body
 
 
 class FlowStreamError(OfctlError):
