@@ -301,18 +301,18 @@ class FlowStreamError(OfctlError):
 
 
 class FlowStream:
-    """Flow_mods streamed on a fresh connection to `unix:<path>` (the bridge's mgmt socket).
+    """Flow_mods streamed on a connection to `unix:<path>` (the bridge's mgmt socket).
 
     Messages are written as they are produced (`await add(batch)`), so ovs-vswitchd installs
     them while the caller builds the next batch; they apply in order. `fence()` sends a
     barrier and waits for its reply: every earlier flow_mod is then installed, or its error
-    has arrived (errors precede the barrier reply) and `FlowStreamError` is raised.
+    has arrived (errors precede the barrier reply) and `FlowStreamError` is raised. A stream
+    may serve many fences while it is `alive`; after an error it is closed and replaced.
     """
 
     def __init__(self, path: str, timeout: float = 120.0) -> None:
         self.path = path
         self.timeout = timeout
-        self.count = 0
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._errors: list[str] = []
@@ -325,6 +325,11 @@ class FlowStream:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def alive(self) -> bool:
+        """Connected, and nothing went wrong on it so far (else a new one is needed)."""
+        return self._task is not None and not self._task.done() and not self._errors
 
     async def open(self) -> None:
         """Connect and say hello (replies are read by a background task)."""
@@ -366,7 +371,6 @@ class FlowStream:
     async def add(self, messages: list[bytes]) -> None:
         """Write flow_mods (from the encoder) and let the socket drain."""
         assert self._writer is not None
-        self.count += len(messages)
         self._writer.writelines(messages)
         try:
             await self._writer.drain()
