@@ -1,4 +1,5 @@
-"""Neighbour flows as OpenFlow 1.4 bytes, streamed as flow_mods into the bridge's mgmt socket.
+"""Neighbour (and member-address) flows as OpenFlow 1.4 bytes, streamed as flow_mods into the
+bridge's mgmt socket.
 
 Why: the neighbour tables are the one place where the flow count scales with the cloud (two
 flows per port of every network the host serves: 200k flows for a 100k-port network). Through
@@ -15,12 +16,17 @@ entries: 1.6 s streamed vs 2.0-2.3 s as chained bundles). Nothing is lost by it:
 change is an add (which replaces a flow with the same match in one step) plus deletes of the
 keys it no longer uses, so a flow that stays never disappears, even mid-stream; a stream that
 fails half-way leaves some entries done, and the caller resyncs as after any failure.
-Everything else (static pipeline, ports, networks: a few flows each) still goes through
-`ovs-ofctl` text.
 
-The bytes encode exactly `flows.neighbor_flows()` (same table, priority, cookie, match and
-actions; `tests/unit/test_agent_ofwire.py` checks them against `ovs-ofctl ofp-print`), so a
-`replace-flows` resync sees them as unchanged.
+The same stream carries the member-address flows of security groups' remote groups
+(`member_add` / `member_delete`) for another reason: latency, not volume. A member joining a
+group is one or two flows, and the `ovs-ofctl` process alone took ~25 ms of it
+(`reconciler.Reconciler.streamed` says when they may skip the bundle).
+Everything else (static pipeline, ports, networks, security-group rules: a few flows each)
+still goes through `ovs-ofctl` text.
+
+The bytes encode exactly `flows.neighbor_flows()` and `security.address_flows()` (same table,
+priority, cookie, match and actions; `tests/unit/test_agent_ofwire.py` checks them against
+`ovs-ofctl ofp-print`), so a `replace-flows` resync sees them as unchanged.
 """
 
 from __future__ import annotations
