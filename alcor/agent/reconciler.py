@@ -180,7 +180,7 @@ class Reconciler:
     def streamed(updates: Mapping[int, list[Flow]]) -> dict[int, list[Flow]]:
         """The owners of `updates` sent as flow_mods rather than in the bundle: the
         member-address flows of remote groups (`security.KIND_SET_MEMBER`), unless the round
-        also changes other security-group owners.
+        also recomputes other security-group owners (port rules, conj_id flows).
 
         Why: a member joining or leaving a remote group changes one or two of these flows,
         and the `ovs-ofctl` subprocess alone costs ~25 ms, most of a join's latency. Each of
@@ -314,7 +314,7 @@ class Reconciler:
         members = self.streamed(updates)
         lines = self.diff({ck: fl for ck, fl in updates.items() if ck not in members})
         xids = itertools.count(1)
-        first = self._member_messages(members, xids) if members else []
+        member_mods = self._member_messages(members, xids) if members else []
         start = time.monotonic()
 
         async def text() -> int:
@@ -323,8 +323,8 @@ class Reconciler:
             return len(lines)
 
         def batches() -> Iterator[list[bytes]]:
-            if first:
-                yield first
+            if member_mods:
+                yield member_mods
             if neighbors:
                 yield from self._neighbor_messages(neighbors, xids)
 
