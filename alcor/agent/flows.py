@@ -22,8 +22,9 @@ table  name                 what it does
 20     EGRESS_SG            egress security groups (`security`): per port with port security,
                             IP -> conntrack in its zone (reg6); others pass -> 30
 21     EGRESS_SG_CT         its rules after conntrack (`security`); default -> 30
-30     DISPATCH             ARP requests from local VIFs -> 31; everything else -> 50
-                            (routing will divert `ip,dl_dst=<router MAC>` to 40)
+30     DISPATCH             ARP requests from local VIFs -> 31; IPv4 from a local VIF to a
+                            router interface's MAC -> reg5 := router number, 40 (`routing`);
+                            everything else -> 50
 31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> arp_tha := its MAC,
                             goto 32 (one action per neighbour: this table holds one flow
                             per neighbour IP, so its flows are kept as cheap as possible);
@@ -33,7 +34,13 @@ table  name                 what it does
                             arp_tha := arp_sha, arp_sha := the answer, op := 2, swap
                             arp_spa/arp_tpa (via reg2), IN_PORT. No ARP for a known
                             neighbour crosses a tunnel
-40     ROUTING              reserved for distributed routing (next issue); drop
+40     ROUTING              distributed routing (`routing`): longest prefix of the router
+                            in reg5 -> tun_id := destination VNI, eth_src := router MAC,
+                            reg4 := next hop (the destination or an extra route's next
+                            hop), dec_ttl, -> 41; echo requests to the router answered;
+                            no route: drop
+41     ROUTE_NEIGHBOR       (VNI, reg4) -> eth_dst := that neighbour's MAC, -> 50 (one flow
+                            per address of each routed network); unknown: drop
 45     NAT                  reserved for floating IPs (next issue); drop
 50     L2_FORWARD           (VNI, dst MAC) -> local port: reg7 := ofport, resubmit 55;
                             remote port: tun_dst := neighbour VTEP, output tunnel (only
@@ -47,8 +54,8 @@ table  name                 what it does
 =====  ===================  ===========================================================
 
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
-(ARP reply address swap); reg6 = source
-ofport (future egress conntrack zone); reg7 = destination ofport (future ingress zone).
+(ARP reply address swap); reg4 = routed next hop (IPv4); reg5 = router number; reg6 = source
+ofport (egress conntrack zone); reg7 = destination ofport (ingress zone).
 `tun_id` carries the network's VNI through the whole pipeline, also for local traffic.
 
 Ownership: every flow carries a cookie naming what owns it (the static pipeline, one local
@@ -76,6 +83,7 @@ DISPATCH = 30
 ARP_RESPONDER = 31
 ARP_REPLY = 32
 ROUTING = 40
+ROUTE_NEIGHBOR = 41
 NAT = 45
 L2_FORWARD = 50
 INGRESS_ACL = 55
@@ -88,10 +96,11 @@ TABLE_MAP: dict[int, str] = {
     EGRESS_ACL: "egress network ACL of the sending port; default -> 20",
     EGRESS_SG: "egress security groups: conntrack zone reg6 (security.py); default -> 30",
     EGRESS_SG_CT: "egress security-group rules after conntrack; default -> 30",
-    DISPATCH: "ARP requests -> 31, rest -> 50 (routing hook)",
+    DISPATCH: "ARP requests -> 31, IPv4 to a router MAC -> 40, rest -> 50",
     ARP_RESPONDER: "ARP responder from the neighbour tables: arp_tha := answer, -> 32",
     ARP_REPLY: "ARP request -> reply with the MAC left in arp_tha, IN_PORT",
-    ROUTING: "reserved: distributed routing (drop)",
+    ROUTING: "distributed routing: longest prefix of the router in reg5 -> 41",
+    ROUTE_NEIGHBOR: "routed next hop (VNI, reg4) -> its MAC, -> 50",
     NAT: "reserved: floating IP NAT (drop)",
     L2_FORWARD: "L2 by (VNI, dst MAC): local or tunnel; explicit flood lists",
     INGRESS_ACL: "ingress network ACL of the receiving port; default -> 60",
@@ -103,6 +112,7 @@ KIND_STATIC = 0x01
 KIND_PORT = 0x02
 KIND_NETWORK = 0x03
 KIND_NEIGHBOR = 0x04
+KIND_ROUTER = 0x05
 
 BROADCAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"
 FROM_LOCAL = "reg0=0/0x1"
@@ -174,6 +184,7 @@ def static_flows() -> list[Flow]:
         Flow(ARP_REPLY, 100, "arp", ARP_REPLY_ACTIONS),
         Flow(ARP_REPLY, 0, "", "drop"),
         Flow(ROUTING, 0, "", "drop"),
+        Flow(ROUTE_NEIGHBOR, 0, "", "drop"),
         Flow(NAT, 0, "", "drop"),
         Flow(L2_FORWARD, 0, "", "drop"),
         Flow(INGRESS_ACL, 0, "", f"goto_table:{INGRESS_SG}"),
@@ -351,6 +362,8 @@ class NeighborSpec(NamedTuple):
     `mac` (6 bytes) answers ARP for each of `ips` (4 bytes each); when the port lives on
     another host, each MAC of `l2_macs` (its own plus allowed-address-pair MACs) is sent to
     `tunnel_ip` (4 bytes; empty for a port on this host, whose delivery flows belong to it).
+    `routed`: a router this host routes for connects the network, so packets routed to each
+    of `ips` get `mac` as destination (ROUTE_NEIGHBOR).
     """
 
     cookie: int
@@ -358,6 +371,7 @@ class NeighborSpec(NamedTuple):
     ips: tuple[bytes, ...]
     l2_macs: tuple[bytes, ...]
     tunnel_ip: bytes
+    routed: bool = False
 
 
 def mac_bytes(mac: str) -> bytes:
@@ -379,7 +393,7 @@ def _ipv4_bytes(addr: str) -> bytes | None:
 
 
 def neighbor_spec(
-    neighbor: pb.NeighborState, remote: bool, pair_ips: Iterable[str] = ()
+    neighbor: pb.NeighborState, remote: bool, pair_ips: Iterable[str] = (), routed: bool = False
 ) -> NeighborSpec:
     """The flows of one neighbour entry, as data (raises ValueError for a malformed MAC/IP).
 
@@ -406,13 +420,15 @@ def neighbor_spec(
             l2 = tuple(mac_bytes(m) for m in _pair_macs(mac, neighbor.allowed_address_pairs))
         else:
             l2 = (raw_mac,)
-    return NeighborSpec(cookie(KIND_NEIGHBOR, neighbor.port_id), raw_mac, ips, l2, tunnel)
+    return NeighborSpec(cookie(KIND_NEIGHBOR, neighbor.port_id), raw_mac, ips, l2, tunnel, routed)
 
 
 def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
     """The text flows of a neighbour spec (what `ofwire.NeighborEncoder` sends as bytes)."""
     mac = mac_text(spec.mac)
     out = [arp_reply(vni, socket.inet_ntoa(ip), mac, PRIO_ARP_NEIGHBOR) for ip in spec.ips]
+    if spec.routed:
+        out.extend(routed_to(vni, ip, mac) for ip in spec.ips)
     if spec.tunnel_ip:
         action = tunnel_out(socket.inet_ntoa(spec.tunnel_ip), tunnel_ofport)
         for dst in spec.l2_macs:
@@ -427,11 +443,22 @@ def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
     return out
 
 
+def routed_to(vni: int, ip: bytes, mac: str) -> Flow:
+    """A packet routed into network `vni` with next hop `ip` (reg4) goes to `mac`."""
+    return Flow(
+        ROUTE_NEIGHBOR,
+        PRIO_ARP_NEIGHBOR,
+        f"ip,tun_id={vni},reg4={int.from_bytes(ip, 'big'):#x}",
+        f"set_field:{mac}->eth_dst,goto_table:{L2_FORWARD}",
+    )
+
+
 def neighbor_flows(
-    neighbor: pb.NeighborState, vni: int, tunnel_ofport: int, remote: bool
+    neighbor: pb.NeighborState, vni: int, tunnel_ofport: int, remote: bool, routed: bool = False
 ) -> list[Flow]:
-    """ARP answers for a port's IPv4 addresses and, when it lives elsewhere, its L2 route."""
-    return spec_flows(neighbor_spec(neighbor, remote), vni, tunnel_ofport)
+    """ARP answers for a port's IPv4 addresses, when it lives elsewhere its L2 route, and
+    when its network is routed here the next-hop entries of its addresses."""
+    return spec_flows(neighbor_spec(neighbor, remote, routed=routed), vni, tunnel_ofport)
 
 
 def dedupe(flows: list[Flow]) -> list[Flow]:

@@ -2,10 +2,11 @@
 
 Lifecycle: open the OpenFlow channel (DHCP), connect OVSDB and bootstrap br-int and the
 tunnel port, connect NATS, register (retried until a server answers), subscribe the host
-subject and fetch the full host state, then the subject and full neighbour table of every
-network with a local port. Only when all of that is in hand does the first flow programming
-happen, as one diff-based `replace-flows`: a restarted agent therefore never programs a
-partial state, and flows that were right stay untouched (kill -9 invariant).
+subject and fetch the full host state, then the subject and full state of every router of
+the local networks, and of every network with a local port or routed into by those routers
+(plus the address sets of remote groups). Only when all of that is in hand does the first
+flow programming happen, as one diff-based `replace-flows`: a restarted agent therefore never
+programs a partial state, and flows that were right stay untouched (kill -9 invariant).
 
 Afterwards every change (host delta, neighbour delta, VIF plugged/unplugged, resync) marks the
 flow owners it touches; one programmer task coalesces them into one programming round, then
@@ -41,7 +42,7 @@ from alcor.config import AgentSettings
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.southbound.protocol.auth import NatsAuth
-from alcor.southbound.protocol.chunks import request_address_set, request_table
+from alcor.southbound.protocol.chunks import request_address_set, request_router, request_table
 from alcor.southbound.protocol.seqstream import SeqStream
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class Agent:
         )
         self.net_streams: dict[str, SeqStream] = {}
         self.group_streams: dict[str, SeqStream] = {}  # remote groups' address sets
+        self.router_streams: dict[str, SeqStream] = {}  # routers of the local networks
         self.subs: dict[str, Any] = {}  # subject -> subscription (networks, groups)
         self.interfaces: dict[str, Interface] = {}  # OVSDB Interface uuid -> row snapshot
         self.dirty: set[Owner] = set()
@@ -137,7 +139,7 @@ class Agent:
         for task in self._tasks:
             task.cancel()
         self.host_stream.cancel()
-        for stream in self.net_streams.values():
+        for stream in self._followed():
             stream.cancel()
         with contextlib.suppress(Exception):
             await self.nc.close()
@@ -201,7 +203,7 @@ class Agent:
         await self._register()
         self.reported = {}
         self.host_stream.resync()
-        for stream in (*self.net_streams.values(), *self.group_streams.values()):
+        for stream in self._followed():
             stream.resync()
 
     async def _on_error(self, exc: Exception) -> None:
@@ -237,10 +239,24 @@ class Agent:
         self._mark(self.model.all_owners())
         self._sync_follows()
 
+    def _followed(self) -> list[SeqStream]:
+        return [
+            *self.net_streams.values(),
+            *self.group_streams.values(),
+            *self.router_streams.values(),
+        ]
+
     def _sync_follows(self) -> None:
-        """Follow exactly the networks that have local ports and the remote groups named by
-        the rules of local ports' groups."""
-        wanted = self.model.wanted_networks()
+        """Follow exactly the routers of the networks that have local ports, the networks
+        those ports and routers need (`HostModel.served_networks`) and the remote groups
+        named by the rules of local ports' groups."""
+        routers = self.model.wanted_routers()
+        for rid in routers - set(self.router_streams):
+            self._follow_router(rid)
+        for rid in set(self.router_streams) - routers:
+            self._unfollow(self.router_streams, rid, subjects.router(rid))
+            self._mark(self.model.drop_router(rid))
+        wanted = self.model.served_networks()
         for nid in wanted - set(self.net_streams):
             self._join(nid)
         for nid in set(self.net_streams) - wanted:
@@ -323,6 +339,26 @@ class Agent:
             pb.AddressSetDelta.FromString,
         )
 
+    def _follow_router(self, router_id: str) -> None:
+        async def fetch() -> pb.RouterDelta:
+            req = pb.RouterStateRequest(router_id=router_id, host_id=self.host_id)
+            return await request_router(
+                self.nc, subjects.RPC_ROUTER, req.SerializeToString(), self.rpc_timeout
+            )
+
+        def apply(delta: pb.RouterDelta) -> None:
+            self._mark(self.model.apply_router(delta))
+            self._sync_follows()  # the networks it connects may have changed
+
+        stream = SeqStream(f"router {router_id}", apply, fetch, apply)
+        self._follow(
+            self.router_streams,
+            router_id,
+            subjects.router(router_id),
+            stream,
+            pb.RouterDelta.FromString,
+        )
+
     # -- VIFs --------------------------------------------------------------------------------
     def _drain_interfaces(self) -> None:
         while not self.ovs.queue.empty():
@@ -350,15 +386,23 @@ class Agent:
             self.wake.set()
 
     def _ready(self) -> bool:
-        """True once the host state and every needed neighbour table have been fetched."""
+        """True once the host state and every needed neighbour table, address set and router
+        have been fetched."""
         if not self.host_stream.synced_once:
             return False
-        return all(
-            nid in self.net_streams and self.net_streams[nid].synced_once
-            for nid in self.model.wanted_networks()
-        ) and all(
-            gid in self.group_streams and self.group_streams[gid].synced_once
-            for gid in self.model.security.wanted()
+        return (
+            all(
+                nid in self.net_streams and self.net_streams[nid].synced_once
+                for nid in self.model.served_networks()
+            )
+            and all(
+                gid in self.group_streams and self.group_streams[gid].synced_once
+                for gid in self.model.security.wanted()
+            )
+            and all(
+                rid in self.router_streams and self.router_streams[rid].synced_once
+                for rid in self.model.wanted_routers()
+            )
         )
 
     async def _programmer(self) -> None:

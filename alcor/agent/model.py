@@ -6,6 +6,11 @@ plugged, at which OpenFlow port. Every change returns the set of *owners* whose 
 have changed; the agent recomputes only those (see `flows` for the owners' flows), which keeps
 a neighbour added to a 100k-port network at a few flows.
 
+Routers come whole on their own subjects (`apply_router`); a host routes for those attached
+to its networks (`NetworkState.router_ids`) and therefore also holds the neighbour tables of
+the networks they connect (`served_networks`); their flows are one owner per router
+(`routing`).
+
 Every entry is applied with the revision guard of `revisions`. Security groups and the
 address sets of remote groups are held by `groups.GroupState`; their flows form one owner
 (`SG_OWNER`), recomputed as a whole when a port, a group, a member or a VIF changes; network
@@ -19,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from alcor.agent import flows
+from alcor.agent import flows, routing
 from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
@@ -27,7 +32,8 @@ from alcor.agent.revisions import guarded_apply
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
 # ("static",) | ("port", port_id) | ("net", network_id) | ("neigh", network_id, port_id) |
-# ("sg",): every security-group flow of the host | ("acl",): every network-ACL flow of the host
+# ("router", router_id) | ("sg",): every security-group flow of the host | ("acl",): every
+# network-ACL flow of the host
 Owner = tuple[str, ...]
 STATIC: Owner = ("static",)
 
@@ -119,6 +125,7 @@ class HostModel:
         self.tables: dict[str, NeighborSet] = {}
         self.security = GroupState()
         self.acls = AclState()
+        self.routers: dict[str, pb.RouterState] = {}  # the followed routers' states
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
@@ -127,6 +134,25 @@ class HostModel:
     def wanted_networks(self) -> set[str]:
         """Networks with at least one local port: the neighbour tables we must hold."""
         return {p.network_id for p in self.ports.values()}
+
+    def wanted_routers(self) -> set[str]:
+        """Routers attached to a network with a local port: the ones this host routes for."""
+        nets = self.networks
+        return {r for n in self.wanted_networks() if n in nets for r in nets[n].router_ids}
+
+    def served_networks(self) -> set[str]:
+        """Networks whose neighbour tables the host needs: its own and those its routers
+        route into."""
+        return self.wanted_networks() | routing.routed_networks(self.routers).keys()
+
+    def _vni(self, network_id: str) -> int | None:
+        net = self.networks.get(network_id)
+        if net is not None:
+            return net.vni
+        return routing.routed_networks(self.routers).get(network_id)
+
+    def _router_owners(self) -> set[Owner]:
+        return {("router", rid) for rid in self.routers}
 
     def _network_owners(self, network_id: str) -> set[Owner]:
         owners: set[Owner] = {("net", network_id)}
@@ -152,6 +178,8 @@ class HostModel:
             old = self.subnets.get(sub.id)
             if guarded_apply(self.subnets, sub.id, sub):
                 dirty.add(("net", (old or sub).network_id))
+        if delta.networks or delta.ports:
+            dirty |= self._router_owners()  # the local networks a router serves may change
         for port in delta.ports:
             old_port = self.ports.get(port.id)
             if guarded_apply(self.ports, port.id, port):
@@ -206,6 +234,33 @@ class HostModel:
         dirty.update(("neigh", table.network_id, pid) for pid in held.entries)
         return dirty
 
+    # -- router subjects ---------------------------------------------------------------------
+    def apply_router(self, delta: pb.RouterDelta) -> set[Owner]:
+        """Take a router's whole state (every router message is complete): its flows, every
+        router's (numbers follow the set of routers) and the neighbour entries of networks
+        that became routed or stopped being routed."""
+        state = delta.routers[0] if delta.routers else None
+        if state is None or state.op == pb.DELETE:
+            return self.drop_router(delta.router_id)
+        return self._set_router(delta.router_id, state)
+
+    def drop_router(self, router_id: str) -> set[Owner]:
+        return self._set_router(router_id, None)
+
+    def _set_router(self, router_id: str, state: pb.RouterState | None) -> set[Owner]:
+        before = routing.routed_networks(self.routers)
+        dirty = self._router_owners() | {("router", router_id)}
+        if state is None:
+            self.routers.pop(router_id, None)
+        else:
+            self.routers[router_id] = state
+        after = routing.routed_networks(self.routers)
+        for nid in before.keys() ^ after.keys():
+            table = self.tables.get(nid)
+            if table is not None:
+                dirty.update(("neigh", nid, pid) for pid in table.entries)
+        return dirty
+
     def drop_table(self, network_id: str) -> set[Owner]:
         held = self.tables.pop(network_id, None)
         dirty: set[Owner] = {("net", network_id)}
@@ -248,6 +303,8 @@ class HostModel:
             return flows.cookie(flows.KIND_PORT, owner[1])
         if kind == "net":
             return flows.cookie(flows.KIND_NETWORK, owner[1])
+        if kind == "router":
+            return flows.cookie(flows.KIND_ROUTER, owner[1])
         return flows.cookie(flows.KIND_NEIGHBOR, owner[2])
 
     def owner_flows(self, owner: Owner) -> list[flows.Flow]:
@@ -263,13 +320,20 @@ class HostModel:
             return flows.port_flows(port, ofport, net.vni) if net is not None else []
         if kind == "net":
             return self._network_flows(owner[1])
+        if kind == "router":
+            router = self.routers.get(owner[1])
+            if router is None:
+                return []
+            number = routing.numbers(self.routers)[owner[1]]
+            return routing.router_flows(router, number, self.wanted_networks())
         table = self.tables.get(owner[1])
-        net = self.networks.get(owner[1])
+        vni = self._vni(owner[1])
         entry = table.entries.get(owner[2]) if table is not None else None
-        if entry is None or net is None or owner[1] not in self.wanted_networks():
+        if entry is None or vni is None or owner[1] not in self.served_networks():
             return []
         remote = entry.host_id != self.host_id and entry.port_id not in self.ports
-        return flows.neighbor_flows(entry, net.vni, self.tunnel_ofport, remote)
+        routed = owner[1] in routing.routed_networks(self.routers)
+        return flows.neighbor_flows(entry, vni, self.tunnel_ofport, remote, routed)
 
     def _network_flows(self, network_id: str) -> list[flows.Flow]:
         net = self.networks.get(network_id)
@@ -290,7 +354,7 @@ class HostModel:
         for nid in self.wanted_networks() | set(self.networks) | set(self.tables):
             owners |= self._network_owners(nid)
         owners.update(("port", pid) for pid in self.ports)
-        return owners
+        return owners | self._router_owners()
 
     def desired(self, owners: Iterable[Owner]) -> dict[int, list[flows.Flow]]:
         """Flows of `owners` by cookie (an owner with nothing to install maps to [])."""
@@ -326,22 +390,23 @@ class HostModel:
     def neighbor_updates(self, dirty: dict[str, set[str]]) -> dict[str, NeighborUpdate | None]:
         """What the reconciler needs for the dirty neighbour entries of each network
         (None: the host does not serve the network any more, its neighbour flows go)."""
-        wanted = self.wanted_networks()
+        wanted = self.served_networks()
         return {nid: self._neighbor_update(nid, pids, wanted) for nid, pids in dirty.items()}
 
     def all_neighbor_updates(self) -> dict[str, NeighborUpdate]:
-        wanted = self.wanted_networks()
+        wanted = self.served_networks()
         out = {nid: self._neighbor_update(nid, (), wanted) for nid in self.tables}
         return {nid: update for nid, update in out.items() if update is not None}
 
     def _neighbor_update(
         self, network_id: str, port_ids: Iterable[str], wanted: set[str]
     ) -> NeighborUpdate | None:
-        net = self.networks.get(network_id)
+        vni = self._vni(network_id)
         table = self.tables.get(network_id)
-        if net is None or table is None or network_id not in wanted:
+        if vni is None or table is None or network_id not in wanted:
             return None
         host_id, ports = self.host_id, self.ports
+        routed = network_id in routing.routed_networks(self.routers)
 
         def specs(pids: Iterable[str] | None) -> SpecStream:
             # All entries: a snapshot, since deltas may change the table while the flow_mods
@@ -358,12 +423,13 @@ class HostModel:
                     continue
                 try:
                     pairs = table.unique_pairs(entry) if entry.allowed_address_pairs else ()
-                    yield pid, spec(entry, entry.host_id != host_id and pid not in ports, pairs)
+                    remote = entry.host_id != host_id and pid not in ports
+                    yield pid, spec(entry, remote, pairs, routed)
                 except ValueError as exc:
                     log.warning("neighbour %s of network %s: %s", pid, network_id, exc)
                     yield pid, None
 
-        return NeighborUpdate(net.vni, self.tunnel_ofport, port_ids, specs)
+        return NeighborUpdate(vni, self.tunnel_ofport, port_ids, specs)
 
     def port_state(self, port_id: str) -> tuple[pb.ProgramState, float]:
         """(ProgramState, received_at) the agent should report for a port it holds."""

@@ -84,6 +84,7 @@ OXM_ARP_TPA = oxm(0x8000, 23, 4)
 OXM_ARP_THA = oxm(0x8000, 25, 6)
 OXM_TUNNEL_ID = oxm(0x8000, 38, 8)
 NXM_REG0_W = oxm(0x0001, 0, 8, hasmask=True)
+NXM_REG4 = oxm(0x0001, 4, 4)
 NXM_TUN_IPV4_DST = oxm(0x0001, 32, 4)
 
 
@@ -142,11 +143,11 @@ _MAC1 = b"\xe1\xe2\xe3\xe4\xe5\xe6"
 
 
 class NeighborEncoder:
-    """Flow_mods of one network's neighbour flows (ARP answer, remote L2).
+    """Flow_mods of one network's neighbour flows (ARP answer, remote L2, routed next hop).
 
-    `arp(xid, cookie, ip, mac)` and `l2(xid, cookie, mac, tunnel_ip)` take the binary
-    addresses (4 and 6 bytes) and return a complete OFPT_FLOW_MOD; `*_delete` the matching
-    `delete_strict`.
+    `arp(xid, cookie, ip, mac)`, `l2(xid, cookie, mac, tunnel_ip)` and `routed(xid, cookie,
+    ip, mac)` take the binary addresses (4 and 6 bytes) and return a complete OFPT_FLOW_MOD;
+    `*_delete` the matching `delete_strict`.
     """
 
     def __init__(self, vni: int, tunnel_ofport: int) -> None:
@@ -178,10 +179,26 @@ class NeighborEncoder:
         self._l2_del = _cut(l2_del + l2_match, _MAC1)
         self._l2_del_len = HEADER.size + 8 + len(l2_del) + len(l2_match)
         self._tunnel: dict[bytes, bytes] = {}
+        l3_match = ofp_match(
+            tlv(OXM_TUNNEL_ID, vni_b), tlv(OXM_ETH_TYPE, b"\x08\x00"), tlv(NXM_REG4, _IP1)
+        )
+        l3_instr = apply_actions(set_field(OXM_ETH_DST, _MAC1)) + goto_table(flows.L2_FORWARD)
+        l3_body = _rest(flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, OFPFC_ADD) + l3_match
+        self._l3 = _cut(l3_body + l3_instr, _IP1, _MAC1)
+        self._l3_len = HEADER.size + 8 + len(l3_body) + len(l3_instr)
+        l3_del = _rest(flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, OFPFC_DELETE_STRICT)
+        self._l3_del = _cut(l3_del + l3_match, _IP1)
+        self._l3_del_len = HEADER.size + 8 + len(l3_del) + len(l3_match)
 
     def arp(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        a0, a1, a2 = self._arp
-        n = self._arp_len
+        return self._ip_mac(self._arp, self._arp_len, xid, cookie, ip, mac)
+
+    def routed(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
+        return self._ip_mac(self._l3, self._l3_len, xid, cookie, ip, mac)
+
+    @staticmethod
+    def _ip_mac(pieces: list[bytes], n: int, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
+        a0, a1, a2 = pieces
         head = FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, n, xid, cookie)
         return b"".join((head, a0, ip, a1, mac, a2))
 
@@ -202,6 +219,9 @@ class NeighborEncoder:
 
     def l2_delete(self, xid: int, mac: bytes) -> bytes:
         return self._delete(xid, self._l2_del_len, self._l2_del, mac)
+
+    def routed_delete(self, xid: int, ip: bytes) -> bytes:
+        return self._delete(xid, self._l3_del_len, self._l3_del, ip)
 
     @staticmethod
     def _delete(xid: int, n: int, pieces: list[bytes], value: bytes) -> bytes:

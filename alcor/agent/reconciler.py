@@ -11,8 +11,8 @@ Two kinds of owners, two encodings, both diff-based and never a flush:
 * Neighbour entries (two flows each, and 100k+ of them per network): kept per network as
   `NeighborSpec`s plus which entry holds each ARP IP and each L2 MAC; changes are encoded
   straight to OpenFlow flow_mods (`ofwire`, which says why not a bundle) and streamed while
-  they are being computed, then fenced by a barrier. A network the host leaves goes with two
-  non-strict deletes (neighbour cookie kind + its VNI), not one delete per flow.
+  they are being computed, then fenced by a barrier. A network the host leaves goes with one
+  non-strict delete per table (neighbour cookie kind + its VNI), not one delete per flow.
 
 `resync(full, neighbors)` sends the whole desired set (both kinds, as text) to
 `ovs-ofctl --bundle replace-flows`, which compares with the bridge and changes only what
@@ -65,9 +65,10 @@ class NetworkNeighbors:
         self.specs: dict[str, NeighborSpec] = {}
         self.arp: dict[bytes, str] = {}  # IPv4 -> port id holding its ARP answer
         self.l2: dict[bytes, str] = {}  # MAC -> port id holding its L2 flow
+        self.routed: dict[bytes, str] = {}  # IPv4 -> port id holding its next-hop flow
 
     def __len__(self) -> int:
-        return len(self.arp) + len(self.l2)
+        return len(self.arp) + len(self.l2) + len(self.routed)
 
     def change(
         self, pid: str, new: NeighborSpec | None, xids: Iterator[int], out: list[bytes]
@@ -77,7 +78,7 @@ class NetworkNeighbors:
         if old == new:
             return
         enc = self.encoder
-        arp, l2 = self.arp, self.l2
+        arp, l2, routed = self.arp, self.l2, self.routed
         if old is not None:
             keep_ips = new.ips if new is not None else ()
             keep_macs = new.l2_macs if new is not None else ()
@@ -85,6 +86,11 @@ class NetworkNeighbors:
                 if ip not in keep_ips and arp.get(ip) == pid:
                     del arp[ip]
                     out.append(enc.arp_delete(next(xids), ip))
+            keep_routed = keep_ips if new is not None and new.routed else ()
+            for ip in old.ips if old.routed else ():
+                if ip not in keep_routed and routed.get(ip) == pid:
+                    del routed[ip]
+                    out.append(enc.routed_delete(next(xids), ip))
             for mac in old.l2_macs:
                 if mac not in keep_macs and l2.get(mac) == pid:
                     del l2[mac]
@@ -99,6 +105,12 @@ class NetworkNeighbors:
             if not (same_arp and arp.get(ip) == pid and old is not None and ip in old.ips):
                 arp[ip] = pid
                 out.append(enc.arp(next(xids), ck, ip, new.mac))
+        if new.routed:
+            held = old.ips if same_arp and old is not None and old.routed else ()
+            for ip in new.ips:
+                if not (ip in held and routed.get(ip) == pid):
+                    routed[ip] = pid
+                    out.append(enc.routed(next(xids), ck, ip, new.mac))
         if new.tunnel_ip:
             same_l2 = old is not None and old.tunnel_ip == new.tunnel_ip and old.cookie == ck
             for mac in new.l2_macs:
@@ -111,6 +123,8 @@ class NetworkNeighbors:
         self.specs[pid] = spec
         for ip in spec.ips:
             self.arp[ip] = pid
+            if spec.routed:
+                self.routed[ip] = pid
         if spec.tunnel_ip:
             for mac in spec.l2_macs:
                 self.l2[mac] = pid
@@ -257,8 +271,8 @@ class Reconciler:
             for pid in list(index.specs):  # VNI shared (mid-move): delete exactly ours
                 index.change(pid, None, xids, out)
             return
-        out.append(index.encoder.delete_all(next(xids), flows.ARP_RESPONDER))
-        out.append(index.encoder.delete_all(next(xids), flows.L2_FORWARD))
+        for table in (flows.ARP_RESPONDER, flows.L2_FORWARD, flows.ROUTE_NEIGHBOR):
+            out.append(index.encoder.delete_all(next(xids), table))
 
     async def _connected(self) -> FlowStream:
         """The flow_mod connection, kept open between rounds: opening one (connect, hello,

@@ -10,7 +10,7 @@ whatever its size.
 This is also the one module of the southbound that imports resource modules (for their tables),
 so that the southbound depends on resource declarations in one place only (the rest of the
 southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t`, `groups_t`,
-`rules_t`, `port_groups_t`, `acls_t` and `acl_rules_t` from here), plus
+`rules_t`, `port_groups_t`, `acls_t`, `acl_rules_t` and `routers_t` from here), plus
 `alcor.resources.protocols`, the declarations' own table of protocol names, so that hosts get
 protocols as numbers.
 """
@@ -27,6 +27,7 @@ import sqlalchemy as sa
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.network_acl as _acl
 import alcor.resources.declarations.port as _port
+import alcor.resources.declarations.router as _router
 import alcor.resources.declarations.security_group as _sg
 import alcor.resources.declarations.subnet as _subnet
 from alcor.resources import protocols
@@ -42,6 +43,7 @@ rules_t = _sg.rule.table
 port_groups_t = _sg.port_security_groups
 acls_t = _acl.acl.table
 acl_rules_t = _acl.rule.table
+routers_t = _router.resource.table
 
 K = TypeVar("K", bound=Hashable)
 IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
@@ -119,7 +121,8 @@ def _grouped(rows: Iterable[sa.RowMapping], key: str) -> dict[str, list[sa.RowMa
 
 
 # -- row -> message ---------------------------------------------------------------------------
-def network_state(row: sa.RowMapping) -> pb.NetworkState:
+def network_state(row: Mapping[str, Any]) -> pb.NetworkState:
+    """`row` as `load_networks` gives it (with the ids of the routers attached to it)."""
     return pb.NetworkState(
         id=row["id"],
         op=pb.UPSERT,
@@ -130,6 +133,7 @@ def network_state(row: sa.RowMapping) -> pb.NetworkState:
         port_security_enabled=bool(row["port_security_enabled"]),
         router_external=bool(row["router_external"]),
         project_id=row["project_id"] or "",
+        router_ids=row["router_ids"],
     )
 
 
@@ -294,9 +298,87 @@ def bound_ports_on_networks(
     return _grouped(rows_in(conn, stmt, ports_t.c.network_id, network_ids), "network_id")
 
 
-def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
+def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+    """network id -> its row plus `router_ids`, the routers with an interface on it (hosts
+    follow those routers' subjects)."""
     rows = rows_in(conn, sa.select(networks_t), networks_t.c.id, ids)
-    return {r["id"]: r for r in rows}
+    routers = routers_on_networks(conn, [r["id"] for r in rows])
+    return {r["id"]: {**r, "router_ids": sorted(routers.get(r["id"], ()))} for r in rows}
+
+
+INTERFACE_PORTS = sa.select(ports_t.c.network_id, ports_t.c.device_id).where(
+    ports_t.c.device_owner == _port.ROUTER_INTERFACE
+)
+
+
+def routers_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
+    """network id -> routers with an interface port on it (index on network_id)."""
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, INTERFACE_PORTS, ports_t.c.network_id, network_ids):
+        out.setdefault(r["network_id"], set()).add(r["device_id"])
+    return out
+
+
+def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
+    """router id -> its whole state: one interface per fixed IP of its interface ports, with
+    the subnet's CIDR and the network's VNI (three queries: routers, ports, subnets+networks)."""
+    cols = (routers_t.c.id, routers_t.c.admin_state_up, routers_t.c.routes, routers_t.c.project_id)
+    out: dict[str, pb.RouterState] = {}
+    for r in rows_in(conn, sa.select(*cols), routers_t.c.id, ids):
+        out[r["id"]] = pb.RouterState(
+            id=r["id"],
+            op=pb.UPSERT,
+            admin_state_up=bool(r["admin_state_up"]),
+            routes=[
+                pb.HostRoute(destination=x["destination"], nexthop=x["nexthop"])
+                for x in r["routes"] or []
+            ],
+            project_id=r["project_id"] or "",
+        )
+    stmt = (
+        sa.select(ports_t.c.id, ports_t.c.device_id, ports_t.c.mac_address, ports_t.c.fixed_ips)
+        .where(ports_t.c.device_owner == _port.ROUTER_INTERFACE)
+        .order_by(ports_t.c.created_at, ports_t.c.id)
+    )
+    ports = rows_in(conn, stmt, ports_t.c.device_id, out)
+    sids = {f["subnet_id"] for p in ports for f in p["fixed_ips"] or ()}
+    subnet_net = (
+        sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.ip_version, subnets_t.c.network_id)
+        .add_columns(networks_t.c.provider_segmentation_id.label("vni"))
+        .select_from(subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id))
+    )
+    subs = {s["id"]: s for s in rows_in(conn, subnet_net, subnets_t.c.id, sids)}
+    for p in ports:
+        for f in p["fixed_ips"] or ():
+            sub = subs.get(f["subnet_id"])
+            if sub is None:
+                continue
+            out[p["device_id"]].interfaces.append(
+                pb.RouterInterface(
+                    port_id=p["id"],
+                    network_id=sub["network_id"],
+                    subnet_id=sub["id"],
+                    vni=sub["vni"] or 0,
+                    mac_address=p["mac_address"] or "",
+                    ip_address=f["ip_address"],
+                    cidr=sub["cidr"],
+                    ip_version=sub["ip_version"] or 4,
+                )
+            )
+    return out
+
+
+def router_delta(conn: sa.Connection, router_id: str) -> pb.RouterDelta:
+    """A router's whole state "as of" its subject's seq (the RPC reply); no router when it is
+    gone."""
+    subject = subjects.router(router_id)
+    seq = subject_seq_map(conn, [subject]).get(subject, 0)
+    found = pb.RouterDelta(router_id=router_id, seq=seq, prev_seq=seq)
+    state = load_routers(conn, [router_id]).get(router_id)
+    if state is not None:
+        state.revision = seq
+        found.routers.append(state)
+    return found
 
 
 def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[sa.RowMapping]]:
@@ -407,11 +489,13 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
         conn, {r["network_acl_id"] for rows in by_host.values() for r in rows} - {None}
     )
     remotes = remote_groups(groups.values())
+    routers = {r for net in nets.values() for r in net["router_ids"]}
     seqs = subject_seq_map(
         conn,
         [subjects.host(h) for h in host_ids]
         + [subjects.network(n) for n in net_ids]
-        + [subjects.group(g) for g in remotes],
+        + [subjects.group(g) for g in remotes]
+        + [subjects.router(r) for r in routers],
     )
     states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
     for h, state in states.items():
@@ -425,6 +509,8 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
             domain = net["dns_domain"] or ""
             state.subnets.extend(subnet_state(s, domain) for s in subs.get(nid, []))
             state.network_seqs[nid] = seqs.get(subjects.network(nid), 0)
+            for rid in net["router_ids"]:
+                state.router_seqs[rid] = seqs.get(subjects.router(rid), 0)
         held = [groups[g] for g in sorted({g for r in rows for g in _groups(r)}) if g in groups]
         state.security_groups.extend(held)
         used = {r["network_acl_id"] for r in rows}

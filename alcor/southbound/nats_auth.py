@@ -56,8 +56,12 @@ def new_key() -> tuple[str, str]:
 
 
 # What any host may ask for and read: not scoped per host yet (see the module docstring).
-SHARED_RPCS = [subjects.RPC_NEIGHBORS, subjects.RPC_ADDRESS_SET]
-READABLE = [subjects.every(subjects.NETWORK), subjects.every(subjects.GROUP)]
+SHARED_RPCS = [subjects.RPC_NEIGHBORS, subjects.RPC_ADDRESS_SET, subjects.RPC_ROUTER]
+READABLE = [
+    subjects.every(subjects.NETWORK),
+    subjects.every(subjects.GROUP),
+    subjects.every(subjects.ROUTER),
+]
 
 
 def host_permissions(host_id: str) -> dict[str, Any]:

@@ -1,11 +1,12 @@
-"""Agent-facing request/reply: full host state, neighbour tables, address sets, registration,
-heartbeats.
+"""Agent-facing request/reply: full host state, neighbour tables, address sets, routers,
+registration, heartbeats.
 
 Why queue groups and batching: every server subscribes in queue group "servers", so one of
 them answers each request, and requests that arrive together are served by one query (host
 states of many hosts: `binding_host_id IN (...)`; one neighbour table per network however many
-hosts asked, likewise one address set per group) or one transaction (registrations,
-heartbeats). A fleet restarting at once then costs a few hundred queries, not tens of thousands.
+hosts asked, likewise one address set per group and one state per router) or one transaction
+(registrations, heartbeats). A fleet restarting at once then costs a few hundred queries,
+not tens of thousands.
 
 Why requests are checked: a host's requests arrive on subjects carrying its own id, which its
 credentials confine it to (`subjects`), so a request naming another host is refused; and a
@@ -129,6 +130,7 @@ class RpcServer:
         self._state = Batcher(self._host_states)
         self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
         self._address_sets = Batcher(self._address_set_replies, max_batch=64)
+        self._routers = Batcher(self._router_replies, max_batch=64)
         self._register = Batcher(self._registrations)
         self.tasks: list[asyncio.Task[None]] = []
         self.subs: list[Any] = []
@@ -140,6 +142,7 @@ class RpcServer:
             await self.nc.subscribe(every(subjects.RPC_HOST_STATE), q, cb=self._put(self._state)),
             await self.nc.subscribe(subjects.RPC_NEIGHBORS, q, cb=self._put(self._neighbors)),
             await self.nc.subscribe(subjects.RPC_ADDRESS_SET, q, cb=self._put(self._address_sets)),
+            await self.nc.subscribe(subjects.RPC_ROUTER, q, cb=self._put(self._routers)),
             await self.nc.subscribe(every(subjects.RPC_REGISTER), q, cb=self._put(self._register)),
             # One server per heartbeat is enough: liveness is judged from the database.
             await self.nc.subscribe(every(subjects.HEARTBEAT), q, cb=self._on_heartbeat),
@@ -148,6 +151,7 @@ class RpcServer:
             self._state.run,
             self._neighbors.run,
             self._address_sets.run,
+            self._routers.run,
             self._register.run,
             self._flush_heartbeats,
         ):
@@ -224,6 +228,15 @@ class RpcServer:
         for group_id, waiting in by_group.items():
             found = await self.db.read(build.address_set, group_id)
             await self._reply_chunked(waiting, found, "members")
+
+    async def _router_replies(self, msgs: list[nats.aio.msg.Msg]) -> None:
+        by_router: dict[str, list[nats.aio.msg.Msg]] = {}
+        for m in msgs:
+            by_router.setdefault(pb.RouterStateRequest.FromString(m.data).router_id, []).append(m)
+        for router_id, waiting in by_router.items():
+            data = (await self.db.read(build.router_delta, router_id)).SerializeToString()
+            for m in waiting:
+                await self._reply(m, data)
 
     async def _reply_chunked(
         self, waiting: list[nats.aio.msg.Msg], full: pb.NeighborTable | pb.AddressSet, field: str

@@ -17,6 +17,10 @@ on the group's subject, its own seq chain, its own full fetch on a gap (`GroupFo
 that the fan-out of a membership change is real (one delivery per following host). Only the
 members are kept once per fleet (`GroupView`): the first host to apply a seq applies it there.
 
+Routers: each host follows, itself, the subject of every router attached to its networks
+(`NetworkState.router_ids`) and keeps the router's state (`RouterFollower`); the fleet records
+when each host applied each router seq (`router_applies`), as real agents would program it.
+
 Apply rules (the contract real agents follow too): an UPSERT or DELETE applies only when its
 revision is >= the revision held (status-only revision bumps may make a full state carry a
 higher revision than the deltas did, and the rule keeps late deltas from going backwards).
@@ -24,6 +28,7 @@ higher revision than the deltas did, and the rule keeps late deltas from going b
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import hashlib
@@ -71,11 +76,19 @@ def state_hash(
     groups: Iterable[Any],
     tables: Mapping[str, Iterable[Any]],
     sets: Mapping[str, Iterable[Any]],
+    routers: Iterable[Any] = (),
 ) -> str:
-    """A stable digest of what a host holds (or should hold): its resources, its neighbours and
-    the address sets it follows."""
+    """A stable digest of what a host holds (or should hold): its resources, its neighbours,
+    the address sets and the routers it follows."""
     h = hashlib.sha256()
-    for label, entries in (("port", ports), ("net", networks), ("subnet", subnets), ("sg", groups)):
+    resources = (
+        ("port", ports),
+        ("net", networks),
+        ("subnet", subnets),
+        ("sg", groups),
+        ("router", routers),
+    )
+    for label, entries in resources:
         for entry in sorted(entries, key=_key):
             h.update(label.encode() + _key(entry).encode() + _content(entry))
     for label, held in (("table", tables), ("set", sets)):
@@ -91,7 +104,10 @@ def expected_hash(conn: sa.Connection, host_id: str) -> str:
     full = build.host_goal_states(conn, [host_id])[host_id]
     tables = {nid: build.neighbor_table(conn, nid).neighbors for nid in full.network_seqs}
     sets = {gid: build.address_set(conn, gid).members for gid in full.group_seqs}
-    return state_hash(full.ports, full.networks, full.subnets, full.security_groups, tables, sets)
+    routers = [r for rid in full.router_seqs for r in build.router_delta(conn, rid).routers]
+    return state_hash(
+        full.ports, full.networks, full.subnets, full.security_groups, tables, sets, routers
+    )
 
 
 def _apply(held: dict[str, Any], entry: Any) -> bool:
@@ -168,26 +184,45 @@ class GroupView:
             self.seq = full.seq
 
 
-class GroupFollower:
-    """One host following one group's address set, as a real agent does."""
+class Follower(abc.ABC):
+    """One host following one subject with its own seq chain, as a real agent does."""
 
-    def __init__(self, host: SimHost, view: GroupView) -> None:
+    def __init__(self, host: SimHost, name: str, subject: str) -> None:
         self.host = host
-        self.view = view
-        name = f"group {view.group_id} on {host.host_id}"
+        self.subject = subject
+        name = f"{name} on {host.host_id}"
         self.stream = SeqStream(name, self._apply, self._fetch, self._replace)
         self.sub: Any = None
 
     async def start(self) -> None:
         self.stream.resync()  # buffer from the moment we subscribe
-        subject = subjects.group(self.view.group_id)
-        self.sub = await self.host.fleet.nc.subscribe(subject, cb=self._on_msg)
+        self.sub = await self.host.fleet.nc.subscribe(self.subject, cb=self._on_msg)
 
     async def stop(self) -> None:
         if self.sub is not None:
             with contextlib.suppress(nats.errors.Error):
                 await self.sub.unsubscribe()
         self.stream.cancel()
+
+    @abc.abstractmethod
+    async def _on_msg(self, msg: nats.aio.msg.Msg) -> None: ...
+
+    @abc.abstractmethod
+    def _apply(self, delta: Any) -> None: ...
+
+    @abc.abstractmethod
+    async def _fetch(self) -> Any: ...
+
+    @abc.abstractmethod
+    def _replace(self, full: Any) -> None: ...
+
+
+class GroupFollower(Follower):
+    """One host following one group's address set (members kept in the fleet's view)."""
+
+    def __init__(self, host: SimHost, view: GroupView) -> None:
+        super().__init__(host, f"group {view.group_id}", subjects.group(view.group_id))
+        self.view = view
 
     async def _on_msg(self, msg: nats.aio.msg.Msg) -> None:
         self.host.fleet.group_received += 1
@@ -208,6 +243,33 @@ class GroupFollower:
         self.host.fleet.group_applied(self.host, self.view.group_id, full.seq)
 
 
+class RouterFollower(Follower):
+    """One host following one router: every message holds the whole router."""
+
+    def __init__(self, host: SimHost, router_id: str) -> None:
+        super().__init__(host, f"router {router_id}", subjects.router(router_id))
+        self.router_id = router_id
+        self.state: pb.RouterState | None = None
+
+    async def _on_msg(self, msg: nats.aio.msg.Msg) -> None:
+        self.host.fleet.router_received += 1
+        self.stream.offer(pb.RouterDelta.FromString(msg.data))
+
+    def _apply(self, delta: pb.RouterDelta) -> None:
+        state = delta.routers[0] if delta.routers else None
+        self.state = state if state is not None and state.op == pb.UPSERT else None
+        self.host.fleet.router_applied(self.host, self.router_id, delta.seq)
+
+    async def _fetch(self) -> pb.RouterDelta:
+        req = pb.RouterStateRequest(router_id=self.router_id, host_id=self.host.host_id)
+        return await chunks.request_router(
+            self.host.fleet.nc, subjects.RPC_ROUTER, req.SerializeToString(), RPC_TIMEOUT
+        )
+
+    def _replace(self, full: pb.RouterDelta) -> None:
+        self._apply(full)
+
+
 class SimHost:
     """One simulated agent: its own ports, networks and subnets, and its host subject."""
 
@@ -220,6 +282,7 @@ class SimHost:
         self.subnets: dict[str, pb.SubnetState] = {}
         self.groups: dict[str, pb.SecurityGroupState] = {}
         self.following: dict[str, GroupFollower] = {}
+        self.routers: dict[str, RouterFollower] = {}
         self.stream = SeqStream(f"host {host_id}", self._apply, self._fetch, self._replace)
         self.sub: Any = None
         self.alive = False
@@ -272,6 +335,8 @@ class SimHost:
             await self.fleet.leave(nid, self.host_id)
         for gid in list(self.following):
             await self.unfollow(gid)
+        for rid in list(self.routers):
+            await self.routers.pop(rid).stop()
 
     async def pause(self) -> None:
         """Stop hearing the host subject (a partition) while staying alive otherwise."""
@@ -308,6 +373,7 @@ class SimHost:
         changed = [p for p in delta.ports if _apply(self.ports, p) and p.op == pb.UPSERT]
         self._sync_networks()
         self._sync_groups()
+        self._sync_routers()
         self.fleet.ack(self, changed, received)
 
     def _replace(self, full: pb.HostGoalState) -> None:
@@ -317,6 +383,7 @@ class SimHost:
         self.groups = {g.id: g for g in full.security_groups}
         self._sync_networks()
         self._sync_groups()
+        self._sync_routers()
         self.fleet.ack(self, list(self.ports.values()), time.time())
 
     def _sync_networks(self) -> None:
@@ -345,6 +412,15 @@ class SimHost:
         for gid in self.following.keys() - needed:
             self.fleet.spawn(self.unfollow(gid))
 
+    def _sync_routers(self) -> None:
+        """Follow the routers attached to the networks of local ports."""
+        needed = {r for n in self.networks.values() for r in n.router_ids}
+        for rid in needed - self.routers.keys():
+            self.routers[rid] = follower = RouterFollower(self, rid)
+            self.fleet.spawn(follower.start())
+        for rid in self.routers.keys() - needed:
+            self.fleet.spawn(self.routers.pop(rid).stop())
+
     async def unfollow(self, group_id: str) -> None:
         follower = self.following.pop(group_id, None)
         if follower is None:
@@ -369,6 +445,7 @@ class SimHost:
             self.groups.values(),
             tables,
             sets,
+            [f.state for f in self.routers.values() if f.state is not None],
         )
 
     def synced(self) -> bool:
@@ -377,6 +454,7 @@ class SimHost:
             not self.stream.syncing
             and all(v is not None and not v.stream.syncing for v in views)
             and not any(f.stream.syncing for f in self.following.values())
+            and not any(f.stream.syncing for f in self.routers.values())
         )
 
 
@@ -405,6 +483,9 @@ class Fleet:
         self.heartbeat_interval = 10.0
         self.received = 0
         self.group_received = 0  # address-set deltas delivered, over all following hosts
+        # (router id, seq) -> when each following host applied it (benchmarks, tests)
+        self.router_applies: dict[tuple[str, int], dict[str, float]] = {}
+        self.router_received = 0  # router messages delivered, over all following hosts
         self.acks_sent = 0
         self._acks: dict[str, list[pb.ResourceStatus]] = {}
         self._ack_event = asyncio.Event()
@@ -502,6 +583,11 @@ class Fleet:
         hosts report on ports only; benchmarks and tests read these times)."""
         if host.alive:
             self.group_applies.setdefault((group_id, seq), {})[host.host_id] = time.time()
+
+    def router_applied(self, host: SimHost, router_id: str, seq: int) -> None:
+        """A host applied a router's state as of `seq` (like address sets, no wire ack)."""
+        if host.alive:
+            self.router_applies.setdefault((router_id, seq), {})[host.host_id] = time.time()
 
     def ack(self, host: SimHost, ports: list[pb.PortState], received_at: float) -> None:
         if not host.alive or not ports:

@@ -67,6 +67,9 @@ NETWORKS: Family[pb.NeighborDelta] = Family(
 GROUPS: Family[pb.AddressSetDelta] = Family(
     subjects.group, lambda g: pb.AddressSetDelta(group_id=g), "members"
 )
+ROUTERS: Family[pb.RouterDelta] = Family(
+    subjects.router, lambda r: pb.RouterDelta(router_id=r), "routers"
+)
 
 
 class Loader(Generic[K, V]):

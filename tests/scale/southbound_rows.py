@@ -216,3 +216,61 @@ def port_row(db: Database, pid: str) -> Any:
     return db.read_sync(
         lambda conn: conn.execute(sa.select(ports).where(ports.c.id == pid)).mappings().first()
     )
+
+
+def new_router(uow: UnitOfWork, routes: list[dict[str, str]] | None = None) -> str:
+    rid = str(uuid.uuid4())
+    uow.execute(
+        build.routers_t.insert().values(
+            id=rid,
+            name="r",
+            project_id=PROJECT,
+            admin_state_up=True,
+            status="ACTIVE",
+            routes=routes or [],
+            revision_number=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("router", rid, "create", 0, project_id=PROJECT)
+    return rid
+
+
+def attach(uow: UnitOfWork, rid: str, nid: str, sid: str) -> str:
+    """An interface of router `rid` on subnet `sid` holding its gateway IP, logged as the API
+    logs it: the port, the router and the network (whose state names its routers)."""
+    pid = str(uuid.uuid4())
+    gateway = uow.execute(sa.select(subnets.c.gateway_ip).where(subnets.c.id == sid)).scalar_one()
+    uow.execute(
+        ports.insert().values(
+            id=pid,
+            name="",
+            project_id=PROJECT,
+            network_id=nid,
+            mac_address="fa:16:3f:" + ":".join((pid[0:2], pid[2:4], pid[4:6])),
+            fixed_ips=[{"subnet_id": sid, "ip_address": gateway}],
+            admin_state_up=True,
+            status="DOWN",
+            device_id=rid,
+            device_owner="network:router_interface",
+            binding_host_id="",
+            allowed_address_pairs=[],
+            port_security_enabled=False,
+            security_groups=[],
+            extra_dhcp_opts=[],
+            dns_name="",
+            revision_number=1,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("port", pid, "create", 1, network_id=nid, project_id=PROJECT)
+    uow.log("router", rid, "update", 0, project_id=PROJECT)
+    uow.log("network", nid, "update", 0, network_id=nid, project_id=PROJECT)
+    return pid
+
+
+def set_routes(uow: UnitOfWork, rid: str, routes: list[dict[str, str]]) -> None:
+    uow.execute(build.routers_t.update().where(build.routers_t.c.id == rid).values(routes=routes))
+    uow.log("router", rid, "update", 0, project_id=PROJECT)

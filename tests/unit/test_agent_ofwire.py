@@ -84,12 +84,17 @@ def _messages(spec: NeighborSpec, vni: int = 1000, ofport: int = 7) -> list[byte
         ),
     ],
 )
-def test_bytes_encode_exactly_the_text_flows(neighbor: pb.NeighborState, remote: bool) -> None:
-    spec = flows.neighbor_spec(neighbor, remote)
+@pytest.mark.parametrize("routed", [False, True])
+def test_bytes_encode_exactly_the_text_flows(
+    neighbor: pb.NeighborState, remote: bool, routed: bool
+) -> None:
+    spec = flows.neighbor_spec(neighbor, remote, routed=routed)
     text = [f.text(spec.cookie) for f in flows.spec_flows(spec, 1000, 7)]
-    assert text == [f.text(spec.cookie) for f in flows.neighbor_flows(neighbor, 1000, 7, remote)]
+    assert text == [
+        f.text(spec.cookie) for f in flows.neighbor_flows(neighbor, 1000, 7, remote, routed)
+    ]
     wire = _messages(spec)
-    assert len(wire) == len(text) == len(spec.ips) + len(spec.l2_macs)
+    assert len(wire) == len(text) == len(spec.ips) * (1 + routed) + len(spec.l2_macs)
     assert [_print(m) for m in wire] == [_parse(t) for t in text]
 
 
@@ -146,7 +151,7 @@ def _update(specs: dict[str, NeighborSpec], vni: int = 100) -> NeighborUpdate:
     return NeighborUpdate(vni, 7, list(specs), stream)
 
 
-def test_leaving_a_network_is_two_bulk_deletes_unless_its_vni_is_shared() -> None:
+def test_leaving_a_network_is_one_bulk_delete_per_table_unless_its_vni_is_shared() -> None:
     rec = Reconciler(ofctl=None)  # type: ignore[arg-type]
     specs = {
         f"p{i}": flows.neighbor_spec(
@@ -166,7 +171,7 @@ def test_leaving_a_network_is_two_bulk_deletes_unless_its_vni_is_shared() -> Non
     ]
     assert len(sent) == 100 and len(rec.networks["n1"]) == 100
     gone = [m for batch in rec._neighbor_messages({"n1": None}, itertools.count(1)) for m in batch]
-    assert len(gone) == 2 and "n1" not in rec.networks
+    assert len(gone) == 3 and "n1" not in rec.networks
     assert {m[8 + 8 + 8 + 1] for m in gone} == {ofwire.OFPFC_DELETE}  # flow_mod command
     list(
         rec._neighbor_messages(

@@ -109,6 +109,13 @@ def _one_of(body: Item, action: str) -> tuple[str | None, str | None]:
     return sid, pid
 
 
+def _log_attachment(uow: UnitOfWork, router: Item, network_id: str) -> None:
+    """An interface came or went: the router travels again, and so does the network, whose
+    state names the routers its hosts must follow (`NetworkState.router_ids`)."""
+    uow.log(resource.name, router["id"], "update", router["revision_number"])
+    uow.log(network.resource.name, network_id, "update", 0, network_id=network_id)
+
+
 def add_interface(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
     """`PUT /routers/{id}/add_router_interface` with a subnet (a new port takes the subnet's
     gateway IP) or an existing unattached port."""
@@ -132,7 +139,7 @@ def add_interface(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
             creating=True,
         )
         made = crud.create(uow, port.resource, system, item)
-        uow.log(resource.name, rid, "update", router["revision_number"])
+        _log_attachment(uow, router, made["network_id"])
         return _interface_info(router, made)
     assert pid is not None
     found = crud.fetch(uow, port.resource, ctx, pid, for_update=True)
@@ -154,7 +161,7 @@ def add_interface(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
         pid,
         {"device_id": rid, "device_owner": INTERFACE, "security_groups": []},
     )
-    uow.log(resource.name, rid, "update", router["revision_number"])
+    _log_attachment(uow, router, updated["network_id"])
     return _interface_info(router, updated)
 
 
@@ -180,7 +187,7 @@ def remove_interface(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Ite
     for row in _subnet_rows(uow, [f["subnet_id"] for f in gone["fixed_ips"]]).values():
         _check_detachable(uow, router, row)
     crud.delete(uow, port.resource, Context.system(router["project_id"]), gone["id"])
-    uow.log(resource.name, rid, "update", router["revision_number"])
+    _log_attachment(uow, router, gone["network_id"])
     return _interface_info(router, gone)
 
 

@@ -87,3 +87,11 @@ async def request_address_set(
 ) -> pb.AddressSet:
     """Send an AddressSetRequest and merge the (possibly chunked) AddressSet replies."""
     return await request_chunks(nc, subject, request, timeout, pb.AddressSet, "members")
+
+
+async def request_router(
+    nc: nats.aio.client.Client, subject: str, request: bytes, timeout: float
+) -> pb.RouterDelta:
+    """Send a RouterStateRequest; the reply is one RouterDelta holding the whole router."""
+    msg = await nc.request(subject, request, timeout)
+    return pb.RouterDelta.FromString(msg.data)

@@ -26,7 +26,7 @@ PENDING: ProgramState
 REMOVED: ProgramState
 
 class NetworkState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id")
+    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id", "router_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class NetworkState(_message.Message):
     PORT_SECURITY_ENABLED_FIELD_NUMBER: _ClassVar[int]
     ROUTER_EXTERNAL_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -45,7 +46,8 @@ class NetworkState(_message.Message):
     port_security_enabled: bool
     router_external: bool
     project_id: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ...) -> None: ...
+    router_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ..., router_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HostRoute(_message.Message):
     __slots__ = ("destination", "nexthop")
@@ -278,7 +280,7 @@ class HostDelta(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ...) -> None: ...
 
 class HostGoalState(_message.Message):
-    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs", "group_seqs", "network_acls")
+    __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs", "group_seqs", "network_acls", "router_seqs")
     class NetworkSeqsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -287,6 +289,13 @@ class HostGoalState(_message.Message):
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     class GroupSeqsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class RouterSeqsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -302,6 +311,7 @@ class HostGoalState(_message.Message):
     NETWORK_SEQS_FIELD_NUMBER: _ClassVar[int]
     GROUP_SEQS_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ACLS_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_SEQS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     seq: int
     networks: _containers.RepeatedCompositeFieldContainer[NetworkState]
@@ -311,7 +321,8 @@ class HostGoalState(_message.Message):
     network_seqs: _containers.ScalarMap[str, int]
     group_seqs: _containers.ScalarMap[str, int]
     network_acls: _containers.RepeatedCompositeFieldContainer[NetworkAclState]
-    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ..., group_seqs: _Optional[_Mapping[str, int]] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ...) -> None: ...
+    router_seqs: _containers.ScalarMap[str, int]
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., network_seqs: _Optional[_Mapping[str, int]] = ..., group_seqs: _Optional[_Mapping[str, int]] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ..., router_seqs: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class NeighborDelta(_message.Message):
     __slots__ = ("network_id", "seq", "prev_seq", "neighbors", "committed_at", "published_at")
@@ -372,6 +383,68 @@ class AddressSet(_message.Message):
     chunk: int
     chunks: int
     def __init__(self, group_id: _Optional[str] = ..., seq: _Optional[int] = ..., members: _Optional[_Iterable[_Union[AddressSetMember, _Mapping]]] = ..., chunk: _Optional[int] = ..., chunks: _Optional[int] = ...) -> None: ...
+
+class RouterInterface(_message.Message):
+    __slots__ = ("port_id", "network_id", "subnet_id", "vni", "mac_address", "ip_address", "cidr", "ip_version")
+    PORT_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBNET_ID_FIELD_NUMBER: _ClassVar[int]
+    VNI_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CIDR_FIELD_NUMBER: _ClassVar[int]
+    IP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    port_id: str
+    network_id: str
+    subnet_id: str
+    vni: int
+    mac_address: str
+    ip_address: str
+    cidr: str
+    ip_version: int
+    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., vni: _Optional[int] = ..., mac_address: _Optional[str] = ..., ip_address: _Optional[str] = ..., cidr: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
+
+class RouterState(_message.Message):
+    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    OP_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    ADMIN_STATE_UP_FIELD_NUMBER: _ClassVar[int]
+    INTERFACES_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    op: Op
+    revision: int
+    admin_state_up: bool
+    interfaces: _containers.RepeatedCompositeFieldContainer[RouterInterface]
+    routes: _containers.RepeatedCompositeFieldContainer[HostRoute]
+    project_id: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ...) -> None: ...
+
+class RouterDelta(_message.Message):
+    __slots__ = ("router_id", "seq", "prev_seq", "routers", "committed_at", "published_at")
+    ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    PREV_SEQ_FIELD_NUMBER: _ClassVar[int]
+    ROUTERS_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    router_id: str
+    seq: int
+    prev_seq: int
+    routers: _containers.RepeatedCompositeFieldContainer[RouterState]
+    committed_at: float
+    published_at: float
+    def __init__(self, router_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., routers: _Optional[_Iterable[_Union[RouterState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ...) -> None: ...
+
+class RouterStateRequest(_message.Message):
+    __slots__ = ("router_id", "host_id")
+    ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    router_id: str
+    host_id: str
+    def __init__(self, router_id: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
 
 class HostStateRequest(_message.Message):
     __slots__ = ("host_id",)

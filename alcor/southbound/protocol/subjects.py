@@ -10,12 +10,15 @@ alcor.host.<host>               HostDelta            compiler -> the one agent o
 alcor.net.<network>             NeighborDelta        compiler -> every agent with a port there
 alcor.sg.<group>                AddressSetDelta      compiler -> every agent whose groups have
                                                      a rule with remote_group_id <group>
+alcor.router.<router>           RouterDelta          compiler -> every agent with a port on a
+                                                     network the router has an interface on
 alcor.rpc.host_state.<host>     HostStateRequest     agent of <host> -> any server
                                                      (request/reply, reply HostGoalState)
 alcor.rpc.neighbors             NeighborTableRequest agent -> any server (reply: NeighborTable
                                                      chunks; see `chunked reply` below)
 alcor.rpc.address_set           AddressSetRequest    agent -> any server (reply: AddressSet
                                                      chunks)
+alcor.rpc.router                RouterStateRequest   agent -> any server (reply: RouterDelta)
 alcor.rpc.register.<host>       AgentInfo            agent of <host> -> any server
                                                      (reply RegisterReply)
 alcor.heartbeat.<host>          Heartbeat            agent of <host> -> servers
@@ -42,9 +45,11 @@ PREFIX = "alcor"
 HOST = f"{PREFIX}.host"
 NETWORK = f"{PREFIX}.net"
 GROUP = f"{PREFIX}.sg"
+ROUTER = f"{PREFIX}.router"
 RPC_HOST_STATE = f"{PREFIX}.rpc.host_state"
 RPC_NEIGHBORS = f"{PREFIX}.rpc.neighbors"
 RPC_ADDRESS_SET = f"{PREFIX}.rpc.address_set"
+RPC_ROUTER = f"{PREFIX}.rpc.router"
 RPC_REGISTER = f"{PREFIX}.rpc.register"
 HEARTBEAT = f"{PREFIX}.heartbeat"
 STATUS = f"{PREFIX}.status"
@@ -80,8 +85,8 @@ def of_host(kind: str, host_id: str) -> str:
 
 
 def every(kind: str) -> str:
-    """`kind` (`HOST`, `NETWORK`, `GROUP` or one of `FROM_HOSTS`) for every host, network or
-    group."""
+    """`kind` (`HOST`, `NETWORK`, `GROUP`, `ROUTER` or one of `FROM_HOSTS`) for every host,
+    network, group or router."""
     return f"{kind}.*"
 
 
@@ -99,3 +104,8 @@ def inbox(host_id: str) -> str:
 def group(group_id: str) -> str:
     """Subject carrying AddressSetDelta messages for one security group."""
     return f"{GROUP}.{token(group_id)}"
+
+
+def router(router_id: str) -> str:
+    """Subject carrying RouterDelta messages for one router."""
+    return f"{ROUTER}.{token(router_id)}"

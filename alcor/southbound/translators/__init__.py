@@ -14,6 +14,7 @@ from alcor.southbound.translators import (
     network,
     network_acl,
     port,
+    router,
     security_group,
     subnet,
 )
@@ -26,4 +27,5 @@ REGISTRY: tuple[Translator, ...] = (
     *security_group.TRANSLATORS,
     address_set.TRANSLATOR,
     *network_acl.TRANSLATORS,
+    router.TRANSLATOR,
 )

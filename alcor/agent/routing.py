@@ -1,0 +1,122 @@
+"""Distributed routing: the flows of the routers a host routes for, as pure functions.
+
+Why distributed (as Neutron's DVR and OVN do, without their per-host namespaces): every host
+with a port on a network a router connects routes that port's packets itself, so a packet to
+another subnet leaves its source host already in the destination network and goes straight
+to the destination's host over the tunnel; nothing hairpins through a network node.
+
+How a packet is routed (tables in `flows`):
+
+* DISPATCH (30): an IPv4 packet a local VM sends to the MAC of a router interface on its
+  network loads the router's number into reg5 and goes to ROUTING. Numbers are per host,
+  derived from the router id (`numbers`), so routers of different projects with overlapping
+  subnets never share a route.
+* ROUTING (40): the longest prefix wins (priority 100 + prefix length). A connected subnet
+  sets tun_id to its network's VNI, eth_src to the router's MAC there, reg4 to the
+  destination address; an extra route the same towards its next hop (reg4 = next hop); both
+  decrement the TTL. ICMP echo requests to any address of the router are answered in place.
+* ROUTE_NEIGHBOR (41): reg4 + VNI -> the neighbour's MAC (one flow per address of every
+  network a local router connects; `flows.spec_flows` renders them with the neighbour
+  entries), then L2_FORWARD delivers locally or tunnels it, as for a same-subnet packet.
+
+So a host needs, besides its routers, the neighbour tables of every network they connect,
+also those without a local port (`HostModel.served_networks`).
+
+The router interface's MAC and address answer the VMs' ARP (priority above the DHCP-server
+answer of the subnet, which falls back to a MAC no router owns).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+from alcor.agent import flows
+from alcor.agent.flows import Flow
+from alcor.southbound.protocol import goalstate_pb2 as pb
+
+PRIO_ARP_ROUTER = 105  # above a subnet's service answer (90), apart from neighbours (100)
+PRIO_DISPATCH = 90
+PRIO_ECHO = 300
+PRIO_ROUTE = 100  # plus the prefix length: longest prefix first
+
+# An echo request turned into its reply on the spot: swap MACs and addresses, type 0.
+ECHO_REPLY = (
+    "push:NXM_OF_ETH_SRC[],push:NXM_OF_ETH_DST[],pop:NXM_OF_ETH_SRC[],pop:NXM_OF_ETH_DST[],"
+    "push:NXM_OF_IP_SRC[],push:NXM_OF_IP_DST[],pop:NXM_OF_IP_SRC[],pop:NXM_OF_IP_DST[],"
+    "set_field:0->icmp_type,set_field:64->nw_ttl,IN_PORT"
+)
+
+
+def numbers(router_ids: Iterable[str]) -> dict[str, int]:
+    """A distinct non-zero 32-bit reg5 value per router, the same on every restart for the
+    same routers (a hash, probed past collisions in id order)."""
+    taken: set[int] = set()
+    out: dict[str, int] = {}
+    for rid in sorted(router_ids):
+        n = int.from_bytes(hashlib.blake2b(rid.encode(), digest_size=4).digest(), "big") or 1
+        while n in taken:
+            n = n % 0xFFFFFFFF + 1
+        taken.add(n)
+        out[rid] = n
+    return out
+
+
+def _v4(router: pb.RouterState) -> list[pb.RouterInterface]:
+    return [i for i in router.interfaces if i.ip_version == 4 and i.vni]
+
+
+def _route(number: int, cidr: str, iface: pb.RouterInterface, hop: str) -> Flow:
+    net = ipaddress.ip_network(cidr, strict=False)
+    return Flow(
+        flows.ROUTING,
+        PRIO_ROUTE + net.prefixlen,
+        f"ip,reg5={number:#x},nw_dst={net}",
+        f"set_field:{iface.vni}->tun_id,set_field:{iface.mac_address.lower()}->eth_src,"
+        f"{hop},dec_ttl,goto_table:{flows.ROUTE_NEIGHBOR}",
+    )
+
+
+def router_flows(router: pb.RouterState, number: int, local_networks: set[str]) -> list[Flow]:
+    """Every flow of one router on a host whose VMs sit on `local_networks`."""
+    if not router.admin_state_up:
+        return []
+    ifaces = _v4(router)
+    out: list[Flow] = []
+    for i in ifaces:
+        if i.network_id not in local_networks:
+            continue  # no VM here sends to this interface
+        mac = i.mac_address.lower()
+        out.append(flows.arp_reply(i.vni, i.ip_address, mac, PRIO_ARP_ROUTER))
+        out.append(
+            Flow(
+                flows.DISPATCH,
+                PRIO_DISPATCH,
+                f"{flows.FROM_LOCAL},ip,tun_id={i.vni},dl_dst={mac}",
+                f"load:{number:#x}->NXM_NX_REG5[],goto_table:{flows.ROUTING}",
+            )
+        )
+    for i in ifaces:
+        out.append(
+            Flow(
+                flows.ROUTING,
+                PRIO_ECHO,
+                f"icmp,reg5={number:#x},nw_dst={i.ip_address},icmp_type=8",
+                ECHO_REPLY,
+            )
+        )
+        out.append(_route(number, i.cidr, i, "move:NXM_OF_IP_DST[]->NXM_NX_REG4[]"))
+    for route in router.routes:
+        hop = ipaddress.ip_address(route.nexthop)
+        via = next((i for i in ifaces if hop in ipaddress.ip_network(i.cidr)), None)
+        if via is None or hop.version != 4:
+            continue  # the API refuses those; a state racing a detach may still say it
+        out.append(_route(number, route.destination, via, f"load:{int(hop):#x}->NXM_NX_REG4[]"))
+    return flows.dedupe(out)  # a connected subnet wins over an extra route to the same prefix
+
+
+def routed_networks(routers: Mapping[str, pb.RouterState]) -> dict[str, int]:
+    """network id -> VNI of every network these routers connect (their neighbour tables are
+    needed to route into them)."""
+    return {i.network_id: i.vni for r in routers.values() for i in _v4(r) if r.admin_state_up}

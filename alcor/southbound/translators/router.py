@@ -1,0 +1,56 @@
+"""Routers: a changed router goes whole, once, on its own subject.
+
+Routing is distributed: every host with a port on a network the router has an interface on
+routes for it locally, so each of them needs the whole router (interfaces with their MACs,
+subnets and VNIs, extra routes). It travels once per change on the router's subject, never
+copied per host; hosts learn which routers to follow from `NetworkState.router_ids`, which is
+why adding or removing an interface also logs its network (`rules.router`).
+
+An interface port is `ACTIVE` once the router state holding it is published (distributed:
+there is no one host whose report could say more; each host concerned programs it from this
+very message), `DOWN` while the router is administratively down. Written in the transaction
+that records the publish, like a bound port's provisioning stamp.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from alcor.southbound import build
+from alcor.southbound.portstatus import lock_ports, set_status
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.translate import ROUTERS, Context, LogRow, Output, Render, Translator
+from alcor.store.db import UnitOfWork
+
+
+def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
+    last = {r["resource_id"]: r for r in changes}
+    ctx.want(last, build.load_routers)
+    return functools.partial(_render, last, ctx)
+
+
+def _render(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
+    routers = ctx.rows(build.load_routers)
+    statuses: dict[str, str] = {}
+    for rid, change in sorted(last.items()):
+        state = routers.get(rid)
+        msg = out.delta(ROUTERS, rid, change)
+        del msg.routers[:]
+        if state is None:
+            msg.routers.append(pb.RouterState(id=rid, op=pb.DELETE, revision=change["seq"]))
+            continue
+        state.revision = change["seq"]
+        msg.routers.append(state)
+        status = "ACTIVE" if state.admin_state_up else "DOWN"
+        statuses.update((i.port_id, status) for i in state.interfaces)
+    if statuses:
+        out.records.append(functools.partial(_interface_status, statuses))
+
+
+def _interface_status(statuses: dict[str, str], uow: UnitOfWork) -> None:
+    ports = lock_ports(uow, statuses)
+    set_status(uow, [(row, statuses[pid]) for pid, row in ports.items()])
+
+
+TRANSLATOR = Translator("router", plan)
