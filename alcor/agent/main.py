@@ -143,6 +143,7 @@ class Agent:
             stream.cancel()
         with contextlib.suppress(Exception):
             await self.nc.close()
+        await self.reconciler.close()
         await self.channel.stop()
         self.ovs.stop()
 

@@ -1,4 +1,5 @@
-"""Neighbour flows as OpenFlow 1.4 bytes, streamed as flow_mods into the bridge's mgmt socket.
+"""Neighbour (and member-address) flows as OpenFlow 1.4 bytes, streamed as flow_mods into the
+bridge's mgmt socket.
 
 Why: the neighbour tables are the one place where the flow count scales with the cloud (two
 flows per port of every network the host serves: 200k flows for a 100k-port network). Through
@@ -15,21 +16,29 @@ entries: 1.6 s streamed vs 2.0-2.3 s as chained bundles). Nothing is lost by it:
 change is an add (which replaces a flow with the same match in one step) plus deletes of the
 keys it no longer uses, so a flow that stays never disappears, even mid-stream; a stream that
 fails half-way leaves some entries done, and the caller resyncs as after any failure.
-Everything else (static pipeline, ports, networks: a few flows each) still goes through
-`ovs-ofctl` text.
 
-The bytes encode exactly `flows.neighbor_flows()` (same table, priority, cookie, match and
-actions; `tests/unit/test_agent_ofwire.py` checks them against `ovs-ofctl ofp-print`), so a
-`replace-flows` resync sees them as unchanged.
+The same stream carries the member-address flows of security groups' remote groups
+(`member_add` / `member_delete`) for another reason: latency, not volume. A member joining a
+group is one or two flows, and the `ovs-ofctl` process alone took ~25 ms of it
+(`reconciler.Reconciler.streamed` says when they may skip the bundle).
+Everything else (static pipeline, ports, networks, security-group rules: a few flows each)
+still goes through `ovs-ofctl` text.
+
+The bytes encode exactly `flows.neighbor_flows()` and `security.address_flows()` (same table,
+priority, cookie, match and actions; `tests/unit/test_agent_ofwire.py` checks them against
+`ovs-ofctl ofp-print`), so a `replace-flows` resync sees them as unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import re
 import struct
 
 from alcor.agent import flows
+from alcor.agent.flows import Flow
 from alcor.agent.ofctl import OfctlError
 
 VERSION = 0x05  # OpenFlow 1.4, as the rest of the agent speaks it
@@ -50,6 +59,9 @@ OFPIT_GOTO_TABLE = 1
 OFPIT_APPLY_ACTIONS = 4
 OFPAT_OUTPUT = 0
 OFPAT_SET_FIELD = 25
+OFPAT_EXPERIMENTER = 0xFFFF
+NX_VENDOR_ID = 0x00002320
+NXAST_CONJUNCTION = 34
 
 HEADER = struct.Struct("!BBHI")
 FLOW_HEAD = struct.Struct("!BBHIQ")  # a flow_mod's header and cookie
@@ -236,23 +248,97 @@ def _rest(table: int, priority: int, command: int) -> bytes:
     )
 
 
+# -- security-group member-address flows (`security.address_flows`) ----------------------------
+# ethertype, then the OXM field number per address keyword (ipv4/ipv6 src/dst)
+_ADDRESS_FIELDS = {
+    "ip": (b"\x08\x00", {"nw_src": 11, "nw_dst": 12}),
+    "ipv6": (b"\x86\xdd", {"ipv6_src": 26, "ipv6_dst": 27}),
+}
+_CONJUNCTION = r"conjunction\((\d+),(\d+)/(\d+)\)"
+_CONJUNCTIONS = re.compile(rf"{_CONJUNCTION}(?:,{_CONJUNCTION})*")
+
+
+def _address_match(match: str) -> bytes:
+    """`ip,nw_src=A` / `ipv6,ipv6_dst=A` (A a host address or a CIDR) as an ofp_match."""
+    l3, _, rest = match.partition(",")
+    name, _, addr = rest.partition("=")
+    family = _ADDRESS_FIELDS.get(l3)
+    field_no = family[1].get(name) if family else None
+    if family is None or field_no is None:
+        raise ValueError(f"not a member-address match: {match!r}")
+    net = ipaddress.ip_network(addr)  # strict: the text names a network address exactly
+    if (net.version == 4) != (l3 == "ip"):
+        raise ValueError(f"address family mismatch in {match!r}")
+    value = net.network_address.packed
+    if net.prefixlen == net.max_prefixlen:
+        field = tlv(oxm(0x8000, field_no, len(value)), value)
+    else:
+        field = tlv(oxm(0x8000, field_no, 2 * len(value), True), value, net.netmask.packed)
+    return ofp_match(tlv(OXM_ETH_TYPE, family[0]), field)
+
+
+def conjunction(conj_id: int, clause: int, n_clauses: int) -> bytes:
+    """Nicira's conjunction action; `clause` is 1-based as in the text (0-based on the wire)."""
+    if not 1 <= clause <= n_clauses <= 64:
+        raise ValueError(f"bad conjunction clause {clause}/{n_clauses}")
+    return struct.pack(
+        "!HHIHBBI",
+        OFPAT_EXPERIMENTER,
+        16,
+        NX_VENDOR_ID,
+        NXAST_CONJUNCTION,
+        clause - 1,
+        n_clauses,
+        conj_id,
+    )
+
+
+def member_add(xid: int, cookie: int, flow: Flow) -> bytes:
+    """The flow_mod adding one member-address flow (`security.address_flows`: an address
+    match, conjunction actions only); ValueError for any other shape of flow.
+
+    These flows change one or two per member joining or leaving a remote group, so they are
+    parsed from their `Flow` text here rather than precompiled like the neighbour templates:
+    the text stays the one description that `replace-flows` and these bytes both encode.
+    """
+    if not _CONJUNCTIONS.fullmatch(flow.actions):
+        raise ValueError(f"not conjunction actions: {flow.actions!r}")
+    actions = [
+        conjunction(int(cid), int(k), int(n))
+        for cid, k, n in re.findall(_CONJUNCTION, flow.actions)
+    ]
+    body = (
+        _rest(flow.table, flow.priority, OFPFC_ADD)
+        + _address_match(flow.match)
+        + apply_actions(*actions)
+    )
+    return FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, HEADER.size + 8 + len(body), xid, cookie) + body
+
+
+def member_delete(xid: int, key: tuple[int, int, str]) -> bytes:
+    """The `delete_strict` flow_mod of a member-address flow's (table, priority, match)."""
+    table, priority, match = key
+    body = _rest(table, priority, OFPFC_DELETE_STRICT) + _address_match(match)
+    return FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, HEADER.size + 8 + len(body), xid, 0) + body
+
+
 class FlowStreamError(OfctlError):
     """ovs-vswitchd rejected a flow_mod, or the connection broke; the caller resyncs."""
 
 
 class FlowStream:
-    """Flow_mods streamed on a fresh connection to `unix:<path>` (the bridge's mgmt socket).
+    """Flow_mods streamed on a connection to `unix:<path>` (the bridge's mgmt socket).
 
     Messages are written as they are produced (`await add(batch)`), so ovs-vswitchd installs
     them while the caller builds the next batch; they apply in order. `fence()` sends a
     barrier and waits for its reply: every earlier flow_mod is then installed, or its error
-    has arrived (errors precede the barrier reply) and `FlowStreamError` is raised.
+    has arrived (errors precede the barrier reply) and `FlowStreamError` is raised. A stream
+    may serve many fences while it is `alive`; after an error it is closed and replaced.
     """
 
     def __init__(self, path: str, timeout: float = 120.0) -> None:
         self.path = path
         self.timeout = timeout
-        self.count = 0
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._errors: list[str] = []
@@ -265,6 +351,11 @@ class FlowStream:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def alive(self) -> bool:
+        """Connected, and nothing went wrong on it so far (else a new one is needed)."""
+        return self._task is not None and not self._task.done() and not self._errors
 
     async def open(self) -> None:
         """Connect and say hello (replies are read by a background task)."""
@@ -306,7 +397,6 @@ class FlowStream:
     async def add(self, messages: list[bytes]) -> None:
         """Write flow_mods (from the encoder) and let the socket drain."""
         assert self._writer is not None
-        self.count += len(messages)
         self._writer.writelines(messages)
         try:
             await self._writer.drain()

@@ -2,8 +2,12 @@
 
 Two kinds of owners, two encodings, both diff-based and never a flush:
 
-* Static pipeline, local ports and networks (a few flows each): `Flow` text, kept by cookie
-  and by key, changed with `ovs-ofctl --bundle` (`add` / `delete_strict` lines).
+* Static pipeline, local ports, networks and security groups: `Flow` text, kept by cookie
+  and by key, changed with `ovs-ofctl --bundle` (`add` / `delete_strict` lines); except the
+  member-address flows of remote groups in a round that changes no other security-group
+  owner (a member joining or leaving), which the same index diffs into flow_mods
+  (`ofwire.member_add` / `member_delete`) streamed like the neighbour entries (`streamed`
+  says why and when).
 * Neighbour entries (two flows each, and 100k+ of them per network): kept per network as
   `NeighborSpec`s plus which entry holds each ARP IP and each L2 MAC; changes are encoded
   straight to OpenFlow flow_mods (`ofwire`, which says why not a bundle) and streamed while
@@ -13,8 +17,8 @@ Two kinds of owners, two encodings, both diff-based and never a flush:
 `resync(full, neighbors)` sends the whole desired set (both kinds, as text) to
 `ovs-ofctl --bundle replace-flows`, which compares with the bridge and changes only what
 differs: used at start and after a failure, so a restarted agent leaves right flows alone
-(kill -9 invariant). The neighbour text and bytes encode the same flows, so flows installed
-either way compare equal.
+(kill -9 invariant). The neighbour and member-address text and bytes encode the same flows,
+so flows installed either way compare equal.
 
 Keys are global within a kind: an owner never deletes a rule that another owner holds now
 (keys are designed not to collide; this keeps a mistake from becoming an outage).
@@ -29,7 +33,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import NamedTuple
 
-from alcor.agent import flows
+from alcor.agent import flows, ofwire, security
 from alcor.agent.flows import Flow, NeighborSpec, delete_text
 from alcor.agent.ofctl import Ofctl
 from alcor.agent.ofwire import FlowStream, NeighborEncoder
@@ -140,6 +144,7 @@ class Reconciler:
         self.by_cookie: dict[int, set[Key]] = {}
         self.by_key: dict[Key, tuple[int, str]] = {}
         self.networks: dict[str, NetworkNeighbors] = {}
+        self._flow_stream: FlowStream | None = None
         self.neighbor_flows = 0  # installed neighbour flows (the index may run ahead mid-stream)
         self.last_apply_s = 0.0
         self.last_lines = 0
@@ -153,20 +158,61 @@ class Reconciler:
         return target[len("unix:") :] if target.startswith("unix:") else target
 
     # -- text owners -------------------------------------------------------------------------
-    def diff(self, updates: Mapping[int, Iterable[Flow]]) -> list[str]:
-        """Bundle lines turning the installed owners in `updates` into their new flow lists."""
-        adds: list[str] = []
-        deletes: list[str] = []
+    def _changes(
+        self, updates: Mapping[int, Iterable[Flow]]
+    ) -> tuple[list[Key], list[tuple[int, Flow]]]:
+        """(keys to delete, (cookie, flow) to add) turning the installed owners in `updates`
+        into their new flow lists."""
+        deletes: list[Key] = []
+        adds: list[tuple[int, Flow]] = []
         for ck, flow_list in updates.items():
-            new = {f.key: f.text(ck) for f in flow_list}
+            new = {f.key: f for f in flow_list}
             for key in self.by_cookie.get(ck, set()) - new.keys():
                 held = self.by_key.get(key)
                 if held is not None and held[0] == ck:
-                    deletes.append(delete_text(key))
-            for key, line in new.items():
-                if self.by_key.get(key) != (ck, line):
-                    adds.append("add " + line)
-        return deletes + adds
+                    deletes.append(key)
+            for key, flow in new.items():
+                if self.by_key.get(key) != (ck, flow.text(ck)):
+                    adds.append((ck, flow))
+        return deletes, adds
+
+    def diff(self, updates: Mapping[int, Iterable[Flow]]) -> list[str]:
+        """Bundle lines turning the installed owners in `updates` into their new flow lists."""
+        deletes, adds = self._changes(updates)
+        return [delete_text(k) for k in deletes] + ["add " + f.text(ck) for ck, f in adds]
+
+    def _member_messages(
+        self, updates: Mapping[int, Iterable[Flow]], xids: Iterator[int]
+    ) -> list[bytes]:
+        """The same changes as `diff`, as flow_mods (member-address owners only)."""
+        deletes, adds = self._changes(updates)
+        out = [ofwire.member_delete(next(xids), k) for k in deletes]
+        out.extend(ofwire.member_add(next(xids), ck, f) for ck, f in adds)
+        return out
+
+    @staticmethod
+    def streamed(updates: Mapping[int, list[Flow]]) -> dict[int, list[Flow]]:
+        """The owners of `updates` sent as flow_mods rather than in the bundle: the
+        member-address flows of remote groups (`security.KIND_SET_MEMBER`), unless the round
+        also recomputes other security-group owners (port rules, conj_id flows).
+
+        Why: a member joining or leaving a remote group changes one or two of these flows,
+        and the `ovs-ofctl` subprocess alone costs ~25 ms, most of a join's latency. Each of
+        them is complete in itself (an address match carrying every conjunction that lists
+        the address), so they need no bundle, for the reason neighbour entries need none
+        (`ofwire`). A round that recomputes the rules or ports may also renumber conjunctions
+        (`security.conj_ids`), and an id moved in the member flows before the port flows
+        would briefly admit one group's members through another group's rules: such a round
+        keeps every flow in one atomic bundle.
+        """
+        kinds = {flows.cookie_kind(ck) for ck in updates}
+        if kinds & {security.KIND_SG_PORT, security.KIND_ADDRESS_SET}:
+            return {}
+        return {
+            ck: fl
+            for ck, fl in updates.items()
+            if flows.cookie_kind(ck) == security.KIND_SET_MEMBER
+        }
 
     def _commit(self, updates: Mapping[int, Iterable[Flow]]) -> None:
         for ck, flow_list in updates.items():
@@ -182,13 +228,12 @@ class Reconciler:
 
     # -- neighbour owners --------------------------------------------------------------------
     def _neighbor_messages(
-        self, updates: Mapping[str, NeighborUpdate | None]
+        self, updates: Mapping[str, NeighborUpdate | None], xids: Iterator[int]
     ) -> Iterator[list[bytes]]:
         """Flow_mods for the neighbour changes, in batches (computed as consumed).
 
         `None` for a network means the host no longer serves it: all its flows go.
         """
-        xids = itertools.count(1)
         out: list[bytes] = []
         for nid, update in updates.items():
             index = self.networks.get(nid)
@@ -229,29 +274,43 @@ class Reconciler:
         for table in (flows.ARP_RESPONDER, flows.L2_FORWARD, flows.ROUTE_NEIGHBOR):
             out.append(index.encoder.delete_all(next(xids), table))
 
-    async def _send_neighbors(self, updates: Mapping[str, NeighborUpdate | None]) -> int:
-        """Stream the neighbour changes as flow_mods on one connection (so they apply in
-        order), computing each batch while ovs-vswitchd installs the previous ones; return
-        once a barrier says all are installed."""
+    async def _connected(self) -> FlowStream:
+        """The flow_mod connection, kept open between rounds: opening one (connect, hello,
+        ovs-vswitchd accepting it) was half of the ~1 ms that a join's flow_mods take on a
+        quiet host, and 2-3 ms on a loaded one. After any failure it is replaced."""
+        stream = self._flow_stream
+        if stream is None or not stream.alive:
+            await self.close()
+            stream = FlowStream(self.mgmt_path)
+            await stream.open()
+            self._flow_stream = stream
+        return stream
+
+    async def close(self) -> None:
+        """Close the flow_mod connection (the agent stops, or it failed)."""
+        stream, self._flow_stream = self._flow_stream, None
+        if stream is not None:
+            await stream.close()
+
+    async def _stream(self, batches: Iterable[list[bytes]]) -> int:
+        """Stream flow_mod batches on one connection (so they apply in order), computing
+        each batch while ovs-vswitchd installs the previous ones; return once a barrier says
+        all are installed."""
         sent = 0
         start = time.monotonic()
         stream: FlowStream | None = None
         try:
-            for batch in self._neighbor_messages(updates):
+            for batch in batches:
                 if stream is None:
-                    stream = FlowStream(self.mgmt_path)
-                    await stream.open()
+                    stream = await self._connected()
                 await stream.add(batch)
                 sent += len(batch)
             if stream is not None:
                 await stream.fence()
-                log.debug(
-                    "neighbour flow_mods: %d installed in %.3f s", sent, time.monotonic() - start
-                )
-        finally:
-            if stream is not None:
-                await stream.close()
-            self.neighbor_flows = sum(len(n) for n in self.networks.values())
+                log.debug("flow_mods: %d installed in %.3f s", sent, time.monotonic() - start)
+        except BaseException:
+            await self.close()  # what it still holds is unknown: never reuse it
+            raise
         return sent
 
     # -- rounds ------------------------------------------------------------------------------
@@ -262,10 +321,14 @@ class Reconciler:
     ) -> int:
         """Install the changed owners; returns the number of bundle lines and flow_mods.
 
-        Text owners go in one `ovs-ofctl` bundle and neighbour entries as a flow_mod stream,
-        both at once. On failure the index may be ahead of the bridge: the caller resyncs.
+        Text owners go in one `ovs-ofctl` bundle; neighbour entries, and member-address
+        flows when `streamed` allows, as one flow_mod stream; both at once. On failure the
+        index may be ahead of the bridge: the caller resyncs.
         """
-        lines = self.diff(updates)
+        members = self.streamed(updates)
+        lines = self.diff({ck: fl for ck, fl in updates.items() if ck not in members})
+        xids = itertools.count(1)
+        member_mods = self._member_messages(members, xids) if members else []
         start = time.monotonic()
 
         async def text() -> int:
@@ -273,13 +336,22 @@ class Reconciler:
                 await self.ofctl.bundle(lines)
             return len(lines)
 
-        async def binary() -> int:
-            return await self._send_neighbors(neighbors) if neighbors else 0
+        def batches() -> Iterator[list[bytes]]:
+            if member_mods:
+                yield member_mods
+            if neighbors:
+                yield from self._neighbor_messages(neighbors, xids)
 
-        n_text, n_neighbor = await asyncio.gather(text(), binary())
+        async def binary() -> int:
+            try:
+                return await self._stream(batches())
+            finally:
+                self.neighbor_flows = sum(len(n) for n in self.networks.values())
+
+        n_text, n_binary = await asyncio.gather(text(), binary())
         self._commit(updates)
         self.last_apply_s = time.monotonic() - start
-        self.last_lines = n_text + n_neighbor
+        self.last_lines = n_text + n_binary
         return self.last_lines
 
     async def resync(

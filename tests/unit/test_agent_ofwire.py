@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from alcor.agent import flows, ofwire
+from alcor.agent import flows, ofwire, security
 from alcor.agent.flows import NeighborSpec
 from alcor.agent.reconciler import NeighborUpdate, NetworkNeighbors, Reconciler, SpecStream
 from alcor.southbound.protocol import goalstate_pb2 as pb
@@ -164,11 +164,88 @@ def test_leaving_a_network_is_one_bulk_delete_per_table_unless_its_vni_is_shared
         )
         for i in range(50)
     }
-    sent = [m for batch in rec._neighbor_messages({"n1": _update(specs)}) for m in batch]
+    sent = [
+        m
+        for batch in rec._neighbor_messages({"n1": _update(specs)}, itertools.count(1))
+        for m in batch
+    ]
     assert len(sent) == 100 and len(rec.networks["n1"]) == 100
-    gone = [m for batch in rec._neighbor_messages({"n1": None}) for m in batch]
+    gone = [m for batch in rec._neighbor_messages({"n1": None}, itertools.count(1)) for m in batch]
     assert len(gone) == 3 and "n1" not in rec.networks
     assert {m[8 + 8 + 8 + 1] for m in gone} == {ofwire.OFPFC_DELETE}  # flow_mod command
-    list(rec._neighbor_messages({"n1": _update(specs), "n2": _update({}, vni=100)}))
-    strict = [m for batch in rec._neighbor_messages({"n1": None}) for m in batch]
+    list(
+        rec._neighbor_messages(
+            {"n1": _update(specs), "n2": _update({}, vni=100)}, itertools.count(1)
+        )
+    )
+    strict = [
+        m for batch in rec._neighbor_messages({"n1": None}, itertools.count(1)) for m in batch
+    ]
     assert len(strict) == 100  # another network holds VNI 100: exactly our flows, strictly
+
+
+# -- security-group member-address flows -------------------------------------------------------
+def _member_flows() -> dict[int, list[flows.Flow]]:
+    """Dimension-1 flows of two remote groups, both directions, IPv4 and IPv6, host addresses
+    and CIDRs (allowed address pairs), one address listed by both groups."""
+    ids = security.conj_ids(
+        security.ConjKey(g, d, e, True)
+        for g in ("a", "b")
+        for d in (security.INGRESS, security.EGRESS)
+        for e in (security.IPV4, security.IPV6)
+    )
+    sets = [
+        security.AddressSet("a", ("10.0.0.7", "10.1.0.0/16", "fd00::7", "10.0.0.8")),
+        security.AddressSet("b", ("10.0.0.8", "fd00:1::/64")),
+    ]
+    return {
+        flows.cookie(security.KIND_SET_MEMBER, addr): flow_list
+        for addr, flow_list in security.address_flows(sets, ids).items()
+    }
+
+
+@needs_ofctl
+def test_member_bytes_encode_exactly_the_text_flows() -> None:
+    members = _member_flows()
+    texts = [(ck, f) for ck, fl in members.items() for f in fl]
+    assert len(texts) == 2 * 5 and any(f.actions.count("conjunction") == 2 for _, f in texts)
+    for ck, flow in texts:
+        assert _print(ofwire.member_add(1, ck, flow)) == _parse(flow.text(ck))
+        table, priority, match = flow.key
+        assert _print(ofwire.member_delete(2, flow.key)).endswith(
+            f"DEL_STRICT table:{table} priority={priority},{match} actions=drop"
+        )
+
+
+def test_member_encoding_refuses_any_other_flow_shape() -> None:
+    for bad in (
+        flows.Flow(21, 60, "reg6=5,ip,nw_dst=10.0.0.7", "conjunction(1,1/2)"),
+        flows.Flow(21, 60, "ip,nw_dst=fd00::7", "conjunction(1,1/2)"),
+        flows.Flow(21, 60, "ip,nw_dst=10.0.0.7", "conjunction(1,1/2),goto_table:30"),
+        flows.Flow(21, 60, "ip,nw_dst=10.0.0.7", "drop"),
+    ):
+        with pytest.raises(ValueError):
+            ofwire.member_add(1, 7, bad)
+
+
+def test_member_only_rounds_stream_the_same_diff_and_rule_rounds_stay_bundled() -> None:
+    rec = Reconciler(ofctl=None)  # type: ignore[arg-type]
+    members = _member_flows()
+    assert Reconciler.streamed(members) == members
+    port = {flows.cookie(flows.KIND_PORT, "p1"): [flows.Flow(0, 100, "in_port=5", "drop")]}
+    assert Reconciler.streamed({**members, **port}) == members  # other owners: unrelated
+    sg = {flows.cookie(security.KIND_SG_PORT, "p1"): [flows.Flow(21, 1, "reg6=5", "drop")]}
+    assert Reconciler.streamed({**members, **sg}) == {}  # conjunction ids may move: atomic
+    rec._commit(members)
+    first, *rest = members
+    changed = {
+        first: [],
+        rest[0]: [f._replace(actions="conjunction(9,1/2)") for f in members[rest[0]]],
+    }
+    lines = rec.diff(changed)
+    sent = rec._member_messages(changed, itertools.count(1))
+    assert len(sent) == len(lines) == len(members[first]) + len(members[rest[0]])
+    assert [m[25] for m in sent] == [
+        ofwire.OFPFC_DELETE_STRICT if ln.startswith("delete_strict") else ofwire.OFPFC_ADD
+        for ln in lines
+    ]
