@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from alcor.agent import flows
+from alcor.agent import flows, physnets
 from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
@@ -122,6 +122,7 @@ class HostModel:
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
+        self.physnets: dict[str, physnets.Bridge] = {}  # physical network -> its bridge
 
     # -- what the host needs -----------------------------------------------------------------
     def wanted_networks(self) -> set[str]:
@@ -259,17 +260,34 @@ class HostModel:
             ofport = self.vifs.get(owner[1])
             if port is None or ofport is None:
                 return []
-            net = self.networks.get(port.network_id)
-            return flows.port_flows(port, ofport, net.vni) if net is not None else []
+            key = self.network_key(self.networks.get(port.network_id))
+            return flows.port_flows(port, ofport, key) if key is not None else []
         if kind == "net":
             return self._network_flows(owner[1])
         table = self.tables.get(owner[1])
         net = self.networks.get(owner[1])
+        key = self.network_key(net)
         entry = table.entries.get(owner[2]) if table is not None else None
-        if entry is None or net is None or owner[1] not in self.wanted_networks():
+        if entry is None or net is None or key is None or owner[1] not in self.wanted_networks():
             return []
-        remote = entry.host_id != self.host_id and entry.port_id not in self.ports
-        return flows.neighbor_flows(entry, net.vni, self.tunnel_ofport, remote)
+        remote = self._tunnelled(net, entry.host_id, entry.port_id)
+        return flows.neighbor_flows(entry, key, self.tunnel_ofport, remote)
+
+    def network_key(self, net: pb.NetworkState | None) -> int | None:
+        """The network's key in br-int (`tun_id`): the VNI of an overlay, the local key of a
+        flat network (`physnets`); None when unknown or its physical network is not mapped
+        here (then nothing of it is programmed)."""
+        if net is None or not physnets.is_physnet(net):
+            return net.vni if net is not None else None
+        bridge = self.physnets.get(net.physical_network)
+        return bridge.key if bridge is not None else None
+
+    def _tunnelled(self, net: pb.NetworkState, host_id: str, port_id: str) -> bool:
+        """Whether frames to a neighbour go through a tunnel: only on an overlay, and only
+        when the port lives elsewhere (a flat network's go through the physical segment)."""
+        return (
+            host_id != self.host_id and port_id not in self.ports and not physnets.is_physnet(net)
+        )
 
     def _network_flows(self, network_id: str) -> list[flows.Flow]:
         net = self.networks.get(network_id)
@@ -280,6 +298,9 @@ class HostModel:
             for pid, p in self.ports.items()
             if p.network_id == network_id and pid in self.vifs and p.admin_state_up
         ]
+        if physnets.is_physnet(net):
+            bridge = self.physnets.get(net.physical_network)
+            return physnets.network_flows(bridge, local) if bridge is not None else []
         table = self.tables.get(network_id)
         remote = list(table.vteps) if table is not None else []
         subnets = [s for s in self.subnets.values() if s.network_id == network_id]
@@ -338,10 +359,12 @@ class HostModel:
         self, network_id: str, port_ids: Iterable[str], wanted: set[str]
     ) -> NeighborUpdate | None:
         net = self.networks.get(network_id)
+        key = self.network_key(net)
         table = self.tables.get(network_id)
-        if net is None or table is None or network_id not in wanted:
+        if net is None or key is None or table is None or network_id not in wanted:
             return None
         host_id, ports = self.host_id, self.ports
+        overlay = not physnets.is_physnet(net)  # see `_tunnelled`, inlined for 100k entries
 
         def specs(pids: Iterable[str] | None) -> SpecStream:
             # All entries: a snapshot, since deltas may change the table while the flow_mods
@@ -358,14 +381,19 @@ class HostModel:
                     continue
                 try:
                     pairs = table.unique_pairs(entry) if entry.allowed_address_pairs else ()
-                    yield pid, spec(entry, entry.host_id != host_id and pid not in ports, pairs)
+                    remote = overlay and entry.host_id != host_id and pid not in ports
+                    yield pid, spec(entry, remote, pairs)
                 except ValueError as exc:
                     log.warning("neighbour %s of network %s: %s", pid, network_id, exc)
                     yield pid, None
 
-        return NeighborUpdate(net.vni, self.tunnel_ofport, port_ids, specs)
+        return NeighborUpdate(key, self.tunnel_ofport, port_ids, specs)
 
     def port_state(self, port_id: str) -> tuple[pb.ProgramState, float]:
         """(ProgramState, received_at) the agent should report for a port it holds."""
         state: pb.ProgramState = pb.SUCCESS if port_id in self.vifs else pb.PENDING
+        port = self.ports.get(port_id)
+        net = self.networks.get(port.network_id) if port is not None else None
+        if net is not None and self.network_key(net) is None:
+            state = pb.FAILURE  # on a physical network this host has no bridge for
         return state, self.received_at.get(port_id, time.time())
