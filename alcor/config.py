@@ -37,6 +37,9 @@ class ServerSettings:
     default_project: str = "admin"  # project of header-less (admin) requests in noauth mode
     base_mac: str = "fa:16:3e:00:00:00"
     vni_ranges: str = "1:16777215"  # "lo:hi[,lo:hi...]" for VXLAN segmentation ids
+    # Physical networks flat networks may use ("physnet1,physnet2"), ML2's `flat_networks`:
+    # "*" any name, empty: flat networks disabled.
+    flat_networks: str = "*"
     max_page_size: int = 1000
     max_request_body_size: int = 114688  # bytes (oslo.middleware's default); past it 413
     max_bulk_request_body_size: int = 8 * 1024 * 1024  # bytes of a bulk create's body
@@ -96,6 +99,9 @@ class AgentSettings:
     datapath_type: str = "system"
     tunnel_type: str = "vxlan"
     integration_bridge: str = "br-int"
+    # Physical networks this host reaches, and through which OVS bridge, as Neutron's OVS
+    # agent: "physnet1:br-ex,physnet2:br-foo" (empty: overlays only).
+    bridge_mappings: str = ""
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
 

@@ -158,6 +158,10 @@ class SegmentationIdInUse(Conflict):
     message = "Unable to create the network. The VXLAN {seg_id} is in use."
 
 
+class FlatNetworkInUse(InUse):
+    message = "Unable to create the flat network. Physical network {physical_network} is in use."
+
+
 class NoNetworkAvailable(ServiceUnavailable):
     type_name = None
     message = "Unable to create the network. No tenant network is available for allocation."

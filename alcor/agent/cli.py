@@ -26,6 +26,9 @@ def run(
     datapath_type: str = typer.Option(None, help="system (kernel) or netdev (userspace)."),
     tunnel_type: str = typer.Option(None, help="vxlan or geneve."),
     integration_bridge: str = typer.Option(None, help="Integration bridge name."),
+    bridge_mappings: str = typer.Option(
+        None, help="Physical networks and their OVS bridges: physnet1:br-ex,physnet2:br-foo."
+    ),
     heartbeat_interval: float = typer.Option(None, help="Seconds between heartbeats."),
     log_level: str = typer.Option(None, help="debug, info, warning, error."),
     config: str = typer.Option(None, help="TOML config file (section [agent])."),
@@ -45,6 +48,7 @@ def run(
         "datapath_type": datapath_type,
         "tunnel_type": tunnel_type,
         "integration_bridge": integration_bridge,
+        "bridge_mappings": bridge_mappings,
         "heartbeat_interval": heartbeat_interval,
         "log_level": log_level,
     }

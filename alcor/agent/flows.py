@@ -56,7 +56,8 @@ table  name                 what it does
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
 (ARP reply address swap); reg4 = routed next hop (IPv4); reg5 = router number; reg6 = source
 ofport (egress conntrack zone); reg7 = destination ofport (ingress zone).
-`tun_id` carries the network's VNI through the whole pipeline, also for local traffic.
+`tun_id` carries the network's VNI through the whole pipeline, also for local traffic; a flat
+network carries a host-local key instead, and its patch-port flows are `physnets`'.
 
 Ownership: every flow carries a cookie naming what owns it (the static pipeline, one local
 port, one network, one neighbour entry), high byte = kind, low 56 bits = a hash of the id.

@@ -30,7 +30,7 @@ import nats.aio.client
 import nats.aio.msg
 import nats.errors
 
-from alcor.agent import dhcp
+from alcor.agent import dhcp, physnets
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
@@ -62,6 +62,7 @@ class Agent:
         self.host_id = settings.host_id
         self.rpc_timeout = rpc_timeout
         self.model = HostModel(self.host_id)
+        self.bridge_mappings = physnets.parse_bridge_mappings(settings.bridge_mappings)
         rundir = settings.ovs_rundir
         self.channel = OpenFlowChannel(os.path.join(rundir, CHANNEL_SOCKET), self._on_packet_in)
         self.ovs = OvsDriver(
@@ -70,6 +71,7 @@ class Agent:
             settings.datapath_type,
             settings.tunnel_type,
             settings.tunnel_ip,
+            self.bridge_mappings,
         )
         mgmt = f"unix:{os.path.join(rundir, settings.integration_bridge)}.mgmt"
         self.reconciler = Reconciler(Ofctl(mgmt))
@@ -101,6 +103,7 @@ class Agent:
         await self.channel.start()
         await self.ovs.connect()
         self.model.tunnel_ofport = await self.ovs.bootstrap(self.channel.target)
+        await self._bind_physnets()
         self._drain_interfaces()
         self.nc = await nats.connect(
             self.settings.nats_url,
@@ -126,6 +129,15 @@ class Agent:
         self._tasks.append(asyncio.create_task(self._heartbeats()))
         self.host_stream.resync()
         await self.nc.subscribe(subjects.host(self.host_id), cb=self._on_host_msg)
+
+    async def _bind_physnets(self) -> None:
+        """Tell the model how each mapped physical network is reached (after bootstrap)."""
+        ofports = await self.ovs.patch_ofports()
+        keys = physnets.keys(self.bridge_mappings)
+        self.model.physnets = {
+            name: physnets.Bridge(bridge, keys[name], ofports[name])
+            for name, bridge in self.bridge_mappings.items()
+        }
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -160,6 +172,7 @@ class Agent:
             binary="alcor-agent",
             configurations={"integration_bridge": s.integration_bridge, "ovs_rundir": s.ovs_rundir},
             started_at=self.started_at,
+            bridge_mappings=self.bridge_mappings,
         )
 
     async def _register(self) -> None:

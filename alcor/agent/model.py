@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from alcor.agent import flows, routing
+from alcor.agent import flows, physnets, routing
 from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
@@ -129,6 +129,7 @@ class HostModel:
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
+        self.physnets: dict[str, physnets.Bridge] = {}  # physical network -> its bridge
 
     # -- what the host needs -----------------------------------------------------------------
     def wanted_networks(self) -> set[str]:
@@ -145,10 +146,12 @@ class HostModel:
         route into."""
         return self.wanted_networks() | routing.routed_networks(self.routers).keys()
 
-    def _vni(self, network_id: str) -> int | None:
+    def _key(self, network_id: str) -> int | None:
+        """The network's key in br-int: from its state, or, for a network only routed into
+        (no local port, so no state here), the VNI the router's interface names."""
         net = self.networks.get(network_id)
         if net is not None:
-            return net.vni
+            return self.network_key(net)
         return routing.routed_networks(self.routers).get(network_id)
 
     def _router_owners(self) -> set[Owner]:
@@ -316,8 +319,8 @@ class HostModel:
             ofport = self.vifs.get(owner[1])
             if port is None or ofport is None:
                 return []
-            net = self.networks.get(port.network_id)
-            return flows.port_flows(port, ofport, net.vni) if net is not None else []
+            key = self.network_key(self.networks.get(port.network_id))
+            return flows.port_flows(port, ofport, key) if key is not None else []
         if kind == "net":
             return self._network_flows(owner[1])
         if kind == "router":
@@ -327,13 +330,29 @@ class HostModel:
             number = routing.numbers(self.routers)[owner[1]]
             return routing.router_flows(router, number, self.wanted_networks())
         table = self.tables.get(owner[1])
-        vni = self._vni(owner[1])
+        key = self._key(owner[1])
         entry = table.entries.get(owner[2]) if table is not None else None
-        if entry is None or vni is None or owner[1] not in self.served_networks():
+        if entry is None or key is None or owner[1] not in self.served_networks():
             return []
-        remote = entry.host_id != self.host_id and entry.port_id not in self.ports
+        remote = self._tunnelled(owner[1], entry.host_id, entry.port_id)
         routed = owner[1] in routing.routed_networks(self.routers)
-        return flows.neighbor_flows(entry, vni, self.tunnel_ofport, remote, routed)
+        return flows.neighbor_flows(entry, key, self.tunnel_ofport, remote, routed)
+
+    def network_key(self, net: pb.NetworkState | None) -> int | None:
+        """The network's key in br-int (`tun_id`): the VNI of an overlay, the local key of a
+        flat network (`physnets`); None when unknown or its physical network is not mapped
+        here (then nothing of it is programmed)."""
+        if net is None or not physnets.is_physnet(net):
+            return net.vni if net is not None else None
+        bridge = self.physnets.get(net.physical_network)
+        return bridge.key if bridge is not None else None
+
+    def _tunnelled(self, network_id: str, host_id: str, port_id: str) -> bool:
+        """Whether frames to a neighbour go through a tunnel: only on an overlay, and only
+        when the port lives elsewhere (a flat network's go through the physical segment)."""
+        net = self.networks.get(network_id)
+        overlay = net is None or not physnets.is_physnet(net)  # routed into: an overlay
+        return overlay and host_id != self.host_id and port_id not in self.ports
 
     def _network_flows(self, network_id: str) -> list[flows.Flow]:
         net = self.networks.get(network_id)
@@ -344,6 +363,9 @@ class HostModel:
             for pid, p in self.ports.items()
             if p.network_id == network_id and pid in self.vifs and p.admin_state_up
         ]
+        if physnets.is_physnet(net):
+            bridge = self.physnets.get(net.physical_network)
+            return physnets.network_flows(bridge, local) if bridge is not None else []
         table = self.tables.get(network_id)
         remote = list(table.vteps) if table is not None else []
         subnets = [s for s in self.subnets.values() if s.network_id == network_id]
@@ -401,11 +423,13 @@ class HostModel:
     def _neighbor_update(
         self, network_id: str, port_ids: Iterable[str], wanted: set[str]
     ) -> NeighborUpdate | None:
-        vni = self._vni(network_id)
+        key = self._key(network_id)
         table = self.tables.get(network_id)
-        if vni is None or table is None or network_id not in wanted:
+        if key is None or table is None or network_id not in wanted:
             return None
         host_id, ports = self.host_id, self.ports
+        net = self.networks.get(network_id)
+        overlay = net is None or not physnets.is_physnet(net)  # `_tunnelled`, inlined for 100k
         routed = network_id in routing.routed_networks(self.routers)
 
         def specs(pids: Iterable[str] | None) -> SpecStream:
@@ -423,15 +447,19 @@ class HostModel:
                     continue
                 try:
                     pairs = table.unique_pairs(entry) if entry.allowed_address_pairs else ()
-                    remote = entry.host_id != host_id and pid not in ports
+                    remote = overlay and entry.host_id != host_id and pid not in ports
                     yield pid, spec(entry, remote, pairs, routed)
                 except ValueError as exc:
                     log.warning("neighbour %s of network %s: %s", pid, network_id, exc)
                     yield pid, None
 
-        return NeighborUpdate(vni, self.tunnel_ofport, port_ids, specs)
+        return NeighborUpdate(key, self.tunnel_ofport, port_ids, specs)
 
     def port_state(self, port_id: str) -> tuple[pb.ProgramState, float]:
         """(ProgramState, received_at) the agent should report for a port it holds."""
         state: pb.ProgramState = pb.SUCCESS if port_id in self.vifs else pb.PENDING
+        port = self.ports.get(port_id)
+        net = self.networks.get(port.network_id) if port is not None else None
+        if net is not None and self.network_key(net) is None:
+            state = pb.FAILURE  # on a physical network this host has no bridge for
         return state, self.received_at.get(port_id, time.time())

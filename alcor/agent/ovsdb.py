@@ -1,4 +1,4 @@
-"""OVSDB side of the agent: bridge and tunnel bootstrap, and the VIF monitor.
+"""OVSDB side of the agent: bridge, tunnel and physical-bridge bootstrap, and the VIF monitor.
 
 Why ovsdbapp: one transaction creates or fixes everything the agent owns and waits until
 ovs-vswitchd applied it (as `ovs-vsctl` does, bounded by a timeout so a dead vswitchd cannot
@@ -7,9 +7,10 @@ Interface row with `external_ids:iface-id`; the IDL's change notifications (deli
 connection thread, after each consistent update) tell us at once, including the `ofport`
 that vswitchd assigns a moment later.
 
-Ownership: ports the agent creates carry `external_ids:alcor-owner=agent`; any such port on
-br-int that the current settings do not call for (say, a tunnel port of another type) is
-removed at bootstrap. VIF ports belong to Nova and are never touched.
+Ownership: ports the agent creates carry `external_ids:alcor-owner=agent`; any such port
+that the current settings do not call for (say, a tunnel port of another type, or the patch
+ports of a mapping since removed) is removed at bootstrap. VIF ports belong to Nova and are
+never touched, nor are the physical bridges once made (they hold the operator's NICs).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, NamedTuple
 from ovs.db.idl import ROW_DELETE
 from ovsdbapp.backend.ovs_idl import connection, idlutils
 from ovsdbapp.schema.open_vswitch import impl_idl
+
+from alcor.agent import physnets
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class OvsDriver:
         datapath_type: str,
         tunnel_type: str,
         tunnel_ip: str,
+        bridge_mappings: dict[str, str] | None = None,
         timeout: float = 30.0,
     ) -> None:
         self.ovsdb = ovsdb
@@ -80,6 +84,7 @@ class OvsDriver:
         self.tunnel_type = tunnel_type
         self.tunnel_ip = tunnel_ip
         self.tunnel_name = f"{tunnel_type}-tun"
+        self.bridge_mappings = bridge_mappings or {}
         self.timeout = timeout
         self.api: Any = None
         self.queue: asyncio.Queue[Interface] = asyncio.Queue()
@@ -140,26 +145,61 @@ class OvsDriver:
                 ("external_ids", {OWNER_KEY: OWNER}),
             ),
             api.db_set("Port", self.tunnel_name, ("external_ids", {OWNER_KEY: OWNER})),
+            *self._physical_bridge_commands(),
         )
         await self._remove_strays()
         await self._set_controller(controller)
-        ofport = await self._read(api.db_get("Interface", self.tunnel_name, "ofport"))
+        return await self._ofport(self.tunnel_name)
+
+    def _physical_bridge_commands(self) -> list[Any]:
+        """Each mapped bridge (made if missing, on br-int's datapath type: a patch port only
+        joins bridges of one datapath) and the patch pair between it and br-int."""
+        api = self.api
+        owned = ("external_ids", {OWNER_KEY: OWNER})
+        commands: list[Any] = []
+        for bridge in self.bridge_mappings.values():
+            int_side, phy_side = physnets.patch_ports(bridge)
+            commands.append(api.add_br(bridge, may_exist=True, datapath_type=self.datapath_type))
+            for on, name, peer in ((self.bridge, int_side, phy_side), (bridge, phy_side, int_side)):
+                commands += [
+                    api.add_port(on, name, may_exist=True),
+                    api.db_set(
+                        "Interface", name, ("type", "patch"), ("options", {"peer": peer}), owned
+                    ),
+                    api.db_set("Port", name, owned),
+                ]
+        return commands
+
+    async def patch_ofports(self) -> dict[str, int]:
+        """Physical network -> OpenFlow port of its patch port on br-int."""
+        out = {}
+        for physnet, bridge in self.bridge_mappings.items():
+            name = physnets.patch_ports(bridge)[0]
+            out[physnet] = await self._ofport(name)
+        return out
+
+    async def _ofport(self, name: str) -> int:
+        ofport = await self._read(self.api.db_get("Interface", name, "ofport"))
         if isinstance(ofport, list):
             ofport = ofport[0] if ofport else -1
         if not isinstance(ofport, int) or ofport <= 0:
-            raise RuntimeError(f"tunnel port {self.tunnel_name} has no OpenFlow port: {ofport}")
+            raise RuntimeError(f"port {name} has no OpenFlow port: {ofport}")
         return ofport
 
     async def _remove_strays(self) -> None:
+        wanted = {self.tunnel_name}
+        for bridge in self.bridge_mappings.values():
+            wanted.update(physnets.patch_ports(bridge))
         ports = await self._read(self.api.db_find("Port", columns=["name", "external_ids"]))
         stray = [
             p["name"]
             for p in ports
-            if p["external_ids"].get(OWNER_KEY) == OWNER and p["name"] != self.tunnel_name
+            if p["external_ids"].get(OWNER_KEY) == OWNER and p["name"] not in wanted
         ]
         for name in stray:
             log.info("removing stray port %s", name)
-            await self._execute(self.api.del_port(name, bridge=self.bridge, if_exists=True))
+            # No bridge named: a stray patch port sits on a physical bridge.
+            await self._execute(self.api.del_port(name, if_exists=True))
 
     async def _set_controller(self, target: str) -> None:
         """Point br-int at the agent's OpenFlow socket (untouched when already so)."""

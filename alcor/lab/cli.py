@@ -55,9 +55,33 @@ def up(
 
 
 @app.command()
-def status(prefix: str = PREFIX) -> None:
-    """Hosts, agents and VMs of the lab."""
+def status(
+    prefix: str = PREFIX,
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+) -> None:
+    """Hosts, agents, VMs and the outside world of the lab."""
     lab = Lab.load(prefix)
+    if as_json:
+        doc = {
+            "prefix": lab.prefix,
+            "hosts": {
+                h.name: {"namespace": h.ns, "vtep": h.tunnel_ip, "agent_pid": h.agent_pid()}
+                for h in lab.hosts.values()
+            },
+            "vms": {
+                v.name: {
+                    "namespace": v.ns,
+                    "host": v.host.name,
+                    "port_id": v.port_id,
+                    "mac": v.mac,
+                    "lease": v.lease(),
+                }
+                for v in lab.vms.values()
+            },
+            "external": lab.external(),
+        }
+        print(json.dumps(doc, indent=1))
+        return
     table = Table("host", "namespace", "VTEP", "agent pid")
     for host in lab.hosts.values():
         table.add_row(host.name, host.ns, host.tunnel_ip, str(host.agent_pid() or "-"))
@@ -68,6 +92,12 @@ def status(prefix: str = PREFIX) -> None:
             lease = vm.lease()
             vms.add_row(vm.name, vm.host.name, vm.port_id, vm.mac, lease.get("ip", "-"))
         console.print(vms)
+    external = lab.external()
+    if external:
+        console.print(
+            f"outside world: namespace {external['namespace']}, {external['address']} on "
+            f"physical network {external['physical_network']} (hosts' {external['bridge']})"
+        )
 
 
 @vm_app.command("add")

@@ -3,6 +3,9 @@
 Layout (see docs/dataplane): the underlay NIC `ul0` is a veth into the lab's underlay
 bridge; `br-phy` (standalone, NORMAL) holds ul0 and carries the VTEP address on its LOCAL
 port, which is what userspace tunnelling needs (the IP on a plain interface does not work).
+The external NIC `ex0` is a veth into the lab's external segment, on `br-ex` (standalone,
+no address: the host itself never speaks there), which the agent patches to br-int as the
+physical network `external` (`--bridge-mappings external:br-ex`).
 br-int and the tunnel port are the agent's business; the lab only starts the agent process
 (in the root namespace: it talks to this host's OVS through the unix sockets in `dir`).
 Every OVS-attached veth gets an nftables netdev ingress drop chain: with the netdev datapath
@@ -22,6 +25,8 @@ from alcor.lab.netns import run
 
 SCHEMA = "/usr/share/openvswitch/vswitch.ovsschema"
 GUARD_TABLE = "alcorguard"
+EXTERNAL_PHYSNET = "external"
+EXTERNAL_BRIDGE_ON_HOSTS = "br-ex"
 
 
 @dataclass
@@ -148,6 +153,27 @@ class Host:
         self.x("ip", "addr", "add", f"{self.tunnel_ip}/{self.prefixlen}", "dev", "br-phy")
         self.x("ip", "link", "set", "br-phy", "up")
 
+    def connect_external(self, segment_ns: str, segment_bridge: str) -> None:
+        """ex0 (here, on br-ex) <-> ex-<name> (on the external segment's bridge).
+
+        br-ex is made here because the NIC must be plugged into it; the agent then finds it
+        and adds only its patch port (as on a real host, where the operator made br-ex)."""
+        peer = f"ex-{self.name}"
+        run(
+            [
+                *("ip", "-n", self.ns, "link", "add", "ex0", "type", "veth"),
+                *("peer", "name", peer, "netns", segment_ns),
+            ]
+        )
+        run(["ip", "-n", segment_ns, "link", "set", peer, "master", segment_bridge, "up"])
+        self.x("ip", "link", "set", "ex0", "up")
+        self.guard("ex0")
+        br = EXTERNAL_BRIDGE_ON_HOSTS
+        self.vsctl(
+            *("--may-exist", "add-br", br, "--", "set", "bridge", br, "datapath_type=netdev"),
+            *("--", "--may-exist", "add-port", br, "ex0"),
+        )
+
     def phy_mac(self) -> str:
         out = self.x("cat", "/sys/class/net/br-phy/address")
         return out.strip()
@@ -184,6 +210,8 @@ class Host:
             self.dir,
             "--datapath-type",
             "netdev",
+            "--bridge-mappings",
+            f"{EXTERNAL_PHYSNET}:{EXTERNAL_BRIDGE_ON_HOSTS}",
             *self.agent_args,
         ]
 

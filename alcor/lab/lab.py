@@ -7,6 +7,12 @@ the root namespace), which lets several labs, and tests, run side by side.
 
 Addresses: the underlay is 198.18.0.0/15 inside the lab's own underlay namespace (a Linux
 bridge), host i has VTEP 198.18.0.0 + i; tenant addresses exist only inside VM namespaces.
+
+The outside world: a second Linux bridge in its own namespace (`<prefix>-xseg`) is the physical
+network `external`; every host reaches it through its `br-ex` (agents run with
+`bridge_mappings=external:br-ex`), and the namespace `<prefix>-ext` stands for the internet
+on it, holding 203.0.113.1/24 (DESIGN §5: the external network's gateway for a flat network
+with subnet 203.0.113.0/24).
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alcor.lab import netns
-from alcor.lab.host import Host
+from alcor.lab.host import EXTERNAL_BRIDGE_ON_HOSTS, EXTERNAL_PHYSNET, Host
 from alcor.lab.netns import LabError, run
 from alcor.lab.vm import Vm
 
 UNDERLAY_BASE = ipaddress.IPv4Address("198.18.0.0")
 UNDERLAY_BRIDGE = "ulbr"
+EXTERNAL_BRIDGE = "exbr"  # the external segment, in the `<prefix>-xseg` namespace
+EXTERNAL_ADDRESS = "203.0.113.1/24"  # the "internet" namespace on it
 STATE_ROOT = Path(os.environ.get("ALCOR_LAB_DIR", "/tmp/alcor-lab"))
 
 Progress = Callable[[str], None]
@@ -56,6 +64,27 @@ class Lab:
     @property
     def underlay_ns(self) -> str:
         return f"{self.prefix}-ul"
+
+    @property
+    def segment_ns(self) -> str:
+        """The external segment's namespace (a Linux bridge, as the underlay)."""
+        return f"{self.prefix}-xseg"
+
+    @property
+    def external_ns(self) -> str:
+        """The namespace standing for the internet on the external segment."""
+        return f"{self.prefix}-ext"
+
+    def external(self) -> dict[str, str] | None:
+        """What `lab status` reports of the outside world (None when it is not there)."""
+        if self.external_ns not in netns.names(self.prefix):
+            return None
+        return {
+            "namespace": self.external_ns,
+            "address": EXTERNAL_ADDRESS,
+            "physical_network": EXTERNAL_PHYSNET,
+            "bridge": EXTERNAL_BRIDGE_ON_HOSTS,
+        }
 
     # -- persistence -------------------------------------------------------------------------
     def save(self) -> None:
@@ -126,6 +155,7 @@ class Lab:
             netns.add(self.underlay_ns)
             run(["ip", "-n", self.underlay_ns, "link", "add", UNDERLAY_BRIDGE, "type", "bridge"])
             run(["ip", "-n", self.underlay_ns, "link", "set", UNDERLAY_BRIDGE, "up"])
+            self._build_outside()
             progress("underlay")
             for i in range(1, hosts + 1):
                 name = f"h{i}"
@@ -156,7 +186,25 @@ class Lab:
         self.save()
         host.start_ovs()
         host.connect_underlay(self.underlay_ns, UNDERLAY_BRIDGE)
+        host.connect_external(self.segment_ns, EXTERNAL_BRIDGE)
         return host
+
+    def _build_outside(self) -> None:
+        """The external segment and the "internet" namespace on it (DESIGN §5 addresses).
+
+        The internet's veth gets `tx off` like a VM's (pitfall P2): its frames reach OVS on
+        the hosts' br-ex, which would pass on a CHECKSUM_PARTIAL TCP/UDP checksum unfilled."""
+        xs, ext = self.segment_ns, self.external_ns
+        netns.add(xs)
+        run(["ip", "-n", xs, "link", "add", EXTERNAL_BRIDGE, "type", "bridge"])
+        run(["ip", "-n", xs, "link", "set", EXTERNAL_BRIDGE, "up"])
+        netns.add(ext)
+        run(["ip", "-n", ext, "link", "add", "eth0", "type", "veth", "peer", "name", "ex-inet"])
+        run(["ip", "-n", ext, "link", "set", "ex-inet", "netns", xs])
+        run(["ip", "-n", xs, "link", "set", "ex-inet", "master", EXTERNAL_BRIDGE, "up"])
+        run(["ip", "-n", ext, "addr", "add", EXTERNAL_ADDRESS, "dev", "eth0"])
+        run(["ip", "-n", ext, "link", "set", "eth0", "up"])
+        run(["ethtool", "-K", "eth0", "tx", "off"], ns=ext)
 
     def seed_tunnel_neighbors(self) -> None:
         macs = {name: h.phy_mac() for name, h in self.hosts.items()}

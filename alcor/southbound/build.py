@@ -133,6 +133,7 @@ def network_state(row: Mapping[str, Any]) -> pb.NetworkState:
         port_security_enabled=bool(row["port_security_enabled"]),
         router_external=bool(row["router_external"]),
         project_id=row["project_id"] or "",
+        physical_network=row["provider_physical_network"] or "",
         router_ids=row["router_ids"],
     )
 

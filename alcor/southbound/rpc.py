@@ -62,6 +62,7 @@ def register_hosts(uow: UnitOfWork, infos: list[pb.AgentInfo]) -> None:
             "datapath_type": info.datapath_type,
             "agent_version": info.agent_version,
             "tunneling_ip": info.tunnel_ip,
+            "bridge_mappings": dict(info.bridge_mappings),
             **dict(info.configurations),
         }
         values = {

@@ -7,8 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alcor import errors
+from alcor.config import ServerSettings
 from alcor.resources import kinds
 from alcor.resources.query import ListQuery
+from alcor.resources.rules.network import NetworkHooks, flat_networks
 from alcor.resources.rules.port import eui64
 from alcor.resources.rules.subnet import default_pools, pools_from_api
 
@@ -124,3 +126,26 @@ def test_pools_from_api_validation() -> None:
 
 def test_eui64_slaac_address() -> None:
     assert eui64("2001:db8::/64", "fa:16:3e:11:22:33") == "2001:db8::f816:3eff:fe11:2233"
+
+
+@pytest.mark.parametrize(
+    ("allowed", "physnet", "reason"),
+    [
+        ("", "physnet1", "Flat provider networks are disabled"),
+        (
+            "physnet1, physnet2",
+            "other",
+            "physical_network 'other' unknown for flat provider network",
+        ),
+    ],
+)
+def test_flat_networks_setting_limits_physical_networks(
+    allowed: str, physnet: str, reason: str
+) -> None:
+    """ML2's `flat_networks`: checked before anything is reserved (so no database here)."""
+    hooks = NetworkHooks(ServerSettings(flat_networks=allowed))
+    item = {"id": "n", "provider:network_type": "flat", "provider:physical_network": physnet}
+    with pytest.raises(errors.InvalidInput) as exc:
+        hooks.before_create(None, None, item)  # type: ignore[arg-type]
+    assert exc.value.message == f"Invalid input for operation: {reason}."
+    assert flat_networks("*, physnet1") is None

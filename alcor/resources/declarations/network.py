@@ -11,6 +11,12 @@ from alcor.resources.model import Attr, Resource, availability_zones
 # them, because a host carries every overlay's key in the same tunnel-key field (a VXLAN 5
 # and a Geneve 5 network would merge on a host).
 OVERLAY_TYPES = ("vxlan", "geneve")
+# Provider types on a physical network (a host reaches it through `bridge_mappings`); their
+# segments are reserved per physical network, never drawn from the overlay id space.
+PHYSNET_TYPES = ("flat",)
+# Neutron's MTU when none is asked for: the 1500-byte physical MTU, less 50 bytes of VXLAN
+# (or Geneve) encapsulation on an overlay.
+DEFAULT_MTU = {"vxlan": 1450, "geneve": 1450, "flat": 1500}
 
 resource = Resource(
     "network",
@@ -19,12 +25,13 @@ resource = Resource(
         Attr("admin_state_up", kinds.Bool(), post=True, put=True, default=True),
         Attr("status", kinds.Str(16), default="ACTIVE"),
         Attr("shared", kinds.Bool(), post=True, put=True, default=False),
-        Attr("mtu", kinds.Int(68, 9000), post=True, put=True, default=1450),
+        # No static default: it depends on the network type (`DEFAULT_MTU`, rules).
+        Attr("mtu", kinds.Int(68, 9000), post=True, put=True),
         Attr("router:external", kinds.Bool(), post=True, put=True, default=False),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True, default=True),
         Attr(
             "provider:network_type",
-            kinds.Enum(*OVERLAY_TYPES),
+            kinds.Enum(*OVERLAY_TYPES, *PHYSNET_TYPES),
             post=True,
             admin_only=True,
             default="vxlan",

@@ -1,4 +1,5 @@
-"""Networks' rules: segmentation ids, shared/external visibility, sharing changes.
+"""Networks' rules: segments (overlay ids, flat physical networks), shared/external
+visibility, sharing changes.
 
 What goes with a network when it is deleted (its subnets, its ACLs, the floating IPs of an
 external network) and what keeps it (ports) is declared on those kinds' references to it.
@@ -27,6 +28,19 @@ OVERLAY_POOL = "vni:vxlan"
 LEGACY_GENEVE_POOL = "vni:geneve"
 
 
+def flat_pool(physical_network: str) -> str:
+    """The one-value pool that a flat network of `physical_network` holds (ML2's
+    `ml2_flat_allocations` row): the allocator's row locks make "one flat network per
+    physical network" hold under concurrent creates on any number of servers."""
+    return f"flat:{physical_network}"
+
+
+def flat_networks(spec: str) -> list[str] | None:
+    """Parse `flat_networks` as ML2 does: None = any name ("*"), [] = flat disabled."""
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    return None if "*" in names else names
+
+
 def vni_ranges(spec: str) -> list[tuple[int, int]]:
     """Parse `vni_ranges` ("1:1000,5000:6000") into inclusive ranges."""
     ranges = []
@@ -41,6 +55,7 @@ class NetworkHooks(Hooks):
 
     def __init__(self, settings: ServerSettings) -> None:
         self.vni_ranges = vni_ranges(settings.vni_ranges)
+        self.flat_networks = flat_networks(settings.flat_networks)
 
     def visible(self) -> sa.ColumnElement[bool]:
         t = network.resource.table
@@ -49,6 +64,45 @@ class NetworkHooks(Hooks):
         )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        net_type = item["provider:network_type"]
+        if net_type == "flat":
+            self._reserve_flat(uow, item)
+        else:
+            self._reserve_overlay(uow, item)
+        if item.get("mtu") is None:
+            item["mtu"] = network.DEFAULT_MTU[net_type]
+
+    def _reserve_flat(self, uow: UnitOfWork, item: Item) -> None:
+        """ML2's flat type driver: validation (same order, same messages) and reservation."""
+        physnet = item.get("provider:physical_network")
+        if not physnet:
+            raise errors.InvalidInput(
+                error_message="physical_network required for flat provider network"
+            )
+        if self.flat_networks is not None and not self.flat_networks:
+            raise errors.InvalidInput(error_message="Flat provider networks are disabled")
+        if self.flat_networks and physnet not in self.flat_networks:
+            raise errors.InvalidInput(
+                error_message=f"physical_network '{physnet}' unknown for flat provider network"
+            )
+        if item.get("provider:segmentation_id"):
+            raise errors.InvalidInput(
+                error_message="segmentation_id prohibited for flat provider network"
+            )
+        pool = flat_pool(physnet)
+        pools.ensure_pool(uow, pool, [(0, 0)])
+        try:
+            pools.allocate(uow, pool, item["id"], 0)
+        except ipam_errors.ValueInUse:
+            raise errors.FlatNetworkInUse(physical_network=physnet) from None
+
+    def _reserve_overlay(self, uow: UnitOfWork, item: Item) -> None:
+        """A tunnel id from the shared overlay pool (explicit or any free one)."""
+        if item.get("provider:physical_network"):
+            raise errors.InvalidInput(
+                error_message="provider:physical_network specified for "
+                f"{item['provider:network_type']} network"
+            )
         pools.ensure_pool(uow, OVERLAY_POOL, self.vni_ranges)
         wanted = item.get("provider:segmentation_id")
         try:
@@ -78,6 +132,9 @@ class NetworkHooks(Hooks):
                 raise errors.InvalidSharedSetting(network=old["id"])
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if item["provider:network_type"] == "flat":
+            pools.release(uow, flat_pool(item["provider:physical_network"]), 0, item["id"])
+            return
         value, owner = item["provider:segmentation_id"], item["id"]
         pool = OVERLAY_POOL
         if (

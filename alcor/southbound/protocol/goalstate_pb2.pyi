@@ -26,7 +26,7 @@ PENDING: ProgramState
 REMOVED: ProgramState
 
 class NetworkState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id", "router_ids")
+    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id", "physical_network", "router_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,7 @@ class NetworkState(_message.Message):
     PORT_SECURITY_ENABLED_FIELD_NUMBER: _ClassVar[int]
     ROUTER_EXTERNAL_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_NETWORK_FIELD_NUMBER: _ClassVar[int]
     ROUTER_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
@@ -46,8 +47,9 @@ class NetworkState(_message.Message):
     port_security_enabled: bool
     router_external: bool
     project_id: str
+    physical_network: str
     router_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ..., router_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., router_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HostRoute(_message.Message):
     __slots__ = ("destination", "nexthop")
@@ -469,8 +471,15 @@ class AddressSetRequest(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., host_id: _Optional[str] = ...) -> None: ...
 
 class AgentInfo(_message.Message):
-    __slots__ = ("host_id", "tunnel_ip", "tunnel_types", "datapath_type", "agent_version", "agent_type", "binary", "configurations", "started_at")
+    __slots__ = ("host_id", "tunnel_ip", "tunnel_types", "datapath_type", "agent_version", "agent_type", "binary", "configurations", "started_at", "bridge_mappings")
     class ConfigurationsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class BridgeMappingsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -486,6 +495,7 @@ class AgentInfo(_message.Message):
     BINARY_FIELD_NUMBER: _ClassVar[int]
     CONFIGURATIONS_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    BRIDGE_MAPPINGS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     tunnel_ip: str
     tunnel_types: _containers.RepeatedScalarFieldContainer[str]
@@ -495,7 +505,8 @@ class AgentInfo(_message.Message):
     binary: str
     configurations: _containers.ScalarMap[str, str]
     started_at: float
-    def __init__(self, host_id: _Optional[str] = ..., tunnel_ip: _Optional[str] = ..., tunnel_types: _Optional[_Iterable[str]] = ..., datapath_type: _Optional[str] = ..., agent_version: _Optional[str] = ..., agent_type: _Optional[str] = ..., binary: _Optional[str] = ..., configurations: _Optional[_Mapping[str, str]] = ..., started_at: _Optional[float] = ...) -> None: ...
+    bridge_mappings: _containers.ScalarMap[str, str]
+    def __init__(self, host_id: _Optional[str] = ..., tunnel_ip: _Optional[str] = ..., tunnel_types: _Optional[_Iterable[str]] = ..., datapath_type: _Optional[str] = ..., agent_version: _Optional[str] = ..., agent_type: _Optional[str] = ..., binary: _Optional[str] = ..., configurations: _Optional[_Mapping[str, str]] = ..., started_at: _Optional[float] = ..., bridge_mappings: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
     __slots__ = ("host_id", "sent_at", "applied_seq")
