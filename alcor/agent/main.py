@@ -30,7 +30,7 @@ import nats.aio.client
 import nats.aio.msg
 import nats.errors
 
-from alcor.agent import dhcp, physnets
+from alcor.agent import dhcp, nat, physnets
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
@@ -89,6 +89,9 @@ class Agent:
         self.wake = asyncio.Event()
         self.programmed_once = False
         self.reported: dict[str, tuple[int, pb.ProgramState]] = {}  # port id -> (revision, state)
+        self.fips_reported: dict[str, tuple[int, pb.ProgramState]] = {}  # same, floating IPs
+        self.announced: dict[str, str] = {}  # floating IP id -> port it was announced for
+        self.asked_at = 0.0  # last ARP request for unknown external gateways
         self.heartbeat_interval = settings.heartbeat_interval
         self.stopping = asyncio.Event()
         self.started_at = time.time()
@@ -215,6 +218,7 @@ class Agent:
     async def _resync_all(self) -> None:
         await self._register()
         self.reported = {}
+        self.fips_reported = {}
         self.host_stream.resync()
         for stream in self._followed():
             stream.resync()
@@ -468,12 +472,63 @@ class Agent:
                     self.model.security.address_sets(),
                 )
             self.programs += 1
+            self._floating_ip_arp()
             await self._report(time.time())
             async with self.applied:
                 self.applied.notify_all()
 
+    def _floating_ip_arp(self) -> None:
+        """After a round: announce floating IPs that arrived here (gratuitous ARP, so the
+        segment moves them at once) and ask for external gateways not known yet (again in
+        a second while unanswered)."""
+        live: dict[str, str] = {}
+        for pid, port in self.model.ports.items():
+            for fip in port.floating_ips:
+                bridge = self.model.physnets.get(fip.physical_network)
+                if bridge is None or not self.model.fip_ready(port, fip):
+                    continue
+                live[fip.id] = pid
+                if self.announced.get(fip.id) != pid:
+                    self.channel.packet_out(bridge.patch_ofport, nat.gratuitous(fip))
+        self.announced = live
+        missing = self.model.unresolved_gateways()
+        if missing and time.monotonic() - self.asked_at >= 1.0:
+            self.asked_at = time.monotonic()
+            for fip in {(f.physical_network, f.external_gateway_ip): f for f in missing}.values():
+                bridge = self.model.physnets[fip.physical_network]
+                self.channel.packet_out(
+                    bridge.patch_ofport, nat.who_has(fip, fip.external_gateway_ip)
+                )
+        if missing:
+            asyncio.get_running_loop().call_later(1.0, self.wake.set)
+
+    def _fip_statuses(self, programmed_at: float) -> list[pb.ResourceStatus]:
+        """Floating IPs whose programming state changed: SUCCESS once both directions are
+        programmed, PENDING before, REMOVED when they left this host."""
+        out: list[pb.ResourceStatus] = []
+        held: dict[str, tuple[int, pb.ProgramState]] = {}
+        for port in self.model.ports.values():
+            for fip in port.floating_ips:
+                ready = self.model.fip_ready(port, fip)
+                held[fip.id] = (fip.revision, pb.SUCCESS if ready else pb.PENDING)
+        gone = {fid: (rev, pb.REMOVED) for fid, (rev, _) in self.fips_reported.items()}
+        for fid, (revision, state) in {**gone, **held}.items():
+            if self.fips_reported.get(fid) == (revision, state):
+                continue
+            out.append(
+                pb.ResourceStatus(
+                    resource_type="floatingip",
+                    id=fid,
+                    revision=revision,
+                    state=state,
+                    programmed_at=programmed_at if state == pb.SUCCESS else 0.0,
+                )
+            )
+        self.fips_reported = held
+        return out
+
     async def _report(self, programmed_at: float) -> None:
-        statuses: list[pb.ResourceStatus] = []
+        statuses: list[pb.ResourceStatus] = self._fip_statuses(programmed_at)
         for pid, port in self.model.ports.items():
             state, received_at = self.model.port_state(pid)
             last = self.reported.get(pid)
@@ -512,8 +567,16 @@ class Agent:
                     subjects.of_host(subjects.STATUS, self.host_id), report.SerializeToString()
                 )
 
-    # -- DHCP --------------------------------------------------------------------------------
+    # -- packet-in: DHCP, and ARP replies for floating IPs -----------------------------------
     def _on_packet_in(self, in_port: int, frame: bytes) -> None:
+        bridge = next(
+            (b for b in self.model.physnets.items() if b[1].patch_ofport == in_port), None
+        )
+        if bridge is not None:
+            sender = nat.arp_reply_sender(frame)
+            if sender is not None:
+                self._mark(self.model.learn_gateway(bridge[0], *sender))
+            return
         port_id = next((pid for pid, ofp in self.model.vifs.items() if ofp == in_port), None)
         port = self.model.ports.get(port_id or "")
         if port is None:

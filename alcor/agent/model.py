@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from alcor.agent import flows, physnets, routing
+from alcor.agent import flows, nat, physnets, routing
 from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
@@ -126,6 +126,8 @@ class HostModel:
         self.security = GroupState()
         self.acls = AclState()
         self.routers: dict[str, pb.RouterState] = {}  # the followed routers' states
+        # (physical network, address) -> MAC learnt by ARP: floating IPs' external gateways
+        self.gateway_macs: dict[tuple[str, str], str] = {}
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
@@ -262,7 +264,66 @@ class HostModel:
             table = self.tables.get(nid)
             if table is not None:
                 dirty.update(("neigh", nid, pid) for pid in table.entries)
+        # floating IPs NAT with the router's MAC and number
+        dirty.update(("port", pid) for pid, p in self.ports.items() if p.floating_ips)
         return dirty
+
+    # -- floating IPs --------------------------------------------------------------------------
+    def learn_gateway(self, physnet: str, ip: str, mac: str) -> set[Owner]:
+        """An ARP reply on a physical network: the ports whose floating IPs go out through
+        that address now can."""
+        if self.gateway_macs.get((physnet, ip)) == mac:
+            return set()
+        self.gateway_macs[(physnet, ip)] = mac
+        return {
+            ("port", pid)
+            for pid, p in self.ports.items()
+            for f in p.floating_ips
+            if f.physical_network == physnet and f.external_gateway_ip == ip
+        }
+
+    def unresolved_gateways(self) -> list[pb.FloatingIpState]:
+        """Floating IPs of plugged ports whose external gateway's MAC is still unknown."""
+        return [
+            f
+            for pid, p in self.ports.items()
+            if pid in self.vifs
+            for f in p.floating_ips
+            if (f.physical_network, f.external_gateway_ip) not in self.gateway_macs
+            and f.physical_network in self.physnets
+        ]
+
+    def _fip_port(self, port: pb.PortState, fip: pb.FloatingIpState) -> nat.FipPort | None:
+        """What `fip`'s flows need from its port, router and bridge; None while any is
+        missing (the VIF not plugged, the router not fetched yet, no bridge for it here)."""
+        ofport = self.vifs.get(port.id)
+        router = self.routers.get(fip.router_id)
+        bridge = self.physnets.get(fip.physical_network)
+        key = self.network_key(self.networks.get(port.network_id))
+        if ofport is None or router is None or bridge is None or key is None:
+            return None
+        subnets = {f.subnet_id for f in port.fixed_ips if f.ip_address == fip.fixed_ip_address}
+        iface = next((i for i in router.interfaces if i.subnet_id in subnets), None)
+        if iface is None or not router.admin_state_up:
+            return None
+        number = routing.numbers(self.routers)[fip.router_id]
+        return nat.FipPort(
+            ofport, port.mac_address.lower(), key, iface.mac_address.lower(), number, bridge
+        )
+
+    def fip_flows(self, port: pb.PortState) -> list[flows.Flow]:
+        out: list[flows.Flow] = []
+        for fip in port.floating_ips:
+            where = self._fip_port(port, fip)
+            if where is not None:
+                gateway = self.gateway_macs.get((fip.physical_network, fip.external_gateway_ip))
+                out.extend(nat.fip_flows(fip, where, gateway))
+        return out
+
+    def fip_ready(self, port: pb.PortState, fip: pb.FloatingIpState) -> bool:
+        """Whether both directions of `fip` are programmable (what ACTIVE reports)."""
+        gateway = (fip.physical_network, fip.external_gateway_ip)
+        return self._fip_port(port, fip) is not None and gateway in self.gateway_macs
 
     def drop_table(self, network_id: str) -> set[Owner]:
         held = self.tables.pop(network_id, None)
@@ -320,7 +381,10 @@ class HostModel:
             if port is None or ofport is None:
                 return []
             key = self.network_key(self.networks.get(port.network_id))
-            return flows.port_flows(port, ofport, key) if key is not None else []
+            if key is None:
+                return []
+            own = flows.port_flows(port, ofport, key)
+            return own + self.fip_flows(port) if own else []
         if kind == "net":
             return self._network_flows(owner[1])
         if kind == "router":

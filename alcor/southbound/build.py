@@ -10,13 +10,14 @@ whatever its size.
 This is also the one module of the southbound that imports resource modules (for their tables),
 so that the southbound depends on resource declarations in one place only (the rest of the
 southbound, its tests and benchmarks take `ports_t`, `networks_t`, `subnets_t`, `groups_t`,
-`rules_t`, `port_groups_t`, `acls_t`, `acl_rules_t` and `routers_t` from here), plus
+`rules_t`, `port_groups_t`, `acls_t`, `acl_rules_t`, `routers_t` and `fips_t` from here), plus
 `alcor.resources.protocols`, the declarations' own table of protocol names, so that hosts get
 protocols as numbers.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 
 # The southbound's only imports of resource modules: declarations, for their tables (never
 # rules; tests/unit/test_layers.py holds it to that).
+import alcor.resources.declarations.floatingip as _fip
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.network_acl as _acl
 import alcor.resources.declarations.port as _port
@@ -44,8 +46,10 @@ port_groups_t = _sg.port_security_groups
 acls_t = _acl.acl.table
 acl_rules_t = _acl.rule.table
 routers_t = _router.resource.table
+fips_t = _fip.resource.table
 
 K = TypeVar("K", bound=Hashable)
+Row = Mapping[Any, Any]  # a row as loaded (`sa.RowMapping`), or one with attached values
 IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
 
 PORT_COLUMNS = [
@@ -113,15 +117,15 @@ def rows_in(
     return out
 
 
-def _grouped(rows: Iterable[sa.RowMapping], key: str) -> dict[str, list[sa.RowMapping]]:
-    out: dict[str, list[sa.RowMapping]] = {}
+def _grouped(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {}
     for r in rows:
         out.setdefault(r[key], []).append(r)
     return out
 
 
 # -- row -> message ---------------------------------------------------------------------------
-def network_state(row: Mapping[str, Any]) -> pb.NetworkState:
+def network_state(row: Row) -> pb.NetworkState:
     """`row` as `load_networks` gives it (with the ids of the routers attached to it)."""
     return pb.NetworkState(
         id=row["id"],
@@ -138,7 +142,7 @@ def network_state(row: Mapping[str, Any]) -> pb.NetworkState:
     )
 
 
-def subnet_state(row: sa.RowMapping, dns_domain: str = "") -> pb.SubnetState:
+def subnet_state(row: Row, dns_domain: str = "") -> pb.SubnetState:
     return pb.SubnetState(
         id=row["id"],
         op=pb.UPSERT,
@@ -168,7 +172,8 @@ def _pairs(value: Iterable[Mapping[str, str]] | None) -> list[pb.AddressPair]:
     ]
 
 
-def port_state(row: sa.RowMapping, revision: int | None = None) -> pb.PortState:
+def port_state(row: Row, revision: int | None = None) -> pb.PortState:
+    """`row` as the port loaders give it (with its effective ACL and its floating IPs)."""
     return pb.PortState(
         id=row["id"],
         op=pb.UPSERT,
@@ -193,12 +198,62 @@ def port_state(row: sa.RowMapping, revision: int | None = None) -> pb.PortState:
         dns_name=row["dns_name"] or "",
         host_id=row["binding_host_id"] or "",
         network_acl_id=row["network_acl_id"] or "",
+        floating_ips=row["floating_ips"],
     )
 
 
-def neighbor_state(
-    row: sa.RowMapping, tunnel_ip: str, revision: int | None = None
-) -> pb.NeighborState:
+def fip_mac(address: str) -> str:
+    """The MAC a floating IP answers ARP with on the external segment: derived from the
+    address (its low 24 bits; unique within a /8), so it moves with the address from host to
+    host, and no two hosts ever claim one MAC on the segment."""
+    low = int(ipaddress.IPv4Address(address)) & 0xFFFFFF
+    return "fa:16:3f:" + ":".join(f"{low >> s & 0xFF:02x}" for s in (16, 8, 0))
+
+
+_FIP_SELECT = (
+    sa.select(
+        fips_t.c.id,
+        fips_t.c.revision_number,
+        fips_t.c.floating_ip_address,
+        fips_t.c.fixed_ip_address,
+        fips_t.c.router_id,
+        fips_t.c.floating_network_id,
+        fips_t.c.port_id,
+        subnets_t.c.cidr,
+        subnets_t.c.gateway_ip,
+        networks_t.c.provider_physical_network,
+    )
+    .select_from(
+        fips_t.join(subnets_t, subnets_t.c.id == fips_t.c.subnet_id).join(
+            networks_t, networks_t.c.id == fips_t.c.floating_network_id
+        )
+    )
+    .order_by(fips_t.c.floating_ip_address)
+)
+
+
+def _with_fips(conn: sa.Connection, rows: list[sa.RowMapping]) -> list[Row]:
+    """Port rows plus `floating_ips`, their FloatingIpStates (one query for all of them)."""
+    by_port: dict[str, list[pb.FloatingIpState]] = {}
+    for f in rows_in(conn, _FIP_SELECT, fips_t.c.port_id, [r["id"] for r in rows]):
+        by_port.setdefault(f["port_id"], []).append(
+            pb.FloatingIpState(
+                id=f["id"],
+                revision=f["revision_number"] or 0,
+                floating_ip_address=f["floating_ip_address"],
+                fixed_ip_address=f["fixed_ip_address"] or "",
+                router_id=f["router_id"] or "",
+                external_network_id=f["floating_network_id"],
+                physical_network=f["provider_physical_network"] or "",
+                external_gateway_ip=f["gateway_ip"] or "",
+                external_cidr=f["cidr"],
+                mac_address=fip_mac(f["floating_ip_address"]),
+            )
+        )
+    return [{**r, "floating_ips": by_port.get(r["id"], [])} for r in rows]
+
+
+def neighbor_state(row: Row, tunnel_ip: str, revision: int | None = None) -> pb.NeighborState:
     return pb.NeighborState(
         port_id=row["id"],
         op=pb.UPSERT,
@@ -260,14 +315,14 @@ def acl_rule_state(row: sa.RowMapping) -> pb.NetworkAclRuleState:
     return rule
 
 
-def member_ips(row: sa.RowMapping) -> list[str]:
+def member_ips(row: Row) -> list[str]:
     """Every address a port may source: fixed IPs, then allowed-address-pair addresses."""
     ips = [f["ip_address"] for f in row["fixed_ips"] or []]
     ips.extend(p["ip_address"] for p in row["allowed_address_pairs"] or [])
     return list(dict.fromkeys(ips))
 
 
-def address_member(row: sa.RowMapping) -> pb.AddressSetMember:
+def address_member(row: Row) -> pb.AddressSetMember:
     return pb.AddressSetMember(
         port_id=row["id"], op=pb.UPSERT, revision=row["revision_number"], ips=member_ips(row)
     )
@@ -279,27 +334,28 @@ def remote_groups(groups: Iterable[pb.SecurityGroupState]) -> set[str]:
 
 
 # -- loaders ----------------------------------------------------------------------------------
-def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, sa.RowMapping]:
-    """port id -> its row with its effective `network_acl_id`."""
-    rows = rows_in(conn, PORT_SELECT, ports_t.c.id, ids)
+def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
+    """port id -> its row with its effective `network_acl_id` and its `floating_ips`."""
+    rows = _with_fips(conn, rows_in(conn, PORT_SELECT, ports_t.c.id, ids))
     return {r["id"]: r for r in rows}
 
 
-def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[sa.RowMapping]]:
+def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[Row]]:
     """host id -> the ports bound to it (index on binding_host_id), as `load_ports`."""
     rows = rows_in(conn, PORT_SELECT, ports_t.c.binding_host_id, host_ids)
-    return _grouped(rows, "binding_host_id")
+    return _grouped(_with_fips(conn, rows), "binding_host_id")
 
 
 def bound_ports_on_networks(
     conn: sa.Connection, network_ids: Iterable[str]
-) -> dict[str, list[sa.RowMapping]]:
+) -> dict[str, list[Row]]:
     """network id -> its bound ports (index on network_id), as `load_ports`."""
     stmt = PORT_SELECT.where(ports_t.c.binding_host_id != "")
-    return _grouped(rows_in(conn, stmt, ports_t.c.network_id, network_ids), "network_id")
+    rows = rows_in(conn, stmt, ports_t.c.network_id, network_ids)
+    return _grouped(_with_fips(conn, rows), "network_id")
 
 
-def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
     """network id -> its row plus `router_ids`, the routers with an interface on it (hosts
     follow those routers' subjects)."""
     rows = rows_in(conn, sa.select(networks_t), networks_t.c.id, ids)
@@ -382,7 +438,7 @@ def router_delta(conn: sa.Connection, router_id: str) -> pb.RouterDelta:
     return found
 
 
-def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[sa.RowMapping]]:
+def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[Row]]:
     """network id -> its subnets."""
     return _grouped(
         rows_in(conn, sa.select(subnets_t), subnets_t.c.network_id, network_ids), "network_id"
@@ -521,7 +577,7 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     return states
 
 
-def _groups(port: sa.RowMapping) -> list[str]:
+def _groups(port: Row) -> list[str]:
     return list(port["security_groups"] or [])
 
 

@@ -59,11 +59,17 @@ def _accepted(report_host: str, revision: int, port: sa.Row[Any], pp: sa.RowMapp
 
 
 def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, float]]) -> int:
-    """Apply (host_id, port status, sent_at) reports; returns how many were accepted."""
+    """Apply (host_id, status, sent_at) reports of ports and floating IPs; returns how many
+    port reports were accepted."""
     last: dict[str, tuple[str, pb.ResourceStatus, float]] = {}
+    fips: dict[str, tuple[str, pb.ResourceStatus, float]] = {}
     for item in reports:
         if item[1].resource_type in ("port", ""):
             last[item[1].id] = item  # a later report of the same port supersedes
+        elif item[1].resource_type == "floatingip":
+            fips[item[1].id] = item
+    if fips:
+        _apply_fip_reports(uow, fips)
     if not last:
         return 0
     ports = lock_ports(uow, last)
@@ -94,6 +100,32 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
     set_status(uow, changes)
     upsert(uow, port_provisioning, stamps, ["port_id"])
     return len(stamps)
+
+
+def _apply_fip_reports(
+    uow: UnitOfWork, last: dict[str, tuple[str, pb.ResourceStatus, float]]
+) -> None:
+    """A floating IP is ACTIVE once the host of its port says it programmed it, DOWN when
+    that host says it no longer holds it; reports from any other host are stale."""
+    f, p = build.fips_t, build.ports_t
+    stmt = (
+        sa.select(f.c.id, f.c.status, f.c.revision_number, p.c.binding_host_id)
+        .select_from(f.join(p, p.c.id == f.c.port_id))
+        .where(f.c.id.in_(sorted(last)))
+        .with_for_update(of=f)
+    )
+    for row in uow.execute(stmt):
+        host_id, st, _ = last[row.id]
+        status = "ACTIVE" if st.state == pb.SUCCESS else "DOWN"
+        if row.binding_host_id != host_id or row.status == status:
+            continue
+        uow.execute(
+            f.update()
+            .where(f.c.id == row.id, f.c.revision_number == row.revision_number)
+            .values(
+                status=status, revision_number=(row.revision_number or 0) + 1, updated_at=uow.now
+            )
+        )
 
 
 def sweep_dead_hosts(uow: UnitOfWork, down_time: float) -> int:

@@ -8,7 +8,10 @@ allocation). The admin defines the EIP ranges as the subnets' `allocation_pools`
 them while allocations run moves nothing.
 
 Association needs a path: a router with an interface on the fixed IP's subnet and its
-gateway on the floating network. `router_id` and `status` follow from the association.
+gateway on the floating network. `router_id` follows from the association; `status` is DOWN
+until the host of the port reports the floating IP programmed (the status intake), since a
+floating IP is NATed on its port's host and travels there with the port
+(`PortState.floating_ips`): a change of association re-sends the ports it concerns.
 """
 
 from __future__ import annotations
@@ -144,7 +147,7 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: Item) -> None:
         chosen = v4[0]
     fip["router_id"] = _router_for(uow, fip, found, chosen["subnet_id"])
     fip["fixed_ip_address"] = chosen["ip_address"]
-    fip["status"] = "ACTIVE"
+    fip["status"] = "DOWN"  # until its host reports it programmed
     t = resource.table
     taken = uow.execute(
         resource.statement(
@@ -204,6 +207,25 @@ def _router_for(uow: UnitOfWork, fip: Item, fixed_port: Item, subnet_id: str) ->
     )
 
 
+def _resend_ports(uow: UnitOfWork, *port_ids: str | None) -> None:
+    """Log these ports as changed, so the compiler sends them (with their floating IPs, as
+    they are at commit) to their hosts again."""
+    ids = sorted({p for p in port_ids if p})
+    if not ids:
+        return
+    t = port.resource.table
+    cols = (t.c.id, t.c.network_id, t.c.binding_host_id, t.c.revision_number)
+    for row in uow.execute(sa.select(*cols).where(t.c.id.in_(ids))):
+        uow.log(
+            port.resource.name,
+            row.id,
+            "update",
+            row.revision_number or 0,
+            network_id=row.network_id,
+            host_id=row.binding_host_id or None,
+        )
+
+
 class FloatingIpHooks(Hooks):
     """Allocation from the external subnets, association, release."""
 
@@ -213,6 +235,7 @@ class FloatingIpHooks(Hooks):
             raise bad_fip("fixed_ip_address cannot be specified without a port_id")
         _allocate(uow, ctx, item)
         _associate(uow, ctx, item)
+        _resend_ports(uow, item.get("port_id"))
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         if not {"port_id", "fixed_ip_address"} & changes.keys():
@@ -225,10 +248,12 @@ class FloatingIpHooks(Hooks):
         _associate(uow, ctx, new)
         for key in ("port_id", "fixed_ip_address", "router_id", "status"):
             changes[key] = new[key]
+        _resend_ports(uow, old["port_id"], new["port_id"])
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         value = int(ipaddress.ip_address(item["floating_ip_address"]))
         pools.release(uow, item["subnet_id"], value, owner=item["id"])
+        _resend_ports(uow, item.get("port_id"))
 
     def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
         ids = sorted({it["port_id"] for it in items if it.get("port_id")})

@@ -114,7 +114,7 @@ class DhcpOption(_message.Message):
     def __init__(self, opt_name: _Optional[str] = ..., opt_value: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
 
 class PortState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id")
+    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,7 @@ class PortState(_message.Message):
     DNS_NAME_FIELD_NUMBER: _ClassVar[int]
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ACL_ID_FIELD_NUMBER: _ClassVar[int]
+    FLOATING_IPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -147,7 +148,32 @@ class PortState(_message.Message):
     dns_name: str
     host_id: str
     network_acl_id: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ...) -> None: ...
+    floating_ips: _containers.RepeatedCompositeFieldContainer[FloatingIpState]
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ...) -> None: ...
+
+class FloatingIpState(_message.Message):
+    __slots__ = ("id", "revision", "floating_ip_address", "fixed_ip_address", "router_id", "external_network_id", "physical_network", "external_gateway_ip", "external_cidr", "mac_address")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    FLOATING_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    FIXED_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    ROUTER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_NETWORK_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_GATEWAY_IP_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_CIDR_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    revision: int
+    floating_ip_address: str
+    fixed_ip_address: str
+    router_id: str
+    external_network_id: str
+    physical_network: str
+    external_gateway_ip: str
+    external_cidr: str
+    mac_address: str
+    def __init__(self, id: _Optional[str] = ..., revision: _Optional[int] = ..., floating_ip_address: _Optional[str] = ..., fixed_ip_address: _Optional[str] = ..., router_id: _Optional[str] = ..., external_network_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., external_gateway_ip: _Optional[str] = ..., external_cidr: _Optional[str] = ..., mac_address: _Optional[str] = ...) -> None: ...
 
 class NeighborState(_message.Message):
     __slots__ = ("port_id", "op", "revision", "network_id", "mac_address", "fixed_ips", "host_id", "tunnel_ip", "allowed_address_pairs")

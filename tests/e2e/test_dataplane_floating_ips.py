@@ -1,0 +1,177 @@
+"""Floating IPs on real packets: NATed 1:1 on the host of their port, with conntrack.
+
+The lab's outside world (the namespace `<prefix>-ext`, 203.0.113.1 on the external segment
+every host reaches through its br-ex) is the gateway of an admin's flat external network. A
+router has its gateway there and an interface on a tenant subnet with VMs on two hosts, in a
+group that admits ICMP and TCP from anywhere. The outside reaches a VM through its floating
+IP and the VM sees the outside's real address; the VM reaches the outside and the outside
+sees the floating IP; the floating IP turns ACTIVE only once its host programmed it; moving
+it to a VM on another host moves the traffic; disassociating it cuts it off.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
+from alcor.lab.vm import Vm
+from tests.e2e.neutron import Api, Scratch
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.ovs
+
+OUTSIDE = EXTERNAL_ADDRESS.split("/")[0]  # 203.0.113.1
+TENANT = "10.33.0"
+OPEN = [
+    {"direction": "ingress", "protocol": proto, "remote_ip_prefix": "0.0.0.0/0"}
+    for proto in ("icmp", "tcp")
+]
+# A one-shot TCP server that answers each connection with its name and the peer's address.
+SERVE = (
+    "import socket,sys\n"
+    "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(16); print('ready', flush=True)\n"
+    "while True:\n"
+    "    c, a = s.accept(); c.sendall(f'{sys.argv[2]}:{a[0]}'.encode()); c.close()\n"
+)
+ASK = (
+    "import socket,sys\n"
+    "try:\n"
+    "    c=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=1.0)\n"
+    "    print(c.recv(100).decode())\n"
+    "except OSError as e:\n"
+    "    print('failed', e)\n"
+)
+
+
+def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "python3", "-c", SERVE, str(port), name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def ask(ns: str, ip: str, port: int) -> str:
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "python3", "-c", ASK, ip, str(port)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    return out.stdout.strip()
+
+
+def _ping(ns: str, ip: str) -> bool:
+    cmd = ["ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", ip]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+@pytest.fixture(scope="module")
+def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
+    scratch = Scratch(api, lab)
+    router: dict[str, Any] = {}
+    servers: list[subprocess.Popen[str]] = []
+    try:
+        ext = scratch.network(
+            "ext",
+            "203.0.113.0/24",
+            OUTSIDE,
+            {
+                "provider:network_type": "flat",
+                "provider:physical_network": "external",
+                "router:external": True,
+            },
+            allocation_pools=[{"start": "203.0.113.100", "end": "203.0.113.199"}],
+        )
+        inside = scratch.network("in", f"{TENANT}.0/24", f"{TENANT}.1")
+        router = api.create(
+            "router", name=f"{lab.prefix}-r", external_gateway_info={"network_id": ext["id"]}
+        )
+        sub = api.call("GET", f"/v2.0/subnets?network_id={inside['id']}")["subnets"][0]
+        path = f"/v2.0/routers/{router['id']}/add_router_interface"
+        api.call("PUT", path, {"subnet_id": sub["id"]})
+        group = scratch.group("fip", OPEN)
+        vms: dict[str, Vm] = {}
+        for name, host, n in (("a", "h1", 11), ("b", "h2", 12)):
+            port = scratch.port(
+                inside["id"],
+                host,
+                f"{TENANT}.{n}",
+                f"fa:16:3e:00:33:{n:02x}",
+                security_groups=[group["id"]],
+            )
+            vms[name] = scratch.vm(name, host, port)
+            api.wait_status(port["id"], "ACTIVE")
+            servers.append(serve(vms[name].ns, 5001, name))
+        servers.append(serve(lab.external_ns, 5002, "outside"))
+        fip = api.create("floatingip", floating_network_id=ext["id"], port_id=vms["a"].port_id)
+        yield {"fip": fip, "vms": vms, "router": router, "ext_ns": lab.external_ns}
+    finally:
+        for proc in servers:
+            proc.kill()
+        if router:
+            for fip in api.call("GET", f"/v2.0/floatingips?router_id={router['id']}")[
+                "floatingips"
+            ]:
+                api.delete("floatingip", fip["id"], missing_ok=True)
+            for port in api.call("GET", f"/v2.0/ports?device_id={router['id']}")["ports"]:
+                if port["device_owner"] == "network:router_interface":
+                    api.call(
+                        "PUT",
+                        f"/v2.0/routers/{router['id']}/remove_router_interface",
+                        {"port_id": port["id"]},
+                    )
+            api.delete("router", router["id"], missing_ok=True)
+        scratch.cleanup()
+
+
+def _fip_status(api: Api, fip_id: str, status: str) -> None:
+    wait_for(lambda: api.get("floatingip", fip_id)["status"] == status, 20, f"FIP {status}")
+
+
+def test_a_floating_ip_is_active_once_its_host_programmed_it(
+    api: Api, world: dict[str, Any]
+) -> None:
+    _fip_status(api, world["fip"]["id"], "ACTIVE")
+
+
+def test_the_outside_reaches_the_vm_which_sees_the_real_address(world: dict[str, Any]) -> None:
+    fip = world["fip"]["floating_ip_address"]
+    wait_for(lambda: _ping(world["ext_ns"], fip), 20, "the outside to ping the FIP")
+    assert ask(world["ext_ns"], fip, 5001) == f"a:{OUTSIDE}"
+
+
+def test_the_vm_reaches_the_outside_which_sees_the_floating_ip(world: dict[str, Any]) -> None:
+    fip = world["fip"]["floating_ip_address"]
+    a = world["vms"]["a"]
+    wait_for(lambda: a.ping(OUTSIDE, count=1), 20, "a to ping the outside")
+    assert ask(a.ns, OUTSIDE, 5002) == f"outside:{fip}"
+
+
+def test_moving_the_floating_ip_moves_the_traffic(api: Api, world: dict[str, Any]) -> None:
+    fip, vms, ext_ns = world["fip"], world["vms"], world["ext_ns"]
+    address = fip["floating_ip_address"]
+    assert ask(ext_ns, address, 5001) == f"a:{OUTSIDE}"
+    api.update("floatingip", fip["id"], port_id=vms["b"].port_id)
+    wait_for(lambda: ask(ext_ns, address, 5001) == f"b:{OUTSIDE}", 20, "traffic to reach b")
+    _fip_status(api, fip["id"], "ACTIVE")
+    assert ask(vms["b"].ns, OUTSIDE, 5002) == f"outside:{address}"
+    assert ask(vms["a"].ns, OUTSIDE, 5002).startswith("failed")  # no FIP, no SNAT yet
+
+
+def test_disassociating_cuts_the_floating_ip_off(api: Api, world: dict[str, Any]) -> None:
+    fip, ext_ns = world["fip"], world["ext_ns"]
+    api.update("floatingip", fip["id"], port_id=None)
+    _fip_status(api, fip["id"], "DOWN")
+    wait_for(
+        lambda: ask(ext_ns, fip["floating_ip_address"], 5001).startswith("failed"),
+        20,
+        "the FIP to stop answering",
+    )
