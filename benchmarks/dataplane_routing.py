@@ -14,12 +14,18 @@ about flows), all ACTIVE. Measured:
                   subnet) and B1 (h3, another subnet, through the router), interleaved, 5
                   rounds of 40 pings each; p50 of every RTT; overhead = routed / same - 1
                   (goal <= 20 %)
+  FIP             the router gets its gateway on a flat external network (the lab's outside
+                  world, 203.0.113.0/24), A1 a group admitting UDP; the outside namespace
+                  sends a datagram to the floating IP every 2 ms while it is associated with
+                  A1: PUT returned -> first datagram received in A1, 10 times (disassociated
+                  and DOWN in between); goal p50 <= 100 ms
 """
 
 from __future__ import annotations
 
 import re
 import statistics
+import subprocess
 import time
 import uuid
 from typing import Any
@@ -167,6 +173,7 @@ def part_d(prefix: str, console: Console) -> dict[str, Any]:
             )["port"]
             vm.port_id, vm.ip = port["id"], port["fixed_ips"][0]["ip_address"]
         rtt = _rtt(api, vms)
+        fip_ms = _fip_latency(api, lab, router["id"], vms[0])
         out = {
             "subnets": SUBNETS,
             "ports": PORTS,
@@ -174,6 +181,7 @@ def part_d(prefix: str, console: Console) -> dict[str, Any]:
             "ports_active_s": round(active_s, 3),
             "program_from_nothing_s": round(program_s, 3),
             **rtt,
+            "fip_first_packet_ms": fip_ms,
         }
         console.log(f"part d: {out}")
         return out
@@ -203,4 +211,89 @@ def _rtt(api: httpx.Client, vms: list[BenchVm]) -> dict[str, Any]:
         "rtt_routed_ms_p50": round(routed_p50, 3),
         "routed_overhead_pct": round((routed_p50 / same_p50 - 1) * 100, 1),
         "pings": {"same": len(same), "routed": len(routed)},
+    }
+
+
+RECEIVE = (
+    "import socket,sys,time\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 7000))\n"
+    "print('ready', flush=True); s.recv(64); print(time.time(), flush=True)\n"
+)
+SEND = (
+    "import socket,sys,time\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); end=time.time()+float(sys.argv[2])\n"
+    "while time.time() < end:\n"
+    "    try: s.sendto(b'x', (sys.argv[1], 7000))\n"
+    "    except OSError: pass\n"
+    "    time.sleep(0.002)\n"
+)
+TRIALS = 10
+
+
+def _fip_latency(api: httpx.Client, lab: Lab, router_id: str, vm: BenchVm) -> dict[str, float]:
+    """PUT associate returned -> first datagram from the outside in the VM (module doc)."""
+    ext = _post(
+        api,
+        "/v2.0/networks",
+        {
+            "network": {
+                "name": f"{lab.prefix}-ext",
+                "provider:network_type": "flat",
+                "provider:physical_network": "external",
+                "router:external": True,
+            }
+        },
+    )["network"]
+    _post(
+        api,
+        "/v2.0/subnets",
+        {
+            "subnet": {
+                "network_id": ext["id"],
+                "ip_version": 4,
+                "cidr": "203.0.113.0/24",
+                "gateway_ip": "203.0.113.1",
+                "allocation_pools": [{"start": "203.0.113.100", "end": "203.0.113.199"}],
+            }
+        },
+    )
+    gateway = {"router": {"external_gateway_info": {"network_id": ext["id"]}}}
+    api.put(f"/v2.0/routers/{router_id}", json=gateway).raise_for_status()
+    group = _post(api, "/v2.0/security-groups", {"security_group": {"name": "udp"}})
+    rule = {"security_group_id": group["security_group"]["id"], "direction": "ingress"}
+    _post(api, "/v2.0/security-group-rules", {"security_group_rule": {**rule, "protocol": "udp"}})
+    body = {"port": {"security_groups": [group["security_group"]["id"]]}}
+    api.put(f"/v2.0/ports/{vm.port_id}", json=body).raise_for_status()
+    fip = _post(api, "/v2.0/floatingips", {"floatingip": {"floating_network_id": ext["id"]}})
+    fid, address = fip["floatingip"]["id"], fip["floatingip"]["floating_ip_address"]
+    out: list[float] = []
+    for _ in range(TRIALS):
+        receiver = subprocess.Popen(
+            ["ip", "netns", "exec", vm.ns, "python3", "-c", RECEIVE],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert receiver.stdout is not None and receiver.stdout.readline().strip() == "ready"
+        sender = subprocess.Popen(
+            ["ip", "netns", "exec", lab.external_ns, "python3", "-c", SEND, address, "5"]
+        )
+        time.sleep(0.3)  # the outside is already sending (and asking ARP for the address)
+        api.put(f"/v2.0/floatingips/{fid}", json={"floatingip": {"port_id": vm.port_id}})
+        returned = time.time()
+        try:
+            arrived = float(receiver.communicate(timeout=10)[0].strip())
+            out.append((arrived - returned) * 1000)
+        finally:
+            receiver.kill()
+            sender.kill()
+            sender.wait()
+        api.put(f"/v2.0/floatingips/{fid}", json={"floatingip": {"port_id": None}})
+        while api.get(f"/v2.0/floatingips/{fid}").json()["floatingip"]["status"] != "DOWN":
+            time.sleep(0.05)
+        time.sleep(0.5)
+    ordered = sorted(out)
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "max": round(ordered[-1], 1),
+        "min": round(ordered[0], 1),
     }

@@ -114,6 +114,20 @@ class NeighborSet:
         return sorted(ip for ip in self._pair_ips(entry) if self.claims.get(ip) == {entry.port_id})
 
 
+def _only_floating_ips_differ(old: pb.PortState | None, new: pb.PortState) -> bool:
+    """Whether a port came again for its floating IPs alone (an association elsewhere): then
+    only its own flows change, not every security-group and ACL flow of the host."""
+    if old is None or old.op != new.op or old.floating_ips == new.floating_ips:
+        return False
+    a, b = pb.PortState(), pb.PortState()
+    a.CopyFrom(old)
+    b.CopyFrom(new)
+    for msg in (a, b):
+        msg.ClearField("floating_ips")
+        msg.revision = 0
+    return a == b
+
+
 class HostModel:
     """Goal state of one host plus plugged VIFs; answers "which flows should exist"."""
 
@@ -189,6 +203,9 @@ class HostModel:
             old_port = self.ports.get(port.id)
             if guarded_apply(self.ports, port.id, port):
                 self.received_at[port.id] = received_at
+                if _only_floating_ips_differ(old_port, port):
+                    dirty.add(("port", port.id))  # its NAT flows; nothing filters by them
+                    continue
                 dirty |= {SG_OWNER, ACL_OWNER}
                 for p in (old_port, self.ports.get(port.id)):
                     if p is not None:

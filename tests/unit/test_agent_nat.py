@@ -1,0 +1,102 @@
+"""Floating IPs as flows and ARP frames, and what the host model re-renders for them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from alcor.agent import flows, nat, physnets
+from alcor.agent.model import SG_OWNER, HostModel
+from alcor.southbound.protocol import goalstate_pb2 as pb
+
+BRIDGE = physnets.Bridge("br-ex", physnets.PHYSNET_KEY, 3)
+FIP = pb.FloatingIpState(
+    id="f1",
+    floating_ip_address="203.0.113.50",
+    fixed_ip_address="10.31.0.11",
+    router_id="r1",
+    physical_network="external",
+    external_gateway_ip="203.0.113.1",
+    mac_address="fa:16:3f:00:71:32",
+)
+PORT = nat.FipPort(5, "fa:16:3e:00:00:11", 100, "fa:16:3e:00:00:01", 7, BRIDGE)
+
+
+def test_inbound_is_programmed_at_once_outbound_once_the_gateway_is_known() -> None:
+    inbound = nat.fip_flows(FIP, PORT, None)
+    both = nat.fip_flows(FIP, PORT, "02:00:00:00:00:01")
+    assert {f.table for f in inbound} == {flows.CLASSIFY, flows.NAT, flows.ROUTING}
+    assert not [f for f in inbound if "output:3" in f.actions]
+    out = [f for f in both if f.actions.endswith("output:3")]
+    assert len(out) == 3 and all("set_field:02:00:00:00:00:01->eth_dst" in f.actions for f in out)
+    new_out = next(f for f in out if "+new" in f.match)
+    assert "nat(src=203.0.113.50)" in new_out.actions and "in_port=5" in new_out.match
+    new_in = next(f for f in both if f.table == flows.NAT and "in_port=3,ct_state=+new" in f.match)
+    assert "nat(dst=10.31.0.11)" in new_in.actions
+    mark = f"{nat.fip_number('f1'):#x}"
+    assert all(f"ct_mark={mark}" in f.match for f in both if "+est" in f.match or "+rel" in f.match)
+    egress = next(f for f in both if f.table == flows.ROUTING)
+    assert egress.priority < 100 and egress.match == "ip,reg5=0x7,reg6=5,nw_src=10.31.0.11"
+
+
+@pytest.mark.skipif(shutil.which("ovs-ofctl") is None, reason="needs ovs-ofctl")
+def test_every_nat_flow_parses() -> None:
+    for flow in nat.fip_flows(FIP, PORT, "02:00:00:00:00:01"):
+        cmd = ["ovs-ofctl", "-O", "OpenFlow14", "parse-flow", flow.text(1)]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+
+def test_arp_frames() -> None:
+    ask = nat.who_has(FIP, "203.0.113.1")
+    assert ask[:6] == b"\xff" * 6 and ask[12:14] == b"\x08\x06" and len(ask) == 42
+    garp = nat.gratuitous(FIP)
+    assert garp[28:32] == garp[38:42] == bytes([203, 0, 113, 50])
+    reply = nat.arp_frame(2, "02:00:00:00:00:01", "203.0.113.1", bytes(6), "203.0.113.50")
+    assert nat.arp_reply_sender(reply) == ("203.0.113.1", "02:00:00:00:00:01")
+    assert nat.arp_reply_sender(ask) is None
+
+
+def _port(fips: list[pb.FloatingIpState]) -> pb.PortState:
+    return pb.PortState(
+        id="p1",
+        network_id="n1",
+        revision=2,
+        mac_address="fa:16:3e:00:00:11",
+        admin_state_up=True,
+        fixed_ips=[pb.FixedIp(subnet_id="s1", ip_address="10.31.0.11")],
+        floating_ips=fips,
+    )
+
+
+def test_a_floating_ip_change_re_renders_its_port_alone_and_an_arp_reply_its_users() -> None:
+    model = HostModel("h1")
+    model.physnets = {"external": BRIDGE}
+    net = pb.NetworkState(id="n1", vni=100, router_ids=["r1"])
+    model.apply_host_delta(pb.HostDelta(networks=[net], ports=[_port([])]), 0.0)
+    model.set_vif("p1", 5)
+    dirty = model.apply_host_delta(pb.HostDelta(ports=[_port([FIP])]), 0.0)
+    assert dirty == {("port", "p1")} and SG_OWNER not in dirty
+    assert model.unresolved_gateways() == [FIP]
+    router = pb.RouterState(
+        id="r1",
+        admin_state_up=True,
+        interfaces=[
+            pb.RouterInterface(
+                subnet_id="s1",
+                network_id="n1",
+                vni=100,
+                mac_address="fa:16:3e:00:00:01",
+                ip_address="10.31.0.1",
+                cidr="10.31.0.0/24",
+                ip_version=4,
+            )
+        ],
+    )
+    model.apply_router(pb.RouterDelta(router_id="r1", seq=3, routers=[router]))
+    port = model.ports["p1"]
+    assert not model.fip_ready(port, FIP)  # inbound only: the gateway is not known yet
+    assert model.learn_gateway("external", "203.0.113.1", "02:00:00:00:00:01") == {("port", "p1")}
+    assert model.fip_ready(port, FIP) and model.unresolved_gateways() == []
+    assert [f for f in model.owner_flows(("port", "p1")) if f.actions.endswith("output:3")]
