@@ -102,6 +102,7 @@ class AgentSettings:
     # Physical networks this host reaches, and through which OVS bridge, as Neutron's OVS
     # agent: "physnet1:br-ex,physnet2:br-foo" (empty: overlays only).
     bridge_mappings: str = ""
+    gateway: bool = False  # offer SNAT for routers (Neutron's agent_mode dvr_snat)
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
 

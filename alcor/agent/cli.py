@@ -29,6 +29,9 @@ def run(
     bridge_mappings: str = typer.Option(
         None, help="Physical networks and their OVS bridges: physnet1:br-ex,physnet2:br-foo."
     ),
+    gateway: bool = typer.Option(
+        None, "--gateway/--no-gateway", help="Offer SNAT for routers (agent_mode dvr_snat)."
+    ),
     heartbeat_interval: float = typer.Option(None, help="Seconds between heartbeats."),
     log_level: str = typer.Option(None, help="debug, info, warning, error."),
     config: str = typer.Option(None, help="TOML config file (section [agent])."),
@@ -49,6 +52,7 @@ def run(
         "tunnel_type": tunnel_type,
         "integration_bridge": integration_bridge,
         "bridge_mappings": bridge_mappings,
+        "gateway": gateway,
         "heartbeat_interval": heartbeat_interval,
         "log_level": log_level,
     }

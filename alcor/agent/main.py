@@ -90,7 +90,7 @@ class Agent:
         self.programmed_once = False
         self.reported: dict[str, tuple[int, pb.ProgramState]] = {}  # port id -> (revision, state)
         self.fips_reported: dict[str, tuple[int, pb.ProgramState]] = {}  # same, floating IPs
-        self.announced: dict[str, str] = {}  # floating IP id -> port it was announced for
+        self.announced: dict[str, str] = {}  # external address key -> address announced
         self.asked_at = 0.0  # last ARP request for unknown external gateways
         self.heartbeat_interval = settings.heartbeat_interval
         self.stopping = asyncio.Event()
@@ -173,7 +173,11 @@ class Agent:
             agent_version=AGENT_VERSION,
             agent_type="Open vSwitch agent",
             binary="alcor-agent",
-            configurations={"integration_bridge": s.integration_bridge, "ovs_rundir": s.ovs_rundir},
+            configurations={
+                "integration_bridge": s.integration_bridge,
+                "ovs_rundir": s.ovs_rundir,
+                "agent_mode": "dvr_snat" if s.gateway else "dvr",
+            },
             started_at=self.started_at,
             bridge_mappings=self.bridge_mappings,
         )
@@ -478,27 +482,19 @@ class Agent:
                 self.applied.notify_all()
 
     def _floating_ip_arp(self) -> None:
-        """After a round: announce floating IPs that arrived here (gratuitous ARP, so the
-        segment moves them at once) and ask for external gateways not known yet (again in
-        a second while unanswered)."""
-        live: dict[str, str] = {}
-        for pid, port in self.model.ports.items():
-            for fip in port.floating_ips:
-                bridge = self.model.physnets.get(fip.physical_network)
-                if bridge is None or not self.model.fip_ready(port, fip):
-                    continue
-                live[fip.id] = pid
-                if self.announced.get(fip.id) != pid:
-                    self.channel.packet_out(bridge.patch_ofport, nat.gratuitous(fip))
-        self.announced = live
-        missing = self.model.unresolved_gateways()
+        """After a round: announce our external addresses that arrived here (gratuitous ARP,
+        so the segment moves them at once) and ask for next hops not known yet (again in a
+        second while unanswered)."""
+        addresses = self.model.external_addresses()
+        for a in addresses:
+            if self.announced.get(a.key) != a.ip:
+                self.channel.packet_out(a.bridge.patch_ofport, nat.gratuitous(a.mac, a.ip))
+        self.announced = {a.key: a.ip for a in addresses}
+        missing = {a.next_hop: a for a in addresses if a.next_hop not in self.model.gateway_macs}
         if missing and time.monotonic() - self.asked_at >= 1.0:
             self.asked_at = time.monotonic()
-            for fip in {(f.physical_network, f.external_gateway_ip): f for f in missing}.values():
-                bridge = self.model.physnets[fip.physical_network]
-                self.channel.packet_out(
-                    bridge.patch_ofport, nat.who_has(fip, fip.external_gateway_ip)
-                )
+            for (_, target), a in missing.items():
+                self.channel.packet_out(a.bridge.patch_ofport, nat.who_has(a.mac, a.ip, target))
         if missing:
             asyncio.get_running_loop().call_later(1.0, self.wake.set)
 

@@ -23,6 +23,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable
+from typing import NamedTuple
 
 from alcor.agent import flows, nat, physnets, routing
 from alcor.agent.acls import ACL_OWNER, AclState
@@ -112,6 +113,16 @@ class NeighborSet:
     def unique_pairs(self, entry: pb.NeighborState) -> list[str]:
         """The pair addresses the responder answers for this entry (only it claims them)."""
         return sorted(ip for ip in self._pair_ips(entry) if self.claims.get(ip) == {entry.port_id})
+
+
+class ExternalAddress(NamedTuple):
+    """An address of ours on an external segment (a floating IP, a router's gateway)."""
+
+    key: str  # floating IP id, or "gw:<router id>"
+    bridge: physnets.Bridge
+    mac: str
+    ip: str
+    next_hop: tuple[str, str]  # (physical network, address) whose MAC it sends to
 
 
 def _only_floating_ips_differ(old: pb.PortState | None, new: pb.PortState) -> bool:
@@ -292,23 +303,39 @@ class HostModel:
         if self.gateway_macs.get((physnet, ip)) == mac:
             return set()
         self.gateway_macs[(physnet, ip)] = mac
-        return {
+        dirty: set[Owner] = {
             ("port", pid)
             for pid, p in self.ports.items()
             for f in p.floating_ips
             if f.physical_network == physnet and f.external_gateway_ip == ip
         }
+        dirty.update(
+            ("router", rid)
+            for rid, r in self.routers.items()
+            if r.gateway.physical_network == physnet and r.gateway.next_hop == ip
+        )
+        return dirty
 
-    def unresolved_gateways(self) -> list[pb.FloatingIpState]:
-        """Floating IPs of plugged ports whose external gateway's MAC is still unknown."""
-        return [
-            f
-            for pid, p in self.ports.items()
-            if pid in self.vifs
-            for f in p.floating_ips
-            if (f.physical_network, f.external_gateway_ip) not in self.gateway_macs
-            and f.physical_network in self.physnets
-        ]
+    def external_addresses(self) -> list[ExternalAddress]:
+        """Our addresses on external segments: the floating IPs of plugged local ports and
+        the gateways of the routers whose SNAT this host does (announced on arrival; they ask
+        for their next hop's MAC)."""
+        out: list[ExternalAddress] = []
+        for pid, port in self.ports.items():
+            for f in port.floating_ips if pid in self.vifs else ():
+                bridge = self.physnets.get(f.physical_network)
+                if bridge is not None and self._fip_port(port, f) is not None:
+                    key = (f.physical_network, f.external_gateway_ip)
+                    out.append(
+                        ExternalAddress(f.id, bridge, f.mac_address, f.floating_ip_address, key)
+                    )
+        for rid, router in self.routers.items():
+            gw = router.gateway
+            bridge = self.physnets.get(gw.physical_network)
+            if bridge is not None and gw.snat_host == self.host_id and gw.enable_snat:
+                key = (gw.physical_network, gw.next_hop)
+                out.append(ExternalAddress(f"gw:{rid}", bridge, gw.mac_address, gw.ip_address, key))
+        return out
 
     def _fip_port(self, port: pb.PortState, fip: pb.FloatingIpState) -> nat.FipPort | None:
         """What `fip`'s flows need from its port, router and bridge; None while any is
@@ -336,6 +363,13 @@ class HostModel:
                 gateway = self.gateway_macs.get((fip.physical_network, fip.external_gateway_ip))
                 out.extend(nat.fip_flows(fip, where, gateway))
         return out
+
+    def _snat_host(self, router: pb.RouterState) -> nat.SnatHost | None:
+        gw = router.gateway
+        bridge = self.physnets.get(gw.physical_network)
+        if gw.snat_host != self.host_id or bridge is None:
+            return None
+        return nat.SnatHost(bridge, self.gateway_macs.get((gw.physical_network, gw.next_hop)))
 
     def fip_ready(self, port: pb.PortState, fip: pb.FloatingIpState) -> bool:
         """Whether both directions of `fip` are programmable (what ACTIVE reports)."""
@@ -409,7 +443,9 @@ class HostModel:
             if router is None:
                 return []
             number = routing.numbers(self.routers)[owner[1]]
-            return routing.router_flows(router, number, self.wanted_networks())
+            return routing.router_flows(router, number, self.wanted_networks()) + nat.snat_flows(
+                router, number, self.host_id, self.tunnel_ofport, self._snat_host(router)
+            )
         table = self.tables.get(owner[1])
         key = self._key(owner[1])
         entry = table.entries.get(owner[2]) if table is not None else None

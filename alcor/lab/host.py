@@ -212,6 +212,7 @@ class Host:
             "netdev",
             "--bridge-mappings",
             f"{EXTERNAL_PHYSNET}:{EXTERNAL_BRIDGE_ON_HOSTS}",
+            "--gateway",
             *self.agent_args,
         ]
 

@@ -35,7 +35,7 @@ import alcor.resources.declarations.subnet as _subnet
 from alcor.resources import protocols
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
-from alcor.store.schema import hosts, subject_seqs
+from alcor.store.schema import hosts, router_gateways, subject_seqs
 
 networks_t = _network.resource.table
 subnets_t = _subnet.resource.table
@@ -47,6 +47,7 @@ acls_t = _acl.acl.table
 acl_rules_t = _acl.rule.table
 routers_t = _router.resource.table
 fips_t = _fip.resource.table
+ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
 Row = Mapping[Any, Any]  # a row as loaded (`sa.RowMapping`), or one with attached values
@@ -376,12 +377,80 @@ def routers_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict
     return out
 
 
+def networks_of_routers(conn: sa.Connection, router_ids: Iterable[str]) -> dict[str, set[str]]:
+    """router id -> the networks it has an interface on (index on device_id)."""
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, INTERFACE_PORTS, ports_t.c.device_id, router_ids):
+        out.setdefault(r["device_id"], set()).add(r["network_id"])
+    return out
+
+
+_GATEWAYS = (
+    sa.select(
+        ports_t.c.device_id,
+        ports_t.c.mac_address,
+        ports_t.c.fixed_ips,
+        ports_t.c.network_id,
+        networks_t.c.provider_physical_network,
+        router_gateways.c.host_id,
+        hosts.c.tunnel_ip,
+    )
+    .select_from(
+        ports_t.join(networks_t, networks_t.c.id == ports_t.c.network_id)
+        .outerjoin(router_gateways, router_gateways.c.router_id == ports_t.c.device_id)
+        .outerjoin(hosts, hosts.c.host_id == router_gateways.c.host_id)
+    )
+    .where(ports_t.c.device_owner == ROUTER_GATEWAY)
+)
+
+
+def _gateways(
+    conn: sa.Connection, routers: dict[str, pb.RouterState], snat: dict[str, bool]
+) -> None:
+    """Fill each router's `gateway`: its gateway port's first IPv4 address on the external
+    network, the subnet's next hop, and where its SNAT is placed."""
+    found = rows_in(conn, _GATEWAYS, ports_t.c.device_id, routers)
+    sids = {f["subnet_id"] for g in found for f in g["fixed_ips"] or ()}
+    stmt = sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.gateway_ip)
+    subs = {
+        s["id"]: s
+        for s in rows_in(conn, stmt.where(subnets_t.c.ip_version == 4), subnets_t.c.id, sids)
+    }
+    for g in found:
+        fixed = next((f for f in g["fixed_ips"] or () if f["subnet_id"] in subs), None)
+        if fixed is None:
+            continue
+        sub = subs[fixed["subnet_id"]]
+        routers[g["device_id"]].gateway.CopyFrom(
+            pb.RouterGateway(
+                network_id=g["network_id"],
+                physical_network=g["provider_physical_network"] or "",
+                ip_address=fixed["ip_address"],
+                mac_address=g["mac_address"] or "",
+                cidr=sub["cidr"],
+                next_hop=sub["gateway_ip"] or "",
+                enable_snat=snat[g["device_id"]],
+                snat_host=g["host_id"] or "",
+                snat_tunnel_ip=g["tunnel_ip"] or "",
+            )
+        )
+
+
 def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
     """router id -> its whole state: one interface per fixed IP of its interface ports, with
     the subnet's CIDR and the network's VNI (three queries: routers, ports, subnets+networks)."""
-    cols = (routers_t.c.id, routers_t.c.admin_state_up, routers_t.c.routes, routers_t.c.project_id)
+    cols = (
+        routers_t.c.id,
+        routers_t.c.admin_state_up,
+        routers_t.c.routes,
+        routers_t.c.project_id,
+        routers_t.c.external_gateway_info,
+    )
     out: dict[str, pb.RouterState] = {}
+    snat: dict[str, bool] = {}
     for r in rows_in(conn, sa.select(*cols), routers_t.c.id, ids):
+        info = r["external_gateway_info"] or {}
+        snat[r["id"]] = bool(info.get("enable_snat", True))
         out[r["id"]] = pb.RouterState(
             id=r["id"],
             op=pb.UPSERT,
@@ -422,6 +491,7 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
                     ip_version=sub["ip_version"] or 4,
                 )
             )
+    _gateways(conn, out, snat)
     return out
 
 

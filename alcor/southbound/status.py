@@ -31,7 +31,7 @@ import nats.aio.msg
 import nats.errors
 import sqlalchemy as sa
 
-from alcor.southbound import build
+from alcor.southbound import build, gateways
 from alcor.southbound.batcher import Batcher
 from alcor.southbound.portstatus import lock_ports, provisioning, set_status, upsert
 from alcor.southbound.protocol import goalstate_pb2 as pb
@@ -40,6 +40,8 @@ from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import hosts, port_provisioning
 
 log = logging.getLogger(__name__)
+
+GATEWAY_INTERVAL = 0.5  # seconds between two runs of the gateway scheduler
 
 PORT_STATUS: dict[int, str] = {
     pb.SUCCESS: "ACTIVE",
@@ -207,6 +209,7 @@ class StatusIntake:
         self.tasks = [
             asyncio.create_task(self.batcher.run()),
             asyncio.create_task(self._sweep_loop()),
+            asyncio.create_task(self._gateway_loop()),
         ]
 
     async def stop(self) -> None:
@@ -229,6 +232,17 @@ class StatusIntake:
 
     async def _apply(self, items: list[tuple[str, pb.ResourceStatus, float]]) -> None:
         self.accepted += await self.db.write(apply_reports, items)
+
+    async def _gateway_loop(self) -> None:
+        """Routers' SNAT placement (`gateways`): often, since a new gateway waits for it."""
+        while True:
+            await asyncio.sleep(GATEWAY_INTERVAL)
+            try:
+                moved = await self.db.write(gateways.schedule, self.down_time)
+                if moved:
+                    log.info("gateway scheduler: %d routers placed or moved", moved)
+            except Exception:
+                log.exception("gateway scheduling failed")
 
     async def _sweep_loop(self) -> None:
         interval = max(0.2, min(self.down_time / 4, 15.0))

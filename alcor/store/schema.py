@@ -92,6 +92,17 @@ port_provisioning = sa.Table(
     sa.Column("reported_at", sa.Float),
 )
 
+# Where each router with an external gateway does its SNAT (the southbound's placement, like
+# Neutron's router-to-L3-agent binding): written by the gateway scheduler (`southbound.gateways`)
+# only, read by the compiler into the router's state.
+router_gateways = sa.Table(
+    "router_gateways",
+    metadata,
+    sa.Column("router_id", sa.String(36), primary_key=True),
+    sa.Column("host_id", sa.String(255), nullable=False),
+    sa.Column("placed_at", sa.Float, nullable=False),
+)
+
 # What the compiler last published as each port's entry in each security group's address set.
 # The change log says that a port changed, not which groups it left nor whether its addresses
 # moved, so the compiler diffs a changed port's groups and addresses against these rows and

@@ -22,7 +22,8 @@ from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
 
-def _can_run() -> str | None:
+def can_run() -> str | None:
+    """Why these tests cannot run here (None: they can)."""
     if os.geteuid() != 0:
         return "needs root (network namespaces)"
     for tool in ("ovs-vswitchd", "ovsdb-server", "ovs-ofctl", "busybox", "nft", "ethtool"):
@@ -33,7 +34,7 @@ def _can_run() -> str | None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[AlcorServer]:
-    reason = _can_run()
+    reason = can_run()
     if reason:
         pytest.skip(reason)
     srv = AlcorServer()

@@ -1,4 +1,4 @@
-"""Floating IPs on real packets: NATed 1:1 on the host of their port, with conntrack.
+"""Floating IPs and router SNAT on real packets: NATed with conntrack on the hosts.
 
 The lab's outside world (the namespace `<prefix>-ext`, 203.0.113.1 on the external segment
 every host reaches through its br-ex) is the gateway of an admin's flat external network. A
@@ -6,19 +6,27 @@ router has its gateway there and an interface on a tenant subnet with VMs on two
 group that admits ICMP and TCP from anywhere. The outside reaches a VM through its floating
 IP and the VM sees the outside's real address; the VM reaches the outside and the outside
 sees the floating IP; the floating IP turns ACTIVE only once its host programmed it; moving
-it to a VM on another host moves the traffic; disassociating it cuts it off.
+it to a VM on another host moves the traffic; disassociating it cuts it off. VMs without a
+floating IP reach the outside through the router's SNAT host, seen as the router's gateway
+address, which also answers ping; killing that host's agent and Open vSwitch moves SNAT to
+another host (the server runs with a short agent_down_time for it).
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
+from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
+from tests.e2e.conftest import can_run
 from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
@@ -46,6 +54,22 @@ ASK = (
     "except OSError as e:\n"
     "    print('failed', e)\n"
 )
+
+
+DOWN_TIME = 3.0  # agent_down_time of this module's server: SNAT fails over after it
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[AlcorServer]:
+    reason = can_run()
+    if reason:
+        pytest.skip(reason)
+    srv = AlcorServer(extra_env={"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)})
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.cleanup()
 
 
 def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
@@ -99,7 +123,7 @@ def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
         api.call("PUT", path, {"subnet_id": sub["id"]})
         group = scratch.group("fip", OPEN)
         vms: dict[str, Vm] = {}
-        for name, host, n in (("a", "h1", 11), ("b", "h2", 12)):
+        for name, host, n in (("a", "h1", 11), ("b", "h2", 12), ("c", "h3", 13)):
             port = scratch.port(
                 inside["id"],
                 host,
@@ -112,7 +136,14 @@ def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
             servers.append(serve(vms[name].ns, 5001, name))
         servers.append(serve(lab.external_ns, 5002, "outside"))
         fip = api.create("floatingip", floating_network_id=ext["id"], port_id=vms["a"].port_id)
-        yield {"fip": fip, "vms": vms, "router": router, "ext_ns": lab.external_ns}
+        gateway = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+        yield {
+            "fip": fip,
+            "vms": vms,
+            "router": router,
+            "gateway": gateway,
+            "ext_ns": lab.external_ns,
+        }
     finally:
         for proc in servers:
             proc.kill()
@@ -163,7 +194,18 @@ def test_moving_the_floating_ip_moves_the_traffic(api: Api, world: dict[str, Any
     wait_for(lambda: ask(ext_ns, address, 5001) == f"b:{OUTSIDE}", 20, "traffic to reach b")
     _fip_status(api, fip["id"], "ACTIVE")
     assert ask(vms["b"].ns, OUTSIDE, 5002) == f"outside:{address}"
-    assert ask(vms["a"].ns, OUTSIDE, 5002).startswith("failed")  # no FIP, no SNAT yet
+    # a has no floating IP any more: it goes out through the router's SNAT
+    assert ask(vms["a"].ns, OUTSIDE, 5002) == f"outside:{world['gateway']}"
+
+
+def test_vms_without_floating_ip_go_out_as_the_router_gateway_which_answers_ping(
+    world: dict[str, Any],
+) -> None:
+    c = world["vms"]["c"]
+    wait_for(lambda: c.ping(OUTSIDE, count=1), 20, "c to ping the outside through SNAT")
+    assert ask(c.ns, OUTSIDE, 5002) == f"outside:{world['gateway']}"
+    assert _ping(world["ext_ns"], world["gateway"])
+    assert ask(world["ext_ns"], world["gateway"], 5001).startswith("failed")  # no way in
 
 
 def test_disassociating_cuts_the_floating_ip_off(api: Api, world: dict[str, Any]) -> None:
@@ -175,3 +217,36 @@ def test_disassociating_cuts_the_floating_ip_off(api: Api, world: dict[str, Any]
         20,
         "the FIP to stop answering",
     )
+
+
+def _snat_host(lab: Lab, gateway: str, dead: str = "") -> str:
+    """The host answering ping for the router's gateway address (its SNAT host)."""
+    found = [
+        name
+        for name, host in lab.hosts.items()
+        if name != dead
+        and any(f"nw_dst={gateway},icmp_type=8" in f for f in host.dump_flows("table=0"))
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_killing_the_snat_host_moves_snat_to_another_host(lab: Lab, world: dict[str, Any]) -> None:
+    gateway, vms = world["gateway"], world["vms"]
+    dead = _snat_host(lab, gateway)
+    # a VM without a floating IP on a host that stays (b holds the floating IP)
+    probe = next(vms[n] for n in ("a", "c") if vms[n].host.name != dead)
+    assert ask(probe.ns, OUTSIDE, 5002) == f"outside:{gateway}"
+    host = lab.hosts[dead]
+    host.stop_agent(hard=True)
+    for pid in host.daemon_pids():
+        os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    wait_for(
+        lambda: ask(probe.ns, OUTSIDE, 5002) == f"outside:{gateway}",
+        30,
+        "a new connection through the new SNAT host",
+    )
+    took = time.monotonic() - killed
+    print(f"SNAT back {took:.1f} s after the kill (agent_down_time {DOWN_TIME} s)")
+    assert _snat_host(lab, gateway, dead) != dead

@@ -49,9 +49,9 @@ def test_every_nat_flow_parses() -> None:
 
 
 def test_arp_frames() -> None:
-    ask = nat.who_has(FIP, "203.0.113.1")
+    ask = nat.who_has(FIP.mac_address, FIP.floating_ip_address, "203.0.113.1")
     assert ask[:6] == b"\xff" * 6 and ask[12:14] == b"\x08\x06" and len(ask) == 42
-    garp = nat.gratuitous(FIP)
+    garp = nat.gratuitous(FIP.mac_address, FIP.floating_ip_address)
     assert garp[28:32] == garp[38:42] == bytes([203, 0, 113, 50])
     reply = nat.arp_frame(2, "02:00:00:00:00:01", "203.0.113.1", bytes(6), "203.0.113.50")
     assert nat.arp_reply_sender(reply) == ("203.0.113.1", "02:00:00:00:00:01")
@@ -78,7 +78,6 @@ def test_a_floating_ip_change_re_renders_its_port_alone_and_an_arp_reply_its_use
     model.set_vif("p1", 5)
     dirty = model.apply_host_delta(pb.HostDelta(ports=[_port([FIP])]), 0.0)
     assert dirty == {("port", "p1")} and SG_OWNER not in dirty
-    assert model.unresolved_gateways() == [FIP]
     router = pb.RouterState(
         id="r1",
         admin_state_up=True,
@@ -97,6 +96,65 @@ def test_a_floating_ip_change_re_renders_its_port_alone_and_an_arp_reply_its_use
     model.apply_router(pb.RouterDelta(router_id="r1", seq=3, routers=[router]))
     port = model.ports["p1"]
     assert not model.fip_ready(port, FIP)  # inbound only: the gateway is not known yet
+    [address] = model.external_addresses()
+    assert address.ip == FIP.floating_ip_address and address.next_hop == (
+        "external",
+        "203.0.113.1",
+    )
     assert model.learn_gateway("external", "203.0.113.1", "02:00:00:00:00:01") == {("port", "p1")}
-    assert model.fip_ready(port, FIP) and model.unresolved_gateways() == []
+    assert model.fip_ready(port, FIP)
     assert [f for f in model.owner_flows(("port", "p1")) if f.actions.endswith("output:3")]
+
+
+def _snat_router(host: str) -> pb.RouterState:
+    return pb.RouterState(
+        id="r1",
+        admin_state_up=True,
+        interfaces=[
+            pb.RouterInterface(
+                subnet_id="s1",
+                network_id="n1",
+                vni=100,
+                mac_address="fa:16:3e:00:00:01",
+                ip_address="10.31.0.1",
+                cidr="10.31.0.0/24",
+                ip_version=4,
+            )
+        ],
+        gateway=pb.RouterGateway(
+            physical_network="external",
+            ip_address="203.0.113.100",
+            mac_address="fa:16:3e:00:00:ee",
+            next_hop="203.0.113.1",
+            enable_snat=True,
+            snat_host=host,
+            snat_tunnel_ip="198.18.0.3",
+        ),
+    )
+
+
+def test_other_hosts_tunnel_unrouted_traffic_to_the_snat_host() -> None:
+    [send] = nat.snat_flows(_snat_router("h3"), 7, "h1", 9, None)
+    assert send.table == flows.ROUTING and send.priority == nat.PRIO_SNAT < nat.PRIO_EGRESS
+    assert send.match == "ip,reg5=0x7" and send.actions == "set_field:198.18.0.3->tun_dst,output:9"
+    off = _snat_router("h3")
+    off.gateway.enable_snat = False
+    assert nat.snat_flows(off, 7, "h1", 9, None) == []
+
+
+def test_the_snat_host_translates_answers_and_routes_replies_back() -> None:
+    router = _snat_router("h1")
+    inbound_only = nat.snat_flows(router, 7, "h1", 9, nat.SnatHost(BRIDGE, None))
+    full = nat.snat_flows(router, 7, "h1", 9, nat.SnatHost(BRIDGE, "02:00:00:00:00:01"))
+    assert not [f for f in inbound_only if f.actions.endswith("output:3")]
+    new = next(f for f in full if f.table == flows.NAT and "+new" in f.match)
+    assert "nat(src=203.0.113.100)" in new.actions and new.priority < nat.PRIO_NEW
+    from_tunnel = next(f for f in full if "in_port=9" in f.match)
+    assert "tun_id=100" in from_tunnel.match and "load:0x7->NXM_NX_REG5[]" in from_tunnel.actions
+    back = next(f for f in full if "in_port=3,ct_state=+est" in f.match)
+    assert back.actions.endswith(f"resubmit(,{flows.ROUTING})")
+    assert any("icmp_type=8" in f.match and "203.0.113.100" in f.match for f in full)
+    if shutil.which("ovs-ofctl"):
+        for flow in full:
+            cmd = ["ovs-ofctl", "-O", "OpenFlow14", "parse-flow", flow.text(1)]
+            subprocess.run(cmd, check=True, capture_output=True)

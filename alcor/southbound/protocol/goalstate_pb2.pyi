@@ -433,7 +433,7 @@ class RouterInterface(_message.Message):
     def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., vni: _Optional[int] = ..., mac_address: _Optional[str] = ..., ip_address: _Optional[str] = ..., cidr: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
 
 class RouterState(_message.Message):
-    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id")
+    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id", "gateway")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -441,6 +441,7 @@ class RouterState(_message.Message):
     INTERFACES_FIELD_NUMBER: _ClassVar[int]
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -448,7 +449,30 @@ class RouterState(_message.Message):
     interfaces: _containers.RepeatedCompositeFieldContainer[RouterInterface]
     routes: _containers.RepeatedCompositeFieldContainer[HostRoute]
     project_id: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ...) -> None: ...
+    gateway: RouterGateway
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ..., gateway: _Optional[_Union[RouterGateway, _Mapping]] = ...) -> None: ...
+
+class RouterGateway(_message.Message):
+    __slots__ = ("network_id", "physical_network", "ip_address", "mac_address", "cidr", "next_hop", "enable_snat", "snat_host", "snat_tunnel_ip")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    PHYSICAL_NETWORK_FIELD_NUMBER: _ClassVar[int]
+    IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    CIDR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_HOP_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_SNAT_FIELD_NUMBER: _ClassVar[int]
+    SNAT_HOST_FIELD_NUMBER: _ClassVar[int]
+    SNAT_TUNNEL_IP_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    physical_network: str
+    ip_address: str
+    mac_address: str
+    cidr: str
+    next_hop: str
+    enable_snat: bool
+    snat_host: str
+    snat_tunnel_ip: str
+    def __init__(self, network_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ..., cidr: _Optional[str] = ..., next_hop: _Optional[str] = ..., enable_snat: _Optional[bool] = ..., snat_host: _Optional[str] = ..., snat_tunnel_ip: _Optional[str] = ...) -> None: ...
 
 class RouterDelta(_message.Message):
     __slots__ = ("router_id", "seq", "prev_seq", "routers", "committed_at", "published_at")

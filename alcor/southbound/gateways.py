@@ -1,0 +1,85 @@
+"""Where each router does its SNAT: one live host among those that offer it, moved when that
+host dies.
+
+Why one host per router (Neutron's DVR does the same with its "snat" namespace on one network
+node, OVN with its gateway chassis): outbound connections of VMs without a floating IP share the
+router's one gateway address, so their translations must live in one conntrack table. Hosts
+offer it with the agent setting `gateway` (reported as `agent_mode: dvr_snat`, as Neutron's L3
+agents do).
+
+Which hosts are eligible: live (heard from within `agent_down_time`), offering it, and already
+routing for the router (a bound port on one of its networks): such a host follows the router's
+subject and holds the neighbour tables of its networks, so it can take the gateway with no
+more state than it has. A router with no eligible host has no SNAT until one appears.
+
+Placement is rendezvous hashing of (router, host), so routers spread over the eligible hosts
+and a host coming or going moves only the routers it takes or held. It is stored in
+`router_gateways` and only changed when the placed host stops being eligible (no moving back
+when a dead host returns: its connections are gone anyway). A change logs the router, so the
+compiler publishes it with its new SNAT host: every host then sends outbound traffic there,
+and the new host answers ARP for the gateway address (gratuitous ARP on taking it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from alcor.southbound import build
+from alcor.southbound.portstatus import upsert
+from alcor.store.db import UnitOfWork
+from alcor.store.schema import hosts, router_gateways
+
+SNAT_MODE = "dvr_snat"  # `configurations.agent_mode` of a host that offers gateways
+
+
+def _score(router_id: str, host_id: str) -> bytes:
+    return hashlib.blake2b(f"{router_id}/{host_id}".encode(), digest_size=8).digest()
+
+
+def pick(router_id: str, candidates: Iterable[str]) -> str | None:
+    """The rendezvous choice among `candidates` (None when there is none)."""
+    return max(candidates, key=lambda h: _score(router_id, h), default=None)
+
+
+def schedule(uow: UnitOfWork, down_time: float) -> int:
+    """Place every router with a gateway whose placement is missing or no longer eligible,
+    drop placements of routers without one; returns how many routers changed."""
+    p = build.ports_t.c
+    routers = {
+        r.device_id
+        for r in uow.execute(sa.select(p.device_id).where(p.device_owner == build.ROUTER_GATEWAY))
+    }
+    placed = {r.router_id: r.host_id for r in uow.execute(sa.select(router_gateways))}
+    changed = 0
+    for rid in sorted(placed.keys() - routers):
+        uow.execute(router_gateways.delete().where(router_gateways.c.router_id == rid))
+        changed += 1
+    if not routers:
+        return changed
+    live = uow.execute(
+        sa.select(hosts.c.host_id, hosts.c.configurations).where(
+            hosts.c.heartbeat_at >= uow.now - down_time, hosts.c.admin_state_up
+        )
+    )
+    offering = {r.host_id for r in live if (r.configurations or {}).get("agent_mode") == SNAT_MODE}
+    nets = build.networks_of_routers(uow.conn, routers)
+    on_net = build.hosts_on_networks(uow.conn, {n for ns in nets.values() for n in ns})
+    for rid in sorted(routers):
+        eligible = {h for n in nets.get(rid, ()) for h in on_net.get(n, ())} & offering
+        current = placed.get(rid)
+        if current in eligible:
+            continue
+        chosen = pick(rid, eligible)
+        if chosen == current:
+            continue
+        if chosen is None:
+            uow.execute(router_gateways.delete().where(router_gateways.c.router_id == rid))
+        else:
+            row = {"router_id": rid, "host_id": chosen, "placed_at": uow.now}
+            upsert(uow, router_gateways, [row], ["router_id"])
+        uow.log("router", rid, "update", 0)
+        changed += 1
+    return changed
