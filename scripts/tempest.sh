@@ -37,8 +37,9 @@ ROOT="$(cd "$ROOT" && pwd)"
 if ! "$VENV/bin/python" -c 'import tempest, neutron_tempest_plugin, keystone' 2>/dev/null; then
   echo "tempest venv: $VENV"
   python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q -c "$REPO/scripts/tempest-constraints.txt" \
-    tempest neutron-tempest-plugin keystone gunicorn
+  "$VENV/bin/pip" install -c "$REPO/scripts/tempest-constraints.txt" \
+    tempest neutron-tempest-plugin keystone gunicorn > "$ROOT/pip.log" 2>&1 \
+    || { tail -20 "$ROOT/pip.log" >&2; exit 1; }
 fi
 
 # ------------------------------------------------------------------ fresh state, free ports
