@@ -4,8 +4,9 @@ Two subnets on a router, VMs of both on three hosts (all in their project's defa
 group, which admits its members): each VM's gateway answers ARP with the router interface's
 MAC and answers ping; VMs of the two subnets reach each other by ping and TCP, across hosts and
 on one host, with the TTL one less; an extra route through a VM acting as next hop works; the
-interface ports turn ACTIVE; an agent kill -9 during routed traffic loses no packet; removing
-an interface cuts its subnet off.
+interface ports turn ACTIVE; a network ACL deny on one subnet beats the security-group allow
+for routed traffic from the other; an agent kill -9 during routed traffic loses no packet;
+removing an interface cuts its subnet off.
 """
 
 from __future__ import annotations
@@ -125,6 +126,29 @@ def test_extra_route_through_a_vm_as_next_hop(api: Api, routed: dict[str, Any]) 
     finally:
         api.update("router", router["id"], routes=[])
     wait_for(lambda: not vms["a"].ping(BEYOND, count=1, wait=0.5), 20, "the route to go")
+
+
+def test_a_network_acl_deny_beats_a_security_group_allow_between_two_subnets(
+    api: Api, routed: dict[str, Any]
+) -> None:
+    vms, subnets = routed["vms"], routed["subnets"]
+    rules = [
+        {"direction": "ingress", "number": 10, "action": "deny", "ip_prefix": f"{LEFT}.0/24"},
+        {"direction": "ingress", "number": 100, "action": "allow"},
+        {"direction": "egress", "number": 100, "action": "allow"},
+    ]
+    acl = api.create("network_acl", network_id=subnets["R-net"], subnets=[subnets["R"]])
+    try:
+        for rule in rules:
+            api.create("network_acl_rule", network_acl_id=acl["id"], **rule)
+        wait_for(
+            lambda: not vms["a"].ping(f"{RIGHT}.12", count=1, wait=0.5), 20, "LEFT -> b denied"
+        )
+        assert vms["c"].ping(f"{RIGHT}.12")  # inside RIGHT: allowed by the same ACL
+    finally:
+        api.update("network_acl", acl["id"], subnets=[])
+        api.delete("network_acl", acl["id"])
+    wait_for(lambda: vms["a"].ping(f"{RIGHT}.12", count=1, wait=0.5), 20, "LEFT -> b again")
 
 
 def test_agent_kill9_during_routed_traffic_loses_no_packet(
