@@ -387,6 +387,7 @@ def networks_of_routers(conn: sa.Connection, router_ids: Iterable[str]) -> dict[
 
 _GATEWAYS = (
     sa.select(
+        ports_t.c.id,
         ports_t.c.device_id,
         ports_t.c.mac_address,
         ports_t.c.fixed_ips,
@@ -432,6 +433,7 @@ def _gateways(
                 enable_snat=snat[g["device_id"]],
                 snat_host=g["host_id"] or "",
                 snat_tunnel_ip=g["tunnel_ip"] or "",
+                port_id=g["id"],
             )
         )
 

@@ -199,8 +199,11 @@ def test_moving_the_floating_ip_moves_the_traffic(api: Api, world: dict[str, Any
 
 
 def test_vms_without_floating_ip_go_out_as_the_router_gateway_which_answers_ping(
-    world: dict[str, Any],
+    api: Api, world: dict[str, Any]
 ) -> None:
+    query = f"/v2.0/ports?device_id={world['router']['id']}&device_owner=network:router_gateway"
+    [gateway_port] = api.call("GET", query)["ports"]
+    api.wait_status(gateway_port["id"], "ACTIVE")  # published with its SNAT host placed
     c = world["vms"]["c"]
     wait_for(lambda: c.ping(OUTSIDE, count=1), 20, "c to ping the outside through SNAT")
     assert ask(c.ns, OUTSIDE, 5002) == f"outside:{world['gateway']}"

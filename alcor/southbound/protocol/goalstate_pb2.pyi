@@ -453,7 +453,7 @@ class RouterState(_message.Message):
     def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ..., gateway: _Optional[_Union[RouterGateway, _Mapping]] = ...) -> None: ...
 
 class RouterGateway(_message.Message):
-    __slots__ = ("network_id", "physical_network", "ip_address", "mac_address", "cidr", "next_hop", "enable_snat", "snat_host", "snat_tunnel_ip")
+    __slots__ = ("network_id", "physical_network", "ip_address", "mac_address", "cidr", "next_hop", "enable_snat", "snat_host", "snat_tunnel_ip", "port_id")
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     PHYSICAL_NETWORK_FIELD_NUMBER: _ClassVar[int]
     IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -463,6 +463,7 @@ class RouterGateway(_message.Message):
     ENABLE_SNAT_FIELD_NUMBER: _ClassVar[int]
     SNAT_HOST_FIELD_NUMBER: _ClassVar[int]
     SNAT_TUNNEL_IP_FIELD_NUMBER: _ClassVar[int]
+    PORT_ID_FIELD_NUMBER: _ClassVar[int]
     network_id: str
     physical_network: str
     ip_address: str
@@ -472,7 +473,8 @@ class RouterGateway(_message.Message):
     enable_snat: bool
     snat_host: str
     snat_tunnel_ip: str
-    def __init__(self, network_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ..., cidr: _Optional[str] = ..., next_hop: _Optional[str] = ..., enable_snat: _Optional[bool] = ..., snat_host: _Optional[str] = ..., snat_tunnel_ip: _Optional[str] = ...) -> None: ...
+    port_id: str
+    def __init__(self, network_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ..., cidr: _Optional[str] = ..., next_hop: _Optional[str] = ..., enable_snat: _Optional[bool] = ..., snat_host: _Optional[str] = ..., snat_tunnel_ip: _Optional[str] = ..., port_id: _Optional[str] = ...) -> None: ...
 
 class RouterDelta(_message.Message):
     __slots__ = ("router_id", "seq", "prev_seq", "routers", "committed_at", "published_at")
