@@ -4,7 +4,10 @@ A server on the embedded defaults (SQLite + a bundled nats-server) unless one is
 3-host lab whose agents register over NATS, a network and subnet created through the Neutron
 API, ports bound the way Nova binds them, VMs plugged on two hosts that get their DHCP lease
 from their host's agent, the ports turning ACTIVE once their hosts programmed them, and a
-ping across hosts over VXLAN. Everything it made is removed at the end.
+ping across hosts over VXLAN. Then a router: a second subnet with a VM on the third host
+reached through it (routed on the source host, TTL one less), its gateway on a flat external
+network (the lab's outside world), a floating IP that the outside pings, and a VM without one
+reaching the outside through the router's SNAT. Everything it made is removed at the end.
 """
 
 from __future__ import annotations
@@ -21,10 +24,14 @@ from typing import Any
 
 from rich.console import Console
 
-from alcor.lab.lab import Lab
+from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
+from alcor.lab.netns import run as run_in
 from alcor.lab.server_process import AlcorServer
+from alcor.lab.vm import Vm
 
 SUBNET = "10.0.0.0/24"
+SUBNET2 = "10.0.1.0/24"
+OUTSIDE = EXTERNAL_ADDRESS.split("/")[0]
 
 
 class Api:
@@ -152,7 +159,7 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
             f"ping {vm1.name}@h1 -> {vm2.name}@h2 ({target}) across VXLAN: "
             + ("[green]ok[/green]" if ok else "[red]FAILED[/red]")
         )
-        return ok
+        return _routed_and_outside(api, lab, sub, vms, say) and ok
     finally:
         if keep:
             say(
@@ -164,3 +171,105 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
             if server is not None:
                 server.cleanup()
             say("cleaned up")
+
+
+def _port(api: Api, network_id: str, host: str) -> dict[str, Any]:
+    body = {
+        "network_id": network_id,
+        "device_owner": "compute:nova",
+        "device_id": str(uuid.uuid4()),
+        "binding:host_id": host,
+    }
+    return dict(api("POST", "/v2.0/ports", {"port": body})["port"])
+
+
+def _routed_and_outside(
+    api: Api,
+    lab: Lab,
+    sub: dict[str, Any],
+    vms: list[tuple[Vm, dict[str, Any]]],
+    say: Callable[[str], None],
+) -> bool:
+    """A router between the demo subnet and a second one, its gateway on the outside, a
+    floating IP and SNAT; True when every check passed."""
+    ext = api(
+        "POST",
+        "/v2.0/networks",
+        {
+            "network": {
+                "name": "outside",
+                "router:external": True,
+                "provider:network_type": "flat",
+                "provider:physical_network": "external",
+            }
+        },
+    )["network"]
+    api(
+        "POST",
+        "/v2.0/subnets",
+        {
+            "subnet": {
+                "network_id": ext["id"],
+                "ip_version": 4,
+                "cidr": "203.0.113.0/24",
+                "gateway_ip": OUTSIDE,
+                "enable_dhcp": False,
+                "allocation_pools": [{"start": "203.0.113.100", "end": "203.0.113.199"}],
+            }
+        },
+    )
+    say(f"external network {ext['id'][:8]}: flat on physical network `external` (br-ex)")
+    net2 = api("POST", "/v2.0/networks", {"network": {"name": "demo2"}})["network"]
+    sub2 = api(
+        "POST",
+        "/v2.0/subnets",
+        {"subnet": {"network_id": net2["id"], "ip_version": 4, "cidr": SUBNET2}},
+    )["subnet"]
+    router = api(
+        "POST",
+        "/v2.0/routers",
+        {"router": {"name": "demo", "external_gateway_info": {"network_id": ext["id"]}}},
+    )["router"]
+    gateway = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
+    for subnet in (sub, sub2):
+        path = f"/v2.0/routers/{router['id']}/add_router_interface"
+        api("PUT", path, {"subnet_id": subnet["id"]})
+    say(f"router {router['id'][:8]}: {SUBNET} + {SUBNET2}, gateway {gateway} on the outside")
+    port3 = _port(api, net2["id"], "h3")
+    vm3 = lab.add_vm("h3", port3["id"], port3["mac_address"])
+    ip3 = vm3.lease()["ip"]
+    (vm1, port1), (vm2, _) = vms
+    routed = vm1.ping(ip3, count=3)
+    ttl = vm1.x("ping", "-c", "1", "-W", "2", ip3, check=False)
+    say(
+        f"ping {vm1.name}@h1 -> {vm3.name}@h3 ({ip3}) routed on h1: "
+        + ("[green]ok[/green]" if routed and "ttl=63" in ttl else "[red]FAILED[/red]")
+        + " (ttl 63)"
+    )
+    groups = api("GET", "/v2.0/security-groups?name=default")["security_groups"]
+    rule = {"security_group_id": groups[0]["id"], "direction": "ingress", "protocol": "icmp"}
+    api("POST", "/v2.0/security-group-rules", {"security_group_rule": rule})
+    fip = api(
+        "POST",
+        "/v2.0/floatingips",
+        {"floatingip": {"floating_network_id": ext["id"], "port_id": port1["id"]}},
+    )["floatingip"]
+    address = fip["floating_ip_address"]
+
+    def fip_active() -> bool:
+        got = api("GET", f"/v2.0/floatingips/{fip['id']}")["floatingip"]
+        return bool(got["status"] == "ACTIVE")
+
+    wait(fip_active, "the floating IP to turn ACTIVE")
+    ping = ["ping", "-c", "3", "-i", "0.2", "-W", "1", address]
+    inbound = " 0% packet loss" in run_in(ping, ns=lab.external_ns, check=False)
+    say(
+        f"floating IP {address} -> {vm1.name} ACTIVE (NATed on h1); the outside pings it: "
+        + ("[green]ok[/green]" if inbound else "[red]FAILED[/red]")
+    )
+    snat = wait(lambda: vm2.ping(OUTSIDE, count=1), "SNAT to the outside", timeout=20)
+    say(
+        f"{vm2.name}@h2 (no floating IP) pings the outside {OUTSIDE} through the router's SNAT"
+        f" as {gateway}: " + ("[green]ok[/green]" if snat else "[red]FAILED[/red]")
+    )
+    return bool(routed and "ttl=63" in ttl and inbound and snat)
