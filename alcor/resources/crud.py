@@ -68,7 +68,9 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> Item:
             raise errors.PolicyNotAuthorized(
                 action=f"(rule:{'create' if creating else 'update'}_{res.name}:{key})"
             )
-        if value is None:
+        if value is None and attr.null_is_empty:
+            checked = attr.kind.check(key, [])
+        elif value is None:
             if not attr.nullable:
                 raise errors.InvalidInput(
                     f"Invalid input for {key}. Reason: 'None' is not a valid {attr.kind.type_name}."

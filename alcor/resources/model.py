@@ -86,6 +86,7 @@ class Attr:
     required: bool = False  # required_by_policy / no default on create
     default: Any = MISSING  # value, or callable(context, body) -> value
     nullable: bool = False  # a client may send null
+    null_is_empty: bool = False  # null means [] (neutron-lib's convert_none_to_empty_list)
     filter: bool = True  # usable as a list filter
     sort: bool = True  # usable as sort_key
     visible: bool = True  # is_visible

@@ -1,0 +1,59 @@
+"""Behaviours neutron-tempest-plugin's API suite checks, each as Neutron has it."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.api.conftest import member_headers, neutron_error
+
+ADMIN: dict[str, str] = {}
+
+
+def _project() -> dict[str, str]:
+    return member_headers(f"c-{uuid.uuid4().hex[:8]}")
+
+
+def _post(http: httpx.Client, kind: str, hdr: dict[str, str], **attrs: Any) -> dict:
+    resp = http.post(f"/v2.0/{kind}s", json={kind: attrs}, headers=hdr)
+    assert resp.status_code == 201, resp.text
+    return resp.json()[kind]
+
+
+def _put(http: httpx.Client, path: str, hdr: dict[str, str], body: dict) -> httpx.Response:
+    return http.put(path, json=body, headers=hdr)
+
+
+def _net_subnet(http: httpx.Client, hdr: dict[str, str], cidr: str) -> tuple[str, str]:
+    net = _post(http, "network", hdr, name="n")["id"]
+    sub = _post(http, "subnet", hdr, network_id=net, cidr=cidr, ip_version=4)["id"]
+    return net, sub
+
+
+def test_null_lists_mean_empty(http: httpx.Client) -> None:
+    """neutron-lib's convert_none_to_empty_list: `routes`, `host_routes`, `dns_nameservers`,
+    `allowed_address_pairs` take null as [] (tempest's router clean-up sends routes: null)."""
+    hdr = _project()
+    net, sub = _net_subnet(http, hdr, "10.70.0.0/24")
+    router = _post(http, "router", hdr, name="r")["id"]
+    path = f"/v2.0/routers/{router}"
+    assert _put(http, f"{path}/add_router_interface", hdr, {"subnet_id": sub}).status_code == 200
+    route = {"destination": "10.99.0.0/16", "nexthop": "10.70.0.10"}
+    assert _put(http, path, hdr, {"router": {"routes": [route]}}).json()["router"]["routes"]
+    cleared = _put(http, path, hdr, {"router": {"routes": None}})
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["router"]["routes"] == []
+    changed = _put(
+        http,
+        f"/v2.0/subnets/{sub}",
+        hdr,
+        {"subnet": {"dns_nameservers": None, "host_routes": None}},
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["subnet"]["dns_nameservers"] == []
+    assert changed.json()["subnet"]["host_routes"] == []
+    port = _post(http, "port", hdr, network_id=net, allowed_address_pairs=None)
+    assert port["allowed_address_pairs"] == []
+    neutron_error(_put(http, path, hdr, {"router": {"name": None}}), 400, "InvalidInput")
