@@ -57,3 +57,23 @@ def test_null_lists_mean_empty(http: httpx.Client) -> None:
     port = _post(http, "port", hdr, network_id=net, allowed_address_pairs=None)
     assert port["allowed_address_pairs"] == []
     neutron_error(_put(http, path, hdr, {"router": {"name": None}}), 400, "InvalidInput")
+
+
+def test_subnets_filter_by_their_networks_shared_flag(http: httpx.Client) -> None:
+    """A subnet's `shared` is hidden and is its network's flag; it filters lists."""
+    hdr = _project()
+    _, private = _net_subnet(http, hdr, "10.71.0.0/24")
+    shared_net = _post(http, "network", ADMIN, name="s", shared=True)["id"]
+    shared = _post(http, "subnet", ADMIN, network_id=shared_net, cidr="10.72.0.0/24", ip_version=4)
+
+    def ids(headers: dict[str, str], flag: str) -> set[str]:
+        resp = http.get(f"/v2.0/subnets?shared={flag}", headers=headers)
+        assert resp.status_code == 200, resp.text
+        assert all("shared" not in s for s in resp.json()["subnets"])
+        return {s["id"] for s in resp.json()["subnets"]}
+
+    for headers in (hdr, ADMIN):
+        assert shared["id"] in ids(headers, "True") and private not in ids(headers, "true")
+        assert private in ids(headers, "False") and shared["id"] not in ids(headers, "0")
+    assert "shared" not in shared
+    neutron_error(http.get("/v2.0/subnets?shared=maybe"), 400)

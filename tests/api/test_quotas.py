@@ -75,9 +75,7 @@ def test_limit_below_usage_needs_force(http: httpx.Client) -> None:
     forced = _set(http, project, network=0, security_group=0, force=True)
     assert forced.status_code == 200, forced.text
     assert forced.json()["quota"] == {**NEUTRON_DEFAULTS, "network": 0, "security_group": 0}
-    neutron_error(
-        http.post("/v2.0/networks", json={"network": {}}, headers=hdr), 409, "OverQuota"
-    )
+    neutron_error(http.post("/v2.0/networks", json={"network": {}}, headers=hdr), 409, "OverQuota")
     aliases = {e["alias"] for e in http.get("/v2.0/extensions").json()["extensions"]}
     assert {"quota-check-limit", "quota-check-limit-default"} <= aliases
 

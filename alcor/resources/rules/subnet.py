@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import crud
+from alcor.resources import crud, kinds
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES, resource
@@ -123,6 +124,23 @@ def _check_ipv6_modes(item: Item, net: IpNet) -> None:
         )
 
 
+def shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """`shared=true|false`: Neutron's subnet `shared`, a hidden attribute that is its
+    network's flag (a subnet has no sharing of its own)."""
+    wanted = set()
+    for value in values:
+        try:
+            wanted.add(kinds.Bool().parse("shared", value))
+        except errors.NeutronError:
+            raise errors.BadRequest(
+                f"Invalid value '{kinds.shown(value)}' for filter shared"
+            ) from None
+    nets = network.resource.table
+    return resource.table.c.network_id.in_(
+        sa.select(nets.c.id).where(nets.c.shared.in_(sorted(wanted)))
+    )
+
+
 class SubnetHooks(Hooks):
     """CIDR, gateway and pool rules; each subnet is one IPAM pool (pool id = subnet id)."""
 
@@ -137,6 +155,9 @@ class SubnetHooks(Hooks):
                 )
             ),
         )
+
+    def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
+        return {"shared": shared_filter}
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         if item.get("cidr") is None:
