@@ -217,7 +217,17 @@ class Api:
             return False, [crud.check_body(res, ctx, payload, creating=True)]
         if not isinstance(payload, list) or not payload:
             raise errors.BadRequest(f"Resources required: '{res.plural}' must be a non-empty list")
-        return True, [crud.check_body(res, ctx, p, creating=True) for p in payload]
+        # Each item may be bare or wrapped as a single create's body, as Neutron takes them:
+        # {"ports": [{"network_id": ...}]} or {"ports": [{"port": {"network_id": ...}}]}.
+        return True, [
+            crud.check_body(
+                res,
+                ctx,
+                p[res.name] if isinstance(p, dict) and res.name in p else p,
+                creating=True,
+            )
+            for p in payload
+        ]
 
     def _created(
         self, res: Resource, ctx: Context, created: list[dict[str, Any]], bulk: bool

@@ -77,3 +77,24 @@ def test_subnets_filter_by_their_networks_shared_flag(http: httpx.Client) -> Non
         assert private in ids(headers, "False") and shared["id"] not in ids(headers, "0")
     assert "shared" not in shared
     neutron_error(http.get("/v2.0/subnets?shared=maybe"), 400)
+
+
+def test_bulk_items_bare_or_wrapped(http: httpx.Client) -> None:
+    """Neutron takes each bulk item bare or wrapped as a single create's body."""
+    hdr = _project()
+    net, _ = _net_subnet(http, hdr, "10.73.0.0/24")
+    items = [
+        {"port": {"network_id": net, "name": "w", "tags": ["a", "b"]}},
+        {"network_id": net, "name": "b"},
+    ]
+    resp = http.post("/v2.0/ports", json={"ports": items}, headers=hdr)
+    assert resp.status_code == 201, resp.text
+    ports = resp.json()["ports"]
+    assert [p["name"] for p in ports] == ["w", "b"]
+    assert sorted(ports[0]["tags"]) == ["a", "b"] and ports[1]["tags"] == []
+    groups = [{"security_group": {"name": f"g{i}"}} for i in range(2)]
+    resp = http.post("/v2.0/security-groups", json={"security_groups": groups}, headers=hdr)
+    assert resp.status_code == 201, resp.text
+    assert [g["name"] for g in resp.json()["security_groups"]] == ["g0", "g1"]
+    bad = [{"network": {"name": "x", "mtu": "x"}}]
+    neutron_error(http.post("/v2.0/networks", json={"networks": bad}, headers=hdr), 400)
