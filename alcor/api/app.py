@@ -167,13 +167,15 @@ class Api:
         links = []
         for rel in ("next", "previous"):
             marker = paging.get(rel)
-            if marker:
+            if marker is not None:
                 params = [
                     (k, v)
                     for k, v in request.query_params.multi_items()
                     if k not in ("marker", "page_reverse", "limit")
                 ]
-                params += [("limit", paging["limit"] or ""), ("marker", marker)]
+                params.append(("limit", paging["limit"] or ""))
+                if marker:
+                    params.append(("marker", marker))
                 if rel == "previous":
                     params.append(("page_reverse", "True"))
                 links.append(

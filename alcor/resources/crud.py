@@ -350,14 +350,19 @@ def list_items(
     items = items[:limit]
     if q.page_reverse:
         items.reverse()
+    # The marker of each page link, "" for a link without one, None for no link.
     paging: dict[str, str | None] = {"next": None, "previous": None}
-    if items and (q.limit or more):
-        forward_more = more if not q.page_reverse else bool(q.marker)
-        backward_more = bool(q.marker) if not q.page_reverse else more
-        if forward_more:
-            paging["next"] = items[-1]["id"]
-        if backward_more:
-            paging["previous"] = items[0]["id"]
+    if q.limit:
+        # Neutron's get_pagination_links: only a short page in its direction has no link
+        # onwards, so a full last page links to an empty one (whose `previous`, without a
+        # marker, is the last page again).
+        short = len(items) < limit
+        if not (short and not q.page_reverse):
+            paging["next"] = items[-1]["id"] if items else ""
+        if not (short and q.page_reverse):
+            paging["previous"] = items[0]["id"] if items else ""
+    elif more:  # no limit asked, cut at max_page: the rest is one link away
+        paging["previous" if q.page_reverse else "next"] = items[0 if q.page_reverse else -1]["id"]
     paging["limit"] = str(limit)
     res.hooks.extend(conn, ctx, items)
     return items, paging

@@ -98,3 +98,39 @@ def test_bulk_items_bare_or_wrapped(http: httpx.Client) -> None:
     assert [g["name"] for g in resp.json()["security_groups"]] == ["g0", "g1"]
     bad = [{"network": {"name": "x", "mtu": "x"}}]
     neutron_error(http.post("/v2.0/networks", json={"networks": bad}, headers=hdr), 400)
+
+
+def test_pagination_links_as_neutron(http: httpx.Client) -> None:
+    """Neutron's get_pagination_links: a full page links onwards (the page after the last
+    full one is empty and has no `next`); `previous` from the empty page, which has no
+    marker, is the last page; walking back ends on a short page without `previous`."""
+    tag = uuid.uuid4().hex[:8]
+    ids = [_post(http, "network", ADMIN, name=f"{tag}-{i}")["id"] for i in range(4)]
+    base = f"/v2.0/networks?name={tag}-0&name={tag}-1&name={tag}-2&name={tag}-3&sort_key=name"
+
+    def get(url: str) -> tuple[list[str], dict[str, str]]:
+        body = http.get(url).json()
+        links = {link["rel"]: link["href"] for link in body.get("networks_links", [])}
+        return [n["id"] for n in body["networks"]], links
+
+    seen: list[str] = []
+    page, links = get(f"{base}&limit=2")
+    assert set(links) == {"next", "previous"}  # as Neutron: a full first page has both
+    while page:
+        seen += page
+        page, links = get(links["next"])
+    assert seen == ids and "next" not in links and "marker" not in links["previous"]
+    back: list[str] = []
+    page, links = get(links["previous"])
+    while page:
+        back = page + back
+        assert "next" in links
+        if "previous" not in links:
+            break
+        page, links = get(links["previous"])
+    assert back == ids
+    short, links = get(f"{base}&limit=3&marker={ids[0]}")
+    assert short == ids[1:] and "next" in links  # a full page: one more to find it empty
+    short, links = get(f"{base}&limit=5")
+    assert short == ids and set(links) == {"previous"}
+    assert "networks_links" not in http.get(base).json()
