@@ -330,6 +330,36 @@ def test_floating_ip_lifecycle(http: httpx.Client) -> None:
     assert avail["id"] == ext_sub
 
 
+def test_floating_ip_blank_update_and_foreign_port(http: httpx.Client) -> None:
+    """Neutron: an update of other attributes keeps the association, a blank one
+    ({"floatingip": {}}) clears it; a port on the caller's network that another project
+    owns is a 400, not a 404."""
+    ext, _ = _external(http, "198.18.21.0/24")
+    hdr = _project()
+    _router, _sub, port = _wired(http, hdr, ext)
+    fip = _post(http, "floatingip", hdr, floating_network_id=ext, port_id=port)
+    path = f"/v2.0/floatingips/{fip['id']}"
+    kept = _put(http, path, hdr, {"floatingip": {"description": "d2"}}).json()["floatingip"]
+    assert kept["description"] == "d2" and kept["port_id"] == port
+    assert kept["port_details"]["network_id"]
+    cleared = _put(http, path, hdr, {"floatingip": {}})
+    assert cleared.status_code == 200, cleared.text
+    got = cleared.json()["floatingip"]
+    assert got["port_id"] is None and got["fixed_ip_address"] is None
+    assert got["router_id"] is None and got["port_details"] is None
+    assert got["description"] == "d2" and got["revision_number"] > kept["revision_number"]
+    again = _put(http, path, hdr, {"floatingip": {}}).json()["floatingip"]
+    assert again["revision_number"] == got["revision_number"]
+    net = http.get(f"/v2.0/ports/{port}").json()["port"]["network_id"]
+    other = f"p-{uuid.uuid4().hex[:8]}"
+    theirs = _post(http, "port", ADMIN, network_id=net, project_id=other)["id"]
+    body = neutron_error(_put(http, path, hdr, {"floatingip": {"port_id": theirs}}), 400)
+    assert body["type"] == "BadRequest" and body["message"] == (
+        f"Bad floatingip request: Cannot process floating IP association with Port {theirs}, "
+        "since that port is owned by a different project."
+    )
+
+
 def test_floating_ip_errors(http: httpx.Client) -> None:
     ext, ext_sub = _external(http, "198.18.30.0/29")  # 5 usable addresses after the gateway
     hdr = _project()
