@@ -240,6 +240,10 @@ class PortInUse(InUse):
     )
 
 
+class ServicePortInUse(InUse):
+    message = "Port {port_id} cannot be deleted directly via the port API: {reason}."
+
+
 class PortBound(InUse):
     message = (
         "Unable to complete operation on port {port_id}, port is already bound, port type: "

@@ -274,6 +274,48 @@ def test_sdk_router_calls(conn: Any) -> None:
     conn.network.delete_router(router)
 
 
+def test_router_ports_are_held(http: httpx.Client) -> None:
+    """Neutron: the gateway IP may not move or go while a router interface holds it
+    (GatewayIpInUse), and a router's ports go only through the router's API, even for an
+    admin (ServicePortInUse); a gateway not yet taken moves freely."""
+    ext, _ = _external(http, "198.18.22.0/24")
+    hdr = _project()
+    pools = [{"start": "10.61.0.100", "end": "10.61.0.200"}]
+    net, sub = _tenant_net(http, hdr, "10.61.0.0/24", allocation_pools=pools)
+    moved = _put(http, f"/v2.0/subnets/{sub}", hdr, {"subnet": {"gateway_ip": "10.61.0.2"}})
+    assert moved.status_code == 200, moved.text
+    router = _post(http, "router", hdr, name="r", external_gateway_info={"network_id": ext})["id"]
+    intf = _put(http, f"/v2.0/routers/{router}/add_router_interface", hdr, {"subnet_id": sub})
+    port_id = intf.json()["port_id"]
+    for gateway in ("10.61.0.3", None):
+        body = neutron_error(
+            _put(http, f"/v2.0/subnets/{sub}", hdr, {"subnet": {"gateway_ip": gateway}}),
+            409,
+            "GatewayIpInUse",
+        )
+        assert body["message"] == (
+            f"Current gateway ip 10.61.0.2 already in use by port {port_id}. Unable to update."
+        )
+    same = _put(http, f"/v2.0/subnets/{sub}", hdr, {"subnet": {"gateway_ip": "10.61.0.2"}})
+    assert same.status_code == 200
+    ports = http.get(f"/v2.0/ports?device_id={router}").json()["ports"]
+    assert {p["device_owner"] for p in ports} == {
+        "network:router_interface",
+        "network:router_gateway",
+    }
+    for p in ports:
+        body = neutron_error(http.delete(f"/v2.0/ports/{p['id']}"), 409, "ServicePortInUse")
+        assert body["message"] == (
+            f"Port {p['id']} cannot be deleted directly via the port API: has device owner "
+            f"{p['device_owner']}."
+        )
+    path = f"/v2.0/routers/{router}"
+    assert _put(http, f"{path}/remove_router_interface", hdr, {"subnet_id": sub}).status_code == 200
+    assert _put(http, path, hdr, {"router": {"external_gateway_info": {}}}).status_code == 200
+    assert http.get(f"/v2.0/ports?device_id={router}").json()["ports"] == []
+    assert http.delete(f"/v2.0/networks/{net}", headers=hdr).status_code == 204
+
+
 # -- floating IPs -----------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from alcor.ipam.tables import ipam_used
 from alcor.resources import relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network
+from alcor.resources.declarations import router as router_decl
 from alcor.resources.declarations import subnet as subnet_decl
 from alcor.resources.declarations.port import ROUTER_OWNERS, resource
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES
@@ -437,6 +438,8 @@ class PortHooks(Hooks):
         return keep + [self._take(uow, new, subnet, ip) for subnet, ip in todo]
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if not ctx.is_system and item["device_owner"] in ROUTER_OWNERS:
+            _refuse_router_port(uow, item)
         self._release(uow, item["fixed_ips"] or [])
         uow.emit(
             "port_deleted",
@@ -452,6 +455,17 @@ class PortHooks(Hooks):
 
     def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
         return {"fixed_ips": fixed_ips_filter}
+
+
+def _refuse_router_port(uow: UnitOfWork, item: Item) -> None:
+    """Neutron's prevent_l3_port_deletion: a router's port goes through the router's API
+    (remove_router_interface, clearing the gateway), never a port delete, even an admin's,
+    while its router exists."""
+    t = router_decl.resource.table
+    if uow.execute(sa.select(t.c.id).where(t.c.id == item["device_id"])).first() is not None:
+        raise errors.ServicePortInUse(
+            port_id=item["id"], reason=f"has device owner {item['device_owner']}"
+        )
 
 
 def fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:

@@ -228,6 +228,8 @@ class SubnetHooks(Hooks):
             ranges = pools_from_api(old["allocation_pools"], net)
         if _gateway_in_pools(gateway, ranges):
             raise errors.GatewayConflictWithAllocationPools(ip_address=gateway)
+        if "gateway_ip" in changes and gateway != old["gateway_ip"]:
+            _check_gateway_free(uow, old)
         if "gateway_ip" in changes and gateway is not None and gateway != old["gateway_ip"]:
             owner = pools.owner_of(uow, old["id"], int(ipaddress.ip_address(gateway)))
             if owner is not None:
@@ -242,6 +244,24 @@ class SubnetHooks(Hooks):
             raise errors.SubnetInUse(subnet_id=item["id"])
         with contextlib.suppress(ipam_errors.PoolNotFound):
             pools.delete_pool(uow, item["id"])
+
+
+ROUTER_INTERFACE_OWNERS = tuple(o for o in port.ROUTER_OWNERS if o != port.ROUTER_GATEWAY)
+
+
+def _check_gateway_free(uow: UnitOfWork, old: Item) -> None:
+    """Neutron: the gateway IP may not move (or go) while a router interface holds it."""
+    if old["gateway_ip"] is None:
+        return
+    owner = pools.owner_of(uow, old["id"], int(ipaddress.ip_address(old["gateway_ip"])))
+    if owner is None:
+        return
+    p = port.resource.table
+    held = uow.execute(
+        sa.select(p.c.id).where(p.c.id == owner, p.c.device_owner.in_(ROUTER_INTERFACE_OWNERS))
+    ).first()
+    if held is not None:
+        raise errors.GatewayIpInUse(ip_address=old["gateway_ip"], port_id=owner)
 
 
 def _drop_auto_addresses(uow: UnitOfWork, subnet_id: str) -> None:
