@@ -371,6 +371,11 @@ class BadRouterRequest(BadRequest):
     message = "Bad router request: {msg}."
 
 
+class BadIfMatchRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad if-match request: {msg}."
+
+
 class BadFloatingIpRequest(BadRequest):
     type_name = "BadRequest"
     message = "Bad floatingip request: {msg}."

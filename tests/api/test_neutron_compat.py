@@ -134,3 +134,72 @@ def test_pagination_links_as_neutron(http: httpx.Client) -> None:
     short, links = get(f"{base}&limit=5")
     assert short == ids and set(links) == {"previous"}
     assert "networks_links" not in http.get(base).json()
+
+
+def test_related_revision_bumps(http: httpx.Client) -> None:
+    """Neutron's revises_on_change: a subnet revises its network, a rule its group, a
+    router interface its router; what is made in the same request stays at 0."""
+    hdr = _project()
+
+    def rev(kind: str, rid: str) -> int:
+        resp = http.get(f"/v2.0/{kind}s/{rid}", headers=hdr)
+        value: int = resp.json()[kind]["revision_number"]
+        return value
+
+    net = _post(http, "network", hdr, name="n")
+    sub = _post(http, "subnet", hdr, network_id=net["id"], cidr="10.74.0.0/24", ip_version=4)
+    r1 = rev("network", net["id"])
+    assert r1 > net["revision_number"]
+    _put(http, f"/v2.0/subnets/{sub['id']}", hdr, {"subnet": {"name": "x"}})
+    r2 = rev("network", net["id"])
+    assert r2 > r1
+    group = _post(http, "security_group", hdr, name="g")
+    assert group["revision_number"] == rev("security_group", group["id"]) == 0
+    rule = _post(
+        http, "security_group_rule", hdr, security_group_id=group["id"], direction="ingress"
+    )
+    g1 = rev("security_group", group["id"])
+    assert g1 > 0
+    assert http.delete(f"/v2.0/security-group-rules/{rule['id']}", headers=hdr).status_code == 204
+    assert rev("security_group", group["id"]) > g1
+    router = _post(http, "router", hdr, name="r")
+    path = f"/v2.0/routers/{router['id']}"
+    assert _put(http, f"{path}/add_router_interface", hdr, {"subnet_id": sub["id"]}).is_success
+    t1 = rev("router", router["id"])
+    assert t1 > router["revision_number"]
+    assert _put(http, f"{path}/remove_router_interface", hdr, {"subnet_id": sub["id"]}).is_success
+    assert rev("router", router["id"]) > t1
+    r3 = rev("network", net["id"])
+    assert http.delete(f"/v2.0/subnets/{sub['id']}", headers=hdr).status_code == 204
+    assert rev("network", net["id"]) > r3
+    assert http.delete(f"/v2.0/networks/{net['id']}", headers=hdr).status_code == 204
+
+
+def test_if_match_as_neutron(http: httpx.Client) -> None:
+    """`If-Match` as Neutron parses it: revision_number=<int> (any int; -1 never matches:
+    412), quoted or not; other tags ignored; a non-int or two revision tags are a 400."""
+    hdr = _project()
+    net = _post(http, "network", hdr, name="n")
+    path = f"/v2.0/networks/{net['id']}"
+
+    def put(if_match: str) -> httpx.Response:
+        return http.put(
+            path, json={"network": {"name": "x"}}, headers={**hdr, "If-Match": if_match}
+        )
+
+    body = neutron_error(put("revision_number=-1"), 412, "RevisionNumberConstraintFailed")
+    assert body["message"] == "Constrained to -1, but current revision is 0"
+    assert put('"revision_number=0"').status_code == 200
+    assert put("*").status_code == 200
+    assert put('"some-etag"').status_code == 200
+    body = neutron_error(put("revision_number=abc"), 400, "BadRequest")
+    assert body["message"] == (
+        "Bad if-match request: Revision number etag must be in the format of revision_number=<int>."
+    )
+    neutron_error(put('"revision_number=1", "revision_number=2"'), 400, "BadRequest")
+    stale = http.delete(path, headers={**hdr, "If-Match": "revision_number=0"})
+    neutron_error(stale, 412, "RevisionNumberConstraintFailed")
+    current = http.get(path, headers=hdr).json()["network"]["revision_number"]
+    gone = http.delete(path, headers={**hdr, "If-Match": f"revision_number={current}"})
+    assert gone.status_code == 204
+
