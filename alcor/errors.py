@@ -280,6 +280,11 @@ class SecurityGroupInUse(InUse):
     message = "Security Group {id} in use.{reason}"
 
 
+class SecurityGroupConflict(Conflict):
+    type_name = None
+    message = "Error {reason} while attempting the operation."
+
+
 class SecurityGroupDefaultAlreadyExists(InUse):
     message = "Default security group already exists."
 

@@ -203,3 +203,32 @@ def test_if_match_as_neutron(http: httpx.Client) -> None:
     gone = http.delete(path, headers={**hdr, "If-Match": f"revision_number={current}"})
     assert gone.status_code == 204
 
+
+def test_port_groups_all_stateful_or_all_stateless(http: httpx.Client) -> None:
+    """Neutron: a port may not have stateful and stateless security groups at once."""
+    hdr = _project()
+    net, _ = _net_subnet(http, hdr, "10.75.0.0/24")
+    full = _post(http, "security_group", hdr, name="full")["id"]
+    full2 = _post(http, "security_group", hdr, name="full2")["id"]
+    bare = _post(http, "security_group", hdr, name="bare", stateful=False)["id"]
+    body = neutron_error(
+        http.post(
+            "/v2.0/ports",
+            json={"port": {"network_id": net, "security_groups": [full, bare]}},
+            headers=hdr,
+        ),
+        409,
+        "SecurityGroupConflict",
+    )
+    assert body["message"] == (
+        "Error Cannot apply both stateful and stateless security groups on the same port at "
+        "the same time while attempting the operation."
+    )
+    port = _post(http, "port", hdr, network_id=net, security_groups=[full, full2])
+    path = f"/v2.0/ports/{port['id']}"
+    neutron_error(
+        _put(http, path, hdr, {"port": {"security_groups": [bare, full]}}),
+        409,
+        "SecurityGroupConflict",
+    )
+    assert _put(http, path, hdr, {"port": {"security_groups": [bare]}}).status_code == 200
