@@ -280,6 +280,11 @@ class SecurityGroupInUse(InUse):
     message = "Security Group {id} in use.{reason}"
 
 
+class NetworkMTUSubnetConflict(Conflict):
+    type_name = None
+    message = "MTU of {net_id} is not valid, subnet requires a minimum of {mtu}"
+
+
 class SecurityGroupConflict(Conflict):
     type_name = None
     message = "Error {reason} while attempting the operation."

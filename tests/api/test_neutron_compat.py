@@ -232,3 +232,54 @@ def test_port_groups_all_stateful_or_all_stateless(http: httpx.Client) -> None:
         "SecurityGroupConflict",
     )
     assert _put(http, path, hdr, {"port": {"security_groups": [bare]}}).status_code == 200
+
+
+def test_network_mtu_limits(http: httpx.Client) -> None:
+    """ML2: an MTU above what the network type carries (1450 on VXLAN: 1500 less 50 of
+    encapsulation) is a 400, 0 is the default; an MTU below 68 (IPv6: 1280) is allowed on
+    the network but refuses subnets (409 NetworkMTUSubnetConflict), both ways round."""
+    hdr = _project()
+    body = neutron_error(
+        http.post("/v2.0/networks", json={"network": {"mtu": 1451}}, headers=hdr),
+        400,
+        "InvalidInput",
+    )
+    assert (
+        body["message"] == "Invalid input for operation: Requested MTU is too big, maximum is 1450."
+    )
+    assert _post(http, "network", hdr, mtu=0)["mtu"] == 1450
+    tiny = _post(http, "network", hdr, mtu=67)
+    assert tiny["mtu"] == 67
+    sub4 = {"network_id": tiny["id"], "cidr": "10.76.0.0/24", "ip_version": 4}
+    body = neutron_error(
+        http.post("/v2.0/subnets", json={"subnet": sub4}, headers=hdr),
+        409,
+        "NetworkMTUSubnetConflict",
+    )
+    assert body["message"] == (f"MTU of {tiny['id']} is not valid, subnet requires a minimum of 68")
+    small = _post(http, "network", hdr, mtu=1279)
+    sub6 = {"network_id": small["id"], "cidr": "fd00:76::/64", "ip_version": 6}
+    neutron_error(
+        http.post("/v2.0/subnets", json={"subnet": sub6}, headers=hdr),
+        409,
+        "NetworkMTUSubnetConflict",
+    )
+    assert (
+        http.post(
+            "/v2.0/subnets", json={"subnet": {**sub4, "network_id": small["id"]}}, headers=hdr
+        ).status_code
+        == 201
+    )
+    path = f"/v2.0/networks/{small['id']}"
+    neutron_error(_put(http, path, hdr, {"network": {"mtu": 67}}), 409, "NetworkMTUSubnetConflict")
+    neutron_error(_put(http, path, hdr, {"network": {"mtu": 1500}}), 400, "InvalidInput")
+    assert _put(http, path, hdr, {"network": {"mtu": 1400}}).json()["network"]["mtu"] == 1400
+    net6, _ = _net_subnet(http, hdr, "10.77.0.0/24")
+    v6 = {"network_id": net6, "cidr": "fd00:77::/64", "ip_version": 6}
+    assert http.post("/v2.0/subnets", json={"subnet": v6}, headers=hdr).status_code == 201
+    body = neutron_error(
+        _put(http, f"/v2.0/networks/{net6}", hdr, {"network": {"mtu": 1279}}),
+        409,
+        "NetworkMTUSubnetConflict",
+    )
+    assert body["message"].endswith("subnet requires a minimum of 1280")

@@ -124,6 +124,23 @@ def _check_ipv6_modes(item: Item, net: IpNet) -> None:
         )
 
 
+def _check_network_mtu(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+    """Neutron's _validate_subnet_network_mtu: no subnet on a network whose MTU is below
+    the version's minimum (68 for any, 1280 for IPv6)."""
+    t = network.resource.table
+    mtu = uow.execute(sa.select(t.c.mtu).where(t.c.id == item["network_id"])).scalar()
+    if not mtu or mtu >= network.SUBNET_MIN_MTU[6]:
+        return
+    if mtu < network.SUBNET_MIN_MTU[4]:
+        raise errors.NetworkMTUSubnetConflict(
+            net_id=item["network_id"], mtu=network.SUBNET_MIN_MTU[4]
+        )
+    if item["ip_version"] == 6:
+        raise errors.NetworkMTUSubnetConflict(
+            net_id=item["network_id"], mtu=network.SUBNET_MIN_MTU[6]
+        )
+
+
 def shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
     """`shared=true|false`: Neutron's subnet `shared`, a hidden attribute that is its
     network's flag (a subnet has no sharing of its own)."""
@@ -166,6 +183,7 @@ class SubnetHooks(Hooks):
                 if item.get("subnetpool_id") is None
                 else "Subnet pools are not supported by this server."
             )
+        _check_network_mtu(uow, ctx, item)
         net = ipaddress.ip_network(item["cidr"])
         if net.version != item["ip_version"]:
             raise errors.InvalidInput(
