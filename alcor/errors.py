@@ -240,6 +240,10 @@ class PortInUse(InUse):
     )
 
 
+class ServicePortInUse(InUse):
+    message = "Port {port_id} cannot be deleted directly via the port API: {reason}."
+
+
 class PortBound(InUse):
     message = (
         "Unable to complete operation on port {port_id}, port is already bound, port type: "
@@ -274,6 +278,16 @@ class SecurityGroupRuleNotFound(NotFound):
 
 class SecurityGroupInUse(InUse):
     message = "Security Group {id} in use.{reason}"
+
+
+class NetworkMTUSubnetConflict(Conflict):
+    type_name = None
+    message = "MTU of {net_id} is not valid, subnet requires a minimum of {mtu}"
+
+
+class SecurityGroupConflict(Conflict):
+    type_name = None
+    message = "Error {reason} while attempting the operation."
 
 
 class SecurityGroupDefaultAlreadyExists(InUse):
@@ -365,6 +379,11 @@ class SecurityGroupRulesNotSingleTenant(InvalidInput):
 class BadRouterRequest(BadRequest):
     type_name = "BadRequest"
     message = "Bad router request: {msg}."
+
+
+class BadIfMatchRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad if-match request: {msg}."
 
 
 class BadFloatingIpRequest(BadRequest):

@@ -8,6 +8,7 @@ results and errors into Neutron's JSON shapes. Every rule about resources lives 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -25,7 +26,6 @@ from alcor.api import bodies, extensions, openapi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
-from alcor.resources.kinds import shown
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import Database
@@ -167,13 +167,15 @@ class Api:
         links = []
         for rel in ("next", "previous"):
             marker = paging.get(rel)
-            if marker:
+            if marker is not None:
                 params = [
                     (k, v)
                     for k, v in request.query_params.multi_items()
                     if k not in ("marker", "page_reverse", "limit")
                 ]
-                params += [("limit", paging["limit"] or ""), ("marker", marker)]
+                params.append(("limit", paging["limit"] or ""))
+                if marker:
+                    params.append(("marker", marker))
                 if rel == "previous":
                     params.append(("page_reverse", "True"))
                 links.append(
@@ -217,7 +219,17 @@ class Api:
             return False, [crud.check_body(res, ctx, payload, creating=True)]
         if not isinstance(payload, list) or not payload:
             raise errors.BadRequest(f"Resources required: '{res.plural}' must be a non-empty list")
-        return True, [crud.check_body(res, ctx, p, creating=True) for p in payload]
+        # Each item may be bare or wrapped as a single create's body, as Neutron takes them:
+        # {"ports": [{"network_id": ...}]} or {"ports": [{"port": {"network_id": ...}}]}.
+        return True, [
+            crud.check_body(
+                res,
+                ctx,
+                p[res.name] if isinstance(p, dict) and res.name in p else p,
+                creating=True,
+            )
+            for p in payload
+        ]
 
     def _created(
         self, res: Resource, ctx: Context, created: list[dict[str, Any]], bulk: bool
@@ -238,7 +250,7 @@ class Api:
             item = await self.db.read(crud.get, res, ctx, rid)
             return json_response({res.name: crud.render(res, ctx, item, q.fields or None)})
         if request.method == "DELETE":
-            await self.db.write(crud.delete, res, ctx, rid)
+            await self.db.write(crud.delete, res, ctx, rid, _if_match(request))
             return Response(status_code=204)
         if not res.updatable:
             raise _method_not_allowed(request)
@@ -366,16 +378,31 @@ class Api:
         )
 
 
+_ETAG = re.compile(r'(?:^|\s)(W/)?"((?:\\"|.)*?)"')
+
+
 def _if_match(request: Request) -> int | None:
+    """The revision an update is constrained to, as Neutron reads `If-Match`: its entity
+    tags (webob's parsing: quoted tags, else the whole header is one), of which those
+    `revision_number=<int>` count (any int: -1 simply never matches); others are ignored."""
     header = request.headers.get("if-match")
-    if not header:
+    if not header or header.strip() == "*":
         return None
-    key, _, value = header.partition("=")
-    if key.strip() != "revision_number" or not value.strip().isdigit():
-        raise errors.BadRequest(
-            f"If-Match header must be 'revision_number=N', not '{shown(header)}'"
-        )
-    return int(value)
+    quoted = _ETAG.findall(header)
+    tags = [tag for weak, tag in quoted if not weak] if quoted else [header]
+    revision = None
+    for tag in tags:
+        if not tag.startswith("revision_number="):
+            continue
+        if revision is not None:
+            raise errors.BadIfMatchRequest(msg="Multiple revision_number etags are not supported")
+        try:
+            revision = int(tag.removeprefix("revision_number="))
+        except ValueError:
+            raise errors.BadIfMatchRequest(
+                msg="Revision number etag must be in the format of revision_number=<int>"
+            ) from None
+    return revision
 
 
 def _method_not_allowed(request: Request) -> errors.NeutronError:

@@ -132,6 +132,17 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Expose functions for quotas usage statistics per project",
         "2017-02-10T10:00:00-00:00",
     ),
+    "quota-check-limit": (
+        "Quota engine limit check",
+        "Support for checking the resource usage before applying a new quota limit",
+        "2021-09-08T16:00:00-00:00",
+    ),
+    "quota-check-limit-default": (
+        "Quota engine limit check by default",
+        "By default, the Neutron quota engine checks the resource usage before applying a "
+        "new quota limit",
+        "2024-08-21T16:00:00-00:00",
+    ),
     "quotas": (
         "Quota management support",
         "Expose functions for quotas management per project",

@@ -18,7 +18,7 @@ def _schema(attr: Attr) -> dict[str, Any]:
     schema = dict(attr.kind.json_schema or {})
     if isinstance(attr.kind, kinds.Json) and not schema:
         schema = {}
-    if attr.nullable and schema:
+    if (attr.nullable or attr.null_is_empty) and schema:
         schema = {"anyOf": [schema, {"type": "null"}]}
     return schema
 

@@ -21,7 +21,13 @@ from alcor.store.db import Database
 
 _encoder = msgspec.json.Encoder()
 
-QUOTA_EXTENSIONS = ("quotas", "quota_details", "network-ip-availability")
+QUOTA_EXTENSIONS = (
+    "quotas",
+    "quota_details",
+    "quota-check-limit",
+    "quota-check-limit-default",
+    "network-ip-availability",
+)
 AVAILABILITY_FILTERS = ("network_id", "network_name", "ip_version", "project_id", "tenant_id")
 
 
@@ -79,8 +85,10 @@ class QuotaApi:
         if request.method == "DELETE":
             await self.db.write(quota.reset, project)
             return Response(status_code=204)
-        limits = _limits_from(await self.body(request))
-        return _json({"quota": await self.db.write(quota.set_limits, project, limits)})
+        limits, force = _limits_from(await self.body(request))
+        return _json(
+            {"quota": await self.db.write(quota.set_limits, project, limits, self.counted, force)}
+        )
 
     async def defaults(self, request: Request) -> Response:
         self._ctx(request, _project(request))
@@ -133,8 +141,14 @@ class QuotaApi:
         ]
 
 
-def _limits_from(body: Any) -> dict[str, int]:
-    """A PUT body `{"quota": {"port": 10, ...}}`."""
+def _limits_from(body: Any) -> tuple[dict[str, int], bool]:
+    """A PUT body `{"quota": {"port": 10, ..., "force": true}}`: the limits, and whether
+    they are forced (set below what the project already uses). `check_limit`, the older
+    request to check, is accepted and ignored: checking is the default, as in Neutron
+    since 2025.1."""
     if not isinstance(body, dict) or not isinstance(body.get("quota"), dict) or len(body) != 1:
         raise errors.BadRequest("Unable to find 'quota' in request body")
-    return quota.checked_limits(body["quota"])
+    given = dict(body["quota"])
+    force = given.pop("force", None) is True  # Neutron: only a JSON true forces
+    given.pop("check_limit", None)
+    return quota.checked_limits(given), force

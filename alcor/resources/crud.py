@@ -68,7 +68,9 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> Item:
             raise errors.PolicyNotAuthorized(
                 action=f"(rule:{'create' if creating else 'update'}_{res.name}:{key})"
             )
-        if value is None:
+        if value is None and attr.null_is_empty:
+            checked = attr.kind.check(key, [])
+        elif value is None:
             if not attr.nullable:
                 raise errors.InvalidInput(
                     f"Invalid input for {key}. Reason: 'None' is not a valid {attr.kind.type_name}."
@@ -348,14 +350,19 @@ def list_items(
     items = items[:limit]
     if q.page_reverse:
         items.reverse()
+    # The marker of each page link, "" for a link without one, None for no link.
     paging: dict[str, str | None] = {"next": None, "previous": None}
-    if items and (q.limit or more):
-        forward_more = more if not q.page_reverse else bool(q.marker)
-        backward_more = bool(q.marker) if not q.page_reverse else more
-        if forward_more:
-            paging["next"] = items[-1]["id"]
-        if backward_more:
-            paging["previous"] = items[0]["id"]
+    if q.limit:
+        # Neutron's get_pagination_links: only a short page in its direction has no link
+        # onwards, so a full last page links to an empty one (whose `previous`, without a
+        # marker, is the last page again).
+        short = len(items) < limit
+        if not (short and not q.page_reverse):
+            paging["next"] = items[-1]["id"] if items else ""
+        if not (short and q.page_reverse):
+            paging["previous"] = items[0]["id"] if items else ""
+    elif more:  # no limit asked, cut at max_page: the rest is one link away
+        paging["previous" if q.page_reverse else "next"] = items[0 if q.page_reverse else -1]["id"]
     paging["limit"] = str(limit)
     res.hooks.extend(conn, ctx, items)
     return items, paging
@@ -400,6 +407,37 @@ def _log(uow: UnitOfWork, res: Resource, item: Item, op: str, old_host: str | No
     )
 
 
+def bump_revisions(uow: UnitOfWork, res: Resource, ids: Iterable[str]) -> None:
+    """Bump the revision_number (and updated_at) of these items because something they are
+    made of changed (Neutron's related revision bumps). No change-log row: what changed
+    logs itself, and a revision only grows, so agents that guard on it never go back.
+    Items made or deleted in this unit of work are left alone (a new security group's own
+    default rules leave it at revision 0, as its create answered)."""
+    wanted = sorted({i for i in ids if i and ("made_or_gone", res.name, i) not in uow.cache})
+    if not wanted:
+        return
+    uow.execute(
+        res.table.update()
+        .where(res.column("id").in_(wanted))
+        .values(
+            revision_number=res.column("revision_number") + 1,
+            updated_at=uow.now,
+        )
+    )
+
+
+def _revise_targets(uow: UnitOfWork, res: Resource, items: Iterable[Item]) -> None:
+    """Bump the revisions of what these changed items revise (`Ref.revises`)."""
+    revising = res.memo("revises", lambda: [a for a in res.refs() if a.ref and a.ref.revises])
+    if not revising:
+        return
+    items = list(items)
+    for attr in revising:
+        assert attr.ref is not None
+        target = Resource.declared(attr.ref.target)
+        bump_revisions(uow, target, [str(it[attr.name]) for it in items if it.get(attr.name)])
+
+
 def _row(res: Resource, item: Item) -> Item:
     return {a.column: item.get(a.name) for a in res.stored()}
 
@@ -414,6 +452,7 @@ def create_many(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item])
     checks are batched), rows and tags go in with one executemany each."""
     for item in items:
         item.setdefault("id", new_id())
+        uow.cache[("made_or_gone", res.name, item["id"])] = True  # see bump_revisions
         item["created_at"] = uow.now
         if "updated_at" in res.attrs:
             item["updated_at"] = uow.now
@@ -454,6 +493,7 @@ def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> 
         res.hooks.after_create(uow, ctx, item)
         events.created(uow, ctx, res.name, item)
         _log(uow, res, item, "create")
+    _revise_targets(uow, res, items)
 
 
 def update(
@@ -466,10 +506,7 @@ def update(
 ) -> Item:
     """Apply validated `changes` to one row; bump its revision if anything changed."""
     old = fetch(uow, res, ctx, rid, for_update=True)
-    if if_match is not None and old.get("revision_number") != if_match:
-        raise errors.RevisionNumberConstraintFailed(
-            expected=if_match, current=old["revision_number"]
-        )
+    _check_revision(old, if_match)
     events.updating(uow, ctx, res.name, old, changes)
     relations.check(
         uow, res, ctx, [{"project_id": old.get("project_id"), **_changed(old, changes)}]
@@ -494,19 +531,33 @@ def update(
     _, old_host = res.hooks.change_scope(old)
     _, new_host = res.hooks.change_scope(new)
     _log(uow, res, new, "update", old_host if old_host != new_host else None)
+    _revise_targets(uow, res, [old, new])
     return new
+
+
+def _check_revision(item: Item, if_match: int | None) -> None:
+    """`If-Match: revision_number=N` (Neutron's revision_plugin): 412 unless the item is
+    at revision N."""
+    if if_match is not None and item.get("revision_number") != if_match:
+        raise errors.RevisionNumberConstraintFailed(
+            expected=if_match, current=item.get("revision_number")
+        )
 
 
 def _changed(old: Item, changes: Item) -> Item:
     return {k: v for k, v in changes.items() if old.get(k) != v}
 
 
-def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> Item:
+def delete(
+    uow: UnitOfWork, res: Resource, ctx: Context, rid: str, if_match: int | None = None
+) -> Item:
     """Delete one row: refused while something must keep it (declared `in_use`), else the
     kind's rules release what it holds and what refers to it is cleared or cascaded."""
     item = fetch(uow, res, ctx, rid, for_update=True)
+    _check_revision(item, if_match)
     res.hooks.before_delete(uow, ctx, item)
     relations.refuse_delete(uow, res, rid)
+    uow.cache[("made_or_gone", res.name, rid)] = True  # see bump_revisions
     events.deleting(uow, ctx, res.name, item)
     relations.release_referrers(uow, res, item)
     if item.get("tags"):
@@ -517,6 +568,7 @@ def delete(uow: UnitOfWork, res: Resource, ctx: Context, rid: str) -> Item:
         )
     uow.execute(res.table.delete().where(res.column("id") == rid))
     _log(uow, res, item, "delete")
+    _revise_targets(uow, res, [item])
     return item
 
 

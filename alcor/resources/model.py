@@ -59,6 +59,9 @@ class Ref:
     * "cascade": the referring items are deleted too, through their own rules;
     * "clear": the reference is set to null through an update (a floating IP loses its port).
 
+    `revises`: the item is part of the target's state, as Neutron's `revises_on_change`
+    says, so any change of the item bumps the target's revision (see `crud.bump_revisions`).
+
     `same_project` is Neutron's rule for security groups: a port or a rule may only name
     groups of its own project, even when an admin asks.
 
@@ -73,6 +76,9 @@ class Ref:
     same_project: bool = False  # the target must be in the item's project, whoever asks
     through: sa.Column[Any] | None = None
     owner: bool = False  # what the item belongs to: logged as the change's parent (`parent`)
+    # Neutron's `revises_on_change`: creating, changing or deleting the item bumps the
+    # target's revision_number (a subnet its network's, a rule its group's).
+    revises: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +92,7 @@ class Attr:
     required: bool = False  # required_by_policy / no default on create
     default: Any = MISSING  # value, or callable(context, body) -> value
     nullable: bool = False  # a client may send null
+    null_is_empty: bool = False  # null means [] (neutron-lib's convert_none_to_empty_list)
     filter: bool = True  # usable as a list filter
     sort: bool = True  # usable as sort_key
     visible: bool = True  # is_visible

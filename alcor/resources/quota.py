@@ -132,8 +132,26 @@ def checked_limits(given: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def set_limits(uow: UnitOfWork, project_id: str, limits: dict[str, int]) -> dict[str, int]:
-    """Override some of a project's limits; return all of them."""
+def set_limits(
+    uow: UnitOfWork,
+    project_id: str,
+    limits: dict[str, int],
+    counted: dict[str, sa.Table],
+    force: bool = False,
+) -> dict[str, int]:
+    """Override some of a project's limits; return all of them. Unless `force`, a finite
+    limit below what the project already uses is refused (400), as Neutron's quota engine
+    does (`counted`: the table each key counts)."""
+    if not force:
+        for key, limit in limits.items():
+            if limit < 0 or key not in counted:
+                continue
+            used = count(uow, counted[key], project_id)
+            if used > limit:
+                raise errors.BadRequest(
+                    f"Quota limit {limit} for {key} must be greater than or equal to "
+                    f"already used {used}"
+                )
     for key, limit in limits.items():
         where = (quotas.c.project_id == project_id) & (quotas.c.resource == key)
         if uow.execute(quotas.update().where(where).values(limit=limit)).rowcount == 0:

@@ -56,6 +56,30 @@ def test_defaults_show_update_reset(http: httpx.Client, conn: Any) -> None:
     neutron_error(http.put(f"/v2.0/quotas/{project}", json={"port": 1}), 400)
 
 
+def test_limit_below_usage_needs_force(http: httpx.Client) -> None:
+    """Neutron's quota-check-limit-default: a limit below what the project uses is a 400
+    unless the body says `"force": true` (a JSON true only); -1 is never checked."""
+    project = _project()
+    hdr = member_headers(project)
+    for name in ("a", "b"):
+        resp = http.post("/v2.0/networks", json={"network": {"name": name}}, headers=hdr)
+        assert resp.status_code == 201
+    body = neutron_error(_set(http, project, network=1), 400, "HTTPBadRequest")
+    assert body["message"] == (
+        "Quota limit 1 for network must be greater than or equal to already used 2"
+    )
+    neutron_error(_set(http, project, network=0, force="true"), 400)
+    assert http.get(f"/v2.0/quotas/{project}").json()["quota"]["network"] == 100
+    for limit in (2, -1):
+        assert _set(http, project, network=limit, check_limit=True).status_code == 200
+    forced = _set(http, project, network=0, security_group=0, force=True)
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["quota"] == {**NEUTRON_DEFAULTS, "network": 0, "security_group": 0}
+    neutron_error(http.post("/v2.0/networks", json={"network": {}}, headers=hdr), 409, "OverQuota")
+    aliases = {e["alias"] for e in http.get("/v2.0/extensions").json()["extensions"]}
+    assert {"quota-check-limit", "quota-check-limit-default"} <= aliases
+
+
 def test_members_see_only_their_own_quota(http: httpx.Client) -> None:
     mine, other = _project(), _project()
     hdr = member_headers(mine)

@@ -274,6 +274,48 @@ def test_sdk_router_calls(conn: Any) -> None:
     conn.network.delete_router(router)
 
 
+def test_router_ports_are_held(http: httpx.Client) -> None:
+    """Neutron: the gateway IP may not move or go while a router interface holds it
+    (GatewayIpInUse), and a router's ports go only through the router's API, even for an
+    admin (ServicePortInUse); a gateway not yet taken moves freely."""
+    ext, _ = _external(http, "198.18.22.0/24")
+    hdr = _project()
+    pools = [{"start": "10.61.0.100", "end": "10.61.0.200"}]
+    net, sub = _tenant_net(http, hdr, "10.61.0.0/24", allocation_pools=pools)
+    moved = _put(http, f"/v2.0/subnets/{sub}", hdr, {"subnet": {"gateway_ip": "10.61.0.2"}})
+    assert moved.status_code == 200, moved.text
+    router = _post(http, "router", hdr, name="r", external_gateway_info={"network_id": ext})["id"]
+    intf = _put(http, f"/v2.0/routers/{router}/add_router_interface", hdr, {"subnet_id": sub})
+    port_id = intf.json()["port_id"]
+    for gateway in ("10.61.0.3", None):
+        body = neutron_error(
+            _put(http, f"/v2.0/subnets/{sub}", hdr, {"subnet": {"gateway_ip": gateway}}),
+            409,
+            "GatewayIpInUse",
+        )
+        assert body["message"] == (
+            f"Current gateway ip 10.61.0.2 already in use by port {port_id}. Unable to update."
+        )
+    same = _put(http, f"/v2.0/subnets/{sub}", hdr, {"subnet": {"gateway_ip": "10.61.0.2"}})
+    assert same.status_code == 200
+    ports = http.get(f"/v2.0/ports?device_id={router}").json()["ports"]
+    assert {p["device_owner"] for p in ports} == {
+        "network:router_interface",
+        "network:router_gateway",
+    }
+    for p in ports:
+        body = neutron_error(http.delete(f"/v2.0/ports/{p['id']}"), 409, "ServicePortInUse")
+        assert body["message"] == (
+            f"Port {p['id']} cannot be deleted directly via the port API: has device owner "
+            f"{p['device_owner']}."
+        )
+    path = f"/v2.0/routers/{router}"
+    assert _put(http, f"{path}/remove_router_interface", hdr, {"subnet_id": sub}).status_code == 200
+    assert _put(http, path, hdr, {"router": {"external_gateway_info": {}}}).status_code == 200
+    assert http.get(f"/v2.0/ports?device_id={router}").json()["ports"] == []
+    assert http.delete(f"/v2.0/networks/{net}", headers=hdr).status_code == 204
+
+
 # -- floating IPs -----------------------------------------------------------------------------
 
 
@@ -328,6 +370,36 @@ def test_floating_ip_lifecycle(http: httpx.Client) -> None:
     assert http.delete(f"/v2.0/floatingips/{fip['id']}", headers=hdr).status_code == 204
     avail = http.get(f"/v2.0/subnets/{ext_sub}").json()["subnet"]
     assert avail["id"] == ext_sub
+
+
+def test_floating_ip_blank_update_and_foreign_port(http: httpx.Client) -> None:
+    """Neutron: an update of other attributes keeps the association, a blank one
+    ({"floatingip": {}}) clears it; a port on the caller's network that another project
+    owns is a 400, not a 404."""
+    ext, _ = _external(http, "198.18.21.0/24")
+    hdr = _project()
+    _router, _sub, port = _wired(http, hdr, ext)
+    fip = _post(http, "floatingip", hdr, floating_network_id=ext, port_id=port)
+    path = f"/v2.0/floatingips/{fip['id']}"
+    kept = _put(http, path, hdr, {"floatingip": {"description": "d2"}}).json()["floatingip"]
+    assert kept["description"] == "d2" and kept["port_id"] == port
+    assert kept["port_details"]["network_id"]
+    cleared = _put(http, path, hdr, {"floatingip": {}})
+    assert cleared.status_code == 200, cleared.text
+    got = cleared.json()["floatingip"]
+    assert got["port_id"] is None and got["fixed_ip_address"] is None
+    assert got["router_id"] is None and got["port_details"] is None
+    assert got["description"] == "d2" and got["revision_number"] > kept["revision_number"]
+    again = _put(http, path, hdr, {"floatingip": {}}).json()["floatingip"]
+    assert again["revision_number"] == got["revision_number"]
+    net = http.get(f"/v2.0/ports/{port}").json()["port"]["network_id"]
+    other = f"p-{uuid.uuid4().hex[:8]}"
+    theirs = _post(http, "port", ADMIN, network_id=net, project_id=other)["id"]
+    body = neutron_error(_put(http, path, hdr, {"floatingip": {"port_id": theirs}}), 400)
+    assert body["type"] == "BadRequest" and body["message"] == (
+        f"Bad floatingip request: Cannot process floating IP association with Port {theirs}, "
+        "since that port is owned by a different project."
+    )
 
 
 def test_floating_ip_errors(http: httpx.Client) -> None:

@@ -16,7 +16,11 @@ OVERLAY_TYPES = ("vxlan", "geneve")
 PHYSNET_TYPES = ("flat",)
 # Neutron's MTU when none is asked for: the 1500-byte physical MTU, less 50 bytes of VXLAN
 # (or Geneve) encapsulation on an overlay.
+# It is also the largest MTU a network of the type may ask for (ML2's max_mtu).
 DEFAULT_MTU = {"vxlan": 1450, "geneve": 1450, "flat": 1500}
+# Neutron's IPV4_MIN_MTU and IPV6_MIN_MTU: a network below them takes no subnet of the
+# version (NetworkMTUSubnetConflict); the network itself may have any MTU up to its max.
+SUBNET_MIN_MTU = {4: 68, 6: 1280}
 
 resource = Resource(
     "network",
@@ -26,7 +30,9 @@ resource = Resource(
         Attr("status", kinds.Str(16), default="ACTIVE"),
         Attr("shared", kinds.Bool(), post=True, put=True, default=False),
         # No static default: it depends on the network type (`DEFAULT_MTU`, rules).
-        Attr("mtu", kinds.Int(68, 9000), post=True, put=True),
+        # Neutron's non-negative integer; 0 asks for the default, more than the network
+        # type allows is refused by the rules.
+        Attr("mtu", kinds.Int(0), post=True, put=True),
         Attr("router:external", kinds.Bool(), post=True, put=True, default=False),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True, default=True),
         Attr(

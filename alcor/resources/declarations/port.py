@@ -83,6 +83,7 @@ resource = Resource(
             post=True,
             put=True,
             default=[],
+            null_is_empty=True,
             filter=False,
         ),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True),

@@ -67,7 +67,7 @@ resource = Resource(
             default=None,
             filter=False,
         ),
-        Attr("routes", ROUTES, put=True, default=[], filter=False),
+        Attr("routes", ROUTES, put=True, default=[], null_is_empty=True, filter=False),
         Attr("distributed", kinds.Bool(), post=True, admin_only=True, default=False),
         Attr("ha", kinds.Bool(), post=True, admin_only=True, default=False),
         Attr("flavor_id", kinds.Uuid(), post=True, nullable=True, default=None),

@@ -79,7 +79,7 @@ rule = Resource(
     "security_group_rule",
     "security_group_rules",
     [
-        parent("security_group_id", "security_group", on_delete="cascade"),
+        parent("security_group_id", "security_group", on_delete="cascade", revises=True),
         Attr("direction", kinds.Enum("ingress", "egress"), post=True, required=True),
         Attr("ethertype", _Ethertype(), post=True, default="IPv4"),
         Attr("protocol", protocols.Protocol(), post=True, nullable=True, default=None),

@@ -11,7 +11,7 @@ resource = Resource(
     "subnet",
     "subnets",
     [
-        parent("network_id", "network", on_delete="cascade", owned=True),
+        parent("network_id", "network", on_delete="cascade", owned=True, revises=True),
         Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
         Attr("cidr", kinds.Cidr(host_bits=True), post=True),
         Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
@@ -25,7 +25,14 @@ resource = Resource(
             put=True,
             filter=False,
         ),
-        Attr("dns_nameservers", kinds.list_of(kinds.IpAddress()), post=True, put=True, default=[]),
+        Attr(
+            "dns_nameservers",
+            kinds.list_of(kinds.IpAddress()),
+            post=True,
+            put=True,
+            default=[],
+            null_is_empty=True,
+        ),
         Attr(
             "host_routes",
             kinds.dict_list(
@@ -35,6 +42,7 @@ resource = Resource(
             post=True,
             put=True,
             default=[],
+            null_is_empty=True,
             filter=False,
         ),
         Attr("enable_dhcp", kinds.Bool(), post=True, put=True, default=True),

@@ -123,8 +123,15 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: Item) -> None:
         fip["status"] = "DOWN"
         return
     found = relations.target(uow, ctx, port.resource, port_id)
-    if found is None or (found["project_id"] != fip["project_id"] and not ctx.is_admin):
+    if found is None:
         raise port.resource.not_found(port_id)
+    if found["project_id"] != fip["project_id"] and not ctx.is_admin:
+        # A port the caller sees without owning it (one on the caller's network): Neutron's
+        # 400, since the floating IP's project must own the port.
+        raise bad_fip(
+            f"Cannot process floating IP association with Port {port_id}, since that port "
+            "is owned by a different project"
+        )
     if port.trusted(found):
         raise bad_fip(
             f"Port {port_id} has owner {found['device_owner']} and therefore cannot be "
@@ -238,6 +245,10 @@ class FloatingIpHooks(Hooks):
         _resend_ports(uow, item.get("port_id"))
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        if not changes:
+            # Neutron: a blank update ({"floatingip": {}}) disassociates, as it did when a
+            # floating IP had nothing else to update; any other leaves the association be.
+            changes["port_id"] = None
         if not {"port_id", "fixed_ip_address"} & changes.keys():
             return
         new = {**old, **changes}

@@ -69,8 +69,7 @@ class NetworkHooks(Hooks):
             self._reserve_flat(uow, item)
         else:
             self._reserve_overlay(uow, item)
-        if item.get("mtu") is None:
-            item["mtu"] = network.DEFAULT_MTU[net_type]
+        item["mtu"] = _checked_mtu(item.get("mtu"), net_type)
 
     def _reserve_flat(self, uow: UnitOfWork, item: Item) -> None:
         """ML2's flat type driver: validation (same order, same messages) and reservation."""
@@ -117,6 +116,9 @@ class NetworkHooks(Hooks):
             raise errors.NoNetworkAvailable() from None
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        if "mtu" in changes:
+            changes["mtu"] = _checked_mtu(changes["mtu"], old["provider:network_type"])
+            _check_subnets_fit(uow, old["id"], changes["mtu"])
         if changes.get("shared") is False and old["shared"]:
             ports = port.resource.table
             other = uow.execute(
@@ -165,3 +167,28 @@ class NetworkHooks(Hooks):
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return item["id"], None
+
+
+def _checked_mtu(mtu: int | None, net_type: str) -> int:
+    """ML2's network MTU: none or 0 is the type's largest, more than that a 400."""
+    largest = network.DEFAULT_MTU[net_type]
+    if not mtu:
+        return largest
+    if mtu > largest:
+        raise errors.InvalidInput(error_message=f"Requested MTU is too big, maximum is {largest}")
+    return mtu
+
+
+def _check_subnets_fit(uow: UnitOfWork, network_id: str, mtu: int) -> None:
+    """Neutron's _validate_change_network_mtu: an MTU too small for a subnet the network
+    already has is a 409."""
+    if mtu >= network.SUBNET_MIN_MTU[6]:
+        return
+    t = subnet.resource.table
+    versions = {
+        v for (v,) in uow.execute(sa.select(t.c.ip_version).where(t.c.network_id == network_id))
+    }
+    if versions and mtu < network.SUBNET_MIN_MTU[4]:
+        raise errors.NetworkMTUSubnetConflict(net_id=network_id, mtu=network.SUBNET_MIN_MTU[4])
+    if 6 in versions:
+        raise errors.NetworkMTUSubnetConflict(net_id=network_id, mtu=network.SUBNET_MIN_MTU[6])

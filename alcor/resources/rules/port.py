@@ -20,6 +20,8 @@ from alcor.ipam.tables import ipam_used
 from alcor.resources import relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network
+from alcor.resources.declarations import router as router_decl
+from alcor.resources.declarations import security_group as sg_decl
 from alcor.resources.declarations import subnet as subnet_decl
 from alcor.resources.declarations.port import ROUTER_OWNERS, resource
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES
@@ -269,6 +271,7 @@ class PortHooks(Hooks):
             if item.get("port_security_enabled") is None:
                 item["port_security_enabled"] = bool(net["port_security_enabled"])
             self._check_security(item)
+            _check_statefulness(uow, item.get("security_groups"))
         self._assign_macs(uow, items)
         allocated = self._auto_ips_many(uow, [it for it in items if it.get("fixed_ips") is None])
         for item in items:
@@ -391,6 +394,8 @@ class PortHooks(Hooks):
             if self._macs_taken(uow, old["network_id"], {changes["mac_address"]}):
                 raise errors.MacAddressInUse(net_id=old["network_id"], mac=changes["mac_address"])
         self._check_security(new)
+        if "security_groups" in changes:
+            _check_statefulness(uow, changes["security_groups"])
         if "allowed_address_pairs" in changes:
             self._address_pairs(new)
             changes["allowed_address_pairs"] = new["allowed_address_pairs"]
@@ -437,6 +442,8 @@ class PortHooks(Hooks):
         return keep + [self._take(uow, new, subnet, ip) for subnet, ip in todo]
 
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if not ctx.is_system and item["device_owner"] in ROUTER_OWNERS:
+            _refuse_router_port(uow, item)
         self._release(uow, item["fixed_ips"] or [])
         uow.emit(
             "port_deleted",
@@ -452,6 +459,30 @@ class PortHooks(Hooks):
 
     def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
         return {"fixed_ips": fixed_ips_filter}
+
+
+def _check_statefulness(uow: UnitOfWork, groups: list[str] | None) -> None:
+    """Neutron: a port's security groups are all stateful or all stateless."""
+    if not groups or len(groups) < 2:
+        return
+    t = sg_decl.group.table
+    kinds_of = uow.execute(sa.select(t.c.stateful).where(t.c.id.in_(groups)).distinct()).all()
+    if len(kinds_of) > 1:
+        raise errors.SecurityGroupConflict(
+            reason="Cannot apply both stateful and stateless security groups on the same "
+            "port at the same time"
+        )
+
+
+def _refuse_router_port(uow: UnitOfWork, item: Item) -> None:
+    """Neutron's prevent_l3_port_deletion: a router's port goes through the router's API
+    (remove_router_interface, clearing the gateway), never a port delete, even an admin's,
+    while its router exists."""
+    t = router_decl.resource.table
+    if uow.execute(sa.select(t.c.id).where(t.c.id == item["device_id"])).first() is not None:
+        raise errors.ServicePortInUse(
+            port_id=item["id"], reason=f"has device owner {item['device_owner']}"
+        )
 
 
 def fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:

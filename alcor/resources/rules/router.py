@@ -110,8 +110,11 @@ def _one_of(body: Item, action: str) -> tuple[str | None, str | None]:
 
 
 def _log_attachment(uow: UnitOfWork, router: Item, network_id: str) -> None:
-    """An interface came or went: the router travels again, and so does the network, whose
-    state names the routers its hosts must follow (`NetworkState.router_ids`)."""
+    """An interface came or went: the router's revision goes up (Neutron's router ports
+    revise their router) and it travels again, and so does the network, whose state names
+    the routers its hosts must follow (`NetworkState.router_ids`)."""
+    crud.bump_revisions(uow, resource, [router["id"]])
+    router["revision_number"] += 1
     uow.log(resource.name, router["id"], "update", router["revision_number"])
     uow.log(network.resource.name, network_id, "update", 0, network_id=network_id)
 

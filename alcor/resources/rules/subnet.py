@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import itertools
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import crud
+from alcor.resources import crud, kinds
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES, resource
@@ -123,6 +124,40 @@ def _check_ipv6_modes(item: Item, net: IpNet) -> None:
         )
 
 
+def _check_network_mtu(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+    """Neutron's _validate_subnet_network_mtu: no subnet on a network whose MTU is below
+    the version's minimum (68 for any, 1280 for IPv6)."""
+    t = network.resource.table
+    mtu = uow.execute(sa.select(t.c.mtu).where(t.c.id == item["network_id"])).scalar()
+    if not mtu or mtu >= network.SUBNET_MIN_MTU[6]:
+        return
+    if mtu < network.SUBNET_MIN_MTU[4]:
+        raise errors.NetworkMTUSubnetConflict(
+            net_id=item["network_id"], mtu=network.SUBNET_MIN_MTU[4]
+        )
+    if item["ip_version"] == 6:
+        raise errors.NetworkMTUSubnetConflict(
+            net_id=item["network_id"], mtu=network.SUBNET_MIN_MTU[6]
+        )
+
+
+def shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """`shared=true|false`: Neutron's subnet `shared`, a hidden attribute that is its
+    network's flag (a subnet has no sharing of its own)."""
+    wanted = set()
+    for value in values:
+        try:
+            wanted.add(kinds.Bool().parse("shared", value))
+        except errors.NeutronError:
+            raise errors.BadRequest(
+                f"Invalid value '{kinds.shown(value)}' for filter shared"
+            ) from None
+    nets = network.resource.table
+    return resource.table.c.network_id.in_(
+        sa.select(nets.c.id).where(nets.c.shared.in_(sorted(wanted)))
+    )
+
+
 class SubnetHooks(Hooks):
     """CIDR, gateway and pool rules; each subnet is one IPAM pool (pool id = subnet id)."""
 
@@ -138,6 +173,9 @@ class SubnetHooks(Hooks):
             ),
         )
 
+    def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
+        return {"shared": shared_filter}
+
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         if item.get("cidr") is None:
             raise errors.BadRequest(
@@ -145,6 +183,7 @@ class SubnetHooks(Hooks):
                 if item.get("subnetpool_id") is None
                 else "Subnet pools are not supported by this server."
             )
+        _check_network_mtu(uow, ctx, item)
         net = ipaddress.ip_network(item["cidr"])
         if net.version != item["ip_version"]:
             raise errors.InvalidInput(
@@ -207,6 +246,8 @@ class SubnetHooks(Hooks):
             ranges = pools_from_api(old["allocation_pools"], net)
         if _gateway_in_pools(gateway, ranges):
             raise errors.GatewayConflictWithAllocationPools(ip_address=gateway)
+        if "gateway_ip" in changes and gateway != old["gateway_ip"]:
+            _check_gateway_free(uow, old)
         if "gateway_ip" in changes and gateway is not None and gateway != old["gateway_ip"]:
             owner = pools.owner_of(uow, old["id"], int(ipaddress.ip_address(gateway)))
             if owner is not None:
@@ -221,6 +262,24 @@ class SubnetHooks(Hooks):
             raise errors.SubnetInUse(subnet_id=item["id"])
         with contextlib.suppress(ipam_errors.PoolNotFound):
             pools.delete_pool(uow, item["id"])
+
+
+ROUTER_INTERFACE_OWNERS = tuple(o for o in port.ROUTER_OWNERS if o != port.ROUTER_GATEWAY)
+
+
+def _check_gateway_free(uow: UnitOfWork, old: Item) -> None:
+    """Neutron: the gateway IP may not move (or go) while a router interface holds it."""
+    if old["gateway_ip"] is None:
+        return
+    owner = pools.owner_of(uow, old["id"], int(ipaddress.ip_address(old["gateway_ip"])))
+    if owner is None:
+        return
+    p = port.resource.table
+    held = uow.execute(
+        sa.select(p.c.id).where(p.c.id == owner, p.c.device_owner.in_(ROUTER_INTERFACE_OWNERS))
+    ).first()
+    if held is not None:
+        raise errors.GatewayIpInUse(ip_address=old["gateway_ip"], port_id=owner)
 
 
 def _drop_auto_addresses(uow: UnitOfWork, subnet_id: str) -> None:
