@@ -111,8 +111,12 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
 
     Returns False (and writes nothing) if the lease was lost meanwhile.
     """
-    if lease is not None and not lease.still_mine(uow):
-        return False
+    if lease is not None:
+        if not lease.still_mine(uow):
+            return False
+        if time.time() > lease.expires_at - lease.ttl / 2:
+            # renewed here while busy, so that no batch waits for a renewal write first
+            lease.acquire(uow)
     seqs = [{"subject": s, "seq": m.seq} for s, m in batch.messages.items()]
     seqs.append({"subject": CURSOR, "seq": batch.last_seq})
     upsert(uow, subject_seqs, seqs, ["subject"])
