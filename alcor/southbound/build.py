@@ -5,7 +5,9 @@ agent that resyncs would see a difference where there is none. The compiler's tr
 (`translators/`) and the full-state RPCs render every resource with these functions. Every
 loader takes a set of ids and issues one `IN (...)` query (chunked to stay under bind-parameter
 limits), never one query per row: a host's full state is a fixed handful of indexed queries
-whatever its size.
+whatever its size. Each loader's statement is built once, as a `prepared.SelectIn`, and runs on
+the driver's connection: a one-port batch is a dozen such queries, and SQLAlchemy's work per
+expanding-IN statement was most of the compiler's time for it.
 
 This is also the one module of the southbound that imports resource modules (for their tables),
 so that the southbound depends on resource declarations in one place only (the rest of the
@@ -35,6 +37,7 @@ import alcor.resources.declarations.subnet as _subnet
 from alcor.resources import protocols
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
+from alcor.store.prepared import IN_CHUNK, SelectIn
 from alcor.store.schema import hosts, router_gateways, subject_seqs
 
 networks_t = _network.resource.table
@@ -50,8 +53,7 @@ fips_t = _fip.resource.table
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
-Row = Mapping[Any, Any]  # a row as loaded (`sa.RowMapping`), or one with attached values
-IN_CHUNK = 900  # under SQLite's 999 bound-parameter floor on old builds; fine for PostgreSQL
+Row = Mapping[Any, Any]  # a row as loaded (a dict, or `sa.RowMapping`), or one with attached values
 
 PORT_COLUMNS = [
     ports_t.c[name]
@@ -97,6 +99,11 @@ PORTS_WITH_ACL = (
     )
 )
 PORT_SELECT = sa.select(*PORT_COLUMNS, PORT_ACL.label("network_acl_id")).select_from(PORTS_WITH_ACL)
+_PORTS_BY_ID = SelectIn(PORT_SELECT, ports_t.c.id)
+_PORTS_BY_HOST = SelectIn(PORT_SELECT, ports_t.c.binding_host_id)
+_BOUND_PORTS_BY_NETWORK = SelectIn(
+    PORT_SELECT.where(ports_t.c.binding_host_id != ""), ports_t.c.network_id
+)
 
 
 def chunked(values: Iterable[K], size: int = IN_CHUNK) -> Iterator[list[K]]:
@@ -105,17 +112,10 @@ def chunked(values: Iterable[K], size: int = IN_CHUNK) -> Iterator[list[K]]:
         yield items[start : start + size]
 
 
-def rows_in(
-    conn: sa.Connection,
-    stmt: sa.Select[Any],
-    column: sa.ColumnElement[Any],
-    ids: Iterable[Hashable],
-) -> list[sa.RowMapping]:
-    """`stmt` restricted to `column IN ids`, chunked; ids are deduplicated."""
-    out: list[sa.RowMapping] = []
-    for part in chunked(set(ids)):
-        out.extend(conn.execute(stmt.where(column.in_(part))).mappings().all())
-    return out
+def rows_in(conn: sa.Connection, query: SelectIn, ids: Iterable[Hashable]) -> list[Row]:
+    """`query`'s statement restricted to its column `IN ids`, chunked; ids are deduplicated,
+    and none means no query at all."""
+    return query.rows(conn, ids)
 
 
 def _grouped(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
@@ -231,12 +231,13 @@ _FIP_SELECT = (
     )
     .order_by(fips_t.c.floating_ip_address)
 )
+_FIPS_BY_PORT = SelectIn(_FIP_SELECT, fips_t.c.port_id)
 
 
-def _with_fips(conn: sa.Connection, rows: list[sa.RowMapping]) -> list[Row]:
+def _with_fips(conn: sa.Connection, rows: list[Row]) -> list[Row]:
     """Port rows plus `floating_ips`, their FloatingIpStates (one query for all of them)."""
     by_port: dict[str, list[pb.FloatingIpState]] = {}
-    for f in rows_in(conn, _FIP_SELECT, fips_t.c.port_id, [r["id"] for r in rows]):
+    for f in rows_in(conn, _FIPS_BY_PORT, [r["id"] for r in rows]):
         by_port.setdefault(f["port_id"], []).append(
             pb.FloatingIpState(
                 id=f["id"],
@@ -274,7 +275,7 @@ def _protocol(stored: str | None) -> tuple[int | None, str]:
     return number, "" if number is None else str(number)
 
 
-def rule_state(row: sa.RowMapping) -> pb.SecurityGroupRuleState:
+def rule_state(row: Row) -> pb.SecurityGroupRuleState:
     """A rule with its protocol as a number and ICMP type/code apart from port ranges."""
     number, protocol = _protocol(row["protocol"])
     rule = pb.SecurityGroupRuleState(
@@ -296,7 +297,7 @@ def rule_state(row: sa.RowMapping) -> pb.SecurityGroupRuleState:
     return rule
 
 
-def acl_rule_state(row: sa.RowMapping) -> pb.NetworkAclRuleState:
+def acl_rule_state(row: Row) -> pb.NetworkAclRuleState:
     """An ACL rule with its protocol as a number (the API keeps ICMP type/code apart)."""
     _, protocol = _protocol(row["protocol"])
     rule = pb.NetworkAclRuleState(
@@ -337,13 +338,13 @@ def remote_groups(groups: Iterable[pb.SecurityGroupState]) -> set[str]:
 # -- loaders ----------------------------------------------------------------------------------
 def load_ports(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
     """port id -> its row with its effective `network_acl_id` and its `floating_ips`."""
-    rows = _with_fips(conn, rows_in(conn, PORT_SELECT, ports_t.c.id, ids))
+    rows = _with_fips(conn, rows_in(conn, _PORTS_BY_ID, ids))
     return {r["id"]: r for r in rows}
 
 
 def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[Row]]:
     """host id -> the ports bound to it (index on binding_host_id), as `load_ports`."""
-    rows = rows_in(conn, PORT_SELECT, ports_t.c.binding_host_id, host_ids)
+    rows = rows_in(conn, _PORTS_BY_HOST, host_ids)
     return _grouped(_with_fips(conn, rows), "binding_host_id")
 
 
@@ -351,15 +352,17 @@ def bound_ports_on_networks(
     conn: sa.Connection, network_ids: Iterable[str]
 ) -> dict[str, list[Row]]:
     """network id -> its bound ports (index on network_id), as `load_ports`."""
-    stmt = PORT_SELECT.where(ports_t.c.binding_host_id != "")
-    rows = rows_in(conn, stmt, ports_t.c.network_id, network_ids)
+    rows = rows_in(conn, _BOUND_PORTS_BY_NETWORK, network_ids)
     return _grouped(_with_fips(conn, rows), "network_id")
+
+
+_NETWORKS = SelectIn(sa.select(networks_t), networks_t.c.id)
 
 
 def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
     """network id -> its row plus `router_ids`, the routers with an interface on it (hosts
     follow those routers' subjects)."""
-    rows = rows_in(conn, sa.select(networks_t), networks_t.c.id, ids)
+    rows = rows_in(conn, _NETWORKS, ids)
     routers = routers_on_networks(conn, [r["id"] for r in rows])
     return {r["id"]: {**r, "router_ids": sorted(routers.get(r["id"], ()))} for r in rows}
 
@@ -367,12 +370,14 @@ def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
 INTERFACE_PORTS = sa.select(ports_t.c.network_id, ports_t.c.device_id).where(
     ports_t.c.device_owner == _port.ROUTER_INTERFACE
 )
+_INTERFACES_BY_NETWORK = SelectIn(INTERFACE_PORTS, ports_t.c.network_id)
+_INTERFACES_BY_ROUTER = SelectIn(INTERFACE_PORTS, ports_t.c.device_id)
 
 
 def routers_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
     """network id -> routers with an interface port on it (index on network_id)."""
     out: dict[str, set[str]] = {}
-    for r in rows_in(conn, INTERFACE_PORTS, ports_t.c.network_id, network_ids):
+    for r in rows_in(conn, _INTERFACES_BY_NETWORK, network_ids):
         out.setdefault(r["network_id"], set()).add(r["device_id"])
     return out
 
@@ -380,7 +385,7 @@ def routers_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict
 def networks_of_routers(conn: sa.Connection, router_ids: Iterable[str]) -> dict[str, set[str]]:
     """router id -> the networks it has an interface on (index on device_id)."""
     out: dict[str, set[str]] = {}
-    for r in rows_in(conn, INTERFACE_PORTS, ports_t.c.device_id, router_ids):
+    for r in rows_in(conn, _INTERFACES_BY_ROUTER, router_ids):
         out.setdefault(r["device_id"], set()).add(r["network_id"])
     return out
 
@@ -403,6 +408,13 @@ _GATEWAYS = (
     )
     .where(ports_t.c.device_owner == ROUTER_GATEWAY)
 )
+_GATEWAYS_BY_ROUTER = SelectIn(_GATEWAYS, ports_t.c.device_id)
+_V4_SUBNETS = SelectIn(
+    sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.gateway_ip).where(
+        subnets_t.c.ip_version == 4
+    ),
+    subnets_t.c.id,
+)
 
 
 def _gateways(
@@ -410,13 +422,9 @@ def _gateways(
 ) -> None:
     """Fill each router's `gateway`: its gateway port's first IPv4 address on the external
     network, the subnet's next hop, and where its SNAT is placed."""
-    found = rows_in(conn, _GATEWAYS, ports_t.c.device_id, routers)
+    found = rows_in(conn, _GATEWAYS_BY_ROUTER, routers)
     sids = {f["subnet_id"] for g in found for f in g["fixed_ips"] or ()}
-    stmt = sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.gateway_ip)
-    subs = {
-        s["id"]: s
-        for s in rows_in(conn, stmt.where(subnets_t.c.ip_version == 4), subnets_t.c.id, sids)
-    }
+    subs = {s["id"]: s for s in rows_in(conn, _V4_SUBNETS, sids)}
     for g in found:
         fixed = next((f for f in g["fixed_ips"] or () if f["subnet_id"] in subs), None)
         if fixed is None:
@@ -438,19 +446,36 @@ def _gateways(
         )
 
 
-def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
-    """router id -> its whole state: one interface per fixed IP of its interface ports, with
-    the subnet's CIDR and the network's VNI (three queries: routers, ports, subnets+networks)."""
-    cols = (
+_ROUTERS = SelectIn(
+    sa.select(
         routers_t.c.id,
         routers_t.c.admin_state_up,
         routers_t.c.routes,
         routers_t.c.project_id,
         routers_t.c.external_gateway_info,
-    )
+    ),
+    routers_t.c.id,
+)
+_ROUTER_INTERFACES = SelectIn(
+    sa.select(ports_t.c.id, ports_t.c.device_id, ports_t.c.mac_address, ports_t.c.fixed_ips)
+    .where(ports_t.c.device_owner == _port.ROUTER_INTERFACE)
+    .order_by(ports_t.c.created_at, ports_t.c.id),
+    ports_t.c.device_id,
+)
+_SUBNETS_WITH_VNI = SelectIn(
+    sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.ip_version, subnets_t.c.network_id)
+    .add_columns(networks_t.c.provider_segmentation_id.label("vni"))
+    .select_from(subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id)),
+    subnets_t.c.id,
+)
+
+
+def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
+    """router id -> its whole state: one interface per fixed IP of its interface ports, with
+    the subnet's CIDR and the network's VNI (three queries: routers, ports, subnets+networks)."""
     out: dict[str, pb.RouterState] = {}
     snat: dict[str, bool] = {}
-    for r in rows_in(conn, sa.select(*cols), routers_t.c.id, ids):
+    for r in rows_in(conn, _ROUTERS, ids):
         info = r["external_gateway_info"] or {}
         snat[r["id"]] = bool(info.get("enable_snat", True))
         out[r["id"]] = pb.RouterState(
@@ -463,19 +488,9 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
             ],
             project_id=r["project_id"] or "",
         )
-    stmt = (
-        sa.select(ports_t.c.id, ports_t.c.device_id, ports_t.c.mac_address, ports_t.c.fixed_ips)
-        .where(ports_t.c.device_owner == _port.ROUTER_INTERFACE)
-        .order_by(ports_t.c.created_at, ports_t.c.id)
-    )
-    ports = rows_in(conn, stmt, ports_t.c.device_id, out)
+    ports = rows_in(conn, _ROUTER_INTERFACES, out)
     sids = {f["subnet_id"] for p in ports for f in p["fixed_ips"] or ()}
-    subnet_net = (
-        sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.ip_version, subnets_t.c.network_id)
-        .add_columns(networks_t.c.provider_segmentation_id.label("vni"))
-        .select_from(subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id))
-    )
-    subs = {s["id"]: s for s in rows_in(conn, subnet_net, subnets_t.c.id, sids)}
+    subs = {s["id"]: s for s in rows_in(conn, _SUBNETS_WITH_VNI, sids)}
     for p in ports:
         for f in p["fixed_ips"] or ():
             sub = subs.get(f["subnet_id"])
@@ -510,92 +525,110 @@ def router_delta(conn: sa.Connection, router_id: str) -> pb.RouterDelta:
     return found
 
 
+_SUBNETS_BY_NETWORK = SelectIn(sa.select(subnets_t), subnets_t.c.network_id)
+_TUNNEL_IPS = SelectIn(sa.select(hosts.c.host_id, hosts.c.tunnel_ip), hosts.c.host_id)
+_GROUPS = SelectIn(sa.select(groups_t), groups_t.c.id)
+_RULES_BY_GROUP = SelectIn(
+    sa.select(rules_t).order_by(rules_t.c.created_at, rules_t.c.id), rules_t.c.security_group_id
+)
+
+
 def load_subnets(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, list[Row]]:
     """network id -> its subnets."""
-    return _grouped(
-        rows_in(conn, sa.select(subnets_t), subnets_t.c.network_id, network_ids), "network_id"
-    )
+    return _grouped(rows_in(conn, _SUBNETS_BY_NETWORK, network_ids), "network_id")
 
 
 def tunnel_ips(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, str]:
-    stmt = sa.select(hosts.c.host_id, hosts.c.tunnel_ip)
-    return {
-        r["host_id"]: r["tunnel_ip"] or "" for r in rows_in(conn, stmt, hosts.c.host_id, host_ids)
-    }
+    return {r["host_id"]: r["tunnel_ip"] or "" for r in rows_in(conn, _TUNNEL_IPS, host_ids)}
 
 
 def load_groups(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.SecurityGroupState]:
     """group id -> its state with every rule (two queries: groups, then their rules)."""
-    groups = rows_in(conn, sa.select(groups_t), groups_t.c.id, ids)
+    groups = rows_in(conn, _GROUPS, ids)
     out = {
         g["id"]: pb.SecurityGroupState(
             id=g["id"], op=pb.UPSERT, revision=g["revision_number"] or 0, stateful=g["stateful"]
         )
         for g in groups
     }
-    stmt = sa.select(rules_t).order_by(rules_t.c.created_at, rules_t.c.id)
-    for r in rows_in(conn, stmt, rules_t.c.security_group_id, out):
+    for r in rows_in(conn, _RULES_BY_GROUP, out):
         out[r["security_group_id"]].rules.append(rule_state(r))
     return out
 
 
+_HOSTS_IN_GROUPS = SelectIn(
+    sa.select(port_groups_t.c.security_group_id, ports_t.c.binding_host_id)
+    .select_from(port_groups_t.join(ports_t, ports_t.c.id == port_groups_t.c.port_id))
+    .where(ports_t.c.binding_host_id != "")
+    .distinct(),
+    port_groups_t.c.security_group_id,
+)
+
+
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
     """group id -> hosts that have at least one port bound in it (membership index)."""
-    stmt = (
-        sa.select(port_groups_t.c.security_group_id, ports_t.c.binding_host_id)
-        .select_from(port_groups_t.join(ports_t, ports_t.c.id == port_groups_t.c.port_id))
-        .where(ports_t.c.binding_host_id != "")
-        .distinct()
-    )
     out: dict[str, set[str]] = {}
-    for r in rows_in(conn, stmt, port_groups_t.c.security_group_id, group_ids):
+    for r in rows_in(conn, _HOSTS_IN_GROUPS, group_ids):
         out.setdefault(r["security_group_id"], set()).add(r["binding_host_id"])
     return out
 
 
+_ACLS = SelectIn(sa.select(acls_t.c.id, acls_t.c.revision_number), acls_t.c.id)
+_ACL_RULES = SelectIn(
+    sa.select(acl_rules_t).order_by(acl_rules_t.c.direction, acl_rules_t.c.number),
+    acl_rules_t.c.network_acl_id,
+)
+
+
 def load_acls(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.NetworkAclState]:
     """ACL id -> its state with every rule (two queries: ACLs, then their rules)."""
-    stmt = sa.select(acls_t.c.id, acls_t.c.revision_number)
     out = {
         a["id"]: pb.NetworkAclState(id=a["id"], op=pb.UPSERT, revision=a["revision_number"] or 0)
-        for a in rows_in(conn, stmt, acls_t.c.id, ids)
+        for a in rows_in(conn, _ACLS, ids)
     }
-    stmt = sa.select(acl_rules_t).order_by(acl_rules_t.c.direction, acl_rules_t.c.number)
-    for r in rows_in(conn, stmt, acl_rules_t.c.network_acl_id, out):
+    for r in rows_in(conn, _ACL_RULES, out):
         out[r["network_acl_id"]].rules.append(acl_rule_state(r))
     return out
+
+
+_target_acl = acls_t.alias("target_acl")
+_HOSTS_USING_ACLS = SelectIn(
+    sa.select(_target_acl.c.id, ports_t.c.binding_host_id)
+    .select_from(PORTS_WITH_ACL.join(_target_acl, _target_acl.c.network_id == ports_t.c.network_id))
+    .where(ports_t.c.binding_host_id != "", _target_acl.c.id == PORT_ACL)
+    .distinct(),
+    _target_acl.c.id,
+)
 
 
 def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:
     """ACL id -> hosts with a bound port whose effective ACL it is (the bound ports of the
     ACL's network, index on network_id)."""
-    target = acls_t.alias("target_acl")
-    stmt = (
-        sa.select(target.c.id, ports_t.c.binding_host_id)
-        .select_from(PORTS_WITH_ACL.join(target, target.c.network_id == ports_t.c.network_id))
-        .where(ports_t.c.binding_host_id != "", target.c.id == PORT_ACL)
-        .distinct()
-    )
     out: dict[str, set[str]] = {}
-    for r in rows_in(conn, stmt, target.c.id, acl_ids):
+    for r in rows_in(conn, _HOSTS_USING_ACLS, acl_ids):
         out.setdefault(r["id"], set()).add(r["binding_host_id"])
     return out
 
 
+_SUBJECT_SEQS = SelectIn(
+    sa.select(subject_seqs.c.subject, subject_seqs.c.seq), subject_seqs.c.subject
+)
+_HOSTS_ON_NETWORKS = SelectIn(
+    sa.select(ports_t.c.network_id, ports_t.c.binding_host_id)
+    .where(ports_t.c.binding_host_id != "")
+    .distinct(),
+    ports_t.c.network_id,
+)
+
+
 def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
-    stmt = sa.select(subject_seqs.c.subject, subject_seqs.c.seq)
-    return {r["subject"]: r["seq"] for r in rows_in(conn, stmt, subject_seqs.c.subject, names)}
+    return {r["subject"]: r["seq"] for r in rows_in(conn, _SUBJECT_SEQS, names)}
 
 
 def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
     """network id -> hosts that have at least one port bound on it (index on network_id)."""
-    stmt = (
-        sa.select(ports_t.c.network_id, ports_t.c.binding_host_id)
-        .where(ports_t.c.binding_host_id != "")
-        .distinct()
-    )
     out: dict[str, set[str]] = {}
-    for r in rows_in(conn, stmt, ports_t.c.network_id, network_ids):
+    for r in rows_in(conn, _HOSTS_ON_NETWORKS, network_ids):
         if r["binding_host_id"]:
             out.setdefault(r["network_id"], set()).add(r["binding_host_id"])
     return out

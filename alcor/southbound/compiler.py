@@ -31,11 +31,18 @@ import sqlalchemy as sa
 
 from alcor.southbound import build
 from alcor.southbound.lease import Lease
-from alcor.southbound.portstatus import lock_ports, provisioning, set_status, upsert
+from alcor.southbound.portstatus import (
+    LockedPort,
+    lock_ports,
+    provisioning,
+    set_status,
+    upsert,
+)
 from alcor.southbound.protocol import chunks
 from alcor.southbound.translate import Context, Delta, LogRow, Output, PortTarget, Record
 from alcor.southbound.translators import REGISTRY
 from alcor.store.db import Database, UnitOfWork
+from alcor.store.prepared import Select
 from alcor.store.schema import changelog, port_provisioning, subject_seqs
 
 log = logging.getLogger(__name__)
@@ -57,18 +64,17 @@ class Batch:
     compiled_at: float
 
 
+_LOG_AFTER = Select(
+    sa.select(changelog)
+    .where(changelog.c.seq > sa.bindparam("cursor"))
+    .order_by(changelog.c.seq)
+    .limit(sa.bindparam("limit"))
+)
+
+
 def compile_batch(conn: sa.Connection, cursor: int, limit: int) -> Batch | None:
     """Read log rows after `cursor` and build the messages they imply (read transaction)."""
-    rows = (
-        conn.execute(
-            sa.select(changelog)
-            .where(changelog.c.seq > cursor)
-            .order_by(changelog.c.seq)
-            .limit(limit)
-        )
-        .mappings()
-        .all()
-    )
+    rows = _LOG_AFTER.rows(conn, {"cursor": cursor, "limit": limit})
     if not rows:
         return None
     by_kind: dict[str, list[LogRow]] = {}
@@ -105,8 +111,12 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
 
     Returns False (and writes nothing) if the lease was lost meanwhile.
     """
-    if lease is not None and not lease.still_mine(uow):
-        return False
+    if lease is not None:
+        if not lease.still_mine(uow):
+            return False
+        if time.time() > lease.expires_at - lease.ttl / 2:
+            # renewed here while busy, so that no batch waits for a renewal write first
+            lease.acquire(uow)
     seqs = [{"subject": s, "seq": m.seq} for s, m in batch.messages.items()]
     seqs.append({"subject": CURSOR, "seq": batch.last_seq})
     upsert(uow, subject_seqs, seqs, ["subject"])
@@ -125,7 +135,7 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
     pps = provisioning(uow.conn, [t.port_id for t in live])
     rebinds: list[dict[str, Any]] = []
     stamps: list[dict[str, Any]] = []
-    downs: list[tuple[sa.Row[Any], str]] = []
+    downs: list[tuple[LockedPort, str]] = []
     for t in live:
         port = current.get(t.port_id)
         if port is None or (port.binding_host_id or None) != t.host_id:

@@ -16,14 +16,17 @@ so a concurrent API update is never overwritten.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from alcor.southbound.build import chunked, ports_t, rows_in
+from alcor.southbound.build import Row, ports_t, rows_in
+from alcor.store import prepared
 from alcor.store.db import UnitOfWork
+from alcor.store.prepared import SelectIn
 from alcor.store.schema import port_provisioning
 
 STATUS_COLUMNS = (
@@ -37,22 +40,37 @@ STATUS_COLUMNS = (
 )
 
 
-def provisioning(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, sa.RowMapping]:
+_PROVISIONING = SelectIn(sa.select(port_provisioning), port_provisioning.c.port_id)
+
+
+def provisioning(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, Row]:
     """port id -> its `port_provisioning` row (what its host was told and reported)."""
-    rows = rows_in(conn, sa.select(port_provisioning), port_provisioning.c.port_id, port_ids)
+    rows = rows_in(conn, _PROVISIONING, port_ids)
     return {r["port_id"]: r for r in rows}
 
 
-def lock_ports(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, sa.Row[Any]]:
+class LockedPort(NamedTuple):
+    """A port's status-relevant columns, as `lock_ports` read them under lock."""
+
+    id: str
+    status: str | None
+    revision_number: int | None
+    binding_host_id: str | None
+    admin_state_up: bool | None
+    device_id: str | None
+    device_owner: str | None
+
+
+_LOCK = SelectIn(sa.select(*STATUS_COLUMNS).with_for_update(), ports_t.c.id)
+
+
+def lock_ports(uow: UnitOfWork, ids: Iterable[str]) -> dict[str, LockedPort]:
     """Current status-relevant columns of these ports, row-locked on PostgreSQL."""
-    out: dict[str, sa.Row[Any]] = {}
-    for part in chunked(sorted(set(ids))):  # sorted: a stable lock order avoids deadlocks
-        stmt = sa.select(*STATUS_COLUMNS).where(ports_t.c.id.in_(part)).with_for_update()
-        out.update({r.id: r for r in uow.execute(stmt)})
-    return out
+    rows = _LOCK.rows(uow.conn, sorted(set(ids)))  # sorted: a stable lock order
+    return {r["id"]: LockedPort(**r) for r in rows}
 
 
-def set_status(uow: UnitOfWork, changes: Sequence[tuple[sa.Row[Any], str]]) -> int:
+def set_status(uow: UnitOfWork, changes: Sequence[tuple[LockedPort, str]]) -> int:
     """Apply (locked port row, new status) pairs; returns how many ports changed.
 
     Rows whose status already equals the new one are left alone (no revision churn).
@@ -91,10 +109,19 @@ def upsert(
     """INSERT ... ON CONFLICT (keys) DO UPDATE every other given column (SQLite and PG)."""
     if not rows:
         return
-    insert = postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
-    stmt = insert(table)
-    columns = [c for c in rows[0] if c not in keys]
+    columns = tuple(c for c in rows[0] if c not in keys)
+    uow.execute(_upsert_statement(uow.dialect, table, tuple(keys), columns), rows)
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, table: sa.Table, keys: tuple[str, ...], columns: tuple[str, ...]
+) -> Any:
+    """Built once per shape (a handful: subject seqs, provisioning stamps) and run on the
+    driver (`prepared.hot`): building it per call was most of the compiler's advance."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(table).values({c: sa.bindparam(c) for c in (*keys, *columns)})
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
     )
-    uow.execute(stmt, rows)
+    return prepared.hot(stmt)

@@ -33,7 +33,13 @@ import sqlalchemy as sa
 
 from alcor.southbound import build, gateways
 from alcor.southbound.batcher import Batcher
-from alcor.southbound.portstatus import lock_ports, provisioning, set_status, upsert
+from alcor.southbound.portstatus import (
+    LockedPort,
+    lock_ports,
+    provisioning,
+    set_status,
+    upsert,
+)
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.store.db import Database, UnitOfWork
@@ -56,7 +62,7 @@ def _status(state: int, admin_state_up: bool | None) -> str:
     return "DOWN" if status == "ACTIVE" and admin_state_up is False else status
 
 
-def _accepted(report_host: str, revision: int, port: sa.Row[Any], pp: sa.RowMapping | None) -> bool:
+def _accepted(report_host: str, revision: int, port: LockedPort, pp: build.Row | None) -> bool:
     return port.binding_host_id == report_host and (pp is None or revision >= pp["bound_revision"])
 
 
@@ -76,7 +82,7 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
         return 0
     ports = lock_ports(uow, last)
     pps = provisioning(uow.conn, last)
-    changes: list[tuple[sa.Row[Any], str]] = []
+    changes: list[tuple[LockedPort, str]] = []
     stamps: list[dict[str, Any]] = []
     for port_id, (host_id, st, sent_at) in last.items():
         port = ports.get(port_id)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 
@@ -34,7 +34,7 @@ from alcor.store.db import UnitOfWork
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-LogRow = sa.RowMapping  # a `changelog` row
+LogRow = Mapping[str, Any]  # a `changelog` row
 
 
 class Delta(Protocol):

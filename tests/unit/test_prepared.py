@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.store.db import Database
-from alcor.store.prepared import FastResult, hot
+from alcor.store.prepared import FastResult, SelectIn, hot
 
 _md = sa.MetaData()
 _t = sa.Table(
@@ -89,3 +89,47 @@ def test_errors_are_sqlalchemy_errors(db: Database) -> None:
     assert (
         db.read_sync(lambda c: c.execute(sa.select(sa.func.count()).select_from(_t)).scalar()) == 0
     )
+
+
+_ALL_BY_ID = SelectIn(sa.select(_t).order_by(_t.c.id), _t.c.id)
+_other = _t.alias("other")
+_TWO_IDS = SelectIn(  # one column name twice: labelled apart, as SQLAlchemy's mappings do
+    sa.select(_t.c.id, _other.c.id).select_from(_t.join(_other, _other.c.id == _t.c.id)),
+    _t.c.id,
+)
+_DROP = SelectIn(_t.delete(), _t.c.id)
+
+
+def test_select_in_equals_sqlalchemy_in_every_size(db: Database) -> None:
+    many = [
+        {"id": f"m{i:04d}", "flag": i % 2 == 0, "doc": {"i": i}, "at": i / 2, "n": i}
+        for i in range(1000)
+    ]
+
+    def work(uow: object) -> None:
+        uow.execute(_INSERT, ROWS + many)  # type: ignore[attr-defined]
+
+    db.write_sync(work)
+    ids = [r["id"] for r in ROWS + many]
+
+    def read(conn: sa.Connection) -> None:
+        for n in (1, 2, 3, 5, 17, 900, 901, 1003):
+            wanted = ids[:n] + ids[:2]  # duplicates select nothing more
+            fast = _ALL_BY_ID.rows(conn, wanted)
+            slow = conn.execute(sa.select(_t).where(_t.c.id.in_(wanted))).mappings().all()
+            assert sorted(map(dict, fast), key=lambda r: r["id"]) == [
+                dict(r) for r in sorted(slow, key=lambda r: r["id"])
+            ]
+            assert all(type(r["flag"]) is bool for r in fast)
+        assert _ALL_BY_ID.rows(conn, []) == []
+        slow = conn.execute(_TWO_IDS.stmt.where(_t.c.id.in_(["a"]))).mappings().all()
+        assert _TWO_IDS.rows(conn, ["a"]) == [dict(r) for r in slow] == [{"id": "a", "id_1": "a"}]
+
+    db.read_sync(read)
+
+    def drop(uow: object) -> None:
+        _DROP.run(uow.conn, ["a", "b", "m0001"])  # type: ignore[attr-defined]
+
+    db.write_sync(drop)
+    left = db.read_sync(lambda c: c.execute(sa.select(sa.func.count()).select_from(_t)).scalar())
+    assert left == len(ROWS) + len(many) - 3

@@ -26,30 +26,34 @@ import sqlalchemy as sa
 from alcor.southbound import build
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.translate import GROUPS, Context, LogRow, Output, Render, Translator
+from alcor.store import prepared
 from alcor.store.db import UnitOfWork
+from alcor.store.prepared import SelectIn
 from alcor.store.schema import address_set_members as published_t
 
 Members = dict[str, list[str]]  # group id -> the port's addresses in that group's set
+_PUBLISHED = SelectIn(sa.select(published_t), published_t.c.port_id)
+_FORGET = SelectIn(published_t.delete(), published_t.c.port_id)
+_INSERT = prepared.hot(published_t.insert())
 
 
 def published(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, Members]:
     """port id -> what was last published for it, per group."""
     out: dict[str, Members] = {}
-    for r in build.rows_in(conn, sa.select(published_t), published_t.c.port_id, port_ids):
+    for r in build.rows_in(conn, _PUBLISHED, port_ids):
         out.setdefault(r["port_id"], {})[r["security_group_id"]] = list(r["ips"])
     return out
 
 
 def _remember(now: dict[str, Members], uow: UnitOfWork) -> None:
-    for part in build.chunked(now):
-        uow.execute(published_t.delete().where(published_t.c.port_id.in_(part)))
+    _FORGET.run(uow.conn, now)
     rows = [
         {"port_id": pid, "security_group_id": gid, "ips": ips}
         for pid, groups in now.items()
         for gid, ips in groups.items()
     ]
     if rows:
-        uow.execute(published_t.insert(), rows)
+        uow.execute(_INSERT, rows)
 
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
