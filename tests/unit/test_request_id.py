@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from alcor.api.request_id import (
     RequestIdLogFilter,
     RequestIdMiddleware,
     inbound_id,
+    new_request_id,
 )
 from alcor.store import migrate
 from alcor.store.db import REQUEST_ID, Database, UnitOfWork
@@ -158,3 +160,12 @@ def test_inbound_id_as_oslo_middleware(value: str, accepted: bool) -> None:
     scope = {"headers": [(b"x-openstack-request-id", value.encode())]}
     assert inbound_id(scope) == (value if accepted else None)
     assert GLOBAL_REQUEST_ID.get() is None
+
+
+def test_new_ids_are_version_4_uuids() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for rid in ids:
+        assert ID_FORMAT.fullmatch(rid)
+        parsed = uuid.UUID(rid[4:])
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
