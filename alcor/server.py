@@ -9,6 +9,7 @@ import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
@@ -16,8 +17,10 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from alcor import metrics
 from alcor.api.app import Api
 from alcor.api.bodies import http_error
+from alcor.api.request_id import LOG_FORMAT, RequestIdMiddleware, install_log_filter
 from alcor.config import ServerSettings
 from alcor.resources import registry
 from alcor.southbound.service import Southbound
@@ -68,8 +71,9 @@ def open_database(settings: ServerSettings) -> Database:
     return db
 
 
-def build_app(settings: ServerSettings, db: Database) -> Starlette:
-    """The ASGI application, with the southbound started and stopped by its lifespan."""
+def build_app(settings: ServerSettings, db: Database) -> Any:
+    """The ASGI application, with the southbound started and stopped by its lifespan, inside
+    the request-id and metrics middleware (outermost: they see every response, 500s too)."""
     resources = registry.configure(settings)
     southbound = Southbound(db, settings)
 
@@ -90,7 +94,17 @@ def build_app(settings: ServerSettings, db: Database) -> Starlette:
         max_bulk_body_size=settings.max_bulk_request_body_size,
         max_filter_values=settings.max_filter_values,
     )
-    return api.app(lifespan)
+
+    def compiler_cursor() -> int | None:
+        compiler = southbound.compiler
+        return compiler.cursor if compiler is not None and compiler.lease.held() else None
+
+    db.on_event(metrics.on_events)
+    collector = metrics.ServerCollector(db, settings.agent_down_time, compiler_cursor)
+    observed = metrics.MetricsMiddleware(
+        api.app(lifespan), api.resources.keys(), metrics.scraper(collector)
+    )
+    return RequestIdMiddleware(observed)
 
 
 def http_protocol(max_url_length: int) -> type[HttpToolsProtocol]:
@@ -133,9 +147,8 @@ def http_protocol(max_url_length: int) -> type[HttpToolsProtocol]:
 
 def run(settings: ServerSettings) -> None:
     """Serve until interrupted."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    install_log_filter()
     make_private(settings)
     db = open_database(settings)
     app = build_app(settings, db)

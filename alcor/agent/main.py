@@ -533,6 +533,14 @@ class Agent:
             if last == (port.revision, state):
                 continue
             self.reported[pid] = (port.revision, state)
+            if port.request_id:
+                log.debug(
+                    "port %s revision %d %s [%s]",
+                    pid,
+                    port.revision,
+                    pb.ProgramState.Name(state),
+                    port.request_id,
+                )
             statuses.append(
                 pb.ResourceStatus(
                     resource_type="port",
@@ -542,6 +550,7 @@ class Agent:
                     reason="" if state == pb.SUCCESS else pb.ProgramState.Name(state).lower(),
                     received_at=received_at,
                     programmed_at=programmed_at if state == pb.SUCCESS else 0.0,
+                    request_id=port.request_id,
                 )
             )
         for pid in set(self.reported) - set(self.model.ports):

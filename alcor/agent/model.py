@@ -135,6 +135,7 @@ def _only_floating_ips_differ(old: pb.PortState | None, new: pb.PortState) -> bo
     b.CopyFrom(new)
     for msg in (a, b):
         msg.ClearField("floating_ips")
+        msg.ClearField("request_id")
         msg.revision = 0
     return a == b
 

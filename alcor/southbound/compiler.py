@@ -29,6 +29,7 @@ from typing import Any
 import nats.aio.client
 import sqlalchemy as sa
 
+from alcor import metrics
 from alcor.southbound import build
 from alcor.southbound.lease import Lease
 from alcor.southbound.portstatus import (
@@ -62,6 +63,7 @@ class Batch:
     ports: list[PortTarget]
     records: list[Record]
     compiled_at: float
+    first_committed_at: float = 0.0  # commit time of the batch's oldest change
 
 
 _LOG_AFTER = Select(
@@ -95,6 +97,7 @@ def compile_batch(conn: sa.Connection, cursor: int, limit: int) -> Batch | None:
         ports=out.ports,
         records=out.records,
         compiled_at=time.time(),
+        first_committed_at=rows[0]["committed_at"],
     )
 
 
@@ -146,6 +149,7 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
             "committed_at": t.committed_at,
             "compiled_at": batch.compiled_at,
             "published_at": published_at,
+            "request_id": t.request_id,
         }
         if pp is None or pp["host_id"] != t.host_id:
             # A new binding (or unbinding): reports for it count from this revision on. No
@@ -160,11 +164,17 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
                 received_at=None,
                 programmed_at=None,
                 reported_at=None,
+                reported_request_id=None,
             )
             downs.append((port, "DOWN"))
             rebinds.append(stamp)
         else:
             stamps.append(stamp)  # only our own columns: the host's report stays intact
+            if pp["committed_at"] is None and pp["state"] == "SUCCESS" and pp["reported_at"]:
+                # The host's report beat this stamp and turned the port ACTIVE already: the
+                # status intake could not time it, so the commit -> ACTIVE sample is ours.
+                since_commit = pp["reported_at"] - t.committed_at
+                uow.emit("port_active", {"port_id": t.port_id, "since_commit": since_commit})
     upsert(uow, port_provisioning, rebinds, ["port_id"])
     upsert(uow, port_provisioning, stamps, ["port_id"])
     set_status(uow, downs)
@@ -240,6 +250,7 @@ class Compiler:
         batch = await self.db.read(compile_batch, self.cursor, self.batch_limit)
         if batch is None:
             return 0
+        metrics.CHANGES.inc(batch.rows)
         if not batch.messages and not batch.ports:
             # Nothing to publish or stamp (unbound ports, SG or router rows): move on without
             # a write; re-reading these rows after a restart or a hand-over yields nothing
@@ -248,6 +259,7 @@ class Compiler:
             return batch.rows
         max_bytes = max(64 * 1024, int(self.nc.max_payload) - chunks.ENVELOPE_MARGIN)
         published_at = time.time()
+        started = time.perf_counter()
         count = 0
         for subject, msg in batch.messages.items():
             msg.published_at = published_at
@@ -256,6 +268,8 @@ class Compiler:
                 await self.nc.publish(subject, part.SerializeToString())
                 count += 1
         await self.nc.flush(timeout=5)
+        metrics.PUBLISH.observe(time.perf_counter() - started)
+        metrics.PUBLISH_DELAY.observe(max(0.0, published_at - batch.first_committed_at))
         if not await self.db.write(advance, batch, self.lease, published_at):
             log.warning("compiler lease lost before advancing past seq %d", batch.last_seq)
             self.cursor = None
@@ -264,6 +278,8 @@ class Compiler:
         self.cursor = self.saved_cursor = batch.last_seq
         self.published_batches += 1
         self.published_messages += count
+        metrics.BATCHES.inc()
+        metrics.MESSAGES.inc(count)
         return batch.rows
 
     async def _save_cursor(self) -> None:

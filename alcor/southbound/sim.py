@@ -66,6 +66,8 @@ def _content(entry: Any) -> bytes:
     clean = type(entry)()
     clean.CopyFrom(entry)
     clean.revision = 0  # status-only bumps change revisions, never content
+    if isinstance(clean, pb.PortState):
+        clean.request_id = ""  # which request made it is no content (full states omit it)
     return clean.SerializeToString(deterministic=True)
 
 
@@ -601,6 +603,7 @@ class Fleet:
                 state=pb.SUCCESS,
                 received_at=received_at,
                 programmed_at=now,
+                request_id=p.request_id,
             )
             for p in ports
         )

@@ -31,6 +31,7 @@ import nats.aio.msg
 import nats.errors
 import sqlalchemy as sa
 
+from alcor import metrics
 from alcor.southbound import build, gateways
 from alcor.southbound.batcher import Batcher
 from alcor.southbound.portstatus import (
@@ -89,9 +90,15 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
         pp = pps.get(port_id)
         if port is None or not _accepted(host_id, st.revision, port, pp):
             continue
-        changes.append((port, _status(st.state, port.admin_state_up)))
+        status = _status(st.state, port.admin_state_up)
+        changes.append((port, status))
         # The first report of a binding the compiler has not stamped yet starts it.
         same = pp is not None and pp["host_id"] == host_id
+        committed_at = pp["committed_at"] if pp is not None and same else None
+        if status == "ACTIVE" and port.status != "ACTIVE" and committed_at:
+            # for the commit -> ACTIVE histogram (`alcor.metrics`), once committed
+            since_commit = uow.now - committed_at
+            uow.emit("port_active", {"port_id": port_id, "since_commit": since_commit})
         stamps.append(
             {
                 "port_id": port_id,
@@ -103,6 +110,10 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
                 "received_at": st.received_at or None,
                 "programmed_at": st.programmed_at or None,
                 "reported_at": sent_at or None,
+                # what the host programmed; a report without one (after a full resync) leaves
+                # the last id of this binding in place
+                "reported_request_id": st.request_id
+                or (pp["reported_request_id"] if pp is not None and same else None),
             }
         )
     set_status(uow, changes)
@@ -237,7 +248,9 @@ class StatusIntake:
             self.batcher.put((report.host_id, st, report.sent_at))
 
     async def _apply(self, items: list[tuple[str, pb.ResourceStatus, float]]) -> None:
-        self.accepted += await self.db.write(apply_reports, items)
+        accepted = await self.db.write(apply_reports, items)
+        self.accepted += accepted
+        metrics.REPORTS.inc(accepted)
 
     async def _gateway_loop(self) -> None:
         """Routers' SNAT placement (`gateways`): often, since a new gateway waits for it."""

@@ -132,6 +132,7 @@ class PortTarget:
     revision: int
     committed_at: float
     deleted: bool
+    request_id: str | None = None  # the API request of the newest change rendered
 
 
 Record = Callable[[UnitOfWork], None]

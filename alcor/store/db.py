@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import contextvars
 import dataclasses
 import logging
 import queue
@@ -40,6 +41,14 @@ from alcor.store.schema import changelog
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+# The API request being served (`X-Openstack-Request-Id`, set by `alcor.api.request_id`): a
+# unit of work writes it on its change-log rows, so the compiler can carry it to the hosts.
+# `Database.write` hands it to the writer thread, where it is set again while the work runs
+# (log lines written there name the request too).
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "alcor_request_id", default=None
+)
 
 CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
 _CHANGELOG_INSERT = prepared.hot(
@@ -70,6 +79,7 @@ class UnitOfWork:
         self.changes: list[dict[str, Any]] = []
         self.events: list[tuple[str, dict[str, Any]]] = []  # delivered only after commit
         self.cache: dict[Any, Any] = {}  # per-transaction memo for hooks (rows looked up)
+        self.request_id = REQUEST_ID.get()  # the API request this work serves, if any
         # the driver's own connection, for hot statements (alcor.store.prepared)
         self._raw = conn.connection.driver_connection
 
@@ -110,6 +120,7 @@ class UnitOfWork:
                 "old_host_id": old_host_id or None,
                 "project_id": project_id,
                 "parent_id": parent_id,
+                "request_id": self.request_id,
             }
         )
 
@@ -209,6 +220,16 @@ class Database:
             return self._group.submit(fn, args).result()
         return self._transaction(fn, args)
 
+    def _transaction_for(
+        self, request_id: str | None, fn: Callable[..., T], args: tuple[Any, ...]
+    ) -> T:
+        """`_transaction` in a worker thread, on behalf of the API request `request_id`."""
+        token = REQUEST_ID.set(request_id)
+        try:
+            return self._transaction(fn, args)
+        finally:
+            REQUEST_ID.reset(token)
+
     def _transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """One attempt after another while PostgreSQL picks this transaction as a deadlock
         or serialisation victim (it has rolled back, so running it again is safe)."""
@@ -247,7 +268,7 @@ class Database:
         if len(jobs) == 1:
             job = jobs[0]
             try:
-                job.future.set_result(self._transaction(job.fn, job.args))
+                job.future.set_result(self._transaction_for(job.request_id, job.fn, job.args))
             except BaseException as exc:
                 job.future.set_exception(exc)
             return
@@ -258,16 +279,20 @@ class Database:
             with self.engine.connect() as conn:
                 self._begin(conn)
                 for job in jobs:
-                    uow = UnitOfWork(conn, self.dialect)
-                    savepoint = conn.begin_nested()
+                    token = REQUEST_ID.set(job.request_id)
                     try:
-                        result = job.fn(uow, *job.args)
-                        uow.flush_changelog()
-                    except Exception as exc:
-                        savepoint.rollback()
-                        job.future.set_exception(exc)
-                        continue
-                    savepoint.commit()
+                        uow = UnitOfWork(conn, self.dialect)
+                        savepoint = conn.begin_nested()
+                        try:
+                            result = job.fn(uow, *job.args)
+                            uow.flush_changelog()
+                        except Exception as exc:
+                            savepoint.rollback()
+                            job.future.set_exception(exc)
+                            continue
+                        savepoint.commit()
+                    finally:
+                        REQUEST_ID.reset(token)
                     changed = changed or bool(uow.changes)
                     events.extend(uow.events)
                     done.append((job, result))
@@ -297,11 +322,27 @@ class Database:
         if self._group is not None:
             return await asyncio.wrap_future(self._group.submit(fn, args))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._writer, self._transaction, fn, args)
+        return await loop.run_in_executor(
+            self._writer, self._transaction_for, REQUEST_ID.get(), fn, args
+        )
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, self.read_sync, fn, *args)
+
+    # -- observation (metrics) ---------------------------------------------------------
+    def pool_status(self) -> dict[str, int]:
+        """Connections of the pool: `checked_out` in use, `idle` kept open."""
+        pool: Any = self.engine.pool
+        if not hasattr(pool, "checkedout"):
+            return {}
+        return {"checked_out": pool.checkedout(), "idle": pool.checkedin()}
+
+    def queue_depths(self) -> dict[str, int]:
+        """Units of work waiting for a thread: writes (SQLite's group writer, or the writer
+        pool on PostgreSQL) and reads."""
+        writer = self._group.queue if self._group is not None else self._writer._work_queue
+        return {"writer": writer.qsize(), "reader": self._reader._work_queue.qsize()}
 
     def close(self) -> None:
         if self._group is not None:
@@ -316,6 +357,7 @@ class _Job:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     future: concurrent.futures.Future[Any]
+    request_id: str | None  # the API request it serves (`REQUEST_ID` of the submitter)
 
 
 class _GroupWriter:
@@ -336,7 +378,7 @@ class _GroupWriter:
         self, fn: Callable[..., Any], args: tuple[Any, ...]
     ) -> concurrent.futures.Future[Any]:
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self.queue.put(_Job(fn, args, future))
+        self.queue.put(_Job(fn, args, future, REQUEST_ID.get()))
         return future
 
     def stop(self) -> None:

@@ -40,6 +40,9 @@ changelog = sa.Table(
     sa.Column("old_host_id", sa.String(255)),  # host it was bound to before (rebind/unbind)
     sa.Column("parent_id", sa.String(36)),  # what the resource belongs to (a rule's group)
     sa.Column("project_id", sa.String(255)),
+    # The API request that made the change (`X-Openstack-Request-Id`); NULL for changes made
+    # by no request (the southbound's own writes).
+    sa.Column("request_id", sa.String(64)),
 )
 
 # Hypervisors (agents). Registered by the agents themselves or pre-registered by admins.
@@ -90,6 +93,10 @@ port_provisioning = sa.Table(
     sa.Column("received_at", sa.Float),
     sa.Column("programmed_at", sa.Float),
     sa.Column("reported_at", sa.Float),
+    # The API request whose change the compiler published last for this port, and the one
+    # the host says it programmed (echoed from `PortState.request_id` in its report).
+    sa.Column("request_id", sa.String(64)),
+    sa.Column("reported_request_id", sa.String(64)),
 )
 
 # Where each router with an external gateway does its SNAT (the southbound's placement, like

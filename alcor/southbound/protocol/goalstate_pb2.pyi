@@ -114,7 +114,7 @@ class DhcpOption(_message.Message):
     def __init__(self, opt_name: _Optional[str] = ..., opt_value: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
 
 class PortState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips")
+    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips", "request_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -132,6 +132,7 @@ class PortState(_message.Message):
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ACL_ID_FIELD_NUMBER: _ClassVar[int]
     FLOATING_IPS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -149,7 +150,8 @@ class PortState(_message.Message):
     host_id: str
     network_acl_id: str
     floating_ips: _containers.RepeatedCompositeFieldContainer[FloatingIpState]
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class FloatingIpState(_message.Message):
     __slots__ = ("id", "revision", "floating_ip_address", "fixed_ip_address", "router_id", "external_network_id", "physical_network", "external_gateway_ip", "external_cidr", "mac_address")
@@ -581,7 +583,7 @@ class RegisterReply(_message.Message):
     def __init__(self, ok: _Optional[bool] = ..., error: _Optional[str] = ..., heartbeat_interval_ms: _Optional[int] = ...) -> None: ...
 
 class ResourceStatus(_message.Message):
-    __slots__ = ("resource_type", "id", "revision", "state", "reason", "received_at", "programmed_at")
+    __slots__ = ("resource_type", "id", "revision", "state", "reason", "received_at", "programmed_at", "request_id")
     RESOURCE_TYPE_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -589,6 +591,7 @@ class ResourceStatus(_message.Message):
     REASON_FIELD_NUMBER: _ClassVar[int]
     RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
     PROGRAMMED_AT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     resource_type: str
     id: str
     revision: int
@@ -596,7 +599,8 @@ class ResourceStatus(_message.Message):
     reason: str
     received_at: float
     programmed_at: float
-    def __init__(self, resource_type: _Optional[str] = ..., id: _Optional[str] = ..., revision: _Optional[int] = ..., state: _Optional[_Union[ProgramState, str]] = ..., reason: _Optional[str] = ..., received_at: _Optional[float] = ..., programmed_at: _Optional[float] = ...) -> None: ...
+    request_id: str
+    def __init__(self, resource_type: _Optional[str] = ..., id: _Optional[str] = ..., revision: _Optional[int] = ..., state: _Optional[_Union[ProgramState, str]] = ..., reason: _Optional[str] = ..., received_at: _Optional[float] = ..., programmed_at: _Optional[float] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StatusReport(_message.Message):
     __slots__ = ("host_id", "statuses", "sent_at")

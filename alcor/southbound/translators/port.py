@@ -10,6 +10,8 @@ HostDelta.
 
 A deleted row is gone, so a delete is rendered from the log row itself (id, network, hosts,
 revision). Every port rendered is a `PortTarget`: the compiler stamps its provisioning row.
+The API request of the port's newest log row travels in `PortState.request_id` (the host
+echoes it in its report) and is stamped there too.
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             )
         if cur is not None and host:
             msg = out.delta(HOSTS, host, last)
-            msg.ports.append(build.port_state(cur))
+            state = build.port_state(cur)
+            state.request_id = last["request_id"] or ""
+            msg.ports.append(state)
             net = nets.get(network_id)
             seen = sent.setdefault(host, set())
             if net is not None and network_id not in seen:
@@ -105,7 +109,11 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             out.delta(NETWORKS, network_id, last).neighbors.append(
                 build.neighbor_state(cur, tunnels.get(host) or "")
             )
-            out.ports.append(PortTarget(pid, host, revision, last["committed_at"], False))
+            out.ports.append(
+                PortTarget(
+                    pid, host, revision, last["committed_at"], False, last["request_id"] or None
+                )
+            )
         else:
             if told and network_id:
                 out.delta(NETWORKS, network_id, last).neighbors.append(
@@ -113,7 +121,16 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
                         port_id=pid, op=pb.DELETE, revision=revision, network_id=network_id
                     )
                 )
-            out.ports.append(PortTarget(pid, None, revision, last["committed_at"], cur is None))
+            out.ports.append(
+                PortTarget(
+                    pid,
+                    None,
+                    revision,
+                    last["committed_at"],
+                    cur is None,
+                    last["request_id"] or None,
+                )
+            )
 
 
 TRANSLATOR = Translator("port", plan)
