@@ -87,6 +87,7 @@ class Agent:
         self.interfaces: dict[str, Interface] = {}  # OVSDB Interface uuid -> row snapshot
         self.dirty: set[Owner] = set()
         self.wake = asyncio.Event()
+        self.cut_wanted = asyncio.Event()  # stale connections to cut (`_cutter`)
         self.programmed_once = False
         self.reported: dict[str, tuple[int, pb.ProgramState]] = {}  # port id -> (revision, state)
         self.fips_reported: dict[str, tuple[int, pb.ProgramState]] = {}  # same, floating IPs
@@ -126,6 +127,7 @@ class Agent:
         )
         self._tasks = [
             asyncio.create_task(self._programmer()),
+            asyncio.create_task(self._cutter()),
             asyncio.create_task(self._watch_interfaces()),
         ]
         await self._register()
@@ -470,16 +472,28 @@ class Agent:
                     gc.enable()
             shrunk = self.model.security.take_shrunk()
             if self.programmed_once and (SG_OWNER in owners or (SG_MEMBERS in owners and shrunk)):
-                # A rule or member gone must not leave its established connections behind.
-                await self.conntrack.cut_stale(
-                    self.model.security.sg_ports(self.model.ports.values(), self.model.vifs),
-                    self.model.security.address_sets(),
-                )
+                self.cut_wanted.set()  # after this round's flows: see `_cutter`
             self.programs += 1
             self._floating_ip_arp()
             await self._report(time.time())
             async with self.applied:
                 self.applied.notify_all()
+
+    async def _cutter(self) -> None:
+        """Cut the established connections that a rule or member gone no longer admits.
+
+        Off the programmer's path: a conntrack dump is a process and a pass over every entry,
+        and the next change (a join right after a leave) must not wait for it. Requests
+        coalesce and each pass judges by the rules as they are then; a round that removes more
+        asks again once its flows are in, so a connection re-committed by flows about to go is
+        cut by that next pass."""
+        while True:
+            await self.cut_wanted.wait()
+            self.cut_wanted.clear()
+            await self.conntrack.cut_stale(
+                self.model.security.sg_ports(self.model.ports.values(), self.model.vifs),
+                self.model.security.address_sets(),
+            )
 
     def _floating_ip_arp(self) -> None:
         """After a round: announce our external addresses that arrived here (gratuitous ARP,
