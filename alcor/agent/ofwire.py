@@ -36,6 +36,7 @@ import contextlib
 import ipaddress
 import re
 import struct
+from typing import NamedTuple
 
 from alcor.agent import flows
 from alcor.agent.flows import Flow
@@ -142,6 +143,26 @@ _IP1 = b"\xf1\xf2\xf3\xf4"
 _MAC1 = b"\xe1\xe2\xe3\xe4\xe5\xe6"
 
 
+class _Template(NamedTuple):
+    """A flow_mod after its header and cookie, cut around its placeholders, and its length."""
+
+    pieces: list[bytes]
+    length: int
+
+
+def _templates(
+    table: int, priority: int, match: bytes, instr: bytes, key: bytes, *more: bytes
+) -> tuple[_Template, _Template]:
+    """The add (cut around `key` and `more`) and the delete_strict (cut around `key`, which the
+    match holds) of one flow shape."""
+    add = _rest(table, priority, OFPFC_ADD) + match
+    delete = _rest(table, priority, OFPFC_DELETE_STRICT) + match
+    return (
+        _Template(_cut(add + instr, key, *more), HEADER.size + 8 + len(add) + len(instr)),
+        _Template(_cut(delete, key), HEADER.size + 8 + len(delete)),
+    )
+
+
 class NeighborEncoder:
     """Flow_mods of one network's neighbour flows (ARP answer, remote L2, routed next hop).
 
@@ -161,45 +182,37 @@ class NeighborEncoder:
             tlv(OXM_ARP_TPA, _IP1),
         )
         arp_instr = apply_actions(set_field(OXM_ARP_THA, _MAC1)) + goto_table(flows.ARP_REPLY)
-        arp_body = _rest(flows.ARP_RESPONDER, flows.PRIO_ARP_NEIGHBOR, OFPFC_ADD) + arp_match
-        self._arp = _cut(arp_body + arp_instr, _IP1, _MAC1)
-        self._arp_len = HEADER.size + 8 + len(arp_body) + len(arp_instr)
-        arp_del = _rest(flows.ARP_RESPONDER, flows.PRIO_ARP_NEIGHBOR, OFPFC_DELETE_STRICT)
-        self._arp_del = _cut(arp_del + arp_match, _IP1)
-        self._arp_del_len = HEADER.size + 8 + len(arp_del) + len(arp_match)
+        self._arp, self._arp_del = _templates(
+            flows.ARP_RESPONDER, flows.PRIO_ARP_NEIGHBOR, arp_match, arp_instr, _IP1, _MAC1
+        )
         l2_match = ofp_match(
             tlv(NXM_REG0_W, b"\0\0\0\0", b"\0\0\0\1"),
             tlv(OXM_TUNNEL_ID, vni_b),
             tlv(OXM_ETH_DST, _MAC1),
         )
-        l2_body = _rest(flows.L2_FORWARD, flows.PRIO_L2_REMOTE, OFPFC_ADD) + l2_match
-        self._l2 = _cut(l2_body, _MAC1)
-        self._l2_len = HEADER.size + 8 + len(l2_body)
-        l2_del = _rest(flows.L2_FORWARD, flows.PRIO_L2_REMOTE, OFPFC_DELETE_STRICT)
-        self._l2_del = _cut(l2_del + l2_match, _MAC1)
-        self._l2_del_len = HEADER.size + 8 + len(l2_del) + len(l2_match)
+        # the L2 flow's instructions (its VTEP) are appended per flow, not cut from a template
+        self._l2, self._l2_del = _templates(
+            flows.L2_FORWARD, flows.PRIO_L2_REMOTE, l2_match, b"", _MAC1
+        )
         self._tunnel: dict[bytes, bytes] = {}
         l3_match = ofp_match(
             tlv(OXM_TUNNEL_ID, vni_b), tlv(OXM_ETH_TYPE, b"\x08\x00"), tlv(NXM_REG4, _IP1)
         )
         l3_instr = apply_actions(set_field(OXM_ETH_DST, _MAC1)) + goto_table(flows.L2_FORWARD)
-        l3_body = _rest(flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, OFPFC_ADD) + l3_match
-        self._l3 = _cut(l3_body + l3_instr, _IP1, _MAC1)
-        self._l3_len = HEADER.size + 8 + len(l3_body) + len(l3_instr)
-        l3_del = _rest(flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, OFPFC_DELETE_STRICT)
-        self._l3_del = _cut(l3_del + l3_match, _IP1)
-        self._l3_del_len = HEADER.size + 8 + len(l3_del) + len(l3_match)
+        self._l3, self._l3_del = _templates(
+            flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, l3_match, l3_instr, _IP1, _MAC1
+        )
 
     def arp(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        return self._ip_mac(self._arp, self._arp_len, xid, cookie, ip, mac)
+        return self._ip_mac(self._arp, xid, cookie, ip, mac)
 
     def routed(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        return self._ip_mac(self._l3, self._l3_len, xid, cookie, ip, mac)
+        return self._ip_mac(self._l3, xid, cookie, ip, mac)
 
     @staticmethod
-    def _ip_mac(pieces: list[bytes], n: int, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        a0, a1, a2 = pieces
-        head = FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, n, xid, cookie)
+    def _ip_mac(template: _Template, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
+        a0, a1, a2 = template.pieces
+        head = FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, template.length, xid, cookie)
         return b"".join((head, a0, ip, a1, mac, a2))
 
     def l2(self, xid: int, cookie: int, mac: bytes, tunnel_ip: bytes) -> bytes:
@@ -209,24 +222,24 @@ class NeighborEncoder:
                 set_field(NXM_TUN_IPV4_DST, tunnel_ip), output(self.tunnel_ofport)
             )
             self._tunnel[tunnel_ip] = instr
-        m0, m1 = self._l2
-        n = self._l2_len + len(instr)
+        m0, m1 = self._l2.pieces
+        n = self._l2.length + len(instr)
         head = FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, n, xid, cookie)
         return b"".join((head, m0, mac, m1, instr))
 
     def arp_delete(self, xid: int, ip: bytes) -> bytes:
-        return self._delete(xid, self._arp_del_len, self._arp_del, ip)
+        return self._delete(xid, self._arp_del, ip)
 
     def l2_delete(self, xid: int, mac: bytes) -> bytes:
-        return self._delete(xid, self._l2_del_len, self._l2_del, mac)
+        return self._delete(xid, self._l2_del, mac)
 
     def routed_delete(self, xid: int, ip: bytes) -> bytes:
-        return self._delete(xid, self._l3_del_len, self._l3_del, ip)
+        return self._delete(xid, self._l3_del, ip)
 
     @staticmethod
-    def _delete(xid: int, n: int, pieces: list[bytes], value: bytes) -> bytes:
-        head = FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, n, xid, 0)
-        return b"".join((head, pieces[0], value, pieces[1]))
+    def _delete(xid: int, template: _Template, value: bytes) -> bytes:
+        head = FLOW_HEAD.pack(VERSION, OFPT_FLOW_MOD, template.length, xid, 0)
+        return b"".join((head, template.pieces[0], value, template.pieces[1]))
 
     def delete_all(self, xid: int, table: int) -> bytes:
         """Non-strict delete of every neighbour-owned flow (cookie kind) of this VNI in `table`."""

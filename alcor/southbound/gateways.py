@@ -44,42 +44,49 @@ def pick(router_id: str, candidates: Iterable[str]) -> str | None:
     return max(candidates, key=lambda h: _score(router_id, h), default=None)
 
 
-def schedule(uow: UnitOfWork, down_time: float) -> int:
-    """Place every router with a gateway whose placement is missing or no longer eligible,
-    drop placements of routers without one; returns how many routers changed."""
+def moves(conn: sa.Connection, now: float, down_time: float) -> dict[str, str | None]:
+    """router id -> its new SNAT host for every router whose placement is missing or no
+    longer eligible (None: no host can take it), or "" for a placement whose router has no
+    gateway any more. A read: the scheduler writes only when this finds something (most runs
+    find nothing)."""
     p = build.ports_t.c
     routers = {
         r.device_id
-        for r in uow.execute(sa.select(p.device_id).where(p.device_owner == build.ROUTER_GATEWAY))
+        for r in conn.execute(sa.select(p.device_id).where(p.device_owner == build.ROUTER_GATEWAY))
     }
-    placed = {r.router_id: r.host_id for r in uow.execute(sa.select(router_gateways))}
-    changed = 0
-    for rid in sorted(placed.keys() - routers):
-        uow.execute(router_gateways.delete().where(router_gateways.c.router_id == rid))
-        changed += 1
+    placed = {r.router_id: r.host_id for r in conn.execute(sa.select(router_gateways))}
+    out: dict[str, str | None] = dict.fromkeys(placed.keys() - routers, "")
     if not routers:
-        return changed
-    live = uow.execute(
+        return out
+    live = conn.execute(
         sa.select(hosts.c.host_id, hosts.c.configurations).where(
-            hosts.c.heartbeat_at >= uow.now - down_time, hosts.c.admin_state_up
+            hosts.c.heartbeat_at >= now - down_time, hosts.c.admin_state_up
         )
     )
     offering = {r.host_id for r in live if (r.configurations or {}).get("agent_mode") == SNAT_MODE}
-    nets = build.networks_of_routers(uow.conn, routers)
-    on_net = build.hosts_on_networks(uow.conn, {n for ns in nets.values() for n in ns})
+    nets = build.networks_of_routers(conn, routers)
+    on_net = build.hosts_on_networks(conn, {n for ns in nets.values() for n in ns})
     for rid in sorted(routers):
         eligible = {h for n in nets.get(rid, ()) for h in on_net.get(n, ())} & offering
         current = placed.get(rid)
         if current in eligible:
             continue
         chosen = pick(rid, eligible)
-        if chosen == current:
-            continue
-        if chosen is None:
-            uow.execute(router_gateways.delete().where(router_gateways.c.router_id == rid))
-        else:
-            row = {"router_id": rid, "host_id": chosen, "placed_at": uow.now}
+        if chosen != current:
+            out[rid] = chosen
+    return out
+
+
+def schedule(uow: UnitOfWork, down_time: float) -> int:
+    """Apply `moves`; a moved router is logged, so the compiler publishes its new SNAT host
+    (one whose gateway went was published by that change). Returns how many changed."""
+    found = moves(uow.conn, uow.now, down_time)
+    for rid, host in sorted(found.items()):
+        if host:
+            row = {"router_id": rid, "host_id": host, "placed_at": uow.now}
             upsert(uow, router_gateways, [row], ["router_id"])
-        uow.log("router", rid, "update", 0)
-        changed += 1
-    return changed
+        else:
+            uow.execute(router_gateways.delete().where(router_gateways.c.router_id == rid))
+        if host != "":
+            uow.log("router", rid, "update", 0)
+    return len(found)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -253,11 +254,13 @@ class StatusIntake:
         metrics.REPORTS.inc(accepted)
 
     async def _gateway_loop(self) -> None:
-        """Routers' SNAT placement (`gateways`): often, since a new gateway waits for it."""
+        """Routers' SNAT placement (`gateways`): often, since a new gateway waits for it, but
+        a read unless something moves (no write transaction, no compiler wake-up)."""
         while True:
             await asyncio.sleep(GATEWAY_INTERVAL)
             try:
-                moved = await self.db.write(gateways.schedule, self.down_time)
+                pending = await self.db.read(gateways.moves, time.time(), self.down_time)
+                moved = await self.db.write(gateways.schedule, self.down_time) if pending else 0
                 if moved:
                     log.info("gateway scheduler: %d routers placed or moved", moved)
             except Exception:

@@ -3,8 +3,6 @@ with simulated hosts (real NATS: the server's embedded nats-server) as the agent
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 from collections.abc import Iterator
 
@@ -12,27 +10,17 @@ import httpx
 import pytest
 
 from alcor.lab.server_process import AlcorServer
-from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.sim import Fleet
 from tests.api.conftest import member_headers, neutron_error
+from tests.support.sim_fleet import running_fleet
 from tests.support.waiting import wait_for
 
 
 @pytest.fixture(scope="module")
 def fleet(server: AlcorServer) -> Iterator[Fleet]:
     """Two simulated hosts on the server's embedded NATS, run on a loop in a thread."""
-    loop = asyncio.new_event_loop()
-    creds = str(server.credentials("apitest", fleet=True))
-    hosts = Fleet(server.nats_url, 2, prefix="apitest", auth=NatsAuth(creds))
-    loop.run_until_complete(hosts.start())
-    runner = threading.Thread(target=loop.run_forever, daemon=True)
-    runner.start()
-    try:
+    with running_fleet(server, "apitest") as hosts:
         yield hosts
-    finally:
-        asyncio.run_coroutine_threadsafe(hosts.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        runner.join(10)
 
 
 def test_agents_api_lists_registered_hosts(http: httpx.Client, fleet: Fleet) -> None:

@@ -3,8 +3,6 @@ one request id from the API response to the host's report, and metrics that move
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 
 import httpx
@@ -14,9 +12,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alcor.api.request_id import ID_FORMAT
 from alcor.lab.server_process import AlcorServer
-from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.sim import Fleet
 from alcor.store.schema import changelog
+from tests.support.sim_fleet import running_fleet
 from tests.support.waiting import wait_for
 
 CALLER_ID = "req-12345678-1234-4234-9234-123456789abc"
@@ -25,18 +23,8 @@ CALLER_ID = "req-12345678-1234-4234-9234-123456789abc"
 @pytest.fixture(scope="module")
 def fleet(server: AlcorServer) -> Iterator[Fleet]:
     """Two simulated hosts on the server's embedded NATS, run on a loop in a thread."""
-    loop = asyncio.new_event_loop()
-    creds = str(server.credentials("obstest", fleet=True))
-    hosts = Fleet(server.nats_url, 2, prefix="obstest", auth=NatsAuth(creds))
-    loop.run_until_complete(hosts.start())
-    runner = threading.Thread(target=loop.run_forever, daemon=True)
-    runner.start()
-    try:
+    with running_fleet(server, "obstest") as hosts:
         yield hosts
-    finally:
-        asyncio.run_coroutine_threadsafe(hosts.stop(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        runner.join(10)
 
 
 def _request_id(resp: httpx.Response) -> str:

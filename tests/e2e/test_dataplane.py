@@ -41,6 +41,15 @@ def cookie_flows(lab: Lab, host: str, kind: int, owner: str) -> list[str]:
     return [f for f in lab.hosts[host].dump_flows() if f"cookie={ck:#x}," in f]
 
 
+def kill9_and_restart(api: Api, lab: Lab, server: AlcorServer, host: str) -> None:
+    """kill -9 the agent of `host`, start it again, wait until it registered anew."""
+    started = api.agents()[host]["started_at"]
+    lab.hosts[host].stop_agent(hard=True)
+    time.sleep(1.1)  # started_at has a resolution of one second
+    lab.hosts[host].start_agent(server.nats_url)
+    wait_for(lambda: api.agents()[host]["started_at"] != started, 30, f"{host} to re-register")
+
+
 def boot(scratch: Scratch, name: str, host: str, net: dict[str, Any], n: int, **attrs: Any) -> Vm:
     port = scratch.port(net["id"], host, ip(n), mac(n), **attrs)
     vm = scratch.vm(name, host, port)
@@ -232,16 +241,11 @@ def _durations(lab: Lab, host: str) -> dict[str, float]:
 def test_agent_kill9_and_restart_loses_no_packet_and_flushes_nothing(
     api: Api, lab: Lab, server: AlcorServer, net: dict[str, Vm]
 ) -> None:
-    h1 = lab.hosts["h1"]
-    started = api.agents()["h1"]["started_at"]
     before = _durations(lab, "h1")
     ping = ping_bg(net["vm1"], "10.1.0.12", 150)
     try:
         time.sleep(0.5)
-        h1.stop_agent(hard=True)
-        time.sleep(1.1)  # started_at has a resolution of one second
-        h1.start_agent(server.nats_url)
-        wait_for(lambda: api.agents()["h1"]["started_at"] != started, 30, "h1 to re-register")
+        kill9_and_restart(api, lab, server, "h1")
     finally:
         out = ping_result(ping)
     assert " 0% packet loss" in out, out

@@ -24,7 +24,7 @@ from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
 from tests.e2e.neutron import Api, ApiError, Scratch
-from tests.e2e.test_dataplane import cookie_flows
+from tests.e2e.test_dataplane import cookie_flows, kill9_and_restart
 from tests.e2e.traffic import connect, listening, ping_bg, ping_result
 from tests.support.waiting import wait_for
 
@@ -154,15 +154,10 @@ def test_a_network_acl_deny_beats_a_security_group_allow_between_two_subnets(
 def test_agent_kill9_during_routed_traffic_loses_no_packet(
     api: Api, lab: Lab, server: AlcorServer, routed: dict[str, Any]
 ) -> None:
-    h1 = lab.hosts["h1"]
-    started = api.agents()["h1"]["started_at"]
     ping = ping_bg(routed["vms"]["a"], f"{RIGHT}.12", 150)
     try:
         time.sleep(0.5)
-        h1.stop_agent(hard=True)
-        time.sleep(1.1)  # started_at has a resolution of one second
-        h1.start_agent(server.nats_url)
-        wait_for(lambda: api.agents()["h1"]["started_at"] != started, 30, "h1 to re-register")
+        kill9_and_restart(api, lab, server, "h1")
     finally:
         out = ping_result(ping)
     assert " 0% packet loss" in out, out

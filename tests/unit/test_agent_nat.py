@@ -58,55 +58,8 @@ def test_arp_frames() -> None:
     assert nat.arp_reply_sender(ask) is None
 
 
-def _port(fips: list[pb.FloatingIpState]) -> pb.PortState:
-    return pb.PortState(
-        id="p1",
-        network_id="n1",
-        revision=2,
-        mac_address="fa:16:3e:00:00:11",
-        admin_state_up=True,
-        fixed_ips=[pb.FixedIp(subnet_id="s1", ip_address="10.31.0.11")],
-        floating_ips=fips,
-    )
-
-
-def test_a_floating_ip_change_re_renders_its_port_alone_and_an_arp_reply_its_users() -> None:
-    model = HostModel("h1")
-    model.physnets = {"external": BRIDGE}
-    net = pb.NetworkState(id="n1", vni=100, router_ids=["r1"])
-    model.apply_host_delta(pb.HostDelta(networks=[net], ports=[_port([])]), 0.0)
-    model.set_vif("p1", 5)
-    dirty = model.apply_host_delta(pb.HostDelta(ports=[_port([FIP])]), 0.0)
-    assert dirty == {("port", "p1")} and SG_OWNER not in dirty
-    router = pb.RouterState(
-        id="r1",
-        admin_state_up=True,
-        interfaces=[
-            pb.RouterInterface(
-                subnet_id="s1",
-                network_id="n1",
-                vni=100,
-                mac_address="fa:16:3e:00:00:01",
-                ip_address="10.31.0.1",
-                cidr="10.31.0.0/24",
-                ip_version=4,
-            )
-        ],
-    )
-    model.apply_router(pb.RouterDelta(router_id="r1", seq=3, routers=[router]))
-    port = model.ports["p1"]
-    assert not model.fip_ready(port, FIP)  # inbound only: the gateway is not known yet
-    [address] = model.external_addresses()
-    assert address.ip == FIP.floating_ip_address and address.next_hop == (
-        "external",
-        "203.0.113.1",
-    )
-    assert model.learn_gateway("external", "203.0.113.1", "02:00:00:00:00:01") == {("port", "p1")}
-    assert model.fip_ready(port, FIP)
-    assert [f for f in model.owner_flows(("port", "p1")) if f.actions.endswith("output:3")]
-
-
-def _snat_router(host: str) -> pb.RouterState:
+def _router(snat_host: str = "") -> pb.RouterState:
+    """Router r1 with an interface on s1 (n1) and its gateway, SNAT placed on `snat_host`."""
     return pb.RouterState(
         id="r1",
         admin_state_up=True,
@@ -127,23 +80,58 @@ def _snat_router(host: str) -> pb.RouterState:
             mac_address="fa:16:3e:00:00:ee",
             next_hop="203.0.113.1",
             enable_snat=True,
-            snat_host=host,
+            snat_host=snat_host,
             snat_tunnel_ip="198.18.0.3",
         ),
     )
 
 
+def _port(fips: list[pb.FloatingIpState]) -> pb.PortState:
+    return pb.PortState(
+        id="p1",
+        network_id="n1",
+        revision=2,
+        mac_address="fa:16:3e:00:00:11",
+        admin_state_up=True,
+        fixed_ips=[pb.FixedIp(subnet_id="s1", ip_address="10.31.0.11")],
+        floating_ips=fips,
+    )
+
+
+def test_a_floating_ip_change_re_renders_its_port_alone_and_an_arp_reply_its_users() -> None:
+    model = HostModel("h1")
+    model.physnets = {"external": BRIDGE}
+    net = pb.NetworkState(id="n1", vni=100, router_ids=["r1"])
+    model.apply_host_delta(pb.HostDelta(networks=[net], ports=[_port([])]), 0.0)
+    model.set_vif("p1", 5)
+    dirty = model.apply_host_delta(pb.HostDelta(ports=[_port([FIP])]), 0.0)
+    assert dirty == {("port", "p1")} and SG_OWNER not in dirty
+    router = _router()
+    router.ClearField("gateway")
+    model.apply_router(pb.RouterDelta(router_id="r1", seq=3, routers=[router]))
+    port = model.ports["p1"]
+    assert not model.fip_ready(port, FIP)  # inbound only: the gateway is not known yet
+    [address] = model.external_addresses()
+    assert address.ip == FIP.floating_ip_address and address.next_hop == (
+        "external",
+        "203.0.113.1",
+    )
+    assert model.learn_gateway("external", "203.0.113.1", "02:00:00:00:00:01") == {("port", "p1")}
+    assert model.fip_ready(port, FIP)
+    assert [f for f in model.owner_flows(("port", "p1")) if f.actions.endswith("output:3")]
+
+
 def test_other_hosts_tunnel_unrouted_traffic_to_the_snat_host() -> None:
-    [send] = nat.snat_flows(_snat_router("h3"), 7, "h1", 9, None)
+    [send] = nat.snat_flows(_router("h3"), 7, "h1", 9, None)
     assert send.table == flows.ROUTING and send.priority == nat.PRIO_SNAT < nat.PRIO_EGRESS
     assert send.match == "ip,reg5=0x7" and send.actions == "set_field:198.18.0.3->tun_dst,output:9"
-    off = _snat_router("h3")
+    off = _router("h3")
     off.gateway.enable_snat = False
     assert nat.snat_flows(off, 7, "h1", 9, None) == []
 
 
 def test_the_snat_host_translates_answers_and_routes_replies_back() -> None:
-    router = _snat_router("h1")
+    router = _router("h1")
     inbound_only = nat.snat_flows(router, 7, "h1", 9, nat.SnatHost(BRIDGE, None))
     full = nat.snat_flows(router, 7, "h1", 9, nat.SnatHost(BRIDGE, "02:00:00:00:00:01"))
     assert not [f for f in inbound_only if f.actions.endswith("output:3")]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,14 +21,6 @@ from alcor.store.db import Database, UnitOfWork
 from alcor.store.provisioning import timeline
 from alcor.store.schema import hosts
 from tests.scale import southbound_rows as rows
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'c.db'}")
-    rows.create_schema(database)
-    yield database
-    database.close()
 
 
 def compile_and_advance(db: Database) -> compiler.Batch:

@@ -3,24 +3,12 @@ router, moved only when the placed host stops being eligible."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 
 from alcor.southbound import gateways
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import changelog, hosts, router_gateways
 from tests.scale import southbound_rows as rows
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'g.db'}")
-    rows.create_schema(database)
-    yield database
-    database.close()
 
 
 def test_rendezvous_spreads_routers_and_moves_only_the_dead_hosts() -> None:
