@@ -13,27 +13,39 @@ table  name                 what it does
 0      CLASSIFY             VIF in_port -> tun_id := network VNI, reg6 := ofport, goto 10;
                             tunnel port + known VNI -> reg0[0] := 1 (from tunnel), goto 30;
                             anything else is dropped
-10     PORT_SECURITY        DHCP client packets -> CONTROLLER (answered by the agent);
-                            with port security: only the port's MAC + IPs (and allowed
-                            address pairs) for IPv4 and ARP -> 15; else drop.
-                            Without port security: everything -> 15
+10     PORT_SECURITY        DHCP and DHCPv6 client packets and router solicitations ->
+                            CONTROLLER (answered by the agent); with port security: only
+                            the port's MAC + IPs (and allowed address pairs) for IPv4, ARP
+                            and IPv6 (plus its link-local address, DAD and MLD from ::),
+                            neighbour advertisements only for its own addresses, never a
+                            router advertisement, redirect or DHCPv6 reply -> 15; else
+                            drop. Without port security: everything -> 15
 15     EGRESS_ACL           network ACL of the sending port (stateless, numbered rules,
                             `acl`); default: pass -> 20
 20     EGRESS_SG            egress security groups (`security`): per port with port security,
                             IP -> conntrack in its zone (reg6); others pass -> 30
 21     EGRESS_SG_CT         its rules after conntrack (`security`); default -> 30
-30     DISPATCH             ARP requests from local VIFs -> 31; IPv4 from a local VIF to a
-                            router interface's MAC -> reg5 := router number, 40 (`routing`);
-                            everything else -> 50
+30     DISPATCH             ARP requests and neighbour solicitations (not DAD's, from ::)
+                            from local VIFs -> 31 (xxreg3 := the sender's MAC); IPv4/IPv6
+                            from a local VIF to a router interface's MAC -> reg5 := router
+                            number, 40 (`routing`); everything else -> 50
 31     ARP_RESPONDER        ARP request for a known (VNI, IP) -> arp_tha := its MAC,
-                            goto 32 (one action per neighbour: this table holds one flow
-                            per neighbour IP, so its flows are kept as cheap as possible);
+                            goto 32; neighbour solicitation for a known (VNI, IPv6) ->
+                            eth_src := its MAC (reg2 := 1 for a router's address), goto 33
+                            (one action per neighbour: this table holds one flow per
+                            neighbour IP, so its flows are kept as cheap as possible);
                             unknown targets -> 50 (flooded)
 32     ARP_REPLY            turns the request into the reply, the same for every entry:
                             eth_dst := eth_src, eth_src := arp_tha (the answer),
                             arp_tha := arp_sha, arp_sha := the answer, op := 2, swap
                             arp_spa/arp_tpa (via reg2), IN_PORT. No ARP for a known
                             neighbour crosses a tunnel
+33     ND_REPLY             turns the solicitation into the advertisement: eth_dst :=
+                            xxreg3, ipv6_dst := ipv6_src, ipv6_src := nd_target, flags
+                            S|O (R|S|O when reg2 = 1), option type 2, type 136 -> 34
+34     ND_REPLY_TLL         target link-layer option := eth_src, IN_PORT. Two tables:
+                            OVS checks nd_tll's prerequisite (an NA) against the match,
+                            so it can only be set after the type changed
 40     ROUTING              distributed routing (`routing`): longest prefix of the router
                             in reg5 -> tun_id := destination VNI, eth_src := router MAC,
                             reg4 := next hop (the destination or an extra route's next
@@ -54,8 +66,9 @@ table  name                 what it does
 =====  ===================  ===========================================================
 
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
-(ARP reply address swap); reg4 = routed next hop (IPv4); reg5 = router number; reg6 = source
-ofport (egress conntrack zone); reg7 = destination ofport (ingress zone).
+(ARP reply address swap; 1 = a router answers an NS); reg4 = routed next hop (IPv4); reg5 =
+router number; reg6 = source ofport (egress conntrack zone); reg7 = destination ofport
+(ingress zone); xxreg2 = routed next hop (IPv6); xxreg3[0..47] = the MAC an NA goes to.
 `tun_id` carries the network's VNI through the whole pipeline, also for local traffic; a flat
 network carries a host-local key instead, and its patch-port flows are `physnets`'.
 
@@ -67,6 +80,7 @@ leaves unchanged flows (and their counters) alone.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import socket
@@ -83,6 +97,8 @@ EGRESS_SG_CT = 21
 DISPATCH = 30
 ARP_RESPONDER = 31
 ARP_REPLY = 32
+ND_REPLY = 33
+ND_REPLY_TLL = 34
 ROUTING = 40
 ROUTE_NEIGHBOR = 41
 NAT = 45
@@ -93,13 +109,15 @@ INGRESS_SG_CT = 61
 
 TABLE_MAP: dict[int, str] = {
     CLASSIFY: "classify: VIF -> VNI + reg6, tunnel -> reg0[0]=1; else drop",
-    PORT_SECURITY: "port security (MAC/IP/allowed address pairs), DHCP -> controller",
+    PORT_SECURITY: "port security (MAC/IP/AAP, IPv6 ND), DHCP/DHCPv6/RS -> controller",
     EGRESS_ACL: "egress network ACL of the sending port; default -> 20",
     EGRESS_SG: "egress security groups: conntrack zone reg6 (security.py); default -> 30",
     EGRESS_SG_CT: "egress security-group rules after conntrack; default -> 30",
-    DISPATCH: "ARP requests -> 31, IPv4 to a router MAC -> 40, rest -> 50",
-    ARP_RESPONDER: "ARP responder from the neighbour tables: arp_tha := answer, -> 32",
+    DISPATCH: "ARP requests, NS -> 31, IPv4/IPv6 to a router MAC -> 40, rest -> 50",
+    ARP_RESPONDER: "ARP/ND responder from the neighbour tables: the answer MAC, -> 32/33",
     ARP_REPLY: "ARP request -> reply with the MAC left in arp_tha, IN_PORT",
+    ND_REPLY: "NS -> NA from eth_src (the answer) to xxreg3, -> 34",
+    ND_REPLY_TLL: "NA: target link-layer option := eth_src, IN_PORT",
     ROUTING: "distributed routing: longest prefix of the router in reg5 -> 41",
     ROUTE_NEIGHBOR: "routed next hop (VNI, reg4) -> its MAC, -> 50",
     NAT: "reserved: floating IP NAT (drop)",
@@ -119,6 +137,13 @@ BROADCAST = "dl_dst=01:00:00:00:00:00/01:00:00:00:00:00"
 FROM_LOCAL = "reg0=0/0x1"
 FROM_TUNNEL = "reg0=0x1/0x1"
 DHCP_CLIENT = "udp,tp_src=68,tp_dst=67"
+DHCP6_CLIENT = "udp6,tp_src=546,tp_dst=547"
+ROUTER_SOLICITATION = "icmp6,icmp_type=133"
+NEIGHBOR_SOLICITATION = "icmp6,icmp_type=135"
+NEIGHBOR_ADVERTISEMENT = "icmp6,icmp_type=136"
+# NA flags (the 32-bit field after the ICMPv6 header): Router, Solicited, Override.
+NA_SOLICITED = 0x60000000
+NA_ROUTER = 0x80000000
 # Source MAC of DHCP replies and ARP answers for DHCP/gateway addresses when the subnet has no
 # router MAC: locally administered (bit 1 of the first octet), never allocated by Neutron.
 DHCP_MAC = "fe:a1:c0:00:00:01"
@@ -180,10 +205,38 @@ def static_flows() -> list[Flow]:
         Flow(EGRESS_SG, 0, "", f"goto_table:{DISPATCH}"),
         Flow(EGRESS_SG_CT, 0, "", f"goto_table:{DISPATCH}"),
         Flow(DISPATCH, 100, f"{FROM_LOCAL},arp,arp_op=1", f"goto_table:{ARP_RESPONDER}"),
+        Flow(
+            DISPATCH,
+            100,
+            f"{FROM_LOCAL},{NEIGHBOR_SOLICITATION}",
+            f"move:NXM_OF_ETH_SRC[]->NXM_NX_XXREG3[0..47],goto_table:{ARP_RESPONDER}",
+        ),
+        # duplicate address detection (from ::) is never answered on the owner's behalf
+        Flow(
+            DISPATCH,
+            110,
+            f"{FROM_LOCAL},{NEIGHBOR_SOLICITATION},ipv6_src=::",
+            f"goto_table:{L2_FORWARD}",
+        ),
         Flow(DISPATCH, 0, "", f"goto_table:{L2_FORWARD}"),
         Flow(ARP_RESPONDER, 0, "", f"goto_table:{L2_FORWARD}"),
         Flow(ARP_REPLY, 100, "arp", ARP_REPLY_ACTIONS),
         Flow(ARP_REPLY, 0, "", "drop"),
+        Flow(ND_REPLY, 100, NEIGHBOR_SOLICITATION, nd_reply_actions(NA_SOLICITED)),
+        Flow(
+            ND_REPLY,
+            110,
+            f"{NEIGHBOR_SOLICITATION},reg2=0x1",
+            nd_reply_actions(NA_SOLICITED | NA_ROUTER),
+        ),
+        Flow(ND_REPLY, 0, "", "drop"),
+        Flow(
+            ND_REPLY_TLL,
+            100,
+            NEIGHBOR_ADVERTISEMENT,
+            "move:NXM_OF_ETH_SRC[]->NXM_NX_ND_TLL[],IN_PORT",
+        ),
+        Flow(ND_REPLY_TLL, 0, "", "drop"),
         Flow(ROUTING, 0, "", "drop"),
         Flow(ROUTE_NEIGHBOR, 0, "", "drop"),
         Flow(NAT, 0, "", "drop"),
@@ -209,6 +262,46 @@ ARP_REPLY_ACTIONS = (
 )
 
 
+def nd_reply_actions(flags: int) -> str:
+    """The solicitation (its answer MAC in eth_src, the asker's in xxreg3) turned into the
+    advertisement, up to the target link-layer option (table 34)."""
+    return (
+        "move:NXM_NX_XXREG3[0..47]->NXM_OF_ETH_DST[],"
+        "move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],"
+        "move:NXM_NX_ND_TARGET[]->NXM_NX_IPV6_SRC[],"
+        f"set_field:{flags:#x}->nd_reserved,set_field:2->nd_options_type,"
+        f"set_field:136->icmpv6_type,goto_table:{ND_REPLY_TLL}"
+    )
+
+
+def nd_answer(vni: int, ip: str, mac: str, priority: int, router: bool = False) -> Flow:
+    """Answer a neighbour solicitation for `ip` in network `vni` with `mac` (tables 33/34
+    build the advertisement; `router` sets its R flag)."""
+    flag = "load:0x1->NXM_NX_REG2[]," if router else ""
+    return Flow(
+        ARP_RESPONDER,
+        priority,
+        f"{NEIGHBOR_SOLICITATION},tun_id={vni},nd_target={ip}",
+        f"set_field:{mac}->eth_src,{flag}goto_table:{ND_REPLY}",
+    )
+
+
+def neighbor_answer(vni: int, ip: str, mac: str, priority: int, router: bool = False) -> Flow:
+    """ARP or ND answer for `ip`, by its family."""
+    if ":" in ip:
+        return nd_answer(vni, ip, mac, priority, router)
+    return arp_reply(vni, ip, mac, priority)
+
+
+def link_local(mac: str) -> str:
+    """The IPv6 link-local address of `mac` (modified EUI-64, RFC 4291): the address a VM
+    forms for itself and the one a router's interface advertises from."""
+    raw = bytearray(mac_bytes(mac))
+    raw[0] ^= 0x02
+    iid = bytes(raw[:3]) + b"\xff\xfe" + bytes(raw[3:])
+    return str(ipaddress.IPv6Address(b"\xfe\x80" + b"\0" * 6 + iid))
+
+
 def arp_reply(vni: int, ip: str, mac: str, priority: int) -> Flow:
     """Answer `who-has ip` in network `vni` with `mac` (table 32 builds the reply)."""
     return Flow(
@@ -231,6 +324,10 @@ def local_out(ofport: int) -> str:
 
 def ipv4_fixed_ips(fixed_ips: Iterable[pb.FixedIp]) -> list[str]:
     return [f.ip_address for f in fixed_ips if _is_v4(f.ip_address)]
+
+
+def ipv6_fixed_ips(fixed_ips: Iterable[pb.FixedIp]) -> list[str]:
+    return [f.ip_address for f in fixed_ips if ":" in f.ip_address]
 
 
 def _is_v4(addr: str) -> bool:
@@ -284,14 +381,15 @@ def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
         )
     ]
     if port.port_security_enabled:
-        flows.append(
-            Flow(
-                PORT_SECURITY,
-                200,
-                f"in_port={ofport},dl_src={mac},{DHCP_CLIENT}",
-                "CONTROLLER:65535",
+        for punted in (DHCP_CLIENT, DHCP6_CLIENT, ROUTER_SOLICITATION):
+            flows.append(
+                Flow(
+                    PORT_SECURITY,
+                    200,
+                    f"in_port={ofport},dl_src={mac},{punted}",
+                    "CONTROLLER:65535",
+                )
             )
-        )
         allowed: list[tuple[str, str]] = [(mac, ip) for ip in ipv4_fixed_ips(port.fixed_ips)]
         for pair in port.allowed_address_pairs:
             if _is_v4(pair.ip_address):
@@ -310,16 +408,60 @@ def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
                     to_acl,
                 )
             )
+        flows.extend(_ipv6_port_security(port, ofport, to_acl))
     else:
-        flows.append(
-            Flow(PORT_SECURITY, 200, f"in_port={ofport},{DHCP_CLIENT}", "CONTROLLER:65535")
-        )
+        for punted in (DHCP_CLIENT, DHCP6_CLIENT, ROUTER_SOLICITATION):
+            flows.append(Flow(PORT_SECURITY, 200, f"in_port={ofport},{punted}", "CONTROLLER:65535"))
         flows.append(Flow(PORT_SECURITY, 100, f"in_port={ofport}", to_acl))
     for dst in _pair_macs(mac, port.allowed_address_pairs):
         flows.append(
             Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))
         )
     return dedupe(flows)
+
+
+# What a VM may never send on IPv6: it is not the router nor the DHCPv6 server.
+_IPV6_BANS = ("icmp6,icmp_type=134", "icmp6,icmp_type=137", "udp6,tp_src=547")
+
+
+def _ipv6_port_security(port: pb.PortState, ofport: int, to_acl: str) -> list[Flow]:
+    """IPv6 anti-spoofing of a port with port security: sources from its fixed IPs, its
+    link-local address and its allowed address pairs (with their MACs), DAD and MLD from
+    ::, advertisements only for those addresses; RAs, redirects and DHCPv6 replies never."""
+    mac = port.mac_address.lower()
+    allowed = [(mac, ip) for ip in ipv6_fixed_ips(port.fixed_ips)]
+    for pair in port.allowed_address_pairs:
+        if ":" in pair.ip_address:
+            allowed.append(((pair.mac_address or mac).lower(), pair.ip_address))
+    for own in dict.fromkeys(m for m, _ in [(mac, ""), *allowed]):
+        with contextlib.suppress(ValueError):  # a malformed MAC has no link-local address
+            allowed.append((own, link_local(own)))
+    out = [Flow(PORT_SECURITY, 150, f"in_port={ofport},{ban}", "drop") for ban in _IPV6_BANS]
+    out.append(Flow(PORT_SECURITY, 120, f"in_port={ofport},{NEIGHBOR_ADVERTISEMENT}", "drop"))
+    for src_mac, ip in allowed:
+        out.append(
+            Flow(
+                PORT_SECURITY,
+                130,
+                f"in_port={ofport},dl_src={src_mac},{NEIGHBOR_ADVERTISEMENT},nd_target={ip}",
+                to_acl,
+            )
+        )
+        out.append(
+            Flow(
+                PORT_SECURITY, 100, f"in_port={ofport},dl_src={src_mac},ipv6,ipv6_src={ip}", to_acl
+            )
+        )
+    for icmp_type in (135, 143):  # DAD's solicitation, MLDv2 reports before an address
+        out.append(
+            Flow(
+                PORT_SECURITY,
+                100,
+                f"in_port={ofport},dl_src={mac},icmp6,ipv6_src=::,icmp_type={icmp_type}",
+                to_acl,
+            )
+        )
+    return out
 
 
 # -- per network -----------------------------------------------------------------------------
@@ -353,6 +495,9 @@ def network_flows(
         if subnet.ip_version == 4 and subnet.cidr:
             ip, mac = dhcp_server(subnet)
             flows.append(arp_reply(vni, ip, mac, PRIO_ARP_SERVICE))
+        elif subnet.ipv6_ra_mode or subnet.ipv6_address_mode:
+            # the source of RAs and DHCPv6 replies when no router interface is there
+            flows.append(nd_answer(vni, link_local(DHCP_MAC), DHCP_MAC, PRIO_ARP_SERVICE, True))
     return dedupe(flows)
 
 
@@ -360,7 +505,8 @@ def network_flows(
 class NeighborSpec(NamedTuple):
     """What a neighbour entry's flows depend on, in wire form (see `ofwire`).
 
-    `mac` (6 bytes) answers ARP for each of `ips` (4 bytes each); when the port lives on
+    `mac` (6 bytes) answers ARP for each IPv4 address of `ips` (4 bytes) and neighbour
+    solicitations for each IPv6 address (16 bytes); when the port lives on
     another host, each MAC of `l2_macs` (its own plus allowed-address-pair MACs) is sent to
     `tunnel_ip` (4 bytes; empty for a port on this host, whose delivery flows belong to it).
     `routed`: a router this host routes for connects the network, so packets routed to each
@@ -393,6 +539,18 @@ def _ipv4_bytes(addr: str) -> bytes | None:
         return None
 
 
+def _ip_bytes(addr: str) -> bytes | None:
+    """An address (not a CIDR) of either family in wire form, else None."""
+    try:
+        return socket.inet_pton(socket.AF_INET6 if ":" in addr else socket.AF_INET, addr)
+    except OSError:
+        return None
+
+
+def ip_text(raw: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6 if len(raw) == 16 else socket.AF_INET, raw)
+
+
 def neighbor_spec(
     neighbor: pb.NeighborState, remote: bool, pair_ips: Iterable[str] = (), routed: bool = False
 ) -> NeighborSpec:
@@ -405,11 +563,11 @@ def neighbor_spec(
     mac = neighbor.mac_address.lower()
     fixed = neighbor.fixed_ips
     if len(fixed) == 1 and not pair_ips:  # the common case, without the generic loop
-        ip = _ipv4_bytes(fixed[0].ip_address)
+        ip = _ip_bytes(fixed[0].ip_address)
         ips: tuple[bytes, ...] = (ip,) if ip else ()
     else:
         addrs = [f.ip_address for f in fixed] + list(pair_ips)
-        ips = tuple(dict.fromkeys(ip for a in addrs if (ip := _ipv4_bytes(a))))
+        ips = tuple(dict.fromkeys(ip for a in addrs if (ip := _ip_bytes(a))))
     raw_mac = mac_bytes(mac)
     tunnel = b""
     l2: tuple[bytes, ...] = ()
@@ -427,7 +585,7 @@ def neighbor_spec(
 def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
     """The text flows of a neighbour spec (what `ofwire.NeighborEncoder` sends as bytes)."""
     mac = mac_text(spec.mac)
-    out = [arp_reply(vni, socket.inet_ntoa(ip), mac, PRIO_ARP_NEIGHBOR) for ip in spec.ips]
+    out = [neighbor_answer(vni, ip_text(ip), mac, PRIO_ARP_NEIGHBOR) for ip in spec.ips]
     if spec.routed:
         out.extend(routed_to(vni, ip, mac) for ip in spec.ips)
     if spec.tunnel_ip:
@@ -445,11 +603,13 @@ def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
 
 
 def routed_to(vni: int, ip: bytes, mac: str) -> Flow:
-    """A packet routed into network `vni` with next hop `ip` (reg4) goes to `mac`."""
+    """A packet routed into network `vni` with next hop `ip` (reg4, or xxreg2 for IPv6)
+    goes to `mac`."""
+    match = "ipv6,tun_id={},xxreg2={:#x}" if len(ip) == 16 else "ip,tun_id={},reg4={:#x}"
     return Flow(
         ROUTE_NEIGHBOR,
         PRIO_ARP_NEIGHBOR,
-        f"ip,tun_id={vni},reg4={int.from_bytes(ip, 'big'):#x}",
+        match.format(vni, int.from_bytes(ip, "big")),
         f"set_field:{mac}->eth_dst,goto_table:{L2_FORWARD}",
     )
 
@@ -457,7 +617,7 @@ def routed_to(vni: int, ip: bytes, mac: str) -> Flow:
 def neighbor_flows(
     neighbor: pb.NeighborState, vni: int, tunnel_ofport: int, remote: bool, routed: bool = False
 ) -> list[Flow]:
-    """ARP answers for a port's IPv4 addresses, when it lives elsewhere its L2 route, and
+    """ARP/ND answers for a port's addresses, when it lives elsewhere its L2 route, and
     when its network is routed here the next-hop entries of its addresses."""
     return spec_flows(neighbor_spec(neighbor, remote, routed=routed), vni, tunnel_ofport)
 

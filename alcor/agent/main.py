@@ -30,7 +30,7 @@ import nats.aio.client
 import nats.aio.msg
 import nats.errors
 
-from alcor.agent import dhcp, nat, physnets
+from alcor.agent import dhcp, dhcp6, frames6, nat, physnets, radv
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
@@ -93,6 +93,7 @@ class Agent:
         self.fips_reported: dict[str, tuple[int, pb.ProgramState]] = {}  # same, floating IPs
         self.announced: dict[str, str] = {}  # external address key -> address announced
         self.asked_at = 0.0  # last ARP request for unknown external gateways
+        self.advertised: dict[str, bytes] = {}  # local port id -> the RA it last heard
         self.heartbeat_interval = settings.heartbeat_interval
         self.stopping = asyncio.Event()
         self.started_at = time.time()
@@ -129,6 +130,7 @@ class Agent:
             asyncio.create_task(self._programmer()),
             asyncio.create_task(self._cutter()),
             asyncio.create_task(self._watch_interfaces()),
+            asyncio.create_task(self._periodic_advertisements()),
         ]
         await self._register()
         self._tasks.append(asyncio.create_task(self._heartbeats()))
@@ -475,6 +477,7 @@ class Agent:
                 self.cut_wanted.set()  # after this round's flows: see `_cutter`
             self.programs += 1
             self._floating_ip_arp()
+            self._router_advertisements()
             await self._report(time.time())
             async with self.applied:
                 self.applied.notify_all()
@@ -511,6 +514,35 @@ class Agent:
                 self.channel.packet_out(a.bridge.patch_ofport, nat.who_has(a.mac, a.ip, target))
         if missing:
             asyncio.get_running_loop().call_later(1.0, self.wake.set)
+
+    def _router_advertisements(self, every: bool = False) -> None:
+        """Send each local VM whose network advertises IPv6 prefixes an unsolicited RA when
+        what it should hear changed (it arrived, a router came or went, a mode changed), or
+        (`every`) all of them: a VM that missed it must not wait for its next solicitation."""
+        by_network: dict[str, bytes | None] = {}
+        heard: dict[str, bytes] = {}
+        for pid, ofport in self.model.vifs.items():
+            port = self.model.ports.get(pid)
+            network = self.model.networks.get(port.network_id) if port is not None else None
+            if port is None or network is None or not port.admin_state_up:
+                continue
+            if network.id not in by_network:
+                by_network[network.id] = radv.advertisement(
+                    network, self.model.subnets.values(), self.model.routers
+                )
+            ra = by_network[network.id]
+            if ra is None:
+                continue
+            if every or self.advertised.get(pid) != ra:
+                self.channel.packet_out(ofport, ra)
+            heard[pid] = ra
+        self.advertised = heard
+
+    async def _periodic_advertisements(self) -> None:
+        while True:
+            await asyncio.sleep(radv.INTERVAL)
+            if self.programmed_once:
+                self._router_advertisements(every=True)
 
     def _fip_statuses(self, programmed_at: float) -> list[pb.ResourceStatus]:
         """Floating IPs whose programming state changed: SUCCESS once both directions are
@@ -603,10 +635,31 @@ class Agent:
         network = self.model.networks.get(port.network_id)
         if network is None:
             return
+        if frame[12:14] == b"\x86\xdd":
+            self._answer_ipv6(in_port, port, network, frame)
+            return
         lease = dhcp.lease_for(port, network, self.model.subnets)
         if lease is None:
             return
         reply = dhcp.build_reply(frame, port.mac_address, lease)
+        if reply is not None:
+            self.channel.packet_out(in_port, reply)
+
+    def _answer_ipv6(
+        self, in_port: int, port: pb.PortState, network: pb.NetworkState, frame: bytes
+    ) -> None:
+        """A router solicitation (answered with the network's RA) or a DHCPv6 message."""
+        packet = frames6.parse(frame)
+        if packet is None:
+            return
+        reply: bytes | None
+        if radv.is_solicitation(packet):
+            reply = radv.advertisement(
+                network, self.model.subnets.values(), self.model.routers, packet.src_mac
+            )
+        else:
+            config = dhcp6.config_for(port, self.model.subnets, self.model.routers)
+            reply = dhcp6.answer(packet, config) if config is not None else None
         if reply is not None:
             self.channel.packet_out(in_port, reply)
 

@@ -79,7 +79,11 @@ def oxm(cls: int, field: int, length: int, hasmask: bool = False) -> int:
 
 # OXM (class 0x8000) and NXM (classes 0 and 1) field headers used by the neighbour flows.
 OXM_ETH_DST = oxm(0x8000, 3, 6)
+OXM_ETH_SRC = oxm(0x8000, 4, 6)
 OXM_ETH_TYPE = oxm(0x8000, 5, 2)
+OXM_IP_PROTO = oxm(0x8000, 10, 1)
+OXM_ICMPV6_TYPE = oxm(0x8000, 29, 1)
+OXM_IPV6_ND_TARGET = oxm(0x8000, 31, 16)
 OXM_ARP_OP = oxm(0x8000, 21, 2)
 OXM_ARP_TPA = oxm(0x8000, 23, 4)
 OXM_ARP_THA = oxm(0x8000, 25, 6)
@@ -87,6 +91,7 @@ OXM_TUNNEL_ID = oxm(0x8000, 38, 8)
 NXM_REG0_W = oxm(0x0001, 0, 8, hasmask=True)
 NXM_REG4 = oxm(0x0001, 4, 4)
 NXM_TUN_IPV4_DST = oxm(0x0001, 32, 4)
+NXM_XXREG2 = oxm(0x0001, 113, 16)
 
 
 def _pad8(data: bytes) -> bytes:
@@ -140,6 +145,7 @@ def _cut(template: bytes, *markers: bytes) -> list[bytes]:
 
 # Placeholders cut out of the templates again (each occurs exactly once; checked by _cut).
 _IP1 = b"\xf1\xf2\xf3\xf4"
+_IP6 = bytes(range(0xD0, 0xE0))
 _MAC1 = b"\xe1\xe2\xe3\xe4\xe5\xe6"
 
 
@@ -164,10 +170,11 @@ def _templates(
 
 
 class NeighborEncoder:
-    """Flow_mods of one network's neighbour flows (ARP answer, remote L2, routed next hop).
+    """Flow_mods of one network's neighbour flows (ARP/ND answer, remote L2, routed next hop).
 
     `arp(xid, cookie, ip, mac)`, `l2(xid, cookie, mac, tunnel_ip)` and `routed(xid, cookie,
-    ip, mac)` take the binary addresses (4 and 6 bytes) and return a complete OFPT_FLOW_MOD;
+    ip, mac)` take the binary addresses (IPv4 4 bytes or IPv6 16, MAC 6) and return a
+    complete OFPT_FLOW_MOD (`arp` of an IPv6 address is the neighbour-discovery answer);
     `*_delete` the matching `delete_strict`.
     """
 
@@ -202,12 +209,29 @@ class NeighborEncoder:
         self._l3, self._l3_del = _templates(
             flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, l3_match, l3_instr, _IP1, _MAC1
         )
+        nd_match = ofp_match(
+            tlv(OXM_TUNNEL_ID, vni_b),
+            tlv(OXM_ETH_TYPE, b"\x86\xdd"),
+            tlv(OXM_IP_PROTO, b"\x3a"),
+            tlv(OXM_ICMPV6_TYPE, b"\x87"),
+            tlv(OXM_IPV6_ND_TARGET, _IP6),
+        )
+        nd_instr = apply_actions(set_field(OXM_ETH_SRC, _MAC1)) + goto_table(flows.ND_REPLY)
+        self._nd, self._nd_del = _templates(
+            flows.ARP_RESPONDER, flows.PRIO_ARP_NEIGHBOR, nd_match, nd_instr, _IP6, _MAC1
+        )
+        l3v6_match = ofp_match(
+            tlv(OXM_TUNNEL_ID, vni_b), tlv(OXM_ETH_TYPE, b"\x86\xdd"), tlv(NXM_XXREG2, _IP6)
+        )
+        self._l3v6, self._l3v6_del = _templates(
+            flows.ROUTE_NEIGHBOR, flows.PRIO_ARP_NEIGHBOR, l3v6_match, l3_instr, _IP6, _MAC1
+        )
 
     def arp(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        return self._ip_mac(self._arp, xid, cookie, ip, mac)
+        return self._ip_mac(self._arp if len(ip) == 4 else self._nd, xid, cookie, ip, mac)
 
     def routed(self, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
-        return self._ip_mac(self._l3, xid, cookie, ip, mac)
+        return self._ip_mac(self._l3 if len(ip) == 4 else self._l3v6, xid, cookie, ip, mac)
 
     @staticmethod
     def _ip_mac(template: _Template, xid: int, cookie: int, ip: bytes, mac: bytes) -> bytes:
@@ -228,13 +252,13 @@ class NeighborEncoder:
         return b"".join((head, m0, mac, m1, instr))
 
     def arp_delete(self, xid: int, ip: bytes) -> bytes:
-        return self._delete(xid, self._arp_del, ip)
+        return self._delete(xid, self._arp_del if len(ip) == 4 else self._nd_del, ip)
 
     def l2_delete(self, xid: int, mac: bytes) -> bytes:
         return self._delete(xid, self._l2_del, mac)
 
     def routed_delete(self, xid: int, ip: bytes) -> bytes:
-        return self._delete(xid, self._l3_del, ip)
+        return self._delete(xid, self._l3_del if len(ip) == 4 else self._l3v6_del, ip)
 
     @staticmethod
     def _delete(xid: int, template: _Template, value: bytes) -> bytes:

@@ -7,23 +7,26 @@ to the destination's host over the tunnel; nothing hairpins through a network no
 
 How a packet is routed (tables in `flows`):
 
-* DISPATCH (30): an IPv4 packet a local VM sends to the MAC of a router interface on its
+* DISPATCH (30): an IPv4 or IPv6 packet a local VM sends to the MAC of a router interface on its
   network loads the router's number into reg5 and goes to ROUTING. Numbers are per host,
   derived from the router id (`numbers`), so routers of different projects with overlapping
   subnets never share a route.
 * ROUTING (40): the longest prefix wins (priority 100 + prefix length). A connected subnet
-  sets tun_id to its network's VNI, eth_src to the router's MAC there, reg4 to the
-  destination address; an extra route the same towards its next hop (reg4 = next hop); both
-  decrement the TTL. ICMP echo requests to any address of the router are answered in place.
-* ROUTE_NEIGHBOR (41): reg4 + VNI -> the neighbour's MAC (one flow per address of every
+  sets tun_id to its network's VNI, eth_src to the router's MAC there, reg4 (xxreg2 for
+  IPv6) to the destination address; an extra route the same towards its next hop; both
+  decrement the TTL (hop limit). ICMP and ICMPv6 echo requests to any address of the router
+  are answered in place. IPv6 is routed the same way, never NATed.
+* ROUTE_NEIGHBOR (41): reg4/xxreg2 + VNI -> the neighbour's MAC (one flow per address of every
   network a local router connects; `flows.spec_flows` renders them with the neighbour
   entries), then L2_FORWARD delivers locally or tunnels it, as for a same-subnet packet.
 
 So a host needs, besides its routers, the neighbour tables of every network they connect,
 also those without a local port (`HostModel.served_networks`).
 
-The router interface's MAC and address answer the VMs' ARP (priority above the DHCP-server
-answer of the subnet, which falls back to a MAC no router owns).
+The router interface's MAC and address answer the VMs' ARP and neighbour solicitations (with
+the R flag; its global and its link-local address, the source of router advertisements and the
+VMs' default route), at a priority above the DHCP-server answer of the subnet, which falls
+back to a MAC no router owns.
 """
 
 from __future__ import annotations
@@ -47,6 +50,17 @@ ECHO_REPLY = (
     "push:NXM_OF_IP_SRC[],push:NXM_OF_IP_DST[],pop:NXM_OF_IP_SRC[],pop:NXM_OF_IP_DST[],"
     "set_field:0->icmp_type,set_field:64->nw_ttl,IN_PORT"
 )
+ECHO6_REPLY = (
+    "push:NXM_OF_ETH_SRC[],push:NXM_OF_ETH_DST[],pop:NXM_OF_ETH_SRC[],pop:NXM_OF_ETH_DST[],"
+    "push:NXM_NX_IPV6_SRC[],push:NXM_NX_IPV6_DST[],pop:NXM_NX_IPV6_SRC[],pop:NXM_NX_IPV6_DST[],"
+    "set_field:129->icmpv6_type,set_field:64->nw_ttl,IN_PORT"
+)
+# per family: the L3 match, its destination field, the next-hop register, echo request, reply
+_L3 = {4: "ip", 6: "ipv6"}
+_DST = {4: "nw_dst", 6: "ipv6_dst"}
+_HOP = {4: "NXM_NX_REG4[]", 6: "NXM_NX_XXREG2[]"}
+_DST_FIELD = {4: "NXM_OF_IP_DST[]", 6: "NXM_NX_IPV6_DST[]"}
+_ECHO = {4: ("icmp,icmp_type=8", ECHO_REPLY), 6: ("icmp6,icmp_type=128", ECHO6_REPLY)}
 
 
 def numbers(router_ids: Iterable[str]) -> dict[str, int]:
@@ -63,16 +77,17 @@ def numbers(router_ids: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def _v4(router: pb.RouterState) -> list[pb.RouterInterface]:
-    return [i for i in router.interfaces if i.ip_version == 4 and i.vni]
+def _routed(router: pb.RouterState) -> list[pb.RouterInterface]:
+    return [i for i in router.interfaces if i.ip_version in _L3 and i.vni]
 
 
 def _route(number: int, cidr: str, iface: pb.RouterInterface, hop: str) -> Flow:
     net = ipaddress.ip_network(cidr, strict=False)
+    v = net.version
     return Flow(
         flows.ROUTING,
         PRIO_ROUTE + net.prefixlen,
-        f"ip,reg5={number:#x},nw_dst={net}",
+        f"{_L3[v]},reg5={number:#x},{_DST[v]}={net}",
         f"set_field:{iface.vni}->tun_id,set_field:{iface.mac_address.lower()}->eth_src,"
         f"{hop},dec_ttl,goto_table:{flows.ROUTE_NEIGHBOR}",
     )
@@ -82,41 +97,62 @@ def router_flows(router: pb.RouterState, number: int, local_networks: set[str]) 
     """Every flow of one router on a host whose VMs sit on `local_networks`."""
     if not router.admin_state_up:
         return []
-    ifaces = _v4(router)
+    ifaces = _routed(router)
     out: list[Flow] = []
     for i in ifaces:
         if i.network_id not in local_networks:
             continue  # no VM here sends to this interface
         mac = i.mac_address.lower()
-        out.append(flows.arp_reply(i.vni, i.ip_address, mac, PRIO_ARP_ROUTER))
+        for ip in _addresses(i):
+            out.append(flows.neighbor_answer(i.vni, ip, mac, PRIO_ARP_ROUTER, router=True))
         out.append(
             Flow(
                 flows.DISPATCH,
                 PRIO_DISPATCH,
-                f"{flows.FROM_LOCAL},ip,tun_id={i.vni},dl_dst={mac}",
+                f"{flows.FROM_LOCAL},{_L3[i.ip_version]},tun_id={i.vni},dl_dst={mac}",
                 f"load:{number:#x}->NXM_NX_REG5[],goto_table:{flows.ROUTING}",
             )
         )
     for i in ifaces:
-        out.append(
-            Flow(
-                flows.ROUTING,
-                PRIO_ECHO,
-                f"icmp,reg5={number:#x},nw_dst={i.ip_address},icmp_type=8",
-                ECHO_REPLY,
+        v = i.ip_version
+        request, reply = _ECHO[v]
+        for ip in _addresses(i):
+            out.append(
+                Flow(flows.ROUTING, PRIO_ECHO, f"{request},reg5={number:#x},{_DST[v]}={ip}", reply)
             )
-        )
-        out.append(_route(number, i.cidr, i, "move:NXM_OF_IP_DST[]->NXM_NX_REG4[]"))
+        out.append(_route(number, i.cidr, i, f"move:{_DST_FIELD[v]}->{_HOP[v]}"))
     for route in router.routes:
         hop = ipaddress.ip_address(route.nexthop)
         via = next((i for i in ifaces if hop in ipaddress.ip_network(i.cidr)), None)
-        if via is None or hop.version != 4:
+        if via is None:
             continue  # the API refuses those; a state racing a detach may still say it
-        out.append(_route(number, route.destination, via, f"load:{int(hop):#x}->NXM_NX_REG4[]"))
-    return flows.dedupe(out)  # a connected subnet wins over an extra route to the same prefix
+        out.append(
+            _route(number, route.destination, via, f"load:{int(hop):#x}->{_HOP[hop.version]}")
+        )
+    return flows.dedupe(out)
+
+
+def _addresses(iface: pb.RouterInterface) -> list[str]:
+    """The addresses a router interface answers for: its own, and on IPv6 also the link-local
+    address of its MAC (where router advertisements come from)."""
+    if iface.ip_version == 6:
+        return [iface.ip_address, flows.link_local(iface.mac_address)]
+    return [iface.ip_address]
+
+
+def interface_on(
+    routers: Mapping[str, pb.RouterState], subnet_id: str
+) -> pb.RouterInterface | None:
+    """The interface of an (administratively up) router on `subnet_id`, if any."""
+    for router in routers.values():
+        if router.admin_state_up:
+            for i in router.interfaces:
+                if i.subnet_id == subnet_id:
+                    return i
+    return None  # a connected subnet wins over an extra route to the same prefix
 
 
 def routed_networks(routers: Mapping[str, pb.RouterState]) -> dict[str, int]:
     """network id -> VNI of every network these routers connect (their neighbour tables are
     needed to route into them)."""
-    return {i.network_id: i.vni for r in routers.values() for i in _v4(r) if r.admin_state_up}
+    return {i.network_id: i.vni for r in routers.values() for i in _routed(r) if r.admin_state_up}

@@ -6,12 +6,16 @@ monitor. The guest side turns TX checksum offload off (with OVS 3.1's userspace 
 CHECKSUM_PARTIAL packets from a veth leave with bad L4 checksums) and gets its address, MTU,
 routes and DNS over DHCP from the agent, with busybox udhcpc and a hook script of our own:
 no distribution hook ever runs, so the host's /etc/resolv.conf is never touched.
+IPv6 is off in the lab's namespaces until a test turns it on for a VM (`enable_ipv6`): then
+the guest kernel solicits routers and configures SLAAC addresses from the agent's RAs, and
+ISC dhclient (`dhcp6`, again with our own hook) asks the agent's DHCPv6 server.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -38,6 +42,25 @@ case "$1" in
       ip route replace default via "${{router%% *}}" dev "$interface"
     fi
     env | grep -E '^(ip|subnet|mask|router|dns|domain|mtu|staticroutes|lease|serverid)=' \
+      > "$LEASE.tmp"
+    mv "$LEASE.tmp" "$LEASE"
+    ;;
+esac
+exit 0
+"""
+
+HOOK6 = """#!/bin/sh
+# dhclient -6 hook of the Alcor lab: configures only $interface and records what it got.
+LEASE={lease}
+case "$reason" in
+  BOUND6|RENEW6|REBIND6|REBOOT6)
+    [ -n "$new_ip6_address" ] && \\
+      ip -6 addr replace "$new_ip6_address/$new_ip6_prefixlen" dev "$interface" nodad
+    ;;
+esac
+case "$reason" in
+  BOUND6|RENEW6|REBIND6|REBOOT6|INFORM6)
+    env | grep -E '^(reason|new_ip6_address|new_ip6_prefixlen|new_dhcp6_[a-z_]+)=' \\
       > "$LEASE.tmp"
     mv "$LEASE.tmp" "$LEASE"
     ;;
@@ -145,13 +168,67 @@ class Vm:
         )
         return self.lease()
 
-    def lease(self) -> dict[str, str]:
-        """The last lease udhcpc got (empty when none)."""
+    def lease(self, path: str = "") -> dict[str, str]:
+        """The last lease udhcpc (or, with dhclient's lease `path`, DHCPv6) got; empty when
+        none."""
         try:
-            with open(self.lease_file) as fh:
+            with open(path or self.lease_file) as fh:
                 return dict(line.rstrip("\n").split("=", 1) for line in fh if "=" in line)
         except OSError:
             return {}
+
+    # -- IPv6 --------------------------------------------------------------------------------
+    def enable_ipv6(self) -> None:
+        """IPv6 on for eth0, as a cloud image has it: link-local address, router
+        solicitations, SLAAC from router advertisements."""
+        netns.sh(
+            "sysctl -qw net.ipv6.conf.eth0.accept_ra=1 net.ipv6.conf.eth0.autoconf=1 "
+            "net.ipv6.conf.eth0.disable_ipv6=0",
+            ns=self.ns,
+        )
+
+    def addresses6(self, scope: str = "global") -> list[str]:
+        """eth0's IPv6 addresses of `scope` that passed duplicate address detection."""
+        out = self.x("ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", scope)
+        return [ln.split()[3].split("/")[0] for ln in out.splitlines() if "tentative" not in ln]
+
+    def default_route6(self) -> str:
+        return self.x("ip", "-6", "route", "show", "default").strip()
+
+    def dhcp6(self, stateless: bool = False, timeout: float = 30.0) -> dict[str, str]:
+        """One DHCPv6 exchange with ISC dhclient (stateful: SOLICIT..REPLY, the address
+        configured; `stateless`: INFORMATION-REQUEST); returns what it recorded. dhclient
+        stays in the background to renew, and dies with the VM."""
+        hook = f"{self.dir}/dhclient6-hook.sh"
+        lease = f"{self.dir}/lease6"
+        with open(hook, "w") as fh:
+            fh.write(HOOK6.format(lease=shlex.quote(lease)))
+        os.chmod(hook, 0o755)
+        if os.path.exists(lease):
+            os.unlink(lease)
+        deadline = time.monotonic() + timeout
+        while not self.addresses6("link"):  # dhclient binds to it once DAD passed
+            if time.monotonic() > deadline:
+                raise netns.LabError(f"{self.name}: no link-local address")
+            time.sleep(0.1)
+        self.x(
+            "timeout",
+            str(int(timeout)),
+            "dhclient",
+            "-6",
+            "-v",
+            *(("-S",) if stateless else ()),
+            "-1",
+            "-pf",
+            f"{self.dir}/dhclient6.pid",
+            "-lf",
+            f"{self.dir}/dhclient6.leases",
+            "-sf",
+            hook,
+            "eth0",
+            timeout=timeout + 10,
+        )
+        return self.lease(lease)
 
     def ping(self, ip: str, count: int = 3, interval: float = 0.2, wait: float = 1.0) -> bool:
         out = self.x(

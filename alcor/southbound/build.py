@@ -159,6 +159,8 @@ def subnet_state(row: Row, dns_domain: str = "") -> pb.SubnetState:
             for r in row["host_routes"] or []
         ],
         dns_domain=dns_domain,
+        ipv6_ra_mode=row["ipv6_ra_mode"] or "",
+        ipv6_address_mode=row["ipv6_address_mode"] or "",
     )
 
 

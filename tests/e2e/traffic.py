@@ -15,7 +15,7 @@ from alcor.lab.vm import Vm
 
 CONNECTED, REFUSED, TIMEOUT, SILENT = "connected", "refused", "timeout", "silent"
 
-# Echo every line back, on each port given, one thread per connection.
+# Echo every line back, on each port given (IPv4 and IPv6), one thread per connection.
 _LISTEN = """
 import socket, sys, threading
 def echo(conn):
@@ -27,10 +27,10 @@ def serve(sock):
         threading.Thread(target=echo, args=(sock.accept()[0],), daemon=True).start()
 socks = []
 for port in sys.argv[1:]:
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("", int(port)))
-    s.listen(64)
+    try:  # IPv4 and IPv6 on one socket where the VM has IPv6
+        s = socket.create_server(("", int(port)), family=socket.AF_INET6, dualstack_ipv6=True)
+    except OSError:
+        s = socket.create_server(("", int(port)))
     socks.append(s)
 print("ready", flush=True)
 for s in socks:
@@ -41,7 +41,7 @@ for s in socks:
 _CONNECT = """
 import socket, sys
 host, port, timeout = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-s = socket.socket()
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
 if len(sys.argv) > 4:
     s.bind((sys.argv[4], 0))
 s.settimeout(timeout)
@@ -93,6 +93,15 @@ def in_echos(vm: Vm) -> int:
         ln.split() for ln in vm.x("cat", "/proc/net/snmp").splitlines() if ln.startswith("Icmp:")
     ]
     return int(lines[1][lines[0].index("InEchos")])
+
+
+def in_echos6(vm: Vm) -> int:
+    """ICMPv6 echo requests the VM's kernel received (/proc/net/snmp6)."""
+    for line in vm.x("cat", "/proc/net/snmp6").splitlines():
+        name, _, value = line.partition(" ")
+        if name == "Icmp6InEchos":
+            return int(value)
+    raise AssertionError("no Icmp6InEchos counter")
 
 
 def ping_bg(vm: Vm, target: str, count: int, interval: float = 0.02) -> subprocess.Popen[str]:

@@ -61,16 +61,35 @@ def test_longest_prefix_first_connected_and_extra_routes_and_echo() -> None:
     assert "set_field:200->tun_id" in extra.actions and "load:0xa020007->NXM_NX_REG4[]" in (
         extra.actions
     )
-    echoes = [f for f in out if f.priority == routing.PRIO_ECHO]
-    assert {f.match.split("nw_dst=")[1].split(",")[0] for f in echoes} == {"10.1.0.1", "10.2.0.1"}
-    assert not [f for f in out if "fd0" in f.match]  # IPv6 interfaces come with the IPv6 issue
+    echoes = [f.match for f in out if f.priority == routing.PRIO_ECHO]
+    assert {m.split("_dst=")[1].split(",")[0] for m in echoes} == {
+        "10.1.0.1",
+        "10.2.0.1",
+        "fd03::1",
+        "fe80::f816:3eff:fe00:3",  # the link-local address of the IPv6 interface's MAC
+    }
+    v6 = routes["ipv6,reg5=0x7,ipv6_dst=fd03::/64"]
+    assert v6.priority == 164 and "move:NXM_NX_IPV6_DST[]->NXM_NX_XXREG2[]" in v6.actions
+
+
+def test_an_ipv6_interface_answers_solicitations_as_a_router_for_both_its_addresses() -> None:
+    out = routing.router_flows(router(), 7, {"n3"})
+    nd = {f.match: f.actions for f in out if f.table == flows.ARP_RESPONDER}
+    assert set(nd) == {
+        "icmp6,icmp_type=135,tun_id=300,nd_target=fd03::1",
+        "icmp6,icmp_type=135,tun_id=300,nd_target=fe80::f816:3eff:fe00:3",
+    }
+    assert all("load:0x1->NXM_NX_REG2[]" in a and "fa:16:3e:00:00:03" in a for a in nd.values())
+    dispatch = [f.match for f in out if f.table == flows.DISPATCH]
+    assert dispatch == ["reg0=0/0x1,ipv6,tun_id=300,dl_dst=fa:16:3e:00:00:03"]
+    assert routing.interface_on({"r1": router()}, "s3") == router().interfaces[2]
 
 
 def test_an_admin_down_router_installs_nothing_and_routes_into_nothing() -> None:
     down = router(admin_state_up=False)
     assert routing.router_flows(down, 7, {"n1", "n2"}) == []
     assert routing.routed_networks({"r1": down}) == {}
-    assert routing.routed_networks({"r1": router()}) == {"n1": 100, "n2": 200}
+    assert routing.routed_networks({"r1": router()}) == {"n1": 100, "n2": 200, "n3": 300}
 
 
 def test_router_numbers_are_stable_distinct_and_nonzero() -> None:
@@ -82,8 +101,10 @@ def test_router_numbers_are_stable_distinct_and_nonzero() -> None:
 
 @pytest.mark.skipif(shutil.which("ovs-ofctl") is None, reason="needs ovs-ofctl")
 def test_every_router_flow_parses() -> None:
-    out = routing.router_flows(router(), 7, {"n1", "n2"})
+    out = routing.router_flows(router(), 7, {"n1", "n2", "n3"})
     out.append(flows.routed_to(100, bytes([10, 1, 0, 5]), "fa:16:3e:aa:bb:cc"))
+    out.append(flows.routed_to(300, bytes(15) + b"\x05", "fa:16:3e:aa:bb:cc"))
+    out += [f for f in flows.static_flows() if f.table in (flows.ND_REPLY, flows.ND_REPLY_TLL)]
     for flow in out:
         subprocess.run(
             ["ovs-ofctl", "-O", "OpenFlow14", "parse-flow", flow.text(1)],
@@ -108,7 +129,7 @@ def test_the_host_follows_the_routers_of_its_networks_and_the_networks_they_rout
     model = _model()
     assert model.wanted_routers() == {"r1"} and model.served_networks() == {"n1"}
     model.apply_router(pb.RouterDelta(router_id="r1", seq=5, routers=[router()]))
-    assert model.served_networks() == {"n1", "n2"}
+    assert model.served_networks() == {"n1", "n2", "n3"}
     model.replace_table(
         pb.NeighborTable(
             network_id="n2",

@@ -153,6 +153,24 @@ class PortHooks(Hooks):
                 out.append(self._take(uow, port, subnet, eui64(subnet.cidr, port["mac_address"])))
         return out
 
+    def _explicit_ips(self, uow: UnitOfWork, port: Item) -> list[dict[str, str]]:
+        """The addresses asked for, plus (as Neutron does, except on router interfaces) the
+        SLAAC address on every auto-address subnet of the network not named: a VM configures
+        that address from the router advertisements whatever the request said."""
+        resolved = self._resolve(uow, port, port["fixed_ips"])
+        out = [self._take(uow, port, subnet, ip) for subnet, ip in resolved]
+        if port.get("device_owner") in ROUTER_OWNERS:
+            return out
+        named = {subnet.id for subnet, _ in resolved}
+        for subnet in self._subnets(uow, port["network_id"]):
+            if (
+                subnet.ip_version == 6
+                and subnet.ipv6_address_mode in AUTO_ADDRESS_MODES
+                and subnet.id not in named
+            ):
+                out.append(self._take(uow, port, subnet, eui64(subnet.cidr, port["mac_address"])))
+        return out
+
     def _resolve(
         self, uow: UnitOfWork, port: Item, wanted: list[Item]
     ) -> list[tuple[sa.Row[Any], str | None]]:
@@ -281,10 +299,7 @@ class PortHooks(Hooks):
             elif item.get("fixed_ips") is None:
                 item["fixed_ips"] = self._auto_ips(uow, item)
             else:
-                item["fixed_ips"] = [
-                    self._take(uow, item, subnet, ip)
-                    for subnet, ip in self._resolve(uow, item, item["fixed_ips"])
-                ]
+                item["fixed_ips"] = self._explicit_ips(uow, item)
             self._binding(uow, item)
             item["dns_assignment"] = dns_assignment(item["dns_name"], item["fixed_ips"])
 

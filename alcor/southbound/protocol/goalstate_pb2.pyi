@@ -60,7 +60,7 @@ class HostRoute(_message.Message):
     def __init__(self, destination: _Optional[str] = ..., nexthop: _Optional[str] = ...) -> None: ...
 
 class SubnetState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "dns_nameservers", "host_routes", "gateway_mac", "dns_domain")
+    __slots__ = ("id", "op", "revision", "network_id", "ip_version", "cidr", "gateway_ip", "enable_dhcp", "dns_nameservers", "host_routes", "gateway_mac", "dns_domain", "ipv6_ra_mode", "ipv6_address_mode")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,8 @@ class SubnetState(_message.Message):
     HOST_ROUTES_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_MAC_FIELD_NUMBER: _ClassVar[int]
     DNS_DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    IPV6_RA_MODE_FIELD_NUMBER: _ClassVar[int]
+    IPV6_ADDRESS_MODE_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -85,7 +87,9 @@ class SubnetState(_message.Message):
     host_routes: _containers.RepeatedCompositeFieldContainer[HostRoute]
     gateway_mac: str
     dns_domain: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., ip_version: _Optional[int] = ..., cidr: _Optional[str] = ..., gateway_ip: _Optional[str] = ..., enable_dhcp: _Optional[bool] = ..., dns_nameservers: _Optional[_Iterable[str]] = ..., host_routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., gateway_mac: _Optional[str] = ..., dns_domain: _Optional[str] = ...) -> None: ...
+    ipv6_ra_mode: str
+    ipv6_address_mode: str
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., ip_version: _Optional[int] = ..., cidr: _Optional[str] = ..., gateway_ip: _Optional[str] = ..., enable_dhcp: _Optional[bool] = ..., dns_nameservers: _Optional[_Iterable[str]] = ..., host_routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., gateway_mac: _Optional[str] = ..., dns_domain: _Optional[str] = ..., ipv6_ra_mode: _Optional[str] = ..., ipv6_address_mode: _Optional[str] = ...) -> None: ...
 
 class FixedIp(_message.Message):
     __slots__ = ("subnet_id", "ip_address")
