@@ -27,13 +27,17 @@ real hosts: flows per host, time to program a host from nothing, routed vs same-
 (benchmarks/dataplane_routing.py). Results: benchmarks/results/dataplane-routing.json.
 
 Part (a), 150 VMs end to end through the API (`--part a`, options --vms N --hosts N
---mode bulk|concurrent|both --boot on-active|after-all-active --hook lab|lean --py-spy DIR):
+--mode bulk|concurrent|both --stack v4|dual|both --boot on-active|after-all-active
+--hook lab|lean --py-spy DIR):
 a real `alcor server` (embedded SQLite + NATS), a lab of N hosts with their agents, VM
 namespaces and veths made before the clock. The clock starts at the first API call (POST
 network, subnet, then the ports: one bulk POST with `binding:host_id` per port, or one POST
 per port from 16 threads), VIFs are plugged the os-vif way in one OVSDB transaction per host
 (the hosts in parallel), each VM runs udhcpc once its port is ACTIVE, and the clock stops
-when the last VM holds its lease. Goal: 150 VMs <= 3 s. Results:
+when the last VM holds its lease. `--stack dual` adds a SLAAC subnet: each VM also has IPv6
+on (guest DAD off: a guest-side second that says nothing about the control plane) and the
+clock stops when the last VM holds its lease and its EUI-64 address, configured from the
+agent's router advertisement. Goal: 150 VMs <= 3 s, dual-stack as well. Results:
 benchmarks/results/dataplane-api.json (per-port commit->programmed p50/p99 from the
 provisioning timelines, and the last stamp of every stage after the start).
 """
@@ -279,8 +283,17 @@ def _sh(cmd: list[str], stdin: str | None = None) -> str:
 class BenchVm:
     """A VM namespace made before the clock: eth0 with its MAC, host side `dev` on a host."""
 
-    def __init__(self, lab: Lab, host: str, index: int, round_no: int, hook: str = VM_HOOK) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        host: str,
+        index: int,
+        round_no: int,
+        hook: str = VM_HOOK,
+        dual: bool = False,
+    ) -> None:
         self.hook = hook
+        self.dual = dual
         self.host = lab.hosts[host]
         self.ns = f"{lab.prefix}-r{round_no}v{index}"
         self.dev = f"t{round_no}v{index}"  # host-side veth; unique within the host netns
@@ -288,6 +301,7 @@ class BenchVm:
         self.dir = lab.state_dir / "bench" / self.ns
         self.port_id = ""
         self.ip = ""
+        self.ip6 = ""  # dual stack: the SLAAC address it must configure
         self.lease: dict[str, str] = {}
         self.dhcp_s = 0.0
 
@@ -304,6 +318,11 @@ class BenchVm:
             f" && ip link set lo up && ip link set eth0 address {self.mac}"
             " && ip link set eth0 up && ethtool -K eth0 tx off >/dev/null"
         )
+        if self.dual:
+            script += (
+                " && sysctl -qw net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.accept_ra=1"
+                " net.ipv6.conf.eth0.disable_ipv6=0"
+            )
         _sh(["ip", "netns", "exec", self.ns, "sh", "-c", script])
 
     def dhcp(self) -> dict[str, str]:
@@ -319,14 +338,25 @@ class BenchVm:
         _sh(["ip", "netns", "exec", self.ns, *udhcpc, "-A", "1", "-s", hook, *UDHCPC_OPTS])
         lease = (self.dir / "lease").read_text().splitlines()
         self.lease = dict(line.split("=", 1) for line in lease if "=" in line)
+        if self.dual:
+            self._wait_slaac()
         return self.lease
 
+    def _wait_slaac(self, timeout: float = 30.0) -> None:
+        show = ["ip", "netns", "exec", self.ns, "ip", "-6", "-o", "addr", "show", "dev", "eth0"]
+        deadline = time.monotonic() + timeout
+        while f" {self.ip6}/64 " not in _sh(show):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.ns}: no SLAAC address {self.ip6}")
+            time.sleep(0.02)
+        self.lease["ip6"] = self.ip6
 
-def _make_vms(lab: Lab, count: int, round_no: int, hook: str) -> list[BenchVm]:
+
+def _make_vms(lab: Lab, count: int, round_no: int, hook: str, dual: bool = False) -> list[BenchVm]:
     """Namespaces + veths + nft guards for `count` VMs spread round-robin over the hosts
     (batched per host: one `ip -batch` and one `nft -f` each). Not timed."""
     names = sorted(lab.hosts)
-    vms = [BenchVm(lab, names[i % len(names)], i, round_no, hook) for i in range(count)]
+    vms = [BenchVm(lab, names[i % len(names)], i, round_no, hook, dual) for i in range(count)]
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(BenchVm.prepare, vms))
     for name in names:
@@ -427,6 +457,11 @@ def run_part_a(
         "/v2.0/subnets",
         {"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.0.0.0/16"}},
     )
+    dual = vms[0].dual
+    if dual:
+        slaac = {"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
+        v6 = {"network_id": net["id"], "ip_version": 6, "cidr": "fd00:b0::/64", **slaac}
+        post("/v2.0/subnets", {"subnet": v6})
     marks["network"] = time.monotonic() - t0
 
     def body(vm: BenchVm) -> dict[str, Any]:
@@ -446,6 +481,7 @@ def run_part_a(
     for vm, port in zip(vms, ports, strict=True):
         assert port["mac_address"] == vm.mac
         vm.port_id, vm.ip = port["id"], port["fixed_ips"][0]["ip_address"]
+        vm.ip6 = next((f["ip_address"] for f in port["fixed_ips"] if ":" in f["ip_address"]), "")
     marks["create"] = time.monotonic() - t0
     with ThreadPoolExecutor(len(by_host)) as pool:
         list(pool.map(lambda item: _plug(lab.hosts[item[0]], item[1]), by_host.items()))
@@ -502,6 +538,7 @@ def run_part_a(
     )
     out = {
         "mode": mode,
+        "stack": "dual" if dual else "v4",
         "vms": len(vms),
         "hosts": len(by_host),
         "total_s": round(marks["leases"], 3),
@@ -546,9 +583,13 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
             time.sleep(0.1)
         for host in lab.hosts.values():
             lab.wait_bridge(host)
-        for round_no, mode in enumerate(modes):
-            vms = _make_vms(lab, args.vms, round_no, LEAN_HOOK if args.hook == "lean" else VM_HOOK)
-            results[mode] = run_part_a(
+        stacks = ["v4", "dual"] if args.stack == "both" else [args.stack]
+        rounds = [(mode, stack) for stack in stacks for mode in modes]
+        for round_no, (mode, stack) in enumerate(rounds):
+            hook = LEAN_HOOK if args.hook == "lean" else VM_HOOK
+            vms = _make_vms(lab, args.vms, round_no, hook, dual=stack == "dual")
+            key = mode if stack == "v4" else f"{mode}+ipv6"
+            results[key] = run_part_a(
                 server, lab, vms, mode, round_no, console, args.py_spy, args.boot
             )
             _drop_vms(lab, vms)
@@ -562,7 +603,7 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
     )  # fmt: skip
     for r in results.values():
         table.add_row(
-            r["mode"],
+            r["mode"] + (" dual-stack" if r["stack"] == "dual" else ""),
             f"{r['vms']}/{r['hosts']}",
             f"{r['network_s']:.3f}",
             f"{r['create_s']:.3f}",
@@ -658,6 +699,9 @@ def main() -> None:
     ap.add_argument("--json-d", default=str(RESULTS_ROUTING), help="part d: results file")
     ap.add_argument("--vms", type=int, default=150, help="part a: VMs (ports) to boot")
     ap.add_argument("--hosts", type=int, default=3, help="part a: hypervisors")
+    ap.add_argument(
+        "--stack", choices=["v4", "dual", "both"], default="v4", help="part a: IPv4 or dual"
+    )
     ap.add_argument("--mode", choices=["bulk", "concurrent", "both"], default="both")
     ap.add_argument("--json-a", default=str(RESULTS_API), help="part a: results file")
     ap.add_argument("--boot", choices=["on-active", "after-all-active"], default="on-active")

@@ -4,7 +4,9 @@ A server on the embedded defaults (SQLite + a bundled nats-server) unless one is
 3-host lab whose agents register over NATS, a network and subnet created through the Neutron
 API, ports bound the way Nova binds them, VMs plugged on two hosts that get their DHCP lease
 from their host's agent, the ports turning ACTIVE once their hosts programmed them, and a
-ping across hosts over VXLAN. Then a router: a second subnet with a VM on the third host
+ping across hosts over VXLAN; the network is dual-stack, so the VMs then turn IPv6 on,
+configure their SLAAC addresses from their agents' router advertisements and ping6 each
+other. Then a router: a second subnet with a VM on the third host
 reached through it (routed on the source host, TTL one less), its gateway on a flat external
 network (the lab's outside world), a floating IP that the outside pings, and a VM without one
 reaching the outside through the router's SNAT. Everything it made is removed at the end.
@@ -31,6 +33,7 @@ from alcor.lab.vm import Vm
 
 SUBNET = "10.0.0.0/24"
 SUBNET2 = "10.0.1.0/24"
+SUBNET6 = "fd00:de:a0::/64"
 OUTSIDE = EXTERNAL_ADDRESS.split("/")[0]
 
 
@@ -115,6 +118,10 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
             },
         )["subnet"]
         say(f"subnet {sub['cidr']} gateway {sub['gateway_ip']}")
+        slaac = {"ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}
+        v6 = {"network_id": net["id"], "ip_version": 6, "cidr": SUBNET6, **slaac}
+        api("POST", "/v2.0/subnets", {"subnet": {**v6, "name": "demo6"}})
+        say(f"subnet {SUBNET6} (SLAAC: each port also holds the EUI-64 address of its MAC)")
         vms = []
         for host in ("h1", "h2"):
             port = api(
@@ -159,6 +166,7 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
             f"ping {vm1.name}@h1 -> {vm2.name}@h2 ({target}) across VXLAN: "
             + ("[green]ok[/green]" if ok else "[red]FAILED[/red]")
         )
+        ok = _dual_stack(vms, say) and ok
         return _routed_and_outside(api, lab, sub, vms, say) and ok
     finally:
         if keep:
@@ -171,6 +179,28 @@ def run(server_url: str | None, nats_url: str | None, keep: bool, console: Conso
             if server is not None:
                 server.cleanup()
             say("cleaned up")
+
+
+def _holds(vm: Vm, address: str) -> bool:
+    return address in vm.addresses6()
+
+
+def _dual_stack(vms: list[tuple[Vm, dict[str, Any]]], say: Callable[[str], None]) -> bool:
+    """IPv6 on in both VMs: SLAAC from the agents' RAs, then a ping6 across hosts."""
+    addresses = []
+    for vm, port in vms:
+        vm.enable_ipv6()
+        address = next(f["ip_address"] for f in port["fixed_ips"] if ":" in f["ip_address"])
+        wait(functools.partial(_holds, vm, address), f"{vm.name} to configure {address}")
+        say(f"{vm.name} configured {address} from its agent's router advertisement (SLAAC)")
+        addresses.append(address)
+    (vm1, _), (vm2, _) = vms
+    ok = vm1.ping(addresses[1], count=3)
+    say(
+        f"ping6 {vm1.name}@h1 -> {vm2.name}@h2 ({addresses[1]}), neighbours answered on the "
+        "host: " + ("[green]ok[/green]" if ok else "[red]FAILED[/red]")
+    )
+    return ok
 
 
 def _port(api: Api, network_id: str, host: str) -> dict[str, Any]:
