@@ -519,16 +519,17 @@ class Agent:
         """Send each local VM whose network advertises IPv6 prefixes an unsolicited RA when
         what it should hear changed (it arrived, a router came or went, a mode changed), or
         (`every`) all of them: a VM that missed it must not wait for its next solicitation."""
+        subnets = radv.by_network(self.model.subnets.values())
         by_network: dict[str, bytes | None] = {}
         heard: dict[str, bytes] = {}
-        for pid, ofport in self.model.vifs.items():
+        for pid, ofport in self.model.vifs.items() if subnets else ():
             port = self.model.ports.get(pid)
             network = self.model.networks.get(port.network_id) if port is not None else None
             if port is None or network is None or not port.admin_state_up:
                 continue
             if network.id not in by_network:
                 by_network[network.id] = radv.advertisement(
-                    network, self.model.subnets.values(), self.model.routers
+                    network, subnets.get(network.id, []), self.model.routers
                 )
             ra = by_network[network.id]
             if ra is None:
@@ -654,9 +655,8 @@ class Agent:
             return
         reply: bytes | None
         if radv.is_solicitation(packet):
-            reply = radv.advertisement(
-                network, self.model.subnets.values(), self.model.routers, packet.src_mac
-            )
+            subnets = radv.by_network(self.model.subnets.values()).get(network.id, [])
+            reply = radv.advertisement(network, subnets, self.model.routers, packet.src_mac)
         else:
             config = dhcp6.config_for(port, self.model.subnets, self.model.routers)
             reply = dhcp6.answer(packet, config) if config is not None else None

@@ -39,25 +39,25 @@ _M, _O = 0x80, 0x40
 _L, _A = 0x80, 0x40
 
 
-def advertised(network_id: str, subnets: Iterable[pb.SubnetState]) -> list[pb.SubnetState]:
-    """The subnets of `network_id` whose prefixes RAs carry."""
-    return [
-        s
-        for s in subnets
-        if s.network_id == network_id and s.ip_version == 6 and s.ipv6_ra_mode and s.cidr
-    ]
+def by_network(subnets: Iterable[pb.SubnetState]) -> dict[str, list[pb.SubnetState]]:
+    """network id -> its subnets whose prefixes RAs carry (one pass over the host's subnets,
+    so that a round costs nothing on hosts without them)."""
+    out: dict[str, list[pb.SubnetState]] = {}
+    for s in subnets:
+        if s.ip_version == 6 and s.ipv6_ra_mode and s.cidr:
+            out.setdefault(s.network_id, []).append(s)
+    return out
 
 
 def advertisement(
     network: pb.NetworkState,
-    subnets: Iterable[pb.SubnetState],
+    prefixes: list[pb.SubnetState],
     routers: Mapping[str, pb.RouterState],
     dst_mac: str = "33:33:00:00:00:01",
     dst: str = frames6.ALL_NODES,
 ) -> bytes | None:
-    """The RA frame for `network` (to all nodes unless told otherwise), or None when none of
-    its subnets is advertised."""
-    prefixes = advertised(network.id, subnets)
+    """The RA frame for `network` carrying `prefixes` (its advertised subnets, `by_network`)
+    to all nodes unless told otherwise, or None when there are none."""
     if not prefixes:
         return None
     iface = next(

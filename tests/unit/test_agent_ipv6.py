@@ -95,10 +95,11 @@ def test_without_a_router_the_agent_advertises_addresses_but_no_default_route() 
 
 
 def test_subnets_without_an_ra_mode_are_not_advertised() -> None:
-    assert (
-        radv.advertisement(NETWORK, [subnet("", ipv6_address_mode="dhcpv6-stateful")], {}) is None
-    )
-    assert radv.advertisement(NETWORK, [subnet("slaac", network_id="n2")], {}) is None
+    stateful_only = subnet("", ipv6_address_mode="dhcpv6-stateful")
+    v4 = pb.SubnetState(id="s4", network_id="n1", ip_version=4, cidr="10.0.0.0/24")
+    other = subnet("slaac", sid="s7", network_id="n2")
+    assert radv.by_network([stateful_only, v4, other]) == {"n2": [other]}
+    assert radv.advertisement(NETWORK, [], {}) is None
 
 
 def _client(msg_type: int, *options: bytes) -> frames6.Packet6:
