@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from alcor.agent.cli import app as agent_app
+from alcor.audit_cli import audit
 from alcor.hosts_cli import app as hosts_app
 from alcor.lab.cli import app as lab_app
 from alcor.lab.cli import demo
@@ -27,6 +28,7 @@ app.add_typer(hosts_app, name="hosts")
 app.add_typer(lab_app, name="lab")
 app.command()(demo)
 app.command()(sim)
+app.command()(audit)
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ class ServerSettings:
     workers: int = 1
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)
+    audit_interval: float = 30.0  # seconds between state audits (`southbound.auditor`); 0: off
     auto_migrate: bool = True  # create/upgrade an embedded SQLite database on start
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)

@@ -68,6 +68,13 @@ REPORTS = prometheus_client.Counter(
     "alcor_status_reports_accepted", "Status intake: port reports accepted from their hosts"
 )
 
+AUDIT_HOSTS = prometheus_client.Gauge(
+    "alcor_audit_hosts",
+    "State audit: hosts by state at the last round (in_step, differs, pending, unreported, dead)",
+    ["state"],
+)
+AUDIT_STATES = ("in_step", "differs", "pending", "unreported", "dead")
+
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
@@ -76,6 +83,12 @@ def on_events(events: list[tuple[str, dict[str, Any]]]) -> None:
     for kind, payload in events:
         if kind == "port_active":
             PORT_ACTIVE.observe(max(0.0, payload["since_commit"]))
+
+
+def set_audit_counts(counts: dict[str, int]) -> None:
+    """The state audit's last round (every state, 0 when none is in it)."""
+    for state in AUDIT_STATES:
+        AUDIT_HOSTS.labels(state).set(counts.get(state, 0))
 
 
 def _dashed(name: str) -> str:

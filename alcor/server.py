@@ -93,6 +93,7 @@ def build_app(settings: ServerSettings, db: Database) -> Any:
         max_body_size=settings.max_request_body_size,
         max_bulk_body_size=settings.max_bulk_request_body_size,
         max_filter_values=settings.max_filter_values,
+        agent_down_time=settings.agent_down_time,
     )
 
     def compiler_cursor() -> int | None:

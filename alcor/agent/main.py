@@ -30,7 +30,7 @@ import nats.aio.client
 import nats.aio.msg
 import nats.errors
 
-from alcor.agent import dhcp, dhcp6, frames6, nat, physnets, radv
+from alcor.agent import audit, dhcp, dhcp6, frames6, nat, physnets, radv
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
@@ -94,6 +94,8 @@ class Agent:
         self.announced: dict[str, str] = {}  # external address key -> address announced
         self.asked_at = 0.0  # last ARP request for unknown external gateways
         self.advertised: dict[str, bytes] = {}  # local port id -> the RA it last heard
+        self.digester = audit.Digester()
+        self.beat_soon = asyncio.Event()  # a round changed what we hold: report it
         self.heartbeat_interval = settings.heartbeat_interval
         self.stopping = asyncio.Event()
         self.started_at = time.time()
@@ -208,15 +210,23 @@ class Agent:
             delay = min(delay * 2, 5.0)
 
     async def _heartbeats(self) -> None:
+        """Signs of life every interval, and (at most once a second) soon after a round that
+        changed what we hold, with the digests of it once every followed subject is in step
+        (a digest mid-sync would only tell the audit what it already knows)."""
         while True:
             beat = pb.Heartbeat(
                 host_id=self.host_id, sent_at=time.time(), applied_seq=self.host_stream.seq
             )
+            if self.programmed_once and self._ready() and not self.dirty:
+                beat.digests.update(self.digester(self.model))
             with contextlib.suppress(nats.errors.Error):
                 await self.nc.publish(
                     subjects.of_host(subjects.HEARTBEAT, self.host_id), beat.SerializeToString()
                 )
-            await asyncio.sleep(self.heartbeat_interval)
+            await asyncio.sleep(min(1.0, self.heartbeat_interval))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.beat_soon.wait(), max(0.0, self.heartbeat_interval - 1))
+            self.beat_soon.clear()
 
     async def _on_reconnected(self) -> None:
         """We may have missed deltas while NATS was away: register again and resync all."""
@@ -245,7 +255,13 @@ class Agent:
     # -- host subject ------------------------------------------------------------------------
     async def _on_host_msg(self, msg: nats.aio.msg.Msg) -> None:
         self._received_at = time.time()
-        self.host_stream.offer(pb.HostDelta.FromString(msg.data))
+        delta = pb.HostDelta.FromString(msg.data)
+        if delta.resync:
+            log.warning("the server's audit found our state differs from intent: full resync")
+            self.programmed_once = False  # and reprogram OVS from scratch (replace-flows)
+            self._spawn(self._resync_all())
+            return
+        self.host_stream.offer(delta)
 
     async def _fetch_host(self) -> pb.HostGoalState:
         req = pb.HostStateRequest(host_id=self.host_id).SerializeToString()
@@ -478,6 +494,7 @@ class Agent:
             self.programs += 1
             self._floating_ip_arp()
             self._router_advertisements()
+            self.beat_soon.set()
             await self._report(time.time())
             async with self.applied:
                 self.applied.notify_all()

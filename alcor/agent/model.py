@@ -55,6 +55,7 @@ class NeighborSet:
         self.entries: dict[str, pb.NeighborState] = {}
         self.vteps: Counter[str] = Counter()
         self.claims: dict[str, set[str]] = {}  # pair address -> ports claiming it
+        self.version = 0  # bumped by every change (the audit's digest cache key)
 
     def _count(self, entry: pb.NeighborState | None, step: int) -> None:
         if entry is not None and entry.host_id != self.host_id and entry.tunnel_ip:
@@ -97,12 +98,14 @@ class NeighborSet:
         old = self.entries.get(entry.port_id)
         if not guarded_apply(self.entries, entry.port_id, entry):
             return None
+        self.version += 1
         new = self.entries.get(entry.port_id)
         self._count(old, -1)
         self._count(new, +1)
         return self._claim(entry.port_id, self._pair_ips(old), self._pair_ips(new))
 
     def replace(self, entries: Iterable[pb.NeighborState]) -> None:
+        self.version += 1
         self.entries = {e.port_id: e for e in entries if e.op == pb.UPSERT}
         self.vteps = Counter()
         self.claims = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
+from alcor.southbound import audit
 from alcor.store.db import Database
 from alcor.store.provisioning import timeline
 
@@ -68,8 +70,10 @@ class Api:
         max_body_size: int,
         max_bulk_body_size: int,
         max_filter_values: int,
+        agent_down_time: float = 75.0,
     ) -> None:
         self.db = db
+        self.agent_down_time = agent_down_time
         self.resources = {r.collection: r for r in resources}
         self.auth = NoAuth(default_project)
         self.max_page = max_page_size
@@ -344,6 +348,31 @@ class Api:
 
         return json_response({"provisioning": await self.db.read(read)})
 
+    # -- state audit (Alcor addition, admin only) -------------------------------------
+    async def state_audit(self, request: Request) -> Response:
+        """GET /v2.0/alcor/audit[?host=H...]: per host, whether what its agent reported it
+        holds matches intent (`southbound.audit`), and which kinds differ."""
+        ctx = self.context(request)
+        if not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="rule:get_audit")
+        wanted = request.query_params.getlist("host") or None
+        found = await self.db.read(audit.audit, time.time(), self.agent_down_time, wanted)
+        return json_response(
+            {
+                "audit": [
+                    {
+                        "host": a.host_id,
+                        "state": a.state,
+                        "differs": list(a.differs),
+                        "reported_at": a.reported_at,
+                        "reported": a.reported,
+                        "expected": a.expected,
+                    }
+                    for a in found
+                ]
+            }
+        )
+
     # -- application -----------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [
@@ -355,6 +384,7 @@ class Api:
             Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
+            Route("/v2.0/alcor/audit", self.state_audit, methods=["GET"]),
             *self.quotas.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),

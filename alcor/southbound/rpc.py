@@ -95,9 +95,15 @@ def register_hosts(uow: UnitOfWork, infos: list[pb.AgentInfo]) -> None:
                 uow.log("host", moved[host_id], "update", 0, host_id=host_id)
 
 
-def write_heartbeats(uow: UnitOfWork, beats: dict[str, tuple[float, int]], down_time: float) -> int:
-    """Record signs of life; hosts that were taken for dead get their ports' status back
-    (`status.revive_hosts`, in this transaction). Returns how many ports changed."""
+def write_heartbeats(
+    uow: UnitOfWork,
+    beats: dict[str, tuple[float, int]],
+    down_time: float,
+    digests: dict[str, tuple[float, dict[str, str]]] | None = None,
+) -> int:
+    """Record signs of life, and the digests hosts reported (the state audit's input); hosts
+    that were taken for dead get their ports' status back (`status.revive_hosts`, in this
+    transaction). Returns how many ports changed."""
     cutoff = uow.now - down_time
     names = sorted(beats)  # a stable lock order, as the liveness sweep locks them
     revived: list[str] = []
@@ -114,6 +120,16 @@ def write_heartbeats(uow: UnitOfWork, beats: dict[str, tuple[float, int]], down_
     uow.execute(
         update, [{"b_host_id": h, "b_at": beats[h][0], "b_seq": beats[h][1]} for h in names]
     )
+    if digests:
+        uow.execute(
+            hosts.update()
+            .where(hosts.c.host_id == sa.bindparam("b_host_id"))
+            .values(digests=sa.bindparam("b_digests"), digested_at=sa.bindparam("b_at")),
+            [
+                {"b_host_id": h, "b_at": at, "b_digests": value}
+                for h, (at, value) in sorted(digests.items())
+            ],
+        )
     return revive_hosts(uow, revived) if revived else 0
 
 
@@ -128,6 +144,7 @@ class RpcServer:
         # Heartbeats reach the database well within the down time, in few transactions.
         self.flush_interval = min(1.0, agent_down_time / 10)
         self.beats: dict[str, tuple[float, int]] = {}
+        self.digests: dict[str, tuple[float, dict[str, str]]] = {}  # host -> (at, digests)
         self._state = Batcher(self._host_states)
         self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
         self._address_sets = Batcher(self._address_set_replies, max_batch=64)
@@ -185,6 +202,8 @@ class RpcServer:
         beat = pb.Heartbeat.FromString(msg.data)
         if subjects.sent_by(msg.subject, beat.host_id):
             self.beats[beat.host_id] = (time.time(), beat.applied_seq)
+            if beat.digests:
+                self.digests[beat.host_id] = (time.time(), dict(beat.digests))
 
     async def _flush_heartbeats(self) -> None:
         while True:
@@ -192,11 +211,13 @@ class RpcServer:
             if not self.beats:
                 continue
             beats, self.beats = self.beats, {}
+            digests, self.digests = self.digests, {}
             try:
-                revived = await self.db.write(write_heartbeats, beats, self.down_time)
+                revived = await self.db.write(write_heartbeats, beats, self.down_time, digests)
             except Exception:
                 log.exception("heartbeat write failed; keeping them for the next round")
                 self.beats = {**beats, **self.beats}
+                self.digests = {**digests, **self.digests}
                 continue
             if revived:
                 log.info("hosts heard from again: %d ports back to their reported status", revived)

@@ -20,6 +20,7 @@ import nats
 import nats.aio.client
 
 from alcor.config import ServerSettings
+from alcor.southbound.auditor import Auditor
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
 from alcor.southbound.nova import NovaNotifier
@@ -51,6 +52,7 @@ class Southbound:
         self.compiler: Compiler | None = None
         self.rpc: RpcServer | None = None
         self.intake: StatusIntake | None = None
+        self.auditor: Auditor | None = None
         self.nova: NovaNotifier | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._compiler_task: asyncio.Task[None] | None = None
@@ -97,6 +99,16 @@ class Southbound:
         await self.intake.start()
         self._compiler_task = asyncio.create_task(self.compiler.run())
         self._tasks.append(self._compiler_task)
+        if self.settings.audit_interval > 0:
+            compiler = self.compiler
+            self.auditor = Auditor(
+                self.db,
+                self.nc,
+                self.settings.agent_down_time,
+                self.settings.audit_interval,
+                leading=compiler.lease.held,
+            )
+            self._tasks.append(asyncio.create_task(self.auditor.run()))
         if self.settings.nova_url:
             self.nova = NovaNotifier(
                 self.settings.nova_url, self.settings.nova_token, self.settings.nova_send_interval

@@ -63,6 +63,9 @@ hosts = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("applied_seq", sa.BigInteger, nullable=False, server_default="0"),
+    # the state audit: what the agent last reported it holds, per kind, and when
+    sa.Column("digests", sa.JSON),
+    sa.Column("digested_at", sa.Float),
 )
 
 # Neutron tags, for every resource kind.

@@ -290,7 +290,7 @@ class AddressSetMember(_message.Message):
     def __init__(self, port_id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., ips: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HostDelta(_message.Message):
-    __slots__ = ("host_id", "seq", "prev_seq", "networks", "subnets", "ports", "security_groups", "committed_at", "published_at", "network_acls")
+    __slots__ = ("host_id", "seq", "prev_seq", "networks", "subnets", "ports", "security_groups", "committed_at", "published_at", "network_acls", "resync")
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     PREV_SEQ_FIELD_NUMBER: _ClassVar[int]
@@ -301,6 +301,7 @@ class HostDelta(_message.Message):
     COMMITTED_AT_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ACLS_FIELD_NUMBER: _ClassVar[int]
+    RESYNC_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     seq: int
     prev_seq: int
@@ -311,7 +312,8 @@ class HostDelta(_message.Message):
     committed_at: float
     published_at: float
     network_acls: _containers.RepeatedCompositeFieldContainer[NetworkAclState]
-    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ...) -> None: ...
+    resync: bool
+    def __init__(self, host_id: _Optional[str] = ..., seq: _Optional[int] = ..., prev_seq: _Optional[int] = ..., networks: _Optional[_Iterable[_Union[NetworkState, _Mapping]]] = ..., subnets: _Optional[_Iterable[_Union[SubnetState, _Mapping]]] = ..., ports: _Optional[_Iterable[_Union[PortState, _Mapping]]] = ..., security_groups: _Optional[_Iterable[_Union[SecurityGroupState, _Mapping]]] = ..., committed_at: _Optional[float] = ..., published_at: _Optional[float] = ..., network_acls: _Optional[_Iterable[_Union[NetworkAclState, _Mapping]]] = ..., resync: _Optional[bool] = ...) -> None: ...
 
 class HostGoalState(_message.Message):
     __slots__ = ("host_id", "seq", "networks", "subnets", "ports", "security_groups", "network_seqs", "group_seqs", "network_acls", "router_seqs")
@@ -567,14 +569,23 @@ class AgentInfo(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., tunnel_ip: _Optional[str] = ..., tunnel_types: _Optional[_Iterable[str]] = ..., datapath_type: _Optional[str] = ..., agent_version: _Optional[str] = ..., agent_type: _Optional[str] = ..., binary: _Optional[str] = ..., configurations: _Optional[_Mapping[str, str]] = ..., started_at: _Optional[float] = ..., bridge_mappings: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Heartbeat(_message.Message):
-    __slots__ = ("host_id", "sent_at", "applied_seq")
+    __slots__ = ("host_id", "sent_at", "applied_seq", "digests")
+    class DigestsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     SENT_AT_FIELD_NUMBER: _ClassVar[int]
     APPLIED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    DIGESTS_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     sent_at: float
     applied_seq: int
-    def __init__(self, host_id: _Optional[str] = ..., sent_at: _Optional[float] = ..., applied_seq: _Optional[int] = ...) -> None: ...
+    digests: _containers.ScalarMap[str, str]
+    def __init__(self, host_id: _Optional[str] = ..., sent_at: _Optional[float] = ..., applied_seq: _Optional[int] = ..., digests: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class RegisterReply(_message.Message):
     __slots__ = ("ok", "error", "heartbeat_interval_ms")

@@ -8,9 +8,11 @@ why adding or removing an interface also logs its network (`rules.router`).
 
 An interface port is `ACTIVE` once the router state holding it is published (distributed:
 there is no one host whose report could say more; each host concerned programs it from this
-very message), `DOWN` while the router is administratively down. The gateway port likewise
-once published with a SNAT host placed (that host programs it from the message; without
-SNAT, every host's floating IPs use it), `DOWN` while no host can take it. Written in the
+very message), also while the router is administratively down, as OVN reports a router's
+ports (the interface exists and is programmed; the router just does not route, and
+tempest's router tests wait for exactly that). The gateway port likewise once published
+with a SNAT host placed (that host programs it from the message; without SNAT, every host's
+floating IPs use it), `DOWN` while no host can take it. Written in the
 transaction that records the publish, like a bound port's provisioning stamp.
 """
 
@@ -44,12 +46,11 @@ def _render(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
             continue
         state.revision = change["seq"]
         msg.routers.append(state)
-        status = "ACTIVE" if state.admin_state_up else "DOWN"
-        statuses.update((i.port_id, status) for i in state.interfaces)
+        statuses.update((i.port_id, "ACTIVE") for i in state.interfaces)
         gw = state.gateway
         if gw.port_id:
             placed = gw.snat_host or not gw.enable_snat
-            statuses[gw.port_id] = status if placed else "DOWN"
+            statuses[gw.port_id] = "ACTIVE" if placed else "DOWN"
     if statuses:
         out.records.append(functools.partial(_interface_status, statuses))
 
