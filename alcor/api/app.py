@@ -29,7 +29,7 @@ from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.store.db import Database
-from alcor.store.provisioning import timeline
+from alcor.store.provisioning import timeline, trace
 
 log = logging.getLogger("alcor.api")
 
@@ -344,6 +344,21 @@ class Api:
 
         return json_response({"provisioning": await self.db.read(read)})
 
+    async def trace(self, request: Request) -> Response:
+        """GET /v2.0/ports/{id}/trace: the chain from the API request that last changed the
+        port to its host's report, ACTIVE and Nova's notification (`alcor port trace`)."""
+        ctx = self.context(request)
+        if not ctx.is_admin:
+            raise errors.PolicyNotAuthorized(action="rule:get_port_trace")
+        port_id = request.path_params["rid"]
+        res = self.resource("ports")
+
+        def read(conn: sa.Connection) -> dict[str, Any]:
+            port = crud.fetch(conn, res, ctx, port_id)
+            return {**trace(conn, port_id), "status": port["status"], "name": port["name"]}
+
+        return json_response({"trace": await self.db.read(read)})
+
     # -- application -----------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [
@@ -355,6 +370,7 @@ class Api:
             Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
+            Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
             *self.quotas.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
