@@ -12,7 +12,7 @@ from alcor.agent.cli import app as agent_app
 from alcor.hosts_cli import app as hosts_app
 from alcor.lab.cli import app as lab_app
 from alcor.lab.cli import demo
-from alcor.ops_cli import port_app
+from alcor.ops_cli import port_app, why
 from alcor.server_cli import db_app, server
 from alcor.southbound.cli import sim
 
@@ -29,6 +29,7 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(port_app, name="port")
 app.command()(demo)
 app.command()(sim)
+app.command()(why)
 
 
 def main() -> None:

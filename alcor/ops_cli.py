@@ -87,3 +87,36 @@ def port_trace(
         console.print(f"host's reason: {body['reason']}")
     if body["reported_request_id"] and body["reported_request_id"] != body["request_id"]:
         console.print(f"the host last reported on request {body['reported_request_id']}")
+
+
+def why(
+    source: Annotated[str, typer.Argument(help="source port id (or an outside address)")],
+    destination: Annotated[str, typer.Argument(help="destination port id or IP address")],
+    service: Annotated[str, typer.Argument(help="tcp/PORT, udp/PORT or icmp")] = "icmp",
+    url: Url = "http://127.0.0.1:9696",
+    as_json: AsJson = False,
+    header: Headers = None,
+) -> None:
+    """Whether SOURCE reaches DESTINATION, hop by hop, from intent (exit 0: reachable,
+    3: blocked, 4: not analyzable), with the rule or missing route that decides."""
+    protocol, _, port = service.partition("/")
+    query = {"source": source, "destination": destination, "protocol": protocol}
+    if port:
+        query["port"] = port
+    path = "/v2.0/alcor/reachability?" + urllib.parse.urlencode(query)
+    body = get(url, path, header)["reachability"]
+    if as_json:
+        typer.echo(json.dumps(body, indent=2))
+    else:
+        table = Table(title=f"{source} -> {destination} {service}: {body['summary']}")
+        for name in ("hop", "at", "verdict", "detail"):
+            table.add_column(name)
+        colours = {"pass": "green", "blocked": "red", "unknown": "yellow"}
+        for hop in body["path"]:
+            mark = colours[hop["verdict"]]
+            table.add_row(
+                hop["hop"], hop["at"], f"[{mark}]{hop['verdict']}[/{mark}]", hop["detail"]
+            )
+        Console().print(table)
+    if body["reachable"] is not True:
+        raise typer.Exit(3 if body["reachable"] is False else 4)

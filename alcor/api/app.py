@@ -24,6 +24,7 @@ from starlette.routing import Route
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
+from alcor.reachability import intent, verdict
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
@@ -359,6 +360,21 @@ class Api:
 
         return json_response({"trace": await self.db.read(read)})
 
+    # -- reachability (Alcor addition) -------------------------------------------------
+    async def reachability(self, request: Request) -> Response:
+        """GET /v2.0/alcor/reachability?source=&destination=&protocol=&port=: whether the
+        source port reaches the destination (port, fixed, floating or outside address), hop
+        by hop, from intent (`alcor.reachability`); ends are read with the caller's
+        visibility."""
+        ctx = self.context(request)
+        question = intent.Question.parse(dict(request.query_params))
+        ports = self.resource("ports")
+
+        def read(conn: sa.Connection) -> dict[str, Any]:
+            return verdict.analyze(intent.load(conn, ports, ctx, question))
+
+        return json_response({"reachability": await self.db.read(read)})
+
     # -- application -----------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [
@@ -371,6 +387,7 @@ class Api:
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
             Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
+            Route("/v2.0/alcor/reachability", self.reachability, methods=["GET"]),
             *self.quotas.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
