@@ -1,4 +1,8 @@
-"""The reachability analyzer against real packets: one topology, every case probed.
+"""What operators see, held to the real data plane: the reachability analyzer against real
+packets, the agents' metrics moving with their work, one request id from the API to the real
+agent's report and the port's trace.
+
+The analyzer: one topology, every case probed.
 
 Three networks on 3 real OVS hosts: A and B joined by a router with an external gateway (SNAT)
 to the lab's outside world, C on no router. Six VMs in assorted security groups (a port range
@@ -21,10 +25,12 @@ import concurrent.futures
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
 from alcor.lab.vm import Vm
@@ -273,3 +279,43 @@ def test_one_request_id_from_the_api_to_the_real_agents_report(
     assert trace["request_id"] == rid and trace["status"] == "ACTIVE"
     done = [s["step"] for s in trace["steps"] if s["at"] is not None]
     assert done[:7] == ["request", "commit", "compile", "publish", "receipt", "program", "report"]
+
+
+def _agent_metrics(lab: Lab, host: str) -> dict[str, float]:
+    url = lab.hosts[host].metrics_url
+    assert url is not None
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    return {
+        f"{s.name}{{{','.join(f'{k}={v}' for k, v in sorted(s.labels.items()))}}}": s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_agent_metrics_move_with_work(api: Api, lab: Lab) -> None:
+    """A VM booted on h1 (its port, DHCP) moves h1's programming rounds, their durations,
+    its DHCP replies and its port flows; connections and resyncs are there from the start."""
+    before = _agent_metrics(lab, "h1")
+    assert before["alcor_agent_connections_total{connection=ovsdb}"] >= 1
+    assert before["alcor_agent_connections_total{connection=openflow}"] >= 1
+    assert before["alcor_agent_connections_total{connection=nats}"] >= 1
+    assert before["alcor_agent_resyncs_total{stream=host}"] >= 1
+    scratch = Scratch(api, lab)
+    try:
+        net = scratch.network("rx-metrics", "10.94.0.0/24", "10.94.0.1")
+        port = scratch.port(net["id"], "h1", "10.94.0.10", "fa:16:3e:00:94:10")
+        scratch.vm("metrics", "h1", port)
+        api.wait_status(port["id"], "ACTIVE")
+        after = _agent_metrics(lab, "h1")
+    finally:
+        scratch.cleanup()
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    assert grew("alcor_agent_programming_rounds_total{kind=incremental,outcome=ok}") >= 1
+    assert grew("alcor_agent_programming_seconds_count{kind=incremental}") >= 1
+    assert grew("alcor_agent_dhcp_replies_total{}") >= 2  # an offer and an ack
+    assert grew("alcor_agent_flows{owner_kind=port}") > 0
+    assert grew("alcor_agent_ports{}") == 1
