@@ -23,7 +23,9 @@ from starlette.routing import Route
 
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
+from alcor.api.live import LiveEvents
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
+from alcor.api.webview import WebView
 from alcor.reachability import intent, verdict
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
@@ -69,6 +71,7 @@ class Api:
         max_body_size: int,
         max_bulk_body_size: int,
         max_filter_values: int,
+        live: LiveEvents | None = None,
     ) -> None:
         self.db = db
         self.resources = {r.collection: r for r in resources}
@@ -81,6 +84,7 @@ class Api:
             [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
         )
         self.quotas = QuotaApi(db, self.auth, self.resources, self.body, max_filter_values)
+        self.webview = WebView(self.auth, live or LiveEvents(db))
 
     # -- plumbing --------------------------------------------------------------------
     def context(self, request: Request) -> Context:
@@ -389,6 +393,7 @@ class Api:
             Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
             Route("/v2.0/alcor/reachability", self.reachability, methods=["GET"]),
             *self.quotas.routes(),
+            *self.webview.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
             Route("/v2.0/{collection}/{rid}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),
