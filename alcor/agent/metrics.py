@@ -16,7 +16,7 @@ each are reconnects.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import prometheus_client
@@ -77,35 +77,45 @@ class AgentCollector(Collector):
             number = flows.cookie_kind(cookie)
             by_kind[OWNER_KINDS.get(number, f"kind_{number}")] += len(keys)
         by_kind["neighbor"] += agent.reconciler.neighbor_flows
-        installed = GaugeMetricFamily(
-            "alcor_agent_flows", "Flows installed on br-int by owner kind", labels=["owner_kind"]
+        yield _family(
+            GaugeMetricFamily,
+            "alcor_agent_flows",
+            "Flows installed on br-int by owner kind",
+            "owner_kind",
+            by_kind,
         )
-        for kind, count in sorted(by_kind.items()):
-            installed.add_metric([kind], count)
-        yield installed
-
-        resyncs = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "alcor_agent_resyncs",
             "Full-state fetches (a gap in a stream's seq, a reconnect, or its first sync)",
-            labels=["stream"],
+            "stream",
+            agent.resync_counts(),
         )
-        for kind, count in sorted(agent.resync_counts().items()):
-            resyncs.add_metric([kind], count)
-        yield resyncs
-
-        connections = CounterMetricFamily(
+        yield _family(
+            CounterMetricFamily,
             "alcor_agent_connections",
             "Connections made, by kind; all but the first are reconnects",
-            labels=["connection"],
+            "connection",
+            agent.connection_counts(),
         )
-        for kind, count in sorted(agent.connection_counts().items()):
-            connections.add_metric([kind], count)
-        yield connections
         yield GaugeMetricFamily(
             "alcor_agent_ports",
             "Ports of this host in its goal state",
             value=len(agent.model.ports),
         )
+
+
+def _family(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    documentation: str,
+    label: str,
+    values: Mapping[str, int],
+) -> Any:
+    family = kind(name, documentation, labels=[label])
+    for value, count in sorted(values.items()):
+        family.add_metric([value], count)
+    return family
 
 
 class Exporter:

@@ -333,36 +333,49 @@ class Api:
             return json_response({"tags": item["tags"]})
         return Response(status_code=201 if request.method == "PUT" else 204)
 
-    # -- port provisioning (Alcor addition, admin only) -------------------------------
-    async def provisioning(self, request: Request) -> Response:
-        """GET /v2.0/ports/{id}/provisioning: when the port was committed, compiled,
-        published, received and programmed by its host, and reported back."""
+    # -- port provisioning (Alcor additions, admin only) ------------------------------
+    async def _port_view(
+        self,
+        request: Request,
+        action: str,
+        key: str,
+        view: Callable[[sa.Connection, dict[str, Any]], Any],
+    ) -> Response:
+        """An admin's view of one port: `view(conn, port)` under `key`."""
         ctx = self.context(request)
         if not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action="rule:get_port_provisioning")
+            raise errors.PolicyNotAuthorized(action=action)
         port_id = request.path_params["rid"]
         res = self.resource("ports")
 
-        def read(conn: sa.Connection) -> dict[str, Any]:
-            crud.fetch(conn, res, ctx, port_id)
-            return timeline(conn, port_id)
+        def read(conn: sa.Connection) -> Any:
+            return view(conn, crud.fetch(conn, res, ctx, port_id))
 
-        return json_response({"provisioning": await self.db.read(read)})
+        return json_response({key: await self.db.read(read)})
+
+    async def provisioning(self, request: Request) -> Response:
+        """GET /v2.0/ports/{id}/provisioning: when the port was committed, compiled,
+        published, received and programmed by its host, and reported back."""
+        return await self._port_view(
+            request,
+            "rule:get_port_provisioning",
+            "provisioning",
+            lambda conn, port: timeline(conn, port["id"]),
+        )
 
     async def trace(self, request: Request) -> Response:
         """GET /v2.0/ports/{id}/trace: the chain from the API request that last changed the
         port to its host's report, ACTIVE and Nova's notification (`alcor port trace`)."""
-        ctx = self.context(request)
-        if not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action="rule:get_port_trace")
-        port_id = request.path_params["rid"]
-        res = self.resource("ports")
-
-        def read(conn: sa.Connection) -> dict[str, Any]:
-            port = crud.fetch(conn, res, ctx, port_id)
-            return {**trace(conn, port_id), "status": port["status"], "name": port["name"]}
-
-        return json_response({"trace": await self.db.read(read)})
+        return await self._port_view(
+            request,
+            "rule:get_port_trace",
+            "trace",
+            lambda conn, port: {
+                **trace(conn, port["id"]),
+                "status": port["status"],
+                "name": port["name"],
+            },
+        )
 
     # -- reachability (Alcor addition) -------------------------------------------------
     async def reachability(self, request: Request) -> Response:
