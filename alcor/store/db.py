@@ -66,15 +66,25 @@ def current_request() -> RequestStamp:
     return RequestStamp(REQUEST_ID.get(), REQUEST_STARTED.get())
 
 
-@contextlib.contextmanager
-def on_behalf_of(request: RequestStamp) -> Iterator[None]:
-    """Run a block (in a DB thread) with the submitting request's id and arrival time set."""
-    token, started = REQUEST_ID.set(request.id), REQUEST_STARTED.set(request.started_at)
-    try:
-        yield
-    finally:
-        REQUEST_ID.reset(token)
-        REQUEST_STARTED.reset(started)
+class on_behalf_of:
+    """Run a block (in a DB thread) with the submitting request's id and arrival time set.
+    A class, not `contextlib.contextmanager`: this runs for every unit of work, and the
+    generator's machinery cost 3 µs of it."""
+
+    __slots__ = ("request", "tokens")
+
+    def __init__(self, request: RequestStamp) -> None:
+        self.request = request
+
+    def __enter__(self) -> None:
+        self.tokens = (
+            REQUEST_ID.set(self.request.id),
+            REQUEST_STARTED.set(self.request.started_at),
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        REQUEST_ID.reset(self.tokens[0])
+        REQUEST_STARTED.reset(self.tokens[1])
 
 
 CHANGELOG_LOCK_KEY = 0x41C0_0001  # pg_advisory_xact_lock key serialising change-log writes
