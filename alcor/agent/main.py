@@ -111,7 +111,10 @@ class Agent:
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
         if self.settings.metrics_bind:
-            self.exporter = metrics.Exporter(self, self.settings.metrics_bind)
+            try:
+                self.exporter = metrics.Exporter(self, self.settings.metrics_bind)
+            except (OSError, ValueError) as exc:  # the data plane matters more than metrics
+                log.error("metrics not served on %s: %s", self.settings.metrics_bind, exc)
         await self.channel.start()
         await self.ovs.connect()
         self.model.tunnel_ofport = await self.ovs.bootstrap(self.channel.target)

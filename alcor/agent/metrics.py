@@ -123,11 +123,11 @@ class Exporter:
 
     def __init__(self, agent: Agent, bind: str) -> None:
         host, _, port = bind.rpartition(":")
-        self.collector = AgentCollector(agent)
-        REGISTRY.register(self.collector)
         self.server, _ = prometheus_client.start_http_server(
             int(port), host or "127.0.0.1", registry=REGISTRY
         )
+        self.collector = AgentCollector(agent)
+        REGISTRY.register(self.collector)
 
     def stop(self) -> None:
         self.server.shutdown()
