@@ -13,6 +13,7 @@ from alcor.audit_cli import audit
 from alcor.hosts_cli import app as hosts_app
 from alcor.lab.cli import app as lab_app
 from alcor.lab.cli import demo
+from alcor.ops_cli import port_app, why
 from alcor.server_cli import db_app, server
 from alcor.southbound.cli import sim
 
@@ -26,9 +27,11 @@ app.add_typer(db_app, name="db")
 app.add_typer(agent_app, name="agent")
 app.add_typer(hosts_app, name="hosts")
 app.add_typer(lab_app, name="lab")
+app.add_typer(port_app, name="port")
 app.command()(demo)
 app.command()(sim)
 app.command()(audit)
+app.command()(why)
 
 
 def main() -> None:

@@ -106,6 +106,8 @@ class AgentSettings:
     gateway: bool = False  # offer SNAT for routers (Neutron's agent_mode dvr_snat)
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
+    # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
+    metrics_bind: str = ""
 
 
 def _coerce(value: str, typ: Any) -> Any:

@@ -5,7 +5,8 @@ Two kinds, so that the request path stays cheap:
 * event metrics, observed where the work happens: API request latency (by method, route
   template and status; the histogram child is looked up once per label set and cached), the
   compiler's publish time and delay, port commit -> ACTIVE (from the provisioning stamps,
-  after the status write committed);
+  after the status write committed), IPAM values allocated and released (announced by the
+  allocator, counted once committed);
 * state metrics, read only when scraped (`ServerCollector`): change-log head vs the compiler's
   cursor (rows and seconds behind), agents alive/dead, the DB pool and work queues. A scrape
   costs three small indexed queries; an idle server pays nothing.
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from alcor.ipam.pools import events as ipam_events
 from alcor.store.db import Database
 from alcor.store.schema import changelog, hosts, subject_seqs
 
@@ -78,11 +80,27 @@ AUDIT_STATES = ("in_step", "differs", "pending", "unreported", "dead")
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+IPAM_VALUES = prometheus_client.Counter(
+    "alcor_ipam_values",
+    "IPAM: values allocated or released in committed transactions, by pool kind (ip, vni, "
+    "flat) and operation",
+    ["pool_kind", "op"],
+)
+_IPAM_OPS = {ipam_events.ALLOCATED: "allocate", ipam_events.RELEASED: "release"}
+_ipam_children: dict[tuple[str, str], Any] = {}  # labels() costs µs: looked up once per pair
+
+
 def on_events(events: list[tuple[str, dict[str, Any]]]) -> None:
     """`Database.on_event` listener: observe what committed units of work announced."""
     for kind, payload in events:
         if kind == "port_active":
             PORT_ACTIVE.observe(max(0.0, payload["since_commit"]))
+        elif kind in _IPAM_OPS:
+            key = (ipam_events.pool_kind(payload["pool_id"]), _IPAM_OPS[kind])
+            child = _ipam_children.get(key)
+            if child is None:
+                child = _ipam_children[key] = IPAM_VALUES.labels(*key)
+            child.inc(payload["count"])
 
 
 def set_audit_counts(counts: dict[str, int]) -> None:

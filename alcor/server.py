@@ -20,6 +20,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from alcor import metrics
 from alcor.api.app import Api
 from alcor.api.bodies import http_error
+from alcor.api.live import LiveEvents
 from alcor.api.request_id import LOG_FORMAT, RequestIdMiddleware, install_log_filter
 from alcor.config import ServerSettings
 from alcor.resources import registry
@@ -71,18 +72,21 @@ def open_database(settings: ServerSettings) -> Database:
     return db
 
 
-def build_app(settings: ServerSettings, db: Database) -> Any:
-    """The ASGI application, with the southbound started and stopped by its lifespan, inside
-    the request-id and metrics middleware (outermost: they see every response, 500s too)."""
+def build_app(settings: ServerSettings, db: Database, live: LiveEvents) -> Any:
+    """The ASGI application, with the southbound and the web view's live events started and
+    stopped by its lifespan, inside the request-id and metrics middleware (outermost: they
+    see every response, 500s too)."""
     resources = registry.configure(settings)
     southbound = Southbound(db, settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await southbound.start()
+        live.start()
         try:
             yield
         finally:
+            await live.stop()
             await southbound.stop()
 
     api = Api(
@@ -94,6 +98,7 @@ def build_app(settings: ServerSettings, db: Database) -> Any:
         max_bulk_body_size=settings.max_bulk_request_body_size,
         max_filter_values=settings.max_filter_values,
         agent_down_time=settings.agent_down_time,
+        live=live,
     )
 
     def compiler_cursor() -> int | None:
@@ -146,13 +151,27 @@ def http_protocol(max_url_length: int) -> type[HttpToolsProtocol]:
     return NeutronHttpProtocol
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending the web view's event streams first when it shuts down: it
+    waits for open responses, and an event stream never ends by itself."""
+
+    def __init__(self, config: uvicorn.Config, live: LiveEvents) -> None:
+        super().__init__(config)
+        self.live = live
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        self.live.close()
+        await super().shutdown(sockets)
+
+
 def run(settings: ServerSettings) -> None:
     """Serve until interrupted."""
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     install_log_filter()
     make_private(settings)
     db = open_database(settings)
-    app = build_app(settings, db)
+    live = LiveEvents(db)
+    app = build_app(settings, db, live)
     host, port = settings.host_port()
     config = uvicorn.Config(
         app,
@@ -173,6 +192,6 @@ def run(settings: ServerSettings) -> None:
     gc.freeze()
     gc.set_threshold(20_000, 50, 100)
     try:
-        uvicorn.Server(config).run()
+        _Server(config, live).run()
     finally:
         db.close()

@@ -5,7 +5,7 @@ Usage:
   .venv/bin/python benchmarks/api.py                      # starts its own server (SQLite)
   .venv/bin/python benchmarks/api.py --postgres           # throwaway PostgreSQL too
   .venv/bin/python benchmarks/api.py --url http://127.0.0.1:9696   # a running server
-  options: --quick (smaller counts), --plot results.png, --json path
+  options: --quick (smaller counts), --plot [PNG] (chart, default beside the JSON), --json path
 
 Prints a table and writes JSON (default benchmarks/results/api[-postgresql].json). The
 figures the issue asks for on this 2-core machine (SQLite, one process): >= 1,000 port
@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alcor.lab.server_process import AlcorServer, lift_quotas  # noqa: E402
+from benchmarks import plots  # noqa: E402
 from benchmarks.httpload import Connection, run_load  # noqa: E402
 
 
@@ -290,27 +291,6 @@ def print_table(results: dict[str, Any], label: str) -> None:
     )
 
 
-def plot(all_results: dict[str, dict[str, Any]], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for label, res in all_results.items():
-        conc = [r["concurrency"] for r in res["create"]]
-        axes[0].plot(conc, [r["rate_per_s"] for r in res["create"]], marker="o", label=label)
-        axes[1].plot(conc, [r["p99_ms"] for r in res["create"]], marker="o", label=label)
-    axes[0].set(title="port create rate", xlabel="concurrency", ylabel="ports/s")
-    axes[1].set(title="port create p99", xlabel="concurrency", ylabel="ms")
-    for ax in axes:
-        ax.legend()
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    print(f"plot written to {path}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -319,7 +299,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke run)")
     parser.add_argument("--json", help="where to write results")
-    parser.add_argument("--plot", help="write a PNG chart here")
+    plots.add_flag(parser)
     args = parser.parse_args()
     all_results: dict[str, dict[str, Any]] = {}
     if args.url:
@@ -339,8 +319,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"quick": args.quick, "results": all_results}, indent=2))
     print(f"\nJSON written to {out}")
-    if args.plot:
-        plot(all_results, args.plot)
+    if args.plot is not None:
+        plots.render(out, args.plot)
 
 
 if __name__ == "__main__":

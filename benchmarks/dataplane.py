@@ -76,6 +76,7 @@ from alcor.lab.vm import HOOK as VM_HOOK
 from alcor.southbound.nats_server import NatsServer, free_port
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
+from benchmarks import plots
 from benchmarks.controller_standin import ControllerStandIn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dataplane.json"
@@ -630,6 +631,7 @@ def main_part_a(args: argparse.Namespace, console: Console) -> None:
     }
     Path(args.json_a).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_a).write_text(json.dumps(doc, indent=1))
+    _chart(args, args.json_a)
 
 
 RESULTS_SG = Path(__file__).resolve().parent / "results" / "dataplane-sg.json"
@@ -656,6 +658,7 @@ def main_part_c(args: argparse.Namespace, console: Console) -> None:
     }
     Path(args.json_c).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_c).write_text(json.dumps(result, indent=1))
+    _chart(args, args.json_c)
 
 
 RESULTS_ROUTING = Path(__file__).resolve().parent / "results" / "dataplane-routing.json"
@@ -687,6 +690,13 @@ def main_part_d(args: argparse.Namespace, console: Console) -> None:
     }
     Path(args.json_d).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json_d).write_text(json.dumps(result, indent=1))
+    _chart(args, args.json_d)
+
+
+def _chart(args: argparse.Namespace, path: str) -> None:
+    """`--plot`: the chart of a part's results (beside its JSON when several parts run)."""
+    if args.plot is not None:
+        plots.render(path, args.plot if args.part != "all" else None)
 
 
 def main() -> None:
@@ -707,6 +717,7 @@ def main() -> None:
     ap.add_argument("--boot", choices=["on-active", "after-all-active"], default="on-active")
     ap.add_argument("--hook", choices=["lab", "lean"], default="lab", help="part a: udhcpc hook")
     ap.add_argument("--py-spy", default="", help="part a: profile server + agents into DIR")
+    plots.add_flag(ap)
     args = ap.parse_args()
     if args.part in ("a", "all"):
         main_part_a(args, Console())
@@ -769,6 +780,7 @@ def main() -> None:
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
+    _chart(args, args.json)
 
 
 if __name__ == "__main__":

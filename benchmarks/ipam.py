@@ -35,6 +35,7 @@ from alcor.ipam.pools.admin import default_buckets  # noqa: E402
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_pools, ipam_used  # noqa: E402
 from alcor.store.db import Database, UnitOfWork  # noqa: E402
 from alcor.store.schema import metadata  # noqa: E402
+from benchmarks import plots  # noqa: E402
 from tests.support.ipam_checks import check_pool  # noqa: E402
 
 POOLS = {
@@ -160,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10, help="batches per pool")
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "ipam.json"))
+    plots.add_flag(parser)
     args = parser.parse_args(argv)
 
     rows: list[dict[str, Any]] = []
@@ -220,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = {"meta": meta, "results": rows, "allocate_many": many}
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {out}")
+    if args.plot is not None:
+        plots.render(out, args.plot)
     return 0
 
 

@@ -56,6 +56,7 @@ from alcor.southbound.service import Southbound  # noqa: E402
 from alcor.southbound.sim import Fleet  # noqa: E402
 from alcor.store.db import Database  # noqa: E402
 from alcor.store.schema import changelog, port_provisioning  # noqa: E402
+from benchmarks import plots  # noqa: E402
 from tests.scale import southbound_rows as rows  # noqa: E402
 
 JOIN_HOST = "join-00000"
@@ -300,6 +301,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--json", default=None)
+    plots.add_flag(parser)
     args = parser.parse_args()
     results = []
     with contextlib.ExitStack() as stack:
@@ -363,6 +365,8 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"backend": backend, "results": results}, indent=2) + "\n")
     print(f"wrote {out}", file=sys.stderr)
+    if args.plot is not None:
+        plots.render(out, args.plot)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ def run(
     ),
     heartbeat_interval: float = typer.Option(None, help="Seconds between heartbeats."),
     log_level: str = typer.Option(None, help="debug, info, warning, error."),
+    metrics_bind: str = typer.Option(
+        None, help="host:port to serve Prometheus metrics on (default: off)."
+    ),
     config: str = typer.Option(None, help="TOML config file (section [agent])."),
     rpc_timeout: float = typer.Option(10.0, help="Seconds to wait for an RPC reply."),
 ) -> None:
@@ -55,6 +58,7 @@ def run(
         "gateway": gateway,
         "heartbeat_interval": heartbeat_interval,
         "log_level": log_level,
+        "metrics_bind": metrics_bind,
     }
     settings = load(AgentSettings, flags=flags, config_file=config, section="agent")
     if not settings.host_id:

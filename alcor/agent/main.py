@@ -17,6 +17,7 @@ acknowledged by OVS, REMOVED when it is unplugged or deleted) on the status subj
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import gc
 import logging
@@ -30,7 +31,7 @@ import nats.aio.client
 import nats.aio.msg
 import nats.errors
 
-from alcor.agent import audit, dhcp, dhcp6, frames6, nat, physnets, radv
+from alcor.agent import audit, dhcp, dhcp6, frames6, metrics, nat, physnets, radv
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
@@ -104,9 +105,19 @@ class Agent:
         self.programs = 0  # completed programming rounds (tests and benchmarks wait on it)
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
+        # for `alcor.agent.metrics`: full-state fetches of streams no longer followed, by
+        # kind, and NATS connections made
+        self.resyncs_gone: collections.Counter[str] = collections.Counter()
+        self.nats_connections = 0
+        self.exporter: metrics.Exporter | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.settings.metrics_bind:
+            try:
+                self.exporter = metrics.Exporter(self, self.settings.metrics_bind)
+            except (OSError, ValueError) as exc:  # the data plane matters more than metrics
+                log.error("metrics not served on %s: %s", self.settings.metrics_bind, exc)
         await self.channel.start()
         await self.ovs.connect()
         self.model.tunnel_ofport = await self.ovs.bootstrap(self.channel.target)
@@ -128,6 +139,7 @@ class Agent:
                 subjects.inbox(self.host_id),
             ).options(),
         )
+        self.nats_connections = 1
         self._tasks = [
             asyncio.create_task(self._programmer()),
             asyncio.create_task(self._cutter()),
@@ -167,6 +179,8 @@ class Agent:
         await self.reconciler.close()
         await self.channel.stop()
         self.ovs.stop()
+        if self.exporter is not None:
+            self.exporter.stop()
 
     # -- NATS --------------------------------------------------------------------------------
     def _info(self) -> pb.AgentInfo:
@@ -231,6 +245,7 @@ class Agent:
     async def _on_reconnected(self) -> None:
         """We may have missed deltas while NATS was away: register again and resync all."""
         log.info("NATS reconnected: re-registering and resyncing")
+        self.nats_connections += 1
         self._spawn(self._resync_all())
 
     async def _resync_all(self) -> None:
@@ -327,7 +342,9 @@ class Agent:
         self._spawn(subscribe())
 
     def _unfollow(self, streams: dict[str, SeqStream], key: str, subject: str) -> None:
-        streams.pop(key).cancel()
+        stream = streams.pop(key)
+        stream.cancel()
+        self.resyncs_gone[stream.name.split()[0]] += stream.resyncs
         sub = self.subs.pop(subject, None)
         if sub is not None:
             self._spawn(sub.unsubscribe())
@@ -453,6 +470,8 @@ class Agent:
             if not self._ready():
                 continue
             owners, self.dirty = self.dirty, set()
+            kind = "incremental" if self.programmed_once else "full"
+            started = time.perf_counter()
             # No cyclic GC while a round computes and streams: with 100k+ neighbour entries
             # held (protobuf objects are GC-tracked), the full collections the round's own
             # allocations trigger cost about as much as the round. Cycles made meanwhile are
@@ -471,6 +490,7 @@ class Agent:
                     )
                     self.programmed_once = True
             except OfctlError:
+                metrics.ROUNDS.labels(kind, "failed").inc()
                 log.exception("flow programming failed; full resync in 1 s")
                 self.programmed_once = False
                 self.dirty |= owners
@@ -488,6 +508,8 @@ class Agent:
                         gc.collect(0)
                         gc.freeze()
                     gc.enable()
+            metrics.ROUNDS.labels(kind, "ok").inc()
+            metrics.ROUND_SECONDS.labels(kind).observe(time.perf_counter() - started)
             shrunk = self.model.security.take_shrunk()
             if self.programmed_once and (SG_OWNER in owners or (SG_MEMBERS in owners and shrunk)):
                 self.cut_wanted.set()  # after this round's flows: see `_cutter`
@@ -660,8 +682,8 @@ class Agent:
         if lease is None:
             return
         reply = dhcp.build_reply(frame, port.mac_address, lease)
-        if reply is not None:
-            self.channel.packet_out(in_port, reply)
+        if reply is not None and self.channel.packet_out(in_port, reply):
+            metrics.DHCP_REPLIES.inc()
 
     def _answer_ipv6(
         self, in_port: int, port: pb.PortState, network: pb.NetworkState, frame: bytes
@@ -680,8 +702,22 @@ class Agent:
         if reply is not None:
             self.channel.packet_out(in_port, reply)
 
-    # -- observation (tests, benchmarks) -----------------------------------------------------
+    # -- observation (tests, benchmarks, metrics) --------------------------------------------
     async def wait_programmed(self, after: int, timeout: float = 30.0) -> None:
         """Wait until more than `after` programming rounds completed."""
         async with self.applied:
             await asyncio.wait_for(self.applied.wait_for(lambda: self.programs > after), timeout)
+
+    def resync_counts(self) -> dict[str, int]:
+        """Full-state fetches by stream kind (host, network, group, router), ever made."""
+        out = collections.Counter(self.resyncs_gone)
+        for stream in (self.host_stream, *self._followed()):
+            out[stream.name.split()[0]] += stream.resyncs
+        return dict(out)
+
+    def connection_counts(self) -> dict[str, int]:
+        return {
+            "ovsdb": self.ovs.connections,
+            "openflow": self.channel.connections,
+            "nats": self.nats_connections,
+        }

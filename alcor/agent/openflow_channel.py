@@ -48,6 +48,7 @@ class OpenFlowChannel:
         self.datapath_id: int | None = None
         self._xid = 0
         self.packet_ins = 0
+        self.connections = 0  # switch connections made (metrics: all but the first reconnect)
 
     @property
     def target(self) -> str:
@@ -94,6 +95,7 @@ class OpenFlowChannel:
                     if self.writer is not None and self.writer is not writer:
                         self.writer.close()
                     self.writer = writer
+                    self.connections += 1
                     self.connected.set()
                 elif msg_type == OFP.OFPT_PACKET_IN and version == OFP.OFP_VERSION:
                     self._packet_in(version, msg_type, length, xid, header + body)

@@ -59,6 +59,12 @@ class NotifyingIdl(connection.OvsdbIdl):  # type: ignore[misc]
     """An IDL that hands every Interface row change to `callback` (connection thread)."""
 
     callback: Callable[[Interface], None] | None = None
+    connections = 0  # sessions (re)started with the server (metrics: reconnects)
+
+    def restart_fsm(self) -> None:
+        """Called by the IDL on every new session with the server, the first included."""
+        self.connections += 1
+        super().restart_fsm()
 
     def notify(self, event: str, row: Any, updates: Any = None) -> None:
         if self.callback is not None and row._table.name == "Interface":
@@ -87,6 +93,7 @@ class OvsDriver:
         self.bridge_mappings = bridge_mappings or {}
         self.timeout = timeout
         self.api: Any = None
+        self.idl: NotifyingIdl | None = None
         self.queue: asyncio.Queue[Interface] = asyncio.Queue()
 
     async def connect(self) -> None:
@@ -102,6 +109,7 @@ class OvsDriver:
                 loop.call_soon_threadsafe(self.queue.put_nowait, iface)
 
             idl.callback = deliver
+            self.idl = idl
             conn = connection.Connection(idl=idl, timeout=self.timeout)
             return impl_idl.OvsdbIdl(conn)
 
@@ -213,6 +221,11 @@ class OvsDriver:
                 await self._execute(
                     self.api.db_set("Controller", row["_uuid"], ("max_backoff", 1000))
                 )
+
+    @property
+    def connections(self) -> int:
+        """Sessions made with the OVSDB server (all but the first are reconnects)."""
+        return self.idl.connections if self.idl is not None else 0
 
     def stop(self) -> None:
         if self.api is not None:

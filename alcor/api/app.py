@@ -24,14 +24,17 @@ from starlette.routing import Route
 
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
+from alcor.api.live import LiveEvents
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
+from alcor.api.webview import WebView
+from alcor.reachability import intent, verdict
 from alcor.resources import crud
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.southbound import audit
 from alcor.store.db import Database
-from alcor.store.provisioning import timeline
+from alcor.store.provisioning import timeline, trace
 
 log = logging.getLogger("alcor.api")
 
@@ -71,6 +74,7 @@ class Api:
         max_bulk_body_size: int,
         max_filter_values: int,
         agent_down_time: float = 75.0,
+        live: LiveEvents | None = None,
     ) -> None:
         self.db = db
         self.agent_down_time = agent_down_time
@@ -84,6 +88,7 @@ class Api:
             [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
         )
         self.quotas = QuotaApi(db, self.auth, self.resources, self.body, max_filter_values)
+        self.webview = WebView(self.auth, live or LiveEvents(db))
 
     # -- plumbing --------------------------------------------------------------------
     def context(self, request: Request) -> Context:
@@ -332,21 +337,64 @@ class Api:
             return json_response({"tags": item["tags"]})
         return Response(status_code=201 if request.method == "PUT" else 204)
 
-    # -- port provisioning (Alcor addition, admin only) -------------------------------
-    async def provisioning(self, request: Request) -> Response:
-        """GET /v2.0/ports/{id}/provisioning: when the port was committed, compiled,
-        published, received and programmed by its host, and reported back."""
+    # -- port provisioning (Alcor additions, admin only) ------------------------------
+    async def _port_view(
+        self,
+        request: Request,
+        action: str,
+        key: str,
+        view: Callable[[sa.Connection, dict[str, Any]], Any],
+    ) -> Response:
+        """An admin's view of one port: `view(conn, port)` under `key`."""
         ctx = self.context(request)
         if not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action="rule:get_port_provisioning")
+            raise errors.PolicyNotAuthorized(action=action)
         port_id = request.path_params["rid"]
         res = self.resource("ports")
 
-        def read(conn: sa.Connection) -> dict[str, Any]:
-            crud.fetch(conn, res, ctx, port_id)
-            return timeline(conn, port_id)
+        def read(conn: sa.Connection) -> Any:
+            return view(conn, crud.fetch(conn, res, ctx, port_id))
 
-        return json_response({"provisioning": await self.db.read(read)})
+        return json_response({key: await self.db.read(read)})
+
+    async def provisioning(self, request: Request) -> Response:
+        """GET /v2.0/ports/{id}/provisioning: when the port was committed, compiled,
+        published, received and programmed by its host, and reported back."""
+        return await self._port_view(
+            request,
+            "rule:get_port_provisioning",
+            "provisioning",
+            lambda conn, port: timeline(conn, port["id"]),
+        )
+
+    async def trace(self, request: Request) -> Response:
+        """GET /v2.0/ports/{id}/trace: the chain from the API request that last changed the
+        port to its host's report, ACTIVE and Nova's notification (`alcor port trace`)."""
+        return await self._port_view(
+            request,
+            "rule:get_port_trace",
+            "trace",
+            lambda conn, port: {
+                **trace(conn, port["id"]),
+                "status": port["status"],
+                "name": port["name"],
+            },
+        )
+
+    # -- reachability (Alcor addition) -------------------------------------------------
+    async def reachability(self, request: Request) -> Response:
+        """GET /v2.0/alcor/reachability?source=&destination=&protocol=&port=: whether the
+        source port reaches the destination (port, fixed, floating or outside address), hop
+        by hop, from intent (`alcor.reachability`); ends are read with the caller's
+        visibility."""
+        ctx = self.context(request)
+        question = intent.Question.parse(dict(request.query_params))
+        ports = self.resource("ports")
+
+        def read(conn: sa.Connection) -> dict[str, Any]:
+            return verdict.analyze(intent.load(conn, ports, ctx, question))
+
+        return json_response({"reachability": await self.db.read(read)})
 
     # -- state audit (Alcor addition, admin only) -------------------------------------
     async def state_audit(self, request: Request) -> Response:
@@ -385,7 +433,10 @@ class Api:
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
             Route("/v2.0/alcor/audit", self.state_audit, methods=["GET"]),
+            Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
+            Route("/v2.0/alcor/reachability", self.reachability, methods=["GET"]),
             *self.quotas.routes(),
+            *self.webview.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
             Route("/v2.0/{collection}/{rid}/tags", self.tags, methods=["GET", "PUT", "DELETE"]),

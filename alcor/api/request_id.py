@@ -18,9 +18,10 @@ import contextvars
 import logging
 import os
 import re
+import time
 from typing import Any
 
-from alcor.store.db import REQUEST_ID
+from alcor.store.db import REQUEST_ID, REQUEST_STARTED
 
 HEADER = b"x-openstack-request-id"
 ID_FORMAT = re.compile(r"req-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}")
@@ -65,6 +66,7 @@ class RequestIdMiddleware:
         request_id = new_request_id()
         header = (HEADER, request_id.encode())
         token = REQUEST_ID.set(request_id)
+        started = REQUEST_STARTED.set(time.time())
         global_token = GLOBAL_REQUEST_ID.set(inbound_id(scope))
 
         async def send_with_id(message: dict[str, Any]) -> None:
@@ -76,6 +78,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             REQUEST_ID.reset(token)
+            REQUEST_STARTED.reset(started)
             GLOBAL_REQUEST_ID.reset(global_token)
 
 

@@ -65,7 +65,12 @@ def status(
         doc = {
             "prefix": lab.prefix,
             "hosts": {
-                h.name: {"namespace": h.ns, "vtep": h.tunnel_ip, "agent_pid": h.agent_pid()}
+                h.name: {
+                    "namespace": h.ns,
+                    "vtep": h.tunnel_ip,
+                    "agent_pid": h.agent_pid(),
+                    "agent_metrics": h.metrics_url,
+                }
                 for h in lab.hosts.values()
             },
             "vms": {

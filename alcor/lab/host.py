@@ -184,6 +184,14 @@ class Host:
 
     # -- the agent ---------------------------------------------------------------------------
     @property
+    def metrics_url(self) -> str | None:
+        """Where the agent serves its metrics (the lab gives each agent a port), if anywhere."""
+        args = self.agent_args
+        if "--metrics-bind" not in args:
+            return None
+        return f"http://{args[args.index('--metrics-bind') + 1]}/metrics"
+
+    @property
     def agent_pidfile(self) -> str:
         return f"{self.dir}/agent.pid"
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from alcor.lab import netns
 from alcor.lab.host import EXTERNAL_BRIDGE_ON_HOSTS, EXTERNAL_PHYSNET, Host
 from alcor.lab.netns import LabError, run
+from alcor.lab.server_process import free_port
 from alcor.lab.vm import Vm
 
 UNDERLAY_BASE = ipaddress.IPv4Address("198.18.0.0")
@@ -160,7 +161,8 @@ class Lab:
             for i in range(1, hosts + 1):
                 name = f"h{i}"
                 creds = ["--nats-credentials", str(credentials(name))] if credentials else []
-                self.add_host(name, agent_args=[*(agent_args or []), *creds])
+                exported = ["--metrics-bind", f"127.0.0.1:{free_port()}"]
+                self.add_host(name, agent_args=[*(agent_args or []), *creds, *exported])
                 progress(f"host h{i}")
             self.seed_tunnel_neighbors()
             if start_agents:

@@ -150,6 +150,7 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
             "compiled_at": batch.compiled_at,
             "published_at": published_at,
             "request_id": t.request_id,
+            "requested_at": t.requested_at,
         }
         if pp is None or pp["host_id"] != t.host_id:
             # A new binding (or unbinding): reports for it count from this revision on. No
@@ -165,6 +166,9 @@ def advance(uow: UnitOfWork, batch: Batch, lease: Lease | None, published_at: fl
                 programmed_at=None,
                 reported_at=None,
                 reported_request_id=None,
+                active_at=None,
+                nova_notified_at=None,
+                nova_event=None,
             )
             downs.append((port, "DOWN"))
             rebinds.append(stamp)

@@ -16,6 +16,8 @@ the events committed since, oldest first, after a pause doubling from `nova_send
 to MAX_BACKOFF; each event is tried at most `attempts` times. An event is dropped only when its
 attempts run out, when Nova refuses it (any other 4xx: sending it again gets the same answer)
 or when the server stops with it unsent, and each drop is logged as an error with its count.
+What Nova accepted is handed to `on_sent` (the server stamps each port's provisioning row with
+it, the last step of `alcor port trace`).
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ import http.client
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+Sent = Callable[[list[dict[str, str]], float], Awaitable[None]]  # (events, unix time sent)
 
 MAX_BACKOFF = 60.0  # seconds between two sends while Nova keeps failing
 TRANSIENT_CLIENT_ERRORS = (408, 429)  # 4xx answers worth sending again
@@ -59,7 +65,15 @@ def events_for(kind: str, payload: dict[str, Any]) -> list[dict[str, str]]:
 class NovaNotifier:
     """Collects events from committed transactions and POSTs them to Nova in batches."""
 
-    def __init__(self, url: str, token: str = "", interval: float = 2.0, attempts: int = 6) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str = "",
+        interval: float = 2.0,
+        attempts: int = 6,
+        on_sent: Sent | None = None,
+    ) -> None:
+        self.on_sent = on_sent
         self.url = url.rstrip("/") + "/os-server-external-events"
         self.token = token
         self.interval = interval
@@ -115,6 +129,11 @@ class NovaNotifier:
         else:
             self.sent += len(batch)
             self._failures = 0
+            if self.on_sent is not None:
+                try:
+                    await self.on_sent([event for event, _ in batch], time.time())
+                except Exception:
+                    log.exception("recording %d Nova notifications failed", len(batch))
 
     def _failed(self, batch: list[tuple[dict[str, str], int]], exc: Exception) -> None:
         self._failures += 1

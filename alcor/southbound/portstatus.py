@@ -125,3 +125,15 @@ def _upsert_statement(
         index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns}
     )
     return prepared.hot(stmt)
+
+
+def nova_notified(uow: UnitOfWork, events: Sequence[dict[str, str]], at: float) -> None:
+    """Stamp the ports Nova was told about (its event names the port in `tag`) with when and
+    what, for `alcor port trace`."""
+    pp = port_provisioning.c
+    for event in events:
+        uow.execute(
+            port_provisioning.update()
+            .where(pp.port_id == event["tag"])
+            .values(nova_notified_at=at, nova_event=f"{event['name']} {event['status']}"[:64])
+        )

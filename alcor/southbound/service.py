@@ -24,6 +24,7 @@ from alcor.southbound.auditor import Auditor
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
 from alcor.southbound.nova import NovaNotifier
+from alcor.southbound.portstatus import nova_notified
 from alcor.southbound.protocol.auth import NatsAuth
 from alcor.southbound.rpc import RpcServer
 from alcor.southbound.status import StatusIntake
@@ -111,7 +112,10 @@ class Southbound:
             self._tasks.append(asyncio.create_task(self.auditor.run()))
         if self.settings.nova_url:
             self.nova = NovaNotifier(
-                self.settings.nova_url, self.settings.nova_token, self.settings.nova_send_interval
+                self.settings.nova_url,
+                self.settings.nova_token,
+                self.settings.nova_send_interval,
+                on_sent=self._nova_sent,
             )
             self.db.on_event(self._on_events)
             self.nova.start()
@@ -120,6 +124,9 @@ class Southbound:
     def _on_events(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         if self._running and self.nova is not None:
             self.nova.on_events(events)
+
+    async def _nova_sent(self, events: list[dict[str, str]], at: float) -> None:
+        await self.db.write(nova_notified, events, at)
 
     def _on_commit(self) -> None:
         # Database.on_commit has no unregister; a stopped service simply ignores commits.

@@ -96,10 +96,13 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
         # The first report of a binding the compiler has not stamped yet starts it.
         same = pp is not None and pp["host_id"] == host_id
         committed_at = pp["committed_at"] if pp is not None and same else None
-        if status == "ACTIVE" and port.status != "ACTIVE" and committed_at:
+        turned_active = status == "ACTIVE" and port.status != "ACTIVE"
+        if turned_active and committed_at:
             # for the commit -> ACTIVE histogram (`alcor.metrics`), once committed
             since_commit = uow.now - committed_at
             uow.emit("port_active", {"port_id": port_id, "since_commit": since_commit})
+        # when this binding last turned ACTIVE (`alcor port trace`), kept while it stays so
+        active_at = uow.now if turned_active else (pp["active_at"] if pp and same else None)
         stamps.append(
             {
                 "port_id": port_id,
@@ -115,6 +118,7 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
                 # the last id of this binding in place
                 "reported_request_id": st.request_id
                 or (pp["reported_request_id"] if pp is not None and same else None),
+                "active_at": active_at if status == "ACTIVE" else None,
             }
         )
     set_status(uow, changes)

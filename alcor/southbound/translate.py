@@ -133,6 +133,7 @@ class PortTarget:
     committed_at: float
     deleted: bool
     request_id: str | None = None  # the API request of the newest change rendered
+    requested_at: float | None = None  # when that request arrived
 
 
 Record = Callable[[UnitOfWork], None]

@@ -43,6 +43,7 @@ changelog = sa.Table(
     # The API request that made the change (`X-Openstack-Request-Id`); NULL for changes made
     # by no request (the southbound's own writes).
     sa.Column("request_id", sa.String(64)),
+    sa.Column("requested_at", sa.Float),  # when that request arrived (unix time)
 )
 
 # Hypervisors (agents). Registered by the agents themselves or pre-registered by admins.
@@ -100,6 +101,12 @@ port_provisioning = sa.Table(
     # the host says it programmed (echoed from `PortState.request_id` in its report).
     sa.Column("request_id", sa.String(64)),
     sa.Column("reported_request_id", sa.String(64)),
+    # The rest of the chain `alcor port trace` shows: when that request arrived, when the
+    # port last turned ACTIVE on this binding, and when Nova was told of it (and what).
+    sa.Column("requested_at", sa.Float),
+    sa.Column("active_at", sa.Float),
+    sa.Column("nova_notified_at", sa.Float),
+    sa.Column("nova_event", sa.String(64)),
 )
 
 # Where each router with an external gateway does its SNAT (the southbound's placement, like

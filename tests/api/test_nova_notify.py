@@ -8,6 +8,8 @@ import asyncio
 import http.server
 import json
 import logging
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,8 +20,7 @@ import pytest
 
 from alcor.lab.server_process import AlcorServer, free_port
 from alcor.southbound.nova import NovaNotifier
-from alcor.southbound.protocol.auth import NatsAuth
-from alcor.southbound.sim import Fleet
+from tests.support.sim_fleet import running_fleet
 from tests.support.waiting import wait_for
 
 
@@ -130,59 +131,103 @@ def test_events_nova_refuses_or_never_gets_are_dropped_and_logged(
     assert dropped[2] == "Nova notification: 2 events dropped after the server stopped"
 
 
+def _alcor(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "alcor", *args], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def test_vif_plugged_unplugged_deleted_reach_nova(nova: str) -> None:
+    """...and `alcor port trace` shows the whole chain of the port, Nova's event last."""
     first = len(_Nova.received)
     _Nova.fail_next[:] = [503, 503]  # Nova is not answering yet: the events wait for it
     env = {"ALCOR_NOVA_URL": nova, "ALCOR_NOVA_TOKEN": "secret", "ALCOR_NOVA_SEND_INTERVAL": "0.2"}
-    with AlcorServer(extra_env=env) as server:
-        loop = asyncio.new_event_loop()
-        creds = str(server.credentials("novah", fleet=True))
-        fleet = Fleet(server.nats_url, 1, prefix="novah", auth=NatsAuth(creds))
-        loop.run_until_complete(fleet.start())
-        runner = threading.Thread(target=loop.run_forever, daemon=True)
-        runner.start()
-        try:
-            api = httpx.Client(base_url=server.url, timeout=30)
-            net = api.post("/v2.0/networks", json={"network": {}}).json()["network"]
-            api.post(
-                "/v2.0/subnets",
-                json={"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.61.0.0/24"}},
-            )
-            vm = str(uuid.uuid4())
-            port = api.post(
-                "/v2.0/ports",
-                json={
-                    "port": {
-                        "network_id": net["id"],
-                        "device_id": vm,
-                        "device_owner": "compute:nova",
-                        "binding:host_id": "novah-00000",
-                    }
-                },
-            ).json()["port"]
+    with AlcorServer(extra_env=env) as server, running_fleet(server, "novah", 1) as fleet:
+        api = httpx.Client(base_url=server.url, timeout=30)
+        net = api.post("/v2.0/networks", json={"network": {}}).json()["network"]
+        api.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.61.0.0/24"}},
+        )
+        vm = str(uuid.uuid4())
+        created = api.post(
+            "/v2.0/ports",
+            json={
+                "port": {
+                    "network_id": net["id"],
+                    "device_id": vm,
+                    "device_owner": "compute:nova",
+                    "binding:host_id": sorted(fleet.hosts)[0],
+                }
+            },
+        )
+        port = created.json()["port"]
 
-            def events() -> list[tuple[str, str, str]]:
-                return [
-                    (e["name"], e["status"], e["server_uuid"])
-                    for r in _Nova.received[first:]
-                    for e in r["events"]
-                    if e["tag"] == port["id"]
-                ]
+        def events() -> list[tuple[str, str, str]]:
+            return [
+                (e["name"], e["status"], e["server_uuid"])
+                for r in _Nova.received[first:]
+                for e in r["events"]
+                if e["tag"] == port["id"]
+            ]
 
-            wait_for(
-                lambda: ("network-vif-plugged", "completed", vm) in events(),
-                what="network-vif-plugged",
-            )
-            assert not _Nova.fail_next  # it came through both failures
-            received = _Nova.received[first:]
-            assert all(r["path"] == "/v2.1/os-server-external-events" for r in received)
-            assert {r["token"] for r in received} == {"secret"}
-            api.delete(f"/v2.0/ports/{port['id']}")
-            wait_for(
-                lambda: ("network-vif-deleted", "completed", vm) in events(),
-                what="network-vif-deleted",
-            )
-        finally:
-            asyncio.run_coroutine_threadsafe(fleet.stop(), loop).result(30)
-            loop.call_soon_threadsafe(loop.stop)
-            runner.join(10)
+        wait_for(
+            lambda: ("network-vif-plugged", "completed", vm) in events(),
+            what="network-vif-plugged",
+        )
+        assert not _Nova.fail_next  # it came through both failures
+        received = _Nova.received[first:]
+        assert all(r["path"] == "/v2.1/os-server-external-events" for r in received)
+        assert {r["token"] for r in received} == {"secret"}
+
+        trace = wait_for(
+            lambda: (
+                (t := api.get(f"/v2.0/ports/{port['id']}/trace").json()["trace"])["steps"][-1]["at"]
+                and t
+            ),
+            what="the Nova stamp in the trace",
+        )
+        steps = {s["step"]: s for s in trace["steps"]}
+        assert list(steps) == [
+            *("request", "commit", "compile", "publish", "receipt", "program", "report"),
+            *("active", "nova"),
+        ]
+        times = [s["at"] for s in trace["steps"]]
+        assert None not in times
+        # the server's own stamps are in order (the host's come from its clock)
+        server_side = ("request", "commit", "compile", "publish", "active", "nova")
+        assert [steps[n]["at"] for n in server_side] == sorted(steps[n]["at"] for n in server_side)
+        assert trace["request_id"] == created.headers["x-openstack-request-id"]
+        assert trace["request_id"] in steps["request"]["what"]
+        assert "network-vif-plugged completed" in steps["nova"]["what"]
+        assert trace["status"] == "ACTIVE" and trace["state"] == "SUCCESS"
+        assert trace["total_ms"] == steps["nova"]["since_start_ms"] > 0
+
+        table = _alcor("port", "trace", port["id"], "--url", server.url)
+        assert all(name in table for name in steps) and "network-vif-plugged" in table
+        as_json = json.loads(_alcor("port", "trace", port["id"], "--url", server.url, "--json"))
+        assert as_json["request_id"] == trace["request_id"]
+        missing = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "alcor",
+                "port",
+                "trace",
+                str(uuid.uuid4()),
+                "--url",
+                server.url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert missing.returncode == 1 and "404" in missing.stderr
+
+        api.delete(f"/v2.0/ports/{port['id']}")
+        wait_for(
+            lambda: ("network-vif-deleted", "completed", vm) in events(),
+            what="network-vif-deleted",
+        )

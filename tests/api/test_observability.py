@@ -157,6 +157,11 @@ def test_metrics_move_with_work(http: httpx.Client, fleet: Fleet) -> None:
     assert grew("alcor_compiler_batches_total{}") >= 1
     assert grew("alcor_compiler_publish_seconds_count{}") >= 1
     assert grew("alcor_status_reports_accepted_total{}") >= 3
+    assert grew("alcor_ipam_values_total{op=allocate,pool_kind=ip}") == 3  # one per port
+    assert grew("alcor_ipam_values_total{op=allocate,pool_kind=vni}") == 1  # the network
+    http.delete(f"/v2.0/ports/{ports[2]}")
+    released = "alcor_ipam_values_total{op=release,pool_kind=ip}"
+    assert _metrics(http).get(released, 0.0) - before.get(released, 0.0) == 1
     assert after["alcor_changelog_head_seq{}"] == after["alcor_compiler_cursor_seq{}"] > 0
     assert after["alcor_agents{state=alive}"] >= 2
     assert "alcor_db_queue_depth{queue=writer}" in after

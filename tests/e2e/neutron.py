@@ -28,8 +28,14 @@ class Api:
     def __init__(self, url: str) -> None:
         self.http = httpx.Client(base_url=url, timeout=30.0)
 
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        resp = self.http.request(method, path, json=body)
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        resp = self.http.request(method, path, json=body, params=params)
         if resp.status_code >= 300:
             raise ApiError(method, path, resp.status_code, resp.text)
         return resp.json() if resp.content else None
@@ -71,8 +77,9 @@ class Api:
 
 
 class Scratch:
-    """Networks, ports, VMs and security groups one test makes; removed afterwards whatever
-    happened (VMs, then ports, groups and networks, each newest first)."""
+    """Networks, ports, VMs, security groups and routers one test makes; removed afterwards
+    whatever happened (VMs, routers with their floating IPs and interfaces, then ports, groups
+    and networks, each newest first)."""
 
     def __init__(self, api: Api, lab: Lab) -> None:
         self.api = api
@@ -81,6 +88,7 @@ class Scratch:
         self.vms: list[str] = []
         self.groups: list[str] = []
         self.networks: list[str] = []
+        self.routers: list[str] = []
 
     def network(
         self,
@@ -104,6 +112,21 @@ class Scratch:
             **subnet_attrs,
         )
         return net
+
+    def external_network(self, name: str, gateway_ip: str) -> dict[str, Any]:
+        """The admin's flat external network on the lab's outside segment (203.0.113.0/24,
+        `gateway_ip` the outside world), floating IPs from .100-.199."""
+        return self.network(
+            name,
+            "203.0.113.0/24",
+            gateway_ip,
+            {
+                "provider:network_type": "flat",
+                "provider:physical_network": "external",
+                "router:external": True,
+            },
+            allocation_pools=[{"start": "203.0.113.100", "end": "203.0.113.199"}],
+        )
 
     def port(self, network_id: str, host: str, ip: str, mac: str, **attrs: Any) -> dict[str, Any]:
         port = self.api.create(
@@ -133,6 +156,26 @@ class Scratch:
     def rule(self, group_id: str, **attrs: Any) -> dict[str, Any]:
         return self.api.create("security_group_rule", security_group_id=group_id, **attrs)
 
+    def router(self, name: str, subnet_ids: Iterable[str] = (), **attrs: Any) -> dict[str, Any]:
+        """A router (with `attrs`, e.g. `external_gateway_info`) with interfaces on
+        `subnet_ids`."""
+        router = self.api.create("router", name=f"{self.lab.prefix}-{name}", **attrs)
+        self.routers.append(router["id"])
+        for subnet_id in subnet_ids:
+            path = f"/v2.0/routers/{router['id']}/add_router_interface"
+            self.api.call("PUT", path, {"subnet_id": subnet_id})
+        return router
+
+    def _drop_router(self, router_id: str) -> None:
+        query = f"/v2.0/floatingips?router_id={router_id}"
+        for fip in self.api.call("GET", query)["floatingips"]:
+            self.api.delete("floatingip", fip["id"], missing_ok=True)
+        for port in self.api.call("GET", f"/v2.0/ports?device_id={router_id}")["ports"]:
+            if port["device_owner"] == "network:router_interface":
+                path = f"/v2.0/routers/{router_id}/remove_router_interface"
+                self.api.call("PUT", path, {"port_id": port["id"]})
+        self.api.delete("router", router_id, missing_ok=True)
+
     def vm(self, name: str, host: str, port: dict[str, Any], dhcp: bool = True) -> Vm:
         self.vms.append(name)
         return self.lab.add_vm(host, port["id"], port["mac_address"], name=name, dhcp=dhcp)
@@ -142,6 +185,9 @@ class Scratch:
             if name in self.lab.vms:
                 with contextlib.suppress(LabError):
                     self.lab.remove_vm(name)
+        for router_id in reversed(self.routers):
+            with contextlib.suppress(ApiError, httpx.HTTPError):
+                self._drop_router(router_id)
         for port_id in reversed(self.ports):
             with contextlib.suppress(ApiError, httpx.HTTPError):
                 self.api.delete("port", port_id, missing_ok=True)

@@ -100,27 +100,12 @@ def _ping(ns: str, ip: str) -> bool:
 @pytest.fixture(scope="module")
 def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
     scratch = Scratch(api, lab)
-    router: dict[str, Any] = {}
     servers: list[subprocess.Popen[str]] = []
     try:
-        ext = scratch.network(
-            "ext",
-            "203.0.113.0/24",
-            OUTSIDE,
-            {
-                "provider:network_type": "flat",
-                "provider:physical_network": "external",
-                "router:external": True,
-            },
-            allocation_pools=[{"start": "203.0.113.100", "end": "203.0.113.199"}],
-        )
+        ext = scratch.external_network("ext", OUTSIDE)
         inside = scratch.network("in", f"{TENANT}.0/24", f"{TENANT}.1")
-        router = api.create(
-            "router", name=f"{lab.prefix}-r", external_gateway_info={"network_id": ext["id"]}
-        )
         sub = api.call("GET", f"/v2.0/subnets?network_id={inside['id']}")["subnets"][0]
-        path = f"/v2.0/routers/{router['id']}/add_router_interface"
-        api.call("PUT", path, {"subnet_id": sub["id"]})
+        router = scratch.router("r", [sub["id"]], external_gateway_info={"network_id": ext["id"]})
         group = scratch.group("fip", OPEN)
         vms: dict[str, Vm] = {}
         for name, host, n in (("a", "h1", 11), ("b", "h2", 12), ("c", "h3", 13)):
@@ -147,19 +132,6 @@ def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
     finally:
         for proc in servers:
             proc.kill()
-        if router:
-            for fip in api.call("GET", f"/v2.0/floatingips?router_id={router['id']}")[
-                "floatingips"
-            ]:
-                api.delete("floatingip", fip["id"], missing_ok=True)
-            for port in api.call("GET", f"/v2.0/ports?device_id={router['id']}")["ports"]:
-                if port["device_owner"] == "network:router_interface":
-                    api.call(
-                        "PUT",
-                        f"/v2.0/routers/{router['id']}/remove_router_interface",
-                        {"port_id": port["id"]},
-                    )
-            api.delete("router", router["id"], missing_ok=True)
         scratch.cleanup()
 
 

@@ -51,6 +51,8 @@ except ConnectionRefusedError:
     print("refused")
 except TimeoutError:
     print("timeout")
+except OSError as e:
+    print("unreachable", e.errno)
 else:
     try:
         s.sendall(b"probe\\n")
@@ -158,21 +160,24 @@ def forge_and_ping(src: Vm, dst: Vm, dst_ip: str, forged_ip: str = "", forged_ma
     return in_echos(dst) - before
 
 
-def _python(vm: Vm, script: str, *args: object) -> list[str]:
-    return ["ip", "netns", "exec", vm.ns, "python3", "-c", script, *map(str, args)]
+def _python(where: Vm | str, script: str, *args: object) -> list[str]:
+    """Run `script` in a VM's namespace, or in the namespace named `where`."""
+    ns = where if isinstance(where, str) else where.ns
+    return ["ip", "netns", "exec", ns, "python3", "-c", script, *map(str, args)]
 
 
 class Listener:
-    """An echo server on `ports` in the VM (bound to every address of it); `stop()` ends it."""
+    """An echo server on `ports` in the VM or namespace (bound to every address of it);
+    `stop()` ends it."""
 
-    def __init__(self, vm: Vm, *ports: int) -> None:
+    def __init__(self, vm: Vm | str, *ports: int) -> None:
         self.proc = subprocess.Popen(
             _python(vm, _LISTEN, *ports), stdout=subprocess.PIPE, text=True
         )
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != "ready":
             self.stop()
-            raise AssertionError(f"listener on {ports} in {vm.name} did not start")
+            raise AssertionError(f"listener on {ports} in {vm} did not start")
 
     def stop(self) -> None:
         self.proc.kill()
@@ -188,9 +193,10 @@ def listening(vm: Vm, *ports: int) -> Iterator[Listener]:
         listener.stop()
 
 
-def connect(vm: Vm, ip: str, port: int, timeout: float = 1.5, source: str = "") -> str:
-    """One TCP connection from `vm` (from `source` when given), with a line echoed back:
-    CONNECTED, REFUSED, TIMEOUT (no SYN-ACK within `timeout`) or SILENT (connected, no echo)."""
+def connect(vm: Vm | str, ip: str, port: int, timeout: float = 1.5, source: str = "") -> str:
+    """One TCP connection from `vm` or a namespace (from `source` when given), with a line
+    echoed back: CONNECTED, REFUSED, TIMEOUT (no SYN-ACK within `timeout`) or SILENT
+    (connected, no echo)."""
     args = [ip, port, timeout, *([source] if source else [])]
     out = subprocess.run(
         _python(vm, _CONNECT, *args), capture_output=True, text=True, timeout=timeout + 10

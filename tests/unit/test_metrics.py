@@ -55,7 +55,9 @@ def test_dashboard_uses_exported_metrics() -> None:
     used = {
         re.sub(r"_(bucket|count|sum)$", "", m) for e in exprs for m in re.findall(r"alcor_\w+", e)
     }
-    source = (ROOT / "alcor" / "metrics.py").read_text()
+    source = "".join(
+        (ROOT / "alcor" / path).read_text() for path in ("metrics.py", "agent/metrics.py")
+    )
     declared = set(re.findall(r'"(alcor_\w+)"', source))
     declared |= {f"{name}_total" for name in declared}  # counters get _total
     assert used and used <= declared, used - declared

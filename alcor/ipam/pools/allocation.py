@@ -30,6 +30,7 @@ from alcor.ipam.pools.buckets import (
     safe_to_wait_for,
     write_bucket,
 )
+from alcor.ipam.pools.events import ALLOCATED
 from alcor.ipam.pools.ranges import MAX_VALUE, key, unkey
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_used
 from alcor.store.db import UnitOfWork
@@ -75,8 +76,11 @@ def allocate(
     """
     pool = load_pool(uow, pool_id)
     if value is None:
-        return _allocate_any(uow, pool, owner, display)
-    return _allocate_value(uow, pool, owner, value, outside_ok, display)
+        value = _allocate_any(uow, pool, owner, display)
+    else:
+        value = _allocate_value(uow, pool, owner, value, outside_ok, display)
+    uow.emit(ALLOCATED, {"pool_id": pool_id, "count": 1})
+    return value
 
 
 def _insert_used(

@@ -33,6 +33,7 @@ from alcor.ipam.pools.buckets import (
     load_pool,
     safe_to_wait_for,
 )
+from alcor.ipam.pools.events import ALLOCATED
 from alcor.ipam.pools.ranges import RangeSet, key, unkey
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_used
 from alcor.store.db import UnitOfWork
@@ -357,4 +358,5 @@ def allocate_many(
             for (b, v), o, d in zip(taken, owners, shown, strict=True)
         ],
     )
+    uow.emit(ALLOCATED, {"pool_id": pool_id, "count": want})
     return [v for _, v in taken]

@@ -29,6 +29,7 @@ from alcor.ipam.pools.buckets import (
     lock_bucket,
     write_bucket,
 )
+from alcor.ipam.pools.events import RELEASED
 from alcor.ipam.pools.ranges import MAX_VALUE, key, unkey
 from alcor.ipam.tables import ipam_buckets, ipam_free, ipam_used
 from alcor.store.db import UnitOfWork
@@ -87,6 +88,7 @@ def release(uow: UnitOfWork, pool_id: str, value: int, owner: str | None = None)
         )
         st.nfree += 1
     write_bucket(uow, pool_id, st)
+    uow.emit(RELEASED, {"pool_id": pool_id, "count": 1})
 
 
 def release_many(
@@ -163,6 +165,8 @@ def release_many(
         conn.execute(_INS_FREE, free_rows)
     if states:
         conn.execute(UPD_BUCKET, [bucket_params(p, st) for p, st in states])
+    for p, values in grouped.items():
+        uow.emit(RELEASED, {"pool_id": p, "count": sum(map(len, values.values()))})
     return len(gone)
 
 

@@ -111,7 +111,13 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             )
             out.ports.append(
                 PortTarget(
-                    pid, host, revision, last["committed_at"], False, last["request_id"] or None
+                    pid,
+                    host,
+                    revision,
+                    last["committed_at"],
+                    False,
+                    last["request_id"] or None,
+                    last["requested_at"],
                 )
             )
         else:
@@ -129,6 +135,7 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
                     last["committed_at"],
                     cur is None,
                     last["request_id"] or None,
+                    last["requested_at"],
                 )
             )
 

@@ -1,0 +1,219 @@
+"""PNG charts of the benchmarks' JSON results, one module for all of them.
+
+Every benchmark writes JSON under `benchmarks/results/`; `--plot` on a benchmark (or this
+module on files already written: `python -m benchmarks.plots [FILE.json ...]`, default every
+known file there) draws `<name>.png` beside it. A chart is chosen by the file's name
+(`api`, `api-postgresql`, `ipam`, `southbound`, `dataplane`, `dataplane-sg`, ...), so results
+kept from older runs plot the same way; goals from the issues are drawn as dashed lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Doc = dict[str, Any]
+
+
+def _goal(ax: Axes, value: float, label: str) -> None:
+    ax.axhline(value, color="grey", linestyle="--", linewidth=1)
+    ax.annotate(label, (0, value), xycoords=("axes fraction", "data"), fontsize=8, va="bottom")
+
+
+def _bars(ax: Axes, labels: list[str], series: dict[str, list[float]], unit: str) -> None:
+    """Grouped bars: one group per label, one bar per series."""
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        xs = [x + i * width for x in range(len(labels))]
+        ax.bar(xs, values, width, label=name)
+    ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(labels))], labels)
+    ax.set_ylabel(unit)
+    if len(series) > 1:
+        ax.legend(fontsize=8)
+
+
+def api(doc: Doc, fig: Figure) -> None:
+    """Port create rate and p99 by concurrency, and create p50 as the table grows."""
+    rate, p99, growth = fig.subplots(1, 3)
+    for label, res in doc["results"].items():
+        conc = [r["concurrency"] for r in res["create"]]
+        rate.plot(conc, [r["rate_per_s"] for r in res["create"]], marker="o", label=label)
+        p99.plot(conc, [r["p99_ms"] for r in res["create"]], marker="o", label=label)
+        g = res.get("latency_growth")
+        if g:
+            growth.plot(
+                [g["ports_before"], g["ports_after"]],
+                [g["p50_before_ms"], g["p50_after_ms"]],
+                marker="o",
+                label=label,
+            )
+    _goal(rate, 1000, "goal >= 1,000/s at c=50")
+    _goal(growth, 3, "goal p50 <= 3 ms")
+    rate.set(title="port create", xlabel="concurrency", ylabel="ports/s")
+    p99.set(title="port create p99", xlabel="concurrency", ylabel="ms")
+    growth.set(title="create p50 as ports grow", xlabel="ports in the table", ylabel="ms")
+    growth.set_xscale("log")
+    for ax in (rate, p99, growth):
+        ax.legend(fontsize=8)
+
+
+def ipam(doc: Doc, fig: Figure) -> None:
+    """One allocation per transaction, and allocate_many per value, by pool and database."""
+    one, many = fig.subplots(1, 2)
+    for backend in sorted({r["backend"] for r in doc["results"]}):
+        rows = [r for r in doc["results"] if r["backend"] == backend]
+        one.bar([f"{r['pool']}\n{backend}" for r in rows], [r["per_tx_allocs_per_s"] for r in rows])
+        batch = [r for r in doc.get("allocate_many", []) if r["backend"] == backend]
+        many.bar(
+            [f"{r['pool']}\n{backend}" for r in batch],
+            [r["many_us_per_value_p50"] for r in batch],
+        )
+    one.set(title="allocate: one per transaction", ylabel="allocations/s")
+    many.set(title="allocate_many: per value (p50)", ylabel="µs")
+
+
+def southbound(doc: Doc, fig: Figure) -> None:
+    """Publish and all hosts acked (p50/p95 from commit) by fleet size."""
+    ax = fig.subplots()
+    rows = doc["results"]
+    labels = [f"{r['hosts']:,} hosts" for r in rows]
+    series = {
+        f"{what} {q}": [r[key][q] for r in rows]
+        for what, key in (("publish", "publish_ms"), ("acked", "host_ack_ms"))
+        for q in ("p50", "p95")
+    }
+    _bars(ax, labels, series, "ms from commit")
+    _goal(ax, 20, "publish goal 20 ms")
+    ax.set_title(f"southbound, {doc.get('backend', '')}, {rows[0]['ports']:,}-port network")
+
+
+def dataplane(doc: Doc, fig: Figure) -> None:
+    """A neighbour table applied into OVS by size (log-log), with the goals."""
+    ax = fig.subplots()
+    rows = sorted(doc["part_b_neighbors"].values(), key=lambda r: r["entries"])
+    sizes = [r["entries"] for r in rows]
+    for key, label in (("apply_s", "apply"), ("join_s", "join (fetch + apply)")):
+        ax.plot(sizes, [r[key] for r in rows], marker="o", label=label)
+    ax.scatter([10_000, 100_000], [0.2, 2.0], marker="x", color="red", label="goal")
+    ax.set(xscale="log", yscale="log", xlabel="neighbour entries", ylabel="s")
+    ax.set_title("agent: neighbour table into OVS")
+    ax.legend(fontsize=8)
+
+
+def dataplane_sg(doc: Doc, fig: Figure) -> None:
+    """Security-group flows against the naive expansion, and a join's/leave's latency."""
+    flows, latency = fig.subplots(1, 2)
+    flows.bar(["Alcor (conjunctions)", "rules x members"], [doc["sg_flows"], doc["naive_flows"]])
+    flows.set(yscale="log", ylabel="flows", title=f"{doc['ports']} ports, 100 rules each")
+    _bars(
+        latency,
+        ["join", "leave"],
+        {q: [doc["join_ms"][q], doc["leave_ms"][q]] for q in ("p50", "p99")},
+        "ms, API request -> flows on the host",
+    )
+    _goal(latency, 20, "join goal p50 20 ms")
+    latency.set_title("remote group membership")
+
+
+def dataplane_routing(doc: Doc, fig: Figure) -> None:
+    """Routed vs switched RTT, and a floating IP's first packet (associate, move)."""
+    rtt, fip = fig.subplots(1, 2)
+    rtt.bar(["same subnet", "routed"], [doc["rtt_same_subnet_ms_p50"], doc["rtt_routed_ms_p50"]])
+    rtt.set(ylabel="ms (p50)", title=f"ping RTT ({doc['routed_overhead_pct']:+} % routed)")
+    first = doc["fip_first_packet_ms"]
+    _bars(
+        fip,
+        ["associate", "move to another host"],
+        {q: [first[q], first["move"][q]] for q in ("min", "p50", "max")},
+        "ms, PUT -> first packet in the VM",
+    )
+    _goal(fip, 100, "goal 100 ms")
+    fip.set_title("floating IP")
+
+
+def dataplane_api(doc: Doc, fig: Figure) -> None:
+    """VMs booted through the API: when all were created, plugged, ACTIVE and leased."""
+    ax = fig.subplots()
+    runs = doc["part_a_api"]
+    stages = (("create_s", "created"), ("plug_s", "plugged"), ("active_s", "all ACTIVE"))
+    _bars(
+        ax,
+        [f"{mode} ({r['vms']} VMs, {r['hosts']} hosts)" for mode, r in runs.items()],
+        {
+            **{label: [r[key] for r in runs.values()] for key, label in stages},
+            "all leased": [r["leases_s"] for r in runs.values()],
+        },
+        "s from the first API call",
+    )
+    _goal(ax, 3, "goal 3 s")
+    ax.set_title("VMs booted through the API")
+
+
+CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
+    "api": api,
+    "ipam": ipam,
+    "southbound": southbound,
+    "dataplane": dataplane,
+    "dataplane-sg": dataplane_sg,
+    "dataplane-routing": dataplane_routing,
+    "dataplane-api": dataplane_api,
+}
+
+
+def chart_for(path: Path) -> Callable[[Doc, Figure], None] | None:
+    return CHARTS.get(path.stem.removesuffix("-postgresql"))
+
+
+def render(path: Path | str, png: Path | str | None = None) -> Path:
+    """Draw the chart of the results file `path` into `png` (default: beside it)."""
+    path = Path(path)
+    draw = chart_for(path)
+    if draw is None:
+        raise ValueError(f"no chart for {path.name} (known: {', '.join(CHARTS)})")
+    fig = plt.figure(figsize=(12, 4))
+    draw(json.loads(path.read_text()), fig)
+    fig.suptitle(f"{path.name}", fontsize=9, x=0.99, ha="right")
+    fig.tight_layout()
+    out = Path(png) if png else path.with_suffix(".png")
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    print(f"chart written to {out}")
+    return out
+
+
+def add_flag(parser: argparse.ArgumentParser) -> None:
+    """The benchmarks' `--plot [PNG]`: also chart the JSON written (beside it by default)."""
+    parser.add_argument(
+        "--plot",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PNG",
+        help="also draw the results as a PNG chart (default: beside the JSON)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="*", type=Path, help="results JSON (default: all known)")
+    args = parser.parse_args(argv)
+    files = args.files or sorted(p for p in RESULTS.glob("*.json") if chart_for(p))
+    for path in files:
+        render(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
