@@ -28,7 +28,9 @@ class ServerSettings:
     bind: str = "127.0.0.1:9696"
     database_url: str = ""  # empty: SQLite file in state_dir
     state_dir: str = str(DEFAULT_STATE_DIR)
-    nats_url: str = ""  # empty: start and supervise an embedded nats-server
+    # empty: start and supervise an embedded nats-server; else one URL or, for a NATS
+    # cluster, several separated by commas (the client fails over among them)
+    nats_url: str = ""
     nats_port: int = 4222  # port of the embedded nats-server (loopback only)
     nats_credentials: str = ""  # nkey seed file for nats_url; the embedded NATS makes its own
     nats_tls_cert: str = ""  # PEM certificate and key: the embedded NATS requires TLS
@@ -92,7 +94,7 @@ class AgentSettings:
 
     host_id: str = ""  # empty: the machine's hostname
     tunnel_ip: str = ""
-    nats_url: str = "nats://127.0.0.1:4222"
+    nats_url: str = "nats://127.0.0.1:4222"  # or several, comma-separated (a NATS cluster)
     nats_credentials: str = ""  # this host's nkey seed file (`alcor hosts add`)
     nats_tls_ca: str = ""  # PEM CA that signed the NATS server's certificate
     ovsdb: str = "unix:/var/run/openvswitch/db.sock"
@@ -108,6 +110,13 @@ class AgentSettings:
     log_level: str = "warning"
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
     metrics_bind: str = ""
+
+
+def nats_servers(url: str) -> list[str]:
+    """The NATS URLs of a `nats_url` setting: one server, or a cluster's members separated
+    by commas; the client connects to one and fails over to the others (and to those the
+    cluster announces)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
 
 
 def _coerce(value: str, typ: Any) -> Any:

@@ -39,7 +39,7 @@ from alcor.agent.ofctl import Ofctl, OfctlError
 from alcor.agent.openflow_channel import OpenFlowChannel
 from alcor.agent.ovsdb import Interface, OvsDriver
 from alcor.agent.reconciler import Reconciler
-from alcor.config import AgentSettings
+from alcor.config import AgentSettings, nats_servers
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.southbound.protocol.auth import NatsAuth
@@ -124,7 +124,7 @@ class Agent:
         await self._bind_physnets()
         self._drain_interfaces()
         self.nc = await nats.connect(
-            self.settings.nats_url,
+            nats_servers(self.settings.nats_url),
             name=f"alcor-agent-{self.host_id}",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.5,

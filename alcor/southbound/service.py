@@ -19,7 +19,7 @@ from typing import Any
 import nats
 import nats.aio.client
 
-from alcor.config import ServerSettings
+from alcor.config import ServerSettings, nats_servers
 from alcor.southbound.auditor import Auditor
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
@@ -80,7 +80,7 @@ class Southbound:
             self._tasks.append(asyncio.create_task(self.nats_server.supervise()))
             auth = dataclasses.replace(auth, credentials=self.nats_server.credentials)
         self.nc = await nats.connect(
-            self.nats_url,
+            nats_servers(self.nats_url),
             name="alcor-server",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.2,

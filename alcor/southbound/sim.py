@@ -44,6 +44,7 @@ import nats.aio.client
 import nats.aio.msg
 import sqlalchemy as sa
 
+from alcor.config import nats_servers
 from alcor.southbound import build
 from alcor.southbound.protocol import chunks, subjects
 from alcor.southbound.protocol import goalstate_pb2 as pb
@@ -500,7 +501,7 @@ class Fleet:
     ) -> None:
         """Connect, then start every host (`progress(n)` after each registration)."""
         self.nc = await nats.connect(
-            self.nats_url,
+            nats_servers(self.nats_url),
             name="alcor-sim",
             max_reconnect_attempts=-1,
             reconnect_time_wait=0.2,
