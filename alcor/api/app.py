@@ -453,6 +453,9 @@ class Api:
                 errors.NeutronError: _neutron_error,
                 HTTPException: _http_error,
                 sa.exc.IntegrityError: _integrity_error,
+                sa.exc.OperationalError: _database_unavailable,
+                sa.exc.InterfaceError: _database_unavailable,
+                sa.exc.TimeoutError: _database_unavailable,
                 Exception: _unexpected_error,
             },
             lifespan=lifespan,
@@ -497,6 +500,18 @@ def _method_not_allowed(request: Request) -> errors.NeutronError:
 async def _neutron_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.NeutronError)
     return error_response(exc)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database cannot be reached (down, restarting, connections lost, pool exhausted):
+    a 503 at once, never a hang or a 500; the pool reconnects by itself once it is back
+    (pre-ping), so the client's retry is the whole recovery."""
+    log.warning("database unavailable: %s", str(exc).splitlines()[0][:300])
+    return error_response(
+        errors.ServiceUnavailable(
+            "The database is unavailable (down or restarting); retry in a few seconds."
+        )
+    )
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

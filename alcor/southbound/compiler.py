@@ -216,15 +216,19 @@ class Compiler:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
-        """Compile and publish until `stop()` (or cancellation); errors are retried."""
+        """Compile and publish until `stop()` (or cancellation); errors are retried, those
+        of the database too (it may be restarting: nothing here may end the loop)."""
         self._loop = asyncio.get_running_loop()
         while not self._stopping:
+            quiet = False
             try:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
             except TimeoutError:
-                await self._save_cursor()  # quiet for a while: persist a no-op run's cursor
+                quiet = True
             self._wake.clear()
             try:
+                if quiet:  # a while without commits: persist a no-op run's cursor
+                    await self._save_cursor()
                 while not self._stopping and await self.step():
                     pass
             except asyncio.CancelledError:

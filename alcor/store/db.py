@@ -212,6 +212,10 @@ class Database:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 4
             kwargs["pool_pre_ping"] = True
+            # Fail fast when PostgreSQL is away (the API answers 503 at once): a connection
+            # attempt gives up after 5 s, a request waiting for a pooled connection too.
+            kwargs["pool_timeout"] = 5
+            kwargs["connect_args"] = {"connect_timeout": 5}
         self.engine = sa.create_engine(url, **kwargs)
         self.dialect = self.engine.dialect.name
         if is_sqlite:

@@ -216,6 +216,17 @@ class PostgresServer:
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
 
+    def restart(self, down_s: float) -> None:
+        """Stop the server as an operator's restart does (fast: every client connection is
+        terminated, open transactions roll back, what committed is flushed: this cluster runs
+        with synchronous_commit off, so a crash would lose acknowledged commits), keep it
+        down for `down_s` seconds, start it again on the same port and data (fault tests)."""
+        assert self.dir is not None and self._started
+        ctl = [str(self.bin_dir / "pg_ctl"), "-D", str(self.dir / "data"), "-w", "-t", "60"]
+        self._run([*ctl, "-m", "fast", "stop"])
+        time.sleep(down_s)
+        self._run([*ctl, "-l", str(self.dir / "server.log"), "start"])
+
     @staticmethod
     def _kill_postmaster(data: Path) -> None:
         """Last resort when pg_ctl fails: SIGKILL the postmaster recorded in its pid file."""
