@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install everything Alcor needs on a fresh Debian 12 (run as root), idempotently:
 #   - apt: Python 3.11 + venv, Open vSwitch (userspace datapath for the lab), iproute2,
-#     nftables, ethtool, DHCP clients for lab VMs, PostgreSQL binaries and chromium for the
-#     test harness;
+#     nftables, ethtool, DHCP clients for lab VMs, PostgreSQL binaries, chromium and haproxy
+#     for the test harness;
 #   - a virtualenv in .venv with the pinned Python dependencies and `alcor` itself.
 # Usage: scripts/setup.sh [--no-test-deps]
 set -euo pipefail
@@ -18,8 +18,8 @@ fi
 apt_pkgs=(python3 python3-venv python3-dev gcc openvswitch-switch openvswitch-common
           iproute2 iputils-ping nftables ethtool busybox isc-dhcp-client procps kmod)
 # chromium: the web view's browser test drives it headless (Playwright's own download is
-# not used)
-[ "$want_test" = 1 ] && apt_pkgs+=(postgresql chromium)
+# not used); haproxy: the load balancer in front of the replicas in the cluster tests
+[ "$want_test" = 1 ] && apt_pkgs+=(postgresql chromium haproxy)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

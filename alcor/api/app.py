@@ -396,6 +396,13 @@ class Api:
 
         return json_response({"reachability": await self.db.read(read)})
 
+    # -- readiness (load balancers' health checks) -----------------------------------
+    async def ready(self, request: Request) -> Response:
+        """GET /readyz: 200 when this replica can reach its database, else 503 (the
+        `_database_unavailable` handler): what a load balancer should route by."""
+        await self.db.read(_ping)
+        return json_response({"ready": True})
+
     # -- state audit (Alcor addition, admin only) -------------------------------------
     async def state_audit(self, request: Request) -> Response:
         """GET /v2.0/alcor/audit[?host=H...]: per host, whether what its agent reported it
@@ -428,6 +435,7 @@ class Api:
             Route("/v2.0", self.root_v2, methods=["GET"]),
             Route("/v2.0/", self.root_v2, methods=["GET"]),
             Route("/openapi.json", self.openapi_doc, methods=["GET"]),
+            Route("/readyz", self.ready, methods=["GET"]),
             Route("/v2.0/extensions", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
@@ -500,6 +508,10 @@ def _method_not_allowed(request: Request) -> errors.NeutronError:
 async def _neutron_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.NeutronError)
     return error_response(exc)
+
+
+def _ping(conn: sa.Connection) -> None:
+    conn.execute(sa.text("SELECT 1"))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
