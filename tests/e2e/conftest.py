@@ -9,10 +9,12 @@ a test fails, and per-test objects go through the function-scoped `scratch` trac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,17 +34,42 @@ def can_run() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[AlcorServer]:
+@contextlib.contextmanager
+def serving(**kwargs: Any) -> Iterator[AlcorServer]:
+    """A started `alcor server` (`AlcorServer(**kwargs)`), removed afterwards; skips the test
+    where the lab cannot run."""
     reason = can_run()
     if reason:
         pytest.skip(reason)
-    srv = AlcorServer()
+    srv = AlcorServer(**kwargs)
     try:
         srv.start()
         yield srv
     finally:
         srv.cleanup()
+
+
+@contextlib.contextmanager
+def lab_up(server: AlcorServer, api: Api, letter: str, credentials: bool = True) -> Iterator[Lab]:
+    """A 3-host lab (prefix `letter` + random) whose agents registered with `server`; torn
+    down afterwards. `credentials`: per-host nkeys (the embedded NATS wants them)."""
+    lab = Lab(letter + secrets.token_hex(3))
+    try:
+        lab.up(3, server.nats_url, credentials=server.credentials if credentials else None)
+        wait_for(
+            lambda: all(api.agents().get(h, {}).get("alive") for h in lab.hosts),
+            30,
+            "the 3 agents to register and heartbeat",
+        )
+        yield lab
+    finally:
+        lab.down()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[AlcorServer]:
+    with serving() as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +81,8 @@ def api(server: AlcorServer) -> Iterator[Api]:
 
 @pytest.fixture(scope="module")
 def lab(server: AlcorServer, api: Api) -> Iterator[Lab]:
-    lab = Lab("e" + secrets.token_hex(3))
-    try:
-        lab.up(3, server.nats_url, credentials=server.credentials)
-        wait_for(
-            lambda: all(api.agents().get(h, {}).get("alive") for h in lab.hosts),
-            30,
-            "the 3 agents to register and heartbeat",
-        )
+    with lab_up(server, api, "e") as lab:
         yield lab
-    finally:
-        lab.down()
 
 
 @pytest.fixture

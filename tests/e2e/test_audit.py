@@ -20,7 +20,7 @@ import pytest
 
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
-from tests.e2e.conftest import can_run
+from tests.e2e.conftest import serving
 from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
@@ -29,15 +29,8 @@ pytestmark = pytest.mark.ovs
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[AlcorServer]:
-    reason = can_run()
-    if reason:
-        pytest.skip(reason)
-    srv = AlcorServer(extra_env={"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"})
-    try:
-        srv.start()
+    with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"}) as srv:
         yield srv
-    finally:
-        srv.cleanup()
 
 
 def _audit_cli(server: AlcorServer) -> tuple[int, list[dict[str, Any]]]:

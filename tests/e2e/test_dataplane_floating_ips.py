@@ -26,7 +26,7 @@ import pytest
 from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from tests.e2e.conftest import can_run
+from tests.e2e.conftest import serving
 from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
@@ -61,15 +61,8 @@ DOWN_TIME = 3.0  # agent_down_time of this module's server: SNAT fails over afte
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[AlcorServer]:
-    reason = can_run()
-    if reason:
-        pytest.skip(reason)
-    srv = AlcorServer(extra_env={"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)})
-    try:
-        srv.start()
+    with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)}) as srv:
         yield srv
-    finally:
-        srv.cleanup()
 
 
 def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:

@@ -9,7 +9,6 @@ on every host.
 
 from __future__ import annotations
 
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,10 +18,9 @@ import pytest
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from tests.e2e.conftest import can_run
+from tests.e2e.conftest import can_run, lab_up, serving
 from tests.e2e.neutron import Api, Scratch
 from tests.support.nats_cluster import NatsCluster
-from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ovs
 
@@ -41,30 +39,15 @@ def cluster() -> Iterator[NatsCluster]:
 
 @pytest.fixture(scope="module")
 def server(cluster: NatsCluster) -> Iterator[AlcorServer]:
-    srv = AlcorServer(
-        nats_url=cluster.urls,
-        extra_env={"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"},
-    )
-    try:
-        srv.start()
+    env = {"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"}
+    with serving(nats_url=cluster.urls, extra_env=env) as srv:
         yield srv
-    finally:
-        srv.cleanup()
 
 
 @pytest.fixture(scope="module")
 def lab(server: AlcorServer, api: Api) -> Iterator[Lab]:
-    lab = Lab("q" + secrets.token_hex(3))
-    try:
-        lab.up(3, server.nats_url)
-        wait_for(
-            lambda: all(api.agents().get(h, {}).get("alive") for h in lab.hosts),
-            30,
-            "the 3 agents to register over the cluster",
-        )
+    with lab_up(server, api, "q", credentials=False) as lab:  # an open NATS cluster
         yield lab
-    finally:
-        lab.down()
 
 
 def _audit_clean(server: AlcorServer) -> None:
