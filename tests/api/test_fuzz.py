@@ -28,17 +28,17 @@ def fuzz_server() -> Iterator[AlcorServer]:
         yield srv
 
 
-def _seed(url: str) -> None:
+def _seed(http: httpx.Client) -> None:
     """A network with a subnet and a port, so each operation finds something to work on."""
-    resp = httpx.post(f"{url}/v2.0/networks", json={"network": {"name": "fz"}})
+    resp = http.post("/v2.0/networks", json={"network": {"name": "fz"}})
     assert resp.status_code == 201, resp.text
     net = resp.json()["network"]
-    cidr = f"10.99.{len(httpx.get(f'{url}/v2.0/subnets').json()['subnets']) % 250}.0/24"
-    httpx.post(
-        f"{url}/v2.0/subnets",
+    cidr = f"10.99.{len(http.get('/v2.0/subnets').json()['subnets']) % 250}.0/24"
+    http.post(
+        "/v2.0/subnets",
         json={"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": cidr}},
     )
-    httpx.post(f"{url}/v2.0/ports", json={"port": {"network_id": net["id"]}})
+    http.post("/v2.0/ports", json={"port": {"network_id": net["id"]}})
 
 
 def _references() -> dict[str, dict[str, str]]:
@@ -68,18 +68,18 @@ COUNTED = (
 )
 
 
-def _some(url: str, collection: str, limit: int = 5) -> list[dict[str, Any]]:
+def _some(http: httpx.Client, collection: str, limit: int = 5) -> list[dict[str, Any]]:
     """Items of a collection (`network-acls` answers with `network_acls`)."""
-    resp = httpx.get(f"{url}/v2.0/{collection}?limit={limit}")
+    resp = http.get(f"/v2.0/{collection}?limit={limit}")
     return list(resp.json()[collection.replace("-", "_")])
 
 
-def _aim_at_real_resources(case: Any, url: str) -> None:
+def _aim_at_real_resources(case: Any, http: httpx.Client) -> None:
     """Point a generated case at resources that exist, so validation and hooks deep inside
     the server are fuzzed too, not only the not-found paths."""
     collection = case.path.split("/")[2]
     if "id" in (case.path_parameters or {}):
-        existing = _some(url, collection)
+        existing = _some(http, collection)
         if existing:
             case.path_parameters["id"] = existing[-1]["id"]
     body = case.body if isinstance(case.body, dict) else {}
@@ -89,37 +89,47 @@ def _aim_at_real_resources(case: Any, url: str) -> None:
             continue
         for key, referred in REFERENCES.get(collection, {}).items():
             if key in target:
-                found = _some(url, referred)
+                found = _some(http, referred)
                 if found:
                     target[key] = found[0]["id"]
 
 
-def _counts(url: str) -> dict[str, int]:
-    return {c: len(_some(url, c, 1000)) for c in COUNTED}
+def _counts(http: httpx.Client) -> dict[str, int]:
+    return {c: len(_some(http, c, 1000)) for c in COUNTED}
 
 
 def test_no_server_errors_and_no_partial_writes(fuzz_server: AlcorServer) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_server.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
-    for operation in operations:
-        _seed(fuzz_server.url)
+    # one client (one SSL context, kept-alive connections) for the hundreds of lookups
+    with httpx.Client(base_url=fuzz_server.url, timeout=60) as http:
+        for operation in operations:
+            _seed(http)
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=20, deadline=None, suppress_health_check=list(HealthCheck), database=None
-        )
-        def fuzz(case: Any) -> None:
-            _aim_at_real_resources(case, fuzz_server.url)
-            before = _counts(fuzz_server.url) if case.method == "POST" else None
-            response = case.call(base_url=fuzz_server.url)
-            assert response.status_code < 500, (case.method, case.path, case.body, response.text)
-            if response.status_code >= 400:
-                assert set(response.json()["NeutronError"]) == {"type", "message", "detail"}
-                if before is not None:
-                    assert _counts(fuzz_server.url) == before, (case.path, case.body)
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=20,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+            def fuzz(case: Any) -> None:
+                _aim_at_real_resources(case, http)
+                before = _counts(http) if case.method == "POST" else None
+                response = case.call(base_url=fuzz_server.url)
+                assert response.status_code < 500, (
+                    case.method,
+                    case.path,
+                    case.body,
+                    response.text,
+                )
+                if response.status_code >= 400:
+                    assert set(response.json()["NeutronError"]) == {"type", "message", "detail"}
+                    if before is not None:
+                        assert _counts(http) == before, (case.path, case.body)
 
-        fuzz()
+            fuzz()
 
 
 # -- hostile bodies, encodings, nesting and sizes (the hardening issue's cases) --------------
