@@ -171,14 +171,14 @@ LIST_ATTRS = (
 ACTIONS = ("add_router_interface", "add_extraroutes", "remove_extraroutes", "x_y")
 
 
-def _hostile_requests(url: str) -> Iterator[tuple[str, str, bytes, dict[str, str]]]:
+def _hostile_requests(http: httpx.Client) -> Iterator[tuple[str, str, bytes, dict[str, str]]]:
     """(method, path, body, headers) for every collection, its members, tags and actions."""
     json_type = {"content-type": "application/json"}
-    resources = httpx.get(f"{url}/v2.0/").json()["resources"]
+    resources = http.get("/v2.0/").json()["resources"]
     for resource in resources:
         name = resource["name"]
         path = "/v2.0/" + resource["links"][0]["href"].rsplit("/", 1)[1]
-        existing = _some(url, path.rsplit("/", 1)[1])
+        existing = _some(http, path.rsplit("/", 1)[1])
         targets = [("POST", path)]
         if existing:
             member = f"{path}/{existing[0]['id']}"
@@ -207,16 +207,16 @@ def _hostile_requests(url: str) -> Iterator[tuple[str, str, bytes, dict[str, str
 
 def test_hostile_bodies_encodings_nesting_and_sizes_get_no_5xx(fuzz_server: AlcorServer) -> None:
     url = fuzz_server.url
-    _seed(url)
-    before = _counts(url)
     with httpx.Client(base_url=url, timeout=120) as http:
-        for method, path, raw, headers in _hostile_requests(url):
+        _seed(http)
+        before = _counts(http)
+        for method, path, raw, headers in _hostile_requests(http):
             resp = http.request(method, path, content=raw, headers=headers)
             assert resp.status_code < 500, (method, path, raw[:80], resp.text[:300])
             if resp.status_code >= 400:
                 assert set(resp.json()["NeutronError"]) == {"type", "message", "detail"}
                 assert len(resp.content) < 4096, (method, path, raw[:80])  # nothing echoed
-        assert _counts(url) == before  # nothing refused was written
+        assert _counts(http) == before  # nothing refused was written
         over = [f"t{i}" for i in range(1_100)]
         for collection in COUNTED:
             for params in (
@@ -231,12 +231,12 @@ def test_hostile_bodies_encodings_nesting_and_sizes_get_no_5xx(fuzz_server: Alco
                 assert 400 <= resp.status_code < 500, (collection, resp.text[:300])
                 assert set(resp.json()["NeutronError"]) == {"type", "message", "detail"}
 
-    @given(raw=st.binary(max_size=512), which=st.integers(min_value=0))
-    @settings(max_examples=200, deadline=None, database=None)
-    def random_bytes(raw: bytes, which: int) -> None:
-        collection = COUNTED[which % len(COUNTED)]
-        resp = httpx.post(f"{url}/v2.0/{collection}", content=raw, timeout=60)
-        assert resp.status_code < 500, (collection, raw, resp.text)
+        @given(raw=st.binary(max_size=512), which=st.integers(min_value=0))
+        @settings(max_examples=200, deadline=None, database=None)
+        def random_bytes(raw: bytes, which: int) -> None:
+            collection = COUNTED[which % len(COUNTED)]
+            resp = http.post(f"/v2.0/{collection}", content=raw, timeout=60)
+            assert resp.status_code < 500, (collection, raw, resp.text)
 
-    random_bytes()
-    assert _counts(url) == before
+        random_bytes()
+        assert _counts(http) == before
