@@ -79,6 +79,16 @@ from keystone.wsgi.api import application  # noqa: E402,F401
 """
 
 
+def configure(root: Path, expiration: int = 3600) -> Path:
+    """Write `root/etc/keystone.conf` and the WSGI shim `root/keystone_wsgi.py` (also what
+    scripts/tempest.sh runs Keystone with); returns the config directory."""
+    etc = root / "etc"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "keystone.conf").write_text(CONF.format(root=root, expiration=expiration))
+    (root / "keystone_wsgi.py").write_text(SHIM.format(etc=str(etc)))
+    return etc
+
+
 def venv() -> Path:
     return Path(os.environ.get("ALCOR_KEYSTONE_VENV", REPO / ".venv-keystone"))
 
@@ -103,10 +113,7 @@ class Keystone:
         return f"http://127.0.0.1:{self.port}/v3"
 
     def start(self) -> Keystone:
-        etc = self.root / "etc"
-        etc.mkdir(parents=True)
-        (etc / "keystone.conf").write_text(CONF.format(root=self.root, expiration=self.expiration))
-        (self.root / "keystone_wsgi.py").write_text(SHIM.format(etc=str(etc)))
+        etc = configure(self.root, self.expiration)
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
         template = venv() / "alcor-template"
         if not template.exists():
@@ -286,10 +293,7 @@ class Keystone:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-if __name__ == "__main__":  # a Keystone to play with: python -m tests.support.keystone
-    ks = Keystone().start()
-    print(ks.url, ks.projects, file=sys.stderr)
-    try:
-        ks.proc.wait() if ks.proc else None
-    finally:
-        ks.stop()
+if __name__ == "__main__":  # python -m tests.support.keystone configure DIR (tempest.sh)
+    if len(sys.argv) != 3 or sys.argv[1] != "configure":
+        sys.exit("usage: python -m tests.support.keystone configure DIR")
+    configure(Path(sys.argv[2]))
