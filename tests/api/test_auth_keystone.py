@@ -56,9 +56,16 @@ def _subnet(network_id: str, cidr: str) -> dict[str, Any]:
     return {"subnet": {"network_id": network_id, "cidr": cidr, "ip_version": 4}}
 
 
-@pytest.fixture(scope="module")
-def cloud(keystone: Keystone) -> Iterator[Cloud]:
-    with AlcorServer(extra_env=keystone.server_env(cache_time=CACHE_TIME)) as srv:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def cloud(keystone: Keystone, request: pytest.FixtureRequest) -> Iterator[Cloud]:
+    """On both databases: the grants' queries (what a grant lets in) are the new SQL here."""
+    url = None
+    if request.param == "postgresql":
+        pg = request.getfixturevalue("pg_server")
+        pg._db_counter += 1
+        url = pg.create_database(f"auth_{pg._db_counter}")
+    env = keystone.server_env(cache_time=CACHE_TIME)
+    with AlcorServer(database_url=url, extra_env=env) as srv:
         yield Cloud(keystone, srv)
 
 
