@@ -37,6 +37,18 @@ class ServerSettings:
     nats_tls_key: str = ""
     nats_tls_ca: str = ""  # PEM CA that signed the NATS server's certificate
     default_project: str = "admin"  # project of header-less (admin) requests in noauth mode
+    # "noauth": trust X-Project-Id/X-Roles headers (development, the embedded demo; loopback
+    # only unless `noauth_public`); "keystone": validate X-Auth-Token with Keystone.
+    auth_strategy: str = "noauth"
+    noauth_public: bool = False  # let noauth listen on a non-loopback address (unsafe)
+    policy_file: str = ""  # an oslo.policy YAML/JSON file over Neutron's default rules
+    keystone_url: str = ""  # Keystone's v3 endpoint (http://keystone:5000/v3)
+    keystone_username: str = "neutron"  # the service user that validates tokens
+    keystone_password: str = ""
+    keystone_project: str = "service"
+    keystone_user_domain: str = "Default"
+    keystone_project_domain: str = "Default"
+    token_cache_time: float = 300.0  # seconds a validation is reused (the revocation lag)
     base_mac: str = "fa:16:3e:00:00:00"
     vni_ranges: str = "1:16777215"  # "lo:hi[,lo:hi...]" for VXLAN segmentation ids
     # Physical networks flat networks may use ("physnet1,physnet2"), ML2's `flat_networks`:

@@ -23,6 +23,7 @@ class NeutronError(Exception):
     code: int = 500
     message: str = "An unknown exception occurred."
     type_name: str | None = None  # the `type` clients see; None: the class name
+    headers: dict[str, str] | None = None  # extra response headers (a 401's WWW-Authenticate)
 
     def __init__(self, message: str | None = None, detail: str = "", **fields: Any) -> None:
         text = message if message is not None else type(self).message.format(**fields)
@@ -46,6 +47,14 @@ class BadRequest(NeutronError):
     code = 400
     type_name: str | None = "HTTPBadRequest"
     message = "Bad {resource} request: {msg}."
+
+
+class Unauthenticated(NeutronError):
+    """No token, or one Keystone does not accept (keystonemiddleware's 401)."""
+
+    code = 401
+    type_name: str | None = "HTTPUnauthorized"
+    message = "The request you have made requires authentication."
 
 
 class NotAuthorized(NeutronError):
@@ -142,6 +151,31 @@ class NetworkInUse(InUse):
     message = (
         "Unable to complete operation on network {net_id}. There are one or more ports "
         "still in use on the network."
+    )
+
+
+class RbacPolicyInUse(Conflict):
+    type_name = None
+    message = (
+        "RBAC policy on object {object_id} cannot be removed because other objects depend "
+        "on it.\nDetails: {details}"
+    )
+
+
+class DuplicateRbacPolicy(Conflict):
+    type_name = None
+    message = "An RBAC policy already exists with those values."
+
+
+class RbacPolicyNotFound(NotFound):
+    type_name = None
+    message = "RBAC policy of type {object_type} with ID {id} not found"
+
+
+class InvalidActionForType(InvalidInput):
+    type_name = None
+    message = (
+        "Invalid action '{action}' for object type '{object_type}'. Valid actions: {valid_actions}"
     )
 
 

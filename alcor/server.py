@@ -19,6 +19,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from alcor import metrics
 from alcor.api.app import Api
+from alcor.api.auth import authenticator
 from alcor.api.bodies import http_error
 from alcor.api.live import LiveEvents
 from alcor.api.request_id import LOG_FORMAT, RequestIdMiddleware, install_log_filter
@@ -78,6 +79,7 @@ def build_app(settings: ServerSettings, db: Database, live: LiveEvents) -> Any:
     see every response, 500s too)."""
     resources = registry.configure(settings)
     southbound = Southbound(db, settings)
+    auth = authenticator(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -88,11 +90,14 @@ def build_app(settings: ServerSettings, db: Database, live: LiveEvents) -> Any:
         finally:
             await live.stop()
             await southbound.stop()
+            closing = getattr(auth, "aclose", None)
+            if closing is not None:
+                await closing()
 
     api = Api(
         db,
         resources,
-        default_project=settings.default_project,
+        auth=auth,
         max_page_size=settings.max_page_size,
         max_body_size=settings.max_request_body_size,
         max_bulk_body_size=settings.max_bulk_request_body_size,
@@ -169,6 +174,7 @@ def run(settings: ServerSettings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
     install_log_filter()
     make_private(settings)
+    authenticator(settings)  # refuse unsafe settings before anything starts
     db = open_database(settings)
     live = LiveEvents(db)
     app = build_app(settings, db, live)

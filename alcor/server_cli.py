@@ -61,6 +61,8 @@ def server(
 ) -> None:
     """Serve the Neutron v2.0 API, compile goal states and deliver them to agents."""
     from alcor import server as server_mod
+    from alcor.api.auth import UnsafeSettings
+    from alcor.policy.checks import PolicySyntaxError
     from alcor.store.migrate import SchemaOutdated
 
     settings = _settings(
@@ -73,7 +75,7 @@ def server(
     )
     try:
         server_mod.run(settings)
-    except SchemaOutdated as exc:
+    except (SchemaOutdated, UnsafeSettings, PolicySyntaxError, OSError) as exc:
         typer.echo(f"alcor server: {exc}", err=True)
         raise typer.Exit(2) from None
 

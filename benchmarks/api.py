@@ -5,6 +5,7 @@ Usage:
   .venv/bin/python benchmarks/api.py                      # starts its own server (SQLite)
   .venv/bin/python benchmarks/api.py --postgres           # throwaway PostgreSQL too
   .venv/bin/python benchmarks/api.py --url http://127.0.0.1:9696   # a running server
+  .venv/bin/python benchmarks/api.py --keystone           # token validation and policy
   options: --quick (smaller counts), --plot [PNG] (chart, default beside the JSON), --json path
 
 Prints a table and writes JSON (default benchmarks/results/api[-postgresql].json). The
@@ -35,10 +36,15 @@ from benchmarks import plots  # noqa: E402
 from benchmarks.httpload import Connection, run_load  # noqa: E402
 
 
-def call(url: str, method: str, path: str, body: Any = None) -> Any:
+def call(
+    url: str, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> Any:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(
-        url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        url + path,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     with urllib.request.urlopen(req, timeout=600) as resp:
         raw = resp.read()
@@ -300,7 +306,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke run)")
     parser.add_argument("--json", help="where to write results")
     plots.add_flag(parser)
+    parser.add_argument(
+        "--keystone",
+        action="store_true",
+        help="only the Keystone part: token cost and policy cost (benchmarks/keystone_part.py)",
+    )
     args = parser.parse_args()
+    if args.keystone:
+        from benchmarks import keystone_part
+
+        res = asyncio.run(keystone_part.run(call, args.quick))
+        keystone_part.print_table(res)
+        out = Path(args.json or ROOT / "benchmarks/results/api-keystone.json")
+        out.write_text(json.dumps({"quick": args.quick, "results": res}, indent=2))
+        print(f"\nJSON written to {out}")
+        return
     all_results: dict[str, dict[str, Any]] = {}
     if args.url:
         all_results["given"] = asyncio.run(main_async(args.url, args.quick))

@@ -3,7 +3,9 @@
 #   - apt: Python 3.11 + venv, Open vSwitch (userspace datapath for the lab), iproute2,
 #     nftables, ethtool, DHCP clients for lab VMs, PostgreSQL binaries, chromium and haproxy
 #     for the test harness;
-#   - a virtualenv in .venv with the pinned Python dependencies and `alcor` itself.
+#   - a virtualenv in .venv with the pinned Python dependencies and `alcor` itself;
+#   - with test deps, a second one in .venv-keystone with a real Keystone (pinned by
+#     scripts/tempest-constraints.txt) that the API tests start (tests/support/keystone.py).
 # Usage: scripts/setup.sh [--no-test-deps]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +42,10 @@ fi
 extra=""
 [ "$want_test" = 1 ] && extra="[test]"
 .venv/bin/python -m pip install -q -c constraints.txt -e ".${extra}"
+if [ "$want_test" = 1 ] && ! .venv-keystone/bin/python -c 'import keystone' 2>/dev/null; then
+  echo "setup: installing Keystone into .venv-keystone"
+  "$py" -m venv .venv-keystone
+  .venv-keystone/bin/python -m pip install -q --upgrade pip >/dev/null
+  .venv-keystone/bin/python -m pip install -q -c scripts/tempest-constraints.txt keystone gunicorn
+fi
 echo "setup: done ($(.venv/bin/python --version), $(ovs-vswitchd --version | head -1))"

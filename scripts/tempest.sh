@@ -78,40 +78,10 @@ wait_http() {  # URL what
 
 # ------------------------------------------------------------------ Keystone
 KS="$ROOT/keystone"
-cat > "$KS/etc/keystone.conf" <<EOF
-[DEFAULT]
-log_file = $ROOT/logs/keystone.log
-use_stderr = false
-[database]
-connection = sqlite:///$KS/keystone.db
-[token]
-provider = fernet
-[fernet_tokens]
-key_repository = $KS/fernet-keys/
-[fernet_receipts]
-key_repository = $KS/fernet-keys/
-[credential]
-key_repository = $KS/credential-keys/
-[identity]
-# bcrypt cost 4: ~1 ms per password check instead of ~280 ms (tempest makes many users)
-password_hash_rounds = 4
-max_password_length = 72
-[resource]
-admin_project_name = admin
-admin_project_domain_name = Default
-[cache]
-# never enabled = false (validation gets ~5x slower); the memory backend needs ONE worker
-enabled = true
-backend = dogpile.cache.memory
-EOF
-# keystone's oslo.config parses sys.argv, which under gunicorn is gunicorn's command line
-cat > "$KS/keystone_wsgi.py" <<EOF
-import os
-import sys
-sys.argv = sys.argv[:1]
-os.environ.setdefault("OS_KEYSTONE_CONFIG_DIR", "$KS/etc")
-from keystone.wsgi.api import application  # noqa: E402,F401
-EOF
+# keystone.conf (SQLite, fernet, bcrypt cost 4, the memory cache: never `enabled = false`)
+# and the WSGI shim (keystone parses sys.argv, which under gunicorn is gunicorn's), as the
+# API tests run Keystone: tests/support/keystone.py
+(cd "$REPO" && PYTHONPATH="$REPO" "$ALCOR_PY" -m tests.support.keystone configure "$KS")
 KM=("$VENV/bin/keystone-manage" --config-file "$KS/etc/keystone.conf")
 "${KM[@]}" db_sync > "$ROOT/logs/keystone-manage.log" 2>&1
 "${KM[@]}" fernet_setup --keystone-user root --keystone-group root >> "$ROOT/logs/keystone-manage.log" 2>&1

@@ -28,8 +28,8 @@ from alcor.api.live import LiveEvents
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.api.webview import WebView
 from alcor.reachability import intent, verdict
-from alcor.resources import crud
-from alcor.resources.context import Context, NoAuth
+from alcor.resources import authz, crud
+from alcor.resources.context import Authenticator, Context
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
 from alcor.southbound import audit
@@ -48,7 +48,10 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def error_response(err: errors.NeutronError) -> Response:
-    return json_response(err.body(), err.code)
+    resp = json_response(err.body(), err.code)
+    if err.headers:
+        resp.headers.update(err.headers)
+    return resp
 
 
 def _strip_json(name: str) -> str:
@@ -68,7 +71,7 @@ class Api:
         db: Database,
         resources: list[Resource],
         *,
-        default_project: str,
+        auth: Authenticator,
         max_page_size: int,
         max_body_size: int,
         max_bulk_body_size: int,
@@ -79,7 +82,7 @@ class Api:
         self.db = db
         self.agent_down_time = agent_down_time
         self.resources = {r.collection: r for r in resources}
-        self.auth = NoAuth(default_project)
+        self.auth = auth
         self.max_page = max_page_size
         self.max_body = max_body_size
         self.max_bulk_body = max_bulk_body_size
@@ -87,12 +90,12 @@ class Api:
         self.extensions = extensions.enabled(
             [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
         )
-        self.quotas = QuotaApi(db, self.auth, self.resources, self.body, max_filter_values)
-        self.webview = WebView(self.auth, live or LiveEvents(db))
+        self.quotas = QuotaApi(db, auth, self.resources, self.body, max_filter_values)
+        self.webview = WebView(auth, live or LiveEvents(db))
 
     # -- plumbing --------------------------------------------------------------------
-    def context(self, request: Request) -> Context:
-        return self.auth.context(request.headers)
+    async def context(self, request: Request) -> Context:
+        return await self.auth.context(request.headers)
 
     def resource(self, collection: str) -> Resource:
         res = self.resources.get(_dashed(collection))
@@ -138,9 +141,11 @@ class Api:
         )
 
     async def list_extensions(self, request: Request) -> Response:
+        await self.context(request)  # as in Neutron, behind authentication
         return json_response({"extensions": self.extensions})
 
     async def show_extension(self, request: Request) -> Response:
+        await self.context(request)
         alias = _strip_json(request.path_params["alias"])
         for ext in self.extensions:
             if ext["alias"] == alias:
@@ -153,7 +158,7 @@ class Api:
     # -- collection ------------------------------------------------------------------
     async def collection(self, request: Request) -> Response:
         res = self.resource(request.path_params["collection"])
-        ctx = self.context(request)
+        ctx = await self.context(request)
         if request.method == "GET":
             return await self._list(request, res, ctx)
         return await self._create(request, res, ctx)
@@ -203,7 +208,7 @@ class Api:
         bulk, items = await bodies.off_loop(len(raw), self._check_create, res, ctx, raw)
 
         def work(uow: Any) -> list[dict[str, Any]]:
-            created = crud.create_many(uow, res, ctx, items)
+            created = crud.create_many(uow, res, ctx, items, authorize=True)
             res.hooks.extend(uow.conn, ctx, created)
             return created
 
@@ -252,14 +257,14 @@ class Api:
     async def member(self, request: Request) -> Response:
         res = self.resource(request.path_params["collection"])
         rid = _strip_json(request.path_params["rid"])
-        ctx = self.context(request)
+        ctx = await self.context(request)
         if request.method == "GET":
             q = self.query(request)
             await self._prepare_read(res, ctx)
             item = await self.db.read(crud.get, res, ctx, rid)
             return json_response({res.name: crud.render(res, ctx, item, q.fields or None)})
         if request.method == "DELETE":
-            await self.db.write(crud.delete, res, ctx, rid, _if_match(request))
+            await self.db.write(crud.delete, res, ctx, rid, _if_match(request), True)
             return Response(status_code=204)
         if not res.updatable:
             raise _method_not_allowed(request)
@@ -270,7 +275,7 @@ class Api:
         if_match = _if_match(request)
 
         def work(uow: Any) -> dict[str, Any]:
-            item = crud.update(uow, res, ctx, rid, changes, if_match)
+            item = crud.update(uow, res, ctx, rid, changes, if_match, authorize=True)
             res.hooks.extend(uow.conn, ctx, [item])
             return item
 
@@ -281,22 +286,28 @@ class Api:
         """`PUT /v2.0/<collection>/<id>/<action>`: a kind's member action in one unit of work
         (add_router_interface, add_extraroutes, ...)."""
         res = self.resource(request.path_params["collection"])
-        func = res.hooks.actions().get(request.path_params["action"])
+        name = request.path_params["action"]
+        func = res.hooks.actions().get(name)
         if func is None:
             raise errors.NotFound("The resource could not be found.")
-        ctx = self.context(request)
+        ctx = await self.context(request)
         rid = request.path_params["rid"]
         body = await self.body(request)
         if not isinstance(body, dict):
             raise errors.BadRequest("The request body must be a JSON object")
-        return json_response(await self.db.write(func, ctx, rid, body))
+
+        def work(uow: Any) -> Any:
+            authz.enforce_on(uow, res, ctx, name, rid)  # the action's own rule, by its name
+            return func(uow, ctx, rid, body)
+
+        return json_response(await self.db.write(work))
 
     # -- tags ------------------------------------------------------------------------
     async def tags(self, request: Request) -> Response:
         res = self.resource(request.path_params["collection"])
         rid = request.path_params["rid"]
         tag = request.path_params.get("tag")
-        ctx = self.context(request)
+        ctx = await self.context(request)
         if not res.taggable:
             raise errors.NotFound("The resource could not be found.")
         if request.method == "GET":
@@ -330,25 +341,24 @@ class Api:
                 if tag not in current:
                     raise errors.TagNotFound(tag=tag, resource=res.name, resource_id=rid)
                 wanted = [t for t in current if t != tag]
-            return crud.update(uow, res, ctx, rid, {"tags": wanted})
+            return crud.update(uow, res, ctx, rid, {"tags": wanted}, authorize=True)
 
         item = await self.db.write(work)
         if request.method == "PUT" and tag is None:
             return json_response({"tags": item["tags"]})
         return Response(status_code=201 if request.method == "PUT" else 204)
 
-    # -- port provisioning (Alcor additions, admin only) ------------------------------
+    # -- port provisioning (Alcor additions, admin only by default policy) -----------
     async def _port_view(
         self,
         request: Request,
-        action: str,
+        rule: str,
         key: str,
         view: Callable[[sa.Connection, dict[str, Any]], Any],
     ) -> Response:
-        """An admin's view of one port: `view(conn, port)` under `key`."""
-        ctx = self.context(request)
-        if not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action=action)
+        """A view of one port allowed by policy `rule`: `view(conn, port)` under `key`."""
+        ctx = await self.context(request)
+        ctx.policy.enforce(ctx, rule, {})
         port_id = request.path_params["rid"]
         res = self.resource("ports")
 
@@ -362,7 +372,7 @@ class Api:
         published, received and programmed by its host, and reported back."""
         return await self._port_view(
             request,
-            "rule:get_port_provisioning",
+            "get_port_provisioning",
             "provisioning",
             lambda conn, port: timeline(conn, port["id"]),
         )
@@ -372,7 +382,7 @@ class Api:
         port to its host's report, ACTIVE and Nova's notification (`alcor port trace`)."""
         return await self._port_view(
             request,
-            "rule:get_port_trace",
+            "get_port_trace",
             "trace",
             lambda conn, port: {
                 **trace(conn, port["id"]),
@@ -387,7 +397,7 @@ class Api:
         source port reaches the destination (port, fixed, floating or outside address), hop
         by hop, from intent (`alcor.reachability`); ends are read with the caller's
         visibility."""
-        ctx = self.context(request)
+        ctx = await self.context(request)
         question = intent.Question.parse(dict(request.query_params))
         ports = self.resource("ports")
 
@@ -407,9 +417,8 @@ class Api:
     async def state_audit(self, request: Request) -> Response:
         """GET /v2.0/alcor/audit[?host=H...]: per host, whether what its agent reported it
         holds matches intent (`southbound.audit`), and which kinds differ."""
-        ctx = self.context(request)
-        if not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action="rule:get_audit")
+        ctx = await self.context(request)
+        ctx.policy.enforce(ctx, "get_state_audit", {})
         wanted = request.query_params.getlist("host") or None
         found = await self.db.read(audit.audit, time.time(), self.agent_down_time, wanted)
         return json_response(

@@ -27,6 +27,16 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Provides allowed address pairs",
         "2013-07-23T10:00:00-00:00",
     ),
+    "rbac-policies": (
+        "RBAC Policies",
+        "Allows creation and modification of policies that control tenant access to resources.",
+        "2015-06-17T12:15:12-00:00",
+    ),
+    "rbac-security-groups": (
+        "RBAC security groups",
+        "Add RBAC support for security groups",
+        "2019-04-15T00:00:00-00:00",
+    ),
     "binding": (
         "Port Binding",
         "Expose port bindings of a virtual port to external application",

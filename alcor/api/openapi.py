@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from alcor.resources import kinds
+from alcor.resources.context import DEFAULT_POLICY
 from alcor.resources.model import Attr, Resource
 
 ERROR = {"$ref": "#/components/schemas/NeutronError"}
@@ -63,7 +64,10 @@ def document(resources: list[Resource]) -> dict[str, Any]:
         filters = [
             {"name": a.name, "in": "query", "required": False, "schema": {"type": "string"}}
             for a in res.attrs.values()
-            if a.filter and a.stored and a.kind.filterable() and not a.admin_only
+            if a.filter
+            and a.stored
+            and a.kind.filterable()
+            and not DEFAULT_POLICY.has(f"get_{res.name}:{a.name}")
         ]
         paging = [
             {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from alcor import errors
 from alcor.resources import kinds, quota
-from alcor.resources.context import Context, NoAuth
+from alcor.resources.context import Authenticator, Context
 from alcor.resources.model import Resource
 from alcor.resources.query import check_filter_values
 from alcor.store.db import Database
@@ -35,10 +35,6 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(_encoder.encode(data), status, media_type="application/json")
 
 
-def _forbidden(rule: str) -> errors.NeutronError:
-    return errors.PolicyNotAuthorized(action=rule)
-
-
 def _project(request: Request) -> str:
     name = str(request.path_params["project_id"])
     return name[:-5] if name.endswith(".json") else name
@@ -50,7 +46,7 @@ class QuotaApi:
     def __init__(
         self,
         db: Database,
-        auth: NoAuth,
+        auth: Authenticator,
         resources: dict[str, Resource],
         body: Callable[[Request], Awaitable[Any]],
         max_filter_values: int,
@@ -63,25 +59,24 @@ class QuotaApi:
         self.networks = resources["networks"].table
         self.subnets = resources["subnets"].table
 
-    def _ctx(self, request: Request, project_id: str | None = None) -> Context:
-        ctx = self.auth.context(request.headers)
-        if not ctx.is_admin and project_id != ctx.project_id:
-            raise _forbidden("rule:get_quota")
+    async def _ctx(self, request: Request, rule: str, project_id: str | None = None) -> Context:
+        """The caller, if Neutron's `rule` lets it act on `project_id`'s quota (None: every
+        project's)."""
+        ctx = await self.auth.context(request.headers)
+        ctx.policy.enforce(ctx, rule, {} if project_id is None else {"project_id": project_id})
         return ctx
 
     # -- quotas ----------------------------------------------------------------------
     async def list_quotas(self, request: Request) -> Response:
-        self._ctx(request)
+        await self._ctx(request, "get_quota")
         return _json({"quotas": await self.db.read(quota.all_projects)})
 
     async def quota(self, request: Request) -> Response:
         project = _project(request)
-        ctx = self.auth.context(request.headers)
+        action = {"GET": "get", "PUT": "update"}.get(request.method, "delete")
+        await self._ctx(request, f"{action}_quota", project)
         if request.method == "GET":
-            self._ctx(request, project)
             return _json({"quota": await self.db.read(quota.LIMITS.of_project, project)})
-        if not ctx.is_admin:
-            raise _forbidden(f"rule:{'update' if request.method == 'PUT' else 'delete'}_quota")
         if request.method == "DELETE":
             await self.db.write(quota.reset, project)
             return Response(status_code=204)
@@ -91,19 +86,17 @@ class QuotaApi:
         )
 
     async def defaults(self, request: Request) -> Response:
-        self._ctx(request, _project(request))
+        await self._ctx(request, "get_quota", _project(request))
         return _json({"quota": dict(quota.LIMITS.defaults)})
 
     async def details(self, request: Request) -> Response:
         project = _project(request)
-        self._ctx(request, project)
+        await self._ctx(request, "get_quota", project)
         return _json({"quota": await self.db.read(quota.details, project, self.counted)})
 
     # -- network IP availability -------------------------------------------------------
     async def availabilities(self, request: Request) -> Response:
-        ctx = self.auth.context(request.headers)
-        if not ctx.is_admin:
-            raise _forbidden("rule:get_network_ip_availability")
+        await self._ctx(request, "get_network_ip_availability")
         network_id = request.path_params.get("network_id")
         filters: dict[str, list[str]] = {}
         for key, value in request.query_params.multi_items():

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from alcor import errors
 from alcor.api.live import LiveEvents
-from alcor.resources.context import NoAuth
+from alcor.resources.context import Authenticator
 
 STATIC = resources.files("alcor.api") / "ui"
 TYPES = {
@@ -47,7 +47,7 @@ def _frame(name: str, data: Any) -> bytes:
 
 
 class WebView:
-    def __init__(self, auth: NoAuth, live: LiveEvents) -> None:
+    def __init__(self, auth: Authenticator, live: LiveEvents) -> None:
         self.auth = auth
         self.live = live
 
@@ -60,8 +60,8 @@ class WebView:
     async def events(self, request: Request) -> Response:
         """Server-sent events: `hello` first, then `change` (a change-log row) and `port`
         (a port's status changed) as they happen; ends on `overflow` or shutdown."""
-        if not self.auth.context(request.headers).is_admin:
-            raise errors.PolicyNotAuthorized(action="rule:get_alcor_events")
+        ctx = await self.auth.context(request.headers)
+        ctx.policy.enforce(ctx, "get_alcor_events", {})
         queue = self.live.subscribe()
 
         async def stream() -> AsyncIterator[bytes]:

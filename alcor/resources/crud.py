@@ -19,7 +19,7 @@ import msgspec
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import events, kinds, quota, relations
+from alcor.resources import authz, events, kinds, quota, relations
 from alcor.resources.context import Context
 from alcor.resources.model import CALLER_PROJECT, MISSING, Attr, Hooks, Item, Resource
 from alcor.resources.query import TAG_FILTERS, ListQuery
@@ -46,11 +46,8 @@ def parse_time(text: str) -> float:
 
 
 def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> Item:
-    """Validate one resource's attributes from a POST/PUT body; return canonical values."""
-    if res.admin_only and not ctx.is_admin:
-        raise errors.PolicyNotAuthorized(
-            action=f"rule:{'create' if creating else 'update'}_{res.name}"
-        )
+    """Validate one resource's attributes from a POST/PUT body; return canonical values.
+    What the caller may set is the policy's to say, in the unit of work (`authz.enforce`)."""
     if not isinstance(body, dict):
         raise errors.BadRequest(f"Body of {res.name} must be an object")
     out: Item = {}
@@ -64,10 +61,6 @@ def check_body(res: Resource, ctx: Context, body: Any, creating: bool) -> Item:
             raise errors.BadRequest(f"Attribute '{key}' not allowed in POST")
         if not creating and not attr.put:
             raise errors.BadRequest(f"Cannot update read-only attribute {key}")
-        if attr.admin_only and not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(
-                action=f"(rule:{'create' if creating else 'update'}_{res.name}:{key})"
-            )
         if value is None and attr.null_is_empty:
             checked = attr.kind.check(key, [])
         elif value is None:
@@ -166,10 +159,12 @@ def json_value(value: Any) -> Any:
 def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
     """WHERE clause limiting rows to what `ctx` may see (None: everything). The caller's
     project is the bind parameter `caller_project` (see `caller`), so statements that use
-    the clause are built once per kind, not once per request."""
-    if ctx.is_admin:
+    the clause are built once per kind, not once per request. The clause is what `get_<kind>`
+    may allow (SQL narrows, the policy decides per row: `authz.readable`)."""
+    rule = authz.read_rule(res, ctx)
+    if rule is True:
         return None
-    if res.admin_only:
+    if rule is False:
         return sa.false()
     if not res.project_scoped:
         return None
@@ -179,7 +174,7 @@ def visibility(res: Resource, ctx: Context) -> sa.ColumnElement[bool] | None:
 
 def caller(ctx: Context, params: Item) -> Item:
     """`params` plus the caller's project, for statements restricted by `visibility`."""
-    return params if ctx.is_admin else {**params, CALLER_PROJECT: ctx.project_id}
+    return {**params, CALLER_PROJECT: ctx.project_id}
 
 
 def find(
@@ -193,10 +188,17 @@ def find(
     dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
     lock = for_update and dialect == "postgresql"
     clause = visibility(res, ctx)
-    scope = "all" if clause is None else "visible"
+    scope = "all" if clause is None else "none" if clause is sa.false() else "visible"
     stmt = res.statement(f"by_id:{lock}:{scope}", lambda: _by_id(res, lock, clause))
     row = conn.execute(stmt, caller(ctx, {"rid": rid})).first()
-    return None if row is None else rows_to_items(res, [row])[0]
+    if row is None:
+        return None
+    items = rows_to_items(res, [row])
+    if authz.read_rule(res, ctx) is not True:
+        # What the rule reads may be computed per caller (a network's `shared`).
+        res.hooks.extend(conn, ctx, items)
+    found = authz.readable(res, ctx, conn, items)
+    return found[0] if found else None
 
 
 def fetch(
@@ -290,7 +292,7 @@ def where_clauses(res: Resource, ctx: Context, q: ListQuery) -> list[sa.ColumnEl
         elif key == "changed_since":
             clauses.append(res.column("updated_at") >= parse_time(values[-1]))
         else:
-            if res.attrs.get(key) is not None and res.attrs[key].admin_only and not ctx.is_admin:
+            if not authz.may_filter(res, ctx, key):
                 raise errors.BadRequest(f"[{key}] is invalid attribute for filtering")
             clauses.append(_filter_clause(res, key, values))
     return clauses
@@ -365,7 +367,7 @@ def list_items(
         paging["previous" if q.page_reverse else "next"] = items[0 if q.page_reverse else -1]["id"]
     paging["limit"] = str(limit)
     res.hooks.extend(conn, ctx, items)
-    return items, paging
+    return authz.readable(res, ctx, conn, items), paging
 
 
 # -- writing -----------------------------------------------------------------------------
@@ -447,9 +449,12 @@ def create(uow: UnitOfWork, res: Resource, ctx: Context, item: Item) -> Item:
     return create_many(uow, res, ctx, [item])[0]
 
 
-def create_many(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> list[Item]:
+def create_many(
+    uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item], authorize: bool = False
+) -> list[Item]:
     """Insert validated items together: hooks see the whole batch (so allocations and
-    checks are batched), rows and tags go in with one executemany each."""
+    checks are batched), rows and tags go in with one executemany each. `authorize`: a
+    caller's request, checked against the policy (the control plane's own creates are not)."""
     for item in items:
         item.setdefault("id", new_id())
         uow.cache[("made_or_gone", res.name, item["id"])] = True  # see bump_revisions
@@ -464,6 +469,10 @@ def create_many(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item])
     # The caller's references are checked before other kinds fill theirs in (a port's default
     # security group is the system's choice, already known to exist).
     relations.check(uow, res, ctx, items)
+    if authorize:
+        seen: dict[Any, Any] = {}
+        for item in items:
+            authz.enforce(uow, res, ctx, "create", item, seen=seen)
     events.creating(uow, ctx, res.name, items)
     if type(res.hooks).before_create_many is Hooks.before_create_many:
         # The kind checks one item at a time against the database, so each item is written
@@ -503,9 +512,14 @@ def update(
     rid: str,
     changes: Item,
     if_match: int | None = None,
+    authorize: bool = False,
 ) -> Item:
-    """Apply validated `changes` to one row; bump its revision if anything changed."""
+    """Apply validated `changes` to one row; bump its revision if anything changed.
+    `authorize`: a caller's request (404 if it may not see the item, 403 if it may not
+    change it so)."""
     old = fetch(uow, res, ctx, rid, for_update=True)
+    if authorize:
+        authz.enforce(uow, res, ctx, "update", {**old, **changes}, given=changes)
     _check_revision(old, if_match)
     events.updating(uow, ctx, res.name, old, changes)
     relations.check(
@@ -549,11 +563,18 @@ def _changed(old: Item, changes: Item) -> Item:
 
 
 def delete(
-    uow: UnitOfWork, res: Resource, ctx: Context, rid: str, if_match: int | None = None
+    uow: UnitOfWork,
+    res: Resource,
+    ctx: Context,
+    rid: str,
+    if_match: int | None = None,
+    authorize: bool = False,
 ) -> Item:
     """Delete one row: refused while something must keep it (declared `in_use`), else the
     kind's rules release what it holds and what refers to it is cleared or cascaded."""
     item = fetch(uow, res, ctx, rid, for_update=True)
+    if authorize:
+        authz.enforce(uow, res, ctx, "delete", item)
     _check_revision(item, if_match)
     res.hooks.before_delete(uow, ctx, item)
     relations.refuse_delete(uow, res, rid)
@@ -582,12 +603,10 @@ class _RenderPlan:
     tenant: bool  # add tenant_id (= project_id)
 
 
-def _plan(res: Resource, admin: bool) -> _RenderPlan:
+def _plan(res: Resource, denied: tuple[str, ...]) -> _RenderPlan:
     def build() -> _RenderPlan:
         return _RenderPlan(
-            hidden=tuple(
-                a.name for a in res.attrs.values() if not a.visible or (a.admin_only and not admin)
-            ),
+            hidden=tuple(a.name for a in res.attrs.values() if not a.visible or a.name in denied),
             times=tuple(
                 (a.name, a.kind.render)
                 for a in res.attrs.values()
@@ -596,11 +615,11 @@ def _plan(res: Resource, admin: bool) -> _RenderPlan:
             tenant="project_id" in res.attrs,
         )
 
-    return res.memo(f"render:{admin}", build)
+    return res.memo(f"render:{denied}", build)
 
 
 def render(res: Resource, ctx: Context, item: Item, fields: list[str] | None = None) -> Item:
-    """The API view of an item for this caller (admin-only attributes hidden)."""
+    """The API view of an item for this caller (what `get_<kind>:<attr>` denies hidden)."""
     return render_many(res, ctx, [dict(item)], fields)[0]
 
 
@@ -609,11 +628,15 @@ def render_many(
 ) -> list[Item]:
     """`render` for a list, in place (the items are the caller's to give away): the caller's
     plan is looked up once, not per row, and no row is copied."""
-    plan = _plan(res, ctx.is_admin)
+    denied, per_item = authz.hidden_fields(res, ctx)
+    plan = _plan(res, denied)
     rendered = []
     for out in items:
         for name in plan.hidden:
             out.pop(name, None)
+        for name, allowed in per_item:
+            if name in out and not allowed(out):
+                del out[name]
         for name, fmt in plan.times:
             if name in out:
                 out[name] = fmt(out[name])

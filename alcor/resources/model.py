@@ -2,7 +2,7 @@
 
 An `Attr` says everything about one attribute of one resource: its API name, its kind, whether
 a client may post or update it, its default, whether it can be filtered or sorted on, whether
-only admins see it, whether it is stored in a column, and, with a `Ref`, which other resource
+whether it is stored in a column, and, with a `Ref`, which other resource
 it points at and what a delete of that one does. From a list of them, `Resource` derives the
 SQL table (on `alcor.store.schema.metadata`), the request validation, the reference checks,
 the cascades, the filters, the sort keys, the response shape and the OpenAPI schema. Adding an
@@ -96,7 +96,6 @@ class Attr:
     filter: bool = True  # usable as a list filter
     sort: bool = True  # usable as sort_key
     visible: bool = True  # is_visible
-    admin_only: bool = False  # only admins may see or set it (binding:*, provider:*)
     stored: bool = True  # has a column; False = computed by the resource's hooks
     unique: bool = False
     index: bool = False
@@ -170,7 +169,6 @@ class Resource:
         parent: str | None = None,
         table: sa.Table | None = None,
         standard: bool = True,
-        admin_only: bool = False,
         logged: bool = True,
         omit: tuple[str, ...] = (),
         updatable: bool = True,
@@ -184,7 +182,6 @@ class Resource:
         self.taggable = taggable and "tags" not in omit
         self.extensions = extensions
         self.parent = parent
-        self.admin_only = admin_only  # only admins may see or change it (agents)
         self._memo: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
         self.updatable = updatable  # False: no PUT on members (security group rules)

@@ -15,6 +15,7 @@ from alcor.resources.declarations import (
     network,
     network_acl,
     port,
+    rbac_policy,
     router,
     security_group,
     subnet,
@@ -25,6 +26,7 @@ from alcor.resources.rules import floatingip as floatingip_rules
 from alcor.resources.rules import network as network_rules
 from alcor.resources.rules import network_acl as network_acl_rules
 from alcor.resources.rules import port as port_rules
+from alcor.resources.rules import rbac_policy as rbac_rules
 from alcor.resources.rules import router as router_rules
 from alcor.resources.rules import security_group as security_group_rules
 from alcor.resources.rules import subnet as subnet_rules
@@ -44,7 +46,9 @@ def configure(settings: ServerSettings) -> list[Resource]:
     floatingip.resource.bind(floatingip_rules.FloatingIpHooks())
     network_acl.acl.bind(network_acl_rules.AclHooks())
     network_acl.rule.bind(network_acl_rules.RuleHooks())
+    rbac_policy.resource.bind(rbac_rules.RbacHooks())
     events.reset()
+    rbac_rules.install()
     security_group_rules.install()
     network_acl_rules.install()
     return ALL

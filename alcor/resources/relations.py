@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from alcor import errors
+from alcor.resources import grants
 from alcor.resources.context import Context
 from alcor.resources.model import Attr, Item, Resource
 
@@ -37,7 +38,7 @@ def target(uow: UnitOfWork, ctx: Context, res: Resource, rid: str) -> Item | Non
     work."""
     from alcor.resources import crud
 
-    key = ("ref", res.name, rid, ctx.is_admin or ctx.project_id)
+    key = ("ref", res.name, rid, ctx.project_id, ctx.roles, ctx.is_system)
     if key not in uow.cache:
         uow.cache[key] = crud.find(uow, res, ctx, rid)
     found: Item | None = uow.cache[key]
@@ -71,7 +72,11 @@ def check(uow: UnitOfWork, res: Resource, ctx: Context, items: Iterable[Item]) -
                     or (
                         ref.owned and not ctx.is_admin and found.get("project_id") != ctx.project_id
                     )
-                    or (ref.same_project and found.get("project_id") != item.get("project_id"))
+                    or (
+                        ref.same_project
+                        and found.get("project_id") != item.get("project_id")
+                        and not grants.shared_with(uow, kind.name, rid, str(item.get("project_id")))
+                    )
                 ):
                     missing.append(rid)
             if missing:

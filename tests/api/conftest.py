@@ -46,3 +46,15 @@ def neutron_error(resp: httpx.Response, code: int, type_name: str | None = None)
     if type_name is not None:
         assert body["type"] == type_name, body
     return body
+
+
+@pytest.fixture(scope="session")
+def keystone() -> Iterator[Any]:
+    """A real Keystone for the whole session (tests/support/keystone.py)."""
+    from tests.support.keystone import Keystone, available, venv
+
+    if not available():
+        pytest.fail(f"no Keystone in {venv()}: run scripts/setup.sh (it makes .venv-keystone)")
+    ks = Keystone().start()
+    yield ks
+    ks.stop()

@@ -80,9 +80,11 @@ def test_limit_below_usage_needs_force(http: httpx.Client) -> None:
     assert {"quota-check-limit", "quota-check-limit-default"} <= aliases
 
 
-def test_members_see_only_their_own_quota(http: httpx.Client) -> None:
+def test_managers_see_only_their_own_quota(http: httpx.Client) -> None:
+    """Neutron's `get_quota`: an admin, or the project's `manager` (a plain member: 403)."""
     mine, other = _project(), _project()
-    hdr = member_headers(mine)
+    neutron_error(http.get(f"/v2.0/quotas/{mine}", headers=member_headers(mine)), 403)
+    hdr = {"X-Project-Id": mine, "X-Roles": "manager"}
     assert http.get(f"/v2.0/quotas/{mine}", headers=hdr).status_code == 200
     assert http.get(f"/v2.0/quotas/{mine}/details", headers=hdr).status_code == 200
     neutron_error(http.get(f"/v2.0/quotas/{other}", headers=hdr), 403, "PolicyNotAuthorized")
@@ -127,7 +129,8 @@ def test_over_quota_for_each_resource(http: httpx.Client) -> None:
         409,
         "OverQuota",
     )
-    details = http.get(f"/v2.0/quotas/{project}/details", headers=hdr).json()["quota"]
+    manager = {**hdr, "X-Roles": "manager"}
+    details = http.get(f"/v2.0/quotas/{project}/details", headers=manager).json()["quota"]
     assert details["network"] == {"limit": 1, "used": 1, "reserved": 0}
     assert details["port"]["used"] == 2 and details["security_group"]["used"] == 2
     assert details["security_group_rule"]["used"] == 6  # 4 default + 2 egress rules

@@ -32,14 +32,15 @@ def test_references_must_exist_and_be_visible(http: httpx.Client) -> None:
         resp = http.post(f"/v2.0/{kind.replace('_', '-')}s", json={kind: attrs}, headers=mine)
         body = neutron_error(resp, 404, type_name or "NetworkNotFound")
         assert private["id"] in body["message"]
-    # a shared network is visible, but a subnet on it is its owner's business
+    # a shared network is visible, but a subnet on it is its owner's business: Neutron's
+    # `create_subnet` (network owner or admin) refuses what the caller can see
     shared = _made(http, "network", name="shared", shared=True)
     refused = http.post(
         "/v2.0/subnets",
         json={"subnet": {"network_id": shared["id"], "cidr": "10.61.0.0/24", "ip_version": 4}},
         headers=mine,
     )
-    neutron_error(refused, 404, "NetworkNotFound")
+    neutron_error(refused, 403, "PolicyNotAuthorized")
     assert (
         http.post(
             "/v2.0/ports", json={"port": {"network_id": shared["id"]}}, headers=mine

@@ -116,3 +116,8 @@ def test_agent_imports_only_the_southbound_protocol() -> None:
 
 def test_southbound_protocol_imports_nothing_server_side() -> None:
     assert _offenders("alcor.southbound.protocol", ("alcor.southbound.protocol",)) == {}
+
+
+def test_policy_knows_nothing_of_resources() -> None:
+    """The policy engine reads credentials and targets as plain data; resources apply it."""
+    assert _offenders("alcor.policy", ("alcor.policy", "alcor.errors")) == {}

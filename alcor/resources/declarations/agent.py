@@ -37,7 +37,6 @@ resource = Resource(
     standard=False,
     project_scoped=False,
     taggable=False,
-    admin_only=True,
     logged=False,
     extensions=("agent",),
 )

@@ -59,7 +59,6 @@ resource = Resource(
             post=True,
             put=True,
             default="",
-            admin_only=True,
             index=True,
         ),
         Attr("binding:vnic_type", kinds.Enum(*VNIC_TYPES), post=True, put=True, default="normal"),
@@ -69,11 +68,10 @@ resource = Resource(
             post=True,
             put=True,
             default={},
-            admin_only=True,
             filter=False,
         ),
-        Attr("binding:vif_type", kinds.Str(64), default="unbound", admin_only=True),
-        Attr("binding:vif_details", kinds.Json(), default={}, admin_only=True, filter=False),
+        Attr("binding:vif_type", kinds.Str(64), default="unbound"),
+        Attr("binding:vif_details", kinds.Json(), default={}, filter=False),
         Attr(
             "allowed_address_pairs",
             kinds.dict_list(

@@ -11,7 +11,7 @@ resource = Resource(
     "subnet",
     "subnets",
     [
-        parent("network_id", "network", on_delete="cascade", owned=True, revises=True),
+        parent("network_id", "network", on_delete="cascade", revises=True),
         Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
         Attr("cidr", kinds.Cidr(host_bits=True), post=True),
         Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),

@@ -81,8 +81,6 @@ def _allocate(uow: UnitOfWork, ctx: Context, item: Item) -> None:
             raise bad_fip(f"Subnet {item['subnet_id']} is not an IPv4 subnet of network {net_id}")
     wanted = item.get("floating_ip_address")
     if wanted is not None:
-        if not ctx.is_admin:
-            raise errors.PolicyNotAuthorized(action="(rule:create_floatingip:floating_ip_address)")
         addr = ipaddress.ip_address(wanted)
         subnet = next((s for s in subnets if addr in ipaddress.ip_network(s.cidr)), None)
         net = None if subnet is None else ipaddress.ip_network(subnet.cidr)

@@ -15,7 +15,9 @@ from alcor import errors
 from alcor.config import ServerSettings
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
+from alcor.resources import grants
 from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations.rbac_policy import EXTERNAL, SHARED
 from alcor.resources.model import Conn, Hooks, Item, caller_project
 
 if TYPE_CHECKING:
@@ -60,7 +62,10 @@ class NetworkHooks(Hooks):
     def visible(self) -> sa.ColumnElement[bool]:
         t = network.resource.table
         return sa.or_(
-            t.c.project_id == caller_project(), t.c.shared.is_(True), t.c.router_external.is_(True)
+            t.c.project_id == caller_project(),
+            t.c.shared.is_(True),
+            t.c.router_external.is_(True),
+            t.c.id.in_(grants.granted_ids("network", (SHARED, EXTERNAL))),
         )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
@@ -158,6 +163,7 @@ class NetworkHooks(Hooks):
         )
         for net_id, sid in rows:
             by_net[net_id].append(sid)
+        _per_caller(conn, ctx, items)
         for it in items:
             it["subnets"] = by_net[it["id"]]
             it["availability_zones"] = []
@@ -167,6 +173,22 @@ class NetworkHooks(Hooks):
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return item["id"], None
+
+
+def _per_caller(conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+    """Neutron's `shared` is "shared with the caller's project" (a grant to it or to `*`),
+    and `router:external` is "some project may use it as external"."""
+    pending = [it["id"] for it in items if not (it["shared"] and it["router:external"])]
+    found = grants.of_objects(conn, "network", pending)
+    if not found:
+        return
+    shared = {
+        r.object_id for r in found if r.action == SHARED and r.target_tenant == ctx.project_id
+    }
+    external = {r.object_id for r in found if r.action == EXTERNAL}
+    for it in items:
+        it["shared"] = bool(it["shared"]) or it["id"] in shared
+        it["router:external"] = bool(it["router:external"]) or it["id"] in external
 
 
 def _checked_mtu(mtu: int | None, net_type: str) -> int:

@@ -17,7 +17,7 @@ from alcor.ipam import errors as ipam_errors
 from alcor.ipam import mac as macs
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import relations
+from alcor.resources import grants, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network
 from alcor.resources.declarations import router as router_decl
@@ -71,7 +71,11 @@ class PortHooks(Hooks):
         shared unless an admin asks (an external network takes only the cloud's ports)."""
         net = relations.target(uow, ctx, network.resource, network_id)
         if net is None or not (
-            ctx.is_admin or net["project_id"] == ctx.project_id or net["shared"]
+            ctx.is_admin
+            or ctx.is_service
+            or net["project_id"] == ctx.project_id
+            or net["shared"]
+            or grants.shared_with(uow, "network", network_id, ctx.project_id)
         ):
             raise network.resource.not_found(network_id)
         return net

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, kinds
+from alcor.resources import crud, grants, kinds
 from alcor.resources.context import Context
 from alcor.resources.declarations import floatingip, network, port, subnet
 from alcor.resources.declarations.port import ROUTER_GATEWAY as GATEWAY
@@ -129,6 +129,19 @@ def add_interface(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
         attached = crud.fetch(uow, subnet.resource, ctx, sid)
         if not attached["gateway_ip"]:
             raise bad_router("Subnet for router interface must have a gateway IP")
+        if (
+            attached["project_id"] != ctx.project_id
+            and not ctx.is_admin
+            and not grants.shared_with(
+                uow, "network", attached["network_id"], ctx.project_id, everyone=False
+            )
+        ):
+            # Neutron: a subnet shared with everyone is no router's to take the gateway of;
+            # one shared with this project by an RBAC grant is.
+            raise bad_router(
+                f"Cannot add interface to router because subnet {sid} is not owned by "
+                "project making the request"
+            )
         _check_attachable(uow, rid, list(_subnet_rows(uow, [sid]).values()))
         item = crud.check_body(
             port.resource,
@@ -234,15 +247,6 @@ class RouterHooks(Hooks):
             "remove_extraroutes": _route_action(add=False),
         }
 
-    def _check_policy(self, ctx: Context, info: Item | None) -> None:
-        if info is None or ctx.is_admin:
-            return
-        for key in ("enable_snat", "external_fixed_ips"):
-            if key in info:
-                raise errors.PolicyNotAuthorized(
-                    action=f"(rule:create_router:external_gateway_info:{key})"
-                )
-
     def _set_gateway(self, uow: UnitOfWork, ctx: Context, router: Item, info: Item) -> Item:
         """Make the gateway port; return the stored gateway info with its real addresses."""
         net_id = info["network_id"]
@@ -274,7 +278,6 @@ class RouterHooks(Hooks):
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         info = item.get("external_gateway_info") or None  # {} = no gateway
-        self._check_policy(ctx, info)
         item["external_gateway_info"] = info
         if info is not None:
             item["external_gateway_info"] = self._set_gateway(uow, ctx, item, info)
@@ -282,7 +285,6 @@ class RouterHooks(Hooks):
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         if "external_gateway_info" in changes:
             new, cur = changes["external_gateway_info"], old["external_gateway_info"]
-            self._check_policy(ctx, new)
             if new == {} or new is None:
                 if cur is not None:
                     self._clear_gateway(uow, old)

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, events, protocols, relations
+from alcor.resources import crud, events, grants, protocols, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
+from alcor.resources.declarations.rbac_policy import EVERYONE, SHARED
 from alcor.resources.declarations.security_group import (
     default_security_groups,
     group,
@@ -272,6 +273,12 @@ class GroupHooks(Hooks):
     def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
         return _default_needed(conn, ctx)
 
+    def visible(self) -> sa.ColumnElement[bool]:
+        return sa.or_(
+            group.table.c.project_id == caller_project(),
+            group.table.c.id.in_(grants.granted_ids("security_group", (SHARED,))),
+        )
+
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         if _is_default(ctx, item):
             return
@@ -326,9 +333,14 @@ class GroupHooks(Hooks):
         )
         for found in crud.render_many(rule, ctx, crud.rows_to_items(rule, rows)):
             by_group[found["security_group_id"]].append(found)
+        shared = {
+            r.object_id
+            for r in grants.of_objects(conn, "security_group", by_group)
+            if r.target_tenant in (ctx.project_id, EVERYONE)
+        }
         for it in items:
             it["security_group_rules"] = by_group[it["id"]]
-            it["shared"] = False
+            it["shared"] = it["id"] in shared
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None

@@ -14,9 +14,10 @@ from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import crud, kinds
+from alcor.resources import crud, grants, kinds
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
+from alcor.resources.declarations.rbac_policy import EXTERNAL, SHARED
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES, resource
 from alcor.resources.model import Hooks, Item, caller_project
 
@@ -171,6 +172,7 @@ class SubnetHooks(Hooks):
                     sa.or_(nets.c.shared.is_(True), nets.c.router_external.is_(True))
                 )
             ),
+            t.c.network_id.in_(grants.granted_ids("network", (SHARED, EXTERNAL))),
         )
 
     def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:

@@ -1,0 +1,43 @@
+"""RBAC policies: an owner (or an admin) grants one project, or every project (`*`), access to
+a network (`access_as_shared`: use it; `access_as_external`: use it as a router gateway and
+for floating IPs) or a security group (`access_as_shared`: put own ports in it).
+
+A network's `shared` and `router:external` columns say that a `*` grant of that action exists
+(they are kept in step with the grants by the rules), so that what every project sees is one
+indexed column, and only grants to one project need this table.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.resources import kinds
+from alcor.resources.model import Attr, Resource
+
+SHARED = "access_as_shared"
+EXTERNAL = "access_as_external"
+EVERYONE = "*"
+# What each object type may be granted (Neutron's, for what this server serves).
+ACTIONS = {"network": (SHARED, EXTERNAL), "security_group": (SHARED,)}
+
+resource = Resource(
+    "rbac_policy",
+    "rbac_policies",
+    [
+        Attr("id", kinds.Uuid(), sort=True),
+        Attr("project_id", kinds.Str(255), post=True, index=True),
+        Attr("object_type", kinds.Enum(*ACTIONS), post=True, required=True),
+        Attr("object_id", kinds.Uuid(), post=True, required=True, index=True),
+        Attr("action", kinds.Enum(SHARED, EXTERNAL), post=True, required=True),
+        Attr("target_tenant", kinds.Str(255), post=True, put=True, required=True, index=True),
+        Attr("created_at", kinds.Timestamp(), sort=True, visible=False),
+    ],
+    standard=False,
+    taggable=False,
+    logged=False,
+    extensions=("rbac-policies", "rbac-security-groups"),
+    quota="rbac_policy",
+    not_found=lambda rid: errors.RbacPolicyNotFound(object_type="unknown", id=rid),
+    table_args=(sa.UniqueConstraint("object_type", "object_id", "action", "target_tenant"),),
+)

@@ -1,0 +1,236 @@
+"""RBAC policies' rules: who may grant what, duplicates, the `*` columns kept in step, and
+Neutron's refusal to withdraw a grant that something still depends on.
+
+A grant is in use while the projects it lets in (the target, or for `*` every project but the
+owner that no other grant lets in) still have something on the object: ports or subnets on a
+shared network, router gateways or floating IPs on an external one, ports in a shared
+security group. Withdrawing it then is Neutron's 409 RbacPolicyInUse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.resources import crud, events
+from alcor.resources.context import Context
+from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations.floatingip import resource as floatingip
+from alcor.resources.declarations.port import ROUTER_GATEWAY
+from alcor.resources.declarations.rbac_policy import (
+    ACTIONS,
+    EVERYONE,
+    EXTERNAL,
+    SHARED,
+    resource,
+)
+from alcor.resources.declarations.security_group import port_security_groups
+from alcor.resources.model import Hooks, Item, Resource
+
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
+
+rbac = resource.table
+# The network column that stands for a `*` grant of each action.
+EVERYONE_COLUMN = {SHARED: "shared", EXTERNAL: "router:external"}
+
+
+class RbacHooks(Hooks):
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        kind, action = item["object_type"], item["action"]
+        if action not in ACTIONS[kind]:
+            raise errors.InvalidActionForType(
+                action=action, object_type=kind, valid_actions=list(ACTIONS[kind])
+            )
+        _owned_object(uow, ctx, item)
+        _refuse_duplicate(uow, item, item["target_tenant"])
+        if item["target_tenant"] == EVERYONE:
+            _set_everyone(uow, item, True)
+
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        new_target = str(changes.get("target_tenant", old["target_tenant"]))
+        if new_target == old["target_tenant"]:
+            return
+        _refuse_in_use(uow, old)
+        _refuse_duplicate(uow, old, new_target)
+        if old["target_tenant"] == EVERYONE:
+            _set_everyone(uow, old, False)
+        if new_target == EVERYONE:
+            _set_everyone(uow, old, True)
+
+    def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        if ctx.is_system:
+            return  # the object itself is going
+        _refuse_in_use(uow, item)
+        if item["target_tenant"] == EVERYONE:
+            _set_everyone(uow, item, False)
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return None, None
+
+
+def _owned_object(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+    kind = Resource.declared(item["object_type"])
+    found = crud.find(uow, kind, ctx, item["object_id"])
+    if found is None:
+        raise kind.not_found(item["object_id"])
+    if found["project_id"] != ctx.project_id and not ctx.is_admin:
+        raise errors.InvalidInput(
+            error_message=f"Only admins can manipulate policies on {kind.plural.replace('_', ' ')}"
+            " they do not own"
+        )
+
+
+def _refuse_duplicate(uow: UnitOfWork, item: Item, target: str) -> None:
+    row = uow.execute(
+        sa.select(rbac.c.id).where(
+            rbac.c.object_type == item["object_type"],
+            rbac.c.object_id == item["object_id"],
+            rbac.c.action == item["action"],
+            rbac.c.target_tenant == target,
+        )
+    ).first()
+    if row is not None:
+        raise errors.DuplicateRbacPolicy()
+
+
+def _set_everyone(uow: UnitOfWork, grant: Item, on: bool) -> None:
+    """Keep a network's `shared` / `router:external` column equal to "a `*` grant exists"."""
+    if grant["object_type"] != "network":
+        return
+    column = network.resource.column(EVERYONE_COLUMN[grant["action"]])
+    uow.execute(
+        network.resource.table.update()
+        .where(network.resource.column("id") == grant["object_id"])
+        .values({column.name: on})
+    )
+    crud.bump_revisions(uow, network.resource, [grant["object_id"]])
+
+
+def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any:
+    """Condition on `project` (a column): the projects that only this grant lets in."""
+    others = sa.select(rbac.c.target_tenant).where(
+        rbac.c.object_type == grant["object_type"],
+        rbac.c.object_id == grant["object_id"],
+        rbac.c.action == grant["action"],
+        rbac.c.id != grant["id"],
+    )
+    kind = Resource.declared(grant["object_type"])
+    owner = uow.execute(
+        sa.select(kind.column("project_id")).where(kind.column("id") == grant["object_id"])
+    ).scalar()
+    everyone_else = uow.execute(others.where(rbac.c.target_tenant == EVERYONE).limit(1)).first()
+    if everyone_else is not None:
+        return sa.false()
+    outsider = sa.and_(project != (owner or ""), project != "")
+    if grant["target_tenant"] == EVERYONE:
+        return sa.and_(outsider, project.not_in(others))
+    return sa.and_(outsider, project == grant["target_tenant"])
+
+
+def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
+    oid = grant["object_id"]
+    ports, subnets, fips = port.resource.table, subnet.resource.table, floatingip.table
+    if grant["object_type"] == "security_group":
+        users = sa.select(ports.c.id).where(
+            ports.c.id.in_(
+                sa.select(port_security_groups.c.port_id).where(
+                    port_security_groups.c.security_group_id == oid
+                )
+            ),
+            _let_in(uow, grant, ports.c.project_id),
+        )
+        found = [("port", users)]
+    elif grant["action"] == SHARED:
+        found = [
+            (
+                "port",
+                sa.select(ports.c.id).where(
+                    ports.c.network_id == oid, _let_in(uow, grant, ports.c.project_id)
+                ),
+            ),
+            (
+                "subnet",
+                sa.select(subnets.c.id).where(
+                    subnets.c.network_id == oid, _let_in(uow, grant, subnets.c.project_id)
+                ),
+            ),
+        ]
+    else:
+        routers = Resource.declared("router").table
+        gateways = sa.select(ports.c.device_id).where(
+            ports.c.network_id == oid, ports.c.device_owner == ROUTER_GATEWAY
+        )
+        found = [
+            (
+                "router",
+                sa.select(routers.c.id).where(
+                    routers.c.id.in_(gateways), _let_in(uow, grant, routers.c.project_id)
+                ),
+            ),
+            (
+                "floatingip",
+                sa.select(fips.c.id).where(
+                    fips.c.floating_network_id == oid, _let_in(uow, grant, fips.c.project_id)
+                ),
+            ),
+        ]
+    for what, stmt in found:
+        row = uow.execute(stmt.limit(1)).first()
+        if row is not None:
+            raise errors.RbacPolicyInUse(object_id=oid, details=f"{what} {row[0]} depends on it")
+
+
+# -- following other kinds -----------------------------------------------------------------
+
+
+def _network_created(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+    """`shared` / `router:external` set at create time are `*` grants, as in Neutron."""
+    grants = [_grant(item, action) for action, attr in EVERYONE_COLUMN.items() if item.get(attr)]
+    if grants:
+        uow.execute(rbac.insert(), grants)
+
+
+def _network_updated(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
+    for action, attr in EVERYONE_COLUMN.items():
+        if bool(new.get(attr)) == bool(old.get(attr)):
+            continue
+        if new.get(attr):
+            uow.execute(rbac.insert(), [_grant(new, action)])
+        else:
+            uow.execute(
+                rbac.delete().where(
+                    rbac.c.object_type == "network",
+                    rbac.c.object_id == new["id"],
+                    rbac.c.action == action,
+                    rbac.c.target_tenant == EVERYONE,
+                )
+            )
+
+
+def _object_deleting(kind: str) -> events.Deleting:
+    def handler(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        uow.execute(rbac.delete().where(rbac.c.object_type == kind, rbac.c.object_id == item["id"]))
+
+    return handler
+
+
+def _grant(net: Item, action: str) -> Item:
+    return {
+        "id": crud.new_id(),
+        "project_id": net["project_id"],
+        "object_type": "network",
+        "object_id": net["id"],
+        "action": action,
+        "target_tenant": EVERYONE,
+        "created_at": None,
+    }
+
+
+def install() -> None:
+    events.on_created("network", _network_created)
+    events.on_updated("network", _network_updated)
+    for kind in ACTIONS:
+        events.on_deleting(kind, _object_deleting(kind))
