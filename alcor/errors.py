@@ -361,8 +361,11 @@ class SecurityGroupRuleParameterConflict(InvalidInput):
     message = "Conflicting value ethertype {ethertype} for CIDR {cidr}"
 
 
-class SecurityGroupRemoteGroupAndRemoteIpPrefix(InvalidInput):
-    message = "Only remote_ip_prefix or remote_group_id may be provided."
+class SecurityGroupMultipleRemoteEntites(InvalidInput):
+    message = (
+        "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be "
+        "provided."
+    )
 
 
 class SecurityGroupNotSingleGroupRules(InvalidInput):
@@ -371,6 +374,23 @@ class SecurityGroupNotSingleGroupRules(InvalidInput):
 
 class SecurityGroupRulesNotSingleTenant(InvalidInput):
     message = "Multiple tenant_ids in bulk security group rule create not allowed"
+
+
+# -- address groups ------------------------------------------------------------------------
+
+
+class AddressGroupInUse(InUse):
+    message = "Address group {address_group_id} is in use on one or more security group rules."
+
+
+class AddressesNotFound(NotFound):
+    type_name = None
+    message = "Addresses {addresses} not found in the address group {address_group_id}."
+
+
+class AddressesAlreadyExist(BadRequest):
+    type_name = None
+    message = "Addresses {addresses} already exist in the address group {address_group_id}."
 
 
 # -- routers and floating IPs ----------------------------------------------------------------

@@ -21,6 +21,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "all traffic that covers subnets without one.",
         "2026-11-23T00:00:00-00:00",
     ),
+    "address-group": (
+        "Address group",
+        "Support address group",
+        "2020-07-15T10:00:00-00:00",
+    ),
     "agent": ("agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     "allowed-address-pairs": (
         "Allowed Address Pairs",
@@ -78,6 +83,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "security-group",
         "The security groups extension.",
         "2012-10-05T10:00:00-00:00",
+    ),
+    "security-groups-remote-address-group": (
+        "Remote address group id field for security group rules",
+        "Add new field of remote address group id in SG rules",
+        "2020-08-25T10:00:00-00:00",
     ),
     "stateful-security-group": (
         "Stateful security group",

@@ -10,6 +10,7 @@ from alcor.config import ServerSettings
 from alcor.resources import events, quota
 from alcor.resources.declarations import (
     ALL,
+    address_group,
     agent,
     floatingip,
     network,
@@ -20,6 +21,7 @@ from alcor.resources.declarations import (
     subnet,
 )
 from alcor.resources.model import Resource
+from alcor.resources.rules import address_group as address_group_rules
 from alcor.resources.rules import agent as agent_rules
 from alcor.resources.rules import floatingip as floatingip_rules
 from alcor.resources.rules import network as network_rules
@@ -44,6 +46,7 @@ def configure(settings: ServerSettings) -> list[Resource]:
     floatingip.resource.bind(floatingip_rules.FloatingIpHooks())
     network_acl.acl.bind(network_acl_rules.AclHooks())
     network_acl.rule.bind(network_acl_rules.RuleHooks())
+    address_group.resource.bind(address_group_rules.AddressGroupHooks())
     events.reset()
     security_group_rules.install()
     network_acl_rules.install()

@@ -163,7 +163,7 @@ def test_rule_validation_errors(http: httpx.Client) -> None:
         (
             {"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": sg},
             400,
-            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+            "SecurityGroupMultipleRemoteEntites",
         ),
         ({"remote_group_id": str(uuid.uuid4())}, 404, "SecurityGroupNotFound"),
         ({"remote_group_id": "no-such-group"}, 404, "SecurityGroupNotFound"),

@@ -10,6 +10,7 @@ this group in use" and "who are the members of this group" query).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,16 +50,18 @@ class _Ethertype(kinds.Enum):
             ) from None
 
 
-class _GroupId(kinds.Str):
-    """A remote group's id: any text, because Neutron answers a name that is no group's id
-    (UUID or not) with 404 SecurityGroupNotFound from the reference check, not with a 400."""
+class _RemoteId(kinds.Str):
+    """A remote group's or address group's id: any text, because Neutron answers a name that
+    is no such group's id (UUID or not) with the target's 404 from the reference check, not
+    with a 400."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_found: Callable[[str], errors.NeutronError]) -> None:
         super().__init__(36)
+        self.not_found = not_found
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or len(value) > self.max_len:
-            raise errors.SecurityGroupNotFound(id=value)
+            raise self.not_found(str(value))
         return value
 
 
@@ -89,12 +92,25 @@ rule = Resource(
         Attr("normalized_cidr", kinds.Str(64), default=None),
         Attr(
             "remote_group_id",
-            _GroupId(),
+            _RemoteId(lambda rid: errors.SecurityGroupNotFound(id=rid)),
             post=True,
             nullable=True,
             default=None,
             index=True,
             ref=Ref("security_group", on_delete="cascade", same_project=True),
+        ),
+        Attr(
+            "remote_address_group_id",
+            _RemoteId(lambda rid: errors.not_found("address_group", rid)),
+            post=True,
+            nullable=True,
+            default=None,
+            index=True,
+            ref=Ref(
+                "address_group",
+                owned=True,
+                in_use=lambda rid: errors.AddressGroupInUse(address_group_id=rid),
+            ),
         ),
         Attr("belongs_to_default_sg", kinds.Bool(), default=False),
         Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),

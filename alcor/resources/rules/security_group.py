@@ -204,8 +204,6 @@ def _check_prefix(item: Item) -> None:
     item["normalized_cidr"] = str(iface.network)
     if item["ethertype"] != f"IPv{iface.version}":
         raise errors.SecurityGroupRuleParameterConflict(ethertype=item["ethertype"], cidr=prefix)
-    if item.get("remote_group_id"):
-        raise errors.SecurityGroupRemoteGroupAndRemoteIpPrefix()
 
 
 def fingerprint(item: Item) -> str:
@@ -223,7 +221,11 @@ def fingerprint(item: Item) -> str:
         item.get("remote_group_id"),
         cidr,
     )
-    return "|".join("+" if p is None else str(p) for p in parts)
+    text = "|".join("+" if p is None else str(p) for p in parts)
+    # Appended only when set, so that the fingerprints stored before address groups existed
+    # still match their rules.
+    address_group = item.get("remote_address_group_id")
+    return f"{text}|{address_group}" if address_group else text
 
 
 def check_rule(item: Item) -> None:
@@ -236,6 +238,9 @@ def check_rule(item: Item) -> None:
         )
     _check_ports(item)
     _check_prefix(item)
+    remotes = ("remote_ip_prefix", "remote_group_id", "remote_address_group_id")
+    if sum(1 for key in remotes if item.get(key)) > 1:
+        raise errors.SecurityGroupMultipleRemoteEntites()
     item["fingerprint"] = fingerprint(item)
 
 

@@ -1,0 +1,51 @@
+"""Address groups (`address-group`) and security group rules naming one as their remote.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-11-25 10:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "address_groups",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("description", sa.String(length=255), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=True),
+        sa.Column("updated_at", sa.Float(), nullable=True),
+        sa.Column("revision_number", sa.BigInteger(), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=True),
+        sa.Column("project_id", sa.String(length=255), nullable=True),
+        sa.Column("addresses", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_address_groups")),
+    )
+    with op.batch_alter_table("address_groups", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_address_groups_project_id"), ["project_id"])
+    with op.batch_alter_table("security_group_rules", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("remote_address_group_id", sa.String(length=36), nullable=True)
+        )
+        batch_op.create_index(
+            batch_op.f("ix_security_group_rules_remote_address_group_id"),
+            ["remote_address_group_id"],
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("security_group_rules", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_security_group_rules_remote_address_group_id"))
+        batch_op.drop_column("remote_address_group_id")
+    with op.batch_alter_table("address_groups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_address_groups_project_id"))
+    op.drop_table("address_groups")
