@@ -53,8 +53,8 @@ class ServerSettings:
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
     nova_send_interval: float = 2.0  # batching window, as Neutron's send_events_interval
     # Default quotas per project (Neutron's [quotas] options); -1 = unlimited. The one
-    # declaration of Neutron's quota keys: subnetpool and rbac_policy are reported as Neutron
-    # reports them although nothing here creates either.
+    # declaration of Neutron's quota keys: rbac_policy is reported as Neutron reports it
+    # although nothing here creates one.
     quota_network: int = 100
     quota_subnet: int = 100
     quota_subnetpool: int = -1

@@ -376,6 +376,80 @@ class SecurityGroupRulesNotSingleTenant(InvalidInput):
     message = "Multiple tenant_ids in bulk security group rule create not allowed"
 
 
+# -- subnet pools ------------------------------------------------------------------------
+
+
+class SubnetPoolNotFound(NotFound):
+    type_name = None
+    message = "Subnet pool {subnetpool_id} could not be found."
+
+
+class SubnetPoolDeleteError(BadRequest):
+    type_name = None
+    message = "Unable to delete subnet pool: {reason}."
+
+
+class SubnetAllocationError(Conflict):
+    """Neutron's is a plain NeutronException (a 500); a pool without room is a conflict with
+    the pool's state, so it is a 409 here."""
+
+    type_name = None
+    message = "Failed to allocate subnet: {reason}."
+
+
+class MaxPrefixSubnetAllocationError(BadRequest):
+    type_name = None
+    message = (
+        "Unable to allocate subnet with prefix length {prefixlen}, maximum allowed prefix is "
+        "{max_prefixlen}."
+    )
+
+
+class MinPrefixSubnetAllocationError(BadRequest):
+    type_name = None
+    message = (
+        "Unable to allocate subnet with prefix length {prefixlen}, minimum allowed prefix is "
+        "{min_prefixlen}."
+    )
+
+
+class SubnetPoolQuotaExceeded(OverQuota):
+    type_name = None
+    message = "Per-project subnet pool prefix quota exceeded."
+
+
+class EmptySubnetPoolPrefixList(BadRequest):
+    type_name = None
+    message = "Empty subnet pool prefix list."
+
+
+class PrefixVersionMismatch(BadRequest):
+    type_name = None
+    message = "Cannot mix IPv4 and IPv6 prefixes in a subnet pool."
+
+
+class IllegalSubnetPoolPrefixBounds(BadRequest):
+    type_name = None
+    message = (
+        "Illegal prefix bounds: {prefix_type}={prefixlen}, {base_prefix_type}={base_prefixlen}."
+    )
+
+
+class IllegalSubnetPoolPrefixUpdate(BadRequest):
+    type_name = None
+    message = "Illegal update to prefixes: {msg}."
+
+
+class IllegalSubnetPoolUpdate(BadRequest):
+    type_name = None
+    message = "Illegal subnetpool update : {reason}."
+
+
+class NetworkSubnetPoolAffinityError(BadRequest):
+    type_name = None
+    message = "Subnets hosted on the same network must be allocated from the same subnet pool."
+
+
 # -- address groups ------------------------------------------------------------------------
 
 

@@ -200,6 +200,26 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "resources that have Neutron standard attributes.",
         "2016-09-12T10:00:00-00:00",
     ),
+    "subnet_allocation": (
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+        "2015-03-30T10:00:00-00:00",
+    ),
+    "default-subnetpools": (
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+        "2016-02-18T18:00:00-00:00",
+    ),
+    "subnetpool-prefix-ops": (
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
+        "2019-02-08T10:00:00-00:00",
+    ),
+    "subnet_onboard": (
+        "Subnet Onboard",
+        "Provides support for onboarding subnets into subnet pools",
+        "2018-12-18T09:00:00-00:00",
+    ),
     "subnet-service-types": (
         "Subnet service types",
         "Provides ability to set the subnet service_types field",

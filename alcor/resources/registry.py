@@ -19,6 +19,7 @@ from alcor.resources.declarations import (
     router,
     security_group,
     subnet,
+    subnetpool,
 )
 from alcor.resources.model import Resource
 from alcor.resources.rules import address_group as address_group_rules
@@ -30,6 +31,7 @@ from alcor.resources.rules import port as port_rules
 from alcor.resources.rules import router as router_rules
 from alcor.resources.rules import security_group as security_group_rules
 from alcor.resources.rules import subnet as subnet_rules
+from alcor.resources.rules import subnetpool as subnetpool_rules
 
 
 def configure(settings: ServerSettings) -> list[Resource]:
@@ -46,6 +48,7 @@ def configure(settings: ServerSettings) -> list[Resource]:
     floatingip.resource.bind(floatingip_rules.FloatingIpHooks())
     network_acl.acl.bind(network_acl_rules.AclHooks())
     network_acl.rule.bind(network_acl_rules.RuleHooks())
+    subnetpool.resource.bind(subnetpool_rules.SubnetPoolHooks())
     address_group.resource.bind(address_group_rules.AddressGroupHooks())
     events.reset()
     security_group_rules.install()

@@ -1,4 +1,5 @@
-"""Address groups (`address-group`) and security group rules naming one as their remote.
+"""Address groups (`address-group`) and security group rules naming one as their remote;
+subnet pools (`subnet_allocation`) and the index of subnets by pool.
 
 Revision ID: 0010
 Revises: 0009
@@ -40,9 +41,38 @@ def upgrade() -> None:
             batch_op.f("ix_security_group_rules_remote_address_group_id"),
             ["remote_address_group_id"],
         )
+    op.create_table(
+        "subnetpools",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("description", sa.String(length=255), nullable=True),
+        sa.Column("created_at", sa.Float(), nullable=True),
+        sa.Column("updated_at", sa.Float(), nullable=True),
+        sa.Column("revision_number", sa.BigInteger(), nullable=True),
+        sa.Column("tags", sa.JSON(), nullable=True),
+        sa.Column("project_id", sa.String(length=255), nullable=True),
+        sa.Column("prefixes", sa.JSON(), nullable=False),
+        sa.Column("ip_version", sa.BigInteger(), nullable=True),
+        sa.Column("default_prefixlen", sa.BigInteger(), nullable=True),
+        sa.Column("min_prefixlen", sa.BigInteger(), nullable=True),
+        sa.Column("max_prefixlen", sa.BigInteger(), nullable=True),
+        sa.Column("default_quota", sa.BigInteger(), nullable=True),
+        sa.Column("is_default", sa.Boolean(), nullable=True),
+        sa.Column("shared", sa.Boolean(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subnetpools")),
+    )
+    with op.batch_alter_table("subnetpools", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_subnetpools_project_id"), ["project_id"])
+    with op.batch_alter_table("subnets", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_subnets_subnetpool_id"), ["subnetpool_id"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subnets", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_subnets_subnetpool_id"))
+    with op.batch_alter_table("subnetpools", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_subnetpools_project_id"))
+    op.drop_table("subnetpools")
     with op.batch_alter_table("security_group_rules", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_security_group_rules_remote_address_group_id"))
         batch_op.drop_column("remote_address_group_id")
