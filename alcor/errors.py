@@ -485,6 +485,11 @@ class BadFloatingIpRequest(BadRequest):
     message = "Bad floatingip request: {msg}."
 
 
+class BadSubnetsRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad subnets request: {msg}."
+
+
 class RouterInUse(InUse):
     message = "Router {router_id} {reason}"
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
-from alcor.resources import crud
+from alcor.resources import crud, floatingip_pools
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
@@ -344,6 +344,11 @@ class Api:
 
         return json_response({"provisioning": await self.db.read(read)})
 
+    async def floatingip_pools(self, request: Request) -> Response:
+        """GET /v2.0/floatingip_pools (`floatingip-pools`)."""
+        self.context(request)
+        return json_response({"floatingip_pools": await self.db.read(floatingip_pools.pools)})
+
     # -- application -----------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [
@@ -355,6 +360,7 @@ class Api:
             Route("/v2.0/extensions.json", self.list_extensions, methods=["GET"]),
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
+            Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
             *self.quotas.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),

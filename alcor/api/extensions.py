@@ -37,6 +37,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Expose port bindings of a virtual port to external application",
         "2014-02-03T10:00:00-00:00",
     ),
+    "dvr": (
+        "Distributed Virtual Router",
+        "Enables configuration of Distributed Virtual Routers.",
+        "2014-06-1T10:00:00-00:00",
+    ),
     "dns-integration": (
         "DNS Integration",
         "Provides integration with DNS.",
@@ -68,10 +73,21 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Edit extra routes of a router on server side by atomically adding/removing extra routes",
         "2019-07-10T00:00:00-00:00",
     ),
+    "floatingip-pools": (
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
+        "2018-03-21T10:00:00-00:00",
+    ),
     "fip-port-details": (
         "Floating IP Port Details Extension",
         "Add port_details attribute to Floating IP resource",
         "2018-04-09T10:00:00-00:00",
+    ),
+    "router-admin-state-down-before-update": (
+        "Enforce Router's Admin State Down Before Update Extension",
+        "Ensure that the admin state of a router is DOWN (admin_state_up=False) before "
+        "updating the distributed attribute",
+        "2019-07-02T15:56:00",
     ),
     "router": (
         "Neutron L3 Router",
@@ -88,6 +104,22 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Remote address group id field for security group rules",
         "Add new field of remote address group id in SG rules",
         "2020-08-25T10:00:00-00:00",
+    ),
+    "security-groups-normalized-cidr": (
+        "Normalized CIDR field for security group rules",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+        "2020-07-28T10:00:00-00:00",
+    ),
+    "security-groups-rules-belongs-to-default-sg": (
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default "
+        "security group",
+        "2023-05-23T10:00:00-00:00",
+    ),
+    "security-groups-shared-filtering": (
+        "Security group filtering on the shared field",
+        "Support filtering security groups on the shared field",
+        "2021-10-05T09:00:00-00:00",
     ),
     "stateful-security-group": (
         "Stateful security group",
@@ -106,6 +138,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Provides validation on filter parameters.",
         "2018-07-04T10:00:00-00:00",
     ),
+    "l3-ha": ("HA Router extension", "Adds HA capability to routers.", "2014-04-26T00:00:00-00:00"),
     "ip-substring-filtering": (
         "IP address substring filtering",
         "Provides IP address substring filtering when listing ports",

@@ -354,3 +354,23 @@ def test_stateful_groups(conn: Any, stateful: bool) -> None:
     sg = conn.network.create_security_group(name=f"s-{stateful}", stateful=stateful)
     assert conn.network.get_security_group(sg.id).stateful is stateful
     conn.network.delete_security_group(sg)
+
+
+def test_shared_and_default_rule_filters(http: httpx.Client) -> None:
+    """`security-groups-shared-filtering`, `security-groups-rules-belongs-to-default-sg`,
+    `security-groups-normalized-cidr`."""
+    hdr = _project()
+    sg = _group(http, hdr)
+    groups = http.get("/v2.0/security-groups?shared=false", headers=hdr).json()
+    assert {g["id"] for g in groups["security_groups"]} >= {sg["id"]}
+    assert http.get("/v2.0/security-groups?shared=true", headers=hdr).json() == {
+        "security_groups": []
+    }
+    neutron_error(http.get("/v2.0/security-groups?shared=maybe", headers=hdr), 400)
+    rules = http.get("/v2.0/security-group-rules?belongs_to_default_sg=true", headers=hdr).json()[
+        "security_group_rules"
+    ]
+    assert rules and all(r["belongs_to_default_sg"] for r in rules)
+    assert sg["id"] not in {r["security_group_id"] for r in rules}
+    made = _rule(http, hdr, sg["id"], remote_ip_prefix="10.1.2.3/16").json()
+    assert made["security_group_rule"]["normalized_cidr"] == "10.1.0.0/16"

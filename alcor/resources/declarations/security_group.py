@@ -73,7 +73,7 @@ group = Resource(
         Attr("shared", kinds.Bool(), stored=False, filter=False, sort=False),
         Attr("security_group_rules", kinds.Json(), stored=False, filter=False, sort=False),
     ],
-    extensions=("security-group", "stateful-security-group"),
+    extensions=("security-group", "stateful-security-group", "security-groups-shared-filtering"),
     quota="security_group",
     not_found=lambda rid: errors.SecurityGroupNotFound(id=rid),
 )
@@ -116,6 +116,7 @@ rule = Resource(
         Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),
     ],
     omit=("name", "tags"),
+    extensions=("security-groups-normalized-cidr", "security-groups-rules-belongs-to-default-sg"),
     updatable=False,
     quota="security_group_rule",
     table_args=(sa.UniqueConstraint("security_group_id", "fingerprint"),),

@@ -223,6 +223,35 @@ def _route_action(add: bool) -> Action:
     return action
 
 
+# What `distributed` and `ha` say of every router here: each host routes its own VMs' packets
+# (Neutron's DVR, `dvr`), and SNAT runs on one host at a time, moved when that host dies, with
+# no VRRP standby (not `l3-ha`'s kind of router).
+MODE = {"distributed": True, "ha": False}
+
+
+def _check_mode(item: Item) -> None:
+    """Refuse a router these attributes would describe falsely (a centralized or HA one)."""
+    for key, value in MODE.items():
+        if item.get(key, value) != value:
+            raise bad_router(
+                f"{key}={item[key]} routers are not supported; routers here are always "
+                f"distributed={MODE['distributed']}, ha={MODE['ha']}"
+            )
+
+
+def _check_mode_change(old: Item, changes: Item) -> None:
+    """`router-admin-state-down-before-update`: `distributed` and `ha` change only on a router
+    that is administratively down before and after (then the mode itself is checked)."""
+    up = old["admin_state_up"] or changes.get("admin_state_up", old["admin_state_up"])
+    for key, label in (("distributed", "'distributed' attribute"), ("ha", "HA attribute")):
+        if up and key in changes and changes[key] != old[key]:
+            raise bad_router(
+                f"Cannot change the {label} of active routers. Please set router "
+                "admin_state_up to False prior to upgrade"
+            )
+    _check_mode({**old, **changes})
+
+
 class RouterHooks(Hooks):
     """Gateway port on the external network, interface bookkeeping, route validation."""
 
@@ -273,6 +302,7 @@ class RouterHooks(Hooks):
             crud.delete(uow, port.resource, Context.system(), gateway["id"])
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        _check_mode(item)
         info = item.get("external_gateway_info") or None  # {} = no gateway
         self._check_policy(ctx, info)
         item["external_gateway_info"] = info
@@ -280,6 +310,7 @@ class RouterHooks(Hooks):
             item["external_gateway_info"] = self._set_gateway(uow, ctx, item, info)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        _check_mode_change(old, changes)
         if "external_gateway_info" in changes:
             new, cur = changes["external_gateway_info"], old["external_gateway_info"]
             self._check_policy(ctx, new)

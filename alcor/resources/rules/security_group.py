@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, events, protocols, relations
+from alcor.resources import crud, events, kinds, protocols, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
 from alcor.resources.declarations.security_group import (
@@ -335,8 +335,18 @@ class GroupHooks(Hooks):
             it["security_group_rules"] = by_group[it["id"]]
             it["shared"] = False
 
+    def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
+        return {"shared": _shared_filter}
+
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None
+
+
+def _shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """`shared=true|false` (`security-groups-shared-filtering`): no group is shared with other
+    projects here (there are no RBAC policies), so `shared=false` is every group."""
+    wanted = {kinds.Bool().parse("shared", v) for v in values}
+    return sa.true() if False in wanted else sa.false()
 
 
 class RuleHooks(Hooks):

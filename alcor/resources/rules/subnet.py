@@ -142,7 +142,7 @@ def _check_network_mtu(uow: UnitOfWork, ctx: Context, item: Item) -> None:
 
 
 def _bad(msg: str) -> errors.NeutronError:
-    return errors.BadRequest(resource="subnets", msg=msg)
+    return errors.BadSubnetsRequest(msg=msg)
 
 
 def _pool_id(uow: UnitOfWork, ctx: Context, item: Item) -> str | None:

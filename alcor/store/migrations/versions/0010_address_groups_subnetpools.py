@@ -1,5 +1,6 @@
 """Address groups (`address-group`) and security group rules naming one as their remote;
-subnet pools (`subnet_allocation`) and the index of subnets by pool.
+subnet pools (`subnet_allocation`) and the index of subnets by pool; every router says it is
+distributed (`dvr`), as every router here is.
 
 Revision ID: 0010
 Revises: 0009
@@ -65,6 +66,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_subnetpools_project_id"), ["project_id"])
     with op.batch_alter_table("subnets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_subnets_subnetpool_id"), ["subnetpool_id"])
+    op.execute(sa.text("UPDATE routers SET distributed = :yes").bindparams(yes=True))
 
 
 def downgrade() -> None:
