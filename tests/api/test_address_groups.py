@@ -95,15 +95,8 @@ def test_rules_name_address_groups(http: httpx.Client) -> None:
     hdr = _project()
     sg = _sg(http, hdr)
     ag = _ag(http, hdr, addresses=["10.5.0.0/16"]).json()["address_group"]["id"]
-    made = _rule(
-        http,
-        hdr,
-        sg,
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_address_group_id=ag,
-    )
+    ssh = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+    made = _rule(http, hdr, sg, remote_address_group_id=ag, **ssh)
     assert made.status_code == 201, made.text
     rule = made.json()["security_group_rule"]
     assert rule["remote_address_group_id"] == ag and rule["remote_group_id"] is None
@@ -111,21 +104,11 @@ def test_rules_name_address_groups(http: httpx.Client) -> None:
         f"/v2.0/security-group-rules?remote_address_group_id={ag}", headers=hdr
     ).json()["security_group_rules"]
     assert [r["id"] for r in listed] == [rule["id"]]
-    again = _rule(
-        http,
-        hdr,
-        sg,
-        protocol="tcp",
-        port_range_min=22,
-        port_range_max=22,
-        remote_address_group_id=ag,
+    neutron_error(
+        _rule(http, hdr, sg, remote_address_group_id=ag, **ssh), 409, "SecurityGroupRuleExists"
     )
-    neutron_error(again, 409, "SecurityGroupRuleExists")
     # the same rule without the address group is another rule
-    assert (
-        _rule(http, hdr, sg, protocol="tcp", port_range_min=22, port_range_max=22).status_code
-        == 201
-    )
+    assert _rule(http, hdr, sg, **ssh).status_code == 201
     for extra in ({"remote_group_id": sg}, {"remote_ip_prefix": "10.0.0.0/8"}):
         neutron_error(
             _rule(http, hdr, sg, remote_address_group_id=ag, **extra),
