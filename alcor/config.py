@@ -103,6 +103,7 @@ class AgentSettings:
     # agent: "physnet1:br-ex,physnet2:br-foo" (empty: overlays only).
     bridge_mappings: str = ""
     gateway: bool = False  # offer SNAT for routers (Neutron's agent_mode dvr_snat)
+    availability_zone: str = "nova"  # this host's zone (Neutron's agents' default, "nova")
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
 

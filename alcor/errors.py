@@ -376,6 +376,14 @@ class SecurityGroupRulesNotSingleTenant(InvalidInput):
     message = "Multiple tenant_ids in bulk security group rule create not allowed"
 
 
+# -- availability zones --------------------------------------------------------------------
+
+
+class AvailabilityZoneNotFound(NotFound):
+    type_name = None
+    message = "AvailabilityZone {availability_zone} could not be found."
+
+
 # -- subnet pools ------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from starlette.routing import Route
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
-from alcor.resources import crud, floatingip_pools
+from alcor.resources import availability_zones, crud, floatingip_pools
 from alcor.resources.context import Context, NoAuth
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
@@ -344,6 +344,16 @@ class Api:
 
         return json_response({"provisioning": await self.db.read(read)})
 
+    async def availability_zones(self, request: Request) -> Response:
+        """GET /v2.0/availability_zones (`availability_zone`, `availability_zone_filter`)."""
+        self.context(request)
+        filters: dict[str, list[str]] = {}
+        for key, value in request.query_params.multi_items():
+            if key not in ("fields", "limit", "marker", "sort_key", "sort_dir"):
+                filters.setdefault(key, []).append(value)
+        found = await self.db.read(availability_zones.listing, filters)
+        return json_response({"availability_zones": found})
+
     async def floatingip_pools(self, request: Request) -> Response:
         """GET /v2.0/floatingip_pools (`floatingip-pools`)."""
         self.context(request)
@@ -361,6 +371,7 @@ class Api:
             Route("/v2.0/extensions/{alias}", self.show_extension, methods=["GET"]),
             Route("/v2.0/ports/{rid}/provisioning", self.provisioning, methods=["GET"]),
             Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
+            Route("/v2.0/availability_zones", self.availability_zones, methods=["GET"]),
             *self.quotas.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),

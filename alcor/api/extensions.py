@@ -32,6 +32,26 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Provides allowed address pairs",
         "2013-07-23T10:00:00-00:00",
     ),
+    "availability_zone": (
+        "Availability Zone",
+        "The availability zone extension.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    "availability_zone_filter": (
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+        "2018-06-22T10:00:00-00:00",
+    ),
+    "network_availability_zone": (
+        "Network Availability Zone",
+        "Availability zone support for network.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    "router_availability_zone": (
+        "Router Availability Zone",
+        "Availability zone support for router.",
+        "2015-01-01T10:00:00-00:00",
+    ),
     "binding": (
         "Port Binding",
         "Expose port bindings of a virtual port to external application",

@@ -39,5 +39,6 @@ resource = Resource(
     taggable=False,
     admin_only=True,
     logged=False,
-    extensions=("agent",),
+    # The zones themselves: `alcor.resources.availability_zones`.
+    extensions=("agent", "availability_zone", "availability_zone_filter"),
 )

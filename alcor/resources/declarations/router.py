@@ -82,6 +82,7 @@ resource = Resource(
         "dvr",
         "l3-ha",
         "router-admin-state-down-before-update",
+        "router_availability_zone",
     ),
     quota="router",
 )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, kinds
+from alcor.resources import availability_zones, crud, kinds
 from alcor.resources.context import Context
 from alcor.resources.declarations import floatingip, network, port, subnet
 from alcor.resources.declarations.port import ROUTER_GATEWAY as GATEWAY
@@ -303,6 +303,7 @@ class RouterHooks(Hooks):
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         _check_mode(item)
+        availability_zones.check_hints(uow, item.get("availability_zone_hints"))
         info = item.get("external_gateway_info") or None  # {} = no gateway
         self._check_policy(ctx, info)
         item["external_gateway_info"] = info
@@ -367,8 +368,9 @@ class RouterHooks(Hooks):
             self._clear_gateway(uow, item)
 
     def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        zones = availability_zones.of_routers(conn, [it["id"] for it in items])
         for it in items:
-            it["availability_zones"] = []
+            it["availability_zones"] = zones.get(it["id"], [])
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None
