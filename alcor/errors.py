@@ -368,6 +368,15 @@ class SecurityGroupMultipleRemoteEntites(InvalidInput):
     )
 
 
+class DefaultSecurityGroupRuleNotFound(NotFound):
+    type_name = None
+    message = "Default Security Group rule {id} does not exist"
+
+
+class DefaultSecurityGroupRuleExists(InUse):
+    message = "Default Security group rule already exists. Rule id is {rule_id}."
+
+
 class SecurityGroupNotSingleGroupRules(InvalidInput):
     message = "Only allowed to update rules for one security profile at a time"
 

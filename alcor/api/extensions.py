@@ -125,6 +125,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Add new field of remote address group id in SG rules",
         "2020-08-25T10:00:00-00:00",
     ),
+    "security-groups-default-rules": (
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+        "2022-12-19T10:00:00-00:00",
+    ),
     "security-groups-normalized-cidr": (
         "Normalized CIDR field for security group rules",
         "Add new field with normalized remote_ip_prefix cidr in SG rule",

@@ -44,6 +44,7 @@ def configure(settings: ServerSettings) -> list[Resource]:
     agent.resource.bind(agent_rules.AgentHooks(settings))
     security_group.group.bind(security_group_rules.GroupHooks())
     security_group.rule.bind(security_group_rules.RuleHooks())
+    security_group.default_rule.bind(security_group_rules.DefaultRuleHooks())
     router.resource.bind(router_rules.RouterHooks())
     floatingip.resource.bind(floatingip_rules.FloatingIpHooks())
     network_acl.acl.bind(network_acl_rules.AclHooks())

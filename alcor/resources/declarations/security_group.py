@@ -78,11 +78,11 @@ group = Resource(
     not_found=lambda rid: errors.SecurityGroupNotFound(id=rid),
 )
 
-rule = Resource(
-    "security_group_rule",
-    "security_group_rules",
-    [
-        parent("security_group_id", "security_group", on_delete="cascade", revises=True),
+
+def _rule_attrs() -> list[Attr]:
+    """What a rule and a default rule template (`default_rule`) both say: direction, ethertype,
+    protocol, ports, remote prefix and its normalised form, and the duplicate key."""
+    return [
         Attr("direction", kinds.Enum("ingress", "egress"), post=True, required=True),
         Attr("ethertype", _Ethertype(), post=True, default="IPv4"),
         Attr("protocol", protocols.Protocol(), post=True, nullable=True, default=None),
@@ -90,6 +90,16 @@ rule = Resource(
         Attr("port_range_max", protocols.PortNumber(), post=True, nullable=True, default=None),
         Attr("remote_ip_prefix", kinds.Str(64), post=True, nullable=True, default=None),
         Attr("normalized_cidr", kinds.Str(64), default=None),
+        Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),
+    ]
+
+
+rule = Resource(
+    "security_group_rule",
+    "security_group_rules",
+    [
+        parent("security_group_id", "security_group", on_delete="cascade", revises=True),
+        *_rule_attrs(),
         Attr(
             "remote_group_id",
             _RemoteId(lambda rid: errors.SecurityGroupNotFound(id=rid)),
@@ -113,7 +123,6 @@ rule = Resource(
             ),
         ),
         Attr("belongs_to_default_sg", kinds.Bool(), default=False),
-        Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),
     ],
     omit=("name", "tags"),
     extensions=("security-groups-normalized-cidr", "security-groups-rules-belongs-to-default-sg"),
@@ -121,4 +130,32 @@ rule = Resource(
     quota="security_group_rule",
     table_args=(sa.UniqueConstraint("security_group_id", "fingerprint"),),
     not_found=lambda rid: errors.SecurityGroupRuleNotFound(id=rid),
+)
+
+# The template of the rules every new group gets (`security-groups-default-rules`): a
+# `remote_group_id` of PARENT means the new group itself. Seeded with Neutron's defaults by the
+# migration that made the table (egress anywhere for every group, ingress from its own members
+# for a project's default group).
+PARENT = "PARENT"
+
+default_rule = Resource(
+    "default_security_group_rule",
+    "default_security_group_rules",
+    [
+        Attr("id", kinds.Uuid()),
+        Attr("description", kinds.Str(255), post=True, default=""),
+        *_rule_attrs(),
+        Attr("remote_group_id", kinds.Str(36), post=True, nullable=True, default=None),
+        Attr("remote_address_group_id", kinds.Str(36), post=True, nullable=True, default=None),
+        Attr("used_in_default_sg", kinds.Bool(), post=True, default=False),
+        Attr("used_in_non_default_sg", kinds.Bool(), post=True, default=True),
+    ],
+    standard=False,
+    project_scoped=False,
+    taggable=False,
+    logged=False,
+    updatable=False,
+    extensions=("security-groups-default-rules",),
+    table_args=(sa.UniqueConstraint("fingerprint"),),
+    not_found=lambda rid: errors.DefaultSecurityGroupRuleNotFound(id=rid),
 )
