@@ -79,11 +79,7 @@ def of_networks(conn: sa.Connection | UnitOfWork, net_ids: Iterable[str]) -> dic
         .where(p.c.network_id.in_(ids), hosts.c.availability_zone.is_not(None))
         .distinct()
     )
-    out: dict[str, set[str]] = {}
-    for net_id, zone in rows:
-        if zone:
-            out.setdefault(net_id, set()).add(zone)
-    return {n: sorted(z) for n, z in out.items()}
+    return _collect((net_id, [zone]) for net_id, zone in rows)
 
 
 def of_routers(conn: sa.Connection | UnitOfWork, router_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -98,7 +94,12 @@ def of_routers(conn: sa.Connection | UnitOfWork, router_ids: Iterable[str]) -> d
         .distinct()
     ).all()
     zones = of_networks(conn, {n for _, n in rows})
+    return _collect((rid, zones.get(net_id, ())) for rid, net_id in rows)
+
+
+def _collect(pairs: Iterable[tuple[str, Iterable[str]]]) -> dict[str, list[str]]:
+    """key -> the sorted distinct zones paired with it."""
     out: dict[str, set[str]] = {}
-    for rid, net_id in rows:
-        out.setdefault(rid, set()).update(zones.get(net_id, ()))
-    return {r: sorted(z) for r, z in out.items()}
+    for key, zones in pairs:
+        out.setdefault(key, set()).update(z for z in zones if z)
+    return {k: sorted(z) for k, z in out.items()}
