@@ -68,8 +68,8 @@ class ServerSettings:
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
     nova_send_interval: float = 2.0  # batching window, as Neutron's send_events_interval
     # Default quotas per project (Neutron's [quotas] options); -1 = unlimited. The one
-    # declaration of Neutron's quota keys: subnetpool and rbac_policy are reported as Neutron
-    # reports them although nothing here creates either.
+    # declaration of Neutron's quota keys: rbac_policy is reported as Neutron reports it
+    # although nothing here creates one.
     quota_network: int = 100
     quota_subnet: int = 100
     quota_subnetpool: int = -1
@@ -118,6 +118,7 @@ class AgentSettings:
     # agent: "physnet1:br-ex,physnet2:br-foo" (empty: overlays only).
     bridge_mappings: str = ""
     gateway: bool = False  # offer SNAT for routers (Neutron's agent_mode dvr_snat)
+    availability_zone: str = "nova"  # this host's zone (Neutron's agents' default, "nova")
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off

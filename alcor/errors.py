@@ -395,8 +395,20 @@ class SecurityGroupRuleParameterConflict(InvalidInput):
     message = "Conflicting value ethertype {ethertype} for CIDR {cidr}"
 
 
-class SecurityGroupRemoteGroupAndRemoteIpPrefix(InvalidInput):
-    message = "Only remote_ip_prefix or remote_group_id may be provided."
+class SecurityGroupMultipleRemoteEntites(InvalidInput):
+    message = (
+        "Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be "
+        "provided."
+    )
+
+
+class DefaultSecurityGroupRuleNotFound(NotFound):
+    type_name = None
+    message = "Default Security Group rule {id} does not exist"
+
+
+class DefaultSecurityGroupRuleExists(InUse):
+    message = "Default Security group rule already exists. Rule id is {rule_id}."
 
 
 class SecurityGroupNotSingleGroupRules(InvalidInput):
@@ -405,6 +417,105 @@ class SecurityGroupNotSingleGroupRules(InvalidInput):
 
 class SecurityGroupRulesNotSingleTenant(InvalidInput):
     message = "Multiple tenant_ids in bulk security group rule create not allowed"
+
+
+# -- availability zones --------------------------------------------------------------------
+
+
+class AvailabilityZoneNotFound(NotFound):
+    type_name = None
+    message = "AvailabilityZone {availability_zone} could not be found."
+
+
+# -- subnet pools ------------------------------------------------------------------------
+
+
+class SubnetPoolNotFound(NotFound):
+    type_name = None
+    message = "Subnet pool {subnetpool_id} could not be found."
+
+
+class SubnetPoolDeleteError(BadRequest):
+    type_name = None
+    message = "Unable to delete subnet pool: {reason}."
+
+
+class SubnetAllocationError(Conflict):
+    """Neutron's is a plain NeutronException (a 500); a pool without room is a conflict with
+    the pool's state, so it is a 409 here."""
+
+    type_name = None
+    message = "Failed to allocate subnet: {reason}."
+
+
+class MaxPrefixSubnetAllocationError(BadRequest):
+    type_name = None
+    message = (
+        "Unable to allocate subnet with prefix length {prefixlen}, maximum allowed prefix is "
+        "{max_prefixlen}."
+    )
+
+
+class MinPrefixSubnetAllocationError(BadRequest):
+    type_name = None
+    message = (
+        "Unable to allocate subnet with prefix length {prefixlen}, minimum allowed prefix is "
+        "{min_prefixlen}."
+    )
+
+
+class SubnetPoolQuotaExceeded(OverQuota):
+    type_name = None
+    message = "Per-project subnet pool prefix quota exceeded."
+
+
+class EmptySubnetPoolPrefixList(BadRequest):
+    type_name = None
+    message = "Empty subnet pool prefix list."
+
+
+class PrefixVersionMismatch(BadRequest):
+    type_name = None
+    message = "Cannot mix IPv4 and IPv6 prefixes in a subnet pool."
+
+
+class IllegalSubnetPoolPrefixBounds(BadRequest):
+    type_name = None
+    message = (
+        "Illegal prefix bounds: {prefix_type}={prefixlen}, {base_prefix_type}={base_prefixlen}."
+    )
+
+
+class IllegalSubnetPoolPrefixUpdate(BadRequest):
+    type_name = None
+    message = "Illegal update to prefixes: {msg}."
+
+
+class IllegalSubnetPoolUpdate(BadRequest):
+    type_name = None
+    message = "Illegal subnetpool update : {reason}."
+
+
+class NetworkSubnetPoolAffinityError(BadRequest):
+    type_name = None
+    message = "Subnets hosted on the same network must be allocated from the same subnet pool."
+
+
+# -- address groups ------------------------------------------------------------------------
+
+
+class AddressGroupInUse(InUse):
+    message = "Address group {address_group_id} is in use on one or more security group rules."
+
+
+class AddressesNotFound(NotFound):
+    type_name = None
+    message = "Addresses {addresses} not found in the address group {address_group_id}."
+
+
+class AddressesAlreadyExist(BadRequest):
+    type_name = None
+    message = "Addresses {addresses} already exist in the address group {address_group_id}."
 
 
 # -- routers and floating IPs ----------------------------------------------------------------
@@ -423,6 +534,11 @@ class BadIfMatchRequest(BadRequest):
 class BadFloatingIpRequest(BadRequest):
     type_name = "BadRequest"
     message = "Bad floatingip request: {msg}."
+
+
+class BadSubnetsRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad subnets request: {msg}."
 
 
 class RouterInUse(InUse):

@@ -32,6 +32,9 @@ def run(
     gateway: bool = typer.Option(
         None, "--gateway/--no-gateway", help="Offer SNAT for routers (agent_mode dvr_snat)."
     ),
+    availability_zone: str = typer.Option(
+        None, help="The availability zone this host is in (Neutron's agent setting)."
+    ),
     heartbeat_interval: float = typer.Option(None, help="Seconds between heartbeats."),
     log_level: str = typer.Option(None, help="debug, info, warning, error."),
     metrics_bind: str = typer.Option(
@@ -56,6 +59,7 @@ def run(
         "integration_bridge": integration_bridge,
         "bridge_mappings": bridge_mappings,
         "gateway": gateway,
+        "availability_zone": availability_zone,
         "heartbeat_interval": heartbeat_interval,
         "log_level": log_level,
         "metrics_bind": metrics_bind,

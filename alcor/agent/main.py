@@ -197,6 +197,7 @@ class Agent:
                 "integration_bridge": s.integration_bridge,
                 "ovs_rundir": s.ovs_rundir,
                 "agent_mode": "dvr_snat" if s.gateway else "dvr",
+                "availability_zone": s.availability_zone,
             },
             started_at=self.started_at,
             bridge_mappings=self.bridge_mappings,

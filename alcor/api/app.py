@@ -28,7 +28,7 @@ from alcor.api.live import LiveEvents
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.api.webview import WebView
 from alcor.reachability import intent, verdict
-from alcor.resources import authz, crud
+from alcor.resources import authz, availability_zones, crud, floatingip_pools
 from alcor.resources.context import Authenticator, Context
 from alcor.resources.model import Hooks, Resource
 from alcor.resources.query import ListQuery
@@ -437,6 +437,21 @@ class Api:
             }
         )
 
+    async def availability_zones(self, request: Request) -> Response:
+        """GET /v2.0/availability_zones (`availability_zone`, `availability_zone_filter`)."""
+        await self.context(request)  # authenticated callers; no per-item policy
+        filters: dict[str, list[str]] = {}
+        for key, value in request.query_params.multi_items():
+            if key not in ("fields", "limit", "marker", "sort_key", "sort_dir"):
+                filters.setdefault(key, []).append(value)
+        found = await self.db.read(availability_zones.listing, filters)
+        return json_response({"availability_zones": found})
+
+    async def floatingip_pools(self, request: Request) -> Response:
+        """GET /v2.0/floatingip_pools (`floatingip-pools`)."""
+        await self.context(request)  # authenticated callers; no per-item policy
+        return json_response({"floatingip_pools": await self.db.read(floatingip_pools.pools)})
+
     # -- application -----------------------------------------------------------------
     def routes(self) -> list[Route]:
         return [
@@ -452,6 +467,8 @@ class Api:
             Route("/v2.0/alcor/audit", self.state_audit, methods=["GET"]),
             Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
             Route("/v2.0/alcor/reachability", self.reachability, methods=["GET"]),
+            Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
+            Route("/v2.0/availability_zones", self.availability_zones, methods=["GET"]),
             *self.quotas.routes(),
             *self.webview.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),

@@ -21,6 +21,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "all traffic that covers subnets without one.",
         "2026-11-23T00:00:00-00:00",
     ),
+    "address-group": (
+        "Address group",
+        "Support address group",
+        "2020-07-15T10:00:00-00:00",
+    ),
     "agent": ("agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     "allowed-address-pairs": (
         "Allowed Address Pairs",
@@ -37,10 +42,35 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Add RBAC support for security groups",
         "2019-04-15T00:00:00-00:00",
     ),
+    "availability_zone": (
+        "Availability Zone",
+        "The availability zone extension.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    "availability_zone_filter": (
+        "Availability Zone Filter Extension",
+        "Add filter parameters to AvailabilityZone resource",
+        "2018-06-22T10:00:00-00:00",
+    ),
+    "network_availability_zone": (
+        "Network Availability Zone",
+        "Availability zone support for network.",
+        "2015-01-01T10:00:00-00:00",
+    ),
+    "router_availability_zone": (
+        "Router Availability Zone",
+        "Availability zone support for router.",
+        "2015-01-01T10:00:00-00:00",
+    ),
     "binding": (
         "Port Binding",
         "Expose port bindings of a virtual port to external application",
         "2014-02-03T10:00:00-00:00",
+    ),
+    "dvr": (
+        "Distributed Virtual Router",
+        "Enables configuration of Distributed Virtual Routers.",
+        "2014-06-1T10:00:00-00:00",
     ),
     "dns-integration": (
         "DNS Integration",
@@ -73,10 +103,21 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Edit extra routes of a router on server side by atomically adding/removing extra routes",
         "2019-07-10T00:00:00-00:00",
     ),
+    "floatingip-pools": (
+        "Floating IP Pools Extension",
+        "Provides a floating IP pools API.",
+        "2018-03-21T10:00:00-00:00",
+    ),
     "fip-port-details": (
         "Floating IP Port Details Extension",
         "Add port_details attribute to Floating IP resource",
         "2018-04-09T10:00:00-00:00",
+    ),
+    "router-admin-state-down-before-update": (
+        "Enforce Router's Admin State Down Before Update Extension",
+        "Ensure that the admin state of a router is DOWN (admin_state_up=False) before "
+        "updating the distributed attribute",
+        "2019-07-02T15:56:00",
     ),
     "router": (
         "Neutron L3 Router",
@@ -88,6 +129,32 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "security-group",
         "The security groups extension.",
         "2012-10-05T10:00:00-00:00",
+    ),
+    "security-groups-remote-address-group": (
+        "Remote address group id field for security group rules",
+        "Add new field of remote address group id in SG rules",
+        "2020-08-25T10:00:00-00:00",
+    ),
+    "security-groups-default-rules": (
+        "Default rules for security groups",
+        "Configure set of security group rules used as default rules for every new security group",
+        "2022-12-19T10:00:00-00:00",
+    ),
+    "security-groups-normalized-cidr": (
+        "Normalized CIDR field for security group rules",
+        "Add new field with normalized remote_ip_prefix cidr in SG rule",
+        "2020-07-28T10:00:00-00:00",
+    ),
+    "security-groups-rules-belongs-to-default-sg": (
+        "Security group rule belongs to the project's default security group",
+        "Flag to determine if the security group rule belongs to the project's default "
+        "security group",
+        "2023-05-23T10:00:00-00:00",
+    ),
+    "security-groups-shared-filtering": (
+        "Security group filtering on the shared field",
+        "Support filtering security groups on the shared field",
+        "2021-10-05T09:00:00-00:00",
     ),
     "stateful-security-group": (
         "Stateful security group",
@@ -106,6 +173,7 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Provides validation on filter parameters.",
         "2018-07-04T10:00:00-00:00",
     ),
+    "l3-ha": ("HA Router extension", "Adds HA capability to routers.", "2014-04-26T00:00:00-00:00"),
     "ip-substring-filtering": (
         "IP address substring filtering",
         "Provides IP address substring filtering when listing ports",
@@ -199,6 +267,26 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Adds created_at and updated_at fields to all Neutron "
         "resources that have Neutron standard attributes.",
         "2016-09-12T10:00:00-00:00",
+    ),
+    "subnet_allocation": (
+        "Subnet Allocation",
+        "Enables allocation of subnets from a subnet pool",
+        "2015-03-30T10:00:00-00:00",
+    ),
+    "default-subnetpools": (
+        "Default Subnetpools",
+        "Provides ability to mark and use a subnetpool as the default.",
+        "2016-02-18T18:00:00-00:00",
+    ),
+    "subnetpool-prefix-ops": (
+        "Subnet Pool Prefix Operations",
+        "Provides support for adjusting the prefix list of subnet pools",
+        "2019-02-08T10:00:00-00:00",
+    ),
+    "subnet_onboard": (
+        "Subnet Onboard",
+        "Provides support for onboarding subnets into subnet pools",
+        "2018-12-18T09:00:00-00:00",
     ),
     "subnet-service-types": (
         "Subnet service types",

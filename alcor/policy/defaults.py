@@ -196,6 +196,30 @@ RBAC = {
     "delete_rbac_policy": ADMIN_OR_MEMBER,
 }
 
+SUBNETPOOL = {
+    "shared_subnetpools": "field:subnetpools:shared=True",
+    **_crud("subnetpool", ADMIN_OR_MEMBER, f"({ADMIN_OR_READER}) or rule:shared_subnetpools"),
+    "create_subnetpool:shared": ADMIN,
+    "create_subnetpool:is_default": ADMIN,
+    "update_subnetpool:is_default": ADMIN,
+    **{
+        action: ADMIN_OR_MEMBER
+        for action in ("add_prefixes", "remove_prefixes", "onboard_network_subnets")
+    },
+}
+
+ADDRESS_GROUP = {
+    **_crud("address_group", ADMIN_OR_MEMBER, ADMIN_OR_READER),
+    "add_addresses": ADMIN_OR_MEMBER,
+    "remove_addresses": ADMIN_OR_MEMBER,
+}
+
+DEFAULT_SG_RULE = {
+    "create_default_security_group_rule": ADMIN,
+    "get_default_security_group_rule": "role:reader",
+    "delete_default_security_group_rule": ADMIN,
+}
+
 OTHERS = {
     "get_quota": f"({ADMIN}) or (role:manager and project_id:%(project_id)s)",
     "update_quota": ADMIN,
@@ -215,5 +239,8 @@ RULES: dict[str, str] = {
     **ROUTER,
     **FLOATINGIP,
     **RBAC,
+    **SUBNETPOOL,
+    **ADDRESS_GROUP,
+    **DEFAULT_SG_RULE,
     **OTHERS,
 }

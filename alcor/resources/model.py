@@ -354,4 +354,5 @@ class Hooks:
         return item.get("network_id"), None
 
 
-Action = Callable[["UnitOfWork", "Context", str, Item], Item]
+# A member action's response body: an object, or a list (`onboard_network_subnets`).
+Action = Callable[["UnitOfWork", "Context", str, Item], Item | list[Item]]

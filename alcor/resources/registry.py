@@ -10,6 +10,7 @@ from alcor.config import ServerSettings
 from alcor.resources import events, quota
 from alcor.resources.declarations import (
     ALL,
+    address_group,
     agent,
     floatingip,
     network,
@@ -19,8 +20,10 @@ from alcor.resources.declarations import (
     router,
     security_group,
     subnet,
+    subnetpool,
 )
 from alcor.resources.model import Resource
+from alcor.resources.rules import address_group as address_group_rules
 from alcor.resources.rules import agent as agent_rules
 from alcor.resources.rules import floatingip as floatingip_rules
 from alcor.resources.rules import network as network_rules
@@ -30,6 +33,7 @@ from alcor.resources.rules import rbac_policy as rbac_rules
 from alcor.resources.rules import router as router_rules
 from alcor.resources.rules import security_group as security_group_rules
 from alcor.resources.rules import subnet as subnet_rules
+from alcor.resources.rules import subnetpool as subnetpool_rules
 
 
 def configure(settings: ServerSettings) -> list[Resource]:
@@ -42,11 +46,14 @@ def configure(settings: ServerSettings) -> list[Resource]:
     agent.resource.bind(agent_rules.AgentHooks(settings))
     security_group.group.bind(security_group_rules.GroupHooks())
     security_group.rule.bind(security_group_rules.RuleHooks())
+    security_group.default_rule.bind(security_group_rules.DefaultRuleHooks())
     router.resource.bind(router_rules.RouterHooks())
     floatingip.resource.bind(floatingip_rules.FloatingIpHooks())
     network_acl.acl.bind(network_acl_rules.AclHooks())
     network_acl.rule.bind(network_acl_rules.RuleHooks())
     rbac_policy.resource.bind(rbac_rules.RbacHooks())
+    subnetpool.resource.bind(subnetpool_rules.SubnetPoolHooks())
+    address_group.resource.bind(address_group_rules.AddressGroupHooks())
     events.reset()
     rbac_rules.install()
     security_group_rules.install()

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 # The southbound's only imports of resource modules: declarations, for their tables (never
 # rules; tests/unit/test_layers.py holds it to that).
+import alcor.resources.declarations.address_group as _ag
 import alcor.resources.declarations.floatingip as _fip
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.network_acl as _acl
@@ -50,6 +51,7 @@ acls_t = _acl.acl.table
 acl_rules_t = _acl.rule.table
 routers_t = _router.resource.table
 fips_t = _fip.resource.table
+address_groups_t = _ag.resource.table
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
@@ -286,7 +288,8 @@ def rule_state(row: Row) -> pb.SecurityGroupRuleState:
         ethertype=row["ethertype"] or "IPv4",
         protocol=protocol,
         remote_ip_prefix=row["normalized_cidr"] or "",
-        remote_group_id=row["remote_group_id"] or "",
+        # An address group is a remote's address set (`address_group_members`).
+        remote_group_id=row["remote_group_id"] or row.get("remote_address_group_id") or "",
     )
     lo, hi = row["port_range_min"], row["port_range_max"]
     if number in protocols.ICMP_PROTOCOLS:
@@ -330,6 +333,34 @@ def address_member(row: Row) -> pb.AddressSetMember:
     return pb.AddressSetMember(
         port_id=row["id"], op=pb.UPSERT, revision=row["revision_number"], ips=member_ips(row)
     )
+
+
+def _group_ips(addresses: Iterable[str]) -> list[str]:
+    """An address group's CIDRs as member addresses; a /0 goes as its two halves, since the
+    agent leaves /0 members out (from an allowed address pair it would admit every source),
+    while a group holding 0.0.0.0/0 does mean every source."""
+    nets = (ipaddress.ip_network(a) for a in addresses)
+    return [str(h) for n in nets for h in (n.subnets(1) if n.prefixlen == 0 else (n,))]
+
+
+_ADDRESS_GROUPS = SelectIn(sa.select(address_groups_t), address_groups_t.c.id)
+
+
+def address_group_members(
+    conn: sa.Connection, ids: Iterable[str]
+) -> dict[str, pb.AddressSetMember]:
+    """address group id -> the group as the one member of its own address set (for the ids
+    that are address groups): a rule naming an address group sends its id as the remote
+    group, so the agent follows and matches it like a remote security group's members."""
+    return {
+        r["id"]: pb.AddressSetMember(
+            port_id=r["id"],
+            op=pb.UPSERT,
+            revision=r["revision_number"] or 0,
+            ips=_group_ips(r["addresses"] or []),
+        )
+        for r in rows_in(conn, _ADDRESS_GROUPS, ids)
+    }
 
 
 def remote_groups(groups: Iterable[pb.SecurityGroupState]) -> set[str]:
@@ -699,6 +730,7 @@ def address_set(conn: sa.Connection, group_id: str) -> pb.AddressSet:
     subject = subjects.group(group_id)
     seq = subject_seq_map(conn, [subject]).get(subject, 0)
     found = pb.AddressSet(group_id=group_id, seq=seq, chunk=0, chunks=1)
+    found.members.extend(address_group_members(conn, [group_id]).values())
     found.members.extend(address_member(r) for r in conn.execute(stmt).mappings())
     return found
 

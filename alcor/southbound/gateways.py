@@ -10,7 +10,8 @@ agents do).
 Which hosts are eligible: live (heard from within `agent_down_time`), offering it, and already
 routing for the router (a bound port on one of its networks): such a host follows the router's
 subject and holds the neighbour tables of its networks, so it can take the gateway with no
-more state than it has. A router with no eligible host has no SNAT until one appears.
+more state than it has. A router with no eligible host has no SNAT until one appears. Among the
+eligible hosts, those in one of the router's `availability_zone_hints` are preferred.
 
 Placement is rendezvous hashing of (router, host), so routers spread over the eligible hosts
 and a host coming or going moves only the routers it takes or held. It is stored in
@@ -59,15 +60,22 @@ def moves(conn: sa.Connection, now: float, down_time: float) -> dict[str, str | 
     if not routers:
         return out
     live = conn.execute(
-        sa.select(hosts.c.host_id, hosts.c.configurations).where(
+        sa.select(hosts.c.host_id, hosts.c.configurations, hosts.c.availability_zone).where(
             hosts.c.heartbeat_at >= now - down_time, hosts.c.admin_state_up
         )
     )
-    offering = {r.host_id for r in live if (r.configurations or {}).get("agent_mode") == SNAT_MODE}
+    offering = {
+        r.host_id: r.availability_zone
+        for r in live
+        if (r.configurations or {}).get("agent_mode") == SNAT_MODE
+    }
     nets = build.networks_of_routers(conn, routers)
     on_net = build.hosts_on_networks(conn, {n for ns in nets.values() for n in ns})
+    hints = _hints(conn, routers)
     for rid in sorted(routers):
-        eligible = {h for n in nets.get(rid, ()) for h in on_net.get(n, ())} & offering
+        eligible = {h for n in nets.get(rid, ()) for h in on_net.get(n, ())} & offering.keys()
+        hinted = {h for h in eligible if offering[h] in hints.get(rid, ())}
+        eligible = hinted or eligible
         current = placed.get(rid)
         if current in eligible:
             continue
@@ -75,6 +83,17 @@ def moves(conn: sa.Connection, now: float, down_time: float) -> dict[str, str | 
         if chosen != current:
             out[rid] = chosen
     return out
+
+
+def _hints(conn: sa.Connection, router_ids: set[str]) -> dict[str, list[str]]:
+    """router id -> its `availability_zone_hints`: its SNAT goes to a host in one of them when
+    one is eligible, else to any eligible host (a hint is a preference: a router whose zones
+    have no eligible host still gets SNAT)."""
+    t = build.routers_t
+    rows = conn.execute(
+        sa.select(t.c.id, t.c.availability_zone_hints).where(t.c.id.in_(sorted(router_ids)))
+    )
+    return {r.id: list(r.availability_zone_hints or ()) for r in rows if r.availability_zone_hints}
 
 
 def schedule(uow: UnitOfWork, down_time: float) -> int:

@@ -66,6 +66,9 @@ def register_hosts(uow: UnitOfWork, infos: list[pb.AgentInfo]) -> None:
             **dict(info.configurations),
         }
         values = {
+            # reported among the configurations (no message field of its own), kept as the
+            # agent's own attribute, as Neutron's
+            "availability_zone": conf.pop("availability_zone", None) or None,
             "tunnel_ip": info.tunnel_ip,
             "configurations": conf,
             "agent_type": info.agent_type or "Open vSwitch agent",

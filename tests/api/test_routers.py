@@ -493,3 +493,61 @@ def test_sdk_and_isolation(conn: Any, http: httpx.Client) -> None:
     listed = http.get("/v2.0/floatingips", headers=hdr).json()["floatingips"]
     assert [f["id"] for f in listed] == [mine["id"]]
     conn.network.delete_ip(fip)
+
+
+def test_routers_say_they_are_distributed_not_ha(http: httpx.Client) -> None:
+    """`dvr`, `l3-ha`, `router-admin-state-down-before-update`: every router is distributed
+    and none is HA; asking for another kind is refused, and changing either attribute of an
+    active router is refused with Neutron's message first."""
+    made = http.post("/v2.0/routers", json={"router": {"name": "mode"}})
+    router = made.json()["router"]
+    assert (router["distributed"], router["ha"]) == (True, False)
+    for attrs in ({"distributed": False}, {"ha": True}):
+        body = {"router": {"name": "mode", **attrs}}
+        neutron_error(http.post("/v2.0/routers", json=body), 400, "BadRequest")
+    url = f"/v2.0/routers/{router['id']}"
+    active = neutron_error(http.put(url, json={"router": {"ha": True}}), 400, "BadRequest")
+    assert active["message"] == (
+        "Bad router request: Cannot change the HA attribute of active routers. Please set "
+        "router admin_state_up to False prior to upgrade."
+    )
+    assert http.put(url, json={"router": {"admin_state_up": False}}).status_code == 200
+    down = neutron_error(http.put(url, json={"router": {"distributed": False}}), 400)
+    assert "not supported" in down["message"]
+    same = http.put(url, json={"router": {"distributed": True, "ha": False}})
+    assert same.status_code == 200
+    member = {"X-Project-Id": "p-mode", "X-Roles": "member"}
+    mine = http.post("/v2.0/routers", json={"router": {"name": "m"}}, headers=member)
+    assert "distributed" not in mine.json()["router"]  # admin-only, as Neutron's policy
+    assert http.delete(url).status_code == 204
+
+
+def test_floatingip_pools(http: httpx.Client) -> None:
+    """`floatingip-pools`: every IPv4 subnet of an external network that admits floating IPs."""
+    ext = http.post(
+        "/v2.0/networks", json={"network": {"name": "pools", "router:external": True}}
+    ).json()["network"]["id"]
+    subnets = [
+        http.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": ext, "ip_version": v, "cidr": c, **attrs}},
+        ).json()["subnet"]
+        for v, c, attrs in (
+            (4, "198.51.100.0/26", {"name": "fips"}),
+            (4, "198.51.100.64/26", {"service_types": ["network:router_gateway"]}),
+            (6, "2001:db8:fe::/64", {}),
+        )
+    ]
+    pools = http.get("/v2.0/floatingip_pools").json()["floatingip_pools"]
+    mine = [p for p in pools if p["network_id"] == ext]
+    assert mine == [
+        {
+            "subnet_id": subnets[0]["id"],
+            "subnet_name": "fips",
+            "network_id": ext,
+            "project_id": subnets[0]["project_id"],
+            "tenant_id": subnets[0]["project_id"],
+            "cidr": "198.51.100.0/26",
+        }
+    ]
+    assert http.delete(f"/v2.0/networks/{ext}").status_code == 204

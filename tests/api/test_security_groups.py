@@ -163,7 +163,7 @@ def test_rule_validation_errors(http: httpx.Client) -> None:
         (
             {"remote_ip_prefix": "10.0.0.0/8", "remote_group_id": sg},
             400,
-            "SecurityGroupRemoteGroupAndRemoteIpPrefix",
+            "SecurityGroupMultipleRemoteEntites",
         ),
         ({"remote_group_id": str(uuid.uuid4())}, 404, "SecurityGroupNotFound"),
         ({"remote_group_id": "no-such-group"}, 404, "SecurityGroupNotFound"),
@@ -354,3 +354,82 @@ def test_stateful_groups(conn: Any, stateful: bool) -> None:
     sg = conn.network.create_security_group(name=f"s-{stateful}", stateful=stateful)
     assert conn.network.get_security_group(sg.id).stateful is stateful
     conn.network.delete_security_group(sg)
+
+
+def test_shared_and_default_rule_filters(http: httpx.Client) -> None:
+    """`security-groups-shared-filtering`, `security-groups-rules-belongs-to-default-sg`,
+    `security-groups-normalized-cidr`."""
+    hdr = _project()
+    sg = _group(http, hdr)
+    groups = http.get("/v2.0/security-groups?shared=false", headers=hdr).json()
+    assert {g["id"] for g in groups["security_groups"]} >= {sg["id"]}
+    assert http.get("/v2.0/security-groups?shared=true", headers=hdr).json() == {
+        "security_groups": []
+    }
+    neutron_error(http.get("/v2.0/security-groups?shared=maybe", headers=hdr), 400)
+    rules = http.get("/v2.0/security-group-rules?belongs_to_default_sg=true", headers=hdr).json()[
+        "security_group_rules"
+    ]
+    assert rules and all(r["belongs_to_default_sg"] for r in rules)
+    assert sg["id"] not in {r["security_group_id"] for r in rules}
+    made = _rule(http, hdr, sg["id"], remote_ip_prefix="10.1.2.3/16").json()
+    assert made["security_group_rule"]["normalized_cidr"] == "10.1.0.0/16"
+
+
+def test_default_rule_templates_shape_new_groups(http: httpx.Client) -> None:
+    """`security-groups-default-rules`: Neutron's four templates, admins add and remove
+    templates, and new groups (default or not) get exactly the templates meant for them."""
+    url = "/v2.0/default-security-group-rules"
+    seeded = http.get(url).json()["default_security_group_rules"]
+    shape = sorted(
+        (
+            t["direction"],
+            t["ethertype"],
+            t["remote_group_id"],
+            t["used_in_default_sg"],
+            t["used_in_non_default_sg"],
+        )
+        for t in seeded
+    )
+    assert shape == [
+        ("egress", "IPv4", None, True, True),
+        ("egress", "IPv6", None, True, True),
+        ("ingress", "IPv4", "PARENT", True, False),
+        ("ingress", "IPv6", "PARENT", True, False),
+    ]
+    hdr = _project()
+    neutron_error(
+        http.post(url, json={"default_security_group_rule": {"direction": "ingress"}}, headers=hdr),
+        403,
+        "PolicyNotAuthorized",
+    )
+    ssh = {"direction": "ingress", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}
+    made = http.post(url, json={"default_security_group_rule": ssh})
+    assert made.status_code == 201, made.text
+    template = made.json()["default_security_group_rule"]
+    assert (template["used_in_default_sg"], template["used_in_non_default_sg"]) == (False, True)
+    neutron_error(
+        http.post(url, json={"default_security_group_rule": ssh}),
+        409,
+        "DefaultSecurityGroupRuleExists",
+    )
+    try:
+        sg = _group(http, hdr)
+        rules = [
+            (r["direction"], r["protocol"], r["port_range_min"]) for r in sg["security_group_rules"]
+        ]
+        assert sorted(rules) == [
+            ("egress", None, None),
+            ("egress", None, None),
+            ("ingress", "tcp", 22),
+        ]
+        default = next(
+            g
+            for g in http.get("/v2.0/security-groups", headers=hdr).json()["security_groups"]
+            if g["name"] == "default"
+        )
+        assert all(r["protocol"] is None for r in default["security_group_rules"])
+        assert len(default["security_group_rules"]) == 4
+    finally:
+        assert http.delete(f"{url}/{template['id']}").status_code == 204
+    neutron_error(http.get(f"{url}/{template['id']}"), 404, "DefaultSecurityGroupRuleNotFound")

@@ -77,9 +77,9 @@ class Api:
 
 
 class Scratch:
-    """Networks, ports, VMs, security groups and routers one test makes; removed afterwards
-    whatever happened (VMs, routers with their floating IPs and interfaces, then ports, groups
-    and networks, each newest first)."""
+    """Networks, ports, VMs, security groups, address groups and routers one test makes;
+    removed afterwards whatever happened (VMs, routers with their floating IPs and interfaces,
+    then ports, groups, address groups and networks, each newest first)."""
 
     def __init__(self, api: Api, lab: Lab) -> None:
         self.api = api
@@ -87,6 +87,7 @@ class Scratch:
         self.ports: list[str] = []
         self.vms: list[str] = []
         self.groups: list[str] = []
+        self.address_groups: list[str] = []
         self.networks: list[str] = []
         self.routers: list[str] = []
 
@@ -153,6 +154,11 @@ class Scratch:
             self.rule(sg["id"], **rule)
         return sg
 
+    def address_group(self, name: str, addresses: list[str]) -> dict[str, Any]:
+        ag = self.api.create("address_group", name=f"{self.lab.prefix}-{name}", addresses=addresses)
+        self.address_groups.append(ag["id"])
+        return ag
+
     def rule(self, group_id: str, **attrs: Any) -> dict[str, Any]:
         return self.api.create("security_group_rule", security_group_id=group_id, **attrs)
 
@@ -194,6 +200,9 @@ class Scratch:
         for group_id in reversed(self.groups):
             with contextlib.suppress(ApiError, httpx.HTTPError):
                 self.api.delete("security_group", group_id, missing_ok=True)
+        for ag_id in reversed(self.address_groups):
+            with contextlib.suppress(ApiError, httpx.HTTPError):
+                self.api.delete("address_group", ag_id, missing_ok=True)
         for network_id in reversed(self.networks):
             with contextlib.suppress(ApiError, httpx.HTTPError):
                 self.api.delete("network", network_id, missing_ok=True)

@@ -263,3 +263,25 @@ def test_agent_kill9_keeps_allowed_stream_and_blocked_port(
         assert gap < 1.0, gap
         assert connect(base.c1, ip(29), 22) == CONNECTED
     api.wait_status(t9.port_id, "ACTIVE")
+
+
+def test_address_group_admits_its_addresses_and_follows_edits(
+    api: Api, base: Base, scratch: Scratch
+) -> None:
+    """A rule whose remote is an address group admits a source in the group and not one
+    outside it; adding the outsider's address to the group admits it without any port or rule
+    being touched, and removing it cuts it off again."""
+    ag = scratch.address_group("office", [f"{ip(11)}/32", "198.51.100.0/24"])
+    sg = scratch.group("ag", [tcp_in(22, remote_address_group_id=ag["id"])])
+    t11 = boot(scratch, base.net, "t11", "h3", 31, security_groups=[sg["id"]])
+    v11 = boot(scratch, base.net, "v11", "h2", 15, security_groups=[base.open_group])
+    with listening(t11, 22):
+        wait_connect(base.c1, ip(31), 22, CONNECTED, deadline=5.0)
+        assert connect(v11, ip(31), 22) == TIMEOUT
+        path = f"/v2.0/address-groups/{ag['id']}"
+        api.call("PUT", f"{path}/add_addresses", {"addresses": [f"{ip(15)}/32"]})
+        took = wait_connect(v11, ip(31), 22, CONNECTED, deadline=5.0)
+        print(f"address group: added address admitted after {took:.2f} s")
+        api.call("PUT", f"{path}/remove_addresses", {"addresses": [f"{ip(15)}/32"]})
+        wait_connect(v11, ip(31), 22, TIMEOUT, deadline=5.0)
+        assert connect(base.c1, ip(31), 22) == CONNECTED

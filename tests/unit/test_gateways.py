@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from alcor.southbound import gateways
+from alcor.southbound import build, gateways
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import changelog, hosts, router_gateways
 from tests.scale import southbound_rows as rows
@@ -20,13 +20,14 @@ def test_rendezvous_spreads_routers_and_moves_only_the_dead_hosts() -> None:
     assert gateways.pick("r1", []) is None
 
 
-def _host(uow: UnitOfWork, host: str, snat: bool, heartbeat: float) -> None:
+def _host(uow: UnitOfWork, host: str, snat: bool, heartbeat: float, zone: str = "nova") -> None:
     uow.execute(
         hosts.insert().values(
             host_id=host,
             id=host,
             tunnel_ip="198.18.0.1",
             configurations={"agent_mode": "dvr_snat" if snat else "dvr"},
+            availability_zone=zone,
             heartbeat_at=heartbeat,
             created_at=0.0,
         )
@@ -74,3 +75,37 @@ def test_schedule_places_on_eligible_hosts_and_moves_off_dead_ones(db: Database)
     assert db.write_sync(gateways.schedule, 30.0) == 1
     assert db.read_sync(placement)[router] == ({"h1", "h2"} - {first}).pop()
     assert db.read_sync(logged) == before + 1  # the router is published with its new host
+
+
+def test_schedule_prefers_the_routers_zone_hints(db: Database) -> None:
+    """A router hinted to zone "b" gets its SNAT on the one eligible host there, whatever the
+    rendezvous order; once that host dies it falls back to any eligible host."""
+    nid, sid = db.write_sync(rows.new_network, 252, "10.51.0.0/24")
+    ext, esid = db.write_sync(rows.new_network, 253, "203.0.113.0/24")
+    router = db.write_sync(rows.new_router)
+    db.write_sync(
+        lambda uow: uow.execute(
+            build.routers_t.update()
+            .where(build.routers_t.c.id == router)
+            .values(availability_zone_hints=["b"])
+        )
+    )
+    db.write_sync(rows.attach, router, nid, sid)
+    db.write_sync(_gateway_port, router, ext, esid)
+    for i, (host, zone) in enumerate((("za1", "a"), ("za2", "a"), ("zb1", "b"))):
+        db.write_sync(rows.new_port, nid, sid, i, host)
+        db.write_sync(lambda uow, h=host, z=zone: _host(uow, h, True, uow.now, z))
+    db.write_sync(gateways.schedule, 30.0)
+
+    def placed(conn: sa.Connection) -> str:
+        stmt = sa.select(router_gateways.c.host_id).where(router_gateways.c.router_id == router)
+        return str(conn.execute(stmt).scalar_one())
+
+    assert db.read_sync(placed) == "zb1"
+    db.write_sync(
+        lambda uow: uow.execute(
+            hosts.update().where(hosts.c.host_id == "zb1").values(heartbeat_at=uow.now - 60)
+        )
+    )
+    db.write_sync(gateways.schedule, 30.0)
+    assert db.read_sync(placed) in {"za1", "za2"}

@@ -38,5 +38,6 @@ resource = Resource(
     project_scoped=False,
     taggable=False,
     logged=False,
-    extensions=("agent",),
+    # The zones themselves: `alcor.resources.availability_zones`.
+    extensions=("agent", "availability_zone", "availability_zone_filter"),
 )

@@ -48,7 +48,7 @@ resource = Resource(
         Attr("port_details", kinds.Json(), stored=False, filter=False, sort=False),
     ],
     omit=("name",),
-    extensions=("fip-port-details",),
+    extensions=("fip-port-details", "floatingip-pools"),  # the pools: `floatingip_pools`
     quota="floatingip",
     table_args=(
         sa.UniqueConstraint("floating_network_id", "floating_ip_address"),

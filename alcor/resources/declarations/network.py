@@ -70,6 +70,7 @@ resource = Resource(
         "port-security",
         "dns-integration",
         "l2_adjacency",
+        "network_availability_zone",
     ),
     quota="network",
     table_args=(sa.UniqueConstraint("provider_network_type", "provider_segmentation_id"),),

@@ -68,11 +68,22 @@ resource = Resource(
             filter=False,
         ),
         Attr("routes", ROUTES, put=True, default=[], null_is_empty=True, filter=False),
-        Attr("distributed", kinds.Bool(), post=True, default=False),
-        Attr("ha", kinds.Bool(), post=True, default=False),
+        # Every router is distributed and none is HA (`rules.router.MODE`); who may set
+        # them is policy's (`create_router:distributed`, admin).
+        Attr("distributed", kinds.Bool(), post=True, put=True, default=True),
+        Attr("ha", kinds.Bool(), post=True, put=True, default=False),
         Attr("flavor_id", kinds.Uuid(), post=True, nullable=True, default=None),
         *availability_zones(),
     ],
-    extensions=("router", "ext-gw-mode", "extraroute", "extraroute-atomic"),
+    extensions=(
+        "router",
+        "ext-gw-mode",
+        "extraroute",
+        "extraroute-atomic",
+        "dvr",
+        "l3-ha",
+        "router-admin-state-down-before-update",
+        "router_availability_zone",
+    ),
     quota="router",
 )

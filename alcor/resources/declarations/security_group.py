@@ -10,6 +10,7 @@ this group in use" and "who are the members of this group" query).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -49,16 +50,18 @@ class _Ethertype(kinds.Enum):
             ) from None
 
 
-class _GroupId(kinds.Str):
-    """A remote group's id: any text, because Neutron answers a name that is no group's id
-    (UUID or not) with 404 SecurityGroupNotFound from the reference check, not with a 400."""
+class _RemoteId(kinds.Str):
+    """A remote group's or address group's id: any text, because Neutron answers a name that
+    is no such group's id (UUID or not) with the target's 404 from the reference check, not
+    with a 400."""
 
-    def __init__(self) -> None:
+    def __init__(self, not_found: Callable[[str], errors.NeutronError]) -> None:
         super().__init__(36)
+        self.not_found = not_found
 
     def check(self, name: str, value: Any) -> Any:
         if not isinstance(value, str) or len(value) > self.max_len:
-            raise errors.SecurityGroupNotFound(id=value)
+            raise self.not_found(str(value))
         return value
 
 
@@ -70,16 +73,16 @@ group = Resource(
         Attr("shared", kinds.Bool(), stored=False, filter=False, sort=False),
         Attr("security_group_rules", kinds.Json(), stored=False, filter=False, sort=False),
     ],
-    extensions=("security-group", "stateful-security-group"),
+    extensions=("security-group", "stateful-security-group", "security-groups-shared-filtering"),
     quota="security_group",
     not_found=lambda rid: errors.SecurityGroupNotFound(id=rid),
 )
 
-rule = Resource(
-    "security_group_rule",
-    "security_group_rules",
-    [
-        parent("security_group_id", "security_group", on_delete="cascade", revises=True),
+
+def _rule_attrs() -> list[Attr]:
+    """What a rule and a default rule template (`default_rule`) both say: direction, ethertype,
+    protocol, ports, remote prefix and its normalised form, and the duplicate key."""
+    return [
         Attr("direction", kinds.Enum("ingress", "egress"), post=True, required=True),
         Attr("ethertype", _Ethertype(), post=True, default="IPv4"),
         Attr("protocol", protocols.Protocol(), post=True, nullable=True, default=None),
@@ -87,21 +90,72 @@ rule = Resource(
         Attr("port_range_max", protocols.PortNumber(), post=True, nullable=True, default=None),
         Attr("remote_ip_prefix", kinds.Str(64), post=True, nullable=True, default=None),
         Attr("normalized_cidr", kinds.Str(64), default=None),
+        Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),
+    ]
+
+
+rule = Resource(
+    "security_group_rule",
+    "security_group_rules",
+    [
+        parent("security_group_id", "security_group", on_delete="cascade", revises=True),
+        *_rule_attrs(),
         Attr(
             "remote_group_id",
-            _GroupId(),
+            _RemoteId(lambda rid: errors.SecurityGroupNotFound(id=rid)),
             post=True,
             nullable=True,
             default=None,
             index=True,
             ref=Ref("security_group", on_delete="cascade", same_project=True),
         ),
+        Attr(
+            "remote_address_group_id",
+            _RemoteId(lambda rid: errors.not_found("address_group", rid)),
+            post=True,
+            nullable=True,
+            default=None,
+            index=True,
+            ref=Ref(
+                "address_group",
+                owned=True,
+                in_use=lambda rid: errors.AddressGroupInUse(address_group_id=rid),
+            ),
+        ),
         Attr("belongs_to_default_sg", kinds.Bool(), default=False),
-        Attr("fingerprint", kinds.Str(255), visible=False, filter=False, sort=False),
     ],
     omit=("name", "tags"),
+    extensions=("security-groups-normalized-cidr", "security-groups-rules-belongs-to-default-sg"),
     updatable=False,
     quota="security_group_rule",
     table_args=(sa.UniqueConstraint("security_group_id", "fingerprint"),),
     not_found=lambda rid: errors.SecurityGroupRuleNotFound(id=rid),
+)
+
+# The template of the rules every new group gets (`security-groups-default-rules`): a
+# `remote_group_id` of PARENT means the new group itself. Seeded with Neutron's defaults by the
+# migration that made the table (egress anywhere for every group, ingress from its own members
+# for a project's default group).
+PARENT = "PARENT"
+
+default_rule = Resource(
+    "default_security_group_rule",
+    "default_security_group_rules",
+    [
+        Attr("id", kinds.Uuid()),
+        Attr("description", kinds.Str(255), post=True, default=""),
+        *_rule_attrs(),
+        Attr("remote_group_id", kinds.Str(36), post=True, nullable=True, default=None),
+        Attr("remote_address_group_id", kinds.Str(36), post=True, nullable=True, default=None),
+        Attr("used_in_default_sg", kinds.Bool(), post=True, default=False),
+        Attr("used_in_non_default_sg", kinds.Bool(), post=True, default=True),
+    ],
+    standard=False,
+    project_scoped=False,
+    taggable=False,
+    logged=False,
+    updatable=False,
+    extensions=("security-groups-default-rules",),
+    table_args=(sa.UniqueConstraint("fingerprint"),),
+    not_found=lambda rid: errors.DefaultSecurityGroupRuleNotFound(id=rid),
 )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from alcor import errors
 from alcor.resources import kinds
-from alcor.resources.model import Attr, Resource, parent
+from alcor.resources.model import Attr, Ref, Resource, parent
 
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
 
@@ -14,7 +15,31 @@ resource = Resource(
         parent("network_id", "network", on_delete="cascade", revises=True),
         Attr("ip_version", kinds.IntChoice(4, 6), post=True, required=True),
         Attr("cidr", kinds.Cidr(host_bits=True), post=True),
-        Attr("subnetpool_id", kinds.Uuid(), post=True, nullable=True, default=None),
+        Attr(
+            "subnetpool_id",
+            kinds.Uuid(),
+            post=True,
+            nullable=True,
+            default=None,
+            index=True,
+            ref=Ref(
+                "subnetpool",
+                in_use=lambda _: errors.SubnetPoolDeleteError(
+                    reason="Subnet pool has existing allocations"
+                ),
+            ),
+        ),
+        # Requests only (`subnet_allocation`, `default-subnetpools`): the size of the subnet
+        # to carve from the pool, and whether to carve it from the default pool.
+        Attr("prefixlen", kinds.Int(0), post=True, stored=False, visible=False, filter=False),
+        Attr(
+            "use_default_subnetpool",
+            kinds.Bool(),
+            post=True,
+            stored=False,
+            visible=False,
+            filter=False,
+        ),
         Attr("gateway_ip", kinds.IpAddress(), post=True, put=True, nullable=True),
         Attr(
             "allocation_pools",

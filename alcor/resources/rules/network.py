@@ -15,7 +15,7 @@ from alcor import errors
 from alcor.config import ServerSettings
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import grants
+from alcor.resources import availability_zones, grants
 from alcor.resources.declarations import network, port, subnet
 from alcor.resources.declarations.rbac_policy import EXTERNAL, SHARED
 from alcor.resources.model import Conn, Hooks, Item, caller_project
@@ -69,6 +69,7 @@ class NetworkHooks(Hooks):
         )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        availability_zones.check_hints(uow, item.get("availability_zone_hints"))
         net_type = item["provider:network_type"]
         if net_type == "flat":
             self._reserve_flat(uow, item)
@@ -164,9 +165,10 @@ class NetworkHooks(Hooks):
         for net_id, sid in rows:
             by_net[net_id].append(sid)
         _per_caller(conn, ctx, items)
+        zones = availability_zones.of_networks(conn, by_net)
         for it in items:
             it["subnets"] = by_net[it["id"]]
-            it["availability_zones"] = []
+            it["availability_zones"] = zones.get(it["id"], [])
             it["ipv4_address_scope"] = None
             it["ipv6_address_scope"] = None
             it["l2_adjacency"] = True

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, grants, kinds
+from alcor.resources import availability_zones, crud, grants, kinds
 from alcor.resources.context import Context
 from alcor.resources.declarations import floatingip, network, port, subnet
 from alcor.resources.declarations.port import ROUTER_GATEWAY as GATEWAY
@@ -236,6 +236,35 @@ def _route_action(add: bool) -> Action:
     return action
 
 
+# What `distributed` and `ha` say of every router here: each host routes its own VMs' packets
+# (Neutron's DVR, `dvr`), and SNAT runs on one host at a time, moved when that host dies, with
+# no VRRP standby (not `l3-ha`'s kind of router).
+MODE = {"distributed": True, "ha": False}
+
+
+def _check_mode(item: Item) -> None:
+    """Refuse a router these attributes would describe falsely (a centralized or HA one)."""
+    for key, value in MODE.items():
+        if item.get(key, value) != value:
+            raise bad_router(
+                f"{key}={item[key]} routers are not supported; routers here are always "
+                f"distributed={MODE['distributed']}, ha={MODE['ha']}"
+            )
+
+
+def _check_mode_change(old: Item, changes: Item) -> None:
+    """`router-admin-state-down-before-update`: `distributed` and `ha` change only on a router
+    that is administratively down before and after (then the mode itself is checked)."""
+    up = old["admin_state_up"] or changes.get("admin_state_up", old["admin_state_up"])
+    for key, label in (("distributed", "'distributed' attribute"), ("ha", "HA attribute")):
+        if up and key in changes and changes[key] != old[key]:
+            raise bad_router(
+                f"Cannot change the {label} of active routers. Please set router "
+                "admin_state_up to False prior to upgrade"
+            )
+    _check_mode({**old, **changes})
+
+
 class RouterHooks(Hooks):
     """Gateway port on the external network, interface bookkeeping, route validation."""
 
@@ -277,12 +306,15 @@ class RouterHooks(Hooks):
             crud.delete(uow, port.resource, Context.system(), gateway["id"])
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        _check_mode(item)
+        availability_zones.check_hints(uow, item.get("availability_zone_hints"))
         info = item.get("external_gateway_info") or None  # {} = no gateway
         item["external_gateway_info"] = info
         if info is not None:
             item["external_gateway_info"] = self._set_gateway(uow, ctx, item, info)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        _check_mode_change(old, changes)
         if "external_gateway_info" in changes:
             new, cur = changes["external_gateway_info"], old["external_gateway_info"]
             if new == {} or new is None:
@@ -338,8 +370,9 @@ class RouterHooks(Hooks):
             self._clear_gateway(uow, item)
 
     def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        zones = availability_zones.of_routers(conn, [it["id"] for it in items])
         for it in items:
-            it["availability_zones"] = []
+            it["availability_zones"] = zones.get(it["id"], [])
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None

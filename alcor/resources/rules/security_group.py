@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, events, grants, protocols, relations
+from alcor.resources import crud, events, grants, kinds, protocols, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
 from alcor.resources.declarations.rbac_policy import EVERYONE, SHARED
 from alcor.resources.declarations.security_group import (
+    PARENT,
+    default_rule,
     default_security_groups,
     group,
     port_security_groups,
@@ -205,8 +207,6 @@ def _check_prefix(item: Item) -> None:
     item["normalized_cidr"] = str(iface.network)
     if item["ethertype"] != f"IPv{iface.version}":
         raise errors.SecurityGroupRuleParameterConflict(ethertype=item["ethertype"], cidr=prefix)
-    if item.get("remote_group_id"):
-        raise errors.SecurityGroupRemoteGroupAndRemoteIpPrefix()
 
 
 def fingerprint(item: Item) -> str:
@@ -224,7 +224,11 @@ def fingerprint(item: Item) -> str:
         item.get("remote_group_id"),
         cidr,
     )
-    return "|".join("+" if p is None else str(p) for p in parts)
+    text = "|".join("+" if p is None else str(p) for p in parts)
+    # Appended only when set, so that the fingerprints stored before address groups existed
+    # still match their rules.
+    address_group = item.get("remote_address_group_id")
+    return f"{text}|{address_group}" if address_group else text
 
 
 def check_rule(item: Item) -> None:
@@ -237,33 +241,52 @@ def check_rule(item: Item) -> None:
         )
     _check_ports(item)
     _check_prefix(item)
+    remotes = ("remote_ip_prefix", "remote_group_id", "remote_address_group_id")
+    if sum(1 for key in remotes if item.get(key)) > 1:
+        raise errors.SecurityGroupMultipleRemoteEntites()
     item["fingerprint"] = fingerprint(item)
 
 
-def default_rules(sg_id: str, project_id: str, is_default: bool) -> list[Item]:
-    """Neutron's rules for a new group: egress anywhere (IPv4, IPv6); the default group also
-    admits ingress from its own members."""
+_TEMPLATED = (
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_address_group_id",
+    "description",
+)
+
+
+def default_rules(uow: UnitOfWork, sg_id: str, project_id: str, is_default: bool) -> list[Item]:
+    """The rules of a new group, from the templates (`security-groups-default-rules`): those
+    used in default groups for a project's default group, the others' for any other group;
+    PARENT as the remote group is the new group itself."""
+    t = default_rule.table
+    used = t.c.used_in_default_sg if is_default else t.c.used_in_non_default_sg
+    rows = uow.execute(
+        group.statement(
+            f"templates:{is_default}",
+            lambda: (
+                sa.select(*[t.c[a.column] for a in default_rule.stored()])
+                .where(used.is_(True))
+                .order_by(t.c.id)
+            ),
+        )
+    )
     out = []
-    for ethertype in ("IPv4", "IPv6"):
-        directions: list[tuple[str, str | None]] = [("egress", None)]
-        if is_default:
-            directions.insert(0, ("ingress", sg_id))
-        for direction, remote in directions:
-            item = {
-                "security_group_id": sg_id,
-                "project_id": project_id,
-                "direction": direction,
-                "ethertype": ethertype,
-                "protocol": None,
-                "port_range_min": None,
-                "port_range_max": None,
-                "remote_ip_prefix": None,
-                "remote_group_id": remote,
-                "description": "",
-                "belongs_to_default_sg": is_default,
-            }
-            check_rule(item)
-            out.append(item)
+    for template in crud.rows_to_items(default_rule, rows):
+        remote = template["remote_group_id"]
+        item = {name: template[name] for name in _TEMPLATED}
+        item.update(
+            security_group_id=sg_id,
+            project_id=project_id,
+            remote_group_id=sg_id if remote == PARENT else remote,
+            belongs_to_default_sg=is_default,
+        )
+        check_rule(item)
+        out.append(item)
     return out
 
 
@@ -287,7 +310,7 @@ class GroupHooks(Hooks):
         ensure_default(uow, item["project_id"])
 
     def after_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
-        rules = default_rules(item["id"], item["project_id"], _is_default(ctx, item))
+        rules = default_rules(uow, item["id"], item["project_id"], _is_default(ctx, item))
         crud.create_many(uow, rule, ctx, rules)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
@@ -342,8 +365,23 @@ class GroupHooks(Hooks):
             it["security_group_rules"] = by_group[it["id"]]
             it["shared"] = it["id"] in shared
 
+    def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
+        return {"shared": _shared_filter}
+
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None
+
+
+def _shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
+    """`shared=true|false` (`security-groups-shared-filtering`): whether the group is shared
+    with the caller's project by an RBAC grant (to it or to everyone), as `shared` reads."""
+    wanted = {kinds.Bool().parse("shared", v) for v in values}
+    granted = group.table.c.id.in_(grants.granted_ids("security_group", (SHARED,)))
+    if wanted == {True}:
+        return granted
+    if wanted == {False}:
+        return sa.not_(granted)
+    return sa.true()
 
 
 class RuleHooks(Hooks):
@@ -392,6 +430,20 @@ class RuleHooks(Hooks):
         ).first()
         if dup is not None:
             raise errors.SecurityGroupRuleExists(rule_id=dup[0])
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return None, None
+
+
+class DefaultRuleHooks(Hooks):
+    """Templates: Neutron's rule validation, admins only, duplicates refused."""
+
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        check_rule(item)
+        t = default_rule.table
+        dup = uow.execute(sa.select(t.c.id).where(t.c.fingerprint == item["fingerprint"])).first()
+        if dup is not None:
+            raise errors.DefaultSecurityGroupRuleExists(rule_id=dup[0])
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None

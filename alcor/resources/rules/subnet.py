@@ -12,11 +12,11 @@ import sqlalchemy as sa
 
 from alcor import errors
 from alcor.ipam import errors as ipam_errors
-from alcor.ipam import pools
+from alcor.ipam import pools, prefixes
 from alcor.ipam.tables import ipam_used
 from alcor.resources import crud, grants, kinds
 from alcor.resources.context import Context
-from alcor.resources.declarations import network, port
+from alcor.resources.declarations import network, port, subnetpool
 from alcor.resources.declarations.rbac_policy import EXTERNAL, SHARED
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES, resource
 from alcor.resources.model import Hooks, Item, caller_project
@@ -142,6 +142,109 @@ def _check_network_mtu(uow: UnitOfWork, ctx: Context, item: Item) -> None:
         )
 
 
+def _bad(msg: str) -> errors.NeutronError:
+    return errors.BadSubnetsRequest(msg=msg)
+
+
+def _pool_id(uow: UnitOfWork, ctx: Context, item: Item) -> str | None:
+    """The pool to carve from: the one named, or with `use_default_subnetpool` the default
+    pool of the subnet's IP version (Neutron's _get_subnetpool_id)."""
+    if item.get("use_default_subnetpool") and item.get("subnetpool_id"):
+        raise _bad("subnetpool_id and use_default_subnetpool cannot both be specified")
+    if item.get("subnetpool_id") or not item.get("use_default_subnetpool"):
+        return item.get("subnetpool_id")
+    version = item["ip_version"]
+    if item.get("cidr"):
+        version = ipaddress.ip_network(item["cidr"]).version
+    t = subnetpool.resource.table
+    stmt = sa.select(t.c.id).where(t.c.is_default.is_(True), t.c.ip_version == version)
+    clause = crud.visibility(subnetpool.resource, ctx)
+    if clause is not None:
+        stmt = stmt.where(clause)
+    row = uow.execute(stmt.limit(1), crud.caller(ctx, {})).first()
+    if row is None:
+        raise _bad(f"No default subnetpool found for IPv{version}")
+    return str(row[0])
+
+
+def _from_pool(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+    """Carve the subnet's CIDR from its pool (Neutron's SubnetAllocator), under the pool's
+    row lock: every carve from one pool reads the pool's allocations only after the previous
+    carve committed, so no two overlap, with any number of servers on one PostgreSQL (on
+    SQLite one writer commits at a time)."""
+    if item.get("cidr") is not None and item.get("prefixlen") is not None:
+        raise _bad("cidr and prefixlen must not be supplied together")
+    pool_id = _pool_id(uow, ctx, item)
+    if pool_id is None:
+        if item.get("cidr") is None:
+            raise _bad("a subnetpool must be specified in the absence of a cidr")
+        return
+    if item.get("cidr") is None and item.get("allocation_pools") is not None:
+        raise _bad("allocation_pools allowed only for specific subnet requests.")
+    pool = crud.fetch(uow, subnetpool.resource, ctx, pool_id, for_update=True)
+    if item["ip_version"] != pool["ip_version"]:
+        raise _bad(
+            f"Cannot allocate IPv{item['ip_version']} subnet from IPv{pool['ip_version']} "
+            "subnet pool"
+        )
+    if item.get("cidr") is not None:
+        prefixlen = ipaddress.ip_network(item["cidr"]).prefixlen
+    else:
+        prefixlen = item.get("prefixlen") or pool["default_prefixlen"]
+    if prefixlen > pool["max_prefixlen"]:
+        raise errors.MaxPrefixSubnetAllocationError(
+            prefixlen=prefixlen, max_prefixlen=pool["max_prefixlen"]
+        )
+    if prefixlen < pool["min_prefixlen"]:
+        raise errors.MinPrefixSubnetAllocationError(
+            prefixlen=prefixlen, min_prefixlen=pool["min_prefixlen"]
+        )
+    _check_pool_quota(uow, pool, item["project_id"], prefixlen)
+    free = prefixes.free_blocks(pool["prefixes"], subnetpool.allocated(uow, pool_id))
+    if item.get("cidr") is None:
+        placed = prefixes.place(free, prefixlen)
+        if placed is None:
+            raise errors.SubnetAllocationError(
+                reason=f"Insufficient prefix space to allocate subnet size /{prefixlen}"
+            )
+        item["cidr"] = str(placed)
+    elif not prefixes.fits(free, item["cidr"]):
+        raise errors.SubnetAllocationError(
+            reason="Cannot allocate requested subnet from the available set of prefixes"
+        )
+    item["subnetpool_id"] = pool_id
+
+
+def _check_pool_quota(uow: UnitOfWork, pool: Item, project_id: str, prefixlen: int) -> None:
+    """The pool's `default_quota`: per project, in addresses (IPv4) or /64s (IPv6)."""
+    quota = pool["default_quota"]
+    if not quota:
+        return
+    t = resource.table
+    held = uow.execute(
+        sa.select(t.c.cidr).where(t.c.subnetpool_id == pool["id"], t.c.project_id == project_id)
+    )
+    version = pool["ip_version"]
+    used = sum(
+        prefixes.quota_units(n.prefixlen, version) for n in prefixes.networks(r[0] for r in held)
+    )
+    if used + prefixes.quota_units(prefixlen, version) > quota:
+        raise errors.SubnetPoolQuotaExceeded()
+
+
+def _check_pool_affinity(uow: UnitOfWork, item: Item, version: int) -> None:
+    """Neutron's NetworkSubnetPoolAffinityError: a network's subnets of one IP version all
+    come from the same pool (or none)."""
+    t = resource.table
+    rows = uow.execute(
+        sa.select(t.c.subnetpool_id).where(
+            t.c.network_id == item["network_id"], t.c.ip_version == version
+        )
+    )
+    if any(r[0] != item.get("subnetpool_id") for r in rows):
+        raise errors.NetworkSubnetPoolAffinityError()
+
+
 def shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
     """`shared=true|false`: Neutron's subnet `shared`, a hidden attribute that is its
     network's flag (a subnet has no sharing of its own)."""
@@ -179,12 +282,7 @@ class SubnetHooks(Hooks):
         return {"shared": shared_filter}
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
-        if item.get("cidr") is None:
-            raise errors.BadRequest(
-                "Failed to parse request. Required attribute 'cidr' not specified"
-                if item.get("subnetpool_id") is None
-                else "Subnet pools are not supported by this server."
-            )
+        _from_pool(uow, ctx, item)
         _check_network_mtu(uow, ctx, item)
         net = ipaddress.ip_network(item["cidr"])
         if net.version != item["ip_version"]:
@@ -193,6 +291,7 @@ class SubnetHooks(Hooks):
             )
         _check_ipv6_modes(item, net)
         self._check_overlap(uow, item["network_id"], net, None)
+        _check_pool_affinity(uow, item, net.version)
         if "gateway_ip" not in item:
             item["gateway_ip"] = str(net.network_address + 1) if net.num_addresses > 2 else None
         _check_gateway(item["gateway_ip"], net)

@@ -9,6 +9,7 @@ seeing all of the kind's rows.
 
 from alcor.southbound.translate import Translator
 from alcor.southbound.translators import (
+    address_group,
     address_set,
     host,
     network,
@@ -26,6 +27,7 @@ REGISTRY: tuple[Translator, ...] = (
     host.TRANSLATOR,
     *security_group.TRANSLATORS,
     address_set.TRANSLATOR,
+    address_group.TRANSLATOR,
     *network_acl.TRANSLATORS,
     router.TRANSLATOR,
 )

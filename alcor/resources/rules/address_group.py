@@ -1,0 +1,65 @@
+"""Address groups' rules: addresses normalised and deduplicated, edited only by the
+`add_addresses` / `remove_addresses` actions with Neutron's errors.
+
+Each action reads the group under its row lock (`crud.fetch(..., for_update=True)`), so two
+concurrent edits of one group serialise instead of losing each other's addresses, and writes
+through the generic update: revision bump, change-log row (the southbound then sends the group's
+new address set to every host that follows it) and all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from alcor import errors
+from alcor.resources import crud
+from alcor.resources.context import Context
+from alcor.resources.declarations.address_group import ADDRESSES, resource
+from alcor.resources.model import Action, Hooks, Item
+
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
+
+
+def _requested(body: Item) -> list[str]:
+    """The normalised, deduplicated addresses of an action's body `{"addresses": [...]}`."""
+    if not isinstance(body, dict) or set(body) != {"addresses"}:
+        raise errors.BadRequest("The request body must be {'addresses': [...]}")
+    return list(dict.fromkeys(ADDRESSES.check("addresses", body["addresses"])))
+
+
+def _edit(add: bool) -> Action:
+    """`add_addresses` refuses addresses already in the group (AddressesAlreadyExist, 400),
+    `remove_addresses` addresses not in it (AddressesNotFound, 404); either way nothing
+    changes unless every address qualifies, as in Neutron."""
+
+    def action(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
+        wanted = _requested(body)
+        current = crud.fetch(uow, resource, ctx, rid, for_update=True)["addresses"] or []
+        if add:
+            clash = [a for a in wanted if a in current]
+            if clash:
+                raise errors.AddressesAlreadyExist(addresses=clash, address_group_id=rid)
+            new = current + wanted
+        else:
+            missing = [a for a in wanted if a not in current]
+            if missing:
+                raise errors.AddressesNotFound(addresses=missing, address_group_id=rid)
+            new = [a for a in current if a not in wanted]
+        item = crud.update(uow, resource, ctx, rid, {"addresses": new})
+        return {"address_group": crud.render(resource, ctx, item)}
+
+    return action
+
+
+class AddressGroupHooks(Hooks):
+    """Deduplicated addresses on create; the two editing actions."""
+
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        item["addresses"] = list(dict.fromkeys(item["addresses"] or []))
+
+    def actions(self) -> dict[str, Action]:
+        return {"add_addresses": _edit(add=True), "remove_addresses": _edit(add=False)}
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return None, None

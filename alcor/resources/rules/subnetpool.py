@@ -1,0 +1,187 @@
+"""Subnet pools' rules: Neutron's prefix and bound checks, one default pool per IP version,
+prefix edits that never drop an allocated prefix, and onboarding a network's subnets.
+
+Every edit of a pool's prefixes locks the pool's row (`crud.update` reads it FOR UPDATE), the
+same lock a subnet carve holds (`rules.subnet`), so a prefix removal and a carve from it never
+pass each other.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from alcor import errors
+from alcor.ipam import prefixes
+from alcor.resources import crud
+from alcor.resources.context import Context
+from alcor.resources.declarations import network, subnet
+from alcor.resources.declarations.subnetpool import PREFIXES, allocated, resource
+from alcor.resources.model import Action, Hooks, Item, caller_project
+
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
+
+_BOUNDS = ("min_prefixlen", "max_prefixlen", "default_prefixlen")
+# uow.cache key: `remove_prefixes` is shrinking this pool (an update may only grow it)
+_SHRINKING = "subnetpool_shrinking"
+
+
+def _read_prefixes(item: Item) -> None:
+    """Compact the prefixes and derive `ip_version` (SubnetPoolReader._read_prefix_info)."""
+    given = item["prefixes"] or []
+    if not given:
+        raise errors.EmptySubnetPoolPrefixList()
+    if len({ip.version for ip in prefixes.networks(given)}) > 1:
+        raise errors.PrefixVersionMismatch()
+    item["prefixes"] = prefixes.compact(given)
+    item["ip_version"] = prefixes.networks(given)[0].version
+
+
+def _read_bounds(item: Item) -> None:
+    """Default and check min <= default <= max <= the version's width, with Neutron's
+    errors (SubnetPoolHelper)."""
+    version = item["ip_version"]
+    if item.get("min_prefixlen") is None:
+        item["min_prefixlen"] = prefixes.DEFAULT_MIN_PREFIXLEN[version]
+    if item.get("max_prefixlen") is None:
+        item["max_prefixlen"] = prefixes.MAX_PREFIXLEN[version]
+    if item.get("default_prefixlen") is None:
+        item["default_prefixlen"] = item["min_prefixlen"]
+    lo, hi, default = (item[k] for k in _BOUNDS)
+    checks = (
+        ("min_prefixlen", lo, "max_prefixlen", hi, lo > hi),
+        (
+            "max_prefixlen",
+            hi,
+            "ip_version_max",
+            prefixes.MAX_PREFIXLEN[version],
+            hi > prefixes.MAX_PREFIXLEN[version],
+        ),
+        ("default_prefixlen", default, "min_prefixlen", lo, default < lo),
+        ("default_prefixlen", default, "max_prefixlen", hi, default > hi),
+    )
+    for kind, value, base, base_value, bad in checks:
+        if bad:
+            raise errors.IllegalSubnetPoolPrefixBounds(
+                prefix_type=kind, prefixlen=value, base_prefix_type=base, base_prefixlen=base_value
+            )
+
+
+def _check_default_unique(uow: UnitOfWork, item: Item) -> None:
+    t = resource.table
+    found = uow.execute(
+        sa.select(t.c.id).where(
+            t.c.is_default.is_(True), t.c.ip_version == item["ip_version"], t.c.id != item["id"]
+        )
+    ).first()
+    if found is not None:
+        raise errors.InvalidInput(
+            error_message="A default subnetpool for this IP family has already been set. Only "
+            "one default may exist per IP family"
+        )
+
+
+def _prefix_body(body: Item) -> list[str]:
+    if not isinstance(body, dict) or set(body) != {"prefixes"}:
+        raise errors.BadRequest("The request body must be {'prefixes': [...]}")
+    return list(PREFIXES.check("prefixes", body["prefixes"]))
+
+
+def _add_prefixes(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
+    wanted = _prefix_body(body)
+    pool = crud.fetch(uow, resource, ctx, rid, for_update=True)
+    if wanted:
+        pool = crud.update(uow, resource, ctx, rid, {"prefixes": pool["prefixes"] + wanted})
+    return {"prefixes": pool["prefixes"]}
+
+
+def _remove_prefixes(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> Item:
+    """Neutron's remove_prefixes: prefixes outside the pool are a no-op, an allocated one is
+    refused, the rest is the pool's address space less the removed ones."""
+    wanted = _prefix_body(body)
+    pool = crud.fetch(uow, resource, ctx, rid, for_update=True)
+    if not wanted or not prefixes.overlaps(pool["prefixes"], wanted):
+        return {"prefixes": pool["prefixes"]}
+    if prefixes.overlaps(allocated(uow, rid), wanted):
+        raise errors.IllegalSubnetPoolPrefixUpdate(
+            msg="One or more the prefixes to be removed is in use by a subnet."
+        )
+    kept = [str(b) for b in prefixes.free_blocks(pool["prefixes"], wanted)]
+    uow.cache[(_SHRINKING, rid)] = True
+    item = crud.update(uow, resource, ctx, rid, {"prefixes": prefixes.compact(kept)})
+    return {"prefixes": item["prefixes"]}
+
+
+def _onboard(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> list[Item]:
+    """Neutron's onboard_network_subnets: the network's subnets of the pool's IP version join
+    the pool, their CIDRs joining its prefixes, unless one overlaps an allocation."""
+    net_id = body.get("network_id") if isinstance(body, dict) else None
+    if not net_id:
+        raise errors.InvalidInput(error_message="network_id must be specified.")
+    net = crud.find(uow, network.resource, ctx, str(net_id))
+    if net is None:
+        raise network.resource.not_found(str(net_id))
+    if not ctx.is_admin and net["project_id"] != ctx.project_id:
+        raise errors.NotAuthorized()
+    pool = crud.fetch(uow, resource, ctx, rid, for_update=True)
+    s = subnet.resource.table
+    rows = uow.execute(
+        sa.select(s.c.id, s.c.cidr, s.c.subnetpool_id)
+        .where(s.c.network_id == net["id"], s.c.ip_version == pool["ip_version"])
+        .order_by(s.c.created_at, s.c.id)
+    ).all()
+    taken = allocated(uow, rid)
+    joining = [r for r in rows if r.subnetpool_id != rid]
+    for r in joining:
+        if prefixes.overlaps([r.cidr], taken):
+            raise errors.IllegalSubnetPoolUpdate(
+                reason=f"Onboarding subnet {r.id}: {r.cidr} conflicts with allocated prefixes "
+                f"in subnet pool {rid}"
+            )
+    crud.update(uow, resource, ctx, rid, {"prefixes": pool["prefixes"] + [r.cidr for r in joining]})
+    system = Context.system()
+    for r in joining:
+        crud.update(uow, subnet.resource, system, r.id, {"subnetpool_id": rid})
+    return [{"id": r.id, "cidr": r.cidr} for r in rows]
+
+
+class SubnetPoolHooks(Hooks):
+    """Prefixes, bounds, the default pool, shared visibility, prefix actions."""
+
+    def visible(self) -> sa.ColumnElement[bool]:
+        t = resource.table
+        return sa.or_(t.c.project_id == caller_project(), t.c.shared.is_(True))
+
+    def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        _read_prefixes(item)
+        _read_bounds(item)
+        if item["is_default"]:
+            _check_default_unique(uow, item)
+
+    def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        new = {**old, **changes}
+        if "prefixes" in changes:
+            shrinking = uow.cache.get((_SHRINKING, old["id"]), False)
+            if not shrinking and not prefixes.covers(changes["prefixes"], old["prefixes"]):
+                raise errors.IllegalSubnetPoolPrefixUpdate(
+                    msg="Existing prefixes must be a subset of the new prefixes"
+                )
+            _read_prefixes(new)
+            changes["prefixes"] = new["prefixes"]
+            if new["ip_version"] != old["ip_version"]:
+                raise errors.PrefixVersionMismatch()
+        _read_bounds(new)
+        if new["is_default"] and not old["is_default"]:
+            _check_default_unique(uow, new)
+
+    def actions(self) -> dict[str, Action]:
+        return {
+            "add_prefixes": _add_prefixes,
+            "remove_prefixes": _remove_prefixes,
+            "onboard_network_subnets": _onboard,
+        }
+
+    def change_scope(self, item: Item) -> tuple[str | None, str | None]:
+        return None, None
