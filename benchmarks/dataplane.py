@@ -348,8 +348,10 @@ class BenchVm:
         deadline = time.monotonic() + timeout
         while f" {self.ip6}/64 " not in _sh(show):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.ns}: no SLAAC address {self.ip6}")
-            time.sleep(0.02)
+                snmp = _sh(["ip", "netns", "exec", self.ns, "cat", "/proc/net/snmp6"])
+                seen = [ln for ln in snmp.splitlines() if "RouterAdvert" in ln or "RouterSol" in ln]
+                raise TimeoutError(f"{self.ns}: no SLAAC address {self.ip6} ({_sh(show)}; {seen})")
+            time.sleep(0.1)  # a process per look: 150 guests looking faster load the 2 cores
         self.lease["ip6"] = self.ip6
 
 

@@ -94,7 +94,8 @@ class Agent:
         self.fips_reported: dict[str, tuple[int, pb.ProgramState]] = {}  # same, floating IPs
         self.announced: dict[str, str] = {}  # external address key -> address announced
         self.asked_at = 0.0  # last ARP request for unknown external gateways
-        self.advertised: dict[str, bytes] = {}  # local port id -> the RA it last heard
+        # local port id -> (the RA it should hear, initial sends left, when the next is due)
+        self.advertised: dict[str, tuple[bytes, int, float]] = {}
         self.digester = audit.Digester()
         self.beat_soon = asyncio.Event()  # a round changed what we hold: report it
         self.heartbeat_interval = settings.heartbeat_interval
@@ -555,13 +556,16 @@ class Agent:
         if missing:
             asyncio.get_running_loop().call_later(1.0, self.wake.set)
 
-    def _router_advertisements(self, every: bool = False) -> None:
-        """Send each local VM whose network advertises IPv6 prefixes an unsolicited RA when
-        what it should hear changed (it arrived, a router came or went, a mode changed), or
-        (`every`) all of them: a VM that missed it must not wait for its next solicitation."""
+    def _router_advertisements(self) -> None:
+        """Unsolicited RAs to each local VM whose network advertises IPv6 prefixes: a burst
+        of `radv.INITIAL` a second apart when what it should hear changed (it arrived, a
+        router came or went, a mode changed; the first may be lost to a port the datapath is
+        still adding, and a guest's own solicitations may all have gone before it was
+        plugged), then one every `radv.INTERVAL`."""
         subnets = radv.by_network(self.model.subnets.values())
         by_network: dict[str, bytes | None] = {}
-        heard: dict[str, bytes] = {}
+        heard: dict[str, tuple[bytes, int, float]] = {}
+        now = time.monotonic()
         for pid, ofport in self.model.vifs.items() if subnets else ():
             port = self.model.ports.get(pid)
             network = self.model.networks.get(port.network_id) if port is not None else None
@@ -574,16 +578,22 @@ class Agent:
             ra = by_network[network.id]
             if ra is None:
                 continue
-            if every or self.advertised.get(pid) != ra:
+            held = self.advertised.get(pid)
+            if held is None or held[0] != ra:
+                held = (ra, radv.INITIAL, now)
+            _, left, due = held
+            if due <= now:
                 self.channel.packet_out(ofport, ra)
-            heard[pid] = ra
+                left = max(0, left - 1)
+                due = now + (radv.INITIAL_GAP if left else radv.INTERVAL)
+            heard[pid] = (ra, left, due)
         self.advertised = heard
 
     async def _periodic_advertisements(self) -> None:
         while True:
-            await asyncio.sleep(radv.INTERVAL)
+            await asyncio.sleep(radv.INITIAL_GAP)
             if self.programmed_once:
-                self._router_advertisements(every=True)
+                self._router_advertisements()
 
     def _fip_statuses(self, programmed_at: float) -> list[pb.ResourceStatus]:
         """Floating IPs whose programming state changed: SUCCESS once both directions are

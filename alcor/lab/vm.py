@@ -28,12 +28,12 @@ HOOK = """#!/bin/sh
 LEASE={lease}
 case "$1" in
   deconfig)
-    ip addr flush dev "$interface"
+    ip -4 addr flush dev "$interface"
     ip link set "$interface" up
     ;;
   bound|renew)
     [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-    ip addr flush dev "$interface"
+    ip -4 addr flush dev "$interface"
     ip addr add "$ip/$subnet" dev "$interface"
     if [ -n "$staticroutes" ]; then
       set -- $staticroutes
