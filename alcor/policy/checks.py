@@ -17,6 +17,7 @@ generic `CRED:%(TARGET_KEY)s` or `CRED:LITERAL` (`project_id:%(network:project_i
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -54,9 +55,11 @@ def target_value(target: Target, key: str) -> Any:
         return None
 
 
-class Node:
-    def bind(self, creds: Creds, rules: Callable[[str, Creds], Bound]) -> Bound:
-        raise NotImplementedError
+class Node(abc.ABC):
+    """One node of a parsed rule; `bind` folds it for one caller."""
+
+    @abc.abstractmethod
+    def bind(self, creds: Creds, rules: Callable[[str, Creds], Bound]) -> Bound: ...
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ a test fails, and per-test objects go through the function-scoped `scratch` trac
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -64,6 +67,19 @@ def lab_up(server: AlcorServer, api: Api, letter: str, credentials: bool = True)
         yield lab
     finally:
         lab.down()
+
+
+def audit_cli(server: AlcorServer) -> tuple[int, list[dict[str, Any]]]:
+    """`alcor audit --json` against `server` (unsettled hosts waited for up to 30 s)."""
+    cmd = [sys.executable, "-m", "alcor", "audit", "--url", server.url, "--json", "--settle", "30"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def assert_audit_clean(server: AlcorServer) -> None:
+    code, found = audit_cli(server)
+    assert code == 0, found
 
 
 @pytest.fixture(scope="module")

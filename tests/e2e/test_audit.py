@@ -8,10 +8,7 @@ every second, so that the whole loop fits in a test.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +17,7 @@ import pytest
 
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
-from tests.e2e.conftest import serving
+from tests.e2e.conftest import audit_cli, serving
 from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
@@ -31,12 +28,6 @@ pytestmark = pytest.mark.ovs
 def server() -> Iterator[AlcorServer]:
     with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"}) as srv:
         yield srv
-
-
-def _audit_cli(server: AlcorServer) -> tuple[int, list[dict[str, Any]]]:
-    cmd = [sys.executable, "-m", "alcor", "audit", "--url", server.url, "--json", "--settle", "30"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
-    return proc.returncode, json.loads(proc.stdout)
 
 
 def _resyncs(lab: Lab) -> int:
@@ -80,7 +71,7 @@ def work(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
 def test_every_host_is_in_step_after_ports_a_router_and_groups(
     server: AlcorServer, work: dict[str, Any], lab: Lab
 ) -> None:
-    code, found = _audit_cli(server)
+    code, found = audit_cli(server)
     assert code == 0, found
     states = {a["host"]: a for a in found}
     assert {h: states[h]["state"] for h in lab.hosts} == dict.fromkeys(lab.hosts, "in_step")
@@ -112,5 +103,5 @@ def test_a_host_that_missed_a_change_is_found_and_resyncs_by_itself(
     assert work["vms"]["a"].ping("10.51.0.12")
     assert api.port_status(b.port_id) == "ACTIVE"
     time.sleep(0.5)
-    code, _ = _audit_cli(server)
+    code, _ = audit_cli(server)
     assert code == 0

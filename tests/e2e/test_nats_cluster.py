@@ -9,8 +9,6 @@ on every host.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +16,7 @@ import pytest
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from tests.e2e.conftest import can_run, lab_up, serving
+from tests.e2e.conftest import assert_audit_clean, can_run, lab_up, serving
 from tests.e2e.neutron import Api, Scratch
 from tests.support.nats_cluster import NatsCluster
 
@@ -50,12 +48,6 @@ def lab(server: AlcorServer, api: Api) -> Iterator[Lab]:
         yield lab
 
 
-def _audit_clean(server: AlcorServer) -> None:
-    cmd = [sys.executable, "-m", "alcor", "audit", "--url", server.url, "--settle", "30"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
 def _boot(scratch: Scratch, name: str, host: str, net_id: str, n: int) -> Vm:
     port = scratch.port(net_id, host, f"10.61.0.{n}", f"fa:16:3e:00:61:{n:02x}")
     vm = scratch.vm(name, host, port)
@@ -71,14 +63,14 @@ def test_work_goes_on_while_nats_nodes_die_and_come_back(
     a = _boot(scratch, "a", "h1", net["id"], 11)
     b = _boot(scratch, "b", "h2", net["id"], 12)
     assert a.ping("10.61.0.12")
-    _audit_clean(server)
+    assert_audit_clean(server)
 
     first = cluster.busiest()
     assert first.clients() >= 2  # the server's and 3 agents' connections on 3 nodes
     first.kill()
     c = _boot(scratch, "c", "h3", net["id"], 13)
     assert a.ping("10.61.0.13") and c.ping("10.61.0.12")
-    _audit_clean(server)
+    assert_audit_clean(server)
 
     first.start()
     second = cluster.busiest()
@@ -86,4 +78,4 @@ def test_work_goes_on_while_nats_nodes_die_and_come_back(
     second.kill()
     d = _boot(scratch, "d", "h1", net["id"], 14)
     assert b.ping("10.61.0.14") and d.ping("10.61.0.13")
-    _audit_clean(server)
+    assert_audit_clean(server)

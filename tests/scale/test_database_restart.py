@@ -17,7 +17,7 @@ import pytest
 
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from tests.support.postgres import PostgresServer, find_bin_dir
-from tests.support.waiting import wait_for
+from tests.support.waiting import all_published, wait_for
 
 pytestmark = pytest.mark.skipif(find_bin_dir() is None, reason="needs PostgreSQL binaries")
 
@@ -84,10 +84,5 @@ def test_requests_fail_fast_while_postgres_restarts_and_the_server_recovers_alon
     created = sum(code == 201 for _, code, _, _ in outcomes)
     listed = httpx.get(f"{srv.url}/v2.0/networks?fields=id", timeout=30).json()["networks"]
     assert len(listed) == created  # every 201 committed, no 503 left anything behind
-
-    def published() -> bool:
-        metrics = httpx.get(f"{srv.url}/metrics", timeout=30).text
-        lag = [ln for ln in metrics.splitlines() if ln.startswith("alcor_changelog_lag_rows ")]
-        return bool(lag) and float(lag[0].split()[1]) == 0
-
-    wait_for(published, 30, "the compiler to publish everything committed")
+    with httpx.Client(base_url=srv.url, timeout=30) as http:
+        wait_for(lambda: all_published(http), 30, "the compiler to publish everything committed")

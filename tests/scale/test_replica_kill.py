@@ -23,7 +23,7 @@ import pytest
 from alcor.southbound.nats_server import running
 from tests.support.postgres import PostgresServer, find_bin_dir
 from tests.support.replicas import Replicas
-from tests.support.waiting import wait_for
+from tests.support.waiting import all_published, wait_for
 
 pytestmark = pytest.mark.skipif(find_bin_dir() is None, reason="needs PostgreSQL binaries")
 
@@ -97,10 +97,8 @@ def test_kill9_of_a_replica_under_load_loses_and_duplicates_nothing(replicas: Re
         assert {p["id"] for p in ports["ports"]} == set(believed.values())
         avail = http.get(f"/v2.0/network-ip-availabilities/{net['id']}").json()
         assert avail["network_ip_availability"]["used_ips"] == len(believed)  # no leak
-
-        def published() -> bool:
-            text = http.get("/metrics").text
-            lag = [ln for ln in text.splitlines() if ln.startswith("alcor_changelog_lag_rows ")]
-            return bool(lag) and float(lag[0].split()[1]) == 0
-
-        wait_for(published, 60, "the survivor to take over the compiler and publish everything")
+        wait_for(
+            lambda: all_published(http),
+            60,
+            "the survivor to take over the compiler and publish everything",
+        )
