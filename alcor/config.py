@@ -63,7 +63,7 @@ class ServerSettings:
     # default). Longer than any client's pool keeps one (httpx 5 s, HAProxy's idle server
     # connections 5 s), so the client always gives it up first: at uvicorn's 5 s, the server
     # closed connections just as clients sent a request on them, which the client saw reset.
-    client_socket_timeout: float = 900.0
+    client_socket_timeout: int = 900
     workers: int = 1
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)

@@ -490,7 +490,7 @@ def create_many(
 
 def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> None:
     """Rows and tags of checked items (one executemany each), then their dependents."""
-    uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
+    uow.defer(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
     tag_rows = [
         {"resource": res.name, "resource_id": it["id"], "tag": t}
         for it in items

@@ -122,18 +122,27 @@ class UnitOfWork:
         self.request_id = REQUEST_ID.get()  # the API request this work serves, if any
         self.requested_at = REQUEST_STARTED.get()
         # the driver's own connection, for hot statements (alcor.store.prepared)
-        self._raw = conn.connection.driver_connection
+        self.raw = conn.connection.driver_connection
 
     def execute(self, stmt: Any, params: Any = None) -> Any:
         """Run a statement in this transaction (a `CursorResult`, or for hot statements a
         `FastResult` with the same first/all/scalar/rowcount/iteration)."""
-        if self._raw is not None and params is not None:
+        if self.raw is not None and params is not None:
             fast = prepared.lookup(stmt, self.conn.dialect)
             if fast is not None:
-                result = fast.run(self._raw, params)
+                result = fast.run(self.raw, params)
                 if result is not None:
                     return result
         return self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
+
+    def defer(self, stmt: Any, params: Any) -> None:
+        """Run a write whose result nobody reads: on PostgreSQL it is sent with the next
+        statement of this transaction, or with its commit (`prepared.defer` says why)."""
+        if self.raw is not None and self.dialect == "postgresql":
+            fast = prepared.lookup(stmt, self.conn.dialect)
+            if fast is not None and prepared.defer(self.raw, fast, params):
+                return
+        self.execute(stmt, params)
 
     def log(
         self,
@@ -196,25 +205,27 @@ class UnitOfWork:
             change["committed_at"] = committed_at
 
     def commit(self) -> None:
-        """Write the change log and commit. On PostgreSQL the advisory lock, the change-log
-        rows and COMMIT go out as one pipeline (one round trip): the lock is held for the
-        server's time only. Sent one by one, the lock was also held while this thread waited
-        for the GIL between the statements, which under load is milliseconds, and since the
-        lock serialises every writing transaction, its hold time bounded the creates per
-        second (measured: 9 ms waits for it, 139 creates/s at concurrency 50)."""
-        if not self.changes or self.dialect != "postgresql" or self._raw is None:
+        """Write the change log and commit. On PostgreSQL the deferred writes, the advisory
+        lock, the change-log rows and COMMIT go out as one pipeline (one round trip): the
+        lock is held for the server's time only. Sent one by one, the lock was also held
+        while this thread waited for the GIL between the statements, which under load is
+        milliseconds, and since the lock serialises every writing transaction, its hold time
+        bounded the creates per second (measured: 9 ms waits for it, 139 creates/s at
+        concurrency 50)."""
+        if self.dialect != "postgresql" or self.raw is None:
             self.flush_changelog()
             self.conn.commit()
             return
-        self._stamp_changes()
-        fast = prepared.lookup(_CHANGELOG_INSERT, self.conn.dialect)
-        assert fast is not None
-        raw = self._raw
+        raw = self.raw
         try:
             with raw.pipeline():
-                raw.execute(_CHANGELOG_LOCK)
-                if fast.run(raw, self.changes) is None:
-                    raise AssertionError("change-log rows lack a column")
+                prepared.send_deferred(raw)
+                if self.changes:
+                    self._stamp_changes()
+                    raw.execute(_CHANGELOG_LOCK)
+                    fast = prepared.lookup(_CHANGELOG_INSERT, self.conn.dialect)
+                    if fast is None or fast.run(raw, self.changes) is None:
+                        raise AssertionError("change-log rows lack a column")
                 raw.commit()
         except raw.Error as exc:  # as SQLAlchemy would raise it: retries see the sqlstate
             raise sa.exc.DBAPIError.instance(_CHANGELOG_LOCK, None, exc, raw.Error) from exc
@@ -251,6 +262,7 @@ class Database:
             _sqlite_tuning(self.engine)
         else:
             _ping_when_idle(self.engine)
+            _flush_deferred(self.engine)
         self._group = _GroupWriter(self) if is_sqlite else None
         self._writer = concurrent.futures.ThreadPoolExecutor(pool_size, "alcor-db-w")
         self._reader = concurrent.futures.ThreadPoolExecutor(max(2, pool_size // 2), "alcor-db-r")
@@ -321,6 +333,8 @@ class Database:
                 result = fn(uow, *args)
                 uow.commit()
             except BaseException:
+                if uow.raw is not None:
+                    prepared.discard(uow.raw)
                 conn.rollback()
                 raise
         if uow.changes or uow.events:
@@ -501,6 +515,15 @@ def _ping_when_idle(engine: sa.Engine) -> None:
             engine.dialect.do_ping(dbapi_conn)
         except engine.dialect.loaded_dbapi.Error as exc:  # the pool takes a new connection
             raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
+def _flush_deferred(engine: sa.Engine) -> None:
+    """Before SQLAlchemy runs a statement on a connection, the writes deferred on it go
+    first (`UnitOfWork.defer`): the order PostgreSQL sees is the order they were made in."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn: sa.Connection, *_args: Any) -> None:
+        prepared.flush(conn.connection.driver_connection)
 
 
 def _sqlite_tuning(engine: sa.Engine) -> None:

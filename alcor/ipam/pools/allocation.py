@@ -86,7 +86,7 @@ def allocate(
 def _insert_used(
     uow: UnitOfWork, pool_id: str, bucket: int, value: int, owner: str, display: Display
 ) -> None:
-    uow.execute(
+    uow.defer(
         INS_USED,
         {
             "pool_id": pool_id,
