@@ -23,7 +23,6 @@ expanding-IN compilation and result set-up (about 0.3 ms each on this machine).
 from __future__ import annotations
 
 import collections
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -145,7 +144,7 @@ class Prepared:
         turning driver errors into SQLAlchemy's (IntegrityError -> 409, deadlock victims
         keep their sqlstate for the retry)."""
         cursor = raw.cursor()
-        deferred = _DEFERRED.pop(raw, None)
+        deferred = _DEFERRED.pop(id(raw), None)
         try:
             if deferred:
                 with raw.pipeline():
@@ -201,7 +200,9 @@ class Prepared:
 
 # Writes deferred on a driver connection (`defer`): sent in order, in one pipeline (one round
 # trip), with the next statement run on that connection or with its commit.
-_DEFERRED: weakref.WeakKeyDictionary[Any, list[Callable[[Any], Any]]] = weakref.WeakKeyDictionary()
+# Keyed by id(): sqlite3 connections take no weak reference; an entry lives from a deferred
+# write to the next statement, the commit or the rollback of its transaction.
+_DEFERRED: dict[int, list[Callable[[Any], Any]]] = {}
 
 
 def defer(raw: Any, fast: Prepared, params: Any) -> bool:
@@ -216,7 +217,7 @@ def defer(raw: Any, fast: Prepared, params: Any) -> bool:
     bound = fast.bound(params)
     if bound is None:
         return False
-    _DEFERRED.setdefault(raw, []).append(bound[1])
+    _DEFERRED.setdefault(id(raw), []).append(bound[1])
     return True
 
 
@@ -227,7 +228,7 @@ def _send(raw: Any, deferred: list[Callable[[Any], Any]]) -> None:
 
 def send_deferred(raw: Any) -> None:
     """Send the writes deferred on `raw` (in a pipeline the caller opened)."""
-    deferred = _DEFERRED.pop(raw, None)
+    deferred = _DEFERRED.pop(id(raw), None)
     if deferred:
         _send(raw, deferred)
 
@@ -235,7 +236,7 @@ def send_deferred(raw: Any) -> None:
 def flush(raw: Any) -> None:
     """Run the writes deferred on `raw` now, as one pipeline (before a statement that
     SQLAlchemy runs on it)."""
-    deferred = _DEFERRED.pop(raw, None)
+    deferred = _DEFERRED.pop(id(raw), None)
     if not deferred:
         return
     try:
@@ -247,7 +248,7 @@ def flush(raw: Any) -> None:
 
 def discard(raw: Any) -> None:
     """Forget the writes deferred on `raw` (its transaction rolled back)."""
-    _DEFERRED.pop(raw, None)
+    _DEFERRED.pop(id(raw), None)
 
 
 def _driver(conn: sa.Connection) -> Any:
