@@ -97,7 +97,11 @@ _CHANGELOG_INSERT = prepared.hot(
     .values({c.name: sa.bindparam(c.name) for c in changelog.c if c.name != "seq"})
 )
 RETRIES = 5
-_RETRY_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# deadlock_detected, serialization_failure, and unique_violation: two transactions that drew
+# the same random value (a MAC) where neither could see the other's; run again, the loser
+# draws anew, or its checks now see the winner's row and say what is taken (Neutron retries
+# on a duplicate entry too). Units of work must start from their request again (`crud.fresh`).
+_RETRY_SQLSTATES = {"40P01", "40001", "23505"}
 _JSON = msgspec.json.Encoder()
 
 
@@ -315,7 +319,8 @@ class Database:
 
     def _transaction(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """One attempt after another while PostgreSQL picks this transaction as a deadlock
-        or serialisation victim (it has rolled back, so running it again is safe)."""
+        or serialisation victim, or refuses a value another transaction took meanwhile (it
+        has rolled back, so running it again is safe)."""
         for attempt in range(RETRIES):
             try:
                 return self._attempt(fn, args)
