@@ -255,20 +255,23 @@ def main() -> None:
     if "replicas" in parts:
         results["two replicas"] = part_replicas(args.creates)
     print_table(results)
-    out = Path(args.json or ROOT / "benchmarks/results/pgcost.json")
+    doc = {"creates": args.creates, "concurrency": CONCURRENCY, "results": results}
+    write_results(Path(args.json or ROOT / "benchmarks/results/pgcost.json"), doc, load, args.plot)
+
+
+def write_results(
+    out: Path, doc: dict[str, Any], load_before: tuple[float, ...], plot: str | None
+) -> None:
+    """Write `doc` with the load averages before and now as JSON to `out`; chart it if
+    `plot` is not None (`--plot`)."""
+    doc["load_before"] = [round(x, 2) for x in load_before]
+    doc["load_after"] = [round(x, 2) for x in os.getloadavg()]
     out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {
-        "creates": args.creates,
-        "concurrency": CONCURRENCY,
-        "load_before": [round(x, 2) for x in load],
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-        "results": results,
-    }
     out.write_text(json.dumps(doc, indent=2))
     print(f"\nload average before {doc['load_before']}, after {doc['load_after']}")
     print(f"JSON written to {out}")
-    if args.plot is not None:
-        plots.render(out, args.plot)
+    if plot is not None:
+        plots.render(out, plot)
 
 
 if __name__ == "__main__":

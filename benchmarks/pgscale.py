@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from alcor.lab.server_process import AlcorServer, lift_quotas  # noqa: E402
 from benchmarks import plots  # noqa: E402
 from benchmarks.api import bulk, creates, setup_network, timed_get  # noqa: E402
-from benchmarks.pgcost import wait_published  # noqa: E402
+from benchmarks.pgcost import wait_published, write_results  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 
 BULK = 1000
@@ -179,18 +179,8 @@ def main() -> None:
     load = os.getloadavg()
     res = run(args.ports)
     print_table(res)
-    doc = {
-        "load_before": [round(x, 2) for x in load],
-        "load_after": [round(x, 2) for x in os.getloadavg()],
-        "results": res,
-    }
     out = Path(args.json or ROOT / "benchmarks/results/pgscale.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2))
-    print(f"load average before {doc['load_before']}, after {doc['load_after']}")
-    print(f"JSON written to {out}")
-    if args.plot is not None:
-        plots.render(out, args.plot)
+    write_results(out, {"results": res}, load, args.plot)
 
 
 if __name__ == "__main__":
