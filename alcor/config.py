@@ -59,6 +59,11 @@ class ServerSettings:
     max_bulk_request_body_size: int = 8 * 1024 * 1024  # bytes of a bulk create's body
     max_url_length: int = 16384  # bytes of a request's path and query string; past it 414
     max_filter_values: int = 500  # values of a list request's filters (each tag counts)
+    # Seconds an idle keep-alive connection of a client stays open (Neutron's option and
+    # default). Longer than any client's pool keeps one (httpx 5 s, HAProxy's idle server
+    # connections 5 s), so the client always gives it up first: at uvicorn's 5 s, the server
+    # closed connections just as clients sent a request on them, which the client saw reset.
+    client_socket_timeout: int = 900
     workers: int = 1
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)

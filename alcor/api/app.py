@@ -208,7 +208,7 @@ class Api:
         bulk, items = await bodies.off_loop(len(raw), self._check_create, res, ctx, raw)
 
         def work(uow: Any) -> list[dict[str, Any]]:
-            created = crud.create_many(uow, res, ctx, items, authorize=True)
+            created = crud.create_many(uow, res, ctx, crud.fresh(items), authorize=True)
             res.hooks.extend(uow.conn, ctx, created)
             return created
 

@@ -444,6 +444,21 @@ def _row(res: Resource, item: Item) -> Item:
     return {a.column: item.get(a.name) for a in res.stored()}
 
 
+def fresh(items: list[Item]) -> list[Item]:
+    """Copies of validated items for one attempt of a unit of work, which fills them in (ids,
+    MACs, addresses): an attempt run again (`Database.write` retries) starts from what was
+    asked, not from what the failed one drew. Two levels deep, as attributes that hooks fill
+    in go (lists of dicts: fixed IPs, address pairs); a copy.deepcopy of 1,000 ports took
+    34 ms."""
+    return [{k: _copy(v) for k, v in item.items()} for item in items]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return [dict(v) if isinstance(v, dict) else v for v in value]
+    return dict(value) if isinstance(value, dict) else value
+
+
 def create(uow: UnitOfWork, res: Resource, ctx: Context, item: Item) -> Item:
     """Insert one validated item (from `check_body`), running the kind's hooks."""
     return create_many(uow, res, ctx, [item])[0]
@@ -490,7 +505,7 @@ def create_many(
 
 def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> None:
     """Rows and tags of checked items (one executemany each), then their dependents."""
-    uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
+    uow.defer(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
     tag_rows = [
         {"resource": res.name, "resource_id": it["id"], "tag": t}
         for it in items

@@ -41,7 +41,15 @@ resource = Resource(
     "port",
     "ports",
     [
-        parent("network_id", "network", in_use=lambda net_id: errors.NetworkInUse(net_id=net_id)),
+        # Indexed by the unique (network_id, mac_address): a second index on network_id alone
+        # cost every insert, and PostgreSQL picked it for the MAC check (equal estimates
+        # before the table was analysed), filtering every port of the network (0.7 ms at 2k).
+        parent(
+            "network_id",
+            "network",
+            index=False,
+            in_use=lambda net_id: errors.NetworkInUse(net_id=net_id),
+        ),
         Attr("mac_address", kinds.MacAddress(), post=True, put=True),
         Attr(
             "fixed_ips",

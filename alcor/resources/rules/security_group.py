@@ -164,7 +164,7 @@ def _bind(uow: UnitOfWork, bindings: list[tuple[str, list[str]]], *, new: bool =
         )
     rows = [{"port_id": p, "security_group_id": g} for p, groups in bindings for g in groups]
     if rows:
-        uow.execute(group.statement("bind", port_security_groups.insert), rows)
+        uow.defer(group.statement("bind", port_security_groups.insert), rows)
 
 
 # -- rules -------------------------------------------------------------------------------
