@@ -693,7 +693,9 @@ class Agent:
 
     async def install(self, owners: set[Owner], timeout: float) -> None:
         """Mark `owners` and wait for the programming round that installs them (one that
-        starts after this call)."""
+        starts after this call); nothing to wait for when there are none."""
+        if not owners:
+            return
         target = self.rounds_started + 1
         self._mark(owners)
         async with self.applied:
