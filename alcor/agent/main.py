@@ -262,7 +262,7 @@ class Agent:
 
     async def _resync_all(self) -> None:
         await self._register()
-        self._mark(self.resolver.reset())  # invalidations may have been missed meanwhile
+        self._spawn(self.resolver.refresh())  # invalidations may have been missed meanwhile
         self.reported = {}
         self.fips_reported = {}
         self.host_stream.resync()

@@ -18,7 +18,8 @@ frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Reso
    asks once more for the same ports, so a change made between the first answer and the
    subscription is not missed (entries carry revisions: the newer one wins);
 5. forgets an entry when its flow expired idle (FLOW_REMOVED) or the port went, and
-   unsubscribes.
+   unsubscribes; after a NATS reconnection (changes may have been missed) asks again for
+   every entry it holds, the flows in place forwarding meanwhile.
 
 An address nobody holds is remembered as unknown for a second (`NEGATIVE_TTL`); an ARP or
 neighbour solicitation for it is flooded as on a preloaded network (an address shared by
@@ -263,9 +264,33 @@ class Resolver:
         for where in [w for w in self.subs if w[0] not in keep]:
             self._unfollow(*where)
 
+    async def refresh(self) -> None:
+        """Ask again for every learnt entry (after a NATS reconnection, changes may have been
+        missed): newer revisions replace what is held, ports gone are forgotten; the flows
+        in place keep forwarding meanwhile."""
+        held = [
+            e
+            for nid, table in self.agent.model.tables.items()
+            if self.agent.model.on_demand(nid)
+            for e in table.entries.values()
+        ]
+        for start in range(0, len(held), MAX_QUERIES):
+            part = held[start : start + MAX_QUERIES]
+            reply = await self._ask([(e.network_id, "", e.mac_address.lower()) for e in part])
+            if reply is None:
+                return
+            dirty = self.learn(reply.neighbors)
+            found = {(e.network_id, e.port_id) for e in reply.neighbors}
+            for e in part:
+                if (e.network_id, e.port_id) not in found:
+                    self._unfollow(e.network_id, e.port_id)
+                    dirty |= self.agent.model.forget(e.network_id, e.port_id)
+            self.agent._mark(dirty)
+
     def reset(self) -> set[tuple[str, ...]]:
-        """Forget every learnt entry (a full reprogramming, a NATS reconnection: changes may
-        have been missed); traffic resolves them again."""
+        """Forget every learnt entry (a full reprogramming: the bridge is made to hold what
+        the model holds, and a learnt entry's flows expire, which a full replacement would
+        not keep); traffic resolves them again."""
         dirty: set[tuple[str, ...]] = set()
         for nid, pid in list(self.subs):
             self._unfollow(nid, pid)
