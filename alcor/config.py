@@ -127,7 +127,7 @@ class AgentSettings:
     # Seconds a neighbour learnt on demand stays installed without traffic to it
     neighbor_idle_timeout: int = 300
     # Packet-ins per second a VM's misses may cause (on-demand neighbours; the rest dropped)
-    miss_rate_limit: int = 200
+    miss_rate_limit: int = 1000
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
     metrics_bind: str = ""
 

@@ -6,10 +6,12 @@ and the audit stays clean."""
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from alcor.agent import flows
@@ -98,6 +100,11 @@ def test_neighbours_are_learnt_by_the_first_packet_and_forgotten(
     assert any("idle_timeout=4" in f for f in learnt), learnt
     assert neighbor_flows(lab, "h1", pc["id"]) == []  # only what a talks to
     assert first < 2.0
+    url = lab.hosts["h1"].metrics_url
+    assert url is not None
+    counted = httpx.get(url, timeout=10).text
+    assert re.search(r'alcor_agent_neighbor_misses_total\{kind="arp"\} [1-9]', counted), counted
+    assert re.search(r'alcor_agent_neighbor_resolutions_total\{outcome="learnt"\} [1-9]', counted)
     assert a.ping("10.62.0.200", count=2), "an address the server does not know: flooded"
     assert c.ping("10.62.0.10", count=2)
 
