@@ -654,13 +654,7 @@ def main_part_c(args: argparse.Namespace, console: Console) -> None:
         f"{result['leave_ms']['p50']} / {result['leave_ms']['p99']}",
     )
     console.print(table)
-    result["meta"] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-    }
-    Path(args.json_c).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_c).write_text(json.dumps(result, indent=1))
-    _chart(args, args.json_c)
+    _save(args, result, args.json_c)
 
 
 RESULTS_ROUTING = Path(__file__).resolve().parent / "results" / "dataplane-routing.json"
@@ -686,13 +680,7 @@ def main_part_d(args: argparse.Namespace, console: Console) -> None:
         f"another host {result['fip_first_packet_ms']['move']['p50']}",
     )
     console.print(table)
-    result["meta"] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-    }
-    Path(args.json_d).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_d).write_text(json.dumps(result, indent=1))
-    _chart(args, args.json_d)
+    _save(args, result, args.json_d)
 
 
 RESULTS_ONDEMAND = Path(__file__).resolve().parent / "results" / "dataplane-ondemand.json"
@@ -734,13 +722,18 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
         "<= 2x",
     )
     console.print(table)
-    r["meta"] = {
+    _save(args, r, args.json_e)
+
+
+def _save(args: argparse.Namespace, result: dict[str, Any], path: str) -> None:
+    """A part's results with when and at what load they were taken, as JSON (and a chart)."""
+    result["meta"] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }
-    Path(args.json_e).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_e).write_text(json.dumps(r, indent=1))
-    _chart(args, args.json_e)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=1))
+    _chart(args, path)
 
 
 def _chart(args: argparse.Namespace, path: str) -> None:

@@ -620,9 +620,13 @@ def neighbor_spec(
     return NeighborSpec(cookie(KIND_NEIGHBOR, neighbor.port_id), raw_mac, ips, l2, tunnel, routed)
 
 
-def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
-    """The text flows of a neighbour spec (what `ofwire.NeighborEncoder` sends as bytes)."""
+def spec_flows(
+    spec: NeighborSpec, vni: int, tunnel_ofport: int, idle_timeout: int = 0
+) -> list[Flow]:
+    """The text flows of a neighbour spec (what `ofwire.NeighborEncoder` sends as bytes; on
+    an on-demand network the remote L2 flow expires idle and says so)."""
     mac = mac_text(spec.mac)
+    expiry = f"idle_timeout={idle_timeout},send_flow_rem," if idle_timeout else ""
     out = [neighbor_answer(vni, ip_text(ip), mac, PRIO_ARP_NEIGHBOR) for ip in spec.ips]
     if spec.routed:
         out.extend(routed_to(vni, ip, mac) for ip in spec.ips)
@@ -633,7 +637,7 @@ def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
                 Flow(
                     L2_FORWARD,
                     PRIO_L2_REMOTE,
-                    f"{FROM_LOCAL},tun_id={vni},dl_dst={mac_text(dst)}",
+                    f"{expiry}{FROM_LOCAL},tun_id={vni},dl_dst={mac_text(dst)}",
                     action,
                 )
             )

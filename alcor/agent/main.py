@@ -487,8 +487,8 @@ class Agent:
             self.wake.clear()
             if not self._ready():
                 continue
-            if not self.programmed_once:
-                self.dirty |= self.resolver.reset()  # learnt entries are asked for again
+            if self.programs == 0 and not self.programmed_once:
+                await self.resolver.recover()  # before the bridge is made to hold the model
             owners, self.dirty = self.dirty, set()
             self.rounds_started += 1
             kind = "incremental" if self.programmed_once else "full"

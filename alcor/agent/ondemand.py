@@ -19,7 +19,8 @@ frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Reso
    subscription is not missed (entries carry revisions: the newer one wins);
 5. forgets an entry when its flow expired idle (FLOW_REMOVED) or the port went, and
    unsubscribes; after a NATS reconnection (changes may have been missed) asks again for
-   every entry it holds, the flows in place forwarding meanwhile.
+   every entry it holds, the flows in place forwarding meanwhile; a restarted agent first
+   asks for the entries whose flows its predecessor left in the bridge (`recover`).
 
 An address nobody holds is remembered as unknown for a second (`NEGATIVE_TTL`); an ARP or
 neighbour solicitation for it is flooded as on a preloaded network (an address shared by
@@ -33,6 +34,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import re
 import socket
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -40,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import nats.errors
 
 from alcor.agent import flows
+from alcor.agent.ofctl import OfctlError
 from alcor.agent.openflow_channel import OXM_TUNNEL_ID, PacketIn
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
@@ -57,6 +60,8 @@ NXM_REG4 = (0x0001 << 7) | 4
 NXM_XXREG2 = [(0x0001 << 7) | n for n in (8, 9, 10, 11)]  # xxreg2 = reg8..reg11, high first
 
 Key = tuple[str, str, str]  # (network id, address, MAC): one of the last two empty
+# A learnt entry's L2 flow as `ovs-ofctl dump-flows` prints it: its network key and MAC
+_LEARNT = re.compile(r"idle_timeout=.*tun_id=(0x[0-9a-f]+),dl_dst=([0-9a-f:]{17})")
 
 
 class Miss(NamedTuple):
@@ -287,17 +292,27 @@ class Resolver:
                     dirty |= self.agent.model.forget(e.network_id, e.port_id)
             self.agent._mark(dirty)
 
-    def reset(self) -> set[tuple[str, ...]]:
-        """Forget every learnt entry (a full reprogramming: the bridge is made to hold what
-        the model holds, and a learnt entry's flows expire, which a full replacement would
-        not keep); traffic resolves them again."""
-        dirty: set[tuple[str, ...]] = set()
-        for nid, pid in list(self.subs):
-            self._unfollow(nid, pid)
-            dirty |= self.agent.model.forget(nid, pid)
-        for nid, table in self.agent.model.tables.items():
-            if self.agent.model.on_demand(nid):
-                for pid in list(table.entries):
-                    dirty |= self.agent.model.forget(nid, pid)
-        self.unknown = {}
-        return dirty
+    async def recover(self) -> None:
+        """Before a restarted agent's first programming: learn again what its predecessor
+        had learnt, from the expiring L2 flows still in the bridge, so that the full
+        replacement keeps them (kill -9 invariant: flows that are right stay untouched)."""
+        try:
+            dumped = await self.agent.reconciler.ofctl.dump(
+                f"table={flows.L2_FORWARD},cookie={flows.KIND_NEIGHBOR << 56:#x}/{0xFF << 56:#x}"
+            )
+        except OfctlError as exc:
+            log.warning("learnt neighbours not recovered from the bridge: %s", exc)
+            return
+        keys: list[Key] = []
+        for line in dumped.splitlines():
+            found = _LEARNT.search(line)
+            if found is None:
+                continue
+            nid = self.agent.model.network_of_key(int(found.group(1), 16))
+            if nid is not None and self.agent.model.on_demand(nid):
+                keys.append((nid, "", found.group(2)))
+        for start in range(0, len(keys), MAX_QUERIES):
+            reply = await self._ask(keys[start : start + MAX_QUERIES])
+            if reply is not None and reply.neighbors:
+                self.learn(reply.neighbors)  # the first programming installs everything
+                self.agent._spawn(self._follow(list(reply.neighbors)))

@@ -134,7 +134,7 @@ class NetworkNeighbors:
     def text(self) -> Iterator[str]:
         """Every installed flow as `ovs-ofctl` text (for a replace-flows resync)."""
         for spec in self.specs.values():
-            for flow in flows.spec_flows(spec, self.vni, self.tunnel_ofport):
+            for flow in flows.spec_flows(spec, self.vni, self.tunnel_ofport, self.idle_timeout):
                 yield flow.text(spec.cookie)
 
 

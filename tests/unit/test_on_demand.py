@@ -119,9 +119,21 @@ def test_meter_and_expiring_l2_flow_bytes_as_ovs_reads_them() -> None:
     meter = _print(ofwire.meter_add(1, 23, 1000))
     assert "meter=23" in meter and "pktps" in meter and "burst" in meter, meter
     assert "type=drop rate=1000 burst_size=1000" in meter, meter
+    spec = flows.NeighborSpec(
+        0x0400000000000001, bytes(6), (), (bytes(6),), socket.inet_aton("198.18.0.2")
+    )
     encoder = ofwire.NeighborEncoder(100, 9, idle_timeout=300)
-    l2 = _print(encoder.l2(1, 0x0400000000000001, bytes(6), socket.inet_aton("198.18.0.2")))
+    l2 = _print(encoder.l2(1, spec.cookie, bytes(6), spec.tunnel_ip))
     assert "idle:300" in l2 and "send_flow_rem" in l2, l2
+    (text,) = flows.spec_flows(spec, 100, 9, idle_timeout=300)  # what a resync sends
+    parsed = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow14", "parse-flow", text.text(spec.cookie)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    flow_mod = next(ln for ln in parsed.splitlines() if ln.startswith("OFPT_FLOW_MOD"))
+    assert re.sub(r"\(xid=0x[0-9a-f]+\)", "", flow_mod).strip() == l2
 
 
 # -- the model ----------------------------------------------------------------------------------
