@@ -68,6 +68,9 @@ class ServerSettings:
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)
     audit_interval: float = 30.0  # seconds between state audits (`southbound.auditor`); 0: off
+    # Addresses on a network's subnets from which hosts learn its neighbours on demand, by
+    # the first packet (`southbound.ondemand`); 0: every overlay network, -1: never.
+    neighbor_on_demand_threshold: int = 10_000
     auto_migrate: bool = True  # create/upgrade an embedded SQLite database on start
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
@@ -126,6 +129,10 @@ class AgentSettings:
     availability_zone: str = "nova"  # this host's zone (Neutron's agents' default, "nova")
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
+    # Seconds a neighbour learnt on demand stays installed without traffic to it
+    neighbor_idle_timeout: int = 300
+    # Packet-ins per second a VM's misses may cause (on-demand neighbours; the rest dropped)
+    miss_rate_limit: int = 1000
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
     metrics_bind: str = ""
 

@@ -21,6 +21,14 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "all traffic that covers subnets without one.",
         "2026-11-23T00:00:00-00:00",
     ),
+    "alcor-on-demand-neighbors": (
+        "On-demand neighbours",
+        "Hosts learn the neighbours of large networks at the first packet (Alcor extension): "
+        "the admin-only network attribute alcor:neighbor_resolution is auto (on demand once "
+        "the network holds the server's neighbor_on_demand_threshold of addresses), preload "
+        "or on_demand.",
+        "2026-12-07T00:00:00-00:00",
+    ),
     "address-group": (
         "Address group",
         "Support address group",

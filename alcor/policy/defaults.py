@@ -70,7 +70,12 @@ NETWORK = {
         "network",
         ADMIN_OR_MEMBER,
         f"{ADMIN_OR_READER} or {SERVICE} or rule:shared or rule:external or rule:context_is_advsvc",
-        ("provider:network_type", "provider:physical_network", "provider:segmentation_id"),
+        (
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+            "alcor:neighbor_resolution",
+        ),
     ),
     "get_network:tags": f"{ADMIN_OR_READER} or rule:shared or rule:external"
     " or rule:context_is_advsvc",

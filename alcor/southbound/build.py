@@ -35,7 +35,9 @@ import alcor.resources.declarations.port as _port
 import alcor.resources.declarations.router as _router
 import alcor.resources.declarations.security_group as _sg
 import alcor.resources.declarations.subnet as _subnet
+from alcor.ipam.tables import ipam_buckets, ipam_used
 from alcor.resources import protocols
+from alcor.southbound import ondemand
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.store.prepared import IN_CHUNK, SelectIn
@@ -129,7 +131,9 @@ def _grouped(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
 
 # -- row -> message ---------------------------------------------------------------------------
 def network_state(row: Row) -> pb.NetworkState:
-    """`row` as `load_networks` gives it (with the ids of the routers attached to it)."""
+    """`row` as `load_networks` gives it: with the ids of the routers attached to it and, for
+    a network on demand (`ondemand`), `flood`, its hosts' VTEPs."""
+    on_demand = ondemand.is_on_demand(row)
     return pb.NetworkState(
         id=row["id"],
         op=pb.UPSERT,
@@ -142,6 +146,8 @@ def network_state(row: Row) -> pb.NetworkState:
         project_id=row["project_id"] or "",
         physical_network=row["provider_physical_network"] or "",
         router_ids=row["router_ids"],
+        on_demand=on_demand,
+        flood_tunnel_ips=row.get("flood", ()) if on_demand else (),
     )
 
 
@@ -389,7 +395,15 @@ def bound_ports_on_networks(
     return _grouped(_with_fips(conn, rows), "network_id")
 
 
-_NETWORKS = SelectIn(sa.select(networks_t), networks_t.c.id)
+# The addresses allocated on a network's subnets, from the allocator's per-bucket counters:
+# the size `ondemand` compares with its threshold, a few rows per subnet at any size.
+_IN_USE = (
+    sa.select(sa.func.coalesce(sa.func.sum(ipam_buckets.c.used), 0))
+    .select_from(ipam_buckets.join(subnets_t, subnets_t.c.id == ipam_buckets.c.pool_id))
+    .where(subnets_t.c.network_id == networks_t.c.id)
+    .scalar_subquery()
+)
+_NETWORKS = SelectIn(sa.select(networks_t, _IN_USE.label("addresses_in_use")), networks_t.c.id)
 
 
 def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
@@ -397,7 +411,45 @@ def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
     follow those routers' subjects)."""
     rows = rows_in(conn, _NETWORKS, ids)
     routers = routers_on_networks(conn, [r["id"] for r in rows])
-    return {r["id"]: {**r, "router_ids": sorted(routers.get(r["id"], ()))} for r in rows}
+    out: dict[str, Row] = {}
+    for r in rows:
+        net = out[r["id"]] = {**r, "router_ids": sorted(routers.get(r["id"], ()))}
+        if ondemand.is_on_demand(net):
+            net["flood_hosts"] = flood_hosts(conn, r["id"])
+            net["flood"] = sorted(set(net["flood_hosts"].values()) - {""})
+    return out
+
+
+# The hosts with a bound port on a network: one probe of the ports' host index per host
+# (it stops at the first port found), not a scan of the network's ports.
+_FLOOD = sa.select(hosts.c.host_id, hosts.c.tunnel_ip).where(
+    sa.exists().where(
+        ports_t.c.network_id == sa.bindparam("network_id"),
+        ports_t.c.binding_host_id == hosts.c.host_id,
+    )
+)
+_PORTS_OF_HOST = sa.select(sa.func.count()).where(
+    ports_t.c.network_id == sa.bindparam("network_id"),
+    ports_t.c.binding_host_id == sa.bindparam("host_id"),
+)
+
+
+def flood_hosts(conn: sa.Connection, network_id: str) -> dict[str, str]:
+    """host id -> VTEP of every host with a bound port on a network: the broadcast list of
+    an on-demand network (`NetworkState.flood_tunnel_ips`)."""
+    rows = conn.execute(_FLOOD, {"network_id": network_id}).mappings()
+    return {r["host_id"]: r["tunnel_ip"] or "" for r in rows}
+
+
+def ports_of_hosts(
+    conn: sa.Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(network, host) -> bound ports of the network on the host. One indexed count per
+    pair: asked only for hosts arriving on or leaving an on-demand network in a batch."""
+    return {
+        (nid, h): conn.execute(_PORTS_OF_HOST, {"network_id": nid, "host_id": h}).scalar_one()
+        for nid, h in pairs
+    }
 
 
 INTERFACE_PORTS = sa.select(ports_t.c.network_id, ports_t.c.device_id).where(
@@ -505,7 +557,8 @@ _SUBNETS_WITH_VNI = SelectIn(
 
 def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
     """router id -> its whole state: one interface per fixed IP of its interface ports, with
-    the subnet's CIDR and the network's VNI (three queries: routers, ports, subnets+networks)."""
+    the subnet's CIDR, the network's VNI and mode (four queries: routers, ports,
+    subnets+networks, networks)."""
     out: dict[str, pb.RouterState] = {}
     snat: dict[str, bool] = {}
     for r in rows_in(conn, _ROUTERS, ids):
@@ -524,6 +577,7 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
     ports = rows_in(conn, _ROUTER_INTERFACES, out)
     sids = {f["subnet_id"] for p in ports for f in p["fixed_ips"] or ()}
     subs = {s["id"]: s for s in rows_in(conn, _SUBNETS_WITH_VNI, sids)}
+    nets = {n["id"]: n for n in rows_in(conn, _NETWORKS, {s["network_id"] for s in subs.values()})}
     for p in ports:
         for f in p["fixed_ips"] or ():
             sub = subs.get(f["subnet_id"])
@@ -539,6 +593,7 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
                     ip_address=f["ip_address"],
                     cidr=sub["cidr"],
                     ip_version=sub["ip_version"] or 4,
+                    on_demand=ondemand.is_on_demand(nets.get(sub["network_id"]) or {}),
                 )
             )
     _gateways(conn, out, snat)
@@ -735,25 +790,60 @@ def address_set(conn: sa.Connection, group_id: str) -> pb.AddressSet:
     return found
 
 
+# Bound ports as neighbour entries: the columns `neighbor_state` reads, with the tunnel IP.
+NEIGHBORS = (
+    sa.select(
+        ports_t.c.id,
+        ports_t.c.network_id,
+        ports_t.c.mac_address,
+        ports_t.c.fixed_ips,
+        ports_t.c.binding_host_id,
+        ports_t.c.allowed_address_pairs,
+        ports_t.c.revision_number,
+        hosts.c.tunnel_ip,
+    )
+    .select_from(ports_t.outerjoin(hosts, hosts.c.host_id == ports_t.c.binding_host_id))
+    .where(ports_t.c.binding_host_id != "")
+)
+_NEIGHBORS_BY_ID = SelectIn(NEIGHBORS, ports_t.c.id)
+# Who holds an address: the allocator's rows by displayed address, with the subnet's network.
+_HOLDERS = SelectIn(
+    sa.select(ipam_used.c.owner, ipam_used.c.display, subnets_t.c.network_id).select_from(
+        ipam_used.join(subnets_t, subnets_t.c.id == ipam_used.c.pool_id)
+    ),
+    ipam_used.c.display,
+)
+_BY_MAC = sa.select(ports_t.c.id).where(
+    ports_t.c.network_id == sa.bindparam("network_id"),
+    ports_t.c.mac_address.in_(sa.bindparam("macs", expanding=True)),
+)
+
+
 def neighbor_table(conn: sa.Connection, network_id: str) -> pb.NeighborTable:
     """Every bound port of a network with its host's tunnel IP, "as of" the subject's seq."""
-    stmt = (
-        sa.select(
-            ports_t.c.id,
-            ports_t.c.network_id,
-            ports_t.c.mac_address,
-            ports_t.c.fixed_ips,
-            ports_t.c.binding_host_id,
-            ports_t.c.allowed_address_pairs,
-            ports_t.c.revision_number,
-            hosts.c.tunnel_ip,
-        )
-        .select_from(ports_t.outerjoin(hosts, hosts.c.host_id == ports_t.c.binding_host_id))
-        .where(ports_t.c.network_id == network_id, ports_t.c.binding_host_id != "")
-    )
+    stmt = NEIGHBORS.where(ports_t.c.network_id == network_id)
     seq = subject_seq_map(conn, [subjects.network(network_id)]).get(subjects.network(network_id), 0)
     table = pb.NeighborTable(network_id=network_id, seq=seq, chunk=0, chunks=1)
     table.neighbors.extend(
         neighbor_state(r, r["tunnel_ip"] or "") for r in conn.execute(stmt).mappings()
     )
     return table
+
+
+def resolve(conn: sa.Connection, queries: Sequence[pb.ResolveQuery]) -> pb.ResolveReply:
+    """The bound ports that hold the asked addresses and MACs (`ondemand`): addresses through
+    the allocator's index of displayed addresses, MACs through the (network, MAC) unique
+    index, whatever the networks' sizes."""
+    ips, macs = ondemand.by_address(queries)
+    port_ids: set[str] = set()
+    asked = {ip for wanted in ips.values() for ip in wanted}
+    for r in rows_in(conn, _HOLDERS, asked):
+        if r["display"] in ips.get(r["network_id"], ()):
+            port_ids.add(r["owner"])
+    for nid, wanted in macs.items():
+        found = conn.execute(_BY_MAC, {"network_id": nid, "macs": sorted(wanted)}).scalars()
+        port_ids.update(found)
+    entries = [
+        neighbor_state(r, r["tunnel_ip"] or "") for r in rows_in(conn, _NEIGHBORS_BY_ID, port_ids)
+    ]
+    return ondemand.answers(queries, entries)

@@ -8,6 +8,10 @@ entry (MAC, IPs, host, tunnel IP, allowed pairs) goes ONCE on the network's subj
 copied per host, so adding a port to a 10,000-port network costs one NeighborDelta plus one
 HostDelta.
 
+A port of a network that may be on demand (`ondemand`) also goes on its own subject, to the
+hosts that resolved it; and when a host arrives on an on-demand network or leaves it, the
+network's state (with its new broadcast list) goes again to every host on it.
+
 A deleted row is gone, so a delete is rendered from the log row itself (id, network, hosts,
 revision). Every port rendered is a `PortTarget`: the compiler stamps its provisioning row.
 The API request of the port's newest log row travels in `PortState.request_id` (the host
@@ -19,7 +23,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from alcor.southbound import build
+from alcor.southbound import build, ondemand
 from alcor.southbound.portstatus import provisioning
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.translate import (
@@ -56,6 +60,10 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
         p for p in (ports.get(pid) for pid in port_log) if p is not None and p["binding_host_id"]
     ]
     ctx.want((p["network_id"] for p in bound), build.load_networks, build.load_subnets)
+    # deleted and unbound ones too: their invalidations depend on their network's mode
+    ctx.want(
+        (e[-1]["network_id"] for e in port_log.values() if e[-1]["network_id"]), build.load_networks
+    )
     ctx.want((p["binding_host_id"] for p in bound), build.tunnel_ips)
     ctx.want((g for p in bound for g in p["security_groups"] or ()), build.load_groups)
     ctx.want((p["network_acl_id"] for p in bound if p["network_acl_id"]), build.load_acls)
@@ -65,6 +73,10 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
     groups = ctx.rows(build.load_groups)
     acls = ctx.rows(build.load_acls)
     sent: dict[str, set[str]] = {}  # network, group and ACL ids (UUIDs) each host's delta carries
+    # on-demand networks: ports that arrived on a host in this batch, and every (network,
+    # host) that gained or lost a port
+    arrived: dict[tuple[str, str], int] = {}
+    touched: dict[tuple[str, str], LogRow] = {}
 
     for pid, entries in port_log.items():
         last = entries[-1]
@@ -76,7 +88,12 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
         host = cur["binding_host_id"] if cur is not None else ""
         revision = cur["revision_number"] if cur is not None else last["revision"]
         network_id = cur["network_id"] if cur is not None else last["network_id"]
+        net = nets.get(network_id) if network_id else None
+        on_demand = net is not None and ondemand.is_on_demand(net)
+        invalidate = net is not None and ondemand.may_be_on_demand(net)
         for h in sorted(told - {host}):
+            if on_demand:
+                touched[(network_id, h)] = last
             out.delta(HOSTS, h, last).ports.append(
                 pb.PortState(
                     id=pid, op=pb.DELETE, revision=revision, network_id=network_id, host_id=h
@@ -87,7 +104,6 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             state = build.port_state(cur)
             state.request_id = last["request_id"] or ""
             msg.ports.append(state)
-            net = nets.get(network_id)
             seen = sent.setdefault(host, set())
             if net is not None and network_id not in seen:
                 seen.add(network_id)
@@ -106,9 +122,13 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             if acl is not None and acl_id not in seen:
                 seen.add(acl_id)
                 msg.network_acls.append(acl)
-            out.delta(NETWORKS, network_id, last).neighbors.append(
-                build.neighbor_state(cur, tunnels.get(host) or "")
-            )
+            entry = build.neighbor_state(cur, tunnels.get(host) or "")
+            out.delta(NETWORKS, network_id, last).neighbors.append(entry)
+            if invalidate:
+                out.notice(entry, last)
+            if on_demand and (pp is None or pp["host_id"] != host):
+                arrived[(network_id, host)] = arrived.get((network_id, host), 0) + 1
+                touched.setdefault((network_id, host), last)
             out.ports.append(
                 PortTarget(
                     pid,
@@ -122,11 +142,12 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             )
         else:
             if told and network_id:
-                out.delta(NETWORKS, network_id, last).neighbors.append(
-                    pb.NeighborState(
-                        port_id=pid, op=pb.DELETE, revision=revision, network_id=network_id
-                    )
+                gone = pb.NeighborState(
+                    port_id=pid, op=pb.DELETE, revision=revision, network_id=network_id
                 )
+                out.delta(NETWORKS, network_id, last).neighbors.append(gone)
+                if invalidate:
+                    out.notice(gone, last)
             out.ports.append(
                 PortTarget(
                     pid,
@@ -138,6 +159,38 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
                     last["requested_at"],
                 )
             )
+
+    if touched:
+        _resend_flood_lists(arrived, touched, ctx, out, sent)
+
+
+def _resend_flood_lists(
+    arrived: dict[tuple[str, str], int],
+    touched: dict[tuple[str, str], LogRow],
+    ctx: Context,
+    out: Output,
+    sent: dict[str, set[str]],
+) -> None:
+    """The network's state again to every host of an on-demand network that a host joined
+    (all its ports there arrived in this batch) or left (none is left)."""
+    ctx.want(touched, build.ports_of_hosts)
+    counts = ctx.rows(build.ports_of_hosts)
+    nets = ctx.rows(build.load_networks)
+    changed: dict[str, LogRow] = {}
+    for (nid, h), change in touched.items():
+        held = counts.get((nid, h)) or 0
+        if held == arrived.get((nid, h), 0):  # joined (all arrived now) or left (none held)
+            changed.setdefault(nid, change)
+    for nid, change in sorted(changed.items()):
+        net = nets.get(nid)
+        if net is None:
+            continue
+        state = build.network_state(net)
+        for h in sorted(net.get("flood_hosts") or ()):
+            seen = sent.setdefault(h, set())
+            if nid not in seen:
+                seen.add(nid)
+                out.delta(HOSTS, h, change).networks.append(state)
 
 
 TRANSLATOR = Translator("port", plan)
