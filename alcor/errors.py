@@ -665,6 +665,36 @@ class NetworkAclPortNotInNetwork(InvalidInput):
     message = "Port {port_id} is not a port of network {network_id}."
 
 
+# -- port bindings (binding-extended) --------------------------------------------------------
+
+
+class BadPortRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad port request: {msg}."
+
+
+class PortBindingNotFound(NotFound):
+    type_name = None
+    message = "Binding for port {port_id} for host {host} could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    type_name = None
+    message = "Binding for port {port_id} on host {host} is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    type_name = None
+    message = "Binding for port {port_id} on host {host} already exists."
+
+
+class PortBindingError(NeutronError):
+    """A plain NeutronException in neutron-lib: a 500, what Nova expects of a host that
+    cannot bind."""
+
+    message = "Binding for port {port_id} on host {host} could not be created or updated."
+
+
 _NOT_FOUND: dict[str, type[NotFound]] = {}
 
 

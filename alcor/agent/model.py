@@ -473,7 +473,13 @@ class HostModel:
         when the port lives elsewhere (a flat network's go through the physical segment)."""
         net = self.networks.get(network_id)
         overlay = net is None or not physnets.is_physnet(net)  # routed into: an overlay
-        return overlay and host_id != self.host_id and port_id not in self.ports
+        return overlay and host_id != self.host_id and not self._claims(port_id)
+
+    def _claims(self, port_id: str) -> bool:
+        """Whether the port is this host's to deliver to: held here, and not only as an
+        inactive binding (a live migration's destination, before activation)."""
+        port = self.ports.get(port_id)
+        return port is not None and not port.inactive
 
     def _network_flows(self, network_id: str) -> list[flows.Flow]:
         net = self.networks.get(network_id)
@@ -482,7 +488,10 @@ class HostModel:
         local = [
             self.vifs[pid]
             for pid, p in self.ports.items()
-            if p.network_id == network_id and pid in self.vifs and p.admin_state_up
+            if p.network_id == network_id
+            and pid in self.vifs
+            and p.admin_state_up
+            and not p.inactive
         ]
         if physnets.is_physnet(net):
             bridge = self.physnets.get(net.physical_network)
@@ -548,7 +557,8 @@ class HostModel:
         table = self.tables.get(network_id)
         if key is None or table is None or network_id not in wanted:
             return None
-        host_id, ports = self.host_id, self.ports
+        host_id = self.host_id
+        ports = {pid for pid, p in self.ports.items() if not p.inactive}  # claimed here
         net = self.networks.get(network_id)
         overlay = net is None or not physnets.is_physnet(net)  # `_tunnelled`, inlined for 100k
         routed = network_id in routing.routed_networks(self.routers)

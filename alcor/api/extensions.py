@@ -67,6 +67,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Expose port bindings of a virtual port to external application",
         "2014-02-03T10:00:00-00:00",
     ),
+    "binding-extended": (
+        "Port Bindings Extended",
+        "Expose port bindings of a virtual port to external application",
+        "2017-07-17T10:00:00-00:00",
+    ),
     "dvr": (
         "Distributed Virtual Router",
         "Enables configuration of Distributed Virtual Routers.",

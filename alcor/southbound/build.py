@@ -52,6 +52,7 @@ acl_rules_t = _acl.rule.table
 routers_t = _router.resource.table
 fips_t = _fip.resource.table
 address_groups_t = _ag.resource.table
+port_bindings_t = _port.port_bindings
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
@@ -205,6 +206,16 @@ def port_state(row: Row, revision: int | None = None) -> pb.PortState:
         network_acl_id=row["network_acl_id"] or "",
         floating_ips=row["floating_ips"],
     )
+
+
+def inactive_port_state(row: Row, host: str) -> pb.PortState:
+    """The port as `host`, which holds an inactive binding of it (a live migration's
+    destination), programs it: everything but its floating IPs, which stay with its host."""
+    state = port_state(row)
+    state.inactive = True
+    state.host_id = host
+    state.ClearField("floating_ips")
+    return state
 
 
 def fip_mac(address: str) -> str:
@@ -379,6 +390,34 @@ def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, li
     """host id -> the ports bound to it (index on binding_host_id), as `load_ports`."""
     rows = rows_in(conn, _PORTS_BY_HOST, host_ids)
     return _grouped(_with_fips(conn, rows), "binding_host_id")
+
+
+_BINDINGS_BY_PORT = SelectIn(
+    sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host), port_bindings_t.c.port_id
+)
+_BINDINGS_BY_HOST = SelectIn(
+    sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host), port_bindings_t.c.host
+)
+
+
+def inactive_hosts(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, set[str]]:
+    """port id -> the hosts of its inactive bindings (`binding-extended`)."""
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, _BINDINGS_BY_PORT, port_ids):
+        out.setdefault(r["port_id"], set()).add(r["host"])
+    return out
+
+
+def guests_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[Row]]:
+    """host id -> the ports with an inactive binding on it, as `load_ports`."""
+    pairs = rows_in(conn, _BINDINGS_BY_HOST, host_ids)
+    ports = load_ports(conn, {p["port_id"] for p in pairs})
+    out: dict[str, list[Row]] = {}
+    for p in pairs:
+        row = ports.get(p["port_id"])
+        if row is not None and row["binding_host_id"] != p["host"]:
+            out.setdefault(p["host"], []).append(row)
+    return out
 
 
 def bound_ports_on_networks(
@@ -675,7 +714,9 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     what was published up to that seq, so an agent that applies later deltas with revision
     guards (UPSERT/DELETE only when revision >= what it holds) never goes backwards.
     """
-    by_host = ports_on_hosts(conn, host_ids)
+    bound = ports_on_hosts(conn, host_ids)
+    guests = guests_on_hosts(conn, host_ids)
+    by_host = {h: bound.get(h, []) + guests.get(h, []) for h in host_ids}
     net_ids = {r["network_id"] for rows in by_host.values() for r in rows}
     nets = load_networks(conn, net_ids)
     subs = load_subnets(conn, net_ids)
@@ -695,7 +736,8 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
     for h, state in states.items():
         rows = by_host.get(h, [])
-        state.ports.extend(port_state(r) for r in rows)
+        state.ports.extend(port_state(r) for r in bound.get(h, []))
+        state.ports.extend(inactive_port_state(r, h) for r in guests.get(h, []))
         for nid in sorted({r["network_id"] for r in rows}):
             net = nets.get(nid)
             if net is None:

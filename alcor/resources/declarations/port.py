@@ -8,6 +8,7 @@ from alcor import errors
 from alcor.resources import kinds
 from alcor.resources.declarations.security_group import port_security_groups
 from alcor.resources.model import Attr, Ref, Resource, parent
+from alcor.store.schema import metadata
 
 # Ports the cloud itself owns have a `network:` device owner; routers own these.
 ROUTER_INTERFACE = "network:router_interface"
@@ -35,6 +36,22 @@ VNIC_TYPES = (
     "smart-nic",
     "remote-managed",
     "vdpa",
+)
+
+# The inactive bindings of ports (`binding-extended`): a live migration's destination host
+# until Nova activates it. The active binding is the port row's own `binding:*` columns, so
+# these rows are only the others; `state` is what their host last reported (its programming
+# of the VIF, which Nova waits for before it migrates).
+port_bindings = sa.Table(
+    "port_bindings",
+    metadata,
+    sa.Column("port_id", sa.String(36), primary_key=True),
+    sa.Column("host", sa.String(255), primary_key=True, index=True),
+    sa.Column("vnic_type", sa.String(64), nullable=False),
+    sa.Column("profile", sa.JSON, nullable=False),
+    sa.Column("vif_type", sa.String(64), nullable=False),
+    sa.Column("vif_details", sa.JSON, nullable=False),
+    sa.Column("state", sa.String(16)),
 )
 
 resource = Resource(
