@@ -156,6 +156,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "security group",
         "2023-05-23T10:00:00-00:00",
     ),
+    "port-security-groups-filtering": (
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+        "2018-01-09T09:00:00-00:00",
+    ),
     "security-groups-shared-filtering": (
         "Security group filtering on the shared field",
         "Support filtering security groups on the shared field",

@@ -144,6 +144,7 @@ resource = Resource(
         "ip_allocation",
         "ip-substring-filtering",
         "tag-ports-during-bulk-creation",
+        "port-security-groups-filtering",
     ),
     table_args=(sa.UniqueConstraint("network_id", "mac_address"),),
     quota="port",
