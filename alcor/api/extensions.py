@@ -37,6 +37,16 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Allows creation and modification of policies that control tenant access to resources.",
         "2015-06-17T12:15:12-00:00",
     ),
+    "rbac-address-group": (
+        "Add address_group type to RBAC",
+        "Add address_group type to network RBAC",
+        "2021-01-20T00:00:00-00:00",
+    ),
+    "rbac-subnetpool": (
+        "Add subnetpool type to RBAC",
+        "Add subnetpool type to RBAC",
+        "2020-02-05T00:00:00-00:00",
+    ),
     "rbac-security-groups": (
         "RBAC security groups",
         "Add RBAC support for security groups",

@@ -213,7 +213,8 @@ SUBNETPOOL = {
 }
 
 ADDRESS_GROUP = {
-    **_crud("address_group", ADMIN_OR_MEMBER, ADMIN_OR_READER),
+    "shared_address_groups": "field:address_groups:shared=True",
+    **_crud("address_group", ADMIN_OR_MEMBER, f"({ADMIN_OR_READER}) or rule:shared_address_groups"),
     "add_addresses": ADMIN_OR_MEMBER,
     "remove_addresses": ADMIN_OR_MEMBER,
 }

@@ -47,6 +47,19 @@ def shared_with(
     return row is not None
 
 
+def mark_shared(conn: Any, object_type: str, project: str, items: list[dict[str, Any]]) -> None:
+    """Neutron's `shared` of an object RBAC can share: shared with the caller's `project` (a
+    grant to it or to `*`), which is what the `shared_*` policy rules read."""
+    pending = [it["id"] for it in items if not it.get("shared")]
+    granted = {
+        r.object_id
+        for r in of_objects(conn, object_type, pending)
+        if r.action == SHARED and r.target_tenant in (project, EVERYONE)
+    }
+    for it in items:
+        it["shared"] = bool(it.get("shared")) or it["id"] in granted
+
+
 def of_objects(conn: Any, object_type: str, ids: Iterable[str]) -> list[sa.Row[Any]]:
     """(object_id, action, target_tenant) of every grant on these objects."""
     wanted = list(ids)

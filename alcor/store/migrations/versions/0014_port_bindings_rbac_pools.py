@@ -1,11 +1,14 @@
 """Inactive port bindings (`binding-extended`): a live migration's destination host until Nova
-activates it; the active binding stays in the port's own columns.
+activates it; the active binding stays in the port's own columns. Subnet pools take RBAC
+grants (`rbac-subnetpool`): the `*` grants of pools already shared become rows, as Neutron
+keeps them.
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07 09:00:00.000000
 """
 
+import uuid
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -30,8 +33,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("port_id", "host", name=op.f("pk_port_bindings")),
     )
     op.create_index(op.f("ix_port_bindings_host"), "port_bindings", ["host"])
+    conn = op.get_bind()
+    shared = conn.execute(
+        sa.text("SELECT id, project_id FROM subnetpools WHERE shared = :yes").bindparams(yes=True)
+    ).all()
+    if shared:
+        conn.execute(
+            sa.text(
+                "INSERT INTO rbac_policies (id, project_id, object_type, object_id, action, "
+                "target_tenant) VALUES (:id, :project_id, 'subnetpool', :object_id, "
+                "'access_as_shared', '*')"
+            ),
+            [
+                {"id": str(uuid.uuid4()), "project_id": project, "object_id": pool_id}
+                for pool_id, project in shared
+            ],
+        )
 
 
 def downgrade() -> None:
+    op.execute(
+        sa.text("DELETE FROM rbac_policies WHERE object_type IN ('subnetpool', 'address_group')")
+    )
     op.drop_index(op.f("ix_port_bindings_host"), table_name="port_bindings")
     op.drop_table("port_bindings")
