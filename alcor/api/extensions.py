@@ -12,6 +12,36 @@ from typing import Any
 
 # alias -> (name, description, updated); wording as in neutron-lib / Neutron.
 CATALOG: dict[str, tuple[str, str, str]] = {
+    "agent_sort_key": (
+        "Agents Sort Key",
+        "Enabling the keyword sort_key for sorting in agents.",
+        "2013-02-03T10:00:00-00:00",
+    ),
+    "port-mac-address-regenerate": (
+        "Neutron Port MAC address regenerate",
+        "Network port MAC address regenerate",
+        "2018-05-03T10:00:00-00:00",
+    ),
+    "port-numa-affinity-policy": (
+        "Port NUMA affinity policy",
+        "Expose the port NUMA affinity policy",
+        "2020-07-08T10:00:00-00:00",
+    ),
+    "port-numa-affinity-policy-socket": (
+        'Port NUMA affinity policy "socket"',
+        'Adds "socket" to the supported port NUMA affinity policies',
+        "2024-02-09T10:00:00-00:00",
+    ),
+    "port-device-profile": (
+        "Port device profile",
+        "Expose the port device profile (Cyborg)",
+        "2020-12-17T10:00:00-00:00",
+    ),
+    "subnet-external-network": (
+        "Subnet belongs to an external network",
+        "Informs if the subnet belongs to an external network",
+        "2024-02-05T18:00:00-00:00",
+    ),
     "alcor-network-acl": (
         "Network ACLs",
         "Stateless, numbered subnet filters (Alcor extension): /v2.0/network-acls belong to "

@@ -28,6 +28,13 @@ def granted_ids(object_type: str, actions: tuple[str, ...]) -> sa.Select[Any]:
     )
 
 
+def granted_to_any(object_type: str, action: str) -> sa.Select[Any]:
+    """Ids of `object_type` objects granted `action` to some project (or `*`)."""
+    return sa.select(table.c.object_id.label("id")).where(
+        table.c.object_type == object_type, table.c.action == action
+    )
+
+
 def shared_with(
     conn: Any, object_type: str, object_id: str, project: str, *, everyone: bool = True
 ) -> bool:

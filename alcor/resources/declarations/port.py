@@ -38,6 +38,8 @@ VNIC_TYPES = (
     "vdpa",
 )
 
+NUMA_AFFINITY_POLICIES = ("required", "preferred", "legacy", "socket")
+
 # The inactive bindings of ports (`binding-extended`): a live migration's destination host
 # until Nova activates it. The active binding is the port row's own `binding:*` columns, so
 # these rows are only the others; `state` is what their host last reported (its programming
@@ -59,7 +61,8 @@ resource = Resource(
     "ports",
     [
         parent("network_id", "network", in_use=lambda net_id: errors.NetworkInUse(net_id=net_id)),
-        Attr("mac_address", kinds.MacAddress(), post=True, put=True),
+        # null asks for a new random MAC (`port-mac-address-regenerate`)
+        Attr("mac_address", kinds.MacAddress(), post=True, put=True, nullable=True),
         Attr(
             "fixed_ips",
             kinds.dict_list({"subnet_id": kinds.Uuid(), "ip_address": kinds.IpAddress()}),
@@ -134,6 +137,28 @@ resource = Resource(
         # it as raw JSON instead of decoding every port's fixed_ips to rebuild it.
         Attr("dns_assignment", kinds.Json(), default=[], filter=False, sort=False),
         Attr("ip_allocation", kinds.Str(16), default="immediate"),
+        # For Nova's scheduling only (nothing on the hosts depends on them): the NUMA policy
+        # of the VIF (`port-numa-affinity-policy`, `-socket`) and Cyborg's device profile
+        # (`port-device-profile`, given at create only).
+        Attr(
+            "numa_affinity_policy",
+            kinds.Enum(*NUMA_AFFINITY_POLICIES),
+            post=True,
+            put=True,
+            nullable=True,
+            default=None,
+            filter=False,
+            sort=False,
+        ),
+        Attr(
+            "device_profile",
+            kinds.Str(255),
+            post=True,
+            nullable=True,
+            default=None,
+            filter=False,
+            sort=False,
+        ),
     ],
     extensions=(
         "binding",
@@ -145,6 +170,10 @@ resource = Resource(
         "ip-substring-filtering",
         "tag-ports-during-bulk-creation",
         "port-security-groups-filtering",
+        "port-mac-address-regenerate",
+        "port-numa-affinity-policy",
+        "port-numa-affinity-policy-socket",
+        "port-device-profile",
     ),
     table_args=(sa.UniqueConstraint("network_id", "mac_address"),),
     quota="port",

@@ -378,6 +378,11 @@ class PortHooks(Hooks):
         return served
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        if "mac_address" in changes and changes["mac_address"] is None:
+            # `port-mac-address-regenerate`: a new random MAC (refused below if bound)
+            fresh = {"network_id": old["network_id"], "mac_address": None}
+            self._assign_macs(uow, [fresh])
+            changes["mac_address"] = fresh["mac_address"]
         new = {**old, **changes}
         if "mac_address" in changes and changes["mac_address"] != old["mac_address"]:
             if old["binding:vif_type"] not in ("unbound", "binding_failed"):

@@ -1,5 +1,6 @@
 """Inactive port bindings (`binding-extended`): a live migration's destination host until Nova
-activates it; the active binding stays in the port's own columns. Subnet pools take RBAC
+activates it; the active binding stays in the port's own columns. Ports' NUMA affinity policy
+and device profile (`port-numa-affinity-policy`, `port-device-profile`). Subnet pools take RBAC
 grants (`rbac-subnetpool`): the `*` grants of pools already shared become rows, as Neutron
 keeps them.
 
@@ -33,6 +34,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("port_id", "host", name=op.f("pk_port_bindings")),
     )
     op.create_index(op.f("ix_port_bindings_host"), "port_bindings", ["host"])
+    with op.batch_alter_table("ports", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("numa_affinity_policy", sa.String(length=9), nullable=True))
+        batch_op.add_column(sa.Column("device_profile", sa.String(length=255), nullable=True))
     conn = op.get_bind()
     shared = conn.execute(
         sa.text("SELECT id, project_id FROM subnetpools WHERE shared = :yes").bindparams(yes=True)
@@ -55,5 +59,8 @@ def downgrade() -> None:
     op.execute(
         sa.text("DELETE FROM rbac_policies WHERE object_type IN ('subnetpool', 'address_group')")
     )
+    with op.batch_alter_table("ports", schema=None) as batch_op:
+        batch_op.drop_column("device_profile")
+        batch_op.drop_column("numa_affinity_policy")
     op.drop_index(op.f("ix_port_bindings_host"), table_name="port_bindings")
     op.drop_table("port_bindings")
