@@ -695,6 +695,30 @@ class PortBindingError(NeutronError):
     message = "Binding for port {port_id} on host {host} could not be created or updated."
 
 
+# -- auto-allocated topology -------------------------------------------------------------------
+
+
+class NeutronNotAuthorized(NotAuthorized):
+    """neutron-lib's NotAuthorized (a 403 named so), not the policy's PolicyNotAuthorized."""
+
+    type_name = "NotAuthorized"
+
+
+class BadAutoAllocateRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad auto_allocate request: {msg}."
+
+
+class AutoAllocationFailure(Conflict):
+    type_name = None
+    message = "Deployment error: {reason}."
+
+
+class DefaultExternalNetworkExists(Conflict):
+    type_name = None
+    message = "A default external network already exists: {net_id}."
+
+
 _NOT_FOUND: dict[str, type[NotFound]] = {}
 
 

@@ -12,6 +12,11 @@ from typing import Any
 
 # alias -> (name, description, updated); wording as in neutron-lib / Neutron.
 CATALOG: dict[str, tuple[str, str, str]] = {
+    "auto-allocated-topology": (
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+        "2016-01-01T00:00:00-00:00",
+    ),
     "agent_sort_key": (
         "Agents Sort Key",
         "Enabling the keyword sort_key for sorting in agents.",

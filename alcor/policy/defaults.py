@@ -231,6 +231,8 @@ OTHERS = {
     "delete_quota": ADMIN,
     **{f"{action}_agent": ADMIN for action in ("create", "get", "update", "delete")},
     "get_network_ip_availability": ADMIN_OR_SERVICE,
+    "get_auto_allocated_topology": ADMIN_OR_READER,
+    "delete_auto_allocated_topology": ADMIN_OR_MEMBER,
     **_crud("network_acl", ADMIN_OR_MEMBER, ADMIN_OR_READER),
     **_crud("network_acl_rule", ADMIN_OR_MEMBER, ADMIN_OR_READER),
 }

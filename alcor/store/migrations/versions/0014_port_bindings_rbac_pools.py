@@ -2,7 +2,8 @@
 activates it; the active binding stays in the port's own columns. Ports' NUMA affinity policy
 and device profile (`port-numa-affinity-policy`, `port-device-profile`). Subnet pools take RBAC
 grants (`rbac-subnetpool`): the `*` grants of pools already shared become rows, as Neutron
-keeps them.
+keeps them. Networks say which is the default external one (`is_default`), and each project's
+auto-allocated topology is remembered (`auto-allocated-topology`).
 
 Revision ID: 0014
 Revises: 0013
@@ -37,6 +38,19 @@ def upgrade() -> None:
     with op.batch_alter_table("ports", schema=None) as batch_op:
         batch_op.add_column(sa.Column("numa_affinity_policy", sa.String(length=9), nullable=True))
         batch_op.add_column(sa.Column("device_profile", sa.String(length=255), nullable=True))
+    with op.batch_alter_table("networks", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("is_default", sa.Boolean(), nullable=True))
+    op.create_table(
+        "auto_allocated_topologies",
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("network_id", sa.String(length=36), nullable=False),
+        sa.Column("router_id", sa.String(length=36), nullable=True),
+        sa.PrimaryKeyConstraint("project_id", name=op.f("pk_auto_allocated_topologies")),
+    )
+    for column in ("network_id", "router_id"):
+        op.create_index(
+            op.f(f"ix_auto_allocated_topologies_{column}"), "auto_allocated_topologies", [column]
+        )
     conn = op.get_bind()
     shared = conn.execute(
         sa.text("SELECT id, project_id FROM subnetpools WHERE shared = :yes").bindparams(yes=True)
@@ -56,6 +70,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("auto_allocated_topologies")
+    with op.batch_alter_table("networks", schema=None) as batch_op:
+        batch_op.drop_column("is_default")
     op.execute(
         sa.text("DELETE FROM rbac_policies WHERE object_type IN ('subnetpool', 'address_group')")
     )
