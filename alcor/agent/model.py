@@ -229,6 +229,29 @@ class HostModel:
                             ("net", p.network_id),
                             ("neigh", p.network_id, p.id),
                         }
+        if delta.ports:
+            dirty |= self._forget_unused()
+        return dirty
+
+    def _forget_unused(self) -> set[Owner]:
+        """Drop the networks, subnets, groups and ACLs no held port uses any more (the last
+        port of a network left this host): a full state would not hold them either."""
+        nets = self.wanted_networks()
+        gone = set(self.networks) - nets
+        dirty: set[Owner] = {("net", n) for n in gone}
+        for nid in gone:
+            del self.networks[nid]
+        for sid in [s for s, sub in self.subnets.items() if sub.network_id not in nets]:
+            del self.subnets[sid]
+        groups = {g for p in self.ports.values() for g in p.security_group_ids}
+        acls = {p.network_acl_id for p in self.ports.values()}
+        for held, used, owner in (
+            (self.security.groups, groups, SG_OWNER),
+            (self.acls.acls, acls, ACL_OWNER),
+        ):
+            for key in set(held) - used:
+                del held[key]
+                dirty.add(owner)
         return dirty
 
     def replace_host_state(self, full: pb.HostGoalState, received_at: float) -> None:

@@ -92,3 +92,32 @@ def test_programmed_inactive_binding_tells_nova_vif_plugged() -> None:
         "p1",
     )
     assert events_for("port_binding_plugged", {**vm, "device_owner": "network:dhcp"}) == []
+
+
+def test_source_keeps_nothing_once_its_last_port_goes() -> None:
+    """The source after the migration: the port's DELETE also drops the network, subnets,
+    groups and ACL no other local port uses, as a full state of the host would."""
+    m = HostModel("src")
+    subnet = pb.SubnetState(id="s1", revision=1, network_id="n1", ip_version=4, cidr="10.0.0.0/24")
+    group = pb.SecurityGroupState(id="g1", revision=1)
+    acl = pb.NetworkAclState(id="a1", revision=1)
+    held = _port(1, False)
+    held.security_group_ids.append("g1")
+    held.network_acl_id = "a1"
+    m.replace_host_state(
+        pb.HostGoalState(
+            host_id="src",
+            ports=[held],
+            networks=[NET],
+            subnets=[subnet],
+            security_groups=[group],
+            network_acls=[acl],
+        ),
+        0,
+    )
+    gone = pb.PortState(id="p1", op=pb.DELETE, revision=2, network_id="n1")
+    dirty = m.apply_host_delta(pb.HostDelta(host_id="src", ports=[gone]), 0)
+    assert ("net", "n1") in dirty and ("sg",) in dirty and ("acl",) in dirty
+    assert (m.ports, m.networks, m.subnets) == ({}, {}, {})
+    assert (m.security.groups, m.acls.acls) == ({}, {})
+    assert m.owner_flows(("net", "n1")) == []
