@@ -71,23 +71,26 @@ def _accepted(report_host: str, revision: int, port: LockedPort, pp: build.Row |
 def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, float]]) -> int:
     """Apply (host_id, status, sent_at) reports of ports and floating IPs; returns how many
     port reports were accepted."""
-    last: dict[str, tuple[str, pb.ResourceStatus, float]] = {}
+    # a later report of the same port by the same host supersedes (during a live migration
+    # two hosts report one port: its binding's and an inactive binding's)
+    last: dict[tuple[str, str], tuple[str, pb.ResourceStatus, float]] = {}
     fips: dict[str, tuple[str, pb.ResourceStatus, float]] = {}
     for item in reports:
         if item[1].resource_type in ("port", ""):
-            last[item[1].id] = item  # a later report of the same port supersedes
+            last[item[1].id, item[0]] = item
         elif item[1].resource_type == "floatingip":
             fips[item[1].id] = item
     if fips:
         _apply_fip_reports(uow, fips)
     if not last:
         return 0
-    ports = lock_ports(uow, last)
-    pps = provisioning(uow.conn, last)
+    port_ids = {pid for pid, _ in last}
+    ports = lock_ports(uow, port_ids)
+    pps = provisioning(uow.conn, port_ids)
     changes: list[tuple[LockedPort, str]] = []
     stamps: list[dict[str, Any]] = []
     elsewhere: list[tuple[LockedPort, str, int]] = []
-    for port_id, (host_id, st, sent_at) in last.items():
+    for (port_id, _), (host_id, st, sent_at) in last.items():
         port = ports.get(port_id)
         pp = pps.get(port_id)
         if port is None:
