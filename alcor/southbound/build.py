@@ -635,14 +635,35 @@ _HOSTS_IN_GROUPS = SelectIn(
     .distinct(),
     port_groups_t.c.security_group_id,
 )
+# The same for the hosts of inactive bindings (a live migration's destination holds the port
+# and what it needs): one more small indexed query beside each "hosts of X" query.
+_GUESTS_IN_GROUPS = SelectIn(
+    sa.select(port_groups_t.c.security_group_id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(
+        port_groups_t.join(port_bindings_t, port_bindings_t.c.port_id == port_groups_t.c.port_id)
+    )
+    .distinct(),
+    port_groups_t.c.security_group_id,
+)
+
+
+def _hosts_of(
+    conn: sa.Connection, key: str, queries: Iterable[SelectIn], ids: Iterable[str]
+) -> dict[str, set[str]]:
+    """`key` value -> the hosts the rows of `queries` name (`binding_host_id`)."""
+    wanted = list(ids)
+    out: dict[str, set[str]] = {}
+    for query in queries:
+        for r in rows_in(conn, query, wanted):
+            if r["binding_host_id"]:
+                out.setdefault(r[key], set()).add(r["binding_host_id"])
+    return out
 
 
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
-    """group id -> hosts that have at least one port bound in it (membership index)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_IN_GROUPS, group_ids):
-        out.setdefault(r["security_group_id"], set()).add(r["binding_host_id"])
-    return out
+    """group id -> hosts that have at least one port bound in it (membership index), or an
+    inactive binding of one."""
+    return _hosts_of(conn, "security_group_id", (_HOSTS_IN_GROUPS, _GUESTS_IN_GROUPS), group_ids)
 
 
 _ACLS = SelectIn(sa.select(acls_t.c.id, acls_t.c.revision_number), acls_t.c.id)
@@ -671,15 +692,23 @@ _HOSTS_USING_ACLS = SelectIn(
     .distinct(),
     _target_acl.c.id,
 )
+_GUESTS_USING_ACLS = SelectIn(
+    sa.select(_target_acl.c.id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(
+        PORTS_WITH_ACL.join(_target_acl, _target_acl.c.network_id == ports_t.c.network_id).join(
+            port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id
+        )
+    )
+    .where(_target_acl.c.id == PORT_ACL)
+    .distinct(),
+    _target_acl.c.id,
+)
 
 
 def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:
-    """ACL id -> hosts with a bound port whose effective ACL it is (the bound ports of the
-    ACL's network, index on network_id)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_USING_ACLS, acl_ids):
-        out.setdefault(r["id"], set()).add(r["binding_host_id"])
-    return out
+    """ACL id -> hosts with a bound port (or an inactive binding of one) whose effective ACL
+    it is (the ports of the ACL's network, index on network_id)."""
+    return _hosts_of(conn, "id", (_HOSTS_USING_ACLS, _GUESTS_USING_ACLS), acl_ids)
 
 
 _SUBJECT_SEQS = SelectIn(
@@ -691,6 +720,12 @@ _HOSTS_ON_NETWORKS = SelectIn(
     .distinct(),
     ports_t.c.network_id,
 )
+_GUESTS_ON_NETWORKS = SelectIn(
+    sa.select(ports_t.c.network_id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(ports_t.join(port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id))
+    .distinct(),
+    ports_t.c.network_id,
+)
 
 
 def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
@@ -698,12 +733,9 @@ def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]
 
 
 def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
-    """network id -> hosts that have at least one port bound on it (index on network_id)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_ON_NETWORKS, network_ids):
-        if r["binding_host_id"]:
-            out.setdefault(r["network_id"], set()).add(r["binding_host_id"])
-    return out
+    """network id -> hosts that have at least one port bound on it (index on network_id), or
+    an inactive binding of one."""
+    return _hosts_of(conn, "network_id", (_HOSTS_ON_NETWORKS, _GUESTS_ON_NETWORKS), network_ids)
 
 
 # -- full states ------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_extension_is_listed(http: httpx.Client) -> None:
 
 
 def test_live_migration_calls(
-    http: httpx.Client, hosts: list[str], network: dict[str, Any]
+    http: httpx.Client, fleet: Fleet, hosts: list[str], network: dict[str, Any]
 ) -> None:
     """Nova's sequence: bind inactive on the destination, activate, delete the source's."""
     src, dst = hosts
@@ -110,6 +110,23 @@ def test_live_migration_calls(
     assert [b["host"] for b in only["bindings"]] == [dst]
     narrow = http.get(f"/v2.0/ports/{pid}/bindings/{dst}", params={"fields": "status"}).json()
     assert narrow == {"binding": {"status": "INACTIVE"}}
+
+    # the destination follows what the port needs while the binding is inactive
+    guest = fleet.hosts[dst]
+    wait_for(lambda: pid in guest.ports and guest.ports[pid].inactive, 20, "the destination")
+    assert guest.ports[pid].host_id == dst and not guest.ports[pid].floating_ips
+    [group] = shown["security_groups"]
+    rule = {"security_group_id": group, "direction": "ingress", "protocol": "tcp"}
+    http.post("/v2.0/security-group-rules", json={"security_group_rule": rule}).raise_for_status()
+    http.put(f"/v2.0/networks/{network['id']}", json={"network": {"mtu": 1400}}).raise_for_status()
+    wait_for(
+        lambda: (
+            any(r.protocol == "6" for r in guest.groups[group].rules)
+            and guest.networks[network["id"]].mtu == 1400
+        ),
+        20,
+        "a group's and a network's change to reach the destination",
+    )
 
     activated = http.put(f"/v2.0/ports/{pid}/bindings/{dst}/activate")
     assert activated.status_code == 200, activated.text
