@@ -429,10 +429,11 @@ def port_flows(port: pb.PortState, ofport: int, vni: int, on_demand: bool = Fals
         for punted in (DHCP_CLIENT, DHCP6_CLIENT, ROUTER_SOLICITATION):
             flows.append(Flow(PORT_SECURITY, 200, f"in_port={ofport},{punted}", "CONTROLLER:65535"))
         flows.append(Flow(PORT_SECURITY, 100, f"in_port={ofport}", to_acl))
-    for dst in _pair_macs(mac, port.allowed_address_pairs):
-        flows.append(
-            Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))
-        )
+    if not port.inactive:  # an inactive binding's port is still delivered to its active host
+        for dst in _pair_macs(mac, port.allowed_address_pairs):
+            flows.append(
+                Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))
+            )
     if on_demand:
         flows.extend(miss_flows(ofport))
     return dedupe(flows)

@@ -266,28 +266,29 @@ class HostModel:
                             ("net", p.network_id),
                             ("neigh", p.network_id, p.id),
                         }
-        if any(p.op == pb.DELETE for p in delta.ports):
+        if delta.ports:
             dirty |= self._forget_unused()
         return dirty
 
     def _forget_unused(self) -> set[Owner]:
-        """Drop the networks, subnets, groups and ACLs no local port uses any more: a host
-        holds exactly what its full state would give it (the audit compares the two)."""
-        ports = self.ports.values()
-        nets = {p.network_id for p in ports}
-        groups = {g for p in ports for g in p.security_group_ids}
-        acls = {p.network_acl_id for p in ports}
-        dirty: set[Owner] = set()
-        for nid in set(self.networks) - nets:
-            dirty |= self._network_owners(nid)
+        """Drop the networks, subnets, groups and ACLs no held port uses any more (the last
+        port of a network left this host): a full state would not hold them either."""
+        nets = self.wanted_networks()
+        gone = set(self.networks) - nets
+        dirty: set[Owner] = {("net", n) for n in gone}
+        for nid in gone:
             del self.networks[nid]
-        self.subnets = {k: s for k, s in self.subnets.items() if s.network_id in nets}
-        if set(self.security.groups) - groups:
-            self.security.groups = {k: g for k, g in self.security.groups.items() if k in groups}
-            dirty.add(SG_OWNER)
-        if set(self.acls.acls) - acls:
-            self.acls.acls = {k: a for k, a in self.acls.acls.items() if k in acls}
-            dirty.add(ACL_OWNER)
+        for sid in [s for s, sub in self.subnets.items() if sub.network_id not in nets]:
+            del self.subnets[sid]
+        groups = {g for p in self.ports.values() for g in p.security_group_ids}
+        acls = {p.network_acl_id for p in self.ports.values()}
+        for held, used, owner in (
+            (self.security.groups, groups, SG_OWNER),
+            (self.acls.acls, acls, ACL_OWNER),
+        ):
+            for key in set(held) - used:
+                del held[key]
+                dirty.add(owner)
         return dirty
 
     def replace_host_state(self, full: pb.HostGoalState, received_at: float) -> None:
@@ -566,7 +567,13 @@ class HostModel:
         when the port lives elsewhere (a flat network's go through the physical segment)."""
         net = self.networks.get(network_id)
         overlay = net is None or not physnets.is_physnet(net)  # routed into: an overlay
-        return overlay and host_id != self.host_id and port_id not in self.ports
+        return overlay and host_id != self.host_id and not self._claims(port_id)
+
+    def _claims(self, port_id: str) -> bool:
+        """Whether the port is this host's to deliver to: held here, and not only as an
+        inactive binding (a live migration's destination, before activation)."""
+        port = self.ports.get(port_id)
+        return port is not None and not port.inactive
 
     def _network_flows(self, network_id: str) -> list[flows.Flow]:
         net = self.networks.get(network_id)
@@ -575,7 +582,10 @@ class HostModel:
         local = [
             self.vifs[pid]
             for pid, p in self.ports.items()
-            if p.network_id == network_id and pid in self.vifs and p.admin_state_up
+            if p.network_id == network_id
+            and pid in self.vifs
+            and p.admin_state_up
+            and not p.inactive
         ]
         if physnets.is_physnet(net):
             bridge = self.physnets.get(net.physical_network)
@@ -644,7 +654,8 @@ class HostModel:
         table = self.tables.get(network_id)
         if key is None or table is None or network_id not in wanted:
             return None
-        host_id, ports = self.host_id, self.ports
+        host_id = self.host_id
+        ports = {pid for pid, p in self.ports.items() if not p.inactive}  # claimed here
         net = self.networks.get(network_id)
         overlay = net is None or not physnets.is_physnet(net)  # `_tunnelled`, inlined for 100k
         routed = network_id in routing.routed_networks(self.routers)

@@ -236,6 +236,8 @@ def _filter_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnEleme
         return custom(values)
     name = "project_id" if key == "tenant_id" else key
     attr = res.attrs.get(name)
+    if attr is not None and attr.filter and attr.ref is not None and attr.ref.through is not None:
+        return _through_clause(res, attr.ref.through, values)
     if attr is None or not attr.filter or not attr.stored or not attr.kind.filterable():
         raise errors.BadRequest(f"[{key}] is invalid attribute for filtering")
     col = res.table.c[attr.column]
@@ -244,6 +246,15 @@ def _filter_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnEleme
         rest = [v for v in parsed if v is not None]
         return sa.or_(col.is_(None), col.in_(rest)) if rest else col.is_(None)
     return col.in_(parsed) if len(parsed) > 1 else col == parsed[0]
+
+
+def _through_clause(
+    res: Resource, through: sa.Column[Any], values: list[str]
+) -> sa.ColumnElement[bool]:
+    """A list-valued reference kept in a join table (a port's security groups): the items
+    holding any of `values` (Neutron's `port-security-groups-filtering`)."""
+    owner = next(c for c in through.table.primary_key.columns if c is not through)
+    return sa.exists().where(owner == res.column("id"), through.in_(values))
 
 
 def _parse_filter_value(attr: Attr, value: str) -> Any:

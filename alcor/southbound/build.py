@@ -54,6 +54,7 @@ acl_rules_t = _acl.rule.table
 routers_t = _router.resource.table
 fips_t = _fip.resource.table
 address_groups_t = _ag.resource.table
+port_bindings_t = _port.port_bindings
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
@@ -211,6 +212,16 @@ def port_state(row: Row, revision: int | None = None) -> pb.PortState:
         network_acl_id=row["network_acl_id"] or "",
         floating_ips=row["floating_ips"],
     )
+
+
+def inactive_port_state(row: Row, host: str) -> pb.PortState:
+    """The port as `host`, which holds an inactive binding of it (a live migration's
+    destination), programs it: everything but its floating IPs, which stay with its host."""
+    state = port_state(row)
+    state.inactive = True
+    state.host_id = host
+    state.ClearField("floating_ips")
+    return state
 
 
 def fip_mac(address: str) -> str:
@@ -385,6 +396,34 @@ def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, li
     """host id -> the ports bound to it (index on binding_host_id), as `load_ports`."""
     rows = rows_in(conn, _PORTS_BY_HOST, host_ids)
     return _grouped(_with_fips(conn, rows), "binding_host_id")
+
+
+_BINDINGS_BY_PORT = SelectIn(
+    sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host), port_bindings_t.c.port_id
+)
+_BINDINGS_BY_HOST = SelectIn(
+    sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host), port_bindings_t.c.host
+)
+
+
+def inactive_hosts(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, set[str]]:
+    """port id -> the hosts of its inactive bindings (`binding-extended`)."""
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, _BINDINGS_BY_PORT, port_ids):
+        out.setdefault(r["port_id"], set()).add(r["host"])
+    return out
+
+
+def guests_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[Row]]:
+    """host id -> the ports with an inactive binding on it, as `load_ports`."""
+    pairs = rows_in(conn, _BINDINGS_BY_HOST, host_ids)
+    ports = load_ports(conn, {p["port_id"] for p in pairs})
+    out: dict[str, list[Row]] = {}
+    for p in pairs:
+        row = ports.get(p["port_id"])
+        if row is not None and row["binding_host_id"] != p["host"]:
+            out.setdefault(p["host"], []).append(row)
+    return out
 
 
 def bound_ports_on_networks(
@@ -651,14 +690,35 @@ _HOSTS_IN_GROUPS = SelectIn(
     .distinct(),
     port_groups_t.c.security_group_id,
 )
+# The same for the hosts of inactive bindings (a live migration's destination holds the port
+# and what it needs): one more small indexed query beside each "hosts of X" query.
+_GUESTS_IN_GROUPS = SelectIn(
+    sa.select(port_groups_t.c.security_group_id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(
+        port_groups_t.join(port_bindings_t, port_bindings_t.c.port_id == port_groups_t.c.port_id)
+    )
+    .distinct(),
+    port_groups_t.c.security_group_id,
+)
+
+
+def _hosts_of(
+    conn: sa.Connection, key: str, queries: Iterable[SelectIn], ids: Iterable[str]
+) -> dict[str, set[str]]:
+    """`key` value -> the hosts the rows of `queries` name (`binding_host_id`)."""
+    wanted = list(ids)
+    out: dict[str, set[str]] = {}
+    for query in queries:
+        for r in rows_in(conn, query, wanted):
+            if r["binding_host_id"]:
+                out.setdefault(r[key], set()).add(r["binding_host_id"])
+    return out
 
 
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
-    """group id -> hosts that have at least one port bound in it (membership index)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_IN_GROUPS, group_ids):
-        out.setdefault(r["security_group_id"], set()).add(r["binding_host_id"])
-    return out
+    """group id -> hosts that have at least one port bound in it (membership index), or an
+    inactive binding of one."""
+    return _hosts_of(conn, "security_group_id", (_HOSTS_IN_GROUPS, _GUESTS_IN_GROUPS), group_ids)
 
 
 _ACLS = SelectIn(sa.select(acls_t.c.id, acls_t.c.revision_number), acls_t.c.id)
@@ -687,15 +747,23 @@ _HOSTS_USING_ACLS = SelectIn(
     .distinct(),
     _target_acl.c.id,
 )
+_GUESTS_USING_ACLS = SelectIn(
+    sa.select(_target_acl.c.id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(
+        PORTS_WITH_ACL.join(_target_acl, _target_acl.c.network_id == ports_t.c.network_id).join(
+            port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id
+        )
+    )
+    .where(_target_acl.c.id == PORT_ACL)
+    .distinct(),
+    _target_acl.c.id,
+)
 
 
 def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:
-    """ACL id -> hosts with a bound port whose effective ACL it is (the bound ports of the
-    ACL's network, index on network_id)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_USING_ACLS, acl_ids):
-        out.setdefault(r["id"], set()).add(r["binding_host_id"])
-    return out
+    """ACL id -> hosts with a bound port (or an inactive binding of one) whose effective ACL
+    it is (the ports of the ACL's network, index on network_id)."""
+    return _hosts_of(conn, "id", (_HOSTS_USING_ACLS, _GUESTS_USING_ACLS), acl_ids)
 
 
 _SUBJECT_SEQS = SelectIn(
@@ -707,6 +775,12 @@ _HOSTS_ON_NETWORKS = SelectIn(
     .distinct(),
     ports_t.c.network_id,
 )
+_GUESTS_ON_NETWORKS = SelectIn(
+    sa.select(ports_t.c.network_id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(ports_t.join(port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id))
+    .distinct(),
+    ports_t.c.network_id,
+)
 
 
 def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
@@ -714,12 +788,9 @@ def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]
 
 
 def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
-    """network id -> hosts that have at least one port bound on it (index on network_id)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_ON_NETWORKS, network_ids):
-        if r["binding_host_id"]:
-            out.setdefault(r["network_id"], set()).add(r["binding_host_id"])
-    return out
+    """network id -> hosts that have at least one port bound on it (index on network_id), or
+    an inactive binding of one."""
+    return _hosts_of(conn, "network_id", (_HOSTS_ON_NETWORKS, _GUESTS_ON_NETWORKS), network_ids)
 
 
 # -- full states ------------------------------------------------------------------------------
@@ -730,7 +801,9 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     what was published up to that seq, so an agent that applies later deltas with revision
     guards (UPSERT/DELETE only when revision >= what it holds) never goes backwards.
     """
-    by_host = ports_on_hosts(conn, host_ids)
+    bound = ports_on_hosts(conn, host_ids)
+    guests = guests_on_hosts(conn, host_ids)
+    by_host = {h: bound.get(h, []) + guests.get(h, []) for h in host_ids}
     net_ids = {r["network_id"] for rows in by_host.values() for r in rows}
     nets = load_networks(conn, net_ids)
     subs = load_subnets(conn, net_ids)
@@ -750,7 +823,8 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
     for h, state in states.items():
         rows = by_host.get(h, [])
-        state.ports.extend(port_state(r) for r in rows)
+        state.ports.extend(port_state(r) for r in bound.get(h, []))
+        state.ports.extend(inactive_port_state(r, h) for r in guests.get(h, []))
         for nid in sorted({r["network_id"] for r in rows}):
             net = nets.get(nid)
             if net is None:

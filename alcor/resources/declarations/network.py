@@ -38,6 +38,8 @@ resource = Resource(
         # type allows is refused by the rules.
         Attr("mtu", kinds.Int(0), post=True, put=True),
         Attr("router:external", kinds.Bool(), post=True, put=True, default=False),
+        # the default external network of `auto-allocated-topology` (one at most)
+        Attr("is_default", kinds.Bool(), post=True, put=True, default=False),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True, default=True),
         Attr(
             "provider:network_type",

@@ -122,7 +122,7 @@ class DhcpOption(_message.Message):
     def __init__(self, opt_name: _Optional[str] = ..., opt_value: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
 
 class PortState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips", "request_id")
+    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips", "request_id", "inactive")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -141,6 +141,7 @@ class PortState(_message.Message):
     NETWORK_ACL_ID_FIELD_NUMBER: _ClassVar[int]
     FLOATING_IPS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INACTIVE_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -159,7 +160,8 @@ class PortState(_message.Message):
     network_acl_id: str
     floating_ips: _containers.RepeatedCompositeFieldContainer[FloatingIpState]
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    inactive: bool
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ..., request_id: _Optional[str] = ..., inactive: _Optional[bool] = ...) -> None: ...
 
 class FloatingIpState(_message.Message):
     __slots__ = ("id", "revision", "floating_ip_address", "fixed_ip_address", "router_id", "external_network_id", "physical_network", "external_gateway_ip", "external_cidr", "mac_address")
