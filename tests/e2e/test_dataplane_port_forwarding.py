@@ -1,0 +1,188 @@
+"""Port forwarding of a floating IP on real packets: done by the router's SNAT host.
+
+One floating IP forwards TCP and UDP ports to two VMs on different hosts (a single port, a
+1-N range and an N-N range with another offset); from the lab's outside world each forwarded
+port reaches the right VM's port, which sees the outside's real address, an unforwarded port
+reaches nothing, and a deleted forwarding stops at once. Killing the SNAT host's agent and
+Open vSwitch moves the forwarding with the router's SNAT to another host.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
+from alcor.lab.server_process import AlcorServer
+from alcor.lab.vm import Vm
+from tests.e2e.conftest import serving
+from tests.e2e.neutron import Api, Scratch
+from tests.e2e.test_dataplane_floating_ips import ask, serve
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.ovs
+
+OUTSIDE = EXTERNAL_ADDRESS.split("/")[0]  # 203.0.113.1
+TENANT = "10.34.0"
+OPEN = [
+    {"direction": "ingress", "protocol": proto, "remote_ip_prefix": "0.0.0.0/0"}
+    for proto in ("icmp", "tcp", "udp")
+]
+# A UDP server answering each datagram with its name, the port it got it on, and the peer.
+UDP_SERVE = (
+    "import socket,sys\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+    "s.bind(('0.0.0.0', int(sys.argv[1]))); print('ready', flush=True)\n"
+    "while True:\n"
+    "    d, a = s.recvfrom(100); s.sendto(f'{sys.argv[2]}:{sys.argv[1]}:{a[0]}'.encode(), a)\n"
+)
+UDP_ASK = (
+    "import socket,sys\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1.0)\n"
+    "s.sendto(b'hi', (sys.argv[1], int(sys.argv[2])))\n"
+    "try:\n"
+    "    print(s.recv(100).decode())\n"
+    "except OSError as e:\n"
+    "    print('failed', e)\n"
+)
+DOWN_TIME = 3.0  # agent_down_time of this module's server: SNAT fails over after it
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[AlcorServer]:
+    with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)}) as srv:
+        yield srv
+
+
+def udp_serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "python3", "-c", UDP_SERVE, str(port), name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+def udp_ask(ns: str, ip: str, port: int) -> str:
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, "python3", "-c", UDP_ASK, ip, str(port)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
+    scratch = Scratch(api, lab)
+    servers: list[subprocess.Popen[str]] = []
+    try:
+        ext = scratch.external_network("ext", OUTSIDE)
+        inside = scratch.network("in", f"{TENANT}.0/24", f"{TENANT}.1")
+        sub = api.call("GET", f"/v2.0/subnets?network_id={inside['id']}")["subnets"][0]
+        router = scratch.router("r", [sub["id"]], external_gateway_info={"network_id": ext["id"]})
+        group = scratch.group("pf", OPEN)
+        vms: dict[str, Vm] = {}
+        for name, host, n in (("a", "h1", 11), ("b", "h2", 12), ("c", "h3", 13)):
+            port = scratch.port(
+                inside["id"],
+                host,
+                f"{TENANT}.{n}",
+                f"fa:16:3e:00:34:{n:02x}",
+                security_groups=[group["id"]],
+            )
+            vms[name] = scratch.vm(name, host, port)
+            api.wait_status(port["id"], "ACTIVE")
+            servers.append(serve(vms[name].ns, 5001, name))
+            servers.append(serve(vms[name].ns, 5002, f"{name}2"))
+            servers.append(udp_serve(vms[name].ns, 7000, name))
+        fip = api.create("floatingip", floating_network_id=ext["id"])
+        yield {"fip": fip, "vms": vms, "router": router, "ext_ns": lab.external_ns}
+    finally:
+        for proc in servers:
+            proc.kill()
+        scratch.cleanup()
+
+
+def _forward(api: Api, fip: dict[str, Any], vm: Vm, proto: str, ext: str, inner: str) -> str:
+    """A forwarding FIP:ext -> vm:inner ("p" or "a:b" each); its id."""
+    port = api.get("port", vm.port_id)
+    body: dict[str, Any] = {
+        "internal_port_id": vm.port_id,
+        "internal_ip_address": port["fixed_ips"][0]["ip_address"],
+        "protocol": proto,
+    }
+    body.update(
+        {"external_port_range": ext, "internal_port_range": inner}
+        if ":" in ext
+        else {"external_port": int(ext), "internal_port": int(inner)}
+    )
+    path = f"/v2.0/floatingips/{fip['id']}/port_forwardings"
+    return str(api.call("POST", path, {"port_forwarding": body})["port_forwarding"]["id"])
+
+
+def _snat_host(lab: Lab, fip: str, dead: str = "") -> str:
+    """The host answering ARP for the floating IP on the external segment."""
+    found = [
+        name
+        for name, host in lab.hosts.items()
+        if name != dead and any(f"arp_tpa={fip}" in f for f in host.dump_flows("table=0"))
+    ]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_forwarded_ports_reach_the_right_vms(api: Api, lab: Lab, world: dict[str, Any]) -> None:
+    fip, vms, ext_ns = world["fip"], world["vms"], world["ext_ns"]
+    address = fip["floating_ip_address"]
+    _forward(api, fip, vms["a"], "tcp", "2201", "5001")
+    _forward(api, fip, vms["b"], "tcp", "2202", "5001")
+    _forward(api, fip, vms["b"], "udp", "5353", "7000")
+    _forward(api, fip, vms["a"], "tcp", "6000:6003", "5002")  # 1-N
+    _forward(api, fip, vms["c"], "tcp", "8001:8002", "5001:5002")  # N-N, another offset
+    wait_for(lambda: ask(ext_ns, address, 2201) == f"a:{OUTSIDE}", 30, "tcp 2201 to reach a")
+    snat = _snat_host(lab, address)
+    print(f"forwarding on {snat}; a on h1, b on h2, c on h3")
+    assert ask(ext_ns, address, 2202) == f"b:{OUTSIDE}"
+    assert udp_ask(ext_ns, address, 5353) == f"b:7000:{OUTSIDE}"
+    assert [ask(ext_ns, address, p) for p in (6000, 6003)] == [f"a2:{OUTSIDE}"] * 2
+    assert ask(ext_ns, address, 8001) == f"c:{OUTSIDE}"
+    assert ask(ext_ns, address, 8002) == f"c2:{OUTSIDE}"
+    for port in (2203, 6004, 5001, 8000):
+        assert ask(ext_ns, address, port).startswith("failed"), port
+    assert udp_ask(ext_ns, address, 5354).startswith("failed")
+
+
+def test_a_deleted_forwarding_stops(api: Api, world: dict[str, Any]) -> None:
+    fip, vms, ext_ns = world["fip"], world["vms"], world["ext_ns"]
+    address = fip["floating_ip_address"]
+    pf = _forward(api, fip, vms["b"], "tcp", "2209", "5002")
+    wait_for(lambda: ask(ext_ns, address, 2209) == f"b2:{OUTSIDE}", 30, "tcp 2209 to reach b")
+    api.call("DELETE", f"/v2.0/floatingips/{fip['id']}/port_forwardings/{pf}")
+    wait_for(lambda: ask(ext_ns, address, 2209).startswith("failed"), 30, "2209 to stop")
+
+
+def test_the_forwarding_moves_with_the_snat_host(lab: Lab, world: dict[str, Any]) -> None:
+    fip, vms, ext_ns = world["fip"], world["vms"], world["ext_ns"]
+    address = fip["floating_ip_address"]
+    dead = _snat_host(lab, address)
+    # a forwarding to a VM on a host that stays
+    port, name = next((p, n) for p, n in ((2201, "a"), (2202, "b")) if vms[n].host.name != dead)
+    assert ask(ext_ns, address, port) == f"{name}:{OUTSIDE}"
+    host = lab.hosts[dead]
+    host.stop_agent(hard=True)
+    for pid in host.daemon_pids():
+        os.kill(pid, signal.SIGKILL)
+    wait_for(
+        lambda: ask(ext_ns, address, port) == f"{name}:{OUTSIDE}",
+        40,
+        "the forwarding through the new SNAT host",
+    )
+    assert _snat_host(lab, address, dead) != dead
