@@ -526,6 +526,11 @@ class BadRouterRequest(BadRequest):
     message = "Bad router request: {msg}."
 
 
+class BadPortsRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad ports request: {msg}."
+
+
 class BadIfMatchRequest(BadRequest):
     type_name = "BadRequest"
     message = "Bad if-match request: {msg}."

@@ -59,6 +59,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Expose port forwarding fields in floating IP response",
         "2018-06-28T16:00:00-00:00",
     ),
+    "l3-port-ip-change-not-allowed": (
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+        "2018-10-09T10:00:00-00:00",
+    ),
     "rbac-policies": (
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",
