@@ -31,12 +31,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from alcor.agent import flows, nat
+from alcor.agent import flows, nat, routing
 from alcor.agent.flows import Flow
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
 PRIO_TUNNEL_IN = nat.PRIO_FIP + 1  # above the SNAT's "from the tunnel to R's MAC"
-ALL_SCOPES = 0xFFFFFFFF  # reg3: packets the router itself translates may reach every scope
 
 
 def port_masks(lo: int, hi: int) -> list[str]:
@@ -116,7 +115,7 @@ def _translation_flows(
     f, fm, pp = pf.floating_ip_address, pf.mac_address.lower(), where.bridge.patch_ofport
     mark, zone = nat.fip_number(pf.floatingip_id), nat.snat_zone(number)
     into_nat = f"ct(zone={zone},nat,table={flows.NAT})"
-    route = f"load:{number:#x}->NXM_NX_REG5[],load:{ALL_SCOPES:#x}->NXM_NX_REG3[]"
+    route = f"load:{number:#x}->NXM_NX_REG5[],load:{routing.ALL_SCOPES:#x}->NXM_NX_REG3[]"
     out = [
         Flow(
             flows.CLASSIFY,
