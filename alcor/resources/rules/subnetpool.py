@@ -168,22 +168,6 @@ def _join_scope(uow: UnitOfWork, pool: Item) -> None:
         raise errors.AddressScopePrefixConflict()
 
 
-def _check_affinity(uow: UnitOfWork, pool: Item) -> None:
-    """Neutron's `_check_subnetpool_address_scope_network_affinity`: re-scoping a pool must
-    not leave a network with subnets of one IP version in two scopes."""
-    s = subnet.resource.table
-    nets = sa.select(s.c.network_id).where(s.c.subnetpool_id == pool["id"])
-    stray = uow.execute(
-        sa.select(s.c.id).where(
-            s.c.network_id.in_(nets),
-            s.c.ip_version == pool["ip_version"],
-            sa.or_(s.c.subnetpool_id.is_(None), s.c.subnetpool_id != pool["id"]),
-        )
-    ).first()
-    if stray is not None:
-        raise errors.NetworkAddressScopeAffinityError()
-
-
 def _republish_routers(uow: UnitOfWork, subnet_ids: list[str]) -> None:
     """Log the routers with an interface on these subnets: their interfaces' address scope
     changed, so their hosts must hear it."""
@@ -240,7 +224,9 @@ class SubnetPoolHooks(Hooks):
         if {"prefixes", "address_scope_id"} & changes.keys():
             _join_scope(uow, new)
         if new["address_scope_id"] != old["address_scope_id"]:
-            _check_affinity(uow, new)
+            # Neutron's network affinity check needs nothing here: a network's subnets of one
+            # IP version all come from one pool (NetworkSubnetPoolAffinityError), so they move
+            # between scopes together.
             _republish_routers(uow, _pool_subnets(uow, old["id"]))
 
     def actions(self) -> dict[str, Action]:
