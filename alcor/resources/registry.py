@@ -64,4 +64,5 @@ def configure(settings: ServerSettings) -> list[Resource]:
     rbac_rules.install()
     security_group_rules.install()
     network_acl_rules.install()
+    port_forwarding_rules.install()
     return ALL

@@ -222,6 +222,17 @@ def test_conflicts_with_floating_ip_associations(http: httpx.Client) -> None:
     stray = w.post("port", network_id=lone)
     far = neutron_error(w.pf(stray, internal_port=1, external_port=1), 400, "BadRequest")
     assert "is not reachable from subnet" in far["message"]
+    # a port that gives up the internal address loses the forwardings to it
+    spare = w.post("port", network_id=w.net, name="spare")
+    assert w.pf(spare, internal_port=22, external_port=2022).status_code == 201
+    renumbered = http.put(
+        f"/v2.0/ports/{spare['id']}",
+        json={"port": {"fixed_ips": [{"ip_address": "10.33.0.200"}]}},
+        headers=w.hdr,
+    )
+    assert renumbered.status_code == 200, renumbered.text
+    kept = http.get(w.pfs, headers=w.hdr).json()["port_forwardings"]
+    assert {p["internal_port_id"] for p in kept} == {w.vm1["id"]}
     # deleting the internal port deletes its forwardings
     assert http.delete(f"/v2.0/ports/{w.vm1['id']}", headers=w.hdr).status_code == 204
     assert http.get(w.pfs, headers=w.hdr).json()["port_forwardings"] == []

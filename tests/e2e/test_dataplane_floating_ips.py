@@ -65,9 +65,10 @@ def server() -> Iterator[AlcorServer]:
         yield srv
 
 
-def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
+def serve(ns: str, port: int, name: str, script: str = SERVE) -> subprocess.Popen[str]:
+    """A server `script` (TCP by default) on `port` in `ns`, answering with `name`."""
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, "python3", "-c", SERVE, str(port), name],
+        ["ip", "netns", "exec", ns, "python3", "-c", script, str(port), name],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -75,9 +76,10 @@ def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
     return proc
 
 
-def ask(ns: str, ip: str, port: int) -> str:
+def ask(ns: str, ip: str, port: int, script: str = ASK) -> str:
+    """What a client `script` (TCP by default) in `ns` hears from ip:port."""
     out = subprocess.run(
-        ["ip", "netns", "exec", ns, "python3", "-c", ASK, ip, str(port)],
+        ["ip", "netns", "exec", ns, "python3", "-c", script, ip, str(port)],
         capture_output=True,
         text=True,
         timeout=20,

@@ -59,26 +59,6 @@ def server() -> Iterator[AlcorServer]:
         yield srv
 
 
-def udp_serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, "python3", "-c", UDP_SERVE, str(port), name],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    return proc
-
-
-def udp_ask(ns: str, ip: str, port: int) -> str:
-    out = subprocess.run(
-        ["ip", "netns", "exec", ns, "python3", "-c", UDP_ASK, ip, str(port)],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
-    return out.stdout.strip()
-
-
 @pytest.fixture(scope="module")
 def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
     scratch = Scratch(api, lab)
@@ -102,7 +82,7 @@ def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
             api.wait_status(port["id"], "ACTIVE")
             servers.append(serve(vms[name].ns, 5001, name))
             servers.append(serve(vms[name].ns, 5002, f"{name}2"))
-            servers.append(udp_serve(vms[name].ns, 7000, name))
+            servers.append(serve(vms[name].ns, 7000, name, UDP_SERVE))
         fip = api.create("floatingip", floating_network_id=ext["id"])
         yield {"fip": fip, "vms": vms, "router": router, "ext_ns": lab.external_ns}
     finally:
@@ -151,13 +131,13 @@ def test_forwarded_ports_reach_the_right_vms(api: Api, lab: Lab, world: dict[str
     snat = _snat_host(lab, address)
     print(f"forwarding on {snat}; a on h1, b on h2, c on h3")
     assert ask(ext_ns, address, 2202) == f"b:{OUTSIDE}"
-    assert udp_ask(ext_ns, address, 5353) == f"b:7000:{OUTSIDE}"
+    assert ask(ext_ns, address, 5353, UDP_ASK) == f"b:7000:{OUTSIDE}"
     assert [ask(ext_ns, address, p) for p in (6000, 6003)] == [f"a2:{OUTSIDE}"] * 2
     assert ask(ext_ns, address, 8001) == f"c:{OUTSIDE}"
     assert ask(ext_ns, address, 8002) == f"c2:{OUTSIDE}"
     for port in (2203, 6004, 5001, 8000):
         assert ask(ext_ns, address, port).startswith("failed"), port
-    assert udp_ask(ext_ns, address, 5354).startswith("failed")
+    assert ask(ext_ns, address, 5354, UDP_ASK).startswith("failed")
 
 
 def test_a_deleted_forwarding_stops(api: Api, world: dict[str, Any]) -> None:

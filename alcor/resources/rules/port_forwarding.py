@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud
+from alcor.resources import crud, events
 from alcor.resources.context import Context
 from alcor.resources.declarations import floatingip, port
 from alcor.resources.declarations.port_forwarding import resource
@@ -223,3 +223,22 @@ class PortForwardingHooks(Hooks):
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return None, None
+
+
+def _port_updated(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
+    """Neutron's `_process_port_request`: a port that no longer holds an internal address of
+    its forwardings loses those forwardings."""
+    if old["fixed_ips"] == new["fixed_ips"]:
+        return
+    kept = {f["ip_address"] for f in new["fixed_ips"] or []}
+    t = resource.table
+    rows = uow.execute(
+        sa.select(t.c.id, t.c.internal_ip_address).where(t.c.internal_port_id == new["id"])
+    )
+    for gone in [r.id for r in rows if r.internal_ip_address not in kept]:
+        crud.delete(uow, resource, Context.system(), gone)
+
+
+def install() -> None:
+    """Follow ports' address changes."""
+    events.on_updated(port.resource.name, _port_updated)
