@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import signal
+import statistics
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,6 +51,18 @@ UDP_ASK = (
     "    print(s.recv(100).decode())\n"
     "except OSError as e:\n"
     "    print('failed', e)\n"
+)
+# Sends a datagram every 2 ms until one is answered; prints CLOCK_MONOTONIC of the answer.
+UDP_PROBE = (
+    "import socket,sys,time\n"
+    "s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(0.002)\n"
+    "print('ready', flush=True); end=time.monotonic()+30\n"
+    "while time.monotonic() < end:\n"
+    "    s.sendto(b'hi', (sys.argv[1], int(sys.argv[2])))\n"
+    "    try:\n"
+    "        s.recv(100); print(time.monotonic(), flush=True); break\n"
+    "    except OSError:\n"
+    "        pass\n"
 )
 DOWN_TIME = 3.0  # agent_down_time of this module's server: SNAT fails over after it
 
@@ -147,6 +161,28 @@ def test_a_deleted_forwarding_stops(api: Api, world: dict[str, Any]) -> None:
     wait_for(lambda: ask(ext_ns, address, 2209) == f"b2:{OUTSIDE}", 30, "tcp 2209 to reach b")
     api.call("DELETE", f"/v2.0/floatingips/{fip['id']}/port_forwardings/{pf}")
     wait_for(lambda: ask(ext_ns, address, 2209).startswith("failed"), 30, "2209 to stop")
+
+
+def test_a_new_forwarding_answers_within_moments(api: Api, world: dict[str, Any]) -> None:
+    """From the API's answer to the first datagram answered through a new forwarding (the
+    README's figure; printed, not asserted)."""
+    fip, vms, ext_ns = world["fip"], world["vms"], world["ext_ns"]
+    took = []
+    for n in range(5):
+        address, port = fip["floating_ip_address"], str(5400 + n)
+        probe = subprocess.Popen(
+            ["ip", "netns", "exec", ext_ns, "python3", "-c", UDP_PROBE, address, port],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert probe.stdout is not None and probe.stdout.readline().strip() == "ready"
+        pf = _forward(api, fip, vms["c"], "udp", port, "7000")
+        created = time.monotonic()
+        answered = float(probe.stdout.readline())
+        probe.wait(5)
+        took.append((answered - created) * 1000)
+        api.call("DELETE", f"/v2.0/floatingips/{fip['id']}/port_forwardings/{pf}")
+    print(f"new forwarding answered after {sorted(took)} ms (p50 {statistics.median(took):.0f})")
 
 
 def test_the_forwarding_moves_with_the_snat_host(lab: Lab, world: dict[str, Any]) -> None:
