@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from alcor.lab.lab import Lab
+from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
+from tests.e2e.conftest import assert_audit_clean
 from tests.e2e.neutron import Api, ApiError, Scratch
 from tests.support.waiting import wait_for
 
@@ -89,9 +91,12 @@ def test_one_scope_routes_two_do_not(scoped: dict[str, Any]) -> None:
         assert not vms[src].ping(_ip(dst), count=2), f"{src} reached {dst} across scopes"
 
 
-def test_moving_a_pool_into_the_scope_opens_the_way(api: Api, scoped: dict[str, Any]) -> None:
+def test_moving_a_pool_into_the_scope_opens_the_way(
+    server: AlcorServer, api: Api, scoped: dict[str, Any]
+) -> None:
     vms = scoped["vms"]
     assert not vms["a"].ping(_ip("c"), count=1)
     api.update("subnetpool", scoped["pools"]["c"], address_scope_id=scoped["scopes"]["A"])
     wait_for(lambda: vms["a"].ping(_ip("c"), count=1), 30, "a to reach c once both are in A")
     assert vms["c"].ping(_ip("b"), count=1)
+    assert_audit_clean(server)  # every host holds the router with its interfaces' scopes

@@ -22,7 +22,7 @@ import pytest
 from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from tests.e2e.conftest import serving
+from tests.e2e.conftest import assert_audit_clean, serving
 from tests.e2e.neutron import Api, Scratch
 from tests.e2e.test_dataplane_floating_ips import ask, serve
 from tests.support.waiting import wait_for
@@ -133,7 +133,9 @@ def _snat_host(lab: Lab, fip: str, dead: str = "") -> str:
     return found[0]
 
 
-def test_forwarded_ports_reach_the_right_vms(api: Api, lab: Lab, world: dict[str, Any]) -> None:
+def test_forwarded_ports_reach_the_right_vms(
+    server: AlcorServer, api: Api, lab: Lab, world: dict[str, Any]
+) -> None:
     fip, vms, ext_ns = world["fip"], world["vms"], world["ext_ns"]
     address = fip["floating_ip_address"]
     _forward(api, fip, vms["a"], "tcp", "2201", "5001")
@@ -152,6 +154,7 @@ def test_forwarded_ports_reach_the_right_vms(api: Api, lab: Lab, world: dict[str
     for port in (2203, 6004, 5001, 8000):
         assert ask(ext_ns, address, port).startswith("failed"), port
     assert ask(ext_ns, address, 5354, UDP_ASK).startswith("failed")
+    assert_audit_clean(server)  # every host holds the router with its forwardings
 
 
 def test_a_deleted_forwarding_stops(api: Api, world: dict[str, Any]) -> None:

@@ -26,6 +26,5 @@ resource = Resource(
     # timestamps or revision.
     omit=("description", "tags", "created_at", "updated_at", "revision_number"),
     extensions=("address-scope",),
-    quota=None,
     not_found=lambda rid: errors.AddressScopeNotFound(address_scope_id=rid),
 )
