@@ -24,7 +24,7 @@ from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
 from tests.e2e.conftest import assert_audit_clean, serving
 from tests.e2e.neutron import Api, Scratch
-from tests.e2e.test_dataplane_floating_ips import ask, serve
+from tests.e2e.test_dataplane_floating_ips import ask, routed_vms, serve
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ovs
@@ -78,25 +78,11 @@ def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
     scratch = Scratch(api, lab)
     servers: list[subprocess.Popen[str]] = []
     try:
-        ext = scratch.external_network("ext", OUTSIDE)
-        inside = scratch.network("in", f"{TENANT}.0/24", f"{TENANT}.1")
-        sub = api.call("GET", f"/v2.0/subnets?network_id={inside['id']}")["subnets"][0]
-        router = scratch.router("r", [sub["id"]], external_gateway_info={"network_id": ext["id"]})
-        group = scratch.group("pf", OPEN)
-        vms: dict[str, Vm] = {}
-        for name, host, n in (("a", "h1", 11), ("b", "h2", 12), ("c", "h3", 13)):
-            port = scratch.port(
-                inside["id"],
-                host,
-                f"{TENANT}.{n}",
-                f"fa:16:3e:00:34:{n:02x}",
-                security_groups=[group["id"]],
-            )
-            vms[name] = scratch.vm(name, host, port)
-            api.wait_status(port["id"], "ACTIVE")
-            servers.append(serve(vms[name].ns, 5001, name))
-            servers.append(serve(vms[name].ns, 5002, f"{name}2"))
-            servers.append(serve(vms[name].ns, 7000, name, UDP_SERVE))
+        ext, router, vms = routed_vms(scratch, TENANT, OPEN)
+        for name, vm in vms.items():
+            servers.append(serve(vm.ns, 5001, name))
+            servers.append(serve(vm.ns, 5002, f"{name}2"))
+            servers.append(serve(vm.ns, 7000, name, UDP_SERVE))
         fip = api.create("floatingip", floating_network_id=ext["id"])
         yield {"fip": fip, "vms": vms, "router": router, "ext_ns": lab.external_ns}
     finally:
