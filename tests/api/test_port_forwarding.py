@@ -96,7 +96,17 @@ def test_lifecycle(http: httpx.Client) -> None:
     assert pf["internal_port"] == 22 and pf["external_port"] == 2222
     assert pf["internal_port_range"] == "22:22" and pf["external_port_range"] == "2222:2222"
     assert (pf["protocol"], pf["internal_ip_address"], pf["description"]) == ("tcp", ip1, "ssh")
-    assert "project_id" not in pf and "tenant_id" not in pf
+    assert set(pf) == {
+        "id",
+        "external_port",
+        "external_port_range",
+        "internal_port",
+        "internal_port_range",
+        "internal_ip_address",
+        "internal_port_id",
+        "protocol",
+        "description",
+    }
     fip = http.get(f"/v2.0/floatingips/{w.fip['id']}", headers=w.hdr).json()["floatingip"]
     assert fip["router_id"] == w.router["id"] and fip["port_id"] is None
     assert fip["port_forwardings"] == [

@@ -16,7 +16,7 @@ from typing import Any
 
 from alcor import errors
 from alcor.resources import kinds
-from alcor.resources.model import Attr, Ref, Resource, parent
+from alcor.resources.model import Attr, Ref, Resource
 
 PROTOCOLS = ("tcp", "udp")
 MAX_PORT = 65535
@@ -68,11 +68,20 @@ resource = Resource(
     [
         Attr("id", kinds.Uuid()),
         Attr("project_id", kinds.Str(255), post=True, visible=False, index=True),
-        parent(
+        # its floating IP, from the URL (as Neutron, not an attribute a client sees or sends)
+        Attr(
             "floatingip_id",
-            "floatingip",
-            revises=True,
-            in_use=lambda rid: errors.FipInUseByPortForwarding(id=rid),
+            kinds.Uuid(),
+            post=True,
+            required=True,
+            index=True,
+            visible=False,
+            ref=Ref(
+                "floatingip",
+                owner=True,
+                revises=True,
+                in_use=lambda rid: errors.FipInUseByPortForwarding(id=rid),
+            ),
         ),
         _port("external_port"),
         _range("external_port_range"),
