@@ -178,8 +178,16 @@ class Api:
         if needed is not None:
             await self.db.write(needed)
 
-    async def _list(self, request: Request, res: Resource, ctx: Context) -> Response:
+    async def _list(
+        self,
+        request: Request,
+        res: Resource,
+        ctx: Context,
+        within: dict[str, list[str]] | None = None,
+    ) -> Response:
+        """A list response; `within`: filters the path fixes (a sub-resource's parent)."""
         q = self.query(request)
+        q.filters.update(within or {})
         await self._prepare_read(res, ctx)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
@@ -328,15 +336,8 @@ class Api:
         parent, res, pid, attr = self._child(request)
         ctx = await self.context(request)
         if request.method == "GET":
-            q = self.query(request)
-            q.filters[attr] = [pid]
-
-            def read(conn: sa.Connection) -> Any:
-                crud.fetch(conn, parent, ctx, pid)
-                return crud.list_items(conn, res, ctx, q, self.max_page)[0]
-
-            items = await self.db.read(read)
-            return json_response({res.plural: crud.render_many(res, ctx, items, q.fields or None)})
+            await self.db.read(crud.fetch, parent, ctx, pid)
+            return await self._list(request, res, ctx, {attr: [pid]})
         body = await self.body(request)
         if not isinstance(body, dict) or set(body) != {res.name}:
             raise errors.BadRequest(f"Unable to find '{res.name}' in request body")

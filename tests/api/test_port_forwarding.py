@@ -87,7 +87,7 @@ def test_extensions_are_listed(http: httpx.Client) -> None:
     }
 
 
-def test_lifecycle(http: httpx.Client) -> None:
+def test_lifecycle(server: AlcorServer, http: httpx.Client) -> None:
     w = World(http, 31)
     made = w.pf(w.vm1, internal_port=22, external_port=2222, description="ssh")
     assert made.status_code == 201, made.text
@@ -126,6 +126,9 @@ def test_lifecycle(http: httpx.Client) -> None:
     assert rpf["external_port_range"] == "4000:4009"
     listed = http.get(w.pfs, headers=w.hdr).json()["port_forwardings"]
     assert {p["id"] for p in listed} == {pf["id"], rpf["id"]}
+    page = http.get(w.pfs, params={"limit": 1}, headers=w.hdr).json()
+    assert len(page["port_forwardings"]) == 1
+    assert page["port_forwardings_links"][0]["href"].startswith(f"{server.url}{w.pfs}?limit=1")
     only = http.get(w.pfs, params={"external_port": 2222}, headers=w.hdr).json()
     assert [p["id"] for p in only["port_forwardings"]] == [pf["id"]]
     neutron_error(
