@@ -69,6 +69,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Allows creation and modification of policies that control tenant access to resources.",
         "2015-06-17T12:15:12-00:00",
     ),
+    "rbac-address-scope": (
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+        "2020-02-12T00:00:00-00:00",
+    ),
     "rbac-security-groups": (
         "RBAC security groups",
         "Add RBAC support for security groups",

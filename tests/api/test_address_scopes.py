@@ -33,7 +33,7 @@ def _made(resp: httpx.Response, kind: str) -> dict[str, Any]:
 
 def test_extension_is_listed(http: httpx.Client) -> None:
     aliases = {e["alias"] for e in http.get("/v2.0/extensions").json()["extensions"]}
-    assert "address-scope" in aliases
+    assert {"address-scope", "rbac-address-scope"} <= aliases
 
 
 def test_scope_lifecycle_and_visibility(http: httpx.Client) -> None:
@@ -136,6 +136,50 @@ def test_pools_in_scopes(http: httpx.Client) -> None:
     assert unscoped.json()["subnetpool"]["address_scope_id"] is None
     shown = http.get(f"/v2.0/networks/{net['id']}", headers=hdr).json()["network"]
     assert shown["ipv4_address_scope"] is None
+
+
+def test_rbac_shares_a_scope(http: httpx.Client) -> None:
+    """`rbac-address-scope`: a grant lets one project see the scope as shared and put its
+    pools in it; it is not withdrawn while such a pool uses it; `shared` is a `*` grant."""
+    owner, guest, stranger = _project(), _project(), _project()
+    scope = _made(_post(http, "address_scope", owner, name="g", ip_version=4), "address_scope")
+    url = f"/v2.0/address-scopes/{scope['id']}"
+    neutron_error(http.get(url, headers=guest), 404, "AddressScopeNotFound")
+    grant = {
+        "object_type": "address_scope",
+        "object_id": scope["id"],
+        "action": "access_as_shared",
+        "target_tenant": guest["X-Project-Id"],
+    }
+    made = http.post("/v2.0/rbac-policies", json={"rbac_policy": grant}, headers=owner)
+    assert made.status_code == 201, made.text
+    policy = made.json()["rbac_policy"]
+    assert http.get(url, headers=guest).json()["address_scope"]["shared"] is True
+    assert http.get(url, headers=owner).json()["address_scope"]["shared"] is False
+    neutron_error(http.get(url, headers=stranger), 404, "AddressScopeNotFound")
+    pool = _made(
+        _post(
+            http,
+            "subnetpool",
+            guest,
+            name="gp",
+            prefixes=["10.75.0.0/16"],
+            address_scope_id=scope["id"],
+        ),
+        "subnetpool",
+    )
+    rbac_url = f"/v2.0/rbac-policies/{policy['id']}"
+    neutron_error(http.delete(rbac_url, headers=owner), 409, "RbacPolicyInUse")
+    assert http.delete(f"/v2.0/subnetpools/{pool['id']}", headers=guest).status_code == 204
+    assert http.delete(rbac_url, headers=owner).status_code == 204
+    neutron_error(http.get(url, headers=guest), 404, "AddressScopeNotFound")
+    everyone = http.put(url, json={"address_scope": {"shared": True}}, headers=ADMIN)
+    assert everyone.status_code == 200, everyone.text
+    policies = http.get(
+        "/v2.0/rbac-policies", params={"object_id": scope["id"]}, headers=ADMIN
+    ).json()["rbac_policies"]
+    assert [(p["target_tenant"], p["action"]) for p in policies] == [("*", "access_as_shared")]
+    assert http.get(url, headers=stranger).json()["address_scope"]["shared"] is True
 
 
 def test_sdk_calls(conn: Any) -> None:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import crud, events
 from alcor.resources.context import Context
-from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations import port, subnet
 from alcor.resources.declarations.floatingip import resource as floatingip
 from alcor.resources.declarations.port import ROUTER_GATEWAY
 from alcor.resources.declarations.rbac_policy import (
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 rbac = resource.table
 # The network column that stands for a `*` grant of each action.
 EVERYONE_COLUMN = {SHARED: "shared", EXTERNAL: "router:external"}
+# The kinds whose columns stand for their `*` grants (a security group has none).
+WITH_COLUMNS = ("network", "address_scope")
 
 
 class RbacHooks(Hooks):
@@ -97,16 +99,17 @@ def _refuse_duplicate(uow: UnitOfWork, item: Item, target: str) -> None:
 
 
 def _set_everyone(uow: UnitOfWork, grant: Item, on: bool) -> None:
-    """Keep a network's `shared` / `router:external` column equal to "a `*` grant exists"."""
-    if grant["object_type"] != "network":
+    """Keep a network's `shared` / `router:external` column (an address scope's `shared`)
+    equal to "a `*` grant exists"."""
+    if grant["object_type"] not in WITH_COLUMNS:
         return
-    column = network.resource.column(EVERYONE_COLUMN[grant["action"]])
+    kind = Resource.declared(grant["object_type"])
+    column = kind.column(EVERYONE_COLUMN[grant["action"]])
     uow.execute(
-        network.resource.table.update()
-        .where(network.resource.column("id") == grant["object_id"])
-        .values({column.name: on})
+        kind.table.update().where(kind.column("id") == grant["object_id"]).values({column.name: on})
     )
-    crud.bump_revisions(uow, network.resource, [grant["object_id"]])
+    if "revision_number" in kind.attrs:
+        crud.bump_revisions(uow, kind, [grant["object_id"]])
 
 
 def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any:
@@ -133,7 +136,13 @@ def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any
 def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
     oid = grant["object_id"]
     ports, subnets, fips = port.resource.table, subnet.resource.table, floatingip.table
-    if grant["object_type"] == "security_group":
+    if grant["object_type"] == "address_scope":
+        pools = Resource.declared("subnetpool").table
+        users = sa.select(pools.c.id).where(
+            pools.c.address_scope_id == oid, _let_in(uow, grant, pools.c.project_id)
+        )
+        found = [("subnetpool", users)]
+    elif grant["object_type"] == "security_group":
         users = sa.select(ports.c.id).where(
             ports.c.id.in_(
                 sa.select(port_security_groups.c.port_id).where(
@@ -186,28 +195,41 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
 # -- following other kinds -----------------------------------------------------------------
 
 
-def _network_created(uow: UnitOfWork, ctx: Context, item: Item) -> None:
-    """`shared` / `router:external` set at create time are `*` grants, as in Neutron."""
-    grants = [_grant(item, action) for action, attr in EVERYONE_COLUMN.items() if item.get(attr)]
-    if grants:
-        uow.execute(rbac.insert(), grants)
+def _columns(kind: str) -> dict[str, str]:
+    """action -> the column of `kind` that stands for its `*` grant."""
+    return {a: c for a, c in EVERYONE_COLUMN.items() if a in ACTIONS[kind]}
 
 
-def _network_updated(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
-    for action, attr in EVERYONE_COLUMN.items():
-        if bool(new.get(attr)) == bool(old.get(attr)):
-            continue
-        if new.get(attr):
-            uow.execute(rbac.insert(), [_grant(new, action)])
-        else:
-            uow.execute(
-                rbac.delete().where(
-                    rbac.c.object_type == "network",
-                    rbac.c.object_id == new["id"],
-                    rbac.c.action == action,
-                    rbac.c.target_tenant == EVERYONE,
+def _object_created(kind: str) -> events.Created:
+    def handler(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        """`shared` / `router:external` set at create time are `*` grants, as in Neutron."""
+        grants = [
+            _grant(kind, item, action) for action, attr in _columns(kind).items() if item.get(attr)
+        ]
+        if grants:
+            uow.execute(rbac.insert(), grants)
+
+    return handler
+
+
+def _object_updated(kind: str) -> events.Updated:
+    def handler(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
+        for action, attr in _columns(kind).items():
+            if bool(new.get(attr)) == bool(old.get(attr)):
+                continue
+            if new.get(attr):
+                uow.execute(rbac.insert(), [_grant(kind, new, action)])
+            else:
+                uow.execute(
+                    rbac.delete().where(
+                        rbac.c.object_type == kind,
+                        rbac.c.object_id == new["id"],
+                        rbac.c.action == action,
+                        rbac.c.target_tenant == EVERYONE,
+                    )
                 )
-            )
+
+    return handler
 
 
 def _object_deleting(kind: str) -> events.Deleting:
@@ -217,12 +239,12 @@ def _object_deleting(kind: str) -> events.Deleting:
     return handler
 
 
-def _grant(net: Item, action: str) -> Item:
+def _grant(kind: str, item: Item, action: str) -> Item:
     return {
         "id": crud.new_id(),
-        "project_id": net["project_id"],
-        "object_type": "network",
-        "object_id": net["id"],
+        "project_id": item["project_id"],
+        "object_type": kind,
+        "object_id": item["id"],
         "action": action,
         "target_tenant": EVERYONE,
         "created_at": None,
@@ -230,7 +252,8 @@ def _grant(net: Item, action: str) -> Item:
 
 
 def install() -> None:
-    events.on_created("network", _network_created)
-    events.on_updated("network", _network_updated)
+    for kind in WITH_COLUMNS:
+        events.on_created(kind, _object_created(kind))
+        events.on_updated(kind, _object_updated(kind))
     for kind in ACTIONS:
         events.on_deleting(kind, _object_deleting(kind))
