@@ -109,6 +109,9 @@ def test_lifecycle(server: AlcorServer, http: httpx.Client) -> None:
     }
     fip = http.get(f"/v2.0/floatingips/{w.fip['id']}", headers=w.hdr).json()["floatingip"]
     assert fip["router_id"] == w.router["id"] and fip["port_id"] is None
+    assert fip["status"] == "DOWN"  # no host can take the router's gateway here (no agents)
+    blank = http.put(f"/v2.0/floatingips/{w.fip['id']}", json={"floatingip": {}}, headers=w.hdr)
+    assert blank.json()["floatingip"]["router_id"] == w.router["id"]  # still forwarding
     assert fip["port_forwardings"] == [
         {
             "id": pf["id"],

@@ -130,6 +130,7 @@ def test_forwarded_ports_reach_the_right_vms(
     _forward(api, fip, vms["a"], "tcp", "6000:6003", "5002")  # 1-N
     _forward(api, fip, vms["c"], "tcp", "8001:8002", "5001:5002")  # N-N, another offset
     wait_for(lambda: ask(ext_ns, address, 2201) == f"a:{OUTSIDE}", 30, "tcp 2201 to reach a")
+    wait_for(lambda: api.get("floatingip", fip["id"])["status"] == "ACTIVE", 20, "FIP ACTIVE")
     snat = _snat_host(lab, address)
     print(f"forwarding on {snat}; a on h1, b on h2, c on h3")
     assert ask(ext_ns, address, 2202) == f"b:{OUTSIDE}"

@@ -125,9 +125,9 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: Item) -> None:
     forwarded = _forwarded(uow, "floatingip_id", fip["id"])
     if port_id is None:
         fip["fixed_ip_address"] = None
-        if not forwarded:  # the forwardings' router stays the floating IP's
+        if not forwarded:  # else the forwardings' router and status stay the floating IP's
             fip["router_id"] = None
-        fip["status"] = "DOWN"
+            fip["status"] = "DOWN"
         return
     if forwarded:
         raise errors.FipInUseByPortForwarding(id=fip["id"])

@@ -150,8 +150,12 @@ def _internal_ip(uow: UnitOfWork, item: Item) -> None:
 
 
 def _set_router(uow: UnitOfWork, fip_id: str, router_id: str | None) -> None:
+    """The floating IP's router (DOWN without one: nothing forwards it any more)."""
     t = floatingip.resource.table
-    uow.execute(t.update().where(t.c.id == fip_id).values(router_id=router_id))
+    values: dict[str, Any] = {"router_id": router_id}
+    if router_id is None:
+        values["status"] = "DOWN"
+    uow.execute(t.update().where(t.c.id == fip_id).values(**values))
 
 
 def _log_router(uow: UnitOfWork, router_id: str | None) -> None:
