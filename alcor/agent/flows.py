@@ -66,7 +66,8 @@ table  name                 what it does
 =====  ===================  ===========================================================
 
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
-(ARP reply address swap; 1 = a router answers an NS); reg4 = routed next hop (IPv4); reg5 =
+(ARP reply address swap; 1 = a router answers an NS); reg3 = the routed packet's address
+scope bit (`routing.scope_bits`); reg4 = routed next hop (IPv4); reg5 =
 router number; reg6 = source ofport (egress conntrack zone); reg7 = destination ofport
 (ingress zone); xxreg2 = routed next hop (IPv6); xxreg3[0..47] = the MAC an NA goes to.
 `tun_id` carries the network's VNI through the whole pipeline, also for local traffic; a flat

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from alcor.agent import flows, nat, physnets, routing
+from alcor.agent import flows, forwarding, nat, physnets, routing
 from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
@@ -421,9 +421,13 @@ class HostModel:
         for rid, router in self.routers.items():
             gw = router.gateway
             bridge = self.physnets.get(gw.physical_network)
-            if bridge is not None and gw.snat_host == self.host_id and gw.enable_snat:
-                key = (gw.physical_network, gw.next_hop)
+            if bridge is None:
+                continue
+            key = (gw.physical_network, gw.next_hop)
+            if gw.snat_host == self.host_id and gw.enable_snat:
                 out.append(ExternalAddress(f"gw:{rid}", bridge, gw.mac_address, gw.ip_address, key))
+            for name, mac, ip in forwarding.addresses(router, self.host_id):
+                out.append(ExternalAddress(name, bridge, mac, ip, key))
         return out
 
     def _fip_port(self, port: pb.PortState, fip: pb.FloatingIpState) -> nat.FipPort | None:
@@ -537,10 +541,12 @@ class HostModel:
                 for i in router.interfaces
                 if router.admin_state_up and self.on_demand(i.network_id)
             ]
+            where = self._snat_host(router)
             return (
                 routing.router_flows(router, number, self.wanted_networks())
-                + nat.snat_flows(
-                    router, number, self.host_id, self.tunnel_ofport, self._snat_host(router)
+                + nat.snat_flows(router, number, self.host_id, self.tunnel_ofport, where)
+                + forwarding.forwarding_flows(
+                    router, number, self.host_id, self.tunnel_ofport, where
                 )
                 + misses
             )

@@ -69,11 +69,43 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Support address group",
         "2020-07-15T10:00:00-00:00",
     ),
+    "address-scope": ("Address scope", "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
     "agent": ("agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     "allowed-address-pairs": (
         "Allowed Address Pairs",
         "Provides allowed address pairs",
         "2013-07-23T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding": (
+        "Floating IP Port Forwarding",
+        "Allow port forwarding from floating IP port to an internal port",
+        "2018-01-19T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding-description": (
+        "Floating IP Port Forwarding new attribute description",
+        "Add a description field to Port Forwarding rules",
+        "2019-11-01T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding-port-ranges": (
+        "Floating IP Port Forwarding support port ranges",
+        "Add support to port ranges",
+        "2020-07-01T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding-detail": (
+        "Floating IP port forwarding detail",
+        "Allow list floating ip return more port forwarding data, include'id' and "
+        "'internal_port_id'",
+        "2022-05-06T10:00:00-00:00",
+    ),
+    "expose-port-forwarding-in-fip": (
+        "Expose Floating IP port forwardings",
+        "Expose port forwarding fields in floating IP response",
+        "2018-06-28T16:00:00-00:00",
+    ),
+    "l3-port-ip-change-not-allowed": (
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+        "2018-10-09T10:00:00-00:00",
     ),
     "rbac-policies": (
         "RBAC Policies",
@@ -84,6 +116,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Add address_group type to RBAC",
         "Add address_group type to network RBAC",
         "2021-01-20T00:00:00-00:00",
+    ),
+    "rbac-address-scope": (
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+        "2020-02-12T00:00:00-00:00",
     ),
     "rbac-subnetpool": (
         "Add subnetpool type to RBAC",

@@ -193,6 +193,13 @@ FLOATINGIP = {
     " project_id:%(project_id)s)",
 }
 
+PARENT_OWNER_MEMBER = f"({ADMIN}) or (role:member and rule:ext_parent_owner)"
+PARENT_OWNER_READER = f"({ADMIN}) or (role:reader and rule:ext_parent_owner)"
+PORT_FORWARDING = {
+    f"{action}_floatingip_port_forwarding": PARENT_OWNER_MEMBER
+    for action in ("create", "update", "delete")
+} | {"get_floatingip_port_forwarding": PARENT_OWNER_READER}
+
 RBAC = {
     "restrict_wildcard": f"({NOT_WILDCARD}) or {ADMIN}",
     "create_rbac_policy": ADMIN_OR_MEMBER,
@@ -215,6 +222,14 @@ SUBNETPOOL = {
         action: ADMIN_OR_MEMBER
         for action in ("add_prefixes", "remove_prefixes", "onboard_network_subnets")
     },
+}
+
+ADDRESS_SCOPE = {
+    "shared_address_scopes": "field:address_scopes:shared=True",
+    **{f"{action}_address_scope": ADMIN_OR_MEMBER for action in ("create", "update", "delete")},
+    "get_address_scope": f"({ADMIN_OR_READER}) or rule:shared_address_scopes",
+    "create_address_scope:shared": ADMIN,
+    "update_address_scope:shared": ADMIN,
 }
 
 ADDRESS_GROUP = {
@@ -250,8 +265,10 @@ RULES: dict[str, str] = {
     **SECURITY_GROUP,
     **ROUTER,
     **FLOATINGIP,
+    **PORT_FORWARDING,
     **RBAC,
     **SUBNETPOOL,
+    **ADDRESS_SCOPE,
     **ADDRESS_GROUP,
     **DEFAULT_SG_RULE,
     **OTHERS,

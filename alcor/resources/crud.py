@@ -484,7 +484,8 @@ def create_many(
     for item in items:
         item.setdefault("id", new_id())
         uow.cache[("made_or_gone", res.name, item["id"])] = True  # see bump_revisions
-        item["created_at"] = uow.now
+        if "created_at" in res.attrs:  # kinds without standard attributes have none
+            item["created_at"] = uow.now
         if "updated_at" in res.attrs:
             item["updated_at"] = uow.now
             item["revision_number"] = 0

@@ -187,7 +187,9 @@ class Resource:
         self.project_scoped = project_scoped
         self.taggable = taggable and "tags" not in omit
         self.extensions = extensions
-        self.parent = parent
+        self.parent = parent  # a sub-resource's parent kind (served under its members)
+        # Neutron names a sub-resource's policy rules after both (`get_floatingip_port_forwarding`)
+        self.policy_name = f"{parent}_{name}" if parent else name
         self._memo: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
         self.updatable = updatable  # False: no PUT on members (security group rules)

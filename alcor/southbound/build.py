@@ -32,9 +32,11 @@ import alcor.resources.declarations.floatingip as _fip
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.network_acl as _acl
 import alcor.resources.declarations.port as _port
+import alcor.resources.declarations.port_forwarding as _pf
 import alcor.resources.declarations.router as _router
 import alcor.resources.declarations.security_group as _sg
 import alcor.resources.declarations.subnet as _subnet
+import alcor.resources.declarations.subnetpool as _subnetpool
 from alcor.ipam.tables import ipam_buckets, ipam_used
 from alcor.resources import protocols
 from alcor.southbound import ondemand
@@ -55,6 +57,8 @@ routers_t = _router.resource.table
 fips_t = _fip.resource.table
 address_groups_t = _ag.resource.table
 port_bindings_t = _port.port_bindings
+pfs_t = _pf.resource.table
+subnetpools_t = _subnetpool.resource.table
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
@@ -588,16 +592,65 @@ _ROUTER_INTERFACES = SelectIn(
 )
 _SUBNETS_WITH_VNI = SelectIn(
     sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.ip_version, subnets_t.c.network_id)
-    .add_columns(networks_t.c.provider_segmentation_id.label("vni"))
-    .select_from(subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id)),
+    .add_columns(
+        networks_t.c.provider_segmentation_id.label("vni"),
+        subnetpools_t.c.address_scope_id,
+    )
+    .select_from(
+        subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id).outerjoin(
+            subnetpools_t, subnetpools_t.c.id == subnets_t.c.subnetpool_id
+        )
+    ),
     subnets_t.c.id,
 )
+_FORWARDINGS_BY_ROUTER = SelectIn(
+    sa.select(
+        fips_t.c.router_id,
+        fips_t.c.floating_ip_address,
+        pfs_t.c.id,
+        pfs_t.c.floatingip_id,
+        pfs_t.c.protocol,
+        pfs_t.c.external_port_range,
+        pfs_t.c.internal_ip_address,
+        pfs_t.c.internal_port_range,
+    )
+    .select_from(pfs_t.join(fips_t, fips_t.c.id == pfs_t.c.floatingip_id))
+    .order_by(pfs_t.c.id),
+    fips_t.c.router_id,
+)
+
+
+def _span(text: str) -> tuple[int, int]:
+    lo, hi = text.split(":")
+    return int(lo), int(hi)
+
+
+def _forwardings(conn: sa.Connection, routers: dict[str, pb.RouterState]) -> None:
+    """Fill each router's `port_forwardings` (one query for all of them)."""
+    for f in rows_in(conn, _FORWARDINGS_BY_ROUTER, routers):
+        ext_lo, ext_hi = _span(f["external_port_range"])
+        int_lo, int_hi = _span(f["internal_port_range"])
+        routers[f["router_id"]].port_forwardings.append(
+            pb.PortForwardingState(
+                id=f["id"],
+                floatingip_id=f["floatingip_id"],
+                floating_ip_address=f["floating_ip_address"],
+                mac_address=fip_mac(f["floating_ip_address"]),
+                protocol=f["protocol"],
+                external_port_min=ext_lo,
+                external_port_max=ext_hi,
+                internal_ip_address=f["internal_ip_address"],
+                internal_port_min=int_lo,
+                internal_port_max=int_hi,
+            )
+        )
 
 
 def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
     """router id -> its whole state: one interface per fixed IP of its interface ports, with
-    the subnet's CIDR, the network's VNI and mode (four queries: routers, ports,
-    subnets+networks, networks)."""
+    the subnet's CIDR, the network's VNI and mode and the pool's address scope (four queries:
+    routers, ports, subnets+networks+pools, networks), its gateway and its floating IPs' port
+    forwardings."""
     out: dict[str, pb.RouterState] = {}
     snat: dict[str, bool] = {}
     for r in rows_in(conn, _ROUTERS, ids):
@@ -633,9 +686,11 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
                     cidr=sub["cidr"],
                     ip_version=sub["ip_version"] or 4,
                     on_demand=ondemand.is_on_demand(nets.get(sub["network_id"]) or {}),
+                    address_scope_id=sub["address_scope_id"] or "",
                 )
             )
     _gateways(conn, out, snat)
+    _forwardings(conn, out)
     return out
 
 

@@ -402,6 +402,8 @@ class PortHooks(Hooks):
             changes["allowed_address_pairs"] = new["allowed_address_pairs"]
         if "fixed_ips" in changes:
             changes["fixed_ips"] = self._update_ips(uow, old, new, changes["fixed_ips"])
+            if not ctx.is_system:
+                _refuse_router_ip_change(uow, old, changes["fixed_ips"])
         if {"binding:host_id", "binding:vnic_type"} & changes.keys():
             self._binding(uow, new)
             changes["binding:vif_type"] = new["binding:vif_type"]
@@ -485,6 +487,33 @@ def _refuse_router_port(uow: UnitOfWork, item: Item) -> None:
         raise errors.ServicePortInUse(
             port_id=item["id"], reason=f"has device owner {item['device_owner']}"
         )
+
+
+# Neutron's IP_UPDATE_NOT_ALLOWED_LIST (`l3-port-ip-change-not-allowed`): a router's gateway
+# port may change its addresses, its interfaces may not.
+_FIXED_ADDRESS_OWNERS = (
+    "network:router_interface",
+    "network:router_interface_distributed",
+    "network:router_centralized_snat",
+    "network:router_ha_interface",
+    "network:ha_router_replicated_interface",
+)
+
+
+def _refuse_router_ip_change(uow: UnitOfWork, old: Item, fixed: list[dict[str, str]]) -> None:
+    """Neutron's IPAM check: the IPv4 addresses of a router interface port of an existing
+    router do not change through the port API (the router's own actions do that)."""
+    if old["device_owner"] not in _FIXED_ADDRESS_OWNERS:
+        return
+
+    def v4(ips: list[dict[str, str]]) -> set[str]:
+        return {f["ip_address"] for f in ips if ipaddress.ip_address(f["ip_address"]).version == 4}
+
+    if v4(old["fixed_ips"] or []) == v4(fixed):
+        return
+    t = router_decl.resource.table
+    if uow.execute(sa.select(t.c.id).where(t.c.id == old["device_id"])).first() is not None:
+        raise errors.BadPortsRequest(msg=f"IP updates for port {old['id']} are not allowed")
 
 
 def fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:

@@ -98,7 +98,7 @@ def _refuse_duplicate(uow: UnitOfWork, item: Item, target: str) -> None:
 
 def _set_everyone(uow: UnitOfWork, grant: Item, on: bool) -> None:
     """Keep an object's `*` column (a network's `shared` / `router:external`, a subnet
-    pool's `shared`) equal to "a `*` grant exists"."""
+    pool's or an address scope's `shared`) equal to "a `*` grant exists"."""
     columns = EVERYONE_COLUMNS.get(grant["object_type"])
     if columns is None:
         return
@@ -107,7 +107,8 @@ def _set_everyone(uow: UnitOfWork, grant: Item, on: bool) -> None:
     uow.execute(
         kind.table.update().where(kind.column("id") == grant["object_id"]).values({column.name: on})
     )
-    crud.bump_revisions(uow, kind, [grant["object_id"]])
+    if "revision_number" in kind.attrs:  # an address scope has no standard attributes
+        crud.bump_revisions(uow, kind, [grant["object_id"]])
 
 
 def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any:
@@ -134,7 +135,13 @@ def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any
 def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
     oid = grant["object_id"]
     ports, subnets, fips = port.resource.table, subnet.resource.table, floatingip.table
-    if grant["object_type"] == "security_group":
+    if grant["object_type"] == "address_scope":
+        pools = Resource.declared("subnetpool").table
+        users = sa.select(pools.c.id).where(
+            pools.c.address_scope_id == oid, _let_in(uow, grant, pools.c.project_id)
+        )
+        found = [("subnetpool", users)]
+    elif grant["object_type"] == "security_group":
         users = sa.select(ports.c.id).where(
             ports.c.id.in_(
                 sa.select(port_security_groups.c.port_id).where(

@@ -311,7 +311,8 @@ class GroupHooks(Hooks):
 
     def after_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         rules = default_rules(uow, item["id"], item["project_id"], _is_default(ctx, item))
-        crud.create_many(uow, rule, ctx, rules)
+        if rules:  # an admin may have deleted every default rule template
+            crud.create_many(uow, rule, ctx, rules)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         renamed = changes.get("name", old["name"]) != old["name"]

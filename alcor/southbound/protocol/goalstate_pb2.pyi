@@ -427,7 +427,7 @@ class AddressSet(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., seq: _Optional[int] = ..., members: _Optional[_Iterable[_Union[AddressSetMember, _Mapping]]] = ..., chunk: _Optional[int] = ..., chunks: _Optional[int] = ...) -> None: ...
 
 class RouterInterface(_message.Message):
-    __slots__ = ("port_id", "network_id", "subnet_id", "vni", "mac_address", "ip_address", "cidr", "ip_version", "on_demand")
+    __slots__ = ("port_id", "network_id", "subnet_id", "vni", "mac_address", "ip_address", "cidr", "ip_version", "on_demand", "address_scope_id")
     PORT_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     SUBNET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -437,6 +437,7 @@ class RouterInterface(_message.Message):
     CIDR_FIELD_NUMBER: _ClassVar[int]
     IP_VERSION_FIELD_NUMBER: _ClassVar[int]
     ON_DEMAND_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_SCOPE_ID_FIELD_NUMBER: _ClassVar[int]
     port_id: str
     network_id: str
     subnet_id: str
@@ -446,10 +447,35 @@ class RouterInterface(_message.Message):
     cidr: str
     ip_version: int
     on_demand: bool
-    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., vni: _Optional[int] = ..., mac_address: _Optional[str] = ..., ip_address: _Optional[str] = ..., cidr: _Optional[str] = ..., ip_version: _Optional[int] = ..., on_demand: _Optional[bool] = ...) -> None: ...
+    address_scope_id: str
+    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., vni: _Optional[int] = ..., mac_address: _Optional[str] = ..., ip_address: _Optional[str] = ..., cidr: _Optional[str] = ..., ip_version: _Optional[int] = ..., on_demand: _Optional[bool] = ..., address_scope_id: _Optional[str] = ...) -> None: ...
+
+class PortForwardingState(_message.Message):
+    __slots__ = ("id", "floatingip_id", "floating_ip_address", "mac_address", "protocol", "external_port_min", "external_port_max", "internal_ip_address", "internal_port_min", "internal_port_max")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FLOATINGIP_ID_FIELD_NUMBER: _ClassVar[int]
+    FLOATING_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PORT_MIN_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PORT_MAX_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_PORT_MIN_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_PORT_MAX_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    floatingip_id: str
+    floating_ip_address: str
+    mac_address: str
+    protocol: str
+    external_port_min: int
+    external_port_max: int
+    internal_ip_address: str
+    internal_port_min: int
+    internal_port_max: int
+    def __init__(self, id: _Optional[str] = ..., floatingip_id: _Optional[str] = ..., floating_ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ..., protocol: _Optional[str] = ..., external_port_min: _Optional[int] = ..., external_port_max: _Optional[int] = ..., internal_ip_address: _Optional[str] = ..., internal_port_min: _Optional[int] = ..., internal_port_max: _Optional[int] = ...) -> None: ...
 
 class RouterState(_message.Message):
-    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id", "gateway")
+    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id", "gateway", "port_forwardings")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -458,6 +484,7 @@ class RouterState(_message.Message):
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    PORT_FORWARDINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -466,7 +493,8 @@ class RouterState(_message.Message):
     routes: _containers.RepeatedCompositeFieldContainer[HostRoute]
     project_id: str
     gateway: RouterGateway
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ..., gateway: _Optional[_Union[RouterGateway, _Mapping]] = ...) -> None: ...
+    port_forwardings: _containers.RepeatedCompositeFieldContainer[PortForwardingState]
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ..., gateway: _Optional[_Union[RouterGateway, _Mapping]] = ..., port_forwardings: _Optional[_Iterable[_Union[PortForwardingState, _Mapping]]] = ...) -> None: ...
 
 class RouterGateway(_message.Message):
     __slots__ = ("network_id", "physical_network", "ip_address", "mac_address", "cidr", "next_hop", "enable_snat", "snat_host", "snat_tunnel_ip", "port_id")
