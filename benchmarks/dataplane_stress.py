@@ -48,10 +48,12 @@ from alcor.lab.vm import HOOK as VM_HOOK
 from benchmarks import procstat
 from benchmarks.dataplane import LEAN_HOOK, _make_vms, run_part_a
 
+PHASES = (("start", "plugged"), ("plugged", "active"), ("active", "stop"))
+
 
 class CpuMeter:
     """CPU seconds of the server, its NATS, each host's agent and OVS daemons, the guests and
-    this process between `clock("start")` and `clock("stop")`."""
+    this process between the round's clock marks (`run_part_a`'s `clock`)."""
 
     def __init__(self, server: AlcorServer, lab: Lab) -> None:
         assert server.proc is not None
@@ -74,9 +76,13 @@ class CpuMeter:
     def __call__(self, mark: str) -> None:
         self.marks[mark] = self._now()
 
-    def used(self) -> dict[str, float]:
-        start, stop = self.marks["start"], self.marks["stop"]
-        return {k: round(stop[k] - start[k], 2) for k in start}
+    def used(self, start: str = "start", stop: str = "stop") -> dict[str, float]:
+        first, last = self.marks[start], self.marks[stop]
+        return {k: round(last[k] - first[k], 2) for k in first}
+
+    def phases(self) -> dict[str, dict[str, float]]:
+        """CPU seconds by phase: create and plug, until every port is ACTIVE, the rest."""
+        return {f"{a}->{b}": self.used(a, b) for a, b in PHASES}
 
 
 def agent_metrics(host: Host) -> dict[str, float]:
@@ -98,9 +104,11 @@ def agent_metrics(host: Host) -> dict[str, float]:
     return out
 
 
-def audit(server: AlcorServer) -> dict[str, Any]:
-    """`alcor audit --json` (hosts not yet settled waited for up to 30 s)."""
+def audit(server: AlcorServer, hosts: list[str]) -> dict[str, Any]:
+    """`alcor audit --json` of `hosts` (those not yet settled waited for up to 30 s); clean
+    when every one of them is in step with intent."""
     cmd = [sys.executable, "-m", "alcor", "audit", "--url", server.url, "--json", "--settle", "30"]
+    cmd += [arg for host in hosts for arg in ("--host", host)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     found = json.loads(proc.stdout) if proc.stdout else []
     return {
@@ -143,8 +151,9 @@ def part_stress(
         result["plumbing_s"] = round(plumbing, 2)
         result["total_with_plumbing_s"] = round(plumbing + result["total_s"], 2)
         result["cpu_s_during_clock"] = meter.used()
+        result["cpu_s_by_phase"] = meter.phases()
         result["agents"] = {name: agent_metrics(h) for name, h in sorted(lab.hosts.items())}
-        result["audit"] = audit(server)
+        result["audit"] = audit(server, sorted(lab.hosts))
         result["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
         return result
     finally:

@@ -26,8 +26,8 @@ Every minute (`--sample-s`) the resident memory of every process is sampled: the
 nats-server, the simulator, and each host's agent, ovs-vswitchd and ovsdb-server. A process
 is flat when the least-squares slope of its RSS over the second half of the run is at most
 `--flat-mb-per-hour` (default 10 MB/h; the first half holds warm-up: caches, allocator arenas,
-the churned pools filling up). At the end `alcor audit` must be clean (every real host in
-step; simulated hosts do not report digests) and no API call may have failed.
+the churned pools filling up). At the end `alcor audit` of the real hosts must be clean
+(simulated hosts report no digests) and no operation may have failed.
 Results: benchmarks/results/soak.json (samples, slopes, operations, audit).
 """
 
@@ -53,6 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from alcor.lab.lab import Lab
+from alcor.lab.netns import LabError
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from benchmarks import plots, procstat
 from benchmarks.dataplane_stress import audit
@@ -84,8 +85,9 @@ class Soak:
         self.scratch: collections.deque[dict[str, Any]] = collections.deque()
         self.ports: collections.deque[str] = collections.deque()
         self.vms: collections.deque[tuple[str, str]] = collections.deque()  # (vm name, port)
-        self.rules: collections.deque[str] = collections.deque()
-        self.fips: list[str] = []
+        self.rules: collections.deque[tuple[str, int]] = collections.deque()  # (id, tcp port)
+        self.fips: dict[str, str | None] = {}  # floating IP -> the port it is associated with
+        self.cidrs = 0
         self.router = ""
         self.group = ""
         self.serial = 0
@@ -139,9 +141,8 @@ class Soak:
             self.networks.append(self._network(f"10.{i}.0.0/16"))
         for _ in range(FIPS):
             fip = {"floating_network_id": ext["id"]}
-            self.fips.append(
-                self.call("POST", "/v2.0/floatingips", {"floatingip": fip})["floatingip"]["id"]
-            )
+            made = self.call("POST", "/v2.0/floatingips", {"floatingip": fip})["floatingip"]
+            self.fips[made["id"]] = None
 
     def _network(self, cidr: str) -> dict[str, Any]:
         net = self.call("POST", "/v2.0/networks", {"network": {"name": self.name("net")}})[
@@ -202,7 +203,8 @@ class Soak:
                 self.call("PUT", path, {"subnet_id": net["subnet_id"]})
             self.call("DELETE", f"/v2.0/networks/{net['id']}")
             return
-        self.scratch.append(self._network(f"10.{100 + self.serial % 150}.0.0/24"))
+        self.cidrs += 1  # at most SCRATCH_NETWORKS held: a cycle of 150 never overlaps
+        self.scratch.append(self._network(f"10.{100 + self.cidrs % 150}.0.0/24"))
 
     def op_interface(self) -> None:
         if not self.scratch:
@@ -214,18 +216,20 @@ class Soak:
         return None
 
     def op_rule(self) -> None:
-        port = self.rng.randrange(1024, 60000)
-        self.rules.append(
-            self._rule({"protocol": "tcp", "port_range_min": port, "port_range_max": port})
-        )
+        held = {port for _, port in self.rules}  # a duplicate rule is Neutron's 409
+        port = self.rng.choice([p for p in range(1024, 1024 + 4 * RULES) if p not in held])
+        rule = {"protocol": "tcp", "port_range_min": port, "port_range_max": port}
+        self.rules.append((self._rule(rule), port))
         if len(self.rules) > RULES:
-            self.call("DELETE", f"/v2.0/security-group-rules/{self.rules.popleft()}")
+            self.call("DELETE", f"/v2.0/security-group-rules/{self.rules.popleft()[0]}")
 
     def op_fip(self) -> None:
-        held = list(self.ports) + [port for _, port in self.vms]
-        fip = self.rng.choice(self.fips)
-        port = self.rng.choice(held) if held and self.rng.random() < 0.7 else None
+        taken = set(self.fips.values())  # a fixed IP takes one floating IP (Neutron's 409)
+        free = [p for p in [*self.ports, *(port for _, port in self.vms)] if p not in taken]
+        fip = self.rng.choice(sorted(self.fips))
+        port = self.rng.choice(free) if free and self.rng.random() < 0.7 else None
         self.call("PUT", f"/v2.0/floatingips/{fip}", {"floatingip": {"port_id": port}})
+        self.fips[fip] = port
 
     def step(self) -> str:
         kind = self.rng.choices(list(WEIGHTS), weights=list(WEIGHTS.values()))[0]
@@ -328,7 +332,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             if now >= next_op:
                 try:
                     soak.step()
-                except ApiError as exc:
+                except (ApiError, LabError) as exc:
                     errors.append(str(exc))
                     console.log(f"[red]{exc}[/red]")
                 next_op = max(next_op + 1 / args.rate, time.monotonic() - 1 / args.rate)
@@ -339,7 +343,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 **{k: round(procstat.rss_mb(p), 2) for k, p in pids.items()},
             }
         )
-        found = audit(server)
+        found = audit(server, sorted(lab.hosts))
         half = samples[-1]["t"] / 2
         memory = {}
         for name in pids:
