@@ -114,6 +114,7 @@ def audit(server: AlcorServer, hosts: list[str]) -> dict[str, Any]:
     return {
         "exit": proc.returncode,
         "states": {a["host"]: a["state"] for a in found},
+        "differs_in": {a["host"]: a["differs"] for a in found if a["differs"]},
         "clean": proc.returncode == 0 and all(a["state"] == "in_step" for a in found),
     }
 
