@@ -22,6 +22,11 @@ Also recorded: flows in OVS after apply/leave (dump-aggregate), programming roun
 seconds of ovs-vswitchd and of this process during apply.
 Goals: 10k entries <= 0.2 s, 100k <= 2 s (apply). Results: benchmarks/results/dataplane.json.
 
+Part stress (`--part stress`, options --vms N --hosts N --mode --hook): the original Alcor's
+2,400 VMs on 10 hosts, part (a)'s round at that size with where the time and the CPU went and
+`alcor audit` at the end (benchmarks/dataplane_stress.py). Results:
+benchmarks/results/dataplane-stress.json.
+
 Part (d), distributed routing (`--part d`): a router with 100 subnets and 1,000 ports on 3
 real hosts: flows per host, time to program a host from nothing, routed vs same-subnet RTT
 (benchmarks/dataplane_routing.py). Results: benchmarks/results/dataplane-routing.json.
@@ -446,7 +451,8 @@ class Guests:
             exit_file.unlink(missing_ok=True)
             self.running[exit_file] = vm
             command = shlex.join(vm.dhcp_command())
-            script += f"({command} >/dev/null 2>&1; echo $? > {shlex.quote(str(exit_file))}) &\n"
+            done = shlex.quote(str(exit_file))  # renamed once written: never read half-made
+            script += f"({command} >/dev/null 2>&1; echo $? > {done}.tmp; mv {done}.tmp {done}) &\n"
         path = vms[0].dir.parent / f"boot{len(self.shells)}.sh"  # too long for an argument
         path.write_text(script + "wait\n")
         self.shells.append(subprocess.Popen(["sh", str(path)]))
