@@ -775,16 +775,15 @@ def main_part_stress(args: argparse.Namespace, console: Console) -> None:
         "clean" if r["audit"]["clean"] else f"[red]{r['audit']['states']}[/red]",
     )
     console.print(summary)
-    r["meta"] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "goal": "2,400 VMs on 10 real hosts, all ACTIVE and leased <= 10 s (original 35 s)",
-        "clock": "first API call (POST network) -> last guest holding its lease; the VMs' "
+    _save(
+        args,
+        args.json_stress,
+        r,
+        goal="2,400 VMs on 10 real hosts, all ACTIVE and leased <= 10 s (original 35 s)",
+        clock="first API call (POST network) -> last guest holding its lease; the VMs' "
         "namespaces, veths and guards are made before it (plumbing_s)",
-        "cpus": os.cpu_count(),
-    }
-    Path(args.json_stress).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_stress).write_text(json.dumps(r, indent=1))
-    _chart(args, args.json_stress)
+        cpus=os.cpu_count(),
+    )
     if not (r["cross_host_ping_ok"] and r["audit"]["clean"]):
         raise SystemExit("stress: a ping failed or the audit is not clean")
 
@@ -807,13 +806,7 @@ def main_part_c(args: argparse.Namespace, console: Console) -> None:
         f"{result['leave_ms']['p50']} / {result['leave_ms']['p99']}",
     )
     console.print(table)
-    result["meta"] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-    }
-    Path(args.json_c).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_c).write_text(json.dumps(result, indent=1))
-    _chart(args, args.json_c)
+    _save(args, args.json_c, result)
 
 
 RESULTS_ROUTING = Path(__file__).resolve().parent / "results" / "dataplane-routing.json"
@@ -839,13 +832,19 @@ def main_part_d(args: argparse.Namespace, console: Console) -> None:
         f"another host {result['fip_first_packet_ms']['move']['p50']}",
     )
     console.print(table)
+    _save(args, args.json_d, result)
+
+
+def _save(args: argparse.Namespace, path: str, result: dict[str, Any], **meta: Any) -> None:
+    """Write a part's results (with when, the load and `meta`) and, with `--plot`, its chart."""
     result["meta"] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+        **meta,
     }
-    Path(args.json_d).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_d).write_text(json.dumps(result, indent=1))
-    _chart(args, args.json_d)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=1))
+    _chart(args, path)
 
 
 def _chart(args: argparse.Namespace, path: str) -> None:
