@@ -665,6 +665,60 @@ class NetworkAclPortNotInNetwork(InvalidInput):
     message = "Port {port_id} is not a port of network {network_id}."
 
 
+# -- port bindings (binding-extended) --------------------------------------------------------
+
+
+class BadPortRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad port request: {msg}."
+
+
+class PortBindingNotFound(NotFound):
+    type_name = None
+    message = "Binding for port {port_id} for host {host} could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    type_name = None
+    message = "Binding for port {port_id} on host {host} is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    type_name = None
+    message = "Binding for port {port_id} on host {host} already exists."
+
+
+class PortBindingError(NeutronError):
+    """A plain NeutronException in neutron-lib: a 500, what Nova expects of a host that
+    cannot bind."""
+
+    message = "Binding for port {port_id} on host {host} could not be created or updated."
+
+
+# -- auto-allocated topology -------------------------------------------------------------------
+
+
+class NeutronNotAuthorized(NotAuthorized):
+    """neutron-lib's NotAuthorized (a 403 named so), not the policy's PolicyNotAuthorized."""
+
+    type_name = "NotAuthorized"
+
+
+class BadAutoAllocateRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad auto_allocate request: {msg}."
+
+
+class AutoAllocationFailure(Conflict):
+    type_name = None
+    message = "Deployment error: {reason}."
+
+
+class DefaultExternalNetworkExists(Conflict):
+    type_name = None
+    message = "A default external network already exists: {net_id}."
+
+
 _NOT_FOUND: dict[str, type[NotFound]] = {}
 
 

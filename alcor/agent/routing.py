@@ -152,6 +152,11 @@ def interface_on(
     return None  # a connected subnet wins over an extra route to the same prefix
 
 
+def on_demand_networks(routers: Mapping[str, pb.RouterState]) -> set[str]:
+    """The networks these routers connect that resolve their neighbours on demand."""
+    return {i.network_id for r in routers.values() for i in _routed(r) if i.on_demand}
+
+
 def routed_networks(routers: Mapping[str, pb.RouterState]) -> dict[str, int]:
     """network id -> VNI of every network these routers connect (their neighbour tables are
     needed to route into them)."""

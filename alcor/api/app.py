@@ -25,6 +25,7 @@ from starlette.routing import Route
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
 from alcor.api.live import LiveEvents
+from alcor.api.nova_api import NOVA_EXTENSIONS, NovaApi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.api.webview import WebView
 from alcor.reachability import intent, verdict
@@ -88,9 +89,12 @@ class Api:
         self.max_bulk_body = max_bulk_body_size
         self.max_filter_values = max_filter_values
         self.extensions = extensions.enabled(
-            [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
+            [a for r in resources for a in r.extensions]
+            + list(QUOTA_EXTENSIONS)
+            + list(NOVA_EXTENSIONS)
         )
         self.quotas = QuotaApi(db, auth, self.resources, self.body, max_filter_values)
+        self.nova = NovaApi(db, auth, self.body, agent_down_time)
         self.webview = WebView(auth, live or LiveEvents(db))
 
     # -- plumbing --------------------------------------------------------------------
@@ -208,7 +212,7 @@ class Api:
         bulk, items = await bodies.off_loop(len(raw), self._check_create, res, ctx, raw)
 
         def work(uow: Any) -> list[dict[str, Any]]:
-            created = crud.create_many(uow, res, ctx, items, authorize=True)
+            created = crud.create_many(uow, res, ctx, crud.fresh(items), authorize=True)
             res.hooks.extend(uow.conn, ctx, created)
             return created
 
@@ -470,6 +474,7 @@ class Api:
             Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
             Route("/v2.0/availability_zones", self.availability_zones, methods=["GET"]),
             *self.quotas.routes(),
+            *self.nova.routes(),
             *self.webview.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),

@@ -70,7 +70,12 @@ NETWORK = {
         "network",
         ADMIN_OR_MEMBER,
         f"{ADMIN_OR_READER} or {SERVICE} or rule:shared or rule:external or rule:context_is_advsvc",
-        ("provider:network_type", "provider:physical_network", "provider:segmentation_id"),
+        (
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+            "alcor:neighbor_resolution",
+        ),
     ),
     "get_network:tags": f"{ADMIN_OR_READER} or rule:shared or rule:external"
     " or rule:context_is_advsvc",
@@ -142,6 +147,10 @@ PORT = {
     "update_port:tags": f"{ADMIN_OR_MEMBER} or rule:context_is_advsvc",
     "delete_port": f"{ADMIN_OR_SERVICE_OR_NET_OWNER} or {MEMBER}",
     "delete_port:tags": f"rule:context_is_advsvc or {MEMBER} or {ADMIN_OR_NET_OWNER_MEMBER}",
+    "get_port_binding": ADMIN_OR_SERVICE,
+    "create_port_binding": SERVICE,
+    "delete_port_binding": SERVICE,
+    "activate": SERVICE,
     "get_port_provisioning": ADMIN,
     "get_port_trace": ADMIN,
     "get_state_audit": ADMIN,
@@ -209,7 +218,8 @@ SUBNETPOOL = {
 }
 
 ADDRESS_GROUP = {
-    **_crud("address_group", ADMIN_OR_MEMBER, ADMIN_OR_READER),
+    "shared_address_groups": "field:address_groups:shared=True",
+    **_crud("address_group", ADMIN_OR_MEMBER, f"({ADMIN_OR_READER}) or rule:shared_address_groups"),
     "add_addresses": ADMIN_OR_MEMBER,
     "remove_addresses": ADMIN_OR_MEMBER,
 }
@@ -226,6 +236,8 @@ OTHERS = {
     "delete_quota": ADMIN,
     **{f"{action}_agent": ADMIN for action in ("create", "get", "update", "delete")},
     "get_network_ip_availability": ADMIN_OR_SERVICE,
+    "get_auto_allocated_topology": ADMIN_OR_READER,
+    "delete_auto_allocated_topology": ADMIN_OR_MEMBER,
     **_crud("network_acl", ADMIN_OR_MEMBER, ADMIN_OR_READER),
     **_crud("network_acl_rule", ADMIN_OR_MEMBER, ADMIN_OR_READER),
 }

@@ -108,11 +108,17 @@ class Attr:
         return self.db_column or self.name.replace(":", "_")
 
 
-def parent(name: str, target: str, **ref: Any) -> Attr:
+def parent(name: str, target: str, index: bool = True, **ref: Any) -> Attr:
     """The required, indexed reference of an item to what it belongs to (a subnet's network,
-    a rule's group): `Ref(target, **ref)` on a UUID attribute given at create time."""
+    a rule's group): `Ref(target, **ref)` on a UUID attribute given at create time. `index`
+    False: a unique constraint of the kind that starts with this column serves as its index."""
     return Attr(
-        name, kinds.Uuid(), post=True, required=True, index=True, ref=Ref(target, owner=True, **ref)
+        name,
+        kinds.Uuid(),
+        post=True,
+        required=True,
+        index=index,
+        ref=Ref(target, owner=True, **ref),
     )
 
 

@@ -7,7 +7,7 @@ import one another (they meet through references and `alcor.resources.events`).
 from __future__ import annotations
 
 from alcor.config import ServerSettings
-from alcor.resources import events, quota
+from alcor.resources import auto_allocate, events, quota
 from alcor.resources.declarations import (
     ALL,
     address_group,
@@ -58,4 +58,5 @@ def configure(settings: ServerSettings) -> list[Resource]:
     rbac_rules.install()
     security_group_rules.install()
     network_acl_rules.install()
+    auto_allocate.install()
     return ALL

@@ -14,11 +14,12 @@ import sqlalchemy as sa
 
 from alcor import errors
 from alcor.ipam import prefixes
-from alcor.resources import crud
+from alcor.resources import crud, grants
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, subnet
+from alcor.resources.declarations.rbac_policy import SHARED
 from alcor.resources.declarations.subnetpool import PREFIXES, allocated, resource
-from alcor.resources.model import Action, Hooks, Item, caller_project
+from alcor.resources.model import Action, Conn, Hooks, Item, caller_project
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -152,7 +153,14 @@ class SubnetPoolHooks(Hooks):
 
     def visible(self) -> sa.ColumnElement[bool]:
         t = resource.table
-        return sa.or_(t.c.project_id == caller_project(), t.c.shared.is_(True))
+        return sa.or_(
+            t.c.project_id == caller_project(),
+            t.c.shared.is_(True),
+            t.c.id.in_(grants.granted_ids("subnetpool", (SHARED,))),
+        )
+
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        grants.mark_shared(conn, "subnetpool", ctx.project_id, items)
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         _read_prefixes(item)
