@@ -161,6 +161,32 @@ def dataplane_api(doc: Doc, fig: Figure) -> None:
     ax.set_title("VMs booted through the API")
 
 
+def dataplane_stress(doc: Doc, fig: Figure) -> None:
+    """The stress round: when the last port passed each stage, and CPU by process."""
+    stages, cpu = fig.subplots(1, 2)
+    marks = {**doc["last_stamp_after_start_s"], "all leased": doc["leases_s"]}
+    stages.barh(list(marks), list(marks.values()))
+    stages.axvline(10, color="grey", linestyle="--", linewidth=1)
+    stages.invert_yaxis()
+    stages.set(xlabel="s after the first API call (last port)")
+    stages.set_title(f"{doc['vms']:,} VMs on {doc['hosts']} hosts (goal 10 s)")
+    used = doc["cpu_s_during_clock"]
+    cpu.barh(list(used), list(used.values()))
+    cpu.invert_yaxis()
+    cpu.set(xlabel="CPU s during the clock", title="where the CPU went")
+
+
+def soak(doc: Doc, fig: Figure) -> None:
+    """Resident memory of every process over the soak."""
+    ax = fig.subplots()
+    times = [s["t"] / 60 for s in doc["samples"]]
+    for name in doc["memory"]:
+        ax.plot(times, [s[name] for s in doc["samples"]], label=name)
+    ax.set(xlabel="minutes", ylabel="RSS MB", yscale="log")
+    ax.set_title(f"soak: {doc['sim_hosts']} simulated + {doc['real_hosts']} real hosts")
+    ax.legend(fontsize=6, ncol=2)
+
+
 def pgcost(doc: Doc, fig: Figure) -> None:
     """CPU per port create by process (one server, two replicas), and the rates."""
     cpu, rate = fig.subplots(1, 2)
@@ -209,6 +235,8 @@ CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "dataplane-sg": dataplane_sg,
     "dataplane-routing": dataplane_routing,
     "dataplane-api": dataplane_api,
+    "dataplane-stress": dataplane_stress,
+    "soak": soak,
     "pgcost": pgcost,
     "pgscale": pgscale,
 }

@@ -275,11 +275,8 @@ class Lab:
         agents = [netns.read_pid(p) for p in pidfiles]
         netns.kill([p for p in agents if p is not None and netns.alive(p)])
         daemons = [p for h in self.hosts.values() for p in h.daemon_pids()]
-        for name in netns.names(self.prefix):
-            daemons.extend(netns.pids_in(name))
-        netns.kill(daemons)
-        for name in netns.names(self.prefix):
-            netns.delete(name)
+        netns.kill(daemons + netns.pids_in_any(netns.names(self.prefix)))
+        netns.delete_all(netns.names(self.prefix))
         shutil.rmtree(self.state_dir, ignore_errors=True)
         self.hosts.clear()
         self.vms.clear()

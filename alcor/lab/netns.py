@@ -58,6 +58,22 @@ def pids_in(ns: str) -> list[int]:
     return [int(p) for p in out.split() if p.isdigit()]
 
 
+def pids_in_any(namespaces: Iterable[str]) -> list[int]:
+    """Processes in any of `namespaces`, found in one pass over /proc: `ip netns pids` scans
+    /proc once per namespace, which is minutes for a lab of 2,400 VMs."""
+    inodes = set()
+    for ns in namespaces:
+        with contextlib.suppress(OSError):
+            inodes.add(os.stat(f"/run/netns/{ns}").st_ino)
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.stat(f"/proc/{entry.name}/ns/net").st_ino in inodes:
+                    pids.append(int(entry.name))
+    return pids
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -101,3 +117,10 @@ def read_pid(path: str) -> int | None:
 
 def delete(ns: str) -> None:
     run(["ip", "netns", "del", ns], check=False)
+
+
+def delete_all(namespaces: Iterable[str]) -> None:
+    """Delete namespaces with one `ip -batch` (not a process each); missing ones are skipped."""
+    script = "".join(f"netns del {ns}\n" for ns in namespaces)
+    if script:
+        run(["ip", "-force", "-batch", "-"], input=script, check=False, timeout=600)
