@@ -87,7 +87,6 @@ resource = Resource(
             post=True,
             put=True,
             default="",
-            index=True,
         ),
         Attr("binding:vnic_type", kinds.Enum(*VNIC_TYPES), post=True, put=True, default="normal"),
         Attr(
@@ -183,6 +182,12 @@ resource = Resource(
         "port-numa-affinity-policy-socket",
         "port-device-profile",
     ),
-    table_args=(sa.UniqueConstraint("network_id", "mac_address"),),
+    table_args=(
+        sa.UniqueConstraint("network_id", "mac_address"),
+        # A host's ports, and its ports of one network: "is this host on that network" (the
+        # flood lists of on-demand networks, `southbound.ondemand`) is one index probe,
+        # whatever the network's size.
+        sa.Index("ix_ports_host_network", "binding_host_id", "network_id"),
+    ),
     quota="port",
 )
