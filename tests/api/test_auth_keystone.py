@@ -218,6 +218,45 @@ def test_an_external_network_takes_gateways_and_floating_ips(cloud: Cloud) -> No
     assert owner.made("floatingips", {"floatingip": {"floating_network_id": ext["id"]}})
 
 
+def test_an_external_network_with_gateways_stays_external(cloud: Cloud) -> None:
+    """Neutron's ExternalNetworkInUse, and the external grants that routers hang on."""
+    admin, other = cloud.by["admin"], cloud.by["other"]
+    ext = admin.made("networks", {"network": {"name": "ext2", "router:external": True}})
+    admin.made("subnets", _subnet(ext["id"], "198.19.1.0/24"))
+    url = f"/v2.0/networks/{ext['id']}"
+    gateway = {"router": {"external_gateway_info": {"network_id": ext["id"]}}}
+    no_gateway: dict[str, Any] = {"router": {"external_gateway_info": {}}}
+    mine = admin.made("routers", {"router": {"name": "r-admin", **gateway["router"]}})
+    body = neutron_error(admin.put(url, {"network": {"router:external": False}}), 409)
+    assert body["type"] == "ExternalNetworkInUse"
+    assert ext["id"] in body["message"]
+    assert admin.get(url).json()["network"]["router:external"] is True
+    wildcard = admin.get("/v2.0/rbac-policies", params={"object_id": ext["id"]}).json()
+    (star,) = wildcard["rbac_policies"]
+    neutron_error(admin.delete(f"/v2.0/rbac-policies/{star['id']}"), 409, "RbacPolicyInUse")
+    assert admin.put(f"/v2.0/routers/{mine['id']}", no_gateway).status_code == 200
+    demo2 = cloud.ks.projects["demo2"]
+    admin.made("rbac-policies", _grant("network", ext["id"], demo2, "access_as_external"))
+    resp = admin.put(url, {"network": {"router:external": False}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["network"]["router:external"] is False
+    left = admin.get("/v2.0/rbac-policies", params={"object_id": ext["id"]}).json()
+    assert left["rbac_policies"] == []  # every external grant went with the flag
+    neutron_error(other.get(url), 404)
+
+    grant = admin.made("rbac-policies", _grant("network", ext["id"], demo2, "access_as_external"))
+    assert other.get(url).json()["network"]["router:external"] is True
+    theirs = other.made("routers", {"router": {"name": "r-other", **gateway["router"]}})
+    grant_url = f"/v2.0/rbac-policies/{grant['id']}"
+    neutron_error(admin.delete(grant_url), 409, "RbacPolicyInUse")
+    assert admin.put(f"/v2.0/routers/{mine['id']}", gateway).status_code == 200
+    assert other.put(f"/v2.0/routers/{theirs['id']}", no_gateway).status_code == 200
+    neutron_error(admin.delete(grant_url), 409, "ExternalNetworkInUse")  # the last grant
+    assert admin.put(f"/v2.0/routers/{mine['id']}", no_gateway).status_code == 200
+    assert admin.delete(grant_url).status_code == 204
+    assert admin.get(url).json()["network"]["router:external"] is False
+
+
 # -- RBAC --------------------------------------------------------------------------------
 
 
