@@ -13,6 +13,12 @@ request per token.
 
 The token's project, user and roles become the request's `Context`; a token scoped to no
 project (system, domain) is refused with a 403, as Neutron's rules are all for project scope.
+
+A service (Nova) may send its own token beside the user's in `X-Service-Token`, as
+keystonemiddleware accepts: a service token Keystone refuses makes the request a 401; one
+with the `service` role (keystonemiddleware's `service_token_roles`) lets the user's token
+be past its expiry (`?allow_expired=1`, within Keystone's `allow_expired_window`), so that a
+long operation Nova started for a user can finish.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ log = logging.getLogger("alcor.api.keystone")
 # Tokens remembered at most (an LRU): a burst of distinct tokens cannot grow memory unbounded.
 CACHE_ENTRIES = 50_000
 SERVICE_TOKEN_MARGIN = 60.0  # seconds before its expiry that our own token is renewed
+# keystonemiddleware's `service_token_roles`: a service token with one of these may vouch for
+# a user token past its expiry.
+SERVICE_TOKEN_ROLES = frozenset({"service"})
 
 
 @dataclass(frozen=True)
@@ -91,13 +100,14 @@ class Keystone:
         token = headers.get("x-auth-token")
         if not token:
             raise self.unauthenticated()
-        key = hashlib.sha256(token.encode()).digest()
-        entry = self.cache.get(key)
-        now = time.monotonic()
-        if entry is not None and entry.until > now:
-            found = entry.context
-        else:
-            found = await self._validate_once(key, token)
+        allow_expired = False
+        service_token = headers.get("x-service-token")
+        if service_token:
+            service = await self._caller(service_token, False)
+            if service is None:
+                raise self.unauthenticated()
+            allow_expired = not SERVICE_TOKEN_ROLES.isdisjoint(service.roles)
+        found = await self._caller(token, allow_expired)
         if found is None:
             raise self.unauthenticated()
         if not found.project_id:
@@ -105,14 +115,25 @@ class Keystone:
             raise errors.PolicyNotAuthorized(action="A token not scoped to a project")
         return found
 
-    async def _validate_once(self, key: bytes, token: str) -> Context | None:
+    async def _caller(self, token: str, allow_expired: bool) -> Context | None:
+        """Who `token` is (None: Keystone refuses it), from the cache when it can be.
+        Validations that let a token be expired are kept apart from the others."""
+        key = hashlib.sha256(token.encode()).digest()
+        if allow_expired:
+            key += b"+expired"
+        entry = self.cache.get(key)
+        if entry is not None and entry.until > time.monotonic():
+            return entry.context
+        return await self._validate_once(key, token, allow_expired)
+
+    async def _validate_once(self, key: bytes, token: str, allow_expired: bool) -> Context | None:
         waiting = self.pending.get(key)
         if waiting is not None:
             return await asyncio.shield(waiting)
         future: asyncio.Future[Context | None] = asyncio.get_running_loop().create_future()
         self.pending[key] = future
         try:
-            found, until = await self._validate(token)
+            found, until = await self._validate(token, allow_expired)
             self._remember(key, _Entry(until, found))
             future.set_result(found)
             return found
@@ -129,20 +150,23 @@ class Keystone:
         while len(self.cache) > CACHE_ENTRIES:
             self.cache.popitem(last=False)
 
-    async def _validate(self, token: str) -> tuple[Context | None, float]:
+    async def _validate(self, token: str, allow_expired: bool) -> tuple[Context | None, float]:
         ttl_end = time.monotonic() + self.settings.cache_time
+        path = (
+            "/auth/tokens?nocatalog&allow_expired=1" if allow_expired else "/auth/tokens?nocatalog"
+        )
         for attempt in (1, 2):
             service = await self._service_token(renew=attempt == 2)
             resp = await self._call(
-                "GET",
-                "/auth/tokens?nocatalog",
-                headers={"X-Auth-Token": service, "X-Subject-Token": token},
+                "GET", path, headers={"X-Auth-Token": service, "X-Subject-Token": token}
             )
             if resp.status_code == 401 and attempt == 1:
                 continue  # our own token expired or was revoked: renew it once
             break
         if resp.status_code == 200:
             body = resp.json()["token"]
+            if allow_expired:
+                return self._context(body), ttl_end
             left = _expiry(body["expires_at"]) - time.time()
             if left <= 0:
                 return None, ttl_end

@@ -134,6 +134,42 @@ def test_expired_token_is_refused(cloud: Cloud) -> None:
     _until(lambda: httpx.get(url, headers={"X-Auth-Token": token}).status_code == 401)
 
 
+def test_service_token_beside_the_user_token(cloud: Cloud) -> None:
+    """keystonemiddleware's X-Service-Token: one Keystone refuses is a 401 (even beside a
+    good user token); a good one leaves the caller the user."""
+    ks, url = cloud.ks, f"{cloud.srv.url}/v2.0/networks"
+    user = ks.token("member1")
+    revoked = ks.token("nova")
+    ks.revoke(revoked)
+    for service in ("gAAAAAgarbage", revoked):
+        refused = httpx.get(url, headers={"X-Auth-Token": user, "X-Service-Token": service})
+        neutron_error(refused, 401, "HTTPUnauthorized")
+    vouched = {"X-Auth-Token": user, "X-Service-Token": ks.token("nova")}
+    made = httpx.post(url, headers=vouched, json={"network": {"name": "by-nova"}})
+    assert made.status_code == 201, made.text
+    assert made.json()["network"]["project_id"] == ks.projects["demo"]
+
+
+def test_service_token_vouches_for_an_expired_user_token(tmp_path: Path) -> None:
+    """Nova finishing a user's long operation: the user's token has expired, Nova's service
+    token lets it through (`allow_expired`); a member's token as the service token does not."""
+    ks = Keystone(expiration=6).start()
+    try:
+        with AlcorServer(extra_env=ks.server_env()) as srv:
+            url = f"{srv.url}/v2.0/networks"
+            user = ks.token("member1")
+            assert httpx.get(url, headers={"X-Auth-Token": user}).status_code == 200
+            _until(lambda: httpx.get(url, headers={"X-Auth-Token": user}).status_code == 401)
+            not_a_service = {"X-Auth-Token": user, "X-Service-Token": ks.token("member2")}
+            neutron_error(httpx.get(url, headers=not_a_service), 401)
+            vouched = {"X-Auth-Token": user, "X-Service-Token": ks.token("nova")}
+            made = httpx.post(url, headers=vouched, json={"network": {"name": "late"}})
+            assert made.status_code == 201, made.text
+            assert made.json()["network"]["project_id"] == ks.projects["demo"]
+    finally:
+        ks.stop()
+
+
 def test_system_scoped_token_is_refused(cloud: Cloud) -> None:
     token = cloud.ks.token("admin", system=True)
     resp = httpx.get(f"{cloud.srv.url}/v2.0/networks", headers={"X-Auth-Token": token})
