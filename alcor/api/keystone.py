@@ -33,9 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from alcor import errors
+from alcor.api.keystone_http import KeystoneHTTP, KeystoneUnreachable, Response
 from alcor.policy.enforcer import Policy
 from alcor.resources.context import Context
 
@@ -74,15 +73,13 @@ def _expiry(text: str) -> float:
 class Keystone:
     """The authenticator for `auth_strategy = keystone`."""
 
-    def __init__(
-        self, settings: KeystoneSettings, policy: Policy, client: httpx.AsyncClient | None = None
-    ) -> None:
+    def __init__(self, settings: KeystoneSettings, policy: Policy) -> None:
         self.settings = settings
         self.policy = policy
         self.url = settings.url.rstrip("/")
         if not self.url.endswith("/v3"):
             self.url += "/v3"
-        self.client = client or httpx.AsyncClient(timeout=settings.timeout)
+        self.client = KeystoneHTTP(self.url, settings.timeout)
         self.cache: OrderedDict[bytes, _Entry] = OrderedDict()
         self.pending: dict[bytes, asyncio.Future[Context | None]] = {}
         self.service_token: tuple[str, float] | None = None
@@ -160,10 +157,10 @@ class Keystone:
             resp = await self._call(
                 "GET", path, headers={"X-Auth-Token": service, "X-Subject-Token": token}
             )
-            if resp.status_code == 401 and attempt == 1:
+            if resp.status == 401 and attempt == 1:
                 continue  # our own token expired or was revoked: renew it once
             break
-        if resp.status_code == 200:
+        if resp.status == 200:
             body = resp.json()["token"]
             if allow_expired:
                 return self._context(body), ttl_end
@@ -171,9 +168,9 @@ class Keystone:
             if left <= 0:
                 return None, ttl_end
             return self._context(body), min(ttl_end, time.monotonic() + left)
-        if resp.status_code in (401, 403, 404):
+        if resp.status in (401, 403, 404):
             return None, ttl_end
-        log.warning("keystone answered %s to a token validation", resp.status_code)
+        log.warning("keystone answered %s to a token validation", resp.status)
         raise _unavailable()
 
     def _context(self, token: Mapping[str, Any]) -> Context:
@@ -209,18 +206,20 @@ class Keystone:
                     },
                 }
             }
-            resp = await self._call("POST", "/auth/tokens?nocatalog", json=body)
-            if resp.status_code != 201:
-                log.error("keystone refused the service user %r: %s", s.username, resp.status_code)
+            resp = await self._call("POST", "/auth/tokens?nocatalog", {}, body)
+            if resp.status != 201:
+                log.error("keystone refused the service user %r: %s", s.username, resp.status)
                 raise _unavailable()
             expires = _expiry(resp.json()["token"]["expires_at"])
-            self.service_token = (resp.headers["X-Subject-Token"], expires)
+            self.service_token = (resp.headers["x-subject-token"], expires)
             return self.service_token[0]
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> Response:
         try:
-            return await self.client.request(method, self.url + path, **kwargs)
-        except httpx.HTTPError as exc:
+            return await self.client.request(method, path, headers, body)
+        except KeystoneUnreachable as exc:
             log.warning("keystone unreachable: %s", exc)
             raise _unavailable() from None
 

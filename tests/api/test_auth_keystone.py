@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alcor.lab.server_process import AlcorServer
+from alcor.lab.server_process import AlcorServer, free_port
 from tests.api.authz_support import ACTORS, Caller
 from tests.api.conftest import neutron_error
 from tests.api.test_cli import OPENSTACK
@@ -153,7 +153,7 @@ def test_service_token_beside_the_user_token(cloud: Cloud) -> None:
 def test_service_token_vouches_for_an_expired_user_token(tmp_path: Path) -> None:
     """Nova finishing a user's long operation: the user's token has expired, Nova's service
     token lets it through (`allow_expired`); a member's token as the service token does not."""
-    ks = Keystone(expiration=6).start()
+    ks = Keystone(expiration=10).start()
     try:
         with AlcorServer(extra_env=ks.server_env()) as srv:
             url = f"{srv.url}/v2.0/networks"
@@ -168,6 +168,18 @@ def test_service_token_vouches_for_an_expired_user_token(tmp_path: Path) -> None
             assert made.json()["network"]["project_id"] == ks.projects["demo"]
     finally:
         ks.stop()
+
+
+def test_keystone_unreachable_is_503() -> None:
+    env = {
+        "ALCOR_AUTH_STRATEGY": "keystone",
+        "ALCOR_KEYSTONE_URL": f"http://127.0.0.1:{free_port()}/v3",  # nothing listens
+        "ALCOR_KEYSTONE_PASSWORD": PASSWORD,
+    }
+    with AlcorServer(extra_env=env) as srv:
+        resp = httpx.get(f"{srv.url}/v2.0/networks", headers={"X-Auth-Token": "gAAAAAtoken"})
+        body = neutron_error(resp, 503, "ServiceUnavailable")
+        assert "identity service" in body["message"]
 
 
 def test_system_scoped_token_is_refused(cloud: Cloud) -> None:

@@ -225,8 +225,13 @@ class Keystone:
     def _provision(self) -> None:
         """Projects, users and role assignments, and the network service in the catalog
         (the `openstack` CLI finds the API there)."""
-        admin = self.token("admin")
-        api = httpx.Client(base_url=self.url, headers={"X-Auth-Token": admin}, timeout=30)
+
+        def fresh_token(request: httpx.Request) -> None:
+            # A token per call: a Keystone of short-lived tokens (`expiration`) is
+            # provisioned too, however slow the machine.
+            request.headers["X-Auth-Token"] = self.token("admin")
+
+        api = httpx.Client(base_url=self.url, event_hooks={"request": [fresh_token]}, timeout=30)
         with api:
             for endpoint in api.get("/endpoints").json()["endpoints"]:
                 api.patch(
