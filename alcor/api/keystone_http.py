@@ -46,6 +46,8 @@ class _Reader:
     headers: dict[str, str] = field(default_factory=dict)
     chunks: list[bytes] = field(default_factory=list)
     done: bool = False
+    keep_alive: bool = False
+    parser: Any = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
@@ -55,6 +57,8 @@ class _Reader:
 
     def on_message_complete(self) -> None:
         self.done = True
+        # Only now: the parser forgets it once the message is over.
+        self.keep_alive = self.parser.should_keep_alive()
 
 
 class _Stale(Exception):
@@ -108,7 +112,7 @@ class KeystoneHTTP:
     async def _exchange(self, conn: Conn, data: bytes, reused: bool) -> Response:
         reader, writer = conn
         got = _Reader()
-        parser = httptools.HttpResponseParser(got)
+        parser = got.parser = httptools.HttpResponseParser(got)
         answered = False
         try:
             writer.write(data)
@@ -124,7 +128,7 @@ class KeystoneHTTP:
         except BaseException:
             writer.close()
             raise
-        if parser.should_keep_alive() and len(self.idle) < POOL_SIZE:
+        if got.keep_alive and len(self.idle) < POOL_SIZE:
             self.idle.append(conn)
         else:
             writer.close()
