@@ -1,5 +1,9 @@
 """A real Keystone for the test suite: SQLite, fernet tokens, one gunicorn worker, loopback.
 
+The worker is gunicorn's `gthread` with one thread: one request at a time as with the `sync`
+worker, but connections are kept alive, as a deployment's web server in front of Keystone
+does, so the API server's validations do not each pay a new connection.
+
 It runs from its own virtualenv (keystone pins what it needs; `scripts/setup.sh` makes it in
 `.venv-keystone` with `scripts/tempest-constraints.txt`; `ALCOR_KEYSTONE_VENV` points
 elsewhere). The first start ever bootstraps a database (`keystone-manage`, 10-60 s with the
@@ -130,6 +134,8 @@ class Keystone:
                 "--no-control-socket",
                 "--workers",
                 "1",
+                "--worker-class",
+                "gthread",  # keeps connections alive (sync closes after each answer)
                 "--threads",
                 "1",
                 "--bind",
