@@ -441,7 +441,10 @@ def test_fields_by_role(cloud: Cloud) -> None:
 
 def test_policy_file_overrides_defaults(keystone: Keystone, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text('"get_network": "rule:admin_only"\n"create_network:shared": "role:member"\n')
+    policy.write_text(
+        '"get_network": "rule:admin_only"\n"create_network:shared": "role:member"\n'
+        '"get_port:mac_address": "rule:admin_only or role:member"\n'  # a rule of its own
+    )
     env = {**keystone.server_env(), "ALCOR_POLICY_FILE": str(policy)}
     with AlcorServer(extra_env=env) as srv:
         owner = Caller(keystone, srv.url, "member1")
@@ -449,6 +452,13 @@ def test_policy_file_overrides_defaults(keystone: Keystone, tmp_path: Path) -> N
         assert made["shared"] is True  # the create answers as the control plane saw it
         assert owner.get("/v2.0/networks").json()["networks"] == []
         neutron_error(owner.get(f"/v2.0/networks/{made['id']}"), 404)
+        admin = Caller(keystone, srv.url, "admin")
+        body = {"port": {"network_id": made["id"], "project_id": keystone.projects["demo"]}}
+        port = admin.made("ports", body)
+        path = f"/v2.0/ports/{port['id']}"
+        assert "mac_address" in owner.get(path).json()["port"]
+        seen = Caller(keystone, srv.url, "reader1").get(path).json()["port"]
+        assert seen["id"] == port["id"] and "mac_address" not in seen
 
 
 # -- clients with password auth --------------------------------------------------------------
