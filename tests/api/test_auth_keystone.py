@@ -8,6 +8,7 @@ import datetime
 import json
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -348,11 +349,23 @@ def test_rbac_rules_for_members(cloud: Cloud) -> None:
     neutron_error(resp, 403, "PolicyNotAuthorized")
     resp = owner.post(
         "/v2.0/rbac-policies",
-        {"rbac_policy": {**grant, "object_id": cloud.shared["id"], "target_tenant": "p"}},
+        {
+            "rbac_policy": {
+                **grant,
+                "object_id": cloud.shared["id"],
+                "target_tenant": uuid.uuid4().hex,
+            }
+        },
     )
     assert "do not own" in neutron_error(resp, 400)["message"]
-    made = owner.made("rbac-policies", {"rbac_policy": {**grant, "target_tenant": "p1"}})
-    again = owner.post("/v2.0/rbac-policies", {"rbac_policy": {**grant, "target_tenant": "p1"}})
+    bad = owner.post("/v2.0/rbac-policies", {"rbac_policy": {**grant, "target_tenant": "p1"}})
+    assert neutron_error(bad, 400, "InvalidInput")["message"] == (
+        "Invalid input for operation: 'p1' is not a valid target project ID; "
+        "expected a UUID or '*'."
+    )
+    p1, p2 = uuid.uuid4().hex, str(uuid.uuid4())
+    made = owner.made("rbac-policies", {"rbac_policy": {**grant, "target_tenant": p1}})
+    again = owner.post("/v2.0/rbac-policies", {"rbac_policy": {**grant, "target_tenant": p1}})
     neutron_error(again, 409, "DuplicateRbacPolicy")
     resp = owner.post(
         "/v2.0/rbac-policies",
@@ -361,14 +374,14 @@ def test_rbac_rules_for_members(cloud: Cloud) -> None:
                 **grant,
                 "object_type": "security_group",
                 "action": "access_as_external",
-                "target_tenant": "p1",
+                "target_tenant": p1,
             }
         },
     )
     neutron_error(resp, 400, "InvalidActionForType")
-    moved = owner.put(f"/v2.0/rbac-policies/{made['id']}", {"rbac_policy": {"target_tenant": "p2"}})
+    moved = owner.put(f"/v2.0/rbac-policies/{made['id']}", {"rbac_policy": {"target_tenant": p2}})
     assert moved.status_code == 200, moved.text
-    assert moved.json()["rbac_policy"]["target_tenant"] == "p2"
+    assert moved.json()["rbac_policy"]["target_tenant"] == p2
 
 
 def test_admin_wildcard_grant_is_the_shared_flag(cloud: Cloud) -> None:
