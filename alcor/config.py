@@ -59,10 +59,18 @@ class ServerSettings:
     max_bulk_request_body_size: int = 8 * 1024 * 1024  # bytes of a bulk create's body
     max_url_length: int = 16384  # bytes of a request's path and query string; past it 414
     max_filter_values: int = 500  # values of a list request's filters (each tag counts)
+    # Seconds an idle keep-alive connection of a client stays open (Neutron's option and
+    # default). Longer than any client's pool keeps one (httpx 5 s, HAProxy's idle server
+    # connections 5 s), so the client always gives it up first: at uvicorn's 5 s, the server
+    # closed connections just as clients sent a request on them, which the client saw reset.
+    client_socket_timeout: int = 900
     workers: int = 1
     log_level: str = "warning"
     agent_down_time: float = 75.0  # seconds without heartbeat before a host is dead (Neutron)
     audit_interval: float = 30.0  # seconds between state audits (`southbound.auditor`); 0: off
+    # Addresses on a network's subnets from which hosts learn its neighbours on demand, by
+    # the first packet (`southbound.ondemand`); 0: every overlay network, -1: never.
+    neighbor_on_demand_threshold: int = 10_000
     auto_migrate: bool = True  # create/upgrade an embedded SQLite database on start
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
@@ -121,6 +129,10 @@ class AgentSettings:
     availability_zone: str = "nova"  # this host's zone (Neutron's agents' default, "nova")
     heartbeat_interval: float = 10.0
     log_level: str = "warning"
+    # Seconds a neighbour learnt on demand stays installed without traffic to it
+    neighbor_idle_timeout: int = 300
+    # Packet-ins per second a VM's misses may cause (on-demand neighbours; the rest dropped)
+    miss_rate_limit: int = 1000
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
     metrics_bind: str = ""
 

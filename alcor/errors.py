@@ -533,6 +533,11 @@ class BadRouterRequest(BadRequest):
     message = "Bad router request: {msg}."
 
 
+class BadPortsRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad ports request: {msg}."
+
+
 class BadIfMatchRequest(BadRequest):
     type_name = "BadRequest"
     message = "Bad if-match request: {msg}."
@@ -616,6 +621,96 @@ class FloatingIPPortAlreadyAssociated(InUse):
     )
 
 
+# -- address scopes (neutron_lib.exceptions.address_scope) ---------------------------------
+
+
+class AddressScopeNotFound(NotFound):
+    type_name = None
+    message = "Address scope {address_scope_id} could not be found."
+
+
+class AddressScopeInUse(InUse):
+    message = (
+        "Unable to complete operation on address scope {address_scope_id}. There are one or "
+        "more subnet pools in use on the address scope."
+    )
+
+
+class AddressScopeUpdateError(BadRequest):
+    type_name = None
+    message = "Unable to update address scope {address_scope_id} : {reason}."
+
+
+class AddressScopePrefixConflict(Conflict):
+    type_name = None
+    message = (
+        "Failed to associate address scope: subnetpools within an address scope must have "
+        "unique prefixes."
+    )
+
+
+class IllegalSubnetPoolAssociationToAddressScope(BadRequest):
+    type_name = None
+    message = (
+        "Illegal subnetpool association: subnetpool {subnetpool_id} cannot be associated "
+        "with address scope {address_scope_id}."
+    )
+
+
+class IllegalSubnetPoolIpVersionAssociationToAddressScope(BadRequest):
+    type_name = None
+    message = (
+        "Illegal subnetpool association: subnetpool {subnetpool_id} cannot associate with "
+        "address scope {address_scope_id} because subnetpool ip_version is not {ip_version}."
+    )
+
+
+class NetworkAddressScopeAffinityError(BadRequest):
+    type_name = None
+    message = (
+        "Subnets of the same address family hosted on the same network must all participate "
+        "in the same address scope."
+    )
+
+
+# -- port forwarding (neutron.services.portforwarding.common.exceptions) --------------------
+
+
+class BadPortForwardingRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad port_forwarding request: {msg}."
+
+
+class PortForwardingNotFound(NotFound):
+    type_name = None
+    message = "Port Forwarding {id} could not be found."
+
+
+class PortForwardingNotSupportFilterField(BadRequest):
+    type_name = None
+    message = "Port Forwarding filter {filter} is not supported."
+
+
+class PortHasPortForwarding(BadRequest):
+    type_name = None
+    message = (
+        "Cannot associate floating IP to port {port_id} because it already has a "
+        "Port Forwarding binding."
+    )
+
+
+class FipInUseByPortForwarding(InUse):
+    message = "Floating IP {id} in use by Port Forwarding resources."
+
+
+class PortHasBindingFloatingIP(InUse):
+    message = (
+        "Cannot create port forwarding to floating IP {floating_ip_address} ({fip_id}) with "
+        "port {port_id} using fixed IP {fixed_ip}, as that port already has a binding "
+        "floating IP."
+    )
+
+
 # -- network ACLs (Alcor extension) --------------------------------------------------------
 
 
@@ -670,6 +765,60 @@ class NetworkAclSubnetNotInNetwork(InvalidInput):
 
 class NetworkAclPortNotInNetwork(InvalidInput):
     message = "Port {port_id} is not a port of network {network_id}."
+
+
+# -- port bindings (binding-extended) --------------------------------------------------------
+
+
+class BadPortRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad port request: {msg}."
+
+
+class PortBindingNotFound(NotFound):
+    type_name = None
+    message = "Binding for port {port_id} for host {host} could not be found."
+
+
+class PortBindingAlreadyActive(Conflict):
+    type_name = None
+    message = "Binding for port {port_id} on host {host} is already active."
+
+
+class PortBindingAlreadyExists(Conflict):
+    type_name = None
+    message = "Binding for port {port_id} on host {host} already exists."
+
+
+class PortBindingError(NeutronError):
+    """A plain NeutronException in neutron-lib: a 500, what Nova expects of a host that
+    cannot bind."""
+
+    message = "Binding for port {port_id} on host {host} could not be created or updated."
+
+
+# -- auto-allocated topology -------------------------------------------------------------------
+
+
+class NeutronNotAuthorized(NotAuthorized):
+    """neutron-lib's NotAuthorized (a 403 named so), not the policy's PolicyNotAuthorized."""
+
+    type_name = "NotAuthorized"
+
+
+class BadAutoAllocateRequest(BadRequest):
+    type_name = "BadRequest"
+    message = "Bad auto_allocate request: {msg}."
+
+
+class AutoAllocationFailure(Conflict):
+    type_name = None
+    message = "Deployment error: {reason}."
+
+
+class DefaultExternalNetworkExists(Conflict):
+    type_name = None
+    message = "A default external network already exists: {net_id}."
 
 
 _NOT_FOUND: dict[str, type[NotFound]] = {}

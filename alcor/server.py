@@ -187,6 +187,7 @@ def run(settings: ServerSettings) -> None:
         http=http_protocol(settings.max_url_length),
         log_level=settings.log_level,
         access_log=False,
+        timeout_keep_alive=settings.client_socket_timeout,
         lifespan="on",
         timeout_graceful_shutdown=5,
     )

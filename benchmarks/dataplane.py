@@ -654,13 +654,7 @@ def main_part_c(args: argparse.Namespace, console: Console) -> None:
         f"{result['leave_ms']['p50']} / {result['leave_ms']['p99']}",
     )
     console.print(table)
-    result["meta"] = {
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-    }
-    Path(args.json_c).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_c).write_text(json.dumps(result, indent=1))
-    _chart(args, args.json_c)
+    _save(args, result, args.json_c)
 
 
 RESULTS_ROUTING = Path(__file__).resolve().parent / "results" / "dataplane-routing.json"
@@ -686,13 +680,60 @@ def main_part_d(args: argparse.Namespace, console: Console) -> None:
         f"another host {result['fip_first_packet_ms']['move']['p50']}",
     )
     console.print(table)
+    _save(args, result, args.json_d)
+
+
+RESULTS_ONDEMAND = Path(__file__).resolve().parent / "results" / "dataplane-ondemand.json"
+
+
+def main_part_e(args: argparse.Namespace, console: Console) -> None:
+    """Part (e): neighbours on demand on 3 real hosts (benchmarks/dataplane_ondemand.py)."""
+    from benchmarks.dataplane_ondemand import part_e
+
+    r = part_e(args.prefix, console, args.ports)
+    table = Table("measure", "result", "goal")
+    join = r["join"]
+    table.add_row(
+        f"join a {r['ports']:,}-port network (agent / POST->ACTIVE, p50)",
+        f"[bold]{join['agent_s']['p50']:.3f}[/bold] / {join['post_to_active_s']['p50']:.3f} s",
+        "<= 0.1 s",
+    )
+    for kind in ("l2", "arp"):
+        fp = r[f"first_packet_{kind}"]
+        table.add_row(
+            f"first packet, {kind} miss (cached) p50/p99",
+            f"[bold]{fp['first_ms']['p50']} / {fp['first_ms']['p99']}[/bold] "
+            f"({fp['cached_ms']['p50']} / {fp['cached_ms']['p99']}) ms",
+            "<= 2 / 10 ms",
+        )
+    table.add_row(
+        "10,000 destinations learnt", f"[bold]{r['learn_10k']['seconds']}[/bold] s", "<= 2 s"
+    )
+    moved = r["moved"]["last_datagram_after_put_ms"]
+    table.add_row(
+        "moved port: last datagram via old host after PUT p50/p99",
+        f"{moved['p50']} / {moved['p99']} ms",
+        "<= 50 ms",
+    )
+    scan = r["scan_65k"]
+    table.add_row(
+        "65k scan: DHCP / port ACTIVE, scan / quiet",
+        f"[bold]{scan['dhcp_s']['ratio']}x / {scan['port_active_s']['ratio']}x[/bold]",
+        "<= 2x",
+    )
+    console.print(table)
+    _save(args, r, args.json_e)
+
+
+def _save(args: argparse.Namespace, result: dict[str, Any], path: str) -> None:
+    """A part's results with when and at what load they were taken, as JSON (and a chart)."""
     result["meta"] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }
-    Path(args.json_d).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json_d).write_text(json.dumps(result, indent=1))
-    _chart(args, args.json_d)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(result, indent=1))
+    _chart(args, path)
 
 
 def _chart(args: argparse.Namespace, path: str) -> None:
@@ -706,9 +747,11 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--json", default=str(RESULTS))
     ap.add_argument("--prefix", default="b" + secrets.token_hex(2))
-    ap.add_argument("--part", choices=["a", "b", "c", "d", "all"], default="b")
+    ap.add_argument("--part", choices=["a", "b", "c", "d", "e", "all"], default="b")
     ap.add_argument("--json-c", default=str(RESULTS_SG), help="part c: results file")
     ap.add_argument("--json-d", default=str(RESULTS_ROUTING), help="part d: results file")
+    ap.add_argument("--json-e", default=str(RESULTS_ONDEMAND), help="part e: results file")
+    ap.add_argument("--ports", type=int, default=100_000, help="part e: ports of the network")
     ap.add_argument("--vms", type=int, default=150, help="part a: VMs (ports) to boot")
     ap.add_argument("--hosts", type=int, default=3, help="part a: hypervisors")
     ap.add_argument(
@@ -732,6 +775,10 @@ def main() -> None:
     if args.part in ("d", "all"):
         main_part_d(args, Console())
         if args.part == "d":
+            return
+    if args.part in ("e", "all"):
+        main_part_e(args, Console())
+        if args.part == "e":
             return
     sizes = [int(s) for s in args.sizes.split(",")]
     console = Console()

@@ -3,8 +3,8 @@
 Every benchmark writes JSON under `benchmarks/results/`; `--plot` on a benchmark (or this
 module on files already written: `python -m benchmarks.plots [FILE.json ...]`, default every
 known file there) draws `<name>.png` beside it. A chart is chosen by the file's name
-(`api`, `api-postgresql`, `ipam`, `southbound`, `dataplane`, `dataplane-sg`, ...), so results
-kept from older runs plot the same way; goals from the issues are drawn as dashed lines.
+(`api`, `api-postgresql`, `ipam`, `southbound`, `dataplane`, `dataplane-sg`, `pgcost`, ...), so
+results kept from older runs plot the same way; goals from the issues are drawn as dashed lines.
 """
 
 from __future__ import annotations
@@ -161,6 +161,46 @@ def dataplane_api(doc: Doc, fig: Figure) -> None:
     ax.set_title("VMs booted through the API")
 
 
+def pgcost(doc: Doc, fig: Figure) -> None:
+    """CPU per port create by process (one server, two replicas), and the rates."""
+    cpu, rate = fig.subplots(1, 2)
+    setups = list(doc["results"])
+    parts = ("server", "postgresql", "nats", "haproxy", "load generator")
+    _bars(
+        cpu,
+        setups,
+        {n: [doc["results"][s]["cpu_ms_per_create"].get(n, 0.0) for s in setups] for n in parts},
+        "CPU ms per create",
+    )
+    _goal(cpu, 2.0, "server goal 2 ms")
+    _goal(cpu, 1.2, "PostgreSQL goal 1.2 ms")
+    cpu.set_title(f"port create on PostgreSQL, c={doc['concurrency']}")
+    rate.bar(setups, [doc["results"][s]["rate_per_s"] for s in setups])
+    _goal(rate, 500, "goal >= 500/s (two replicas)")
+    rate.set(ylabel="creates/s", title=f"load average {doc['load_before'][0]}")
+
+
+def pgscale(doc: Doc, fig: Figure) -> None:
+    """Create p99 and the 1,000-port list at 10k ports against 1M ports."""
+    res = doc["results"]
+    create, listing = fig.subplots(1, 2)
+    sizes = [f"{res[k]['ports']:,} ports" for k in ("small", "large")]
+    _bars(
+        create,
+        ["c=1", "c=10"],
+        {
+            size: [res[k][m]["p99_ms"] for m in ("create_c1", "create_c10")]
+            for size, k in zip(sizes, ("small", "large"), strict=True)
+        },
+        "p99 ms",
+    )
+    _goal(create, 50, "goal p99 <= 50 ms")
+    create.set_title("port create")
+    listing.bar(sizes, [res[k]["list_1000"]["p50_ms"] for k in ("small", "large")])
+    _goal(listing, 1.2 * res["small"]["list_1000"]["p50_ms"], "goal <= 1.2x")
+    listing.set(ylabel="p50 ms", title="list of 1,000 ports")
+
+
 CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "api": api,
     "ipam": ipam,
@@ -169,6 +209,8 @@ CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "dataplane-sg": dataplane_sg,
     "dataplane-routing": dataplane_routing,
     "dataplane-api": dataplane_api,
+    "pgcost": pgcost,
+    "pgscale": pgscale,
 }
 
 

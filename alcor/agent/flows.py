@@ -66,11 +66,18 @@ table  name                 what it does
 =====  ===================  ===========================================================
 
 Registers: reg0[0] = packet came from a tunnel (or must not be tunnelled); reg2 = scratch
-(ARP reply address swap; 1 = a router answers an NS); reg4 = routed next hop (IPv4); reg5 =
+(ARP reply address swap; 1 = a router answers an NS); reg3 = the routed packet's address
+scope bit (`routing.scope_bits`); reg4 = routed next hop (IPv4); reg5 =
 router number; reg6 = source ofport (egress conntrack zone); reg7 = destination ofport
 (ingress zone); xxreg2 = routed next hop (IPv6); xxreg3[0..47] = the MAC an NA goes to.
 `tun_id` carries the network's VNI through the whole pipeline, also for local traffic; a flat
 network carries a host-local key instead, and its patch-port flows are `physnets`'.
+
+On-demand networks (`ondemand`): the tables above hold only the neighbours learnt so far, and
+a local VIF's misses go to the agent, through a meter per VIF (`miss_flows`, priority 1): an
+ARP request or neighbour solicitation without an answer in 31, unicast to an unknown MAC in 50;
+packets routed into such a network with an unknown next hop in 41 (`routed_miss`, one meter
+for all). The agent resolves them and re-injects the packet into the table that missed.
 
 Ownership: every flow carries a cookie naming what owns it (the static pipeline, one local
 port, one network, one neighbour entry), high byte = kind, low 56 bits = a hash of the id.
@@ -154,6 +161,15 @@ PRIO_ARP_SERVICE = 90
 PRIO_L2_LOCAL = 110  # beats a stale remote entry for a port that just moved here
 PRIO_L2_REMOTE = 100
 PRIO_FLOOD = 50
+PRIO_MISS = 1  # on-demand networks: what no neighbour entry matched goes to the agent
+# Meters of the misses sent to the agent (on-demand networks): one per local VIF, numbered
+# after its ofport, and one shared by routed misses.
+SHARED_METER = 1
+METER_BASE = 16
+
+
+def port_meter(ofport: int) -> int:
+    return METER_BASE + ofport
 
 
 class Flow(NamedTuple):
@@ -366,8 +382,9 @@ def dhcp_server(subnet: pb.SubnetState) -> tuple[str, str]:
 
 
 # -- per local port --------------------------------------------------------------------------
-def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
-    """Flows of one plugged local VIF: classification, port security, DHCP punt, delivery."""
+def port_flows(port: pb.PortState, ofport: int, vni: int, on_demand: bool = False) -> list[Flow]:
+    """Flows of one plugged local VIF: classification, port security, DHCP punt, delivery,
+    and on an on-demand network its misses."""
     if not port.admin_state_up:
         return []
     mac = port.mac_address.lower()
@@ -413,10 +430,13 @@ def port_flows(port: pb.PortState, ofport: int, vni: int) -> list[Flow]:
         for punted in (DHCP_CLIENT, DHCP6_CLIENT, ROUTER_SOLICITATION):
             flows.append(Flow(PORT_SECURITY, 200, f"in_port={ofport},{punted}", "CONTROLLER:65535"))
         flows.append(Flow(PORT_SECURITY, 100, f"in_port={ofport}", to_acl))
-    for dst in _pair_macs(mac, port.allowed_address_pairs):
-        flows.append(
-            Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))
-        )
+    if not port.inactive:  # an inactive binding's port is still delivered to its active host
+        for dst in _pair_macs(mac, port.allowed_address_pairs):
+            flows.append(
+                Flow(L2_FORWARD, PRIO_L2_LOCAL, f"tun_id={vni},dl_dst={dst}", local_out(ofport))
+            )
+    if on_demand:
+        flows.extend(miss_flows(ofport))
     return dedupe(flows)
 
 
@@ -462,6 +482,26 @@ def _ipv6_port_security(port: pb.PortState, ofport: int, to_acl: str) -> list[Fl
             )
         )
     return out
+
+
+def to_agent(meter: int) -> str:
+    return f"meter:{meter},CONTROLLER:65535"
+
+
+def miss_flows(ofport: int) -> list[Flow]:
+    """A local VIF's misses on an on-demand network, to the agent through the VIF's meter:
+    ARP and neighbour solicitations nothing answered, unicast to an unknown MAC."""
+    to = to_agent(port_meter(ofport))
+    return [
+        Flow(ARP_RESPONDER, PRIO_MISS, f"reg6={ofport},arp,arp_op=1", to),
+        Flow(ARP_RESPONDER, PRIO_MISS, f"reg6={ofport},{NEIGHBOR_SOLICITATION}", to),
+        Flow(L2_FORWARD, PRIO_MISS, f"{FROM_LOCAL},reg6={ofport}", to),
+    ]
+
+
+def routed_miss(vni: int) -> Flow:
+    """A packet routed into on-demand network `vni` whose next hop is not known yet."""
+    return Flow(ROUTE_NEIGHBOR, PRIO_MISS, f"tun_id={vni}", to_agent(SHARED_METER))
 
 
 # -- per network -----------------------------------------------------------------------------
@@ -582,9 +622,13 @@ def neighbor_spec(
     return NeighborSpec(cookie(KIND_NEIGHBOR, neighbor.port_id), raw_mac, ips, l2, tunnel, routed)
 
 
-def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
-    """The text flows of a neighbour spec (what `ofwire.NeighborEncoder` sends as bytes)."""
+def spec_flows(
+    spec: NeighborSpec, vni: int, tunnel_ofport: int, idle_timeout: int = 0
+) -> list[Flow]:
+    """The text flows of a neighbour spec (what `ofwire.NeighborEncoder` sends as bytes; on
+    an on-demand network the remote L2 flow expires idle and says so)."""
     mac = mac_text(spec.mac)
+    expiry = f"idle_timeout={idle_timeout},send_flow_rem," if idle_timeout else ""
     out = [neighbor_answer(vni, ip_text(ip), mac, PRIO_ARP_NEIGHBOR) for ip in spec.ips]
     if spec.routed:
         out.extend(routed_to(vni, ip, mac) for ip in spec.ips)
@@ -595,7 +639,7 @@ def spec_flows(spec: NeighborSpec, vni: int, tunnel_ofport: int) -> list[Flow]:
                 Flow(
                     L2_FORWARD,
                     PRIO_L2_REMOTE,
-                    f"{FROM_LOCAL},tun_id={vni},dl_dst={mac_text(dst)}",
+                    f"{expiry}{FROM_LOCAL},tun_id={vni},dl_dst={mac_text(dst)}",
                     action,
                 )
             )

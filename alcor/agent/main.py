@@ -31,12 +31,13 @@ import nats.aio.client
 import nats.aio.msg
 import nats.errors
 
-from alcor.agent import audit, dhcp, dhcp6, frames6, metrics, nat, physnets, radv
+from alcor.agent import audit, dhcp, dhcp6, flows, frames6, metrics, nat, physnets, radv
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
 from alcor.agent.ofctl import Ofctl, OfctlError
-from alcor.agent.openflow_channel import OpenFlowChannel
+from alcor.agent.ondemand import Resolver
+from alcor.agent.openflow_channel import OpenFlowChannel, PacketIn
 from alcor.agent.ovsdb import Interface, OvsDriver
 from alcor.agent.reconciler import Reconciler
 from alcor.config import AgentSettings, nats_servers
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 AGENT_VERSION = "0.1.0"
 CHANNEL_SOCKET = "alcor-agent.sock"
 FREEZE_AFTER = 50_000  # objects allocated in a round after which the survivors are frozen
+# Tables whose packet-ins are misses of on-demand networks (`flows.miss_flows`)
+MISS_TABLES = frozenset((flows.ARP_RESPONDER, flows.L2_FORWARD, flows.ROUTE_NEIGHBOR))
 
 
 class Agent:
@@ -63,9 +66,14 @@ class Agent:
         self.host_id = settings.host_id
         self.rpc_timeout = rpc_timeout
         self.model = HostModel(self.host_id)
+        self.model.tunnel_ip = settings.tunnel_ip
+        self.model.neighbor_idle_timeout = settings.neighbor_idle_timeout
         self.bridge_mappings = physnets.parse_bridge_mappings(settings.bridge_mappings)
         rundir = settings.ovs_rundir
-        self.channel = OpenFlowChannel(os.path.join(rundir, CHANNEL_SOCKET), self._on_packet_in)
+        self.resolver = Resolver(self)
+        self.channel = OpenFlowChannel(
+            os.path.join(rundir, CHANNEL_SOCKET), self._on_packet_in, self.resolver.on_flow_removed
+        )
         self.ovs = OvsDriver(
             settings.ovsdb,
             settings.integration_bridge,
@@ -104,6 +112,7 @@ class Agent:
         self.applied = asyncio.Condition()
         self._received_at = 0.0  # when the host delta being applied arrived
         self.programs = 0  # completed programming rounds (tests and benchmarks wait on it)
+        self.rounds_started = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._spawned: set[asyncio.Task[None]] = set()
         # for `alcor.agent.metrics`: full-state fetches of streams no longer followed, by
@@ -122,6 +131,7 @@ class Agent:
         await self.channel.start()
         await self.ovs.connect()
         self.model.tunnel_ofport = await self.ovs.bootstrap(self.channel.target)
+        self.reconciler.meters = await self.reconciler.ofctl.meters()
         await self._bind_physnets()
         self._drain_interfaces()
         self.nc = await nats.connect(
@@ -252,6 +262,7 @@ class Agent:
 
     async def _resync_all(self) -> None:
         await self._register()
+        self._spawn(self.resolver.refresh())  # invalidations may have been missed meanwhile
         self.reported = {}
         self.fips_reported = {}
         self.host_stream.resync()
@@ -319,6 +330,11 @@ class Agent:
             self._join(nid)
         for nid in set(self.net_streams) - wanted:
             self._leave(nid)
+        needed = self.model.needed_networks()
+        on_demand = {n for n in needed if self.model.on_demand(n)}
+        self.resolver.drop_networks(on_demand)
+        for nid in set(self.model.tables) - wanted - on_demand:
+            self._mark(self.model.drop_table(nid))
         groups = self.model.security.wanted()
         for gid in groups - set(self.group_streams):
             self._follow_group(gid)
@@ -471,7 +487,10 @@ class Agent:
             self.wake.clear()
             if not self._ready():
                 continue
+            if self.programs == 0 and not self.programmed_once:
+                await self.resolver.recover()  # before the bridge is made to hold the model
             owners, self.dirty = self.dirty, set()
+            self.rounds_started += 1
             kind = "incremental" if self.programmed_once else "full"
             started = time.perf_counter()
             # No cyclic GC while a round computes and streams: with 100k+ neighbour entries
@@ -481,6 +500,9 @@ class Agent:
             gc_was_enabled = gc.isenabled()
             gc.disable()
             try:
+                await self.reconciler.ensure_meters(
+                    self.model.meters(), self.settings.miss_rate_limit
+                )
                 if self.programmed_once:
                     text, neighbors = self.model.split_owners(owners)
                     await self.reconciler.apply(
@@ -669,8 +691,22 @@ class Agent:
                     subjects.of_host(subjects.STATUS, self.host_id), report.SerializeToString()
                 )
 
-    # -- packet-in: DHCP, and ARP replies for floating IPs -----------------------------------
-    def _on_packet_in(self, in_port: int, frame: bytes) -> None:
+    async def install(self, owners: set[Owner], timeout: float) -> None:
+        """Mark `owners` and wait for the programming round that installs them (one that
+        starts after this call); nothing to wait for when there are none."""
+        if not owners:
+            return
+        target = self.rounds_started + 1
+        self._mark(owners)
+        async with self.applied:
+            await asyncio.wait_for(self.applied.wait_for(lambda: self.programs >= target), timeout)
+
+    # -- packet-in: DHCP, misses of on-demand networks, ARP replies for floating IPs ---------
+    def _on_packet_in(self, packet: PacketIn) -> None:
+        if packet.table_id in MISS_TABLES:
+            self.resolver.on_miss(packet)
+            return
+        in_port, frame = packet.in_port, packet.frame
         bridge = next(
             (b for b in self.model.physnets.items() if b[1].patch_ofport == in_port), None
         )

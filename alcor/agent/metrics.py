@@ -9,8 +9,9 @@ Event metrics are observed where the work happens: programming rounds (full resy
 incremental, ok or failed) and their duration, DHCP replies sent. State is read at scrape
 time (`AgentCollector`): installed flows by owner kind (the cookie's high byte), full-state
 fetches by stream kind (host, network, group, router; the first sync of each stream counts),
-and connections made by kind (OVSDB, OpenFlow from ovs-vswitchd, NATS): all but the first of
-each are reconnects.
+connections made by kind (OVSDB, OpenFlow from ovs-vswitchd, NATS): all but the first of
+each are reconnects; and the misses of on-demand networks and what became of them (the
+counts of `ondemand.Resolver`).
 """
 
 from __future__ import annotations
@@ -103,6 +104,28 @@ class AgentCollector(Collector):
             "alcor_agent_ports",
             "Ports of this host in its goal state",
             value=len(agent.model.ports),
+        )
+        resolver = agent.resolver
+        yield _family(
+            CounterMetricFamily,
+            "alcor_agent_neighbor_misses",
+            "Packets of on-demand networks that no neighbour entry matched, by kind (arp, nd, "
+            "l2, routed); those above a VIF's meter never reach the agent",
+            "kind",
+            dict(resolver.misses),
+        )
+        yield _family(
+            CounterMetricFamily,
+            "alcor_agent_neighbor_resolutions",
+            "On-demand neighbours: entries learnt by asking, questions nobody answered, "
+            "entries expired idle, resolve requests sent",
+            "outcome",
+            {
+                "learnt": resolver.resolved,
+                "unknown": resolver.unresolved,
+                "expired": resolver.expired,
+                "requests": resolver.requests,
+            },
         )
 
 

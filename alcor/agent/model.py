@@ -11,6 +11,10 @@ to its networks (`NetworkState.router_ids`) and therefore also holds the neighbo
 the networks they connect (`served_networks`); their flows are one owner per router
 (`routing`).
 
+Networks on demand (`ondemand`; `NetworkState.on_demand`, or the router interface's flag for
+a network only routed into) are needed but not followed: their table holds only the entries
+learnt by resolving misses (`learn`), which expire with the traffic (`forget`).
+
 Every entry is applied with the revision guard of `revisions`. Security groups and the
 address sets of remote groups are held by `groups.GroupState`; their flows form one owner
 (`SG_OWNER`), recomputed as a whole when a port, a group, a member or a VIF changes; network
@@ -25,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from alcor.agent import flows, nat, physnets, routing
+from alcor.agent import flows, forwarding, nat, physnets, routing
 from alcor.agent.acls import ACL_OWNER, AclState
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER, GroupState
 from alcor.agent.reconciler import NeighborUpdate, SpecStream
@@ -160,6 +164,8 @@ class HostModel:
         self.vifs: dict[str, int] = {}  # port id (iface-id) -> ofport
         self.received_at: dict[str, float] = {}  # port id -> when its revision arrived
         self.tunnel_ofport = 0
+        self.tunnel_ip = ""  # this host's VTEP (left out of on-demand flood lists)
+        self.neighbor_idle_timeout = 300  # seconds an on-demand entry lives without traffic
         self.physnets: dict[str, physnets.Bridge] = {}  # physical network -> its bridge
 
     # -- what the host needs -----------------------------------------------------------------
@@ -172,10 +178,41 @@ class HostModel:
         nets = self.networks
         return {r for n in self.wanted_networks() if n in nets for r in nets[n].router_ids}
 
-    def served_networks(self) -> set[str]:
-        """Networks whose neighbour tables the host needs: its own and those its routers
-        route into."""
+    def needed_networks(self) -> set[str]:
+        """Networks whose neighbours the host needs: its own and those its routers route
+        into."""
         return self.wanted_networks() | routing.routed_networks(self.routers).keys()
+
+    def on_demand(self, network_id: str) -> bool:
+        """Whether the network's neighbours are learnt by the first packet: as its state
+        says, or for a network only routed into, as the router's interface says."""
+        net = self.networks.get(network_id)
+        if net is not None:
+            return net.on_demand
+        return network_id in routing.on_demand_networks(self.routers)
+
+    def served_networks(self) -> set[str]:
+        """Networks whose whole neighbour table the host follows (the needed ones not on
+        demand)."""
+        return {n for n in self.needed_networks() if not self.on_demand(n)}
+
+    def network_of_key(self, key: int) -> str | None:
+        """The needed network whose key in br-int (`tun_id`) is `key`."""
+        for nid in self.needed_networks():
+            if self._key(nid) == key:
+                return nid
+        return None
+
+    def meters(self) -> set[int]:
+        """The meters the miss flows of on-demand networks name (`flows.miss_flows`)."""
+        out = {
+            flows.port_meter(self.vifs[pid])
+            for pid, p in self.ports.items()
+            if pid in self.vifs and self.on_demand(p.network_id)
+        }
+        if routing.on_demand_networks(self.routers):
+            out.add(flows.SHARED_METER)
+        return out
 
     def _key(self, network_id: str) -> int | None:
         """The network's key in br-int: from its state, or, for a network only routed into
@@ -229,6 +266,29 @@ class HostModel:
                             ("net", p.network_id),
                             ("neigh", p.network_id, p.id),
                         }
+        if delta.ports:
+            dirty |= self._forget_unused()
+        return dirty
+
+    def _forget_unused(self) -> set[Owner]:
+        """Drop the networks, subnets, groups and ACLs no held port uses any more (the last
+        port of a network left this host): a full state would not hold them either."""
+        nets = self.wanted_networks()
+        gone = set(self.networks) - nets
+        dirty: set[Owner] = {("net", n) for n in gone}
+        for nid in gone:
+            del self.networks[nid]
+        for sid in [s for s, sub in self.subnets.items() if sub.network_id not in nets]:
+            del self.subnets[sid]
+        groups = {g for p in self.ports.values() for g in p.security_group_ids}
+        acls = {p.network_acl_id for p in self.ports.values()}
+        for held, used, owner in (
+            (self.security.groups, groups, SG_OWNER),
+            (self.acls.acls, acls, ACL_OWNER),
+        ):
+            for key in set(held) - used:
+                del held[key]
+                dirty.add(owner)
         return dirty
 
     def replace_host_state(self, full: pb.HostGoalState, received_at: float) -> None:
@@ -249,6 +309,31 @@ class HostModel:
         if network_id not in self.tables:
             self.tables[network_id] = NeighborSet(self.host_id)
         return self.tables[network_id]
+
+    def learn(self, entries: Iterable[pb.NeighborState]) -> set[Owner]:
+        """Entries of on-demand networks, resolved or invalidated (revision-guarded): only
+        their own flows change (the network's flood list does not come from its table)."""
+        dirty: set[Owner] = set()
+        for entry in entries:
+            if not self.on_demand(entry.network_id):
+                continue  # a late answer for a network followed whole by now
+            others = self.table(entry.network_id).apply(entry)
+            if others is not None:
+                dirty.add(("neigh", entry.network_id, entry.port_id))
+                dirty.update(("neigh", entry.network_id, pid) for pid in others)
+        return dirty
+
+    def forget(self, network_id: str, port_id: str) -> set[Owner]:
+        """An on-demand entry whose traffic stopped (its flow expired): it goes, and the next
+        packet to it is a miss again."""
+        table = self.tables.get(network_id)
+        if table is None or port_id not in table.entries:
+            return set()
+        entry = pb.NeighborState()
+        entry.CopyFrom(table.entries[port_id])
+        entry.op = pb.DELETE
+        others = table.apply(entry) or set()
+        return {("neigh", network_id, port_id), *(("neigh", network_id, p) for p in others)}
 
     def apply_neighbor_delta(self, delta: pb.NeighborDelta) -> set[Owner]:
         table = self.table(delta.network_id)
@@ -336,9 +421,13 @@ class HostModel:
         for rid, router in self.routers.items():
             gw = router.gateway
             bridge = self.physnets.get(gw.physical_network)
-            if bridge is not None and gw.snat_host == self.host_id and gw.enable_snat:
-                key = (gw.physical_network, gw.next_hop)
+            if bridge is None:
+                continue
+            key = (gw.physical_network, gw.next_hop)
+            if gw.snat_host == self.host_id and gw.enable_snat:
                 out.append(ExternalAddress(f"gw:{rid}", bridge, gw.mac_address, gw.ip_address, key))
+            for name, mac, ip in forwarding.addresses(router, self.host_id):
+                out.append(ExternalAddress(name, bridge, mac, ip, key))
         return out
 
     def _fip_port(self, port: pb.PortState, fip: pb.FloatingIpState) -> nat.FipPort | None:
@@ -438,7 +527,7 @@ class HostModel:
             key = self.network_key(self.networks.get(port.network_id))
             if key is None:
                 return []
-            own = flows.port_flows(port, ofport, key)
+            own = flows.port_flows(port, ofport, key, self.on_demand(port.network_id))
             return own + self.fip_flows(port) if own else []
         if kind == "net":
             return self._network_flows(owner[1])
@@ -447,13 +536,24 @@ class HostModel:
             if router is None:
                 return []
             number = routing.numbers(self.routers)[owner[1]]
-            return routing.router_flows(router, number, self.wanted_networks()) + nat.snat_flows(
-                router, number, self.host_id, self.tunnel_ofport, self._snat_host(router)
+            misses = [
+                flows.routed_miss(i.vni)
+                for i in router.interfaces
+                if router.admin_state_up and self.on_demand(i.network_id)
+            ]
+            where = self._snat_host(router)
+            return (
+                routing.router_flows(router, number, self.wanted_networks())
+                + nat.snat_flows(router, number, self.host_id, self.tunnel_ofport, where)
+                + forwarding.forwarding_flows(
+                    router, number, self.host_id, self.tunnel_ofport, where
+                )
+                + misses
             )
         table = self.tables.get(owner[1])
         key = self._key(owner[1])
         entry = table.entries.get(owner[2]) if table is not None else None
-        if entry is None or key is None or owner[1] not in self.served_networks():
+        if entry is None or key is None or owner[1] not in self.needed_networks():
             return []
         remote = self._tunnelled(owner[1], entry.host_id, entry.port_id)
         routed = owner[1] in routing.routed_networks(self.routers)
@@ -473,7 +573,13 @@ class HostModel:
         when the port lives elsewhere (a flat network's go through the physical segment)."""
         net = self.networks.get(network_id)
         overlay = net is None or not physnets.is_physnet(net)  # routed into: an overlay
-        return overlay and host_id != self.host_id and port_id not in self.ports
+        return overlay and host_id != self.host_id and not self._claims(port_id)
+
+    def _claims(self, port_id: str) -> bool:
+        """Whether the port is this host's to deliver to: held here, and not only as an
+        inactive binding (a live migration's destination, before activation)."""
+        port = self.ports.get(port_id)
+        return port is not None and not port.inactive
 
     def _network_flows(self, network_id: str) -> list[flows.Flow]:
         net = self.networks.get(network_id)
@@ -482,13 +588,19 @@ class HostModel:
         local = [
             self.vifs[pid]
             for pid, p in self.ports.items()
-            if p.network_id == network_id and pid in self.vifs and p.admin_state_up
+            if p.network_id == network_id
+            and pid in self.vifs
+            and p.admin_state_up
+            and not p.inactive
         ]
         if physnets.is_physnet(net):
             bridge = self.physnets.get(net.physical_network)
             return physnets.network_flows(bridge, local) if bridge is not None else []
-        table = self.tables.get(network_id)
-        remote = list(table.vteps) if table is not None else []
+        if net.on_demand:  # no table to count VTEPs in: the list the server keeps
+            remote = [ip for ip in net.flood_tunnel_ips if ip != self.tunnel_ip]
+        else:
+            table = self.tables.get(network_id)
+            remote = list(table.vteps) if table is not None else []
         subnets = [s for s in self.subnets.values() if s.network_id == network_id]
         return flows.network_flows(net, subnets, local, remote, self.tunnel_ofport)
 
@@ -533,11 +645,11 @@ class HostModel:
     def neighbor_updates(self, dirty: dict[str, set[str]]) -> dict[str, NeighborUpdate | None]:
         """What the reconciler needs for the dirty neighbour entries of each network
         (None: the host does not serve the network any more, its neighbour flows go)."""
-        wanted = self.served_networks()
+        wanted = self.needed_networks()
         return {nid: self._neighbor_update(nid, pids, wanted) for nid, pids in dirty.items()}
 
     def all_neighbor_updates(self) -> dict[str, NeighborUpdate]:
-        wanted = self.served_networks()
+        wanted = self.needed_networks()
         out = {nid: self._neighbor_update(nid, (), wanted) for nid in self.tables}
         return {nid: update for nid, update in out.items() if update is not None}
 
@@ -548,7 +660,8 @@ class HostModel:
         table = self.tables.get(network_id)
         if key is None or table is None or network_id not in wanted:
             return None
-        host_id, ports = self.host_id, self.ports
+        host_id = self.host_id
+        ports = {pid for pid, p in self.ports.items() if not p.inactive}  # claimed here
         net = self.networks.get(network_id)
         overlay = net is None or not physnets.is_physnet(net)  # `_tunnelled`, inlined for 100k
         routed = network_id in routing.routed_networks(self.routers)
@@ -574,7 +687,8 @@ class HostModel:
                     log.warning("neighbour %s of network %s: %s", pid, network_id, exc)
                     yield pid, None
 
-        return NeighborUpdate(key, self.tunnel_ofport, port_ids, specs)
+        idle = self.neighbor_idle_timeout if self.on_demand(network_id) else 0
+        return NeighborUpdate(key, self.tunnel_ofport, port_ids, specs, idle)
 
     def port_state(self, port_id: str) -> tuple[pb.ProgramState, float]:
         """(ProgramState, received_at) the agent should report for a port it holds."""

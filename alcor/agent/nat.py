@@ -202,7 +202,8 @@ def snat_flows(
                 PRIO_SNAT_EST,
                 f"in_port={pp},ct_state={state}+trk,ct_mark={number:#x},ip",
                 # back to an earlier table: a resubmit (goto_table only goes forward)
-                f"load:{number:#x}->NXM_NX_REG5[],resubmit(,{flows.ROUTING})",
+                f"load:{number:#x}->NXM_NX_REG5[],load:{routing.ALL_SCOPES:#x}->NXM_NX_REG3[],"
+                f"resubmit(,{flows.ROUTING})",
             )
         )
     if where.next_hop_mac:

@@ -12,6 +12,7 @@ member-address flows, for which this process's start (~25 ms) was most of a join
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable
 
 
@@ -63,3 +64,8 @@ class Ofctl:
     async def dump(self, spec: str = "") -> str:
         args = ["dump-flows", self.target] + ([spec] if spec else [])
         return await self._run(*args)
+
+    async def meters(self) -> set[int]:
+        """The ids of the bridge's meters (they outlive the agent; see `Reconciler.meters`)."""
+        out = await self._run("dump-meters", self.target)
+        return {int(m) for m in re.findall(r"\bmeter=(\d+)", out)}

@@ -50,6 +50,12 @@ OFPT_ECHO_REPLY = 3
 OFPT_FLOW_MOD = 14
 OFPT_BARRIER_REQUEST = 20
 OFPT_BARRIER_REPLY = 21
+OFPT_METER_MOD = 29
+OFPMC_ADD = 0
+OFPMF_PKTPS = 0x2
+OFPMF_BURST = 0x4
+OFPMBT_DROP = 1
+OFPFF_SEND_FLOW_REM = 0x1
 OFPFC_ADD = 0
 OFPFC_DELETE = 3
 OFPFC_DELETE_STRICT = 4
@@ -157,11 +163,18 @@ class _Template(NamedTuple):
 
 
 def _templates(
-    table: int, priority: int, match: bytes, instr: bytes, key: bytes, *more: bytes
+    table: int,
+    priority: int,
+    match: bytes,
+    instr: bytes,
+    key: bytes,
+    *more: bytes,
+    idle_timeout: int = 0,
 ) -> tuple[_Template, _Template]:
     """The add (cut around `key` and `more`) and the delete_strict (cut around `key`, which the
-    match holds) of one flow shape."""
-    add = _rest(table, priority, OFPFC_ADD) + match
+    match holds) of one flow shape; with `idle_timeout`, added flows expire after that many
+    idle seconds and tell the controller (`OFPFF_SEND_FLOW_REM`)."""
+    add = _rest(table, priority, OFPFC_ADD, idle_timeout) + match
     delete = _rest(table, priority, OFPFC_DELETE_STRICT) + match
     return (
         _Template(_cut(add + instr, key, *more), HEADER.size + 8 + len(add) + len(instr)),
@@ -175,10 +188,12 @@ class NeighborEncoder:
     `arp(xid, cookie, ip, mac)`, `l2(xid, cookie, mac, tunnel_ip)` and `routed(xid, cookie,
     ip, mac)` take the binary addresses (IPv4 4 bytes or IPv6 16, MAC 6) and return a
     complete OFPT_FLOW_MOD (`arp` of an IPv6 address is the neighbour-discovery answer);
-    `*_delete` the matching `delete_strict`.
+    `*_delete` the matching `delete_strict`. On an on-demand network (`idle_timeout`), the
+    remote L2 flow expires when no traffic used it for that long: the agent then forgets the
+    entry (`ondemand`).
     """
 
-    def __init__(self, vni: int, tunnel_ofport: int) -> None:
+    def __init__(self, vni: int, tunnel_ofport: int, idle_timeout: int = 0) -> None:
         self.vni = vni
         self.tunnel_ofport = tunnel_ofport
         vni_b = struct.pack("!Q", vni)
@@ -199,7 +214,7 @@ class NeighborEncoder:
         )
         # the L2 flow's instructions (its VTEP) are appended per flow, not cut from a template
         self._l2, self._l2_del = _templates(
-            flows.L2_FORWARD, flows.PRIO_L2_REMOTE, l2_match, b"", _MAC1
+            flows.L2_FORWARD, flows.PRIO_L2_REMOTE, l2_match, b"", _MAC1, idle_timeout=idle_timeout
         )
         self._tunnel: dict[bytes, bytes] = {}
         l3_match = ofp_match(
@@ -279,10 +294,28 @@ class NeighborEncoder:
         return head + body
 
 
-def _rest(table: int, priority: int, command: int) -> bytes:
+def _rest(table: int, priority: int, command: int, idle_timeout: int = 0) -> bytes:
+    flags = OFPFF_SEND_FLOW_REM if idle_timeout else 0
     return FLOW_MOD_REST.pack(
-        0, table, command, 0, 0, priority, NO_BUFFER, OFPP_ANY, OFPG_ANY, 0, 0
+        0, table, command, idle_timeout, 0, priority, NO_BUFFER, OFPP_ANY, OFPG_ANY, flags, 0
     )
+
+
+def meter_add(xid: int, meter_id: int, rate_pps: int) -> bytes:
+    """A meter dropping packets above `rate_pps` (burst as large): the rate limit of one VIF's
+    misses on an on-demand network (`flows.miss_flows`)."""
+    body = struct.pack(
+        "!HHI HHIII",
+        OFPMC_ADD,
+        OFPMF_PKTPS | OFPMF_BURST,
+        meter_id,
+        OFPMBT_DROP,
+        16,
+        rate_pps,
+        rate_pps,
+        0,
+    )
+    return HEADER.pack(VERSION, OFPT_METER_MOD, HEADER.size + len(body), xid) + body
 
 
 # -- security-group member-address flows (`security.address_flows`) ----------------------------

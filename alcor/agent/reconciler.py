@@ -53,15 +53,17 @@ class NeighborUpdate(NamedTuple):
     tunnel_ofport: int
     port_ids: Iterable[str]
     specs: Callable[[Iterable[str] | None], SpecStream]
+    idle_timeout: int = 0  # on-demand networks: remote entries expire unused (`ondemand`)
 
 
 class NetworkNeighbors:
     """The neighbour flows this process installed for one network."""
 
-    def __init__(self, vni: int, tunnel_ofport: int) -> None:
+    def __init__(self, vni: int, tunnel_ofport: int, idle_timeout: int = 0) -> None:
         self.vni = vni
         self.tunnel_ofport = tunnel_ofport
-        self.encoder = NeighborEncoder(vni, tunnel_ofport)
+        self.idle_timeout = idle_timeout
+        self.encoder = NeighborEncoder(vni, tunnel_ofport, idle_timeout)
         self.specs: dict[str, NeighborSpec] = {}
         self.arp: dict[bytes, str] = {}  # IPv4 -> port id holding its ARP answer
         self.l2: dict[bytes, str] = {}  # MAC -> port id holding its L2 flow
@@ -132,7 +134,7 @@ class NetworkNeighbors:
     def text(self) -> Iterator[str]:
         """Every installed flow as `ovs-ofctl` text (for a replace-flows resync)."""
         for spec in self.specs.values():
-            for flow in flows.spec_flows(spec, self.vni, self.tunnel_ofport):
+            for flow in flows.spec_flows(spec, self.vni, self.tunnel_ofport, self.idle_timeout):
                 yield flow.text(spec.cookie)
 
 
@@ -145,6 +147,7 @@ class Reconciler:
         self.by_key: dict[Key, tuple[int, str]] = {}
         self.networks: dict[str, NetworkNeighbors] = {}
         self._flow_stream: FlowStream | None = None
+        self.meters: set[int] = set()  # meters known to exist in the bridge
         self.neighbor_flows = 0  # installed neighbour flows (the index may run ahead mid-stream)
         self.last_apply_s = 0.0
         self.last_lines = 0
@@ -241,6 +244,7 @@ class Reconciler:
                 update is None
                 or index.vni != update.vni
                 or index.tunnel_ofport != update.tunnel_ofport
+                or index.idle_timeout != update.idle_timeout
             )
             if index is not None and stale:
                 self._drop_network(nid, index, xids, out)
@@ -248,7 +252,9 @@ class Reconciler:
             if update is None:
                 continue
             if index is None:
-                index = self.networks[nid] = NetworkNeighbors(update.vni, update.tunnel_ofport)
+                index = self.networks[nid] = NetworkNeighbors(
+                    update.vni, update.tunnel_ofport, update.idle_timeout
+                )
                 specs = update.specs(None)  # a new index: every entry of the table
             else:
                 specs = update.specs(update.port_ids)
@@ -313,6 +319,17 @@ class Reconciler:
             raise
         return sent
 
+    async def ensure_meters(self, meter_ids: Iterable[int], rate_pps: int) -> None:
+        """Create the meters that flows about to be installed name (a flow naming a missing
+        meter is refused). Meters outlive the agent, so `meters` starts from the bridge's
+        own list (`ofctl.meters`) and they are never deleted: one per VIF number."""
+        missing = sorted(set(meter_ids) - self.meters)
+        if not missing:
+            return
+        xids = itertools.count(1)
+        await self._stream([[ofwire.meter_add(next(xids), m, rate_pps) for m in missing]])
+        self.meters.update(missing)
+
     # -- rounds ------------------------------------------------------------------------------
     async def apply(
         self,
@@ -362,7 +379,9 @@ class Reconciler:
         """Make the bridge hold exactly `full` plus `neighbors` (every other flow is removed)."""
         self.networks = {}
         for nid, update in (neighbors or {}).items():
-            index = self.networks[nid] = NetworkNeighbors(update.vni, update.tunnel_ofport)
+            index = self.networks[nid] = NetworkNeighbors(
+                update.vni, update.tunnel_ofport, update.idle_timeout
+            )
             for pid, spec in update.specs(None):
                 if spec is not None:
                     index.record(pid, spec)

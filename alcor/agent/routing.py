@@ -16,6 +16,12 @@ How a packet is routed (tables in `flows`):
   IPv6) to the destination address; an extra route the same towards its next hop; both
   decrement the TTL (hop limit). ICMP and ICMPv6 echo requests to any address of the router
   are answered in place. IPv6 is routed the same way, never NATed.
+* Address scopes (Neutron's address-scope marks): when a router's interfaces are in more
+  than one scope (a subnet's scope is its pool's; no scope is a scope of its own), DISPATCH
+  loads the ingress interface's scope bit into reg3 and every route matches the bit of the
+  interface it leads to, so nothing is routed between scopes; a packet the router translated
+  (a port forwarding, SNAT replies) re-enters ROUTING with every bit set. Leaving through a
+  floating IP or SNAT (below the routes) is open to every scope, as Neutron's NAT is.
 * ROUTE_NEIGHBOR (41): reg4/xxreg2 + VNI -> the neighbour's MAC (one flow per address of every
   network a local router connects; `flows.spec_flows` renders them with the neighbour
   entries), then L2_FORWARD delivers locally or tunnels it, as for a same-subnet packet.
@@ -43,6 +49,7 @@ PRIO_ARP_ROUTER = 105  # above a subnet's service answer (90), apart from neighb
 PRIO_DISPATCH = 90
 PRIO_ECHO = 300
 PRIO_ROUTE = 100  # plus the prefix length: longest prefix first
+ALL_SCOPES = 0xFFFFFFFF  # reg3 of a packet the router translated: it may reach every scope
 
 # An echo request turned into its reply on the spot: swap MACs and addresses, type 0.
 ECHO_REPLY = (
@@ -81,13 +88,32 @@ def _routed(router: pb.RouterState) -> list[pb.RouterInterface]:
     return [i for i in router.interfaces if i.ip_version in _L3 and i.vni]
 
 
-def _route(number: int, cidr: str, iface: pb.RouterInterface, hop: str) -> Flow:
+def scope_bits(router: pb.RouterState) -> dict[str, int]:
+    """address scope id ("" = none) -> its reg3 bit on this router, when the router's
+    interfaces are in more than one scope (else {}: nothing to tell apart, no match on reg3).
+    From the router state alone, so every host computes the same bits; past 31 scopes on one
+    router, scopes share bits (and route to each other)."""
+    found = sorted({i.address_scope_id for i in _routed(router)})
+    if len(found) < 2:
+        return {}
+    return {scope: 1 << (n % 31) for n, scope in enumerate(found)}
+
+
+def _scope_match(bits: Mapping[str, int], iface: pb.RouterInterface) -> str:
+    """Match the packet's source scope (reg3, loaded in DISPATCH) against `iface`'s."""
+    bit = bits.get(iface.address_scope_id)
+    return f",reg3={bit:#x}/{bit:#x}" if bit else ""
+
+
+def _route(
+    number: int, cidr: str, iface: pb.RouterInterface, hop: str, bits: Mapping[str, int]
+) -> Flow:
     net = ipaddress.ip_network(cidr, strict=False)
     v = net.version
     return Flow(
         flows.ROUTING,
         PRIO_ROUTE + net.prefixlen,
-        f"{_L3[v]},reg5={number:#x},{_DST[v]}={net}",
+        f"{_L3[v]},reg5={number:#x}{_scope_match(bits, iface)},{_DST[v]}={net}",
         f"set_field:{iface.vni}->tun_id,set_field:{iface.mac_address.lower()}->eth_src,"
         f"{hop},dec_ttl,goto_table:{flows.ROUTE_NEIGHBOR}",
     )
@@ -98,6 +124,7 @@ def router_flows(router: pb.RouterState, number: int, local_networks: set[str]) 
     if not router.admin_state_up:
         return []
     ifaces = _routed(router)
+    bits = scope_bits(router)
     out: list[Flow] = []
     for i in ifaces:
         if i.network_id not in local_networks:
@@ -105,12 +132,13 @@ def router_flows(router: pb.RouterState, number: int, local_networks: set[str]) 
         mac = i.mac_address.lower()
         for ip in _addresses(i):
             out.append(flows.neighbor_answer(i.vni, ip, mac, PRIO_ARP_ROUTER, router=True))
+        scope = f"load:{bits[i.address_scope_id]:#x}->NXM_NX_REG3[]," if bits else ""
         out.append(
             Flow(
                 flows.DISPATCH,
                 PRIO_DISPATCH,
                 f"{flows.FROM_LOCAL},{_L3[i.ip_version]},tun_id={i.vni},dl_dst={mac}",
-                f"load:{number:#x}->NXM_NX_REG5[],goto_table:{flows.ROUTING}",
+                f"{scope}load:{number:#x}->NXM_NX_REG5[],goto_table:{flows.ROUTING}",
             )
         )
     for i in ifaces:
@@ -120,15 +148,14 @@ def router_flows(router: pb.RouterState, number: int, local_networks: set[str]) 
             out.append(
                 Flow(flows.ROUTING, PRIO_ECHO, f"{request},reg5={number:#x},{_DST[v]}={ip}", reply)
             )
-        out.append(_route(number, i.cidr, i, f"move:{_DST_FIELD[v]}->{_HOP[v]}"))
+        out.append(_route(number, i.cidr, i, f"move:{_DST_FIELD[v]}->{_HOP[v]}", bits))
     for route in router.routes:
         hop = ipaddress.ip_address(route.nexthop)
         via = next((i for i in ifaces if hop in ipaddress.ip_network(i.cidr)), None)
         if via is None:
             continue  # the API refuses those; a state racing a detach may still say it
-        out.append(
-            _route(number, route.destination, via, f"load:{int(hop):#x}->{_HOP[hop.version]}")
-        )
+        hop_reg = f"load:{int(hop):#x}->{_HOP[hop.version]}"
+        out.append(_route(number, route.destination, via, hop_reg, bits))
     return flows.dedupe(out)
 
 
@@ -150,6 +177,11 @@ def interface_on(
                 if i.subnet_id == subnet_id:
                     return i
     return None  # a connected subnet wins over an extra route to the same prefix
+
+
+def on_demand_networks(routers: Mapping[str, pb.RouterState]) -> set[str]:
+    """The networks these routers connect that resolve their neighbours on demand."""
+    return {i.network_id for r in routers.values() for i in _routed(r) if i.on_demand}
 
 
 def routed_networks(routers: Mapping[str, pb.RouterState]) -> dict[str, int]:

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from alcor import errors
 from alcor.api import bodies, extensions, openapi
 from alcor.api.live import LiveEvents
+from alcor.api.nova_api import NOVA_EXTENSIONS, NovaApi
 from alcor.api.quotas import QUOTA_EXTENSIONS, QuotaApi
 from alcor.api.webview import WebView
 from alcor.reachability import intent, verdict
@@ -81,16 +82,25 @@ class Api:
     ) -> None:
         self.db = db
         self.agent_down_time = agent_down_time
-        self.resources = {r.collection: r for r in resources}
+        self.resources = {r.collection: r for r in resources if r.parent is None}
+        # sub-resources, served under their parent's members: parent collection -> kinds
+        self.children = {
+            (Resource.declared(r.parent).collection, r.plural): r
+            for r in resources
+            if r.parent is not None
+        }
         self.auth = auth
         self.max_page = max_page_size
         self.max_body = max_body_size
         self.max_bulk_body = max_bulk_body_size
         self.max_filter_values = max_filter_values
         self.extensions = extensions.enabled(
-            [a for r in resources for a in r.extensions] + list(QUOTA_EXTENSIONS)
+            [a for r in resources for a in r.extensions]
+            + list(QUOTA_EXTENSIONS)
+            + list(NOVA_EXTENSIONS)
         )
         self.quotas = QuotaApi(db, auth, self.resources, self.body, max_filter_values)
+        self.nova = NovaApi(db, auth, self.body, agent_down_time)
         self.webview = WebView(auth, live or LiveEvents(db))
 
     # -- plumbing --------------------------------------------------------------------
@@ -172,8 +182,16 @@ class Api:
         if needed is not None:
             await self.db.write(needed)
 
-    async def _list(self, request: Request, res: Resource, ctx: Context) -> Response:
+    async def _list(
+        self,
+        request: Request,
+        res: Resource,
+        ctx: Context,
+        within: dict[str, list[str]] | None = None,
+    ) -> Response:
+        """A list response; `within`: filters the path fixes (a sub-resource's parent)."""
         q = self.query(request)
+        q.filters.update(within or {})
         await self._prepare_read(res, ctx)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
@@ -208,7 +226,7 @@ class Api:
         bulk, items = await bodies.off_loop(len(raw), self._check_create, res, ctx, raw)
 
         def work(uow: Any) -> list[dict[str, Any]]:
-            created = crud.create_many(uow, res, ctx, items, authorize=True)
+            created = crud.create_many(uow, res, ctx, crud.fresh(items), authorize=True)
             res.hooks.extend(uow.conn, ctx, created)
             return created
 
@@ -301,6 +319,80 @@ class Api:
             return func(uow, ctx, rid, body)
 
         return json_response(await self.db.write(work))
+
+    # -- sub-resources (`/v2.0/floatingips/{id}/port_forwardings`) -----------------------
+    def _child(self, request: Request) -> tuple[Resource, Resource, str, str]:
+        """(parent kind, child kind, parent id, the child's parent attribute) of a
+        sub-resource path; 404 for one nothing declares."""
+        found = self.children.get(
+            (_dashed(request.path_params["collection"]), request.path_params["child"])
+        )
+        if found is None:
+            raise errors.NotFound("The resource could not be found.")
+        parent = self.resource(request.path_params["collection"])
+        attr = found.parent_attr()
+        assert attr is not None  # a sub-resource is declared with `parent(...)`
+        return parent, found, request.path_params["rid"], attr
+
+    async def child_collection(self, request: Request) -> Response:
+        """List or create the children of one parent item; the parent must be visible (its
+        own NotFound otherwise), as Neutron's sub-resource controllers check."""
+        parent, res, pid, attr = self._child(request)
+        ctx = await self.context(request)
+        if request.method == "GET":
+            await self.db.read(crud.fetch, parent, ctx, pid)
+            return await self._list(request, res, ctx, {attr: [pid]})
+        body = await self.body(request)
+        if not isinstance(body, dict) or set(body) != {res.name}:
+            raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
+        payload = body[res.name]
+        if isinstance(payload, dict) and attr in payload:
+            raise errors.BadRequest(f"Unrecognized attribute(s) '{attr}'")
+        item = crud.check_body(res, ctx, {**_as_dict(payload), attr: pid}, creating=True)
+
+        def work(uow: Any) -> dict[str, Any]:
+            crud.fetch(uow, parent, ctx, pid)
+            return crud.create_many(uow, res, ctx, [item], authorize=True)[0]
+
+        created = await self.db.write(work)
+        return json_response({res.name: crud.render(res, ctx, created)}, 201)
+
+    async def child_member(self, request: Request) -> Response:
+        """Show, update or delete one child of one parent item (the child's NotFound when it
+        is not that parent's)."""
+        parent, res, pid, attr = self._child(request)
+        ctx = await self.context(request)
+        cid = _strip_json(request.path_params["cid"])
+
+        def mine(conn: Any) -> dict[str, Any]:
+            crud.fetch(conn, parent, ctx, pid)
+            item = crud.fetch(conn, res, ctx, cid)
+            if item[attr] != pid:
+                raise res.not_found(cid)
+            return item
+
+        if request.method == "GET":
+            q = self.query(request)
+            item = await self.db.read(mine)
+            return json_response({res.name: crud.render(res, ctx, item, q.fields or None)})
+        if request.method == "DELETE":
+
+            def gone(uow: Any) -> None:
+                mine(uow)
+                crud.delete(uow, res, ctx, cid, None, True)
+
+            await self.db.write(gone)
+            return Response(status_code=204)
+        body = await self.body(request)
+        if not isinstance(body, dict) or set(body) != {res.name}:
+            raise errors.BadRequest(f"Unable to find '{res.name}' in request body")
+        changes = crud.check_body(res, ctx, body[res.name], creating=False)
+
+        def work(uow: Any) -> dict[str, Any]:
+            mine(uow)
+            return crud.update(uow, res, ctx, cid, changes, None, authorize=True)
+
+        return json_response({res.name: crud.render(res, ctx, await self.db.write(work))})
 
     # -- tags ------------------------------------------------------------------------
     async def tags(self, request: Request) -> Response:
@@ -470,6 +562,7 @@ class Api:
             Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
             Route("/v2.0/availability_zones", self.availability_zones, methods=["GET"]),
             *self.quotas.routes(),
+            *self.nova.routes(),
             *self.webview.routes(),
             Route("/v2.0/{collection}", self.collection, methods=["GET", "POST"]),
             Route("/v2.0/{collection}/{rid}", self.member, methods=["GET", "PUT", "DELETE"]),
@@ -478,6 +571,14 @@ class Api:
                 "/v2.0/{collection}/{rid}/tags/{tag}", self.tags, methods=["GET", "PUT", "DELETE"]
             ),
             Route("/v2.0/{collection}/{rid}/{action}", self.action, methods=["PUT"]),
+            Route(
+                "/v2.0/{collection}/{rid}/{child}", self.child_collection, methods=["GET", "POST"]
+            ),
+            Route(
+                "/v2.0/{collection}/{rid}/{child}/{cid}",
+                self.child_member,
+                methods=["GET", "PUT", "DELETE"],
+            ),
         ]
 
     def app(self, lifespan: Lifespan | None = None) -> Starlette:
@@ -521,6 +622,12 @@ def _if_match(request: Request) -> int | None:
                 msg="Revision number etag must be in the format of revision_number=<int>"
             ) from None
     return revision
+
+
+def _as_dict(payload: Any) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise errors.BadRequest("Body of the request must be an object")
+    return payload
 
 
 def _method_not_allowed(request: Request) -> errors.NeutronError:

@@ -12,6 +12,41 @@ from typing import Any
 
 # alias -> (name, description, updated); wording as in neutron-lib / Neutron.
 CATALOG: dict[str, tuple[str, str, str]] = {
+    "auto-allocated-topology": (
+        "Auto Allocated Topology Services",
+        "Auto Allocated Topology Services.",
+        "2016-01-01T00:00:00-00:00",
+    ),
+    "agent_sort_key": (
+        "Agents Sort Key",
+        "Enabling the keyword sort_key for sorting in agents.",
+        "2013-02-03T10:00:00-00:00",
+    ),
+    "port-mac-address-regenerate": (
+        "Neutron Port MAC address regenerate",
+        "Network port MAC address regenerate",
+        "2018-05-03T10:00:00-00:00",
+    ),
+    "port-numa-affinity-policy": (
+        "Port NUMA affinity policy",
+        "Expose the port NUMA affinity policy",
+        "2020-07-08T10:00:00-00:00",
+    ),
+    "port-numa-affinity-policy-socket": (
+        'Port NUMA affinity policy "socket"',
+        'Adds "socket" to the supported port NUMA affinity policies',
+        "2024-02-09T10:00:00-00:00",
+    ),
+    "port-device-profile": (
+        "Port device profile",
+        "Expose the port device profile (Cyborg)",
+        "2020-12-17T10:00:00-00:00",
+    ),
+    "subnet-external-network": (
+        "Subnet belongs to an external network",
+        "Informs if the subnet belongs to an external network",
+        "2024-02-05T18:00:00-00:00",
+    ),
     "alcor-network-acl": (
         "Network ACLs",
         "Stateless, numbered subnet filters (Alcor extension): /v2.0/network-acls belong to "
@@ -21,21 +56,76 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "all traffic that covers subnets without one.",
         "2026-11-23T00:00:00-00:00",
     ),
+    "alcor-on-demand-neighbors": (
+        "On-demand neighbours",
+        "Hosts learn the neighbours of large networks at the first packet (Alcor extension): "
+        "the admin-only network attribute alcor:neighbor_resolution is auto (on demand once "
+        "the network holds the server's neighbor_on_demand_threshold of addresses), preload "
+        "or on_demand.",
+        "2026-12-07T00:00:00-00:00",
+    ),
     "address-group": (
         "Address group",
         "Support address group",
         "2020-07-15T10:00:00-00:00",
     ),
+    "address-scope": ("Address scope", "Address scopes extension.", "2015-07-26T10:00:00-00:00"),
     "agent": ("agent", "The agent management extension.", "2013-02-03T10:00:00-00:00"),
     "allowed-address-pairs": (
         "Allowed Address Pairs",
         "Provides allowed address pairs",
         "2013-07-23T10:00:00-00:00",
     ),
+    "floating-ip-port-forwarding": (
+        "Floating IP Port Forwarding",
+        "Allow port forwarding from floating IP port to an internal port",
+        "2018-01-19T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding-description": (
+        "Floating IP Port Forwarding new attribute description",
+        "Add a description field to Port Forwarding rules",
+        "2019-11-01T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding-port-ranges": (
+        "Floating IP Port Forwarding support port ranges",
+        "Add support to port ranges",
+        "2020-07-01T10:00:00-00:00",
+    ),
+    "floating-ip-port-forwarding-detail": (
+        "Floating IP port forwarding detail",
+        "Allow list floating ip return more port forwarding data, include'id' and "
+        "'internal_port_id'",
+        "2022-05-06T10:00:00-00:00",
+    ),
+    "expose-port-forwarding-in-fip": (
+        "Expose Floating IP port forwardings",
+        "Expose port forwarding fields in floating IP response",
+        "2018-06-28T16:00:00-00:00",
+    ),
+    "l3-port-ip-change-not-allowed": (
+        "Prevent L3 router ports IP address change extension",
+        "Prevent change of IP address for some L3 router ports",
+        "2018-10-09T10:00:00-00:00",
+    ),
     "rbac-policies": (
         "RBAC Policies",
         "Allows creation and modification of policies that control tenant access to resources.",
         "2015-06-17T12:15:12-00:00",
+    ),
+    "rbac-address-group": (
+        "Add address_group type to RBAC",
+        "Add address_group type to network RBAC",
+        "2021-01-20T00:00:00-00:00",
+    ),
+    "rbac-address-scope": (
+        "Add address_scope type to RBAC",
+        "Add address_scope type to RBAC",
+        "2020-02-12T00:00:00-00:00",
+    ),
+    "rbac-subnetpool": (
+        "Add subnetpool type to RBAC",
+        "Add subnetpool type to RBAC",
+        "2020-02-05T00:00:00-00:00",
     ),
     "rbac-security-groups": (
         "RBAC security groups",
@@ -66,6 +156,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Port Binding",
         "Expose port bindings of a virtual port to external application",
         "2014-02-03T10:00:00-00:00",
+    ),
+    "binding-extended": (
+        "Port Bindings Extended",
+        "Expose port bindings of a virtual port to external application",
+        "2017-07-17T10:00:00-00:00",
     ),
     "dvr": (
         "Distributed Virtual Router",
@@ -150,6 +245,11 @@ CATALOG: dict[str, tuple[str, str, str]] = {
         "Flag to determine if the security group rule belongs to the project's default "
         "security group",
         "2023-05-23T10:00:00-00:00",
+    ),
+    "port-security-groups-filtering": (
+        "Port filtering on security groups",
+        "Provides security groups filtering when listing ports",
+        "2018-01-09T09:00:00-00:00",
     ),
     "security-groups-shared-filtering": (
         "Security group filtering on the shared field",

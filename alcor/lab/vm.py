@@ -23,6 +23,8 @@ from alcor.lab import netns
 from alcor.lab.host import Host
 from alcor.lab.netns import run
 
+MIGRATING = "mig0"  # the guest's NIC on a live migration's destination until it switches
+
 HOOK = """#!/bin/sh
 # udhcpc hook of the Alcor lab: configures only $interface and records the lease.
 LEASE={lease}
@@ -112,9 +114,10 @@ class Vm:
         self.host.x("ip", "link", "set", self.tap, "up")
         self.host.guard(self.tap)
 
-    def plug(self) -> None:
-        """Add the VIF to br-int with Nova's external_ids (the agent notices by itself)."""
-        self.host.vsctl(
+    def plug(self, host: Host | None = None) -> None:
+        """Add the VIF to br-int (of `host`, default its own) with Nova's external_ids (the
+        agent notices by itself)."""
+        (host or self.host).vsctl(
             "--may-exist",
             "add-port",
             "br-int",
@@ -131,6 +134,48 @@ class Vm:
 
     def unplug(self) -> None:
         self.host.vsctl("--if-exists", "del-port", "br-int", self.tap)
+
+    # -- live migration (what libvirt and os-vif do) -------------------------------------------
+    def plug_at(self, dest: Host) -> None:
+        """First half of a live migration, os-vif's part on the destination before the memory
+        copy: a second VIF of the same port (same MAC, same iface-id) on `dest`'s br-int while
+        the guest still runs here. Its guest end waits down, as a paused guest sends nothing."""
+        run(
+            [
+                *("ip", "-n", dest.ns, "link", "add", self.tap, "type", "veth"),
+                *("peer", "name", MIGRATING, "netns", self.ns),
+            ]
+        )
+        netns.sh(
+            f"ip link set {MIGRATING} address {self.mac} && "
+            f"ethtool -K {MIGRATING} tx off >/dev/null",
+            ns=self.ns,
+        )
+        dest.x("ip", "link", "set", self.tap, "up")
+        dest.guard(self.tap)
+        self.plug(dest)
+
+    def switch_to(self, dest: Host) -> None:
+        """Second half: the guest resumes on `dest` (the old NIC goes, the one plugged there
+        comes up with the same addresses and routes and announces them, as QEMU announces a
+        migrated guest), then the source's VIF is unplugged (Nova's clean-up there)."""
+        addrs = [
+            ln.split()[3] for ln in self.x("ip", "-4", "-o", "addr", "show", "eth0").splitlines()
+        ]
+        routes = [
+            r
+            for r in self.x("ip", "-4", "route", "show", "dev", "eth0").splitlines()
+            if r and "proto kernel" not in r
+        ]
+        steps = ["ip link del eth0", f"ip link set {MIGRATING} name eth0", "ip link set eth0 up"]
+        steps += [f"ip addr add {a} dev eth0" for a in addrs]
+        steps += [f"ip route replace {r} dev eth0" for r in routes]
+        netns.sh(" && ".join(steps), ns=self.ns)
+        source, self.host = self.host, dest
+        for addr in addrs:
+            ip = addr.split("/")[0]
+            self.x("busybox", "arping", "-U", "-c", "1", "-I", "eth0", ip, check=False)
+        source.vsctl("--if-exists", "del-port", "br-int", self.tap)
 
     def dhcp(self, attempts: int = 8) -> dict[str, str]:
         """Run udhcpc once (DISCOVER..ACK, configure, quit) and return the recorded lease."""

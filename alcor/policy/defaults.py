@@ -70,7 +70,12 @@ NETWORK = {
         "network",
         ADMIN_OR_MEMBER,
         f"{ADMIN_OR_READER} or {SERVICE} or rule:shared or rule:external or rule:context_is_advsvc",
-        ("provider:network_type", "provider:physical_network", "provider:segmentation_id"),
+        (
+            "provider:network_type",
+            "provider:physical_network",
+            "provider:segmentation_id",
+            "alcor:neighbor_resolution",
+        ),
     ),
     "get_network:tags": f"{ADMIN_OR_READER} or rule:shared or rule:external"
     " or rule:context_is_advsvc",
@@ -142,6 +147,10 @@ PORT = {
     "update_port:tags": f"{ADMIN_OR_MEMBER} or rule:context_is_advsvc",
     "delete_port": f"{ADMIN_OR_SERVICE_OR_NET_OWNER} or {MEMBER}",
     "delete_port:tags": f"rule:context_is_advsvc or {MEMBER} or {ADMIN_OR_NET_OWNER_MEMBER}",
+    "get_port_binding": ADMIN_OR_SERVICE,
+    "create_port_binding": SERVICE,
+    "delete_port_binding": SERVICE,
+    "activate": SERVICE,
     "get_port_provisioning": ADMIN,
     "get_port_trace": ADMIN,
     "get_state_audit": ADMIN,
@@ -184,6 +193,13 @@ FLOATINGIP = {
     " project_id:%(project_id)s)",
 }
 
+PARENT_OWNER_MEMBER = f"({ADMIN}) or (role:member and rule:ext_parent_owner)"
+PARENT_OWNER_READER = f"({ADMIN}) or (role:reader and rule:ext_parent_owner)"
+PORT_FORWARDING = {
+    f"{action}_floatingip_port_forwarding": PARENT_OWNER_MEMBER
+    for action in ("create", "update", "delete")
+} | {"get_floatingip_port_forwarding": PARENT_OWNER_READER}
+
 RBAC = {
     "restrict_wildcard": f"({NOT_WILDCARD}) or {ADMIN}",
     "create_rbac_policy": ADMIN_OR_MEMBER,
@@ -208,8 +224,17 @@ SUBNETPOOL = {
     },
 }
 
+ADDRESS_SCOPE = {
+    "shared_address_scopes": "field:address_scopes:shared=True",
+    **{f"{action}_address_scope": ADMIN_OR_MEMBER for action in ("create", "update", "delete")},
+    "get_address_scope": f"({ADMIN_OR_READER}) or rule:shared_address_scopes",
+    "create_address_scope:shared": ADMIN,
+    "update_address_scope:shared": ADMIN,
+}
+
 ADDRESS_GROUP = {
-    **_crud("address_group", ADMIN_OR_MEMBER, ADMIN_OR_READER),
+    "shared_address_groups": "field:address_groups:shared=True",
+    **_crud("address_group", ADMIN_OR_MEMBER, f"({ADMIN_OR_READER}) or rule:shared_address_groups"),
     "add_addresses": ADMIN_OR_MEMBER,
     "remove_addresses": ADMIN_OR_MEMBER,
 }
@@ -226,6 +251,8 @@ OTHERS = {
     "delete_quota": ADMIN,
     **{f"{action}_agent": ADMIN for action in ("create", "get", "update", "delete")},
     "get_network_ip_availability": ADMIN_OR_SERVICE,
+    "get_auto_allocated_topology": ADMIN_OR_READER,
+    "delete_auto_allocated_topology": ADMIN_OR_MEMBER,
     **_crud("network_acl", ADMIN_OR_MEMBER, ADMIN_OR_READER),
     **_crud("network_acl_rule", ADMIN_OR_MEMBER, ADMIN_OR_READER),
 }
@@ -238,8 +265,10 @@ RULES: dict[str, str] = {
     **SECURITY_GROUP,
     **ROUTER,
     **FLOATINGIP,
+    **PORT_FORWARDING,
     **RBAC,
     **SUBNETPOOL,
+    **ADDRESS_SCOPE,
     **ADDRESS_GROUP,
     **DEFAULT_SG_RULE,
     **OTHERS,

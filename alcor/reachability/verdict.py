@@ -123,6 +123,14 @@ def _routed(intent: Intent, src: End, dst: End) -> Hop:
     if not router.admin_state_up:
         return _hop("router", where, False, f"router {router.id} is administratively down")
     found = _lookup(router, dst.ip)
+    scopes = {i.subnet_id: i.address_scope_id for i in router.interfaces}
+    mine, theirs = scopes[src.subnet["id"]], scopes.get(dst.subnet["id"], "")
+    if found == ("interface", dst.subnet["id"]) and mine != theirs:
+        why = (
+            f"router {router.id} does not route between address scopes {mine or '(none)'} "
+            f"and {theirs or '(none)'}"
+        )
+        return _hop("route", where, False, why, id=router.id)
     if found == ("interface", dst.subnet["id"]):
         return _hop(
             "router",

@@ -96,7 +96,7 @@ def read_rule(res: Resource, ctx: Context) -> Bound:
     """`get_<kind>` bound to the caller: True (sees all), False (none), or per item."""
     if ctx.is_system:
         return True
-    return ctx.policy.bound(f"get_{res.name}", ctx)
+    return ctx.policy.bound(f"get_{res.policy_name}", ctx)
 
 
 def readable(res: Resource, ctx: Context, conn: Conn, items: list[Item]) -> list[Item]:
@@ -127,7 +127,7 @@ def hidden_fields(res: Resource, ctx: Context) -> tuple[tuple[str, ...], list[tu
     if ctx.is_system:
         return (), []
     for name in _field_rules(res, ctx, "get"):
-        bound = ctx.policy.bound(f"get_{res.name}:{name}", ctx)
+        bound = ctx.policy.bound(f"get_{res.policy_name}:{name}", ctx)
         if bound is False:
             always.append(name)
         elif bound is not True:
@@ -142,16 +142,18 @@ def _field_rules(res: Resource, ctx: Context, action: str) -> list[str]:
     key = f"fields:{action}:{id(policy)}"
     names: list[str] = res.memo(
         key,
-        lambda: [a for a in res.attrs if a != "tags" and policy.has(f"{action}_{res.name}:{a}")],
+        lambda: [
+            a for a in res.attrs if a != "tags" and policy.has(f"{action}_{res.policy_name}:{a}")
+        ],
     )
     return names
 
 
 def may_filter(res: Resource, ctx: Context, name: str) -> bool:
     """A caller may filter on an attribute it may see on every item."""
-    if ctx.is_system or name == "tags" or not ctx.policy.has(f"get_{res.name}:{name}"):
+    if ctx.is_system or name == "tags" or not ctx.policy.has(f"get_{res.policy_name}:{name}"):
         return True
-    return ctx.policy.bound(f"get_{res.name}:{name}", ctx) is not False
+    return ctx.policy.bound(f"get_{res.policy_name}:{name}", ctx) is not False
 
 
 def _explicit(res: Resource, item: Item, creating: bool) -> Iterable[str]:
@@ -188,10 +190,10 @@ def enforce(
         return
     policy = ctx.policy
     tgt = ItemTarget(res, item, conn, {} if seen is None else seen, ctx.project_id)
-    policy.enforce(ctx, f"{action}_{res.name}", tgt)
+    policy.enforce(ctx, f"{action}_{res.policy_name}", tgt)
     creating = given is None
     for name in _explicit(res, item if given is None else given, creating):
-        rule = f"{action}_{res.name}:{name}"
+        rule = f"{action}_{res.policy_name}:{name}"
         if policy.has(rule):
             policy.enforce(ctx, rule, tgt, f"({'rule:' + rule})")
         for sub in sorted(_sub_keys((item if given is None else given)[name])):

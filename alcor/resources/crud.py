@@ -236,6 +236,8 @@ def _filter_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnEleme
         return custom(values)
     name = "project_id" if key == "tenant_id" else key
     attr = res.attrs.get(name)
+    if attr is not None and attr.filter and attr.ref is not None and attr.ref.through is not None:
+        return _through_clause(res, attr.ref.through, values)
     if attr is None or not attr.filter or not attr.stored or not attr.kind.filterable():
         raise errors.BadRequest(f"[{key}] is invalid attribute for filtering")
     col = res.table.c[attr.column]
@@ -244,6 +246,15 @@ def _filter_clause(res: Resource, key: str, values: list[str]) -> sa.ColumnEleme
         rest = [v for v in parsed if v is not None]
         return sa.or_(col.is_(None), col.in_(rest)) if rest else col.is_(None)
     return col.in_(parsed) if len(parsed) > 1 else col == parsed[0]
+
+
+def _through_clause(
+    res: Resource, through: sa.Column[Any], values: list[str]
+) -> sa.ColumnElement[bool]:
+    """A list-valued reference kept in a join table (a port's security groups): the items
+    holding any of `values` (Neutron's `port-security-groups-filtering`)."""
+    owner = next(c for c in through.table.primary_key.columns if c is not through)
+    return sa.exists().where(owner == res.column("id"), through.in_(values))
 
 
 def _parse_filter_value(attr: Attr, value: str) -> Any:
@@ -454,6 +465,21 @@ def _row(res: Resource, item: Item) -> Item:
     return {a.column: item.get(a.name) for a in res.stored()}
 
 
+def fresh(items: list[Item]) -> list[Item]:
+    """Copies of validated items for one attempt of a unit of work, which fills them in (ids,
+    MACs, addresses): an attempt run again (`Database.write` retries) starts from what was
+    asked, not from what the failed one drew. Two levels deep, as attributes that hooks fill
+    in go (lists of dicts: fixed IPs, address pairs); a copy.deepcopy of 1,000 ports took
+    34 ms."""
+    return [{k: _copy(v) for k, v in item.items()} for item in items]
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return [dict(v) if isinstance(v, dict) else v for v in value]
+    return dict(value) if isinstance(value, dict) else value
+
+
 def create(uow: UnitOfWork, res: Resource, ctx: Context, item: Item) -> Item:
     """Insert one validated item (from `check_body`), running the kind's hooks."""
     return create_many(uow, res, ctx, [item])[0]
@@ -468,7 +494,8 @@ def create_many(
     for item in items:
         item.setdefault("id", new_id())
         uow.cache[("made_or_gone", res.name, item["id"])] = True  # see bump_revisions
-        item["created_at"] = uow.now
+        if "created_at" in res.attrs:  # kinds without standard attributes have none
+            item["created_at"] = uow.now
         if "updated_at" in res.attrs:
             item["updated_at"] = uow.now
             item["revision_number"] = 0
@@ -500,7 +527,7 @@ def create_many(
 
 def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> None:
     """Rows and tags of checked items (one executemany each), then their dependents."""
-    uow.execute(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
+    uow.defer(res.statement("insert", res.table.insert), [_row(res, it) for it in items])
     tag_rows = [
         {"resource": res.name, "resource_id": it["id"], "tag": t}
         for it in items

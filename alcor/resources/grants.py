@@ -28,6 +28,13 @@ def granted_ids(object_type: str, actions: tuple[str, ...]) -> sa.Select[Any]:
     )
 
 
+def granted_to_any(object_type: str, action: str) -> sa.Select[Any]:
+    """Ids of `object_type` objects granted `action` to some project (or `*`)."""
+    return sa.select(table.c.object_id.label("id")).where(
+        table.c.object_type == object_type, table.c.action == action
+    )
+
+
 def shared_with(
     conn: Any, object_type: str, object_id: str, project: str, *, everyone: bool = True
 ) -> bool:
@@ -45,6 +52,19 @@ def shared_with(
         .limit(1)
     ).first()
     return row is not None
+
+
+def mark_shared(conn: Any, object_type: str, project: str, items: list[dict[str, Any]]) -> None:
+    """Neutron's `shared` of an object RBAC can share: shared with the caller's `project` (a
+    grant to it or to `*`), which is what the `shared_*` policy rules read."""
+    pending = [it["id"] for it in items if not it.get("shared")]
+    granted = {
+        r.object_id
+        for r in of_objects(conn, object_type, pending)
+        if r.action == SHARED and r.target_tenant in (project, EVERYONE)
+    }
+    for it in items:
+        it["shared"] = bool(it.get("shared")) or it["id"] in granted
 
 
 def of_objects(conn: Any, object_type: str, ids: Iterable[str]) -> list[sa.Row[Any]]:

@@ -108,11 +108,17 @@ class Attr:
         return self.db_column or self.name.replace(":", "_")
 
 
-def parent(name: str, target: str, **ref: Any) -> Attr:
+def parent(name: str, target: str, index: bool = True, **ref: Any) -> Attr:
     """The required, indexed reference of an item to what it belongs to (a subnet's network,
-    a rule's group): `Ref(target, **ref)` on a UUID attribute given at create time."""
+    a rule's group): `Ref(target, **ref)` on a UUID attribute given at create time. `index`
+    False: a unique constraint of the kind that starts with this column serves as its index."""
     return Attr(
-        name, kinds.Uuid(), post=True, required=True, index=True, ref=Ref(target, owner=True, **ref)
+        name,
+        kinds.Uuid(),
+        post=True,
+        required=True,
+        index=index,
+        ref=Ref(target, owner=True, **ref),
     )
 
 
@@ -181,7 +187,9 @@ class Resource:
         self.project_scoped = project_scoped
         self.taggable = taggable and "tags" not in omit
         self.extensions = extensions
-        self.parent = parent
+        self.parent = parent  # a sub-resource's parent kind (served under its members)
+        # Neutron names a sub-resource's policy rules after both (`get_floatingip_port_forwarding`)
+        self.policy_name = f"{parent}_{name}" if parent else name
         self._memo: dict[str, Any] = {}
         self.logged = logged  # changes go to the change log for the southbound
         self.updatable = updatable  # False: no PUT on members (security group rules)

@@ -26,6 +26,7 @@ from alcor.config import ServerSettings
 from alcor.ipam import pools
 from alcor.resources import kinds
 from alcor.store.db import UnitOfWork
+from alcor.store.prepared import hot
 from alcor.store.schema import metadata
 
 QUOTA_LOCK_CLASS = 0x41C0  # first key of pg_advisory_xact_lock(int, int) for quota checks
@@ -56,10 +57,21 @@ class Limits:
         return self.defaults[key] if row is None else int(row[0])
 
 
-_LIMIT = sa.select(quotas.c.limit).where(
-    quotas.c.project_id == sa.bindparam("project_id"),
-    quotas.c.resource == sa.bindparam("resource"),
+# The statements of a create's check are built once and run on the driver (`prepared.hot`).
+_LIMIT = hot(
+    sa.select(quotas.c.limit).where(
+        quotas.c.project_id == sa.bindparam("project_id"),
+        quotas.c.resource == sa.bindparam("resource"),
+    )
 )
+_LOCK = hot(
+    sa.select(
+        sa.func.pg_advisory_xact_lock(
+            sa.literal_column(str(QUOTA_LOCK_CLASS)), sa.func.hashtext(sa.bindparam("lock_key"))
+        )
+    )
+)
+_COUNTS: dict[str, sa.Select[Any]] = {}
 
 LIMITS = Limits(ServerSettings().quota_defaults())
 # Neutron's range for a limit: -1 (unlimited) up to its DB_INTEGER_MAX_VALUE.
@@ -90,15 +102,22 @@ def enforce(uow: UnitOfWork, key: str, table: sa.Table, items: list[dict[str, An
         if n > limit:
             raise over_quota(key)
         if uow.dialect == "postgresql":
-            uow.execute(
-                sa.select(
-                    sa.func.pg_advisory_xact_lock(
-                        QUOTA_LOCK_CLASS, sa.func.hashtext(f"{key}:{project_id}")
-                    )
-                )
-            )
-        if count(uow, table, project_id, limit + 1) + n > limit:
+            uow.execute(_LOCK, {"lock_key": f"{key}:{project_id}"})
+        if _capped_count(uow, table, project_id, limit + 1) + n > limit:
             raise over_quota(key)
+
+
+def _capped_count(uow: UnitOfWork, table: sa.Table, project_id: str, cap: int) -> int:
+    """`count` with a cap, as one statement per table built once."""
+    stmt = _COUNTS.get(table.name)
+    if stmt is None:
+        inner = (
+            sa.select(sa.literal(1))
+            .where(table.c.project_id == sa.bindparam("project_id"))
+            .limit(sa.bindparam("cap"))
+        )
+        stmt = _COUNTS[table.name] = hot(sa.select(sa.func.count()).select_from(inner.subquery()))
+    return int(uow.execute(stmt, {"project_id": project_id, "cap": cap}).scalar())
 
 
 def count(

@@ -32,10 +32,14 @@ import alcor.resources.declarations.floatingip as _fip
 import alcor.resources.declarations.network as _network
 import alcor.resources.declarations.network_acl as _acl
 import alcor.resources.declarations.port as _port
+import alcor.resources.declarations.port_forwarding as _pf
 import alcor.resources.declarations.router as _router
 import alcor.resources.declarations.security_group as _sg
 import alcor.resources.declarations.subnet as _subnet
+import alcor.resources.declarations.subnetpool as _subnetpool
+from alcor.ipam.tables import ipam_buckets, ipam_used
 from alcor.resources import protocols
+from alcor.southbound import ondemand
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.store.prepared import IN_CHUNK, SelectIn
@@ -52,6 +56,9 @@ acl_rules_t = _acl.rule.table
 routers_t = _router.resource.table
 fips_t = _fip.resource.table
 address_groups_t = _ag.resource.table
+port_bindings_t = _port.port_bindings
+pfs_t = _pf.resource.table
+subnetpools_t = _subnetpool.resource.table
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
 
 K = TypeVar("K", bound=Hashable)
@@ -129,7 +136,9 @@ def _grouped(rows: Iterable[Row], key: str) -> dict[str, list[Row]]:
 
 # -- row -> message ---------------------------------------------------------------------------
 def network_state(row: Row) -> pb.NetworkState:
-    """`row` as `load_networks` gives it (with the ids of the routers attached to it)."""
+    """`row` as `load_networks` gives it: with the ids of the routers attached to it and, for
+    a network on demand (`ondemand`), `flood`, its hosts' VTEPs."""
+    on_demand = ondemand.is_on_demand(row)
     return pb.NetworkState(
         id=row["id"],
         op=pb.UPSERT,
@@ -142,6 +151,8 @@ def network_state(row: Row) -> pb.NetworkState:
         project_id=row["project_id"] or "",
         physical_network=row["provider_physical_network"] or "",
         router_ids=row["router_ids"],
+        on_demand=on_demand,
+        flood_tunnel_ips=row.get("flood", ()) if on_demand else (),
     )
 
 
@@ -205,6 +216,16 @@ def port_state(row: Row, revision: int | None = None) -> pb.PortState:
         network_acl_id=row["network_acl_id"] or "",
         floating_ips=row["floating_ips"],
     )
+
+
+def inactive_port_state(row: Row, host: str) -> pb.PortState:
+    """The port as `host`, which holds an inactive binding of it (a live migration's
+    destination), programs it: everything but its floating IPs, which stay with its host."""
+    state = port_state(row)
+    state.inactive = True
+    state.host_id = host
+    state.ClearField("floating_ips")
+    return state
 
 
 def fip_mac(address: str) -> str:
@@ -381,6 +402,34 @@ def ports_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, li
     return _grouped(_with_fips(conn, rows), "binding_host_id")
 
 
+_BINDINGS_BY_PORT = SelectIn(
+    sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host), port_bindings_t.c.port_id
+)
+_BINDINGS_BY_HOST = SelectIn(
+    sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host), port_bindings_t.c.host
+)
+
+
+def inactive_hosts(conn: sa.Connection, port_ids: Iterable[str]) -> dict[str, set[str]]:
+    """port id -> the hosts of its inactive bindings (`binding-extended`)."""
+    out: dict[str, set[str]] = {}
+    for r in rows_in(conn, _BINDINGS_BY_PORT, port_ids):
+        out.setdefault(r["port_id"], set()).add(r["host"])
+    return out
+
+
+def guests_on_hosts(conn: sa.Connection, host_ids: Iterable[str]) -> dict[str, list[Row]]:
+    """host id -> the ports with an inactive binding on it, as `load_ports`."""
+    pairs = rows_in(conn, _BINDINGS_BY_HOST, host_ids)
+    ports = load_ports(conn, {p["port_id"] for p in pairs})
+    out: dict[str, list[Row]] = {}
+    for p in pairs:
+        row = ports.get(p["port_id"])
+        if row is not None and row["binding_host_id"] != p["host"]:
+            out.setdefault(p["host"], []).append(row)
+    return out
+
+
 def bound_ports_on_networks(
     conn: sa.Connection, network_ids: Iterable[str]
 ) -> dict[str, list[Row]]:
@@ -389,7 +438,15 @@ def bound_ports_on_networks(
     return _grouped(_with_fips(conn, rows), "network_id")
 
 
-_NETWORKS = SelectIn(sa.select(networks_t), networks_t.c.id)
+# The addresses allocated on a network's subnets, from the allocator's per-bucket counters:
+# the size `ondemand` compares with its threshold, a few rows per subnet at any size.
+_IN_USE = (
+    sa.select(sa.func.coalesce(sa.func.sum(ipam_buckets.c.used), 0))
+    .select_from(ipam_buckets.join(subnets_t, subnets_t.c.id == ipam_buckets.c.pool_id))
+    .where(subnets_t.c.network_id == networks_t.c.id)
+    .scalar_subquery()
+)
+_NETWORKS = SelectIn(sa.select(networks_t, _IN_USE.label("addresses_in_use")), networks_t.c.id)
 
 
 def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
@@ -397,7 +454,45 @@ def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
     follow those routers' subjects)."""
     rows = rows_in(conn, _NETWORKS, ids)
     routers = routers_on_networks(conn, [r["id"] for r in rows])
-    return {r["id"]: {**r, "router_ids": sorted(routers.get(r["id"], ()))} for r in rows}
+    out: dict[str, Row] = {}
+    for r in rows:
+        net = out[r["id"]] = {**r, "router_ids": sorted(routers.get(r["id"], ()))}
+        if ondemand.is_on_demand(net):
+            net["flood_hosts"] = flood_hosts(conn, r["id"])
+            net["flood"] = sorted(set(net["flood_hosts"].values()) - {""})
+    return out
+
+
+# The hosts with a bound port on a network: one probe of the ports' host index per host
+# (it stops at the first port found), not a scan of the network's ports.
+_FLOOD = sa.select(hosts.c.host_id, hosts.c.tunnel_ip).where(
+    sa.exists().where(
+        ports_t.c.network_id == sa.bindparam("network_id"),
+        ports_t.c.binding_host_id == hosts.c.host_id,
+    )
+)
+_PORTS_OF_HOST = sa.select(sa.func.count()).where(
+    ports_t.c.network_id == sa.bindparam("network_id"),
+    ports_t.c.binding_host_id == sa.bindparam("host_id"),
+)
+
+
+def flood_hosts(conn: sa.Connection, network_id: str) -> dict[str, str]:
+    """host id -> VTEP of every host with a bound port on a network: the broadcast list of
+    an on-demand network (`NetworkState.flood_tunnel_ips`)."""
+    rows = conn.execute(_FLOOD, {"network_id": network_id}).mappings()
+    return {r["host_id"]: r["tunnel_ip"] or "" for r in rows}
+
+
+def ports_of_hosts(
+    conn: sa.Connection, pairs: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(network, host) -> bound ports of the network on the host. One indexed count per
+    pair: asked only for hosts arriving on or leaving an on-demand network in a batch."""
+    return {
+        (nid, h): conn.execute(_PORTS_OF_HOST, {"network_id": nid, "host_id": h}).scalar_one()
+        for nid, h in pairs
+    }
 
 
 INTERFACE_PORTS = sa.select(ports_t.c.network_id, ports_t.c.device_id).where(
@@ -497,15 +592,65 @@ _ROUTER_INTERFACES = SelectIn(
 )
 _SUBNETS_WITH_VNI = SelectIn(
     sa.select(subnets_t.c.id, subnets_t.c.cidr, subnets_t.c.ip_version, subnets_t.c.network_id)
-    .add_columns(networks_t.c.provider_segmentation_id.label("vni"))
-    .select_from(subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id)),
+    .add_columns(
+        networks_t.c.provider_segmentation_id.label("vni"),
+        subnetpools_t.c.address_scope_id,
+    )
+    .select_from(
+        subnets_t.join(networks_t, networks_t.c.id == subnets_t.c.network_id).outerjoin(
+            subnetpools_t, subnetpools_t.c.id == subnets_t.c.subnetpool_id
+        )
+    ),
     subnets_t.c.id,
 )
+_FORWARDINGS_BY_ROUTER = SelectIn(
+    sa.select(
+        fips_t.c.router_id,
+        fips_t.c.floating_ip_address,
+        pfs_t.c.id,
+        pfs_t.c.floatingip_id,
+        pfs_t.c.protocol,
+        pfs_t.c.external_port_range,
+        pfs_t.c.internal_ip_address,
+        pfs_t.c.internal_port_range,
+    )
+    .select_from(pfs_t.join(fips_t, fips_t.c.id == pfs_t.c.floatingip_id))
+    .order_by(pfs_t.c.id),
+    fips_t.c.router_id,
+)
+
+
+def _span(text: str) -> tuple[int, int]:
+    lo, hi = text.split(":")
+    return int(lo), int(hi)
+
+
+def _forwardings(conn: sa.Connection, routers: dict[str, pb.RouterState]) -> None:
+    """Fill each router's `port_forwardings` (one query for all of them)."""
+    for f in rows_in(conn, _FORWARDINGS_BY_ROUTER, routers):
+        ext_lo, ext_hi = _span(f["external_port_range"])
+        int_lo, int_hi = _span(f["internal_port_range"])
+        routers[f["router_id"]].port_forwardings.append(
+            pb.PortForwardingState(
+                id=f["id"],
+                floatingip_id=f["floatingip_id"],
+                floating_ip_address=f["floating_ip_address"],
+                mac_address=fip_mac(f["floating_ip_address"]),
+                protocol=f["protocol"],
+                external_port_min=ext_lo,
+                external_port_max=ext_hi,
+                internal_ip_address=f["internal_ip_address"],
+                internal_port_min=int_lo,
+                internal_port_max=int_hi,
+            )
+        )
 
 
 def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.RouterState]:
     """router id -> its whole state: one interface per fixed IP of its interface ports, with
-    the subnet's CIDR and the network's VNI (three queries: routers, ports, subnets+networks)."""
+    the subnet's CIDR, the network's VNI and mode and the pool's address scope (four queries:
+    routers, ports, subnets+networks+pools, networks), its gateway and its floating IPs' port
+    forwardings."""
     out: dict[str, pb.RouterState] = {}
     snat: dict[str, bool] = {}
     for r in rows_in(conn, _ROUTERS, ids):
@@ -524,6 +669,7 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
     ports = rows_in(conn, _ROUTER_INTERFACES, out)
     sids = {f["subnet_id"] for p in ports for f in p["fixed_ips"] or ()}
     subs = {s["id"]: s for s in rows_in(conn, _SUBNETS_WITH_VNI, sids)}
+    nets = {n["id"]: n for n in rows_in(conn, _NETWORKS, {s["network_id"] for s in subs.values()})}
     for p in ports:
         for f in p["fixed_ips"] or ():
             sub = subs.get(f["subnet_id"])
@@ -539,9 +685,12 @@ def load_routers(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Router
                     ip_address=f["ip_address"],
                     cidr=sub["cidr"],
                     ip_version=sub["ip_version"] or 4,
+                    on_demand=ondemand.is_on_demand(nets.get(sub["network_id"]) or {}),
+                    address_scope_id=sub["address_scope_id"] or "",
                 )
             )
     _gateways(conn, out, snat)
+    _forwardings(conn, out)
     return out
 
 
@@ -596,14 +745,35 @@ _HOSTS_IN_GROUPS = SelectIn(
     .distinct(),
     port_groups_t.c.security_group_id,
 )
+# The same for the hosts of inactive bindings (a live migration's destination holds the port
+# and what it needs): one more small indexed query beside each "hosts of X" query.
+_GUESTS_IN_GROUPS = SelectIn(
+    sa.select(port_groups_t.c.security_group_id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(
+        port_groups_t.join(port_bindings_t, port_bindings_t.c.port_id == port_groups_t.c.port_id)
+    )
+    .distinct(),
+    port_groups_t.c.security_group_id,
+)
+
+
+def _hosts_of(
+    conn: sa.Connection, key: str, queries: Iterable[SelectIn], ids: Iterable[str]
+) -> dict[str, set[str]]:
+    """`key` value -> the hosts the rows of `queries` name (`binding_host_id`)."""
+    wanted = list(ids)
+    out: dict[str, set[str]] = {}
+    for query in queries:
+        for r in rows_in(conn, query, wanted):
+            if r["binding_host_id"]:
+                out.setdefault(r[key], set()).add(r["binding_host_id"])
+    return out
 
 
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
-    """group id -> hosts that have at least one port bound in it (membership index)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_IN_GROUPS, group_ids):
-        out.setdefault(r["security_group_id"], set()).add(r["binding_host_id"])
-    return out
+    """group id -> hosts that have at least one port bound in it (membership index), or an
+    inactive binding of one."""
+    return _hosts_of(conn, "security_group_id", (_HOSTS_IN_GROUPS, _GUESTS_IN_GROUPS), group_ids)
 
 
 _ACLS = SelectIn(sa.select(acls_t.c.id, acls_t.c.revision_number), acls_t.c.id)
@@ -632,15 +802,23 @@ _HOSTS_USING_ACLS = SelectIn(
     .distinct(),
     _target_acl.c.id,
 )
+_GUESTS_USING_ACLS = SelectIn(
+    sa.select(_target_acl.c.id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(
+        PORTS_WITH_ACL.join(_target_acl, _target_acl.c.network_id == ports_t.c.network_id).join(
+            port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id
+        )
+    )
+    .where(_target_acl.c.id == PORT_ACL)
+    .distinct(),
+    _target_acl.c.id,
+)
 
 
 def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:
-    """ACL id -> hosts with a bound port whose effective ACL it is (the bound ports of the
-    ACL's network, index on network_id)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_USING_ACLS, acl_ids):
-        out.setdefault(r["id"], set()).add(r["binding_host_id"])
-    return out
+    """ACL id -> hosts with a bound port (or an inactive binding of one) whose effective ACL
+    it is (the ports of the ACL's network, index on network_id)."""
+    return _hosts_of(conn, "id", (_HOSTS_USING_ACLS, _GUESTS_USING_ACLS), acl_ids)
 
 
 _SUBJECT_SEQS = SelectIn(
@@ -652,6 +830,12 @@ _HOSTS_ON_NETWORKS = SelectIn(
     .distinct(),
     ports_t.c.network_id,
 )
+_GUESTS_ON_NETWORKS = SelectIn(
+    sa.select(ports_t.c.network_id, port_bindings_t.c.host.label("binding_host_id"))
+    .select_from(ports_t.join(port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id))
+    .distinct(),
+    ports_t.c.network_id,
+)
 
 
 def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]:
@@ -659,12 +843,9 @@ def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]
 
 
 def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
-    """network id -> hosts that have at least one port bound on it (index on network_id)."""
-    out: dict[str, set[str]] = {}
-    for r in rows_in(conn, _HOSTS_ON_NETWORKS, network_ids):
-        if r["binding_host_id"]:
-            out.setdefault(r["network_id"], set()).add(r["binding_host_id"])
-    return out
+    """network id -> hosts that have at least one port bound on it (index on network_id), or
+    an inactive binding of one."""
+    return _hosts_of(conn, "network_id", (_HOSTS_ON_NETWORKS, _GUESTS_ON_NETWORKS), network_ids)
 
 
 # -- full states ------------------------------------------------------------------------------
@@ -675,7 +856,9 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     what was published up to that seq, so an agent that applies later deltas with revision
     guards (UPSERT/DELETE only when revision >= what it holds) never goes backwards.
     """
-    by_host = ports_on_hosts(conn, host_ids)
+    bound = ports_on_hosts(conn, host_ids)
+    guests = guests_on_hosts(conn, host_ids)
+    by_host = {h: bound.get(h, []) + guests.get(h, []) for h in host_ids}
     net_ids = {r["network_id"] for rows in by_host.values() for r in rows}
     nets = load_networks(conn, net_ids)
     subs = load_subnets(conn, net_ids)
@@ -695,7 +878,8 @@ def host_goal_states(conn: sa.Connection, host_ids: Sequence[str]) -> dict[str, 
     states = {h: pb.HostGoalState(host_id=h, seq=seqs.get(subjects.host(h), 0)) for h in host_ids}
     for h, state in states.items():
         rows = by_host.get(h, [])
-        state.ports.extend(port_state(r) for r in rows)
+        state.ports.extend(port_state(r) for r in bound.get(h, []))
+        state.ports.extend(inactive_port_state(r, h) for r in guests.get(h, []))
         for nid in sorted({r["network_id"] for r in rows}):
             net = nets.get(nid)
             if net is None:
@@ -735,25 +919,60 @@ def address_set(conn: sa.Connection, group_id: str) -> pb.AddressSet:
     return found
 
 
+# Bound ports as neighbour entries: the columns `neighbor_state` reads, with the tunnel IP.
+NEIGHBORS = (
+    sa.select(
+        ports_t.c.id,
+        ports_t.c.network_id,
+        ports_t.c.mac_address,
+        ports_t.c.fixed_ips,
+        ports_t.c.binding_host_id,
+        ports_t.c.allowed_address_pairs,
+        ports_t.c.revision_number,
+        hosts.c.tunnel_ip,
+    )
+    .select_from(ports_t.outerjoin(hosts, hosts.c.host_id == ports_t.c.binding_host_id))
+    .where(ports_t.c.binding_host_id != "")
+)
+_NEIGHBORS_BY_ID = SelectIn(NEIGHBORS, ports_t.c.id)
+# Who holds an address: the allocator's rows by displayed address, with the subnet's network.
+_HOLDERS = SelectIn(
+    sa.select(ipam_used.c.owner, ipam_used.c.display, subnets_t.c.network_id).select_from(
+        ipam_used.join(subnets_t, subnets_t.c.id == ipam_used.c.pool_id)
+    ),
+    ipam_used.c.display,
+)
+_BY_MAC = sa.select(ports_t.c.id).where(
+    ports_t.c.network_id == sa.bindparam("network_id"),
+    ports_t.c.mac_address.in_(sa.bindparam("macs", expanding=True)),
+)
+
+
 def neighbor_table(conn: sa.Connection, network_id: str) -> pb.NeighborTable:
     """Every bound port of a network with its host's tunnel IP, "as of" the subject's seq."""
-    stmt = (
-        sa.select(
-            ports_t.c.id,
-            ports_t.c.network_id,
-            ports_t.c.mac_address,
-            ports_t.c.fixed_ips,
-            ports_t.c.binding_host_id,
-            ports_t.c.allowed_address_pairs,
-            ports_t.c.revision_number,
-            hosts.c.tunnel_ip,
-        )
-        .select_from(ports_t.outerjoin(hosts, hosts.c.host_id == ports_t.c.binding_host_id))
-        .where(ports_t.c.network_id == network_id, ports_t.c.binding_host_id != "")
-    )
+    stmt = NEIGHBORS.where(ports_t.c.network_id == network_id)
     seq = subject_seq_map(conn, [subjects.network(network_id)]).get(subjects.network(network_id), 0)
     table = pb.NeighborTable(network_id=network_id, seq=seq, chunk=0, chunks=1)
     table.neighbors.extend(
         neighbor_state(r, r["tunnel_ip"] or "") for r in conn.execute(stmt).mappings()
     )
     return table
+
+
+def resolve(conn: sa.Connection, queries: Sequence[pb.ResolveQuery]) -> pb.ResolveReply:
+    """The bound ports that hold the asked addresses and MACs (`ondemand`): addresses through
+    the allocator's index of displayed addresses, MACs through the (network, MAC) unique
+    index, whatever the networks' sizes."""
+    ips, macs = ondemand.by_address(queries)
+    port_ids: set[str] = set()
+    asked = {ip for wanted in ips.values() for ip in wanted}
+    for r in rows_in(conn, _HOLDERS, asked):
+        if r["display"] in ips.get(r["network_id"], ()):
+            port_ids.add(r["owner"])
+    for nid, wanted in macs.items():
+        found = conn.execute(_BY_MAC, {"network_id": nid, "macs": sorted(wanted)}).scalars()
+        port_ids.update(found)
+    entries = [
+        neighbor_state(r, r["tunnel_ip"] or "") for r in rows_in(conn, _NEIGHBORS_BY_ID, port_ids)
+    ]
+    return ondemand.answers(queries, entries)

@@ -40,6 +40,7 @@ from alcor.southbound.portstatus import (
     upsert,
 )
 from alcor.southbound.protocol import chunks
+from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.translate import Context, Delta, LogRow, Output, PortTarget, Record
 from alcor.southbound.translators import REGISTRY
 from alcor.store.db import Database, UnitOfWork
@@ -63,6 +64,7 @@ class Batch:
     ports: list[PortTarget]
     records: list[Record]
     compiled_at: float
+    notices: dict[str, pb.NeighborDelta] = dataclasses.field(default_factory=dict)
     first_committed_at: float = 0.0  # commit time of the batch's oldest change
 
 
@@ -97,6 +99,7 @@ def compile_batch(conn: sa.Connection, cursor: int, limit: int) -> Batch | None:
         ports=out.ports,
         records=out.records,
         compiled_at=time.time(),
+        notices=out.notices,
         first_committed_at=rows[0]["committed_at"],
     )
 
@@ -259,7 +262,7 @@ class Compiler:
         if batch is None:
             return 0
         metrics.CHANGES.inc(batch.rows)
-        if not batch.messages and not batch.ports:
+        if not batch.messages and not batch.ports and not batch.notices:
             # Nothing to publish or stamp (unbound ports, SG or router rows): move on without
             # a write; re-reading these rows after a restart or a hand-over yields nothing
             # again, so the saved cursor may lag until the next real batch or a quiet moment.
@@ -275,6 +278,10 @@ class Compiler:
             for part in _parts(msg, field, batch.prev[subject], max_bytes):
                 await self.nc.publish(subject, part.SerializeToString())
                 count += 1
+        for subject, notice in batch.notices.items():
+            notice.published_at = published_at
+            await self.nc.publish(subject, notice.SerializeToString())
+            count += 1
         await self.nc.flush(timeout=5)
         metrics.PUBLISH.observe(time.perf_counter() - started)
         metrics.PUBLISH_DELAY.observe(max(0.0, published_at - batch.first_committed_at))

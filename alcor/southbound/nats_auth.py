@@ -56,11 +56,17 @@ def new_key() -> tuple[str, str]:
 
 
 # What any host may ask for and read: not scoped per host yet (see the module docstring).
-SHARED_RPCS = [subjects.RPC_NEIGHBORS, subjects.RPC_ADDRESS_SET, subjects.RPC_ROUTER]
+SHARED_RPCS = [
+    subjects.RPC_NEIGHBORS,
+    subjects.RPC_ADDRESS_SET,
+    subjects.RPC_ROUTER,
+    subjects.RPC_RESOLVE,
+]
 READABLE = [
     subjects.every(subjects.NETWORK),
     subjects.every(subjects.GROUP),
     subjects.every(subjects.ROUTER),
+    f"{subjects.NEIGHBOR}.>",
 ]
 
 

@@ -6,6 +6,8 @@ notifier does, events are batched for `nova_send_interval` seconds and POSTed to
 `<nova_url>/os-server-external-events`:
 
 - a port of a VM (`device_owner` compute:*) turning ACTIVE: `network-vif-plugged`, completed;
+- its VIF programmed on the host of an inactive binding (a live migration's destination, before
+  Nova activates that binding): `network-vif-plugged`, completed, the port's status unchanged;
 - turning ERROR: `network-vif-plugged`, failed;
 - ACTIVE turning DOWN: `network-vif-unplugged`, completed;
 - deleted: `network-vif-deleted`, completed.
@@ -50,6 +52,8 @@ def events_for(kind: str, payload: dict[str, Any]) -> list[dict[str, str]]:
     base = {"server_uuid": payload["device_id"], "tag": payload["port_id"]}
     if kind == "port_deleted":
         return [{**base, "name": "network-vif-deleted", "status": "completed"}]
+    if kind == "port_binding_plugged":  # on a live migration's destination (inactive binding)
+        return [{**base, "name": "network-vif-plugged", "status": "completed"}]
     if kind != "port_status":
         return []
     old, new = payload["old"], payload["new"]

@@ -136,6 +136,10 @@ def write_heartbeats(
     return revive_hosts(uow, revived) if revived else 0
 
 
+def _resolve_all(conn: sa.Connection, asked: list[list[pb.ResolveQuery]]) -> list[pb.ResolveReply]:
+    return [build.resolve(conn, queries) for queries in asked]
+
+
 class RpcServer:
     """Subscribes the RPC and heartbeat subjects and serves them in batches."""
 
@@ -152,6 +156,7 @@ class RpcServer:
         self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
         self._address_sets = Batcher(self._address_set_replies, max_batch=64)
         self._routers = Batcher(self._router_replies, max_batch=64)
+        self._resolves = Batcher(self._resolve_replies, max_batch=64)
         self._register = Batcher(self._registrations)
         self.tasks: list[asyncio.Task[None]] = []
         self.subs: list[Any] = []
@@ -164,6 +169,7 @@ class RpcServer:
             await self.nc.subscribe(subjects.RPC_NEIGHBORS, q, cb=self._put(self._neighbors)),
             await self.nc.subscribe(subjects.RPC_ADDRESS_SET, q, cb=self._put(self._address_sets)),
             await self.nc.subscribe(subjects.RPC_ROUTER, q, cb=self._put(self._routers)),
+            await self.nc.subscribe(subjects.RPC_RESOLVE, q, cb=self._put(self._resolves)),
             await self.nc.subscribe(every(subjects.RPC_REGISTER), q, cb=self._put(self._register)),
             # One server per heartbeat is enough: liveness is judged from the database.
             await self.nc.subscribe(every(subjects.HEARTBEAT), q, cb=self._on_heartbeat),
@@ -173,6 +179,7 @@ class RpcServer:
             self._neighbors.run,
             self._address_sets.run,
             self._routers.run,
+            self._resolves.run,
             self._register.run,
             self._flush_heartbeats,
         ):
@@ -262,6 +269,13 @@ class RpcServer:
             data = (await self.db.read(build.router_delta, router_id)).SerializeToString()
             for m in waiting:
                 await self._reply(m, data)
+
+    async def _resolve_replies(self, msgs: list[nats.aio.msg.Msg]) -> None:
+        """Neighbours on demand: every waiting host's misses in one read transaction."""
+        asked = [list(pb.ResolveRequest.FromString(m.data).queries) for m in msgs]
+        replies = await self.db.read(_resolve_all, asked)
+        for m, reply in zip(msgs, replies, strict=True):
+            await self._reply(m, reply.SerializeToString())
 
     async def _reply_chunked(
         self, waiting: list[nats.aio.msg.Msg], full: pb.NeighborTable | pb.AddressSet, field: str

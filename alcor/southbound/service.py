@@ -20,6 +20,7 @@ import nats
 import nats.aio.client
 
 from alcor.config import ServerSettings, nats_servers
+from alcor.southbound import ondemand
 from alcor.southbound.auditor import Auditor
 from alcor.southbound.compiler import Compiler
 from alcor.southbound.nats_server import NatsServer
@@ -67,6 +68,7 @@ class Southbound:
 
     async def start(self) -> None:
         conf = self.settings
+        ondemand.configure(conf.neighbor_on_demand_threshold)
         auth = NatsAuth(conf.nats_credentials, conf.nats_tls_ca)
         if not conf.nats_url:
             self.nats_server = NatsServer(

@@ -71,25 +71,33 @@ def _accepted(report_host: str, revision: int, port: LockedPort, pp: build.Row |
 def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, float]]) -> int:
     """Apply (host_id, status, sent_at) reports of ports and floating IPs; returns how many
     port reports were accepted."""
-    last: dict[str, tuple[str, pb.ResourceStatus, float]] = {}
+    # a later report of the same port by the same host supersedes (during a live migration
+    # two hosts report one port: its binding's and an inactive binding's)
+    last: dict[tuple[str, str], tuple[str, pb.ResourceStatus, float]] = {}
     fips: dict[str, tuple[str, pb.ResourceStatus, float]] = {}
     for item in reports:
         if item[1].resource_type in ("port", ""):
-            last[item[1].id] = item  # a later report of the same port supersedes
+            last[item[1].id, item[0]] = item
         elif item[1].resource_type == "floatingip":
             fips[item[1].id] = item
     if fips:
         _apply_fip_reports(uow, fips)
     if not last:
         return 0
-    ports = lock_ports(uow, last)
-    pps = provisioning(uow.conn, last)
+    port_ids = {pid for pid, _ in last}
+    ports = lock_ports(uow, port_ids)
+    pps = provisioning(uow.conn, port_ids)
     changes: list[tuple[LockedPort, str]] = []
     stamps: list[dict[str, Any]] = []
-    for port_id, (host_id, st, sent_at) in last.items():
+    elsewhere: list[tuple[LockedPort, str, int]] = []
+    for (port_id, _), (host_id, st, sent_at) in last.items():
         port = ports.get(port_id)
         pp = pps.get(port_id)
-        if port is None or not _accepted(host_id, st.revision, port, pp):
+        if port is None:
+            continue
+        if not _accepted(host_id, st.revision, port, pp):
+            if port.binding_host_id != host_id:
+                elsewhere.append((port, host_id, st.state))
             continue
         status = _status(st.state, port.admin_state_up)
         changes.append((port, status))
@@ -123,7 +131,39 @@ def apply_reports(uow: UnitOfWork, reports: list[tuple[str, pb.ResourceStatus, f
         )
     set_status(uow, changes)
     upsert(uow, port_provisioning, stamps, ["port_id"])
+    if elsewhere:
+        _apply_binding_reports(uow, elsewhere)
     return len(stamps)
+
+
+def _apply_binding_reports(uow: UnitOfWork, reports: list[tuple[LockedPort, str, int]]) -> None:
+    """Reports of hosts holding an inactive binding of a port (a live migration's
+    destination): the port's status is its active binding's, so they change only their
+    binding's `state`; one that turns SUCCESS is the VIF plugged there, which Nova waits for
+    before it migrates (ML2 tells Nova directly too, `notify_port_active_direct`)."""
+    b = build.port_bindings_t
+    held = {
+        (r.port_id, r.host): r.state
+        for r in uow.execute(
+            sa.select(b.c.port_id, b.c.host, b.c.state).where(
+                b.c.port_id.in_(sorted({p.id for p, _, _ in reports}))
+            )
+        )
+    }
+    for port, host, state in reports:
+        name = pb.ProgramState.Name(state)
+        if (port.id, host) not in held or held[port.id, host] == name:
+            continue
+        uow.execute(b.update().where(b.c.port_id == port.id, b.c.host == host).values(state=name))
+        if state == pb.SUCCESS:
+            uow.emit(
+                "port_binding_plugged",
+                {
+                    "port_id": port.id,
+                    "device_id": port.device_id,
+                    "device_owner": port.device_owner,
+                },
+            )
 
 
 def _apply_fip_reports(

@@ -143,13 +143,22 @@ class Output:
     """The deltas of one batch by subject, each carrying its newest seq and commit time, the
     ports whose provisioning the compiler stamps once they are published, and `records`: what
     a translator remembers of what it published (written in the same transaction as the
-    subject seqs, so a batch lost before it was flushed is neither published nor remembered)."""
+    subject seqs, so a batch lost before it was flushed is neither published nor remembered);
+    and `notices`: messages outside the seq streams (the on-demand invalidations of
+    `ondemand`), published with the batch, whose entries carry revisions instead."""
 
     def __init__(self) -> None:
         self.deltas: dict[str, Delta] = {}
         self.split_fields: dict[str, str] = {}
         self.ports: list[PortTarget] = []
         self.records: list[Record] = []
+        self.notices: dict[str, pb.NeighborDelta] = {}
+
+    def notice(self, entry: pb.NeighborState, change: LogRow) -> None:
+        """Publish `entry` to the hosts that resolved its port on demand."""
+        msg = pb.NeighborDelta(network_id=entry.network_id, committed_at=change["committed_at"])
+        msg.neighbors.append(entry)
+        self.notices[subjects.neighbor(entry.network_id, entry.port_id)] = msg
 
     def delta(self, family: Family[D], key: str, change: LogRow) -> D:
         """The batch's delta on `family`'s subject for `key`, now covering `change`."""

@@ -112,32 +112,46 @@ class Prepared:
                 values[i] = proc(values[i])
         return values if self.positional else dict(zip(self.names, values, strict=True))
 
-    def run(self, raw: Any, params: Any) -> FastResult | None:
-        """Execute on the driver connection `raw`; None when this parameter set needs
-        SQLAlchemy's path."""
+    def bound(self, params: Any) -> tuple[Any, Callable[[Any], Any]] | None:
+        """The driver's arguments for `params` (a dict, or a list of them for executemany)
+        and the call that runs them on a cursor; None when they need SQLAlchemy's path."""
         if isinstance(params, dict):
             args = self._args(params)
             if args is None:
                 return None
-            cursor = self._call(args, lambda cur: cur.execute(self.sql, args), raw)
-            if not self.returns_rows:
-                return FastResult([], cursor.rowcount)
-            return FastResult(self._rows(cursor), -1)
+            return args, lambda cur: cur.execute(self.sql, args)
         if self.returns_rows or not isinstance(params, Sequence) or not params:
             return None
         maybe = [self._args(p) for p in params]
         many = [a for a in maybe if a is not None]
         if len(many) != len(maybe):
             return None
-        cursor = self._call(many, lambda cur: cur.executemany(self.sql, many), raw)
+        return many, lambda cur: cur.executemany(self.sql, many)
+
+    def run(self, raw: Any, params: Any) -> FastResult | None:
+        """Execute on the driver connection `raw`; None when this parameter set needs
+        SQLAlchemy's path."""
+        bound = self.bound(params)
+        if bound is None:
+            return None
+        cursor = self._call(bound[0], bound[1], raw)
+        if self.returns_rows and isinstance(params, dict):
+            return FastResult(self._rows(cursor), -1)
         return FastResult([], cursor.rowcount)
 
     def _call(self, params: Any, call: Callable[[Any], Any], raw: Any) -> Any:
-        """Run on a new cursor, turning driver errors into SQLAlchemy's (IntegrityError ->
-        409, deadlock victims keep their sqlstate for the retry)."""
+        """Run on a new cursor (after the writes deferred on `raw`, in the same round trip),
+        turning driver errors into SQLAlchemy's (IntegrityError -> 409, deadlock victims
+        keep their sqlstate for the retry)."""
         cursor = raw.cursor()
+        deferred = _DEFERRED.pop(id(raw), None)
         try:
-            call(cursor)
+            if deferred:
+                with raw.pipeline():
+                    _send(raw, deferred)
+                    call(cursor)
+            else:
+                call(cursor)
         except self.error as exc:
             raise sa.exc.DBAPIError.instance(self.sql, params, exc, self.error) from exc
         return cursor
@@ -182,6 +196,59 @@ class Prepared:
             for t, code in zip(self.result_types, codes, strict=True)
         ]
         return procs
+
+
+# Writes deferred on a driver connection (`defer`): sent in order, in one pipeline (one round
+# trip), with the next statement run on that connection or with its commit.
+# Keyed by id(): sqlite3 connections take no weak reference; an entry lives from a deferred
+# write to the next statement, the commit or the rollback of its transaction.
+_DEFERRED: dict[int, list[Callable[[Any], Any]]] = {}
+
+
+def defer(raw: Any, fast: Prepared, params: Any) -> bool:
+    """Queue a write on the psycopg connection `raw` whose result nobody reads (False: it
+    needs SQLAlchemy's path, run it now). Why: a port create's last writes (its bucket, its
+    allocation, its row, its groups) each cost a round trip, with the thread waiting for
+    the GIL after each; queued, they go out with the change-log lock and COMMIT. Every
+    statement run on `raw` meanwhile (here, or through SQLAlchemy: `flush`) sends them
+    first, so PostgreSQL sees the same statements in the same order; only a deferred
+    write's error surfaces later, from that statement or the commit (the transaction
+    fails either way)."""
+    bound = fast.bound(params)
+    if bound is None:
+        return False
+    _DEFERRED.setdefault(id(raw), []).append(bound[1])
+    return True
+
+
+def _send(raw: Any, deferred: list[Callable[[Any], Any]]) -> None:
+    for call in deferred:
+        call(raw.cursor())
+
+
+def send_deferred(raw: Any) -> None:
+    """Send the writes deferred on `raw` (in a pipeline the caller opened)."""
+    deferred = _DEFERRED.pop(id(raw), None)
+    if deferred:
+        _send(raw, deferred)
+
+
+def flush(raw: Any) -> None:
+    """Run the writes deferred on `raw` now, as one pipeline (before a statement that
+    SQLAlchemy runs on it)."""
+    deferred = _DEFERRED.pop(id(raw), None)
+    if not deferred:
+        return
+    try:
+        with raw.pipeline():
+            _send(raw, deferred)
+    except raw.Error as exc:
+        raise sa.exc.DBAPIError.instance("(deferred writes)", None, exc, raw.Error) from exc
+
+
+def discard(raw: Any) -> None:
+    """Forget the writes deferred on `raw` (its transaction rolled back)."""
+    _DEFERRED.pop(id(raw), None)
 
 
 def _driver(conn: sa.Connection) -> Any:

@@ -8,6 +8,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -145,6 +146,27 @@ def test_malformed_bodies_are_400_on_a_connection_kept_alive(server: AlcorServer
                 body = json.loads(resp.read())["NeutronError"]
                 assert (resp.status, body["message"]) == (400, message), (raw[:40], body)
                 assert conn.sock is sock  # the same connection serves the next request
+    finally:
+        conn.close()
+
+
+def test_idle_connections_outlive_the_clients_keep_alive(server: AlcorServer) -> None:
+    """A connection idle for longer than httpx keeps one (5 s) still serves a request: the
+    server must never be the side that closes first. It was, at uvicorn's own 5 s, and a
+    client sending on a connection just as the server closed it saw it reset (httpx
+    ReadError under 600 concurrent creates)."""
+    client_expiry = httpx.Limits().keepalive_expiry
+    assert client_expiry is not None and DEFAULTS.client_socket_timeout > 10 * client_expiry
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        conn.request("GET", "/v2.0/networks?fields=id")
+        assert conn.getresponse().read()
+        sock = conn.sock
+        time.sleep(client_expiry + 1)
+        conn.request("GET", "/v2.0/networks?fields=id")
+        resp = conn.getresponse()
+        assert resp.status == 200 and "networks" in json.loads(resp.read())
+        assert conn.sock is sock  # served on the connection left idle, not a new one
     finally:
         conn.close()
 

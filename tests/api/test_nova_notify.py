@@ -231,3 +231,38 @@ def test_vif_plugged_unplugged_deleted_reach_nova(nova: str) -> None:
             lambda: ("network-vif-deleted", "completed", vm) in events(),
             what="network-vif-deleted",
         )
+
+
+def test_live_migration_destination_plugged_reaches_nova(nova: str) -> None:
+    """An inactive binding's host programming the port (a live migration's destination)
+    tells Nova `network-vif-plugged` while the port stays ACTIVE on its source, as ML2's
+    `notify_port_active_direct` does: the event Nova waits for before it migrates."""
+    env = {"ALCOR_NOVA_URL": nova, "ALCOR_NOVA_SEND_INTERVAL": "0.2"}
+    with AlcorServer(extra_env=env) as server, running_fleet(server, "novam", 2) as fleet:
+        src, dst = sorted(fleet.hosts)
+        api = httpx.Client(base_url=server.url, timeout=30)
+        net = api.post("/v2.0/networks", json={"network": {}}).json()["network"]
+        api.post(
+            "/v2.0/subnets",
+            json={"subnet": {"network_id": net["id"], "ip_version": 4, "cidr": "10.64.0.0/24"}},
+        )
+        body = {"network_id": net["id"], "device_id": str(uuid.uuid4())}
+        body.update({"device_owner": "compute:nova", "binding:host_id": src})
+        port = api.post("/v2.0/ports", json={"port": body}).json()["port"]
+        plugged = ("network-vif-plugged", "completed", port["id"])
+
+        def events(since: int) -> list[tuple[str, str, str]]:
+            return [
+                (e["name"], e["status"], e["tag"])
+                for r in _Nova.received[since:]
+                for e in r["events"]
+            ]
+
+        wait_for(lambda: plugged in events(0), what="network-vif-plugged from the source")
+        first = len(_Nova.received)
+        made = api.post(f"/v2.0/ports/{port['id']}/bindings", json={"binding": {"host": dst}})
+        assert made.status_code == 201, made.text
+        wait_for(lambda: plugged in events(first), what="network-vif-plugged from the destination")
+        shown = api.get(f"/v2.0/ports/{port['id']}").json()["port"]
+        assert shown["status"] == "ACTIVE" and shown["binding:host_id"] == src
+        assert ("network-vif-unplugged", "completed", port["id"]) not in events(first)

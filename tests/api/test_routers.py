@@ -551,3 +551,40 @@ def test_floatingip_pools(http: httpx.Client) -> None:
         }
     ]
     assert http.delete(f"/v2.0/networks/{ext}").status_code == 204
+
+
+def test_router_interface_addresses_do_not_change(http: httpx.Client) -> None:
+    """`l3-port-ip-change-not-allowed`: an interface port's IPv4 addresses change only through
+    the router; its gateway port's may (as Neutron)."""
+    hdr = _project()
+    net, sub = _tenant_net(http, hdr, _next_cidr())
+    router = _post(http, "router", hdr, name="r")["id"]
+    iface = _put(http, f"/v2.0/routers/{router}/add_router_interface", hdr, {"subnet_id": sub})
+    port_id = iface.json()["port_id"]
+    port = http.get(f"/v2.0/ports/{port_id}", headers=hdr).json()["port"]
+    gateway_ip = port["fixed_ips"][0]["ip_address"]
+    moved = ipaddress.ip_address(gateway_ip) + 5
+    body = {"port": {"fixed_ips": [{"subnet_id": sub, "ip_address": str(moved)}]}}
+    for who in (hdr, ADMIN):
+        refused = neutron_error(_put(http, f"/v2.0/ports/{port_id}", who, body), 400, "BadRequest")
+        assert refused["message"] == (
+            f"Bad ports request: IP updates for port {port_id} are not allowed."
+        )
+    after = http.get(f"/v2.0/ports/{port_id}", headers=hdr).json()["port"]
+    assert after["fixed_ips"] == port["fixed_ips"]  # nothing changed, nothing leaked
+    free = _post(http, "port", hdr, network_id=net, fixed_ips=[{"ip_address": str(moved)}])
+    assert free["fixed_ips"][0]["ip_address"] == str(moved)
+    same = _put(http, f"/v2.0/ports/{port_id}", hdr, {"port": {"fixed_ips": port["fixed_ips"]}})
+    assert same.status_code == 200, same.text
+    ext, _ = _external(http, "198.19.40.0/24")
+    made = _post(http, "router", ADMIN, name="g", external_gateway_info={"network_id": ext})
+    query = f"/v2.0/ports?device_id={made['id']}&device_owner=network:router_gateway"
+    [gw] = http.get(query).json()["ports"]
+    regw = _put(
+        http,
+        f"/v2.0/ports/{gw['id']}",
+        ADMIN,
+        {"port": {"fixed_ips": [{"ip_address": "198.19.40.77"}]}},
+    )
+    assert regw.status_code == 200, regw.text
+    assert regw.json()["port"]["fixed_ips"][0]["ip_address"] == "198.19.40.77"

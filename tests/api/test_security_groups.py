@@ -433,3 +433,27 @@ def test_default_rule_templates_shape_new_groups(http: httpx.Client) -> None:
     finally:
         assert http.delete(f"{url}/{template['id']}").status_code == 204
     neutron_error(http.get(f"{url}/{template['id']}"), 404, "DefaultSecurityGroupRuleNotFound")
+
+
+def test_groups_without_any_rule_template(http: httpx.Client) -> None:
+    """With every default rule template deleted by an admin, new groups (the default one made
+    for a new project's first port too) come without rules, never a 500."""
+    url = "/v2.0/default-security-group-rules"
+    seeded = http.get(url).json()["default_security_group_rules"]
+    keys = ("direction", "ethertype", "remote_group_id", "used_in_default_sg")
+    keys += ("used_in_non_default_sg", "description")
+    try:
+        for template in seeded:
+            assert http.delete(f"{url}/{template['id']}").status_code == 204
+        hdr = _project()
+        net = http.post("/v2.0/networks", json={"network": {"name": "bare"}}, headers=hdr)
+        port = http.post(
+            "/v2.0/ports", json={"port": {"network_id": net.json()["network"]["id"]}}, headers=hdr
+        )
+        assert port.status_code == 201, port.text
+        [default] = http.get("/v2.0/security-groups", headers=hdr).json()["security_groups"]
+        assert default["name"] == "default" and default["security_group_rules"] == []
+    finally:
+        for template in seeded:
+            body = {k: template[k] for k in keys}
+            assert http.post(url, json={"default_security_group_rule": body}).status_code == 201

@@ -27,6 +27,13 @@ from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
 
+def preloaded() -> bool:
+    """Whether hosts hold their networks' whole neighbour tables (the default), or learn
+    neighbours by the first packet: the suite passes both ways, run with
+    ALCOR_NEIGHBOR_ON_DEMAND_THRESHOLD=0 for the second (`alcor.southbound.ondemand`)."""
+    return os.environ.get("ALCOR_NEIGHBOR_ON_DEMAND_THRESHOLD", "") != "0"
+
+
 def can_run() -> str | None:
     """Why these tests cannot run here (None: they can)."""
     if os.geteuid() != 0:

@@ -65,9 +65,10 @@ def server() -> Iterator[AlcorServer]:
         yield srv
 
 
-def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
+def serve(ns: str, port: int, name: str, script: str = SERVE) -> subprocess.Popen[str]:
+    """A server `script` (TCP by default) on `port` in `ns`, answering with `name`."""
     proc = subprocess.Popen(
-        ["ip", "netns", "exec", ns, "python3", "-c", SERVE, str(port), name],
+        ["ip", "netns", "exec", ns, "python3", "-c", script, str(port), name],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -75,9 +76,10 @@ def serve(ns: str, port: int, name: str) -> subprocess.Popen[str]:
     return proc
 
 
-def ask(ns: str, ip: str, port: int) -> str:
+def ask(ns: str, ip: str, port: int, script: str = ASK) -> str:
+    """What a client `script` (TCP by default) in `ns` hears from ip:port."""
     out = subprocess.run(
-        ["ip", "netns", "exec", ns, "python3", "-c", ASK, ip, str(port)],
+        ["ip", "netns", "exec", ns, "python3", "-c", script, ip, str(port)],
         capture_output=True,
         text=True,
         timeout=20,
@@ -90,28 +92,34 @@ def _ping(ns: str, ip: str) -> bool:
     return subprocess.run(cmd, capture_output=True).returncode == 0
 
 
+def routed_vms(
+    scratch: Scratch, tenant: str, rules: list[dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Vm]]:
+    """The admin's external network, a router with its gateway there and an interface on
+    `tenant`.0/24, and VMs a, b, c (.11-.13) on h1, h2, h3 in a group with `rules`, ACTIVE:
+    (external network, router, VMs)."""
+    api = scratch.api
+    ext = scratch.external_network("ext", OUTSIDE)
+    inside = scratch.network("in", f"{tenant}.0/24", f"{tenant}.1")
+    sub = api.call("GET", f"/v2.0/subnets?network_id={inside['id']}")["subnets"][0]
+    router = scratch.router("r", [sub["id"]], external_gateway_info={"network_id": ext["id"]})
+    group = scratch.group("open", rules)
+    vms: dict[str, Vm] = {}
+    for name, host, n in (("a", "h1", 11), ("b", "h2", 12), ("c", "h3", 13)):
+        mac = f"fa:16:3e:{int(tenant.split('.')[1]):02x}:00:{n:02x}"
+        port = scratch.port(inside["id"], host, f"{tenant}.{n}", mac, security_groups=[group["id"]])
+        vms[name] = scratch.vm(name, host, port)
+        api.wait_status(port["id"], "ACTIVE")
+    return ext, router, vms
+
+
 @pytest.fixture(scope="module")
 def world(api: Api, lab: Lab) -> Iterator[dict[str, Any]]:
     scratch = Scratch(api, lab)
     servers: list[subprocess.Popen[str]] = []
     try:
-        ext = scratch.external_network("ext", OUTSIDE)
-        inside = scratch.network("in", f"{TENANT}.0/24", f"{TENANT}.1")
-        sub = api.call("GET", f"/v2.0/subnets?network_id={inside['id']}")["subnets"][0]
-        router = scratch.router("r", [sub["id"]], external_gateway_info={"network_id": ext["id"]})
-        group = scratch.group("fip", OPEN)
-        vms: dict[str, Vm] = {}
-        for name, host, n in (("a", "h1", 11), ("b", "h2", 12), ("c", "h3", 13)):
-            port = scratch.port(
-                inside["id"],
-                host,
-                f"{TENANT}.{n}",
-                f"fa:16:3e:00:33:{n:02x}",
-                security_groups=[group["id"]],
-            )
-            vms[name] = scratch.vm(name, host, port)
-            api.wait_status(port["id"], "ACTIVE")
-            servers.append(serve(vms[name].ns, 5001, name))
+        ext, router, vms = routed_vms(scratch, TENANT, OPEN)
+        servers.extend(serve(vm.ns, 5001, name) for name, vm in vms.items())
         servers.append(serve(lab.external_ns, 5002, "outside"))
         fip = api.create("floatingip", floating_network_id=ext["id"], port_id=vms["a"].port_id)
         gateway = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]

@@ -22,6 +22,7 @@ from alcor.agent import flows, security
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
+from tests.e2e.conftest import preloaded
 from tests.e2e.neutron import Api, Scratch
 from tests.e2e.traffic import (
     CONNECTED,
@@ -223,6 +224,11 @@ def test_allowed_address_pair_is_reachable_through_the_group(base: Base, scratch
     assert t8.mac in neigh, neigh
 
 
+@pytest.mark.skipif(
+    not preloaded(),
+    reason="on demand, the server resolves fixed IPs and MACs only: a pair address is flooded"
+    " and answered by its holder (test_allowed_address_pair_is_reachable_through_the_group)",
+)
 def test_allowed_address_pair_arp_is_answered_by_the_responder(
     base: Base, lab: Lab, scratch: Scratch
 ) -> None:

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from alcor.ipam import pools
+from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.store.db import Database
 from tests.support.ipam_checks import check_pool
 from tests.support.servers import api_servers
@@ -102,3 +103,28 @@ def test_three_servers_600_concurrent_creates(pg_url: str) -> None:
         assert db.read_sync(check_pool, big_sub) == []
     finally:
         db.close()
+
+
+async def _bulk_all(url: str, network_id: str, requests: int, size: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=url, timeout=120) as client:
+        body = {"ports": [{"network_id": network_id} for _ in range(size)]}
+        return await asyncio.gather(
+            *(client.post("/v2.0/ports", json=body) for _ in range(requests))
+        )
+
+
+def test_concurrent_bulk_creates_draw_again_when_random_macs_collide(pg_url: str) -> None:
+    """Two transactions can draw the same random MAC (neither sees the other's yet); the
+    unique index refuses the second, which is then run again from the request (as Neutron
+    retries on a duplicate entry) and draws anew, instead of failing with a 409. With only
+    256 MACs to draw from (`base_mac` leaves one octet random), 4 bulk creates of 40 ports
+    at once collide in nearly every run."""
+    server = AlcorServer(database_url=pg_url, extra_env={"ALCOR_BASE_MAC": "fa:16:3e:4f:5a:00"})
+    with server:
+        lift_quotas(server.url)
+        net, _ = _network(server.url, "10.90.0.0/24")
+        responses = asyncio.run(_bulk_all(server.url, net, 4, 40))
+        assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+        macs = [p["mac_address"] for r in responses for p in r.json()["ports"]]
+        assert len(macs) == 160 == len(set(macs))
+        assert all(m.startswith("fa:16:3e:4f:5a:") for m in macs)

@@ -101,12 +101,20 @@ def _ensure_system_user(name: str) -> pwd.struct_passwd:
 class PostgresServer:
     """One PostgreSQL cluster in a temporary directory; see the module docstring."""
 
-    def __init__(self, bin_dir: Path | None = None, max_connections: int = 200) -> None:
+    def __init__(
+        self,
+        bin_dir: Path | None = None,
+        max_connections: int = 200,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        """`settings`: postgresql.conf values over the throwaway defaults (a benchmark
+        loads `pg_stat_statements` or turns `synchronous_commit` back on)."""
         found = bin_dir or find_bin_dir()
         if found is None:
             raise FileNotFoundError(f"no PostgreSQL binaries found ({SEARCH_GLOB} or $PATH)")
         self.bin_dir = found
         self.max_connections = max_connections
+        self.settings = settings or {}
         self.port = 0
         self.dir: Path | None = None
         self._run_as: pwd.struct_passwd | None = None
@@ -180,6 +188,7 @@ class PostgresServer:
             "max_wal_senders": "0",
             "logging_collector": "off",
             "log_min_messages": "warning",
+            **self.settings,
         }
         conf = data / "postgresql.auto.conf"
         conf.write_text("".join(f"{k} = {v}\n" for k, v in settings.items()))
@@ -240,6 +249,11 @@ class PostgresServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def postmaster_pid(self) -> int:
+        """The server's main process (its backends are its children)."""
+        assert self.dir is not None
+        return int((self.dir / "data" / "postmaster.pid").read_text().splitlines()[0])
 
     # -- databases ---------------------------------------------------------------------------
     def url(self, database: str = "postgres") -> str:

@@ -133,3 +133,42 @@ def test_select_in_equals_sqlalchemy_in_every_size(db: Database) -> None:
     db.write_sync(drop)
     left = db.read_sync(lambda c: c.execute(sa.select(sa.func.count()).select_from(_t)).scalar())
     assert left == len(ROWS) + len(many) - 3
+
+
+def test_deferred_writes_keep_their_order_and_fail_their_transaction(db: Database) -> None:
+    """Writes deferred by a unit of work are seen by every later statement of it (fast path
+    or SQLAlchemy's), commit with it, and a failing one fails it as a whole."""
+
+    def make(uow: object) -> tuple[object, object]:
+        uow.defer(_INSERT, [ROWS[0]])  # type: ignore[attr-defined]
+        fast = uow.execute(_BY_ID, {"id": "a"}).first()  # type: ignore[attr-defined]
+        uow.defer(_INSERT, [ROWS[1]])  # type: ignore[attr-defined]
+        slow = uow.conn.execute(_COLD, {"id": "b"}).first()  # type: ignore[attr-defined]
+        uow.defer(_BUMP, {"key": "a", "n": 7})  # type: ignore[attr-defined]
+        uow.defer(_INSERT, [ROWS[2]])  # type: ignore[attr-defined]
+        return fast, slow
+
+    fast, slow = db.write_sync(make)
+    assert fast is not None and fast.id == "a" and slow is not None and slow.id == "b"
+    rows = db.read_sync(lambda c: c.execute(sa.select(_t.c.id, _t.c.n).order_by(_t.c.id)).all())
+    assert [tuple(r) for r in rows] == [("a", 7), ("b", None), ("c", 2**40)]
+
+    def clash(uow: object) -> None:
+        uow.defer(_BUMP, {"key": "b", "n": 1})  # type: ignore[attr-defined]
+        uow.defer(_INSERT, [{**ROWS[0], "id": "d"}, ROWS[0]])  # type: ignore[attr-defined]
+
+    with pytest.raises(sa.exc.IntegrityError):
+        db.write_sync(clash)
+    # nothing of the failed transaction stayed, and its connection serves the next one
+    assert db.read_sync(lambda c: c.execute(_COLD, {"id": "d"}).first()) is None
+    assert db.read_sync(lambda c: c.execute(_COLD, {"id": "b"}).first().n) is None
+
+    def rolled_back(uow: object) -> None:
+        uow.defer(_INSERT, [{**ROWS[0], "id": "e"}])  # type: ignore[attr-defined]
+        raise ValueError("changed my mind")
+
+    with pytest.raises(ValueError):
+        db.write_sync(rolled_back)
+    db.write_sync(lambda uow: uow.defer(_BUMP, {"key": "c", "n": 3}))
+    assert db.read_sync(lambda c: c.execute(_COLD, {"id": "e"}).first()) is None
+    assert db.read_sync(lambda c: c.execute(_COLD, {"id": "c"}).first().n) == 3

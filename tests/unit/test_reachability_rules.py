@@ -131,6 +131,18 @@ def test_an_extra_route_more_specific_than_the_subnet_wins() -> None:
     assert answer["reachable"] is False and "10.0.0.254" in answer["decided_by"]["detail"]
 
 
+def test_a_router_does_not_route_between_address_scopes() -> None:
+    src = _end("a", "10.0.0.2", groups=_open())
+    dst = _end("b", "10.1.0.3", net="n2", cidr="10.1.0.0/24", groups=_open())
+    scoped = _router()
+    scoped.interfaces[1].address_scope_id = "scope-b"
+    answer = _ask(src, dst, {"r1": scoped})
+    assert answer["reachable"] is False
+    assert "address scopes (none) and scope-b" in answer["decided_by"]["detail"]
+    scoped.interfaces[0].address_scope_id = "scope-b"
+    assert _ask(src, dst, {"r1": scoped})["reachable"] is True
+
+
 def test_snat_needs_a_live_gateway_host() -> None:
     src = _end("a", "10.0.0.2", groups=_open())
     outside = End("203.0.113.1", "203.0.113.1")

@@ -44,7 +44,7 @@ _PICK = hot(
     .order_by(sa.case((ipam_buckets.c.bucket >= _B("start"), 0), else_=1), ipam_buckets.c.bucket)
     .limit(1)
 )
-_PICK_SKIP_LOCKED = _PICK.with_for_update(skip_locked=True)
+_PICK_SKIP_LOCKED = hot(_PICK.with_for_update(skip_locked=True))
 _SEL_FREE = (
     sa.select(ipam_free.c.vkey)
     .where(ipam_free.c.pool_id == _B("pool_id"), ipam_free.c.bucket == _B("bucket"))
@@ -86,7 +86,7 @@ def allocate(
 def _insert_used(
     uow: UnitOfWork, pool_id: str, bucket: int, value: int, owner: str, display: Display
 ) -> None:
-    uow.execute(
+    uow.defer(
         INS_USED,
         {
             "pool_id": pool_id,

@@ -170,7 +170,7 @@ def bucket_params(pool_id: str, st: Bucket) -> dict[str, Any]:
 
 
 def write_bucket(uow: UnitOfWork, pool_id: str, st: Bucket) -> None:
-    uow.execute(UPD_BUCKET, bucket_params(pool_id, st))
+    uow.defer(UPD_BUCKET, bucket_params(pool_id, st))
 
 
 def advance(conn: sa.Connection, pool_id: str, ranges: RangeSet, n: int, st: Bucket) -> None:

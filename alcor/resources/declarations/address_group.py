@@ -18,6 +18,10 @@ ADDRESSES = kinds.list_of(kinds.Cidr(host_bits=True))
 resource = Resource(
     "address_group",
     "address_groups",
-    [Attr("addresses", ADDRESSES, post=True, default=[], null_is_empty=True, filter=False)],
+    [
+        Attr("addresses", ADDRESSES, post=True, default=[], null_is_empty=True, filter=False),
+        # shared with the caller by RBAC (`rbac-address-group`): for policy, never shown
+        Attr("shared", kinds.Bool(), stored=False, visible=False, filter=False, sort=False),
+    ],
     extensions=("address-group", "security-groups-remote-address-group"),
 )

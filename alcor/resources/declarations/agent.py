@@ -39,5 +39,5 @@ resource = Resource(
     taggable=False,
     logged=False,
     # The zones themselves: `alcor.resources.availability_zones`.
-    extensions=("agent", "availability_zone", "availability_zone_filter"),
+    extensions=("agent", "agent_sort_key", "availability_zone", "availability_zone_filter"),
 )

@@ -8,10 +8,16 @@ floating IPs (as Neutron does); deleting a port disassociates them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import sqlalchemy as sa
 
 from alcor.resources import kinds
-from alcor.resources.model import Attr, Ref, Resource, parent
+from alcor.resources.declarations import port
+from alcor.resources.model import Attr, Conn, Ref, Resource, parent
+
+if TYPE_CHECKING:
+    from alcor.store.db import UnitOfWork
 
 resource = Resource(
     "floatingip",
@@ -46,6 +52,7 @@ resource = Resource(
         Attr("router_id", kinds.Uuid(), nullable=True, default=None, index=True),
         Attr("status", kinds.Str(16), default="DOWN"),
         Attr("port_details", kinds.Json(), stored=False, filter=False, sort=False),
+        Attr("port_forwardings", kinds.Json(), stored=False, filter=False, sort=False),
     ],
     omit=("name",),
     extensions=("fip-port-details", "floatingip-pools"),  # the pools: `floatingip_pools`
@@ -55,3 +62,32 @@ resource = Resource(
         sa.UniqueConstraint("floating_network_id", "port_id", "fixed_ip_address"),
     ),
 )
+
+
+def router_for(
+    conn: Conn | UnitOfWork, network_id: str, subnet_id: str, floating_network_id: str
+) -> str | None:
+    """The router with an interface on `subnet_id` (of `network_id`) and its gateway on the
+    floating network: the one that NATs a floating IP of that network to an address of the
+    subnet (an association or a port forwarding)."""
+    p = port.resource.table
+    gw = p.alias("gw")
+    stmt = resource.statement(
+        "router_for",
+        lambda: (
+            sa.select(p.c.device_id, p.c.fixed_ips)
+            .join(gw, gw.c.device_id == p.c.device_id)
+            .where(
+                p.c.network_id == sa.bindparam("net"),
+                p.c.device_owner == port.ROUTER_INTERFACE,
+                gw.c.network_id == sa.bindparam("fnet"),
+                gw.c.device_owner == port.ROUTER_GATEWAY,
+            )
+            .order_by(p.c.device_id)
+        ),
+    )
+    rows: Any = conn.execute(stmt, {"net": network_id, "fnet": floating_network_id}).all()
+    for router_id, fixed in rows:
+        if any(f["subnet_id"] == subnet_id for f in fixed or []):
+            return str(router_id)
+    return None

@@ -18,6 +18,10 @@ PHYSNET_TYPES = ("flat",)
 # (or Geneve) encapsulation on an overlay.
 # It is also the largest MTU a network of the type may ask for (ML2's max_mtu).
 DEFAULT_MTU = {"vxlan": 1450, "geneve": 1450, "flat": 1500}
+# How hosts learn the network's neighbours (`alcor.southbound.ondemand`): "auto" by the
+# server's `neighbor_on_demand_threshold`, "preload" every host holds the whole table,
+# "on_demand" hosts resolve the neighbours their VMs talk to at the first packet.
+NEIGHBOR_RESOLUTIONS = ("auto", "preload", "on_demand")
 # Neutron's IPV4_MIN_MTU and IPV6_MIN_MTU: a network below them takes no subnet of the
 # version (NetworkMTUSubnetConflict); the network itself may have any MTU up to its max.
 SUBNET_MIN_MTU = {4: 68, 6: 1280}
@@ -34,6 +38,8 @@ resource = Resource(
         # type allows is refused by the rules.
         Attr("mtu", kinds.Int(0), post=True, put=True),
         Attr("router:external", kinds.Bool(), post=True, put=True, default=False),
+        # the default external network of `auto-allocated-topology` (one at most)
+        Attr("is_default", kinds.Bool(), post=True, put=True, default=False),
         Attr("port_security_enabled", kinds.Bool(), post=True, put=True, default=True),
         Attr(
             "provider:network_type",
@@ -56,6 +62,13 @@ resource = Resource(
             default=None,
         ),
         Attr("dns_domain", kinds.Str(255), post=True, put=True, default=""),
+        Attr(
+            "alcor:neighbor_resolution",
+            kinds.Enum(*NEIGHBOR_RESOLUTIONS),
+            post=True,
+            put=True,
+            default="auto",
+        ),
         *availability_zones(),
         Attr("subnets", kinds.list_of(kinds.Uuid()), stored=False, filter=False, sort=False),
         Attr("ipv4_address_scope", kinds.Uuid(), stored=False, filter=False, sort=False),
@@ -71,6 +84,7 @@ resource = Resource(
         "dns-integration",
         "l2_adjacency",
         "network_availability_zone",
+        "alcor-on-demand-neighbors",
     ),
     quota="network",
     table_args=(sa.UniqueConstraint("provider_network_type", "provider_segmentation_id"),),

@@ -1,10 +1,15 @@
 """RBAC policies: an owner (or an admin) grants one project, or every project (`*`), access to
 a network (`access_as_shared`: use it; `access_as_external`: use it as a router gateway and
-for floating IPs) or a security group (`access_as_shared`: put own ports in it).
+for floating IPs), a security group (`access_as_shared`: put own ports in it), a subnet pool
+(`access_as_shared`: carve subnets from it), an address group (`access_as_shared`: name it
+in own security group rules) or an address scope (`access_as_shared`: put own subnet pools
+in it).
 
-A network's `shared` and `router:external` columns say that a `*` grant of that action exists
-(they are kept in step with the grants by the rules), so that what every project sees is one
-indexed column, and only grants to one project need this table.
+A network's `shared` and `router:external` columns and a subnet pool's or an address scope's
+`shared` column say
+that a `*` grant of that action exists (they are kept in step with the grants by the rules),
+so that what every project sees is one indexed column, and only grants to one project need
+this table.
 """
 
 from __future__ import annotations
@@ -22,7 +27,19 @@ SHARED = "access_as_shared"
 EXTERNAL = "access_as_external"
 EVERYONE = "*"
 # What each object type may be granted (Neutron's, for what this server serves).
-ACTIONS = {"network": (SHARED, EXTERNAL), "security_group": (SHARED,)}
+ACTIONS = {
+    "network": (SHARED, EXTERNAL),
+    "security_group": (SHARED,),
+    "subnetpool": (SHARED,),
+    "address_group": (SHARED,),
+    "address_scope": (SHARED,),
+}
+# The object's column that stands for a `*` grant of each action.
+EVERYONE_COLUMNS = {
+    "network": {SHARED: "shared", EXTERNAL: "router:external"},
+    "subnetpool": {SHARED: "shared"},
+    "address_scope": {SHARED: "shared"},
+}
 
 
 class TargetProject(kinds.Str):
@@ -59,7 +76,13 @@ resource = Resource(
     standard=False,
     taggable=False,
     logged=False,
-    extensions=("rbac-policies", "rbac-security-groups"),
+    extensions=(
+        "rbac-policies",
+        "rbac-security-groups",
+        "rbac-subnetpool",
+        "rbac-address-group",
+        "rbac-address-scope",
+    ),
     quota="rbac_policy",
     not_found=lambda rid: errors.RbacPolicyNotFound(object_type="unknown", id=rid),
     table_args=(sa.UniqueConstraint("object_type", "object_id", "action", "target_tenant"),),

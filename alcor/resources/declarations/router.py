@@ -84,6 +84,7 @@ resource = Resource(
         "l3-ha",
         "router-admin-state-down-before-update",
         "router_availability_zone",
+        "l3-port-ip-change-not-allowed",  # rules.port: interface addresses are the router's
     ),
     quota="router",
 )

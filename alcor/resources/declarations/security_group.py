@@ -118,7 +118,7 @@ rule = Resource(
             index=True,
             ref=Ref(
                 "address_group",
-                owned=True,
+                same_project=True,  # or shared with the rule's project (rbac-address-group)
                 in_use=lambda rid: errors.AddressGroupInUse(address_group_id=rid),
             ),
         ),

@@ -76,8 +76,10 @@ resource = Resource(
         Attr("service_types", kinds.list_of(kinds.Str(255)), post=True, put=True, default=[]),
         Attr("segment_id", kinds.Uuid(), post=True, nullable=True, default=None),
         Attr("dns_publish_fixed_ip", kinds.Bool(), post=True, put=True, default=False),
+        # its network's `router:external` (`subnet-external-network`)
+        Attr("router:external", kinds.Bool(), stored=False, default=False, sort=False),
     ],
-    extensions=("subnet-service-types",),
+    extensions=("subnet-service-types", "subnet-external-network"),
     quota="subnet",
 )
 

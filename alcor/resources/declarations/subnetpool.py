@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import kinds
 from alcor.resources.declarations import subnet
-from alcor.resources.model import Attr, Conn, Resource
+from alcor.resources.model import Attr, Conn, Ref, Resource
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -43,13 +43,26 @@ resource = Resource(
         Attr("default_quota", kinds.Int(0), post=True, put=True, nullable=True, default=None),
         Attr("is_default", kinds.Bool(), post=True, put=True, default=False),
         Attr("shared", kinds.Bool(), post=True, default=False),
+        Attr(
+            "address_scope_id",
+            kinds.Uuid(),
+            post=True,
+            put=True,
+            nullable=True,
+            default=None,
+            index=True,
+            ref=Ref(
+                "address_scope",
+                in_use=lambda rid: errors.AddressScopeInUse(address_scope_id=rid),
+            ),
+        ),
     ],
     extensions=(
         "subnet_allocation",
         "default-subnetpools",
         "subnetpool-prefix-ops",
         "subnet_onboard",
-    ),
+    ),  # `address-scope` is the address scopes' (declarations.address_scope)
     quota="subnetpool",
     not_found=lambda rid: errors.SubnetPoolNotFound(subnetpool_id=rid),
 )

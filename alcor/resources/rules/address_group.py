@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from alcor import errors
-from alcor.resources import crud
+from alcor.resources import crud, grants
 from alcor.resources.context import Context
 from alcor.resources.declarations.address_group import ADDRESSES, resource
-from alcor.resources.model import Action, Hooks, Item
+from alcor.resources.declarations.rbac_policy import SHARED
+from alcor.resources.model import Action, Conn, Hooks, Item, caller_project
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -53,7 +56,18 @@ def _edit(add: bool) -> Action:
 
 
 class AddressGroupHooks(Hooks):
-    """Deduplicated addresses on create; the two editing actions."""
+    """Deduplicated addresses on create; the two editing actions; visible to the projects
+    an RBAC grant shares it with (`rbac-address-group`)."""
+
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        grants.mark_shared(conn, "address_group", ctx.project_id, items)
+
+    def visible(self) -> sa.ColumnElement[bool]:
+        t = resource.table
+        return sa.or_(
+            t.c.project_id == caller_project(),
+            t.c.id.in_(grants.granted_ids("address_group", (SHARED,))),
+        )
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         item["addresses"] = list(dict.fromkeys(item["addresses"] or []))

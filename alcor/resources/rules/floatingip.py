@@ -24,12 +24,10 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import crud, grants, relations
+from alcor.resources import grants, relations
 from alcor.resources.context import Context
-from alcor.resources.declarations import network, port, subnet
-from alcor.resources.declarations.floatingip import resource
-from alcor.resources.declarations.port import ROUTER_GATEWAY as GATEWAY
-from alcor.resources.declarations.port import ROUTER_INTERFACE as INTERFACE
+from alcor.resources.declarations import network, port, port_forwarding, subnet
+from alcor.resources.declarations.floatingip import resource, router_for
 from alcor.resources.model import Conn, Hooks, Item
 
 if TYPE_CHECKING:
@@ -43,6 +41,15 @@ PORT_DETAILS = (
     "status",
     "device_id",
     "device_owner",
+)
+
+PF_DETAILS = (
+    "id",
+    "internal_ip_address",
+    "protocol",
+    "internal_port",
+    "external_port",
+    "internal_port_id",
 )
 
 
@@ -115,11 +122,17 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: Item) -> None:
     """Resolve `port_id` (+ `fixed_ip_address`) to the fixed IP and the router that can NAT
     it; set `router_id` and `status`. Raises Neutron's errors when there is no such path."""
     port_id = fip.get("port_id")
+    forwarded = _forwarded(uow, "floatingip_id", fip["id"])
     if port_id is None:
         fip["fixed_ip_address"] = None
-        fip["router_id"] = None
-        fip["status"] = "DOWN"
+        if not forwarded:  # else the forwardings' router and status stay the floating IP's
+            fip["router_id"] = None
+            fip["status"] = "DOWN"
         return
+    if forwarded:
+        raise errors.FipInUseByPortForwarding(id=fip["id"])
+    if _forwarded(uow, "internal_port_id", port_id):
+        raise errors.PortHasPortForwarding(port_id=port_id)
     found = relations.target(uow, ctx, port.resource, port_id)
     if found is None:
         raise port.resource.not_found(port_id)
@@ -181,35 +194,23 @@ def _associate(uow: UnitOfWork, ctx: Context, fip: Item) -> None:
         )
 
 
+def _forwarded(uow: UnitOfWork, attr: str, value: str) -> bool:
+    """Whether a port forwarding names `value` as its floating IP or internal port: then no
+    association (Neutron's port forwarding plugin refuses both)."""
+    col = port_forwarding.resource.column(attr)
+    return uow.execute(sa.select(col).where(col == value).limit(1)).first() is not None
+
+
 def _router_for(uow: UnitOfWork, fip: Item, fixed_port: Item, subnet_id: str) -> str:
     """The router with an interface on `subnet_id` and its gateway on the floating network."""
-    p = port.resource.table
-    gw = p.alias("gw")
-    stmt = resource.statement(
-        "router_for",
-        lambda: (
-            sa.select(p.c.device_id, p.c.fixed_ips)
-            .join(gw, gw.c.device_id == p.c.device_id)
-            .where(
-                p.c.network_id == sa.bindparam("net"),
-                p.c.device_owner == INTERFACE,
-                gw.c.network_id == sa.bindparam("fnet"),
-                gw.c.device_owner == GATEWAY,
-            )
-            .order_by(p.c.device_id)
-        ),
-    )
-    rows: Any = uow.execute(
-        stmt, {"net": fixed_port["network_id"], "fnet": fip["floating_network_id"]}
-    ).all()
-    for router_id, fixed in rows:
-        if any(f["subnet_id"] == subnet_id for f in crud.json_value(fixed) or []):
-            return str(router_id)
-    raise errors.ExternalGatewayForFloatingIPNotFound(
-        external_network_id=fip["floating_network_id"],
-        subnet_id=subnet_id,
-        port_id=fixed_port["id"],
-    )
+    found = router_for(uow, fixed_port["network_id"], subnet_id, fip["floating_network_id"])
+    if found is None:
+        raise errors.ExternalGatewayForFloatingIPNotFound(
+            external_network_id=fip["floating_network_id"],
+            subnet_id=subnet_id,
+            port_id=fixed_port["id"],
+        )
+    return found
 
 
 def _resend_ports(uow: UnitOfWork, *port_ids: str | None) -> None:
@@ -229,6 +230,25 @@ def _resend_ports(uow: UnitOfWork, *port_ids: str | None) -> None:
             network_id=row.network_id,
             host_id=row.binding_host_id or None,
         )
+
+
+def _forwardings(conn: Conn | UnitOfWork, fip_ids: list[str]) -> dict[str, list[Item]]:
+    """floating IP id -> its port forwardings as Neutron shows them in the floating IP
+    (`expose-port-forwarding-in-fip`, with `floating-ip-port-forwarding-detail`'s id and
+    internal port)."""
+    t = port_forwarding.resource.table
+    out: dict[str, list[Item]] = {}
+    if not fip_ids:
+        return out
+    rows = conn.execute(
+        sa.select(t.c.floatingip_id, *[t.c[name] for name in PF_DETAILS])
+        .where(t.c.floatingip_id.in_(sorted(set(fip_ids))))
+        .order_by(t.c.id)
+    )
+    for row in rows:
+        shown = dict(zip(PF_DETAILS, row[1:], strict=True))
+        out.setdefault(row[0], []).append({k: v for k, v in shown.items() if v is not None})
+    return out
 
 
 class FloatingIpHooks(Hooks):
@@ -271,8 +291,10 @@ class FloatingIpHooks(Hooks):
             cols = [port.resource.column(n) for n in ("id", *PORT_DETAILS)]
             for row in conn.execute(sa.select(*cols).where(port.resource.column("id").in_(ids))):
                 details[row[0]] = dict(zip(PORT_DETAILS, row[1:], strict=True))
+        forwardings = _forwardings(conn, [it["id"] for it in items])
         for it in items:
             it["port_details"] = details.get(it.get("port_id") or "")
+            it["port_forwardings"] = forwardings.get(it["id"], [])
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:
         return item["floating_network_id"], None

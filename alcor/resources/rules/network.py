@@ -16,7 +16,7 @@ from alcor.config import ServerSettings
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
 from alcor.resources import availability_zones, grants
-from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations import network, port, subnet, subnetpool
 from alcor.resources.declarations.rbac_policy import EXTERNAL, SHARED
 from alcor.resources.model import Conn, Hooks, Item, caller_project
 
@@ -157,20 +157,27 @@ class NetworkHooks(Hooks):
             return
         subnets = subnet.resource.table
         by_net: dict[str, list[str]] = {it["id"]: [] for it in items}
+        pools = subnetpool.resource.table
         rows = conn.execute(
-            sa.select(subnets.c.network_id, subnets.c.id)
+            sa.select(
+                subnets.c.network_id, subnets.c.id, subnets.c.ip_version, pools.c.address_scope_id
+            )
+            .select_from(subnets.outerjoin(pools, pools.c.id == subnets.c.subnetpool_id))
             .where(subnets.c.network_id.in_(list(by_net)))
             .order_by(subnets.c.created_at, subnets.c.id)
         )
-        for net_id, sid in rows:
+        scopes: dict[tuple[str, int], str] = {}  # the scope of a network's subnets of a version
+        for net_id, sid, version, scope in rows:
             by_net[net_id].append(sid)
+            if scope:
+                scopes[(net_id, version)] = scope
         _per_caller(conn, ctx, items)
         zones = availability_zones.of_networks(conn, by_net)
         for it in items:
             it["subnets"] = by_net[it["id"]]
             it["availability_zones"] = zones.get(it["id"], [])
-            it["ipv4_address_scope"] = None
-            it["ipv6_address_scope"] = None
+            it["ipv4_address_scope"] = scopes.get((it["id"], 4))
+            it["ipv6_address_scope"] = scopes.get((it["id"], 6))
             it["l2_adjacency"] = True
 
     def change_scope(self, item: Item) -> tuple[str | None, str | None]:

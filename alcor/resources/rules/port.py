@@ -17,7 +17,7 @@ from alcor.ipam import errors as ipam_errors
 from alcor.ipam import mac as macs
 from alcor.ipam import pools
 from alcor.ipam.tables import ipam_used
-from alcor.resources import grants, relations
+from alcor.resources import grants, port_bindings, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network
 from alcor.resources.declarations import router as router_decl
@@ -26,7 +26,6 @@ from alcor.resources.declarations import subnet as subnet_decl
 from alcor.resources.declarations.port import ROUTER_OWNERS, resource
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES
 from alcor.resources.model import Hooks, Item, caller_project
-from alcor.store.schema import hosts
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -220,34 +219,12 @@ class PortHooks(Hooks):
 
     # -- MAC and binding ---------------------------------------------------------------
     def _binding(self, uow: UnitOfWork, item: Item) -> None:
-        host_id = item.get("binding:host_id") or ""
-        if not host_id:
-            item["binding:vif_type"], item["binding:vif_details"] = "unbound", {}
-            return
-        row = uow.execute(
-            sa.select(hosts.c.heartbeat_at, hosts.c.admin_state_up, hosts.c.configurations).where(
-                hosts.c.host_id == host_id
-            )
-        ).first()
-        alive = (
-            row is not None
-            and row.admin_state_up
-            and row.heartbeat_at is not None
-            and row.heartbeat_at >= uow.now - self.agent_down_time
+        item["binding:vif_type"], item["binding:vif_details"] = port_bindings.vif(
+            uow,
+            item.get("binding:host_id") or "",
+            item.get("binding:vnic_type", "normal"),
+            self.agent_down_time,
         )
-        if row is None or not alive or item.get("binding:vnic_type", "normal") != "normal":
-            item["binding:vif_type"], item["binding:vif_details"] = "binding_failed", {}
-            return
-        conf = row.configurations or {}
-        item["binding:vif_type"] = "ovs"
-        item["binding:vif_details"] = {
-            "port_filter": True,
-            "ovs_hybrid_plug": False,
-            "bridge_name": conf.get("integration_bridge", "br-int"),
-            "datapath_type": conf.get("datapath_type", "system"),
-            "connectivity": "l2",
-            "bound_drivers": {"0": "alcor"},
-        }
 
     def _check_security(self, item: Item) -> None:
         if item.get("port_security_enabled") is False:
@@ -401,6 +378,11 @@ class PortHooks(Hooks):
         return served
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        if "mac_address" in changes and changes["mac_address"] is None:
+            # `port-mac-address-regenerate`: a new random MAC (refused below if bound)
+            fresh = {"network_id": old["network_id"], "mac_address": None}
+            self._assign_macs(uow, [fresh])
+            changes["mac_address"] = fresh["mac_address"]
         new = {**old, **changes}
         if "mac_address" in changes and changes["mac_address"] != old["mac_address"]:
             if old["binding:vif_type"] not in ("unbound", "binding_failed"):
@@ -420,6 +402,8 @@ class PortHooks(Hooks):
             changes["allowed_address_pairs"] = new["allowed_address_pairs"]
         if "fixed_ips" in changes:
             changes["fixed_ips"] = self._update_ips(uow, old, new, changes["fixed_ips"])
+            if not ctx.is_system:
+                _refuse_router_ip_change(uow, old, changes["fixed_ips"])
         if {"binding:host_id", "binding:vnic_type"} & changes.keys():
             self._binding(uow, new)
             changes["binding:vif_type"] = new["binding:vif_type"]
@@ -464,6 +448,7 @@ class PortHooks(Hooks):
         if not ctx.is_system and item["device_owner"] in ROUTER_OWNERS:
             _refuse_router_port(uow, item)
         self._release(uow, item["fixed_ips"] or [])
+        port_bindings.forget(uow, item)
         uow.emit(
             "port_deleted",
             {
@@ -502,6 +487,33 @@ def _refuse_router_port(uow: UnitOfWork, item: Item) -> None:
         raise errors.ServicePortInUse(
             port_id=item["id"], reason=f"has device owner {item['device_owner']}"
         )
+
+
+# Neutron's IP_UPDATE_NOT_ALLOWED_LIST (`l3-port-ip-change-not-allowed`): a router's gateway
+# port may change its addresses, its interfaces may not.
+_FIXED_ADDRESS_OWNERS = (
+    "network:router_interface",
+    "network:router_interface_distributed",
+    "network:router_centralized_snat",
+    "network:router_ha_interface",
+    "network:ha_router_replicated_interface",
+)
+
+
+def _refuse_router_ip_change(uow: UnitOfWork, old: Item, fixed: list[dict[str, str]]) -> None:
+    """Neutron's IPAM check: the IPv4 addresses of a router interface port of an existing
+    router do not change through the port API (the router's own actions do that)."""
+    if old["device_owner"] not in _FIXED_ADDRESS_OWNERS:
+        return
+
+    def v4(ips: list[dict[str, str]]) -> set[str]:
+        return {f["ip_address"] for f in ips if ipaddress.ip_address(f["ip_address"]).version == 4}
+
+    if v4(old["fixed_ips"] or []) == v4(fixed):
+        return
+    t = router_decl.resource.table
+    if uow.execute(sa.select(t.c.id).where(t.c.id == old["device_id"])).first() is not None:
+        raise errors.BadPortsRequest(msg=f"IP updates for port {old['id']} are not allowed")
 
 
 def fixed_ips_filter(values: list[str]) -> sa.ColumnElement[bool]:

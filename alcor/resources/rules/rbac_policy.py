@@ -4,7 +4,8 @@ Neutron's refusal to withdraw a grant that something still depends on.
 A grant is in use while the projects it lets in (the target, or for `*` every project but the
 owner that no other grant lets in) still have something on the object: ports or subnets on a
 shared network, router gateways or floating IPs on an external one, ports in a shared
-security group. Withdrawing it then is Neutron's 409 RbacPolicyInUse.
+security group, subnets carved from a shared subnet pool, security group rules naming a
+shared address group. Withdrawing it then is Neutron's 409 RbacPolicyInUse.
 
 A network stays external while routers have their gateway on it (Neutron's
 ExternalNetworkInUse): neither `router:external = false` nor withdrawing its last
@@ -20,25 +21,25 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import crud, events
 from alcor.resources.context import Context
-from alcor.resources.declarations import network, port, subnet
+from alcor.resources.declarations import port, subnet
 from alcor.resources.declarations.floatingip import resource as floatingip
 from alcor.resources.declarations.port import ROUTER_GATEWAY
 from alcor.resources.declarations.rbac_policy import (
     ACTIONS,
     EVERYONE,
+    EVERYONE_COLUMNS,
     EXTERNAL,
     SHARED,
     resource,
 )
 from alcor.resources.declarations.security_group import port_security_groups
+from alcor.resources.declarations.security_group import rule as sg_rule
 from alcor.resources.model import Hooks, Item, Resource
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
 
 rbac = resource.table
-# The network column that stands for a `*` grant of each action.
-EVERYONE_COLUMN = {SHARED: "shared", EXTERNAL: "router:external"}
 
 
 class RbacHooks(Hooks):
@@ -103,16 +104,18 @@ def _refuse_duplicate(uow: UnitOfWork, item: Item, target: str) -> None:
 
 
 def _set_everyone(uow: UnitOfWork, grant: Item, on: bool) -> None:
-    """Keep a network's `shared` / `router:external` column equal to "a `*` grant exists"."""
-    if grant["object_type"] != "network":
+    """Keep an object's `*` column (a network's `shared` / `router:external`, a subnet
+    pool's or an address scope's `shared`) equal to "a `*` grant exists"."""
+    columns = EVERYONE_COLUMNS.get(grant["object_type"])
+    if columns is None:
         return
-    column = network.resource.column(EVERYONE_COLUMN[grant["action"]])
+    kind = Resource.declared(grant["object_type"])
+    column = kind.column(columns[grant["action"]])
     uow.execute(
-        network.resource.table.update()
-        .where(network.resource.column("id") == grant["object_id"])
-        .values({column.name: on})
+        kind.table.update().where(kind.column("id") == grant["object_id"]).values({column.name: on})
     )
-    crud.bump_revisions(uow, network.resource, [grant["object_id"]])
+    if "revision_number" in kind.attrs:  # an address scope has no standard attributes
+        crud.bump_revisions(uow, kind, [grant["object_id"]])
 
 
 def _others(grant: Item) -> sa.Select[Any]:
@@ -154,7 +157,13 @@ def _let_in(
 def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
     oid = grant["object_id"]
     ports, subnets, fips = port.resource.table, subnet.resource.table, floatingip.table
-    if grant["object_type"] == "security_group":
+    if grant["object_type"] == "address_scope":
+        pools = Resource.declared("subnetpool").table
+        users = sa.select(pools.c.id).where(
+            pools.c.address_scope_id == oid, _let_in(uow, grant, pools.c.project_id)
+        )
+        found = [("subnetpool", users)]
+    elif grant["object_type"] == "security_group":
         users = sa.select(ports.c.id).where(
             ports.c.id.in_(
                 sa.select(port_security_groups.c.port_id).where(
@@ -164,6 +173,26 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
             _let_in(uow, grant, ports.c.project_id),
         )
         found = [("port", users)]
+    elif grant["object_type"] == "subnetpool":
+        found = [
+            (
+                "subnet",
+                sa.select(subnets.c.id).where(
+                    subnets.c.subnetpool_id == oid, _let_in(uow, grant, subnets.c.project_id)
+                ),
+            )
+        ]
+    elif grant["object_type"] == "address_group":
+        rules = sg_rule.table
+        found = [
+            (
+                "security_group_rule",
+                sa.select(rules.c.id).where(
+                    rules.c.remote_address_group_id == oid,
+                    _let_in(uow, grant, rules.c.project_id),
+                ),
+            )
+        ]
     elif grant["action"] == SHARED:
         found = [
             (
@@ -221,11 +250,16 @@ def _refuse_gateways(uow: UnitOfWork, network_id: str) -> None:
 # -- following other kinds -----------------------------------------------------------------
 
 
-def _network_created(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+def _created(kind: str) -> events.Created:
     """`shared` / `router:external` set at create time are `*` grants, as in Neutron."""
-    grants = [_grant(item, action) for action, attr in EVERYONE_COLUMN.items() if item.get(attr)]
-    if grants:
-        uow.execute(rbac.insert(), grants)
+
+    def handler(uow: UnitOfWork, ctx: Context, item: Item) -> None:
+        columns = EVERYONE_COLUMNS[kind].items()
+        grants = [_grant(kind, item, action) for action, attr in columns if item.get(attr)]
+        if grants:
+            uow.execute(rbac.insert(), grants)
+
+    return handler
 
 
 def _network_updating(uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
@@ -233,23 +267,27 @@ def _network_updating(uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -
         _refuse_gateways(uow, old["id"])
 
 
-def _network_updated(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
-    """Turning `shared` off withdraws the `*` grant; turning `router:external` off withdraws
-    every external grant (Neutron: the network is no longer external for anyone)."""
-    for action, attr in EVERYONE_COLUMN.items():
-        if bool(new.get(attr)) == bool(old.get(attr)):
-            continue
-        if new.get(attr):
-            uow.execute(rbac.insert(), [_grant(new, action)])
-            continue
-        withdrawn = rbac.delete().where(
-            rbac.c.object_type == "network",
-            rbac.c.object_id == new["id"],
-            rbac.c.action == action,
-        )
-        if action == SHARED:
-            withdrawn = withdrawn.where(rbac.c.target_tenant == EVERYONE)
-        uow.execute(withdrawn)
+def _updated(kind: str) -> events.Updated:
+    """Turning a `*` column on grants to `*`; turning it off withdraws the `*` grant, and for
+    `router:external` every external grant (Neutron: no longer external for anyone)."""
+
+    def handler(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
+        for action, attr in EVERYONE_COLUMNS[kind].items():
+            if bool(new.get(attr)) == bool(old.get(attr)):
+                continue
+            if new.get(attr):
+                uow.execute(rbac.insert(), [_grant(kind, new, action)])
+                continue
+            withdrawn = rbac.delete().where(
+                rbac.c.object_type == kind,
+                rbac.c.object_id == new["id"],
+                rbac.c.action == action,
+            )
+            if action != EXTERNAL:
+                withdrawn = withdrawn.where(rbac.c.target_tenant == EVERYONE)
+            uow.execute(withdrawn)
+
+    return handler
 
 
 def _object_deleting(kind: str) -> events.Deleting:
@@ -259,12 +297,12 @@ def _object_deleting(kind: str) -> events.Deleting:
     return handler
 
 
-def _grant(net: Item, action: str) -> Item:
+def _grant(kind: str, item: Item, action: str) -> Item:
     return {
         "id": crud.new_id(),
-        "project_id": net["project_id"],
-        "object_type": "network",
-        "object_id": net["id"],
+        "project_id": item["project_id"],
+        "object_type": kind,
+        "object_id": item["id"],
         "action": action,
         "target_tenant": EVERYONE,
         "created_at": None,
@@ -272,8 +310,9 @@ def _grant(net: Item, action: str) -> Item:
 
 
 def install() -> None:
-    events.on_created("network", _network_created)
+    for kind in EVERYONE_COLUMNS:
+        events.on_created(kind, _created(kind))
+        events.on_updated(kind, _updated(kind))
     events.on_updating("network", _network_updating)
-    events.on_updated("network", _network_updated)
     for kind in ACTIONS:
         events.on_deleting(kind, _object_deleting(kind))

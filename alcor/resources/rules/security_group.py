@@ -20,7 +20,7 @@ from alcor import errors
 from alcor.resources import crud, events, grants, kinds, protocols, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port
-from alcor.resources.declarations.rbac_policy import EVERYONE, SHARED
+from alcor.resources.declarations.rbac_policy import SHARED
 from alcor.resources.declarations.security_group import (
     PARENT,
     default_rule,
@@ -164,7 +164,7 @@ def _bind(uow: UnitOfWork, bindings: list[tuple[str, list[str]]], *, new: bool =
         )
     rows = [{"port_id": p, "security_group_id": g} for p, groups in bindings for g in groups]
     if rows:
-        uow.execute(group.statement("bind", port_security_groups.insert), rows)
+        uow.defer(group.statement("bind", port_security_groups.insert), rows)
 
 
 # -- rules -------------------------------------------------------------------------------
@@ -311,7 +311,8 @@ class GroupHooks(Hooks):
 
     def after_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         rules = default_rules(uow, item["id"], item["project_id"], _is_default(ctx, item))
-        crud.create_many(uow, rule, ctx, rules)
+        if rules:  # an admin may have deleted every default rule template
+            crud.create_many(uow, rule, ctx, rules)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         renamed = changes.get("name", old["name"]) != old["name"]
@@ -356,14 +357,10 @@ class GroupHooks(Hooks):
         )
         for found in crud.render_many(rule, ctx, crud.rows_to_items(rule, rows)):
             by_group[found["security_group_id"]].append(found)
-        shared = {
-            r.object_id
-            for r in grants.of_objects(conn, "security_group", by_group)
-            if r.target_tenant in (ctx.project_id, EVERYONE)
-        }
         for it in items:
             it["security_group_rules"] = by_group[it["id"]]
-            it["shared"] = it["id"] in shared
+            it["shared"] = False
+        grants.mark_shared(conn, "security_group", ctx.project_id, items)
 
     def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
         return {"shared": _shared_filter}

@@ -6,7 +6,7 @@ import contextlib
 import ipaddress
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -19,7 +19,7 @@ from alcor.resources.context import Context
 from alcor.resources.declarations import network, port, subnetpool
 from alcor.resources.declarations.rbac_policy import EXTERNAL, SHARED
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES, resource
-from alcor.resources.model import Hooks, Item, caller_project
+from alcor.resources.model import Conn, Hooks, Item, caller_project
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -245,21 +245,43 @@ def _check_pool_affinity(uow: UnitOfWork, item: Item, version: int) -> None:
         raise errors.NetworkSubnetPoolAffinityError()
 
 
-def shared_filter(values: list[str]) -> sa.ColumnElement[bool]:
-    """`shared=true|false`: Neutron's subnet `shared`, a hidden attribute that is its
-    network's flag (a subnet has no sharing of its own)."""
-    wanted = set()
-    for value in values:
-        try:
-            wanted.add(kinds.Bool().parse("shared", value))
-        except errors.NeutronError:
-            raise errors.BadRequest(
-                f"Invalid value '{kinds.shown(value)}' for filter shared"
-            ) from None
-    nets = network.resource.table
-    return resource.table.c.network_id.in_(
-        sa.select(nets.c.id).where(nets.c.shared.in_(sorted(wanted)))
-    )
+Filter = Callable[[list[str]], sa.ColumnElement[bool]]
+
+
+def _network_flag_filter(name: str, networks: sa.Select[Any] | sa.CompoundSelect[Any]) -> Filter:
+    """`<name>=true|false` of subnets: a flag that is their network's (`networks`: the ids of
+    networks that have it)."""
+
+    def clause(values: list[str]) -> sa.ColumnElement[bool]:
+        wanted = set()
+        for value in values:
+            try:
+                wanted.add(kinds.Bool().parse(name, value))
+            except errors.NeutronError:
+                raise errors.BadRequest(
+                    f"Invalid value '{kinds.shown(value)}' for filter {name}"
+                ) from None
+        flagged = resource.table.c.network_id.in_(networks)
+        if wanted == {True}:
+            return flagged
+        return sa.not_(flagged) if wanted == {False} else sa.true()
+
+    return clause
+
+
+_NETS = network.resource.table
+# Neutron's subnet `shared`, a hidden attribute that is its network's flag (a subnet has no
+# sharing of its own).
+shared_filter = _network_flag_filter(
+    "shared", sa.select(_NETS.c.id).where(_NETS.c.shared.is_(True))
+)
+# `subnet-external-network`: a subnet's `router:external` is its network's, external to
+# everyone (`*`) or to some project by RBAC.
+_EXTERNAL_NETS = sa.union(
+    sa.select(_NETS.c.id).where(_NETS.c.router_external.is_(True)),
+    grants.granted_to_any("network", EXTERNAL),
+)
+external_filter = _network_flag_filter("router:external", _EXTERNAL_NETS)
 
 
 class SubnetHooks(Hooks):
@@ -278,8 +300,18 @@ class SubnetHooks(Hooks):
             t.c.network_id.in_(grants.granted_ids("network", (SHARED, EXTERNAL))),
         )
 
-    def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:
-        return {"shared": shared_filter}
+    def filters(self) -> dict[str, Filter]:
+        return {"shared": shared_filter, "router:external": external_filter}
+
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        nets = {it["network_id"] for it in items}
+        if not nets:
+            return
+        ext = _EXTERNAL_NETS.subquery()
+        found = conn.execute(sa.select(ext.c.id).where(ext.c.id.in_(sorted(nets))))
+        external = {r[0] for r in found}
+        for it in items:
+            it["router:external"] = it["network_id"] in external
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         _from_pool(uow, ctx, item)

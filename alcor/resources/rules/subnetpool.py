@@ -14,11 +14,12 @@ import sqlalchemy as sa
 
 from alcor import errors
 from alcor.ipam import prefixes
-from alcor.resources import crud
+from alcor.resources import crud, grants
 from alcor.resources.context import Context
-from alcor.resources.declarations import network, subnet
+from alcor.resources.declarations import address_scope, network, port, subnet
+from alcor.resources.declarations.rbac_policy import SHARED
 from alcor.resources.declarations.subnetpool import PREFIXES, allocated, resource
-from alcor.resources.model import Action, Hooks, Item, caller_project
+from alcor.resources.model import Action, Conn, Hooks, Item, caller_project
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -144,7 +145,52 @@ def _onboard(uow: UnitOfWork, ctx: Context, rid: str, body: Item) -> list[Item]:
     system = Context.system()
     for r in joining:
         crud.update(uow, subnet.resource, system, r.id, {"subnetpool_id": rid})
+    _republish_routers(uow, [r.id for r in joining])
     return [{"id": r.id, "cidr": r.cidr} for r in rows]
+
+
+def _join_scope(uow: UnitOfWork, pool: Item) -> None:
+    """Neutron's `_validate_address_scope_id`: the scope is of the pool's IP version, and no
+    other pool of the scope overlaps this one's prefixes (checked under the scope's row lock,
+    so two pools joining one scope at once never both pass)."""
+    scope_id = pool.get("address_scope_id")
+    if not scope_id:
+        return
+    scope = crud.fetch(uow, address_scope.resource, Context.system(), scope_id, for_update=True)
+    if scope["ip_version"] != pool["ip_version"]:
+        raise errors.IllegalSubnetPoolIpVersionAssociationToAddressScope(
+            subnetpool_id=pool["id"], address_scope_id=scope_id, ip_version=scope["ip_version"]
+        )
+    t = resource.table
+    others = uow.execute(
+        sa.select(t.c.prefixes).where(t.c.address_scope_id == scope_id, t.c.id != pool["id"])
+    )
+    if any(prefixes.overlaps(row.prefixes, pool["prefixes"]) for row in others):
+        raise errors.AddressScopePrefixConflict()
+
+
+def _republish_routers(uow: UnitOfWork, subnet_ids: list[str]) -> None:
+    """Log the routers with an interface on these subnets: their interfaces' address scope
+    changed, so their hosts must hear it."""
+    if not subnet_ids:
+        return
+    s, p = subnet.resource.table, port.resource.table
+    nets = sa.select(s.c.network_id).where(s.c.id.in_(subnet_ids))
+    rows = uow.execute(
+        sa.select(p.c.device_id, p.c.fixed_ips).where(
+            p.c.device_owner == port.ROUTER_INTERFACE, p.c.network_id.in_(nets)
+        )
+    )
+    wanted = set(subnet_ids)
+    for router_id in sorted(
+        {r.device_id for r in rows if wanted & {f["subnet_id"] for f in r.fixed_ips or []}}
+    ):
+        uow.log("router", router_id, "update", 0)
+
+
+def _pool_subnets(uow: UnitOfWork, pool_id: str) -> list[str]:
+    s = subnet.resource.table
+    return [r[0] for r in uow.execute(sa.select(s.c.id).where(s.c.subnetpool_id == pool_id))]
 
 
 class SubnetPoolHooks(Hooks):
@@ -152,13 +198,21 @@ class SubnetPoolHooks(Hooks):
 
     def visible(self) -> sa.ColumnElement[bool]:
         t = resource.table
-        return sa.or_(t.c.project_id == caller_project(), t.c.shared.is_(True))
+        return sa.or_(
+            t.c.project_id == caller_project(),
+            t.c.shared.is_(True),
+            t.c.id.in_(grants.granted_ids("subnetpool", (SHARED,))),
+        )
+
+    def extend(self, conn: Conn | UnitOfWork, ctx: Context, items: list[Item]) -> None:
+        grants.mark_shared(conn, "subnetpool", ctx.project_id, items)
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         _read_prefixes(item)
         _read_bounds(item)
         if item["is_default"]:
             _check_default_unique(uow, item)
+        _join_scope(uow, item)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
         new = {**old, **changes}
@@ -175,6 +229,13 @@ class SubnetPoolHooks(Hooks):
         _read_bounds(new)
         if new["is_default"] and not old["is_default"]:
             _check_default_unique(uow, new)
+        if {"prefixes", "address_scope_id"} & changes.keys():
+            _join_scope(uow, new)
+        if new["address_scope_id"] != old["address_scope_id"]:
+            # Neutron's network affinity check needs nothing here: a network's subnets of one
+            # IP version all come from one pool (NetworkSubnetPoolAffinityError), so they move
+            # between scopes together.
+            _republish_routers(uow, _pool_subnets(uow, old["id"]))
 
     def actions(self) -> dict[str, Action]:
         return {

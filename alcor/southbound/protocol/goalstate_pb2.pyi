@@ -26,7 +26,7 @@ PENDING: ProgramState
 REMOVED: ProgramState
 
 class NetworkState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id", "physical_network", "router_ids")
+    __slots__ = ("id", "op", "revision", "network_type", "vni", "mtu", "port_security_enabled", "router_external", "project_id", "physical_network", "router_ids", "on_demand", "flood_tunnel_ips")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -38,6 +38,8 @@ class NetworkState(_message.Message):
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     PHYSICAL_NETWORK_FIELD_NUMBER: _ClassVar[int]
     ROUTER_IDS_FIELD_NUMBER: _ClassVar[int]
+    ON_DEMAND_FIELD_NUMBER: _ClassVar[int]
+    FLOOD_TUNNEL_IPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -49,7 +51,9 @@ class NetworkState(_message.Message):
     project_id: str
     physical_network: str
     router_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., router_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    on_demand: bool
+    flood_tunnel_ips: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_type: _Optional[str] = ..., vni: _Optional[int] = ..., mtu: _Optional[int] = ..., port_security_enabled: _Optional[bool] = ..., router_external: _Optional[bool] = ..., project_id: _Optional[str] = ..., physical_network: _Optional[str] = ..., router_ids: _Optional[_Iterable[str]] = ..., on_demand: _Optional[bool] = ..., flood_tunnel_ips: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HostRoute(_message.Message):
     __slots__ = ("destination", "nexthop")
@@ -118,7 +122,7 @@ class DhcpOption(_message.Message):
     def __init__(self, opt_name: _Optional[str] = ..., opt_value: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
 
 class PortState(_message.Message):
-    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips", "request_id")
+    __slots__ = ("id", "op", "revision", "network_id", "mac_address", "fixed_ips", "admin_state_up", "port_security_enabled", "allowed_address_pairs", "security_group_ids", "extra_dhcp_opts", "device_owner", "device_id", "dns_name", "host_id", "network_acl_id", "floating_ips", "request_id", "inactive")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -137,6 +141,7 @@ class PortState(_message.Message):
     NETWORK_ACL_ID_FIELD_NUMBER: _ClassVar[int]
     FLOATING_IPS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    INACTIVE_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -155,7 +160,8 @@ class PortState(_message.Message):
     network_acl_id: str
     floating_ips: _containers.RepeatedCompositeFieldContainer[FloatingIpState]
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    inactive: bool
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., network_id: _Optional[str] = ..., mac_address: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., admin_state_up: _Optional[bool] = ..., port_security_enabled: _Optional[bool] = ..., allowed_address_pairs: _Optional[_Iterable[_Union[AddressPair, _Mapping]]] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., extra_dhcp_opts: _Optional[_Iterable[_Union[DhcpOption, _Mapping]]] = ..., device_owner: _Optional[str] = ..., device_id: _Optional[str] = ..., dns_name: _Optional[str] = ..., host_id: _Optional[str] = ..., network_acl_id: _Optional[str] = ..., floating_ips: _Optional[_Iterable[_Union[FloatingIpState, _Mapping]]] = ..., request_id: _Optional[str] = ..., inactive: _Optional[bool] = ...) -> None: ...
 
 class FloatingIpState(_message.Message):
     __slots__ = ("id", "revision", "floating_ip_address", "fixed_ip_address", "router_id", "external_network_id", "physical_network", "external_gateway_ip", "external_cidr", "mac_address")
@@ -421,7 +427,7 @@ class AddressSet(_message.Message):
     def __init__(self, group_id: _Optional[str] = ..., seq: _Optional[int] = ..., members: _Optional[_Iterable[_Union[AddressSetMember, _Mapping]]] = ..., chunk: _Optional[int] = ..., chunks: _Optional[int] = ...) -> None: ...
 
 class RouterInterface(_message.Message):
-    __slots__ = ("port_id", "network_id", "subnet_id", "vni", "mac_address", "ip_address", "cidr", "ip_version")
+    __slots__ = ("port_id", "network_id", "subnet_id", "vni", "mac_address", "ip_address", "cidr", "ip_version", "on_demand", "address_scope_id")
     PORT_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     SUBNET_ID_FIELD_NUMBER: _ClassVar[int]
@@ -430,6 +436,8 @@ class RouterInterface(_message.Message):
     IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     CIDR_FIELD_NUMBER: _ClassVar[int]
     IP_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ON_DEMAND_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_SCOPE_ID_FIELD_NUMBER: _ClassVar[int]
     port_id: str
     network_id: str
     subnet_id: str
@@ -438,10 +446,36 @@ class RouterInterface(_message.Message):
     ip_address: str
     cidr: str
     ip_version: int
-    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., vni: _Optional[int] = ..., mac_address: _Optional[str] = ..., ip_address: _Optional[str] = ..., cidr: _Optional[str] = ..., ip_version: _Optional[int] = ...) -> None: ...
+    on_demand: bool
+    address_scope_id: str
+    def __init__(self, port_id: _Optional[str] = ..., network_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., vni: _Optional[int] = ..., mac_address: _Optional[str] = ..., ip_address: _Optional[str] = ..., cidr: _Optional[str] = ..., ip_version: _Optional[int] = ..., on_demand: _Optional[bool] = ..., address_scope_id: _Optional[str] = ...) -> None: ...
+
+class PortForwardingState(_message.Message):
+    __slots__ = ("id", "floatingip_id", "floating_ip_address", "mac_address", "protocol", "external_port_min", "external_port_max", "internal_ip_address", "internal_port_min", "internal_port_max")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    FLOATINGIP_ID_FIELD_NUMBER: _ClassVar[int]
+    FLOATING_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PORT_MIN_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PORT_MAX_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_PORT_MIN_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_PORT_MAX_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    floatingip_id: str
+    floating_ip_address: str
+    mac_address: str
+    protocol: str
+    external_port_min: int
+    external_port_max: int
+    internal_ip_address: str
+    internal_port_min: int
+    internal_port_max: int
+    def __init__(self, id: _Optional[str] = ..., floatingip_id: _Optional[str] = ..., floating_ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ..., protocol: _Optional[str] = ..., external_port_min: _Optional[int] = ..., external_port_max: _Optional[int] = ..., internal_ip_address: _Optional[str] = ..., internal_port_min: _Optional[int] = ..., internal_port_max: _Optional[int] = ...) -> None: ...
 
 class RouterState(_message.Message):
-    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id", "gateway")
+    __slots__ = ("id", "op", "revision", "admin_state_up", "interfaces", "routes", "project_id", "gateway", "port_forwardings")
     ID_FIELD_NUMBER: _ClassVar[int]
     OP_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
@@ -450,6 +484,7 @@ class RouterState(_message.Message):
     ROUTES_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    PORT_FORWARDINGS_FIELD_NUMBER: _ClassVar[int]
     id: str
     op: Op
     revision: int
@@ -458,7 +493,8 @@ class RouterState(_message.Message):
     routes: _containers.RepeatedCompositeFieldContainer[HostRoute]
     project_id: str
     gateway: RouterGateway
-    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ..., gateway: _Optional[_Union[RouterGateway, _Mapping]] = ...) -> None: ...
+    port_forwardings: _containers.RepeatedCompositeFieldContainer[PortForwardingState]
+    def __init__(self, id: _Optional[str] = ..., op: _Optional[_Union[Op, str]] = ..., revision: _Optional[int] = ..., admin_state_up: _Optional[bool] = ..., interfaces: _Optional[_Iterable[_Union[RouterInterface, _Mapping]]] = ..., routes: _Optional[_Iterable[_Union[HostRoute, _Mapping]]] = ..., project_id: _Optional[str] = ..., gateway: _Optional[_Union[RouterGateway, _Mapping]] = ..., port_forwardings: _Optional[_Iterable[_Union[PortForwardingState, _Mapping]]] = ...) -> None: ...
 
 class RouterGateway(_message.Message):
     __slots__ = ("network_id", "physical_network", "ip_address", "mac_address", "cidr", "next_hop", "enable_snat", "snat_host", "snat_tunnel_ip", "port_id")
@@ -513,6 +549,32 @@ class HostStateRequest(_message.Message):
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     host_id: str
     def __init__(self, host_id: _Optional[str] = ...) -> None: ...
+
+class ResolveQuery(_message.Message):
+    __slots__ = ("network_id", "ip_address", "mac_address")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    ip_address: str
+    mac_address: str
+    def __init__(self, network_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., mac_address: _Optional[str] = ...) -> None: ...
+
+class ResolveRequest(_message.Message):
+    __slots__ = ("host_id", "queries")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    queries: _containers.RepeatedCompositeFieldContainer[ResolveQuery]
+    def __init__(self, host_id: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[ResolveQuery, _Mapping]]] = ...) -> None: ...
+
+class ResolveReply(_message.Message):
+    __slots__ = ("neighbors", "unknown")
+    NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
+    UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    neighbors: _containers.RepeatedCompositeFieldContainer[NeighborState]
+    unknown: _containers.RepeatedCompositeFieldContainer[ResolveQuery]
+    def __init__(self, neighbors: _Optional[_Iterable[_Union[NeighborState, _Mapping]]] = ..., unknown: _Optional[_Iterable[_Union[ResolveQuery, _Mapping]]] = ...) -> None: ...
 
 class NeighborTableRequest(_message.Message):
     __slots__ = ("network_id", "host_id")

@@ -44,8 +44,11 @@ class SeqStream:
         self.buffer: list[Any] = []
         self.resyncs = 0
         self.task: asyncio.Task[None] | None = None
+        self.cancelled = False
 
     def offer(self, msg: Any) -> None:
+        if self.cancelled:
+            return  # in flight when the subject was left: applying it would hold it again
         if self.syncing:
             self.buffer.append(msg)
         elif msg.prev_seq == self.seq:
@@ -84,5 +87,6 @@ class SeqStream:
             self.offer(msg)
 
     def cancel(self) -> None:
+        self.cancelled = True
         if self.task is not None:
             self.task.cancel()

@@ -12,6 +12,10 @@ alcor.sg.<group>                AddressSetDelta      compiler -> every agent who
                                                      a rule with remote_group_id <group>
 alcor.router.<router>           RouterDelta          compiler -> every agent with a port on a
                                                      network the router has an interface on
+alcor.nbr.<network>.<port>      NeighborDelta        compiler -> agents that resolved <port> of
+                                                     an on-demand network (one entry, no seq:
+                                                     an invalidation, see `ondemand`)
+alcor.rpc.resolve               ResolveRequest       agent -> any server (reply: ResolveReply)
 alcor.rpc.host_state.<host>     HostStateRequest     agent of <host> -> any server
                                                      (request/reply, reply HostGoalState)
 alcor.rpc.neighbors             NeighborTableRequest agent -> any server (reply: NeighborTable
@@ -46,6 +50,8 @@ HOST = f"{PREFIX}.host"
 NETWORK = f"{PREFIX}.net"
 GROUP = f"{PREFIX}.sg"
 ROUTER = f"{PREFIX}.router"
+NEIGHBOR = f"{PREFIX}.nbr"
+RPC_RESOLVE = f"{PREFIX}.rpc.resolve"
 RPC_HOST_STATE = f"{PREFIX}.rpc.host_state"
 RPC_NEIGHBORS = f"{PREFIX}.rpc.neighbors"
 RPC_ADDRESS_SET = f"{PREFIX}.rpc.address_set"
@@ -77,6 +83,12 @@ def host(host_id: str) -> str:
 def network(network_id: str) -> str:
     """Subject carrying NeighborDelta messages for one network."""
     return f"{NETWORK}.{token(network_id)}"
+
+
+def neighbor(network_id: str, port_id: str) -> str:
+    """Subject carrying the changes of one port of an on-demand network, for the hosts that
+    resolved it (NATS delivers only where someone subscribed: the interest registration)."""
+    return f"{NEIGHBOR}.{token(network_id)}.{token(port_id)}"
 
 
 def of_host(kind: str, host_id: str) -> str:

@@ -3,10 +3,16 @@
 A port bound to host H: a HostDelta on H's subject with the full port, its network, subnets,
 security groups and network ACL (the host needs nothing else to program it; the members of
 remote groups its rules name travel on those groups' subjects); hosts that the log or the
-provisioning row say held it before (rebinding, unbinding, delete) get a DELETE. The neighbour
+provisioning row say held it before (rebinding, unbinding, delete) get a DELETE, unless they
+hold an inactive binding of it (`binding-extended`): those get the port too, flagged inactive
+(programmed, not claimed), with no floating IPs and no neighbour entry. The neighbour
 entry (MAC, IPs, host, tunnel IP, allowed pairs) goes ONCE on the network's subject, never
 copied per host, so adding a port to a 10,000-port network costs one NeighborDelta plus one
 HostDelta.
+
+A port of a network that may be on demand (`ondemand`) also goes on its own subject, to the
+hosts that resolved it; and when a host arrives on an on-demand network or leaves it, the
+network's state (with its new broadcast list) goes again to every host on it.
 
 A deleted row is gone, so a delete is rendered from the log row itself (id, network, hosts,
 revision). Every port rendered is a `PortTarget`: the compiler stamps its provisioning row.
@@ -19,7 +25,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from alcor.southbound import build
+from alcor.southbound import build, ondemand
+from alcor.southbound.build import Row
 from alcor.southbound.portstatus import provisioning
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.translate import (
@@ -45,26 +52,31 @@ def _by_port(changes: Sequence[LogRow]) -> dict[str, list[LogRow]]:
 
 def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
     port_log = _by_port(changes)
-    ctx.want(port_log, build.load_ports, provisioning)
+    ctx.want(port_log, build.load_ports, provisioning, build.inactive_hosts)
     return functools.partial(_render, port_log, ctx)
 
 
 def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> None:
     ports = ctx.rows(build.load_ports)
     pps = ctx.rows(provisioning)
+    guests = ctx.rows(build.inactive_hosts)
     bound = [
         p for p in (ports.get(pid) for pid in port_log) if p is not None and p["binding_host_id"]
     ]
-    ctx.want((p["network_id"] for p in bound), build.load_networks, build.load_subnets)
+    held = [p for p in (ports.get(pid) for pid in port_log) if p is not None]
+    ctx.want((p["network_id"] for p in held), build.load_networks, build.load_subnets)
+    # deleted ones too: their invalidations depend on their network's mode
+    gone = (e[-1]["network_id"] for e in port_log.values() if e[-1]["network_id"])
+    ctx.want(gone, build.load_networks)
     ctx.want((p["binding_host_id"] for p in bound), build.tunnel_ips)
-    ctx.want((g for p in bound for g in p["security_groups"] or ()), build.load_groups)
-    ctx.want((p["network_acl_id"] for p in bound if p["network_acl_id"]), build.load_acls)
-    nets = ctx.rows(build.load_networks)
-    subs = ctx.rows(build.load_subnets)
+    ctx.want((g for p in held for g in p["security_groups"] or ()), build.load_groups)
+    ctx.want((p["network_acl_id"] for p in held if p["network_acl_id"]), build.load_acls)
     tunnels = ctx.rows(build.tunnel_ips)
-    groups = ctx.rows(build.load_groups)
-    acls = ctx.rows(build.load_acls)
-    sent: dict[str, set[str]] = {}  # network, group and ACL ids (UUIDs) each host's delta carries
+    send = _Sender(ctx, out)
+    # on-demand networks: ports that arrived on a host in this batch, and every (network,
+    # host) that gained or lost a port
+    arrived: dict[tuple[str, str], int] = {}
+    touched: dict[tuple[str, str], LogRow] = {}
 
     for pid, entries in port_log.items():
         last = entries[-1]
@@ -74,41 +86,33 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
         if pp is not None and pp["host_id"]:
             told.add(pp["host_id"])
         host = cur["binding_host_id"] if cur is not None else ""
+        # hosts with an inactive binding (a live migration's destination): the port, flagged
+        inactive = (guests.get(pid) or set()) - {host} if cur is not None else set()
         revision = cur["revision_number"] if cur is not None else last["revision"]
         network_id = cur["network_id"] if cur is not None else last["network_id"]
-        for h in sorted(told - {host}):
+        net = send.nets.get(network_id) if network_id else None
+        on_demand = net is not None and ondemand.is_on_demand(net)
+        invalidate = net is not None and ondemand.may_be_on_demand(net)
+        for h in sorted(told - {host} - inactive):
+            if on_demand:
+                touched[(network_id, h)] = last
             out.delta(HOSTS, h, last).ports.append(
                 pb.PortState(
                     id=pid, op=pb.DELETE, revision=revision, network_id=network_id, host_id=h
                 )
             )
+        if cur is not None:
+            for h in sorted(inactive):
+                send(h, build.inactive_port_state(cur, h), cur, last)
         if cur is not None and host:
-            msg = out.delta(HOSTS, host, last)
-            state = build.port_state(cur)
-            state.request_id = last["request_id"] or ""
-            msg.ports.append(state)
-            net = nets.get(network_id)
-            seen = sent.setdefault(host, set())
-            if net is not None and network_id not in seen:
-                seen.add(network_id)
-                domain = net["dns_domain"] or ""
-                msg.networks.append(build.network_state(net))
-                msg.subnets.extend(
-                    build.subnet_state(s, domain) for s in subs.get(network_id) or []
-                )
-            for gid in cur["security_groups"] or ():
-                group = groups.get(gid)
-                if group is not None and gid not in seen:
-                    seen.add(gid)
-                    msg.security_groups.append(group)
-            acl_id = cur["network_acl_id"]
-            acl = acls.get(acl_id) if acl_id else None
-            if acl is not None and acl_id not in seen:
-                seen.add(acl_id)
-                msg.network_acls.append(acl)
-            out.delta(NETWORKS, network_id, last).neighbors.append(
-                build.neighbor_state(cur, tunnels.get(host) or "")
-            )
+            send(host, build.port_state(cur), cur, last)
+            entry = build.neighbor_state(cur, tunnels.get(host) or "")
+            out.delta(NETWORKS, network_id, last).neighbors.append(entry)
+            if invalidate:
+                out.notice(entry, last)
+            if on_demand and (pp is None or pp["host_id"] != host):
+                arrived[(network_id, host)] = arrived.get((network_id, host), 0) + 1
+                touched.setdefault((network_id, host), last)
             out.ports.append(
                 PortTarget(
                     pid,
@@ -122,11 +126,12 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
             )
         else:
             if told and network_id:
-                out.delta(NETWORKS, network_id, last).neighbors.append(
-                    pb.NeighborState(
-                        port_id=pid, op=pb.DELETE, revision=revision, network_id=network_id
-                    )
+                deleted = pb.NeighborState(
+                    port_id=pid, op=pb.DELETE, revision=revision, network_id=network_id
                 )
+                out.delta(NETWORKS, network_id, last).neighbors.append(deleted)
+                if invalidate:
+                    out.notice(deleted, last)
             out.ports.append(
                 PortTarget(
                     pid,
@@ -138,6 +143,76 @@ def _render(port_log: dict[str, list[LogRow]], ctx: Context, out: Output) -> Non
                     last["requested_at"],
                 )
             )
+
+    if touched:
+        _resend_flood_lists(arrived, touched, ctx, out, send.sent)
+
+
+def _resend_flood_lists(
+    arrived: dict[tuple[str, str], int],
+    touched: dict[tuple[str, str], LogRow],
+    ctx: Context,
+    out: Output,
+    sent: dict[str, set[str]],
+) -> None:
+    """The network's state again to every host of an on-demand network that a host joined
+    (all its ports there arrived in this batch) or left (none is left)."""
+    ctx.want(touched, build.ports_of_hosts)
+    counts = ctx.rows(build.ports_of_hosts)
+    nets = ctx.rows(build.load_networks)
+    changed: dict[str, LogRow] = {}
+    for (nid, h), change in touched.items():
+        held = counts.get((nid, h)) or 0
+        if held == arrived.get((nid, h), 0):  # joined (all arrived now) or left (none held)
+            changed.setdefault(nid, change)
+    for nid, change in sorted(changed.items()):
+        net = nets.get(nid)
+        if net is None:
+            continue
+        state = build.network_state(net)
+        for h in sorted(net.get("flood_hosts") or ()):
+            seen = sent.setdefault(h, set())
+            if nid not in seen:
+                seen.add(nid)
+                out.delta(HOSTS, h, change).networks.append(state)
+
+
+class _Sender:
+    """Puts a port's state in a host's delta with what the host needs to program it (its
+    network, subnets, security groups and network ACL), each of those once per delta."""
+
+    def __init__(self, ctx: Context, out: Output) -> None:
+        self.nets = ctx.rows(build.load_networks)
+        self.subs = ctx.rows(build.load_subnets)
+        self.groups = ctx.rows(build.load_groups)
+        self.acls = ctx.rows(build.load_acls)
+        self.out = out
+        self.sent: dict[str, set[str]] = {}  # network, group and ACL ids each host's delta has
+
+    def __call__(self, host: str, state: pb.PortState, cur: Row, last: LogRow) -> None:
+        msg = self.out.delta(HOSTS, host, last)
+        state.request_id = last["request_id"] or ""
+        msg.ports.append(state)
+        network_id = cur["network_id"]
+        net = self.nets.get(network_id)
+        seen = self.sent.setdefault(host, set())
+        if net is not None and network_id not in seen:
+            seen.add(network_id)
+            domain = net["dns_domain"] or ""
+            msg.networks.append(build.network_state(net))
+            msg.subnets.extend(
+                build.subnet_state(s, domain) for s in self.subs.get(network_id) or []
+            )
+        for gid in cur["security_groups"] or ():
+            group = self.groups.get(gid)
+            if group is not None and gid not in seen:
+                seen.add(gid)
+                msg.security_groups.append(group)
+        acl_id = cur["network_acl_id"]
+        acl = self.acls.get(acl_id) if acl_id else None
+        if acl is not None and acl_id not in seen:
+            seen.add(acl_id)
+            msg.network_acls.append(acl)
 
 
 TRANSLATOR = Translator("port", plan)

@@ -12,8 +12,9 @@ very message), also while the router is administratively down, as OVN reports a 
 ports (the interface exists and is programmed; the router just does not route, and
 tempest's router tests wait for exactly that). The gateway port likewise once published
 with a SNAT host placed (that host programs it from the message; without SNAT, every host's
-floating IPs use it), `DOWN` while no host can take it. Written in the
-transaction that records the publish, like a bound port's provisioning stamp.
+floating IPs use it), `DOWN` while no host can take it; so do the floating IPs with port
+forwardings, which that host forwards. Written in the transaction that records the publish,
+like a bound port's provisioning stamp.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def plan(changes: Sequence[LogRow], ctx: Context) -> Render:
 def _render(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
     routers = ctx.rows(build.load_routers)
     statuses: dict[str, str] = {}
+    forwarded: dict[str, str] = {}  # floating IPs with port forwardings -> their status
     for rid, change in sorted(last.items()):
         state = routers.get(rid)
         msg = out.delta(ROUTERS, rid, change)
@@ -51,13 +53,32 @@ def _render(last: dict[str, LogRow], ctx: Context, out: Output) -> None:
         if gw.port_id:
             placed = gw.snat_host or not gw.enable_snat
             statuses[gw.port_id] = "ACTIVE" if placed else "DOWN"
+        forwarded.update(
+            (pf.floatingip_id, "ACTIVE" if gw.snat_host else "DOWN")
+            for pf in state.port_forwardings
+        )
     if statuses:
         out.records.append(functools.partial(_interface_status, statuses))
+    if forwarded:
+        out.records.append(functools.partial(_forwarded_status, forwarded))
 
 
 def _interface_status(statuses: dict[str, str], uow: UnitOfWork) -> None:
     ports = lock_ports(uow, statuses)
     set_status(uow, [(row, statuses[pid]) for pid, row in ports.items()])
+
+
+def _forwarded_status(statuses: dict[str, str], uow: UnitOfWork) -> None:
+    """A floating IP with port forwardings is ACTIVE once its router is published with a SNAT
+    host placed (that host forwards for it, programmed from this very message; as Neutron's
+    drivers set it once they configured the forwarding), DOWN while none can take it."""
+    f = build.fips_t
+    for fid, status in sorted(statuses.items()):
+        uow.execute(
+            f.update()
+            .where(f.c.id == fid, f.c.status != status, f.c.port_id.is_(None))
+            .values(status=status, revision_number=f.c.revision_number + 1, updated_at=uow.now)
+        )
 
 
 TRANSLATOR = Translator("router", plan)

@@ -1,0 +1,318 @@
+"""Neighbours on demand, on the host: misses in, resolved entries and re-injected packets out.
+
+On a network in on-demand mode (`alcor.southbound.ondemand` says which and why) the host does
+not hold the network's table. A VM's packet that no entry matches reaches the agent through
+its VIF's meter (`flows.miss_flows`): an ARP request or neighbour solicitation (table 31), a
+frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Resolver`:
+
+1. keys the miss by (network, address or MAC) and parks the packet; misses that arrive
+   while one is being resolved join it, so a burst costs one question;
+2. asks `alcor.rpc.resolve` once for every miss parked in the same turn of the event loop
+   (batched: 10,000 destinations are a few dozen round trips, not 10,000);
+3. hands the answers to the model as ordinary neighbour entries (the same flows as a
+   followed table; remote ones with an idle timeout), waits for the programming round that
+   installs them, and re-injects each parked packet into the table that missed it, which now
+   matches (`OpenFlowChannel.reinject`: tun_id and registers as they were);
+4. subscribes each resolved port's subject `alcor.nbr.<network>.<port>`, on which the
+   server publishes the port's changes; then, the subscription being in place at the server,
+   asks once more for the same ports, so a change made between the first answer and the
+   subscription is not missed (entries carry revisions: the newer one wins);
+5. forgets an entry when its flow expired idle (FLOW_REMOVED) or the port went, and
+   unsubscribes; after a NATS reconnection (changes may have been missed) asks again for
+   every entry it holds, the flows in place forwarding meanwhile; a restarted agent first
+   asks for the entries whose flows its predecessor left in the bridge (`recover`).
+
+An address nobody holds is remembered as unknown for a second (`NEGATIVE_TTL`); an ARP or
+neighbour solicitation for it is flooded as on a preloaded network (an address shared by
+VRRP peers is answered by whichever holds it), other packets are dropped. Flood lists do not
+come from here but from `NetworkState.flood_tunnel_ips`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import re
+import socket
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import nats.errors
+
+from alcor.agent import flows
+from alcor.agent.ofctl import OfctlError
+from alcor.agent.openflow_channel import OXM_TUNNEL_ID, PacketIn
+from alcor.southbound.protocol import goalstate_pb2 as pb
+from alcor.southbound.protocol import subjects
+
+if TYPE_CHECKING:
+    from alcor.agent.main import Agent
+
+log = logging.getLogger(__name__)
+
+NEGATIVE_TTL = 1.0  # seconds an address nobody holds is not asked for again
+MAX_QUERIES = 512  # misses per request
+PARKED_PER_KEY = 8  # packets kept per miss while it resolves (the rest are dropped)
+ROUND_TIMEOUT = 5.0  # seconds to wait for the round installing an answer
+NXM_REG4 = (0x0001 << 7) | 4
+NXM_XXREG2 = [(0x0001 << 7) | n for n in (8, 9, 10, 11)]  # xxreg2 = reg8..reg11, high first
+
+Key = tuple[str, str, str]  # (network id, address, MAC): one of the last two empty
+# A learnt entry's L2 flow as `ovs-ofctl dump-flows` prints it: its network key and MAC
+_LEARNT = re.compile(r"idle_timeout=.*tun_id=(0x[0-9a-f]+),dl_dst=([0-9a-f:]{17})")
+
+
+class Miss(NamedTuple):
+    key: Key
+    kind: str  # "arp" | "nd" | "l2" | "routed"
+
+
+def _register(packet: PacketIn, field: int) -> bytes:
+    return packet.fields.get(field, b"").rjust(4, b"\0")[-4:]
+
+
+def classify(packet: PacketIn, network_id: str) -> Miss | None:
+    """What a miss asks for, from the table it left and the frame (None: not a miss)."""
+    frame, table = packet.frame, packet.table_id
+    ethertype = frame[12:14]
+    if table == flows.ARP_RESPONDER:
+        if ethertype == b"\x08\x06" and len(frame) >= 42:
+            return Miss((network_id, socket.inet_ntoa(frame[38:42]), ""), "arp")
+        if ethertype == b"\x86\xdd" and len(frame) >= 78 and frame[20] == 58 and frame[54] == 135:
+            return Miss((network_id, socket.inet_ntop(socket.AF_INET6, frame[62:78]), ""), "nd")
+        return None
+    if table == flows.L2_FORWARD and len(frame) >= 14:
+        return Miss((network_id, "", frame[0:6].hex(":")), "l2")
+    if table == flows.ROUTE_NEIGHBOR:
+        if ethertype == b"\x08\x00":
+            return Miss((network_id, socket.inet_ntoa(_register(packet, NXM_REG4)), ""), "routed")
+        if ethertype == b"\x86\xdd":
+            hop = b"".join(_register(packet, f) for f in NXM_XXREG2)
+            return Miss((network_id, socket.inet_ntop(socket.AF_INET6, hop), ""), "routed")
+    return None
+
+
+def _canonical(ip: str) -> str:
+    try:
+        return socket.inet_ntop(
+            socket.AF_INET6 if ":" in ip else socket.AF_INET,
+            socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip),
+        )
+    except OSError:
+        return ip
+
+
+def entry_keys(entry: pb.NeighborState) -> list[Key]:
+    """The miss keys an entry answers: its MAC and each of its addresses."""
+    nid = entry.network_id
+    keys: list[Key] = [(nid, "", entry.mac_address.lower())]
+    keys.extend((nid, _canonical(f.ip_address), "") for f in entry.fixed_ips)
+    return keys
+
+
+class Resolver:
+    """The misses of one agent's on-demand networks (see the module docstring)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.parked: dict[Key, list[PacketIn]] = {}
+        self.asking: set[Key] = set()  # parked keys whose question is on its way
+        self.unknown: dict[Key, float] = {}  # key -> monotonic time until which it is unknown
+        self.subs: dict[tuple[str, str], Any] = {}  # (network, port) -> its subscription
+        self.cookies: dict[int, tuple[str, str]] = {}  # neighbour cookie -> (network, port)
+        self.misses: collections.Counter[str] = collections.Counter()  # by kind
+        self.resolved = 0  # entries learnt by asking
+        self.unresolved = 0  # questions nobody answered
+        self.expired = 0  # entries forgotten when their flow expired idle
+        self.requests = 0  # resolve requests sent
+        self._pending = False
+
+    # -- misses ------------------------------------------------------------------------------
+    def on_miss(self, packet: PacketIn) -> None:
+        """A packet-in from a miss flow (tables 31, 41, 50)."""
+        key = int.from_bytes(packet.fields.get(OXM_TUNNEL_ID, b""), "big")
+        network_id = self.agent.model.network_of_key(key)
+        if network_id is None or not self.agent.model.on_demand(network_id):
+            return  # a followed network's miss is a real miss: nothing to learn
+        miss = classify(packet, network_id)
+        if miss is None:
+            return
+        self.misses[miss.kind] += 1
+        parked = self.parked.get(miss.key)
+        if parked is not None:
+            if len(parked) < PARKED_PER_KEY:
+                parked.append(packet)
+            return
+        if self.unknown.get(miss.key, 0.0) > time.monotonic():
+            self._unanswered(packet)
+            return
+        self.parked[miss.key] = [packet]
+        if not self._pending:
+            self._pending = True
+            asyncio.get_running_loop().call_soon(self._ask_parked)
+
+    def _ask_parked(self) -> None:
+        """Everything parked in this turn of the loop, in requests of `MAX_QUERIES`."""
+        self._pending = False
+        keys = [k for k in self.parked if k not in self.asking]
+        for start in range(0, len(keys), MAX_QUERIES):
+            part = keys[start : start + MAX_QUERIES]
+            self.asking.update(part)
+            self.agent._spawn(self._resolve(part))
+
+    async def _ask(self, keys: list[Key]) -> pb.ResolveReply | None:
+        queries = [
+            pb.ResolveQuery(network_id=n, ip_address=ip, mac_address=mac) for n, ip, mac in keys
+        ]
+        req = pb.ResolveRequest(host_id=self.agent.host_id, queries=queries)
+        self.requests += 1
+        try:
+            msg = await self.agent.nc.request(
+                subjects.RPC_RESOLVE, req.SerializeToString(), self.agent.rpc_timeout
+            )
+        except (TimeoutError, nats.errors.Error) as exc:
+            log.warning("resolving %d neighbour misses failed: %s", len(keys), exc)
+            return None
+        return pb.ResolveReply.FromString(msg.data)
+
+    async def _resolve(self, keys: list[Key]) -> None:
+        try:
+            reply = await self._ask(keys)
+            if reply is None:
+                return
+            answered: set[Key] = set()
+            for entry in reply.neighbors:
+                answered.update(entry_keys(entry))
+            learnt = [e for e in reply.neighbors if (e.network_id, e.port_id) not in self.subs]
+            await self.agent.install(self.learn(reply.neighbors), ROUND_TIMEOUT)
+            self.resolved += len(reply.neighbors)
+            now = time.monotonic()
+            for key in keys:
+                packets = self.parked.pop(key, [])
+                if key in answered:
+                    for packet in packets:
+                        self.agent.channel.reinject(packet, packet.table_id)
+                else:
+                    self.unresolved += 1
+                    self.unknown[key] = now + NEGATIVE_TTL
+                    for packet in packets:
+                        self._unanswered(packet)
+            if len(self.unknown) > 4 * MAX_QUERIES:
+                self.unknown = {k: t for k, t in self.unknown.items() if t > now}
+            if learnt:
+                await self._follow(learnt)
+        except TimeoutError:
+            log.warning("the round installing %d resolved neighbours did not come", len(keys))
+        finally:
+            self.asking.difference_update(keys)
+            for key in keys:
+                self.parked.pop(key, None)
+
+    def _unanswered(self, packet: PacketIn) -> None:
+        """An ARP or neighbour solicitation nobody holds the address of is flooded (as on a
+        preloaded network); anything else is dropped."""
+        if packet.table_id == flows.ARP_RESPONDER:
+            self.agent.channel.reinject(packet, flows.L2_FORWARD)
+
+    # -- entries -----------------------------------------------------------------------------
+    def learn(self, entries: Any) -> set[tuple[str, ...]]:
+        """Entries into the model (resolved or invalidated); returns the dirty owners."""
+        entries = list(entries)
+        for entry in entries:
+            ck = flows.cookie(flows.KIND_NEIGHBOR, entry.port_id)
+            if entry.op == pb.DELETE:
+                self._unfollow(entry.network_id, entry.port_id)
+            else:
+                self.cookies[ck] = (entry.network_id, entry.port_id)
+        return self.agent.model.learn(entries)
+
+    async def _follow(self, entries: list[pb.NeighborState]) -> None:
+        """Subscribe the resolved ports' subjects, then confirm their entries (module
+        docstring, step 4)."""
+        nc = self.agent.nc
+        for entry in entries:
+            where = (entry.network_id, entry.port_id)
+            if where in self.subs:
+                continue
+            subject = subjects.neighbor(*where)
+            self.subs[where] = await nc.subscribe(subject, cb=self._on_change)
+        with contextlib.suppress(TimeoutError, nats.errors.Error):
+            await nc.flush(timeout=max(1, int(self.agent.rpc_timeout)))
+        keys = [(e.network_id, "", e.mac_address.lower()) for e in entries]
+        reply = await self._ask(keys)
+        if reply is not None:
+            self.agent._mark(self.learn(reply.neighbors))
+
+    async def _on_change(self, msg: Any) -> None:
+        delta = pb.NeighborDelta.FromString(msg.data)
+        self.agent._mark(self.learn(delta.neighbors))
+
+    def _unfollow(self, network_id: str, port_id: str) -> None:
+        self.cookies.pop(flows.cookie(flows.KIND_NEIGHBOR, port_id), None)
+        sub = self.subs.pop((network_id, port_id), None)
+        if sub is not None:
+            self.agent._spawn(sub.unsubscribe())
+
+    def on_flow_removed(self, cookie: int, table_id: int) -> None:
+        """A learnt entry's L2 flow expired idle: the entry goes (its other flows with it)."""
+        where = self.cookies.get(cookie)
+        if where is None or table_id != flows.L2_FORWARD:
+            return
+        self.expired += 1
+        self._unfollow(*where)
+        self.agent._mark(self.agent.model.forget(*where))
+
+    def drop_networks(self, keep: set[str]) -> None:
+        """Stop following the learnt ports of networks no longer held on demand."""
+        for where in [w for w in self.subs if w[0] not in keep]:
+            self._unfollow(*where)
+
+    async def refresh(self) -> None:
+        """Ask again for every learnt entry (after a NATS reconnection, changes may have been
+        missed): newer revisions replace what is held, ports gone are forgotten; the flows
+        in place keep forwarding meanwhile."""
+        held = [
+            e
+            for nid, table in self.agent.model.tables.items()
+            if self.agent.model.on_demand(nid)
+            for e in table.entries.values()
+        ]
+        for start in range(0, len(held), MAX_QUERIES):
+            part = held[start : start + MAX_QUERIES]
+            reply = await self._ask([(e.network_id, "", e.mac_address.lower()) for e in part])
+            if reply is None:
+                return
+            dirty = self.learn(reply.neighbors)
+            found = {(e.network_id, e.port_id) for e in reply.neighbors}
+            for e in part:
+                if (e.network_id, e.port_id) not in found:
+                    self._unfollow(e.network_id, e.port_id)
+                    dirty |= self.agent.model.forget(e.network_id, e.port_id)
+            self.agent._mark(dirty)
+
+    async def recover(self) -> None:
+        """Before a restarted agent's first programming: learn again what its predecessor
+        had learnt, from the expiring L2 flows still in the bridge, so that the full
+        replacement keeps them (kill -9 invariant: flows that are right stay untouched)."""
+        try:
+            dumped = await self.agent.reconciler.ofctl.dump(
+                f"table={flows.L2_FORWARD},cookie={flows.KIND_NEIGHBOR << 56:#x}/{0xFF << 56:#x}"
+            )
+        except OfctlError as exc:
+            log.warning("learnt neighbours not recovered from the bridge: %s", exc)
+            return
+        keys: list[Key] = []
+        for line in dumped.splitlines():
+            found = _LEARNT.search(line)
+            if found is None:
+                continue
+            nid = self.agent.model.network_of_key(int(found.group(1), 16))
+            if nid is not None and self.agent.model.on_demand(nid):
+                keys.append((nid, "", found.group(2)))
+        for start in range(0, len(keys), MAX_QUERIES):
+            reply = await self._ask(keys[start : start + MAX_QUERIES])
+            if reply is not None and reply.neighbors:
+                self.learn(reply.neighbors)  # the first programming installs everything
+                self.agent._spawn(self._follow(list(reply.neighbors)))
