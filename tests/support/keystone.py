@@ -149,8 +149,12 @@ class Keystone:
             stderr=log,
             start_new_session=True,
         )
-        self._wait()
-        self._provision()
+        try:
+            self._wait()
+            self._provision()
+        except BaseException:
+            self.stop()  # nothing is left running when the start fails half-way
+            raise
         return self
 
     def _bootstrap(self, etc: Path, env: dict[str, str], template: Path) -> None:
