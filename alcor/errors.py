@@ -154,6 +154,13 @@ class NetworkInUse(InUse):
     )
 
 
+class ExternalNetworkInUse(InUse):
+    message = (
+        "External network {net_id} cannot be updated to be made non-external, since it has "
+        "existing gateway ports."
+    )
+
+
 class RbacPolicyInUse(Conflict):
     type_name = None
     message = (

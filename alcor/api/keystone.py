@@ -13,6 +13,12 @@ request per token.
 
 The token's project, user and roles become the request's `Context`; a token scoped to no
 project (system, domain) is refused with a 403, as Neutron's rules are all for project scope.
+
+A service (Nova) may send its own token beside the user's in `X-Service-Token`, as
+keystonemiddleware accepts: a service token Keystone refuses makes the request a 401; one
+with the `service` role (keystonemiddleware's `service_token_roles`) lets the user's token
+be past its expiry (`?allow_expired=1`, within Keystone's `allow_expired_window`), so that a
+long operation Nova started for a user can finish.
 """
 
 from __future__ import annotations
@@ -27,9 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from alcor import errors
+from alcor.api.keystone_http import KeystoneHTTP, KeystoneUnreachable, Response
 from alcor.policy.enforcer import Policy
 from alcor.resources.context import Context
 
@@ -38,6 +43,9 @@ log = logging.getLogger("alcor.api.keystone")
 # Tokens remembered at most (an LRU): a burst of distinct tokens cannot grow memory unbounded.
 CACHE_ENTRIES = 50_000
 SERVICE_TOKEN_MARGIN = 60.0  # seconds before its expiry that our own token is renewed
+# keystonemiddleware's `service_token_roles`: a service token with one of these may vouch for
+# a user token past its expiry.
+SERVICE_TOKEN_ROLES = frozenset({"service"})
 
 
 @dataclass(frozen=True)
@@ -65,15 +73,13 @@ def _expiry(text: str) -> float:
 class Keystone:
     """The authenticator for `auth_strategy = keystone`."""
 
-    def __init__(
-        self, settings: KeystoneSettings, policy: Policy, client: httpx.AsyncClient | None = None
-    ) -> None:
+    def __init__(self, settings: KeystoneSettings, policy: Policy) -> None:
         self.settings = settings
         self.policy = policy
         self.url = settings.url.rstrip("/")
         if not self.url.endswith("/v3"):
             self.url += "/v3"
-        self.client = client or httpx.AsyncClient(timeout=settings.timeout)
+        self.client = KeystoneHTTP(self.url, settings.timeout)
         self.cache: OrderedDict[bytes, _Entry] = OrderedDict()
         self.pending: dict[bytes, asyncio.Future[Context | None]] = {}
         self.service_token: tuple[str, float] | None = None
@@ -91,13 +97,14 @@ class Keystone:
         token = headers.get("x-auth-token")
         if not token:
             raise self.unauthenticated()
-        key = hashlib.sha256(token.encode()).digest()
-        entry = self.cache.get(key)
-        now = time.monotonic()
-        if entry is not None and entry.until > now:
-            found = entry.context
-        else:
-            found = await self._validate_once(key, token)
+        allow_expired = False
+        service_token = headers.get("x-service-token")
+        if service_token:
+            service = await self._caller(service_token, False)
+            if service is None:
+                raise self.unauthenticated()
+            allow_expired = not SERVICE_TOKEN_ROLES.isdisjoint(service.roles)
+        found = await self._caller(token, allow_expired)
         if found is None:
             raise self.unauthenticated()
         if not found.project_id:
@@ -105,14 +112,25 @@ class Keystone:
             raise errors.PolicyNotAuthorized(action="A token not scoped to a project")
         return found
 
-    async def _validate_once(self, key: bytes, token: str) -> Context | None:
+    async def _caller(self, token: str, allow_expired: bool) -> Context | None:
+        """Who `token` is (None: Keystone refuses it), from the cache when it can be.
+        Validations that let a token be expired are kept apart from the others."""
+        key = hashlib.sha256(token.encode()).digest()
+        if allow_expired:
+            key += b"+expired"
+        entry = self.cache.get(key)
+        if entry is not None and entry.until > time.monotonic():
+            return entry.context
+        return await self._validate_once(key, token, allow_expired)
+
+    async def _validate_once(self, key: bytes, token: str, allow_expired: bool) -> Context | None:
         waiting = self.pending.get(key)
         if waiting is not None:
             return await asyncio.shield(waiting)
         future: asyncio.Future[Context | None] = asyncio.get_running_loop().create_future()
         self.pending[key] = future
         try:
-            found, until = await self._validate(token)
+            found, until = await self._validate(token, allow_expired)
             self._remember(key, _Entry(until, found))
             future.set_result(found)
             return found
@@ -129,27 +147,30 @@ class Keystone:
         while len(self.cache) > CACHE_ENTRIES:
             self.cache.popitem(last=False)
 
-    async def _validate(self, token: str) -> tuple[Context | None, float]:
+    async def _validate(self, token: str, allow_expired: bool) -> tuple[Context | None, float]:
         ttl_end = time.monotonic() + self.settings.cache_time
+        path = (
+            "/auth/tokens?nocatalog&allow_expired=1" if allow_expired else "/auth/tokens?nocatalog"
+        )
         for attempt in (1, 2):
             service = await self._service_token(renew=attempt == 2)
             resp = await self._call(
-                "GET",
-                "/auth/tokens?nocatalog",
-                headers={"X-Auth-Token": service, "X-Subject-Token": token},
+                "GET", path, headers={"X-Auth-Token": service, "X-Subject-Token": token}
             )
-            if resp.status_code == 401 and attempt == 1:
+            if resp.status == 401 and attempt == 1:
                 continue  # our own token expired or was revoked: renew it once
             break
-        if resp.status_code == 200:
+        if resp.status == 200:
             body = resp.json()["token"]
+            if allow_expired:
+                return self._context(body), ttl_end
             left = _expiry(body["expires_at"]) - time.time()
             if left <= 0:
                 return None, ttl_end
             return self._context(body), min(ttl_end, time.monotonic() + left)
-        if resp.status_code in (401, 403, 404):
+        if resp.status in (401, 403, 404):
             return None, ttl_end
-        log.warning("keystone answered %s to a token validation", resp.status_code)
+        log.warning("keystone answered %s to a token validation", resp.status)
         raise _unavailable()
 
     def _context(self, token: Mapping[str, Any]) -> Context:
@@ -185,18 +206,20 @@ class Keystone:
                     },
                 }
             }
-            resp = await self._call("POST", "/auth/tokens?nocatalog", json=body)
-            if resp.status_code != 201:
-                log.error("keystone refused the service user %r: %s", s.username, resp.status_code)
+            resp = await self._call("POST", "/auth/tokens?nocatalog", {}, body)
+            if resp.status != 201:
+                log.error("keystone refused the service user %r: %s", s.username, resp.status)
                 raise _unavailable()
             expires = _expiry(resp.json()["token"]["expires_at"])
-            self.service_token = (resp.headers["X-Subject-Token"], expires)
+            self.service_token = (resp.headers["x-subject-token"], expires)
             return self.service_token[0]
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _call(
+        self, method: str, path: str, headers: dict[str, str], body: Any = None
+    ) -> Response:
         try:
-            return await self.client.request(method, self.url + path, **kwargs)
-        except httpx.HTTPError as exc:
+            return await self.client.request(method, path, headers, body)
+        except KeystoneUnreachable as exc:
             log.warning("keystone unreachable: %s", exc)
             raise _unavailable() from None
 

@@ -7,12 +7,12 @@ grant to everyone (`*`) is also a column of the object (see the declaration).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 
-from alcor.resources.declarations.rbac_policy import EVERYONE, SHARED, resource
+from alcor.resources.declarations.rbac_policy import EVERYONE, EXTERNAL, SHARED, resource
 from alcor.resources.model import caller_project
 
 table = resource.table
@@ -79,3 +79,11 @@ def of_objects(conn: Any, object_type: str, ids: Iterable[str]) -> list[sa.Row[A
             )
         )
     )
+
+
+def external(conn: Any, net: Mapping[str, Any]) -> bool:
+    """Whether a network is external: its `*` grant (the column) or a grant to one project
+    (in Neutron any `access_as_external` grant makes a network external), whoever asks."""
+    if net["router:external"]:
+        return True
+    return any(r.action == EXTERNAL for r in of_objects(conn, "network", [net["id"]]))

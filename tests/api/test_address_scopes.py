@@ -18,7 +18,7 @@ ADMIN = {"X-Project-Id": "as-admin", "X-Roles": "admin"}
 
 
 def _project() -> dict[str, str]:
-    return member_headers(f"as-{uuid.uuid4().hex[:8]}")
+    return member_headers(uuid.uuid4().hex)  # RBAC grants name projects by UUID
 
 
 def _post(http: httpx.Client, kind: str, hdr: dict[str, str], **attrs: Any) -> httpx.Response:

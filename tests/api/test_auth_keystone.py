@@ -8,6 +8,7 @@ import datetime
 import json
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from alcor.lab.server_process import AlcorServer
+from alcor.lab.server_process import AlcorServer, free_port
 from tests.api.authz_support import ACTORS, Caller
 from tests.api.conftest import neutron_error
 from tests.api.test_cli import OPENSTACK
@@ -134,6 +135,54 @@ def test_expired_token_is_refused(cloud: Cloud) -> None:
     _until(lambda: httpx.get(url, headers={"X-Auth-Token": token}).status_code == 401)
 
 
+def test_service_token_beside_the_user_token(cloud: Cloud) -> None:
+    """keystonemiddleware's X-Service-Token: one Keystone refuses is a 401 (even beside a
+    good user token); a good one leaves the caller the user."""
+    ks, url = cloud.ks, f"{cloud.srv.url}/v2.0/networks"
+    user = ks.token("member1")
+    revoked = ks.token("nova")
+    ks.revoke(revoked)
+    for service in ("gAAAAAgarbage", revoked):
+        refused = httpx.get(url, headers={"X-Auth-Token": user, "X-Service-Token": service})
+        neutron_error(refused, 401, "HTTPUnauthorized")
+    vouched = {"X-Auth-Token": user, "X-Service-Token": ks.token("nova")}
+    made = httpx.post(url, headers=vouched, json={"network": {"name": "by-nova"}})
+    assert made.status_code == 201, made.text
+    assert made.json()["network"]["project_id"] == ks.projects["demo"]
+
+
+def test_service_token_vouches_for_an_expired_user_token(tmp_path: Path) -> None:
+    """Nova finishing a user's long operation: the user's token has expired, Nova's service
+    token lets it through (`allow_expired`); a member's token as the service token does not."""
+    ks = Keystone(expiration=10).start()
+    try:
+        with AlcorServer(extra_env=ks.server_env()) as srv:
+            url = f"{srv.url}/v2.0/networks"
+            user = ks.token("member1")
+            assert httpx.get(url, headers={"X-Auth-Token": user}).status_code == 200
+            _until(lambda: httpx.get(url, headers={"X-Auth-Token": user}).status_code == 401)
+            not_a_service = {"X-Auth-Token": user, "X-Service-Token": ks.token("member2")}
+            neutron_error(httpx.get(url, headers=not_a_service), 401)
+            vouched = {"X-Auth-Token": user, "X-Service-Token": ks.token("nova")}
+            made = httpx.post(url, headers=vouched, json={"network": {"name": "late"}})
+            assert made.status_code == 201, made.text
+            assert made.json()["network"]["project_id"] == ks.projects["demo"]
+    finally:
+        ks.stop()
+
+
+def test_keystone_unreachable_is_503() -> None:
+    env = {
+        "ALCOR_AUTH_STRATEGY": "keystone",
+        "ALCOR_KEYSTONE_URL": f"http://127.0.0.1:{free_port()}/v3",  # nothing listens
+        "ALCOR_KEYSTONE_PASSWORD": PASSWORD,
+    }
+    with AlcorServer(extra_env=env) as srv:
+        resp = httpx.get(f"{srv.url}/v2.0/networks", headers={"X-Auth-Token": "gAAAAAtoken"})
+        body = neutron_error(resp, 503, "ServiceUnavailable")
+        assert "identity service" in body["message"]
+
+
 def test_system_scoped_token_is_refused(cloud: Cloud) -> None:
     token = cloud.ks.token("admin", system=True)
     resp = httpx.get(f"{cloud.srv.url}/v2.0/networks", headers={"X-Auth-Token": token})
@@ -218,6 +267,45 @@ def test_an_external_network_takes_gateways_and_floating_ips(cloud: Cloud) -> No
     assert owner.made("floatingips", {"floatingip": {"floating_network_id": ext["id"]}})
 
 
+def test_an_external_network_with_gateways_stays_external(cloud: Cloud) -> None:
+    """Neutron's ExternalNetworkInUse, and the external grants that routers hang on."""
+    admin, other = cloud.by["admin"], cloud.by["other"]
+    ext = admin.made("networks", {"network": {"name": "ext2", "router:external": True}})
+    admin.made("subnets", _subnet(ext["id"], "198.19.1.0/24"))
+    url = f"/v2.0/networks/{ext['id']}"
+    gateway = {"router": {"external_gateway_info": {"network_id": ext["id"]}}}
+    no_gateway: dict[str, Any] = {"router": {"external_gateway_info": {}}}
+    mine = admin.made("routers", {"router": {"name": "r-admin", **gateway["router"]}})
+    body = neutron_error(admin.put(url, {"network": {"router:external": False}}), 409)
+    assert body["type"] == "ExternalNetworkInUse"
+    assert ext["id"] in body["message"]
+    assert admin.get(url).json()["network"]["router:external"] is True
+    wildcard = admin.get("/v2.0/rbac-policies", params={"object_id": ext["id"]}).json()
+    (star,) = wildcard["rbac_policies"]
+    neutron_error(admin.delete(f"/v2.0/rbac-policies/{star['id']}"), 409, "RbacPolicyInUse")
+    assert admin.put(f"/v2.0/routers/{mine['id']}", no_gateway).status_code == 200
+    demo2 = cloud.ks.projects["demo2"]
+    admin.made("rbac-policies", _grant("network", ext["id"], demo2, "access_as_external"))
+    resp = admin.put(url, {"network": {"router:external": False}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["network"]["router:external"] is False
+    left = admin.get("/v2.0/rbac-policies", params={"object_id": ext["id"]}).json()
+    assert left["rbac_policies"] == []  # every external grant went with the flag
+    neutron_error(other.get(url), 404)
+
+    grant = admin.made("rbac-policies", _grant("network", ext["id"], demo2, "access_as_external"))
+    assert other.get(url).json()["network"]["router:external"] is True
+    theirs = other.made("routers", {"router": {"name": "r-other", **gateway["router"]}})
+    grant_url = f"/v2.0/rbac-policies/{grant['id']}"
+    neutron_error(admin.delete(grant_url), 409, "RbacPolicyInUse")
+    assert admin.put(f"/v2.0/routers/{mine['id']}", gateway).status_code == 200
+    assert other.put(f"/v2.0/routers/{theirs['id']}", no_gateway).status_code == 200
+    neutron_error(admin.delete(grant_url), 409, "ExternalNetworkInUse")  # the last grant
+    assert admin.put(f"/v2.0/routers/{mine['id']}", no_gateway).status_code == 200
+    assert admin.delete(grant_url).status_code == 204
+    assert admin.get(url).json()["network"]["router:external"] is False
+
+
 # -- RBAC --------------------------------------------------------------------------------
 
 
@@ -261,11 +349,23 @@ def test_rbac_rules_for_members(cloud: Cloud) -> None:
     neutron_error(resp, 403, "PolicyNotAuthorized")
     resp = owner.post(
         "/v2.0/rbac-policies",
-        {"rbac_policy": {**grant, "object_id": cloud.shared["id"], "target_tenant": "p"}},
+        {
+            "rbac_policy": {
+                **grant,
+                "object_id": cloud.shared["id"],
+                "target_tenant": uuid.uuid4().hex,
+            }
+        },
     )
     assert "do not own" in neutron_error(resp, 400)["message"]
-    made = owner.made("rbac-policies", {"rbac_policy": {**grant, "target_tenant": "p1"}})
-    again = owner.post("/v2.0/rbac-policies", {"rbac_policy": {**grant, "target_tenant": "p1"}})
+    bad = owner.post("/v2.0/rbac-policies", {"rbac_policy": {**grant, "target_tenant": "p1"}})
+    assert neutron_error(bad, 400, "InvalidInput")["message"] == (
+        "Invalid input for operation: 'p1' is not a valid target project ID; "
+        "expected a UUID or '*'."
+    )
+    p1, p2 = uuid.uuid4().hex, str(uuid.uuid4())
+    made = owner.made("rbac-policies", {"rbac_policy": {**grant, "target_tenant": p1}})
+    again = owner.post("/v2.0/rbac-policies", {"rbac_policy": {**grant, "target_tenant": p1}})
     neutron_error(again, 409, "DuplicateRbacPolicy")
     resp = owner.post(
         "/v2.0/rbac-policies",
@@ -274,14 +374,14 @@ def test_rbac_rules_for_members(cloud: Cloud) -> None:
                 **grant,
                 "object_type": "security_group",
                 "action": "access_as_external",
-                "target_tenant": "p1",
+                "target_tenant": p1,
             }
         },
     )
     neutron_error(resp, 400, "InvalidActionForType")
-    moved = owner.put(f"/v2.0/rbac-policies/{made['id']}", {"rbac_policy": {"target_tenant": "p2"}})
+    moved = owner.put(f"/v2.0/rbac-policies/{made['id']}", {"rbac_policy": {"target_tenant": p2}})
     assert moved.status_code == 200, moved.text
-    assert moved.json()["rbac_policy"]["target_tenant"] == "p2"
+    assert moved.json()["rbac_policy"]["target_tenant"] == p2
 
 
 def test_admin_wildcard_grant_is_the_shared_flag(cloud: Cloud) -> None:
@@ -354,7 +454,10 @@ def test_fields_by_role(cloud: Cloud) -> None:
 
 def test_policy_file_overrides_defaults(keystone: Keystone, tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
-    policy.write_text('"get_network": "rule:admin_only"\n"create_network:shared": "role:member"\n')
+    policy.write_text(
+        '"get_network": "rule:admin_only"\n"create_network:shared": "role:member"\n'
+        '"get_port:mac_address": "rule:admin_only or role:member"\n'  # a rule of its own
+    )
     env = {**keystone.server_env(), "ALCOR_POLICY_FILE": str(policy)}
     with AlcorServer(extra_env=env) as srv:
         owner = Caller(keystone, srv.url, "member1")
@@ -362,6 +465,13 @@ def test_policy_file_overrides_defaults(keystone: Keystone, tmp_path: Path) -> N
         assert made["shared"] is True  # the create answers as the control plane saw it
         assert owner.get("/v2.0/networks").json()["networks"] == []
         neutron_error(owner.get(f"/v2.0/networks/{made['id']}"), 404)
+        admin = Caller(keystone, srv.url, "admin")
+        body = {"port": {"network_id": made["id"], "project_id": keystone.projects["demo"]}}
+        port = admin.made("ports", body)
+        path = f"/v2.0/ports/{port['id']}"
+        assert "mac_address" in owner.get(path).json()["port"]
+        seen = Caller(keystone, srv.url, "reader1").get(path).json()["port"]
+        assert seen["id"] == port["id"] and "mac_address" not in seen
 
 
 # -- clients with password auth --------------------------------------------------------------

@@ -6,6 +6,7 @@ HTTP and openstacksdk."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -13,7 +14,8 @@ import httpx
 from tests.api.conftest import member_headers, neutron_error
 from tests.support.clients import sdk_connection
 
-OWNER, TARGET = "rbacpool-owner", "rbacpool-target"
+# Project ids as Keystone makes them: an RBAC grant names its target by one (or `*`).
+OWNER, TARGET = uuid.uuid4().hex, uuid.uuid4().hex
 
 
 def _make(http: httpx.Client, kind: str, plural: str, project: str, **attrs: Any) -> Any:

@@ -1,5 +1,9 @@
 """A real Keystone for the test suite: SQLite, fernet tokens, one gunicorn worker, loopback.
 
+The worker is gunicorn's `gthread` with one thread: one request at a time as with the `sync`
+worker, but connections are kept alive, as a deployment's web server in front of Keystone
+does, so the API server's validations do not each pay a new connection.
+
 It runs from its own virtualenv (keystone pins what it needs; `scripts/setup.sh` makes it in
 `.venv-keystone` with `scripts/tempest-constraints.txt`; `ALCOR_KEYSTONE_VENV` points
 elsewhere). The first start ever bootstraps a database (`keystone-manage`, 10-60 s with the
@@ -130,6 +134,8 @@ class Keystone:
                 "--no-control-socket",
                 "--workers",
                 "1",
+                "--worker-class",
+                "gthread",  # keeps connections alive (sync closes after each answer)
                 "--threads",
                 "1",
                 "--bind",
@@ -143,8 +149,12 @@ class Keystone:
             stderr=log,
             start_new_session=True,
         )
-        self._wait()
-        self._provision()
+        try:
+            self._wait()
+            self._provision()
+        except BaseException:
+            self.stop()  # nothing is left running when the start fails half-way
+            raise
         return self
 
     def _bootstrap(self, etc: Path, env: dict[str, str], template: Path) -> None:
@@ -225,8 +235,13 @@ class Keystone:
     def _provision(self) -> None:
         """Projects, users and role assignments, and the network service in the catalog
         (the `openstack` CLI finds the API there)."""
-        admin = self.token("admin")
-        api = httpx.Client(base_url=self.url, headers={"X-Auth-Token": admin}, timeout=30)
+
+        def fresh_token(request: httpx.Request) -> None:
+            # A token per call: a Keystone of short-lived tokens (`expiration`) is
+            # provisioned too, however slow the machine.
+            request.headers["X-Auth-Token"] = self.token("admin")
+
+        api = httpx.Client(base_url=self.url, event_hooks={"request": [fresh_token]}, timeout=30)
         with api:
             for endpoint in api.get("/endpoints").json()["endpoints"]:
                 api.patch(

@@ -14,6 +14,9 @@ this table.
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 import sqlalchemy as sa
 
 from alcor import errors
@@ -38,6 +41,26 @@ EVERYONE_COLUMNS = {
     "address_scope": {SHARED: "shared"},
 }
 
+
+class TargetProject(kinds.Str):
+    """Neutron's (2026.2) `valid_target_project`: `*`, or a project id that oslo's
+    `is_uuid_like` accepts (Keystone's ids are 32 hex digits), kept as given."""
+
+    def check(self, name: str, value: Any) -> Any:
+        value = super().check(name, value)
+        if value == EVERYONE:
+            return value
+        bare = value.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "").lower()
+        try:
+            if uuid.UUID(value).hex == bare:
+                return value
+        except ValueError:
+            pass
+        raise errors.InvalidInput(
+            error_message=f"'{value}' is not a valid target project ID; expected a UUID or '*'"
+        )
+
+
 resource = Resource(
     "rbac_policy",
     "rbac_policies",
@@ -47,7 +70,7 @@ resource = Resource(
         Attr("object_type", kinds.Enum(*ACTIONS), post=True, required=True),
         Attr("object_id", kinds.Uuid(), post=True, required=True, index=True),
         Attr("action", kinds.Enum(SHARED, EXTERNAL), post=True, required=True),
-        Attr("target_tenant", kinds.Str(255), post=True, put=True, required=True, index=True),
+        Attr("target_tenant", TargetProject(255), post=True, put=True, required=True, index=True),
         Attr("created_at", kinds.Timestamp(), sort=True, visible=False),
     ],
     standard=False,

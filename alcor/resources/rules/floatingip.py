@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.ipam import errors as ipam_errors
 from alcor.ipam import pools
-from alcor.resources import relations
+from alcor.resources import grants, relations
 from alcor.resources.context import Context
 from alcor.resources.declarations import network, port, port_forwarding, subnet
 from alcor.resources.declarations.floatingip import resource, router_for
@@ -74,7 +74,7 @@ def _external_network(uow: UnitOfWork, ctx: Context, network_id: str) -> None:
     net = relations.target(uow, ctx, network.resource, network_id)
     if net is None:
         raise network.resource.not_found(network_id)
-    if not net["router:external"]:
+    if not grants.external(uow, net):
         raise bad_fip(f"Network {network_id} is not a valid external network")
 
 

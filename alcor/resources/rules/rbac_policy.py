@@ -6,6 +6,10 @@ owner that no other grant lets in) still have something on the object: ports or 
 shared network, router gateways or floating IPs on an external one, ports in a shared
 security group, subnets carved from a shared subnet pool, security group rules naming a
 shared address group. Withdrawing it then is Neutron's 409 RbacPolicyInUse.
+
+A network stays external while routers have their gateway on it (Neutron's
+ExternalNetworkInUse): neither `router:external = false` nor withdrawing its last
+`access_as_external` grant may pull the network from under them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from alcor.resources.declarations.rbac_policy import (
     ACTIONS,
     EVERYONE,
     EVERYONE_COLUMNS,
+    EXTERNAL,
     SHARED,
     resource,
 )
@@ -64,6 +69,8 @@ class RbacHooks(Hooks):
         if ctx.is_system:
             return  # the object itself is going
         _refuse_in_use(uow, item)
+        if item["action"] == EXTERNAL and not _other_grants(uow, item):
+            _refuse_gateways(uow, item["object_id"])
         if item["target_tenant"] == EVERYONE:
             _set_everyone(uow, item, False)
 
@@ -111,14 +118,27 @@ def _set_everyone(uow: UnitOfWork, grant: Item, on: bool) -> None:
         crud.bump_revisions(uow, kind, [grant["object_id"]])
 
 
-def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any:
-    """Condition on `project` (a column): the projects that only this grant lets in."""
-    others = sa.select(rbac.c.target_tenant).where(
+def _others(grant: Item) -> sa.Select[Any]:
+    """Targets of the other grants of the same action on the same object."""
+    return sa.select(rbac.c.target_tenant).where(
         rbac.c.object_type == grant["object_type"],
         rbac.c.object_id == grant["object_id"],
         rbac.c.action == grant["action"],
         rbac.c.id != grant["id"],
     )
+
+
+def _other_grants(uow: UnitOfWork, grant: Item) -> bool:
+    return uow.execute(_others(grant).limit(1)).first() is not None
+
+
+def _let_in(
+    uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any], owner_too: bool = False
+) -> Any:
+    """Condition on `project` (a column): the projects that only this grant lets in. The
+    owner needs no grant to use its object, except (`owner_too`, as Neutron counts them) its
+    routers' gateways: an external network is external by its grants."""
+    others = _others(grant)
     kind = Resource.declared(grant["object_type"])
     owner = uow.execute(
         sa.select(kind.column("project_id")).where(kind.column("id") == grant["object_id"])
@@ -126,7 +146,9 @@ def _let_in(uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any]) -> Any
     everyone_else = uow.execute(others.where(rbac.c.target_tenant == EVERYONE).limit(1)).first()
     if everyone_else is not None:
         return sa.false()
-    outsider = sa.and_(project != (owner or ""), project != "")
+    outsider = project != ""
+    if not owner_too:
+        outsider = sa.and_(outsider, project != (owner or ""))
     if grant["target_tenant"] == EVERYONE:
         return sa.and_(outsider, project.not_in(others))
     return sa.and_(outsider, project == grant["target_tenant"])
@@ -195,7 +217,8 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
             (
                 "router",
                 sa.select(routers.c.id).where(
-                    routers.c.id.in_(gateways), _let_in(uow, grant, routers.c.project_id)
+                    routers.c.id.in_(gateways),
+                    _let_in(uow, grant, routers.c.project_id, owner_too=True),
                 ),
             ),
             (
@@ -209,6 +232,19 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
         row = uow.execute(stmt.limit(1)).first()
         if row is not None:
             raise errors.RbacPolicyInUse(object_id=oid, details=f"{what} {row[0]} depends on it")
+
+
+def _refuse_gateways(uow: UnitOfWork, network_id: str) -> None:
+    """Neutron's ExternalNetworkInUse: a network that routers have their gateway on stays
+    external."""
+    ports = port.resource.table
+    row = uow.execute(
+        sa.select(ports.c.id)
+        .where(ports.c.network_id == network_id, ports.c.device_owner == ROUTER_GATEWAY)
+        .limit(1)
+    ).first()
+    if row is not None:
+        raise errors.ExternalNetworkInUse(net_id=network_id)
 
 
 # -- following other kinds -----------------------------------------------------------------
@@ -226,22 +262,30 @@ def _created(kind: str) -> events.Created:
     return handler
 
 
+def _network_updating(uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+    if changes.get("router:external") is False and old.get("router:external"):
+        _refuse_gateways(uow, old["id"])
+
+
 def _updated(kind: str) -> events.Updated:
+    """Turning a `*` column on grants to `*`; turning it off withdraws the `*` grant, and for
+    `router:external` every external grant (Neutron: no longer external for anyone)."""
+
     def handler(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
         for action, attr in EVERYONE_COLUMNS[kind].items():
             if bool(new.get(attr)) == bool(old.get(attr)):
                 continue
             if new.get(attr):
                 uow.execute(rbac.insert(), [_grant(kind, new, action)])
-            else:
-                uow.execute(
-                    rbac.delete().where(
-                        rbac.c.object_type == kind,
-                        rbac.c.object_id == new["id"],
-                        rbac.c.action == action,
-                        rbac.c.target_tenant == EVERYONE,
-                    )
-                )
+                continue
+            withdrawn = rbac.delete().where(
+                rbac.c.object_type == kind,
+                rbac.c.object_id == new["id"],
+                rbac.c.action == action,
+            )
+            if action != EXTERNAL:
+                withdrawn = withdrawn.where(rbac.c.target_tenant == EVERYONE)
+            uow.execute(withdrawn)
 
     return handler
 
@@ -269,5 +313,6 @@ def install() -> None:
     for kind in EVERYONE_COLUMNS:
         events.on_created(kind, _created(kind))
         events.on_updated(kind, _updated(kind))
+    events.on_updating("network", _network_updating)
     for kind in ACTIONS:
         events.on_deleting(kind, _object_deleting(kind))

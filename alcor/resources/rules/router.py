@@ -280,7 +280,7 @@ class RouterHooks(Hooks):
         """Make the gateway port; return the stored gateway info with its real addresses."""
         net_id = info["network_id"]
         net = crud.fetch(uow, network.resource, ctx, net_id)
-        if not net["router:external"]:
+        if not grants.external(uow, net):
             raise bad_router(f"Network {net_id} is not an external network")
         body: Item = {"network_id": net_id, "device_id": router["id"]}
         body["device_owner"] = GATEWAY
