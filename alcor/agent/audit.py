@@ -3,17 +3,19 @@
 The agent reports these in its heartbeats; the server builds the same `HostModel` from intent
 (the goal state, routers, neighbour tables and address sets the host should follow) and calls
 the same function, so the two sides can only differ where the host's state does. Neighbour
-tables are the one large kind: their digest is kept per network and recomputed only for
-tables that changed since the last heartbeat (`NeighborSet.version`).
+tables and remote groups' address sets are the large kinds: their digests are recomputed only
+when they changed since the last heartbeat (`NeighborSet.version`, `GroupState.version`), and
+then only the entries whose objects changed are hashed again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from google.protobuf.message import Message
+
 from alcor.agent.model import HostModel
 from alcor.southbound.protocol import digests
-from alcor.southbound.protocol import goalstate_pb2 as pb
 
 
 class Digester:
@@ -23,23 +25,40 @@ class Digester:
 
     def __init__(self) -> None:
         self._tables: dict[str, tuple[int, int, int]] = {}  # network -> (version, sum, count)
-        self._entries: dict[str, dict[str, tuple[pb.NeighborState, int]]] = {}  # net -> port
+        # network (or "sg:" + group) -> port -> (entry, its hash)
+        self._entries: dict[str, dict[str, tuple[Message, int]]] = {}
+        self._sets: tuple[int, str] = (-1, "")  # (GroupState.version, address sets' digest)
 
-    def _table(self, nid: str, entries: Mapping[str, pb.NeighborState]) -> tuple[int, int]:
-        held = self._entries.get(nid, {})
-        fresh: dict[str, tuple[pb.NeighborState, int]] = {}
+    def _table(self, key: str, scope: str, entries: Mapping[str, Message]) -> tuple[int, int]:
+        held = self._entries.get(key, {})
+        fresh: dict[str, tuple[Message, int]] = {}
         for pid, entry in entries.items():
             known = held.get(pid)
             if known is None or known[0] is not entry:
-                known = (entry, digests.entry_hash(entry, nid))
+                known = (entry, digests.entry_hash(entry, scope))
             fresh[pid] = known
-        self._entries[nid] = fresh
+        self._entries[key] = fresh
         return digests.combine(h for _, h in fresh.values()), len(fresh)
+
+    def _address_sets(self, model: HostModel) -> str:
+        version = model.security.version
+        if self._sets[0] != version:
+            total, count = 0, 0
+            members = model.security.members
+            for key in [k for k in self._entries if k.startswith("sg:") and k[3:] not in members]:
+                del self._entries[key]
+            for gid, held in members.items():
+                part, n = self._table("sg:" + gid, gid, held)
+                total, count = total + part, count + n
+            self._sets = (version, digests.text(digests.combine([total]), count))
+        return self._sets[1]
 
     def __call__(self, model: HostModel) -> dict[str, str]:
         served = model.served_networks()
         self._tables = {n: v for n, v in self._tables.items() if n in served}
-        self._entries = {n: v for n, v in self._entries.items() if n in served}
+        self._entries = {
+            n: v for n, v in self._entries.items() if n in served or n.startswith("sg:")
+        }
         total, count = 0, 0
         for nid in sorted(served):
             table = model.tables.get(nid)
@@ -47,14 +66,9 @@ class Digester:
                 continue
             cached = self._tables.get(nid)
             if cached is None or cached[0] != table.version:
-                cached = (table.version, *self._table(nid, table.entries))
+                cached = (table.version, *self._table(nid, nid, table.entries))
                 self._tables[nid] = cached
             total, count = total + cached[1], count + cached[2]
-        members = [
-            digests.entry_hash(m, gid)
-            for gid, held in model.security.members.items()
-            for m in held.values()
-        ]
         return {
             "ports": digests.of(model.ports.values()),
             "networks": digests.of(model.networks.values()),
@@ -63,5 +77,5 @@ class Digester:
             "network_acls": digests.of(model.acls.acls.values()),
             "routers": digests.of(model.routers.values()),
             "neighbors": digests.text(digests.combine([total]), count),
-            "address_sets": digests.text(digests.combine(members), len(members)),
+            "address_sets": self._address_sets(model),
         }

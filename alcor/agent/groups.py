@@ -61,6 +61,7 @@ class GroupState:
         self.shrunk = False  # a member left since the last connection check (`take_shrunk`)
         # member addresses changed since the last member computation (None: all of them)
         self.touched: set[str] | None = None
+        self.version = 0  # bumped by every member change (the audit's digest cache key)
 
     def wanted(self) -> set[str]:
         """Remote groups whose address sets the host needs (subjects to follow)."""
@@ -76,6 +77,7 @@ class GroupState:
             before = held.get(member.port_id)
             if guarded_apply(held, member.port_id, member):
                 changed = True
+                self.version += 1
                 after = held.get(member.port_id)
                 self._list(delta.group_id, before, -1)
                 self._list(delta.group_id, after, +1)
@@ -88,11 +90,13 @@ class GroupState:
 
     def replace_members(self, full: pb.AddressSet) -> None:
         self.drop_members(full.group_id)
+        self.version += 1
         self.members[full.group_id] = {m.port_id: m for m in full.members if m.op == pb.UPSERT}
         for member in self.members[full.group_id].values():
             self._list(full.group_id, member, +1)
 
     def drop_members(self, group_id: str) -> None:
+        self.version += 1
         for member in self.members.pop(group_id, {}).values():
             self._list(group_id, member, -1)
         self.shrunk, self.touched = True, None

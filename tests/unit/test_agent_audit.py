@@ -1,0 +1,29 @@
+"""The agent's digests: cached per table and per group, equal to a computation from scratch
+after any change (the server computes them from scratch, and the two must agree)."""
+
+from __future__ import annotations
+
+from alcor.agent.audit import Digester
+from alcor.agent.model import HostModel
+from alcor.southbound.protocol import goalstate_pb2 as pb
+
+
+def _member(pid: str, ip: str, revision: int = 1) -> pb.AddressSetMember:
+    return pb.AddressSetMember(port_id=pid, op=pb.UPSERT, revision=revision, ips=[ip])
+
+
+def test_cached_digests_follow_every_change_of_an_address_set() -> None:
+    model = HostModel("h1")
+    digester = Digester()
+    full = pb.AddressSet(group_id="g", members=[_member(f"p{i}", f"10.0.0.{i}") for i in range(50)])
+    model.replace_address_set(full)
+    first = digester(model)["address_sets"]
+    assert first == Digester()(model)["address_sets"]
+    assert digester(model)["address_sets"] == first  # unchanged: the cached value
+    model.apply_address_delta(
+        pb.AddressSetDelta(group_id="g", members=[_member("p3", "10.0.1.3", revision=2)])
+    )
+    changed = digester(model)["address_sets"]
+    assert changed != first and changed == Digester()(model)["address_sets"]
+    model.drop_address_set("g")
+    assert digester(model)["address_sets"] == Digester()(model)["address_sets"] == "0:" + "0" * 32
