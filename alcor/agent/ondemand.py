@@ -24,8 +24,9 @@ frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Reso
 
 An address nobody holds is remembered as unknown for a second (`NEGATIVE_TTL`); an ARP or
 neighbour solicitation for it is flooded as on a preloaded network (an address shared by
-VRRP peers is answered by whichever holds it), other packets are dropped. Flood lists do not
-come from here but from `NetworkState.flood_tunnel_ips`.
+VRRP peers is answered by whichever holds it), but at most `FLOODS_PER_SECOND` per VIF (a
+scan would otherwise make every miss a copy to every host); other packets are dropped. Flood
+lists do not come from here but from `NetworkState.flood_tunnel_ips`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NEGATIVE_TTL = 1.0  # seconds an address nobody holds is not asked for again
+# Unanswered ARP/ND a VIF may have flooded per second: each flood is a copy to every host of
+# the network, so a VM scanning its network must not turn its misses into a broadcast storm.
+FLOODS_PER_SECOND = 50
 MAX_QUERIES = 512  # misses per request
 PARKED_PER_KEY = 8  # packets kept per miss while it resolves (the rest are dropped)
 ROUND_TIMEOUT = 5.0  # seconds to wait for the round installing an answer
@@ -127,6 +131,7 @@ class Resolver:
         self.unresolved = 0  # questions nobody answered
         self.expired = 0  # entries forgotten when their flow expired idle
         self.requests = 0  # resolve requests sent
+        self.floods: dict[int, tuple[float, float]] = {}  # in_port -> (tokens, last refill)
         self._pending = False
 
     # -- misses ------------------------------------------------------------------------------
@@ -212,9 +217,16 @@ class Resolver:
 
     def _unanswered(self, packet: PacketIn) -> None:
         """An ARP or neighbour solicitation nobody holds the address of is flooded (as on a
-        preloaded network); anything else is dropped."""
-        if packet.table_id == flows.ARP_RESPONDER:
+        preloaded network), at most `FLOODS_PER_SECOND` per VIF; anything else is dropped."""
+        if packet.table_id != flows.ARP_RESPONDER:
+            return
+        now = time.monotonic()
+        tokens, at = self.floods.get(packet.in_port, (FLOODS_PER_SECOND, now))
+        tokens = min(FLOODS_PER_SECOND, tokens + (now - at) * FLOODS_PER_SECOND)
+        if tokens >= 1:
             self.agent.channel.reinject(packet, flows.L2_FORWARD)
+            tokens -= 1
+        self.floods[packet.in_port] = (tokens, now)
 
     # -- entries -----------------------------------------------------------------------------
     def learn(self, entries: Any) -> set[tuple[str, ...]]:
