@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -23,12 +22,14 @@ from alcor.resources import authz, events, kinds, quota, relations
 from alcor.resources.context import Context
 from alcor.resources.model import CALLER_PROJECT, MISSING, Attr, Hooks, Item, Resource
 from alcor.resources.query import TAG_FILTERS, ListQuery
+from alcor.store import entropy
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import tags as tags_table
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random uuid (`entropy.uuid4`: without a system call for each)."""
+    return entropy.uuid4()
 
 
 def parse_time(text: str) -> float:
