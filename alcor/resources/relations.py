@@ -52,7 +52,7 @@ def _values(attr: Attr, item: Item) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
 
 
-def reads(res: Resource, ctx: Context, items: Iterable[Item]) -> list[Read]:
+def reads(res: Resource, ctx: Context, items: list[Item]) -> list[Read]:
     """The lookups of `check` (`target` of each reference), for `UnitOfWork.prefetch`."""
     from alcor.resources import crud
 
@@ -60,8 +60,8 @@ def reads(res: Resource, ctx: Context, items: Iterable[Item]) -> list[Read]:
     for attr in res.refs():
         assert attr.ref is not None
         kind = Resource.declared(attr.ref.target)
-        for item in items:
-            out += [crud.find_read(kind, ctx, rid) for rid in _values(attr, item)]
+        rids = dict.fromkeys(rid for item in items for rid in _values(attr, item))
+        out += [crud.find_read(kind, ctx, rid) for rid in rids]  # a bulk create's one network
     return out
 
 
