@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import re
 import time
 from typing import Any
 
+from alcor.store import entropy
 from alcor.store.db import REQUEST_ID, REQUEST_STARTED
 
 HEADER = b"x-openstack-request-id"
@@ -37,10 +37,8 @@ Send = Any
 
 
 def new_request_id() -> str:
-    """`req-` + a random (version 4) uuid, formatted by hand: `str(uuid.uuid4())` costs 3.7 µs,
-    this 1.4 µs, on every request."""
-    h = os.urandom(16).hex()
-    return f"req-{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+    """`req-` + a random (version 4) uuid (`entropy.uuid4`: no system call per request)."""
+    return f"req-{entropy.uuid4()}"
 
 
 def inbound_id(scope: Scope) -> str | None:

@@ -10,7 +10,8 @@ than keeping an allocator row per MAC.
 from __future__ import annotations
 
 import re
-import secrets
+
+from alcor.store.entropy import random_bytes
 
 DEFAULT_BASE = "fa:16:3e:00:00:00"
 _MAC_RE = re.compile(r"^([0-9a-f]{2})(:[0-9a-f]{2}){5}$")
@@ -26,9 +27,10 @@ def parse_base(base: str) -> list[str]:
 def random_mac(base: str = DEFAULT_BASE) -> str:
     """A MAC with `base`'s first three octets and its non-"00" later octets; the rest random."""
     octets = parse_base(base)
+    drawn = random_bytes(3)
     for i in range(3, 6):
         if octets[i] == "00":
-            octets[i] = f"{secrets.randbits(8):02x}"
+            octets[i] = f"{drawn[i - 3]:02x}"
     return ":".join(octets)
 
 

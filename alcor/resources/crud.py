@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -21,14 +20,16 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import authz, events, kinds, quota, relations
 from alcor.resources.context import Context
-from alcor.resources.model import CALLER_PROJECT, MISSING, Attr, Hooks, Item, Resource
+from alcor.resources.model import CALLER_PROJECT, MISSING, Attr, Hooks, Item, Read, Resource
 from alcor.resources.query import TAG_FILTERS, ListQuery
+from alcor.store import entropy
 from alcor.store.db import UnitOfWork
 from alcor.store.schema import tags as tags_table
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A random uuid (`entropy.uuid4`: without a system call for each)."""
+    return entropy.uuid4()
 
 
 def parse_time(text: str) -> float:
@@ -186,11 +187,7 @@ def find(
 ) -> Item | None:
     """One row as an item, if `ctx` may see it."""
     dialect = conn.dialect if isinstance(conn, UnitOfWork) else conn.dialect.name
-    lock = for_update and dialect == "postgresql"
-    clause = visibility(res, ctx)
-    scope = "all" if clause is None else "none" if clause is sa.false() else "visible"
-    stmt = res.statement(f"by_id:{lock}:{scope}", lambda: _by_id(res, lock, clause))
-    row = conn.execute(stmt, caller(ctx, {"rid": rid})).first()
+    row = conn.execute(*find_read(res, ctx, rid, for_update and dialect == "postgresql")).first()
     if row is None:
         return None
     items = rows_to_items(res, [row])
@@ -199,6 +196,14 @@ def find(
         res.hooks.extend(conn, ctx, items)
     found = authz.readable(res, ctx, conn, items)
     return found[0] if found else None
+
+
+def find_read(res: Resource, ctx: Context, rid: str, lock: bool = False) -> Read:
+    """The select `find` runs for `rid` (`lock`: FOR UPDATE), with its parameters."""
+    clause = visibility(res, ctx)
+    scope = "all" if clause is None else "none" if clause is sa.false() else "visible"
+    stmt = res.statement(f"by_id:{lock}:{scope}", lambda: _by_id(res, lock, clause))
+    return stmt, caller(ctx, {"rid": rid})
 
 
 def fetch(
@@ -501,6 +506,8 @@ def create_many(
             item["revision_number"] = 0
         if res.taggable:
             item["tags"] = list(dict.fromkeys(item.get("tags") or []))
+    if uow.dialect == "postgresql":
+        uow.prefetch(_reads(res, ctx, items))
     if res.quota is not None:
         quota.enforce(uow, res.quota, res.table, items)
     # The caller's references are checked before other kinds fill theirs in (a port's default
@@ -523,6 +530,16 @@ def create_many(
         res.hooks.before_create_many(uow, ctx, items)
         _insert(uow, res, ctx, items)
     return items
+
+
+def _reads(res: Resource, ctx: Context, items: list[Item]) -> list[Read]:
+    """What a create of `items` looks up before it writes anything: the quota limit, the
+    referenced items, and what the kind and those subscribed to its creates name."""
+    reads = quota.reads(res.quota, items) if res.quota is not None else []
+    reads += relations.reads(res, ctx, items)
+    reads += events.creating_reads(ctx, res.name, items)
+    reads += res.hooks.reads(ctx, items)
+    return reads
 
 
 def _insert(uow: UnitOfWork, res: Resource, ctx: Context, items: list[Item]) -> None:

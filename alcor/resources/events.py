@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from alcor.resources.context import Context
-from alcor.resources.model import Item
+from alcor.resources.model import Item, Read
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -28,8 +28,10 @@ Created = Callable[["UnitOfWork", Context, Item], None]
 Updating = Callable[["UnitOfWork", Context, Item, Item], None]
 Updated = Callable[["UnitOfWork", Context, Item, Item], None]
 Deleting = Callable[["UnitOfWork", Context, Item], None]
+Reads = Callable[[Context, list[Item]], list[Read]]
 
 _creating: dict[str, list[Creating]] = {}
+_creating_reads: dict[str, list[Reads]] = {}
 _created: dict[str, list[Created]] = {}
 _updating: dict[str, list[Updating]] = {}
 _updated: dict[str, list[Updated]] = {}
@@ -38,14 +40,18 @@ _deleting: dict[str, list[Deleting]] = {}
 
 def reset() -> None:
     """Forget every subscription (the registry subscribes anew when it binds rules)."""
-    for table in (_creating, _created, _updating, _updated, _deleting):
+    for table in (_creating, _creating_reads, _created, _updating, _updated, _deleting):
         table.clear()
 
 
-def on_creating(kind: str, handler: Creating) -> None:
+def on_creating(kind: str, handler: Creating, reads: Reads | None = None) -> None:
     """`handler(uow, ctx, items)` before a batch of `kind` is checked and written: it may
-    fill attributes the kind's own rules then see (a port's default security group)."""
+    fill attributes the kind's own rules then see (a port's default security group).
+    `reads(ctx, items)`: the selects it will run that the items alone determine (sent with
+    the create's own on PostgreSQL, `Hooks.reads`)."""
     _creating.setdefault(kind, []).append(handler)
+    if reads is not None:
+        _creating_reads.setdefault(kind, []).append(reads)
 
 
 def on_created(kind: str, handler: Created) -> None:
@@ -72,6 +78,10 @@ def on_deleting(kind: str, handler: Deleting) -> None:
 def creating(uow: UnitOfWork, ctx: Context, kind: str, items: list[Item]) -> None:
     for handler in _creating.get(kind, ()):
         handler(uow, ctx, items)
+
+
+def creating_reads(ctx: Context, kind: str, items: list[Item]) -> list[Read]:
+    return [read for reads in _creating_reads.get(kind, ()) for read in reads(ctx, items)]
 
 
 def created(uow: UnitOfWork, ctx: Context, kind: str, item: Item) -> None:

@@ -301,6 +301,10 @@ def caller_project() -> sa.BindParameter[str]:
     return sa.bindparam(CALLER_PROJECT, type_=sa.String())
 
 
+# A select a unit of work will run, as (statement, parameters): see `Hooks.reads`.
+Read = tuple[Any, dict[str, Any]]
+
+
 class Hooks:
     """What is specific to a resource kind; the generic operations call these.
 
@@ -317,6 +321,12 @@ class Hooks:
         """What a caller who is not an admin may see of this kind (`caller_project()` is
         the caller's project): by default, its own project's items."""
         return self.resource.column("project_id") == caller_project()
+
+    def reads(self, ctx: Context, items: list[Item]) -> list[Read]:
+        """The selects a create of `items` will run first that the items alone determine,
+        as (statement, parameters): on PostgreSQL they are sent together, with the generic
+        operations' own (`UnitOfWork.prefetch`)."""
+        return []
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         """Fill defaults that need the database, allocate, check conflicts."""

@@ -88,6 +88,12 @@ def over_quota(key: str) -> errors.NeutronError:
     return errors.OverQuota(overs=key)
 
 
+def reads(key: str, items: list[dict[str, Any]]) -> list[tuple[Any, dict[str, Any]]]:
+    """The limit lookups `enforce` starts with (`UnitOfWork.prefetch`)."""
+    projects = sorted({it["project_id"] for it in items if it.get("project_id")})
+    return [(_LIMIT, {"project_id": p, "resource": key}) for p in projects]
+
+
 def enforce(uow: UnitOfWork, key: str, table: sa.Table, items: list[dict[str, Any]]) -> None:
     """Refuse the batch (409 OverQuota) if any project would exceed its `key` limit.
 

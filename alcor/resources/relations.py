@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alcor import errors
 from alcor.resources import grants
 from alcor.resources.context import Context
-from alcor.resources.model import Attr, Item, Resource
+from alcor.resources.model import Attr, Item, Read, Resource
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -50,6 +50,19 @@ def _values(attr: Attr, item: Item) -> list[str]:
     if value is None:
         return []
     return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def reads(res: Resource, ctx: Context, items: list[Item]) -> list[Read]:
+    """The lookups of `check` (`target` of each reference), for `UnitOfWork.prefetch`."""
+    from alcor.resources import crud
+
+    out = []
+    for attr in res.refs():
+        assert attr.ref is not None
+        kind = Resource.declared(attr.ref.target)
+        rids = dict.fromkeys(rid for item in items for rid in _values(attr, item))
+        out += [crud.find_read(kind, ctx, rid) for rid in rids]  # a bulk create's one network
+    return out
 
 
 def check(uow: UnitOfWork, res: Resource, ctx: Context, items: Iterable[Item]) -> None:

@@ -28,7 +28,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
@@ -109,6 +109,26 @@ def _retryable(exc: sa.exc.DBAPIError) -> bool:
     return getattr(exc.orig, "sqlstate", None) in _RETRY_SQLSTATES
 
 
+def _read_key(stmt: Any, params: Any) -> tuple[int, frozenset[Any]] | None:
+    """What identifies a prefetched read (None: parameters that cannot be a key)."""
+    try:
+        return id(stmt), frozenset(params.items())
+    except (TypeError, AttributeError):  # unhashable values, or executemany's list
+        return None
+
+
+_TABLES_READ: dict[int, frozenset[sa.TableClause]] = {}
+
+
+def _tables_read(stmt_id: int) -> frozenset[sa.TableClause]:
+    """The tables a hot select reads (subqueries included), worked out once per statement."""
+    found = _TABLES_READ.get(stmt_id)
+    if found is None:
+        stmt = prepared.statement(stmt_id)
+        found = _TABLES_READ[stmt_id] = frozenset(sa.sql.util.find_tables(stmt, include_joins=True))
+    return found
+
+
 def _json_encode(value: Any) -> str:
     return _JSON.encode(value).decode()
 
@@ -127,10 +147,43 @@ class UnitOfWork:
         self.requested_at = REQUEST_STARTED.get()
         # the driver's own connection, for hot statements (alcor.store.prepared)
         self.raw = conn.connection.driver_connection
+        # `prefetch`ed results, each used once, with the tables each read
+        self.prefetched: dict[Any, tuple[Any, frozenset[sa.TableClause]]] = {}
+
+    def prefetch(self, reads: Iterable[tuple[Any, dict[str, Any]]]) -> None:
+        """Run the hot selects `reads` (statement, parameters) now, together, and keep their
+        results for the first `execute` of the same statement with the same parameters.
+
+        Why: a port create looked up its quota limit, its network, its project's default
+        security group and its subnets one after another, each a round trip during which
+        the thread gave up the GIL and then waited to get it back. On PostgreSQL they go out
+        as one pipeline (on SQLite this does nothing). Only reads that nothing in the unit
+        of work writes before they are used belong here: a result is what the statement
+        returned when it was prefetched; a write to a table it read drops it (it is then
+        run again when asked for)."""
+        if self.raw is None or self.dialect != "postgresql":
+            return
+        batch: dict[Any, tuple[prepared.Prepared, dict[str, Any]]] = {}
+        for stmt, params in reads:
+            fast = prepared.lookup(stmt, self.conn.dialect)
+            key = _read_key(stmt, params)
+            if fast is not None and fast.returns_rows and key is not None:
+                batch[key] = (fast, params)
+        if len(batch) < 2:
+            return
+        results = prepared.run_together(self.raw, list(batch.values()))
+        for key, result in zip(batch, results, strict=True):
+            if result is not None:
+                self.prefetched[key] = (result, _tables_read(key[0]))
 
     def execute(self, stmt: Any, params: Any = None) -> Any:
         """Run a statement in this transaction (a `CursorResult`, or for hot statements a
         `FastResult` with the same first/all/scalar/rowcount/iteration)."""
+        if self.prefetched:
+            hit = self.prefetched.pop(_read_key(stmt, params), None) if params else None
+            if hit is not None:
+                return hit[0]
+            self._written(stmt)
         if self.raw is not None and params is not None:
             fast = prepared.lookup(stmt, self.conn.dialect)
             if fast is not None:
@@ -139,9 +192,23 @@ class UnitOfWork:
                     return result
         return self.conn.execute(stmt, params) if params is not None else self.conn.execute(stmt)
 
+    def _written(self, stmt: Any) -> None:
+        """Drop the prefetched reads that `stmt` may change: those of its table for an
+        INSERT or UPDATE, all of them for anything else (a DELETE may cascade)."""
+        if isinstance(stmt, sa.Select):
+            return
+        table = getattr(stmt, "table", None) if isinstance(stmt, sa.Insert | sa.Update) else None
+        if not isinstance(table, sa.TableClause):
+            self.prefetched.clear()
+            return
+        for key in [k for k, (_, tables) in self.prefetched.items() if table in tables]:
+            del self.prefetched[key]
+
     def defer(self, stmt: Any, params: Any) -> None:
         """Run a write whose result nobody reads: on PostgreSQL it is sent with the next
         statement of this transaction, or with its commit (`prepared.defer` says why)."""
+        if self.prefetched:
+            self._written(stmt)
         if self.raw is not None and self.dialect == "postgresql":
             fast = prepared.lookup(stmt, self.conn.dialect)
             if fast is not None and prepared.defer(self.raw, fast, params):
@@ -192,6 +259,7 @@ class UnitOfWork:
             yield
         except BaseException:
             nested.rollback()
+            self.prefetched.clear()  # what was read inside may have seen what is undone
             raise
         else:
             nested.commit()

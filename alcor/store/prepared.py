@@ -42,6 +42,11 @@ def hot(stmt: S) -> S:
     return stmt
 
 
+def statement(stmt_id: int) -> Any:
+    """The hot statement whose id() is `stmt_id`."""
+    return _HOT[stmt_id]
+
+
 def lookup(stmt: Any, dialect: sa.Dialect) -> Prepared | None:
     """The compiled form of a hot statement for `dialect` (None: not hot, or not coverable)."""
     if id(stmt) not in _HOT:
@@ -231,6 +236,29 @@ def send_deferred(raw: Any) -> None:
     deferred = _DEFERRED.pop(id(raw), None)
     if deferred:
         _send(raw, deferred)
+
+
+def run_together(raw: Any, reads: list[tuple[Prepared, Any]]) -> list[FastResult | None]:
+    """Run selects on the psycopg connection `raw` in one pipeline, after the writes deferred
+    on it (`UnitOfWork.prefetch` says why); a result is None where the parameters need
+    SQLAlchemy's path (that read is then simply not prefetched)."""
+    cursors: list[Any] = []
+    try:
+        with raw.pipeline():
+            send_deferred(raw)
+            for fast, params in reads:
+                bound = fast.bound(params)
+                cursor = None
+                if bound is not None:
+                    cursor = raw.cursor()
+                    bound[1](cursor)
+                cursors.append(cursor)
+    except raw.Error as exc:
+        raise sa.exc.DBAPIError.instance("(prefetched reads)", None, exc, raw.Error) from exc
+    return [
+        None if cursor is None else FastResult(fast._rows(cursor), -1)
+        for (fast, _), cursor in zip(reads, cursors, strict=True)
+    ]
 
 
 def flush(raw: Any) -> None:

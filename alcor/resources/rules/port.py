@@ -25,7 +25,7 @@ from alcor.resources.declarations import security_group as sg_decl
 from alcor.resources.declarations import subnet as subnet_decl
 from alcor.resources.declarations.port import ROUTER_OWNERS, resource
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES
-from alcor.resources.model import Hooks, Item, caller_project
+from alcor.resources.model import Hooks, Item, Read, caller_project
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -50,6 +50,19 @@ def eui64(cidr: str, mac: str) -> str:
     octets[0] ^= 0x02
     iid = bytes([*octets[:3], 255, 254, *octets[3:]])
     return str(ipaddress.IPv6Address(int(net.network_address) | int.from_bytes(iid, "big")))
+
+
+def _subnets_of() -> sa.Select[Any]:
+    """A network's subnets, as port creates read them (built once)."""
+    t = subnet_decl.resource.table
+    return resource.statement(  # type: ignore[no-any-return]
+        "subnets",
+        lambda: (
+            sa.select(t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip, t.c.ipv6_address_mode)
+            .where(t.c.network_id == sa.bindparam("network_id"))
+            .order_by(t.c.created_at, t.c.id)
+        ),
+    )
 
 
 def _exhausted(network_id: str, subnet_id: str | None = None) -> errors.NeutronError:
@@ -79,21 +92,15 @@ class PortHooks(Hooks):
             raise network.resource.not_found(network_id)
         return net
 
+    def reads(self, ctx: Context, items: list[Item]) -> list[Read]:
+        """The subnets of the ports' networks, looked up with the network itself."""
+        networks = sorted({it["network_id"] for it in items if it.get("network_id")})
+        return [(_subnets_of(), {"network_id": n}) for n in networks]
+
     def _subnets(self, uow: UnitOfWork, network_id: str) -> list[sa.Row[Any]]:
         key = ("subnets", network_id)
         if key not in uow.cache:
-            t = subnet_decl.resource.table
-            stmt = resource.statement(
-                "subnets",
-                lambda: (
-                    sa.select(
-                        t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip, t.c.ipv6_address_mode
-                    )
-                    .where(t.c.network_id == sa.bindparam("network_id"))
-                    .order_by(t.c.created_at, t.c.id)
-                ),
-            )
-            uow.cache[key] = uow.execute(stmt, {"network_id": network_id}).all()
+            uow.cache[key] = uow.execute(_subnets_of(), {"network_id": network_id}).all()
         return list(uow.cache[key])
 
     # -- fixed IPs -------------------------------------------------------------------

@@ -29,7 +29,7 @@ from alcor.resources.declarations.security_group import (
     port_security_groups,
     rule,
 )
-from alcor.resources.model import Conn, Hooks, Item, caller_project
+from alcor.resources.model import Conn, Hooks, Item, Read, caller_project
 
 if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
@@ -41,14 +41,17 @@ DEFAULT_DESCRIPTION = "Default security group"
 # -- the project's default group ---------------------------------------------------------
 
 
-def default_group_id(conn: Conn | UnitOfWork, project_id: str) -> str | None:
-    stmt = group.statement(
+def _default_id() -> sa.Select[tuple[str]]:
+    return group.statement(  # type: ignore[no-any-return]
         "default_id",
         lambda: sa.select(default_security_groups.c.security_group_id).where(
             default_security_groups.c.project_id == sa.bindparam("project_id")
         ),
     )
-    row = conn.execute(stmt, {"project_id": project_id}).first()
+
+
+def default_group_id(conn: Conn | UnitOfWork, project_id: str) -> str | None:
+    row = conn.execute(_default_id(), {"project_id": project_id}).first()
     return None if row is None else str(row[0])
 
 
@@ -130,6 +133,12 @@ def _assign_port_groups(uow: UnitOfWork, ctx: Context, items: list[Item]) -> Non
         elif wanted is None:
             item["security_groups"] = [ensure_default(uow, item["project_id"])]
     _bind(uow, [(it["id"], it["security_groups"]) for it in items], new=True)
+
+
+def _default_group_reads(ctx: Context, items: list[Item]) -> list[Read]:
+    """The default-group lookups of `_assign_port_groups` (ports asking for no groups)."""
+    projects = {it["project_id"] for it in items if it.get("security_groups") is None}
+    return [(_default_id(), {"project_id": p}) for p in sorted(projects) if p]
 
 
 def _port_groups_changing(uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
@@ -448,7 +457,7 @@ class DefaultRuleHooks(Hooks):
 
 def install() -> None:
     """Subscribe to the port kind's changes (membership and the default group)."""
-    events.on_creating(port.resource.name, _assign_port_groups)
+    events.on_creating(port.resource.name, _assign_port_groups, reads=_default_group_reads)
     events.on_updating(port.resource.name, _port_groups_changing)
     events.on_updated(port.resource.name, _port_groups_changed)
     events.on_deleting(port.resource.name, _port_leaves_groups)
