@@ -90,8 +90,10 @@ def assert_audit_clean(server: AlcorServer) -> None:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[AlcorServer]:
-    with serving() as srv:
+def server(request: pytest.FixtureRequest) -> Iterator[AlcorServer]:
+    """The module's server; a module's `SERVER_ENV` (a dict) adds to its environment, e.g. a
+    short agent_down_time where a test waits for a failover."""
+    with serving(extra_env=getattr(request.module, "SERVER_ENV", None)) as srv:
         yield srv
 
 

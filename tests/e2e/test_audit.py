@@ -17,17 +17,14 @@ import pytest
 
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer
-from tests.e2e.conftest import audit_cli, serving
+from tests.e2e.conftest import audit_cli
 from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.ovs
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[AlcorServer]:
-    with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"}) as srv:
-        yield srv
+SERVER_ENV = {"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"}
 
 
 def _resyncs(lab: Lab) -> int:

@@ -24,9 +24,7 @@ from typing import Any
 import pytest
 
 from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
-from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from tests.e2e.conftest import serving
 from tests.e2e.neutron import Api, Scratch
 from tests.support.waiting import wait_for
 
@@ -57,12 +55,7 @@ ASK = (
 
 
 DOWN_TIME = 3.0  # agent_down_time of this module's server: SNAT fails over after it
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AlcorServer]:
-    with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)}) as srv:
-        yield srv
+SERVER_ENV = {"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)}
 
 
 def serve(ns: str, port: int, name: str, script: str = SERVE) -> subprocess.Popen[str]:

@@ -22,8 +22,9 @@ import pytest
 from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
 from alcor.lab.server_process import AlcorServer
 from alcor.lab.vm import Vm
-from tests.e2e.conftest import assert_audit_clean, serving
+from tests.e2e.conftest import assert_audit_clean
 from tests.e2e.neutron import Api, Scratch
+from tests.e2e.test_dataplane_floating_ips import SERVER_ENV as FLOATING_IPS_SERVER_ENV
 from tests.e2e.test_dataplane_floating_ips import ask, routed_vms, serve
 from tests.support.waiting import wait_for
 
@@ -64,13 +65,7 @@ UDP_PROBE = (
     "    except OSError:\n"
     "        pass\n"
 )
-DOWN_TIME = 3.0  # agent_down_time of this module's server: SNAT fails over after it
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[AlcorServer]:
-    with serving(extra_env={"ALCOR_AGENT_DOWN_TIME": str(DOWN_TIME)}) as srv:
-        yield srv
+SERVER_ENV = FLOATING_IPS_SERVER_ENV  # SNAT fails over after its short agent_down_time
 
 
 @pytest.fixture(scope="module")
