@@ -31,6 +31,11 @@ Part (d), distributed routing (`--part d`): a router with 100 subnets and 1,000 
 real hosts: flows per host, time to program a host from nothing, routed vs same-subnet RTT
 (benchmarks/dataplane_routing.py). Results: benchmarks/results/dataplane-routing.json.
 
+Part (e), neighbours on demand (`--part e`, options --ports N --steps join,first_packet,
+learn_10k,moved,scan --json-e PATH): a network of N ports on 100 remote hosts and 3 real
+hosts (benchmarks/dataplane_ondemand.py). A subset of steps replaces only those in a results
+file of the same N. Results: benchmarks/results/dataplane-ondemand.json.
+
 Part (a), 150 VMs end to end through the API (`--part a`, options --vms N --hosts N
 --mode bulk|concurrent|both --stack v4|dual|both --boot on-active|after-all-active
 --hook lab|lean --py-spy DIR):
