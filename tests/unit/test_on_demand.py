@@ -18,7 +18,7 @@ from alcor.southbound import ondemand as policy
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 from alcor.southbound.rpc import register_hosts
-from alcor.store.db import Database
+from alcor.store.db import Database, UnitOfWork
 from tests.scale import southbound_rows as rows
 from tests.unit.test_compiler import compile_and_advance
 
@@ -260,6 +260,35 @@ def test_port_changes_of_an_on_demand_network_are_published_on_the_ports_subject
     assert gone.op == pb.DELETE
     assert [list(n.flood_tunnel_ips) for n in batch.messages[subjects.host("h2")].networks] == [
         ["198.18.0.2"]
+    ]
+
+
+def test_joins_and_leaves_are_told_by_the_ports_of_the_batch(db: Database) -> None:
+    """Whether a host joined or left an on-demand network is counted only up to the ports
+    that arrived in the batch (a huge network's host holds thousands): still exact."""
+    db.write_sync(
+        register_hosts,
+        [pb.AgentInfo(host_id=f"h{i}", tunnel_ip=f"198.18.0.{i}") for i in (1, 2, 3)],
+    )
+    nid, sid = _on_demand_network(db, 141)
+    db.write_sync(rows.new_port, nid, sid, 1, "h1")
+    compile_and_advance(db)
+
+    def two_on_h2(uow: UnitOfWork) -> list[str]:
+        return [rows.new_port(uow, nid, sid, i, "h2") for i in (2, 3)]
+
+    moved, kept = db.write_sync(two_on_h2)
+    batch = compile_and_advance(db)  # both arrived at once: h2 joined, h1 hears of it
+    assert [list(n.flood_tunnel_ips) for n in batch.messages[subjects.host("h1")].networks] == [
+        ["198.18.0.1", "198.18.0.2"]
+    ]
+    db.write_sync(rows.update_port, moved, {"binding_host_id": "h1"})
+    batch = compile_and_advance(db)  # h1 held one already, h2 keeps one: no news of the list
+    assert not batch.messages[subjects.host("h2")].networks
+    db.write_sync(rows.update_port, kept, {"binding_host_id": "h3"})
+    batch = compile_and_advance(db)  # h2's last port went to h3: h2 left, h3 joined
+    assert [list(n.flood_tunnel_ips) for n in batch.messages[subjects.host("h1")].networks] == [
+        ["198.18.0.1", "198.18.0.3"]
     ]
 
 

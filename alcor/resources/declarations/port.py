@@ -13,6 +13,10 @@ from alcor.store.schema import metadata
 # Ports the cloud itself owns have a `network:` device owner; routers own these.
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
+# The interface owner as an SQL literal: queries that must use the partial index of a
+# network's router interfaces state it literally (with a bound parameter in its place,
+# neither SQLite nor a generic PostgreSQL plan can prove the index's predicate).
+ROUTER_INTERFACE_SQL = f"'{ROUTER_INTERFACE}'"
 ROUTER_OWNERS = (
     ROUTER_INTERFACE,
     ROUTER_GATEWAY,
@@ -188,6 +192,15 @@ resource = Resource(
         # flood lists of on-demand networks, `southbound.ondemand`) is one index probe,
         # whatever the network's size.
         sa.Index("ix_ports_host_network", "binding_host_id", "network_id"),
+        # A network's router interfaces (its state names their routers, rendered on every
+        # port change that reaches a host): a few rows per network whatever its size, and
+        # nothing to maintain for other ports.
+        sa.Index(
+            "ix_ports_router_interfaces",
+            "network_id",
+            sqlite_where=sa.text(f"device_owner = {ROUTER_INTERFACE_SQL}"),
+            postgresql_where=sa.text(f"device_owner = {ROUTER_INTERFACE_SQL}"),
+        ),
     ),
     quota="port",
 )

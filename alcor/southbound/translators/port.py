@@ -157,13 +157,14 @@ def _resend_flood_lists(
 ) -> None:
     """The network's state again to every host of an on-demand network that a host joined
     (all its ports there arrived in this batch) or left (none is left)."""
-    ctx.want(touched, build.ports_of_hosts)
+    # counted up to one more than arrived: enough to tell "all arrived now" from "held before"
+    keys = {(nid, h, arrived.get((nid, h), 0) + 1): change for (nid, h), change in touched.items()}
+    ctx.want(keys, build.ports_of_hosts)
     counts = ctx.rows(build.ports_of_hosts)
     nets = ctx.rows(build.load_networks)
     changed: dict[str, LogRow] = {}
-    for (nid, h), change in touched.items():
-        held = counts.get((nid, h)) or 0
-        if held == arrived.get((nid, h), 0):  # joined (all arrived now) or left (none held)
+    for (nid, h, cap), change in keys.items():
+        if counts.get((nid, h, cap)) == cap - 1:  # joined (all arrived now) or left (none held)
             changed.setdefault(nid, change)
     for nid, change in sorted(changed.items()):
         net = nets.get(nid)
