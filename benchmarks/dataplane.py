@@ -858,8 +858,11 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
             f"({fp['cached_ms']['p50']} / {fp['cached_ms']['p99']}) ms",
             "<= 2 / 10 ms",
         )
+    learnt = r["learn_10k"]
     table.add_row(
-        "10,000 destinations learnt", f"[bold]{r['learn_10k']['seconds']}[/bold] s", "<= 2 s"
+        "10,000 destinations learnt",
+        f"[bold]{learnt['seconds']}[/bold] s ({learnt['learnt']:,} learnt)",
+        "<= 2 s",
     )
     moved = r["moved"]["last_datagram_after_put_ms"]
     table.add_row(
