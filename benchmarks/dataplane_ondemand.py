@@ -27,8 +27,8 @@ Measured:
                 Why paced: the lab's userspace datapath reads each VIF through a packet
                 socket whose buffer (net.core.rmem_default) holds ~280 such frames, so 1,000
                 sent back to back lost ~70% before OVS saw them (the VIF's rx counter said
-                1,000, its meter ~300); 2,000/s is above the VIF's miss meter rate and
-                within its burst
+                1,000, its meter ~300); each VM asks at its VIF's miss rate (faster is
+                what the meter is there to drop, beyond its burst)
   moved         a streams a datagram every 1 ms to b; b's port is rebound to h3 (nothing
                 plugged there): PUT returned -> the last datagram b still gets at its old
                 host; goal <= 50 ms (5 moves, back and forth)
@@ -60,7 +60,7 @@ REMOTE_HOSTS = 100
 NET = "10.96.0.0/12"  # room for 1M ports
 IDLE = 1
 MISS_RATE = 1000  # per VIF, and burst
-SCAN_RATE = 2000  # ARP requests per second of each of the 10 VMs learning 10k destinations
+SCAN_RATE = MISS_RATE  # ARP requests per second of each of the 10 VMs learning 10k destinations
 
 # Runs inside a VM namespace: UDP sender/receiver stamping CLOCK_REALTIME, and raw ARP scans.
 VM_TOOL = r"""

@@ -71,6 +71,10 @@ FLOODS_PER_SECOND = 50
 MAX_QUERIES = 512  # misses per request
 PARKED_PER_KEY = 8  # packets kept per miss while it resolves (the rest are dropped)
 ROUND_TIMEOUT = 5.0  # seconds to wait for the round installing an answer
+# Seconds between an answer and the round installing it. The shortcut forwards meanwhile;
+# a round started at once competed for the CPU with OVS forwarding that very shortcut (a
+# first packet 0.6-1 ms later on 2 cores), and answers arriving meanwhile share the round.
+INSTALL_DELAY = 0.01
 NXM_REG4 = (0x0001 << 7) | 4
 NXM_XXREG2 = [(0x0001 << 7) | n for n in (8, 9, 10, 11)]  # xxreg2 = reg8..reg11, high first
 
@@ -222,6 +226,7 @@ class Resolver:
             if len(self.unknown) > 4 * MAX_QUERIES:
                 self.unknown = {k: t for k, t in self.unknown.items() if t > now}
             try:
+                await asyncio.sleep(INSTALL_DELAY)
                 await self.agent.install(self.learn(reply.neighbors), ROUND_TIMEOUT)
             finally:
                 for key, entry in answered.items():
