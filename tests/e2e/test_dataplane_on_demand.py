@@ -97,7 +97,8 @@ def test_neighbours_are_learnt_by_the_first_packet_and_forgotten(
     started = time.monotonic()
     assert a.ping("10.62.0.20", count=1, wait=2), "first packet to an unknown neighbour"
     first = time.monotonic() - started
-    learnt = neighbor_flows(lab, "h1", pb["id"])
+    # the packet went on from the answer; the entry's flows land just after it
+    learnt = wait_for(lambda: neighbor_flows(lab, "h1", pb["id"]), 5, "b's entry on h1")
     assert any("idle_timeout=4" in f for f in learnt), learnt
     assert neighbor_flows(lab, "h1", pc["id"]) == []  # only what a talks to
     assert first < 2.0
@@ -136,7 +137,11 @@ def test_routed_next_hops_are_learnt_on_demand(
         vm.x("ip", "route", "replace", "default", "via", gw)
     assert neighbor_flows(lab, "h1", py["id"]) == []
     assert wait_for(lambda: x.ping("10.63.2.10", count=1, wait=2), 20, "x to reach y routed")
-    assert any("table=41" in f for f in neighbor_flows(lab, "h1", py["id"]))
+    wait_for(
+        lambda: any("table=41" in f for f in neighbor_flows(lab, "h1", py["id"])),
+        5,
+        "y's next-hop entry on h1",
+    )
     assert y.ping("10.63.1.10", count=2)
     assert_audit_clean(server)
 
