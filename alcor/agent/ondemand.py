@@ -9,8 +9,8 @@ frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Reso
    while one is being resolved join it, so a burst costs one question;
 2. asks `alcor.rpc.resolve` once for every miss parked in the same turn of the event loop
    (batched: 10,000 destinations are a few dozen round trips, not 10,000);
-3. sends each parked packet on at once, with the actions the answer's flow will have (the
-   ARP/ND answer, the next hop's MAC, the remote port's tunnel: `Resolver._shortcut`,
+3. sends each parked packet on at once, with the actions the answer's flows will have (the
+   ARP/ND answer, the routed next hop's MAC, the remote port's tunnel: `Resolver._shortcut`,
    with tun_id and registers as they were), and so does every packet missing the same key
    until the flows are in; hands the answers to the model as ordinary neighbour entries
    (the same flows as a followed table; remote ones with an idle timeout) and waits for
@@ -245,17 +245,16 @@ class Resolver:
                 self.parked.pop(key, None)
 
     def _shortcut(self, packet: PacketIn, entry: pb.NeighborState) -> bool:
-        """Send a missed packet on as the entry's flow would, before that flow is installed
-        (`flows.spec_flows`: the ARP or ND answer, the routed next hop's MAC, the remote
-        port's tunnel); False when only the installed flows can (a port of this host)."""
+        """Send a missed packet on as the entry's flows would, before they are installed
+        (`flows.spec_flows`: the ARP or ND answer; the remote port's tunnel, after the
+        routed next hop's MAC); False when only the installed flows can (a port of this
+        host)."""
         table, mac = packet.table_id, flows.mac_bytes(entry.mac_address)
         channel = self.agent.channel
         if table == flows.ARP_RESPONDER and packet.frame[12:14] == b"\x08\x06":
             return channel.reinject(packet, flows.ARP_REPLY, [(OXM_ARP_THA, mac)])
         if table == flows.ARP_RESPONDER:
             return channel.reinject(packet, flows.ND_REPLY, [(OXM_ETH_SRC, mac)])
-        if table == flows.ROUTE_NEIGHBOR:
-            return channel.reinject(packet, flows.L2_FORWARD, [(OXM_ETH_DST, mac)])
         model = self.agent.model
         if (
             not entry.tunnel_ip
@@ -264,6 +263,10 @@ class Resolver:
         ):
             return False
         tunnel = [(NXM_TUN_IPV4_DST, socket.inet_aton(entry.tunnel_ip))]
+        if table == flows.ROUTE_NEIGHBOR:  # the next hop's MAC, then its L2 flow's tunnel
+            # (table 50's own miss flow is a VIF's: a packet routed in from the physical
+            # network, to a floating IP or a forwarded port, would be dropped there)
+            tunnel.insert(0, (OXM_ETH_DST, mac))
         return channel.forward(packet, model.tunnel_ofport, tunnel)
 
     def _unanswered(self, packet: PacketIn) -> None:
