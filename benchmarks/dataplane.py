@@ -876,8 +876,11 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
             "<= 2 / 10 ms",
         )
     if "learn_10k" in r:
+        learnt = r["learn_10k"]
         table.add_row(
-            "10,000 destinations learnt", f"[bold]{r['learn_10k']['seconds']}[/bold] s", "<= 2 s"
+            "10,000 destinations learnt",
+            f"[bold]{learnt['seconds']}[/bold] s ({learnt['learnt']:,} learnt)",
+            "<= 2 s",
         )
     if "moved" in r:
         moved = r["moved"]["last_datagram_after_put_ms"]

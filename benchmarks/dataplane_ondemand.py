@@ -20,8 +20,15 @@ Measured:
                 datagram again 20 ms later (cached) as the baseline; goal p50 <= 2 ms, p99
                 <= 10 ms
   10k learnt    10 VMs on h1 each ARP for 1,000 distinct addresses of the big network (the
-                last 10,000 ports) at once (raw sockets): first request -> 10,000 entries
-                installed on h1 (its neighbour flows counted); goal <= 2 s
+                last 10,000 ports) at once (raw sockets, each VM at `SCAN_RATE`): first
+                request -> 10,000 entries installed on h1 (the agent's counter of entries
+                whose programming round completed: the flows themselves expire after IDLE
+                without traffic, before a count of them could reach 10,000); goal <= 2 s.
+                Why paced: the lab's userspace datapath reads each VIF through a packet
+                socket whose buffer (net.core.rmem_default) holds ~280 such frames, so 1,000
+                sent back to back lost ~70% before OVS saw them (the VIF's rx counter said
+                1,000, its meter ~300); each VM asks at its VIF's miss rate (faster is
+                what the meter is there to drop, beyond its burst)
   moved         a streams a datagram every 1 ms to b; b's port is rebound to h3 (nothing
                 plugged there): PUT returned -> the last datagram b still gets at its old
                 host; goal <= 50 ms (5 moves, back and forth)
@@ -53,6 +60,7 @@ REMOTE_HOSTS = 100
 NET = "10.96.0.0/12"  # room for 1M ports
 IDLE = 1
 MISS_RATE = 1000  # per VIF, and burst
+SCAN_RATE = MISS_RATE  # ARP requests per second of each of the 10 VMs learning 10k destinations
 
 # Runs inside a VM namespace: UDP sender/receiver stamping CLOCK_REALTIME, and raw ARP scans.
 VM_TOOL = r"""
@@ -75,14 +83,18 @@ elif mode == "send":  # ip, port, count, gap: datagrams carrying their send time
     for _ in range(count):
         s.sendto(repr(time.time()).encode(), (ip, port))
         time.sleep(gap)
-elif mode == "arp":  # src_ip, first target (int), count: ARP requests as fast as possible
+elif mode == "arp":  # src_ip, first target (int), count[, per second]: ARP requests
     src, first, count = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    rate = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0  # 0: as fast as possible
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind(("eth0", 0))
     mac = s.getsockname()[4]
     head = b"\xff" * 6 + mac + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1)
     spa = socket.inet_aton(src)
+    start = time.monotonic()
     for i in range(count):
+        if rate and i % 10 == 0:
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))
         s.send(head + mac + spa + b"\0" * 6 + struct.pack("!I", first + i))
 """
 
@@ -218,12 +230,12 @@ class Bench:
         cmd = ["ip", "netns", "exec", vm.ns, sys.executable, self.tool, *map(str, args)]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
-    def neighbor_flows(self, host: str) -> int:
-        host_ = self.lab.hosts[host]
-        out = host_.ofctl(
-            "dump-aggregate", host_.mgmt(), "cookie=0x0400000000000000/0xff00000000000000"
-        )
-        return int(out.split("flow_count=")[1].split()[0])
+    def learnt(self, host: str) -> int:
+        """Entries the host's agent learnt by asking, their flows installed (its counter)."""
+        url = self.lab.hosts[host].metrics_url
+        assert url is not None
+        text = self.api.get(url).text
+        return int(float(text.split('neighbor_resolutions_total{outcome="learnt"} ')[1].split()[0]))
 
 
 def _ip(value: int) -> str:
@@ -272,17 +284,17 @@ def _first_packet(b: Bench, a: Vm, dst: Vm, dst_ip: str, arp_static: bool) -> di
 
 def _learn_10k(b: Bench, net_id: str, ports: int) -> dict[str, Any]:
     vms = [b.vm(net_id, "h1")[0] for _ in range(10)]
-    before = b.neighbor_flows("h1")
+    before = b.learnt("h1")
     first = int.from_bytes(bytes([10, 96, 1, 0]), "big") + max(0, ports - 10_000)
     started = time.monotonic()
     procs = [
-        b.tool_in(vm, "arp", vm.lease()["ip"], first + 1000 * i, 1000) for i, vm in enumerate(vms)
+        b.tool_in(vm, "arp", vm.lease()["ip"], first + 1000 * i, 1000, SCAN_RATE)
+        for i, vm in enumerate(vms)
     ]
-    target = before + 2 * 10_000  # an ARP answer and an L2 flow per remote entry
     seen = before
     while time.monotonic() - started < 30:
-        seen = b.neighbor_flows("h1")
-        if seen >= target:
+        seen = b.learnt("h1")
+        if seen - before >= 10_000:
             break
         time.sleep(0.02)
     took = time.monotonic() - started
@@ -290,7 +302,7 @@ def _learn_10k(b: Bench, net_id: str, ports: int) -> dict[str, Any]:
         proc.wait()
     for vm in vms:
         b.lab.remove_vm(vm.name)
-    return {"seconds": round(took, 3), "flows_added": seen - before, "target_flows": 2 * 10_000}
+    return {"seconds": round(took, 3), "learnt": seen - before, "scan_rate": SCAN_RATE}
 
 
 def _moved(b: Bench, a: Vm, bvm: Vm, b_port: str) -> dict[str, Any]:

@@ -9,10 +9,14 @@ frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Reso
    while one is being resolved join it, so a burst costs one question;
 2. asks `alcor.rpc.resolve` once for every miss parked in the same turn of the event loop
    (batched: 10,000 destinations are a few dozen round trips, not 10,000);
-3. hands the answers to the model as ordinary neighbour entries (the same flows as a
-   followed table; remote ones with an idle timeout), waits for the programming round that
-   installs them, and re-injects each parked packet into the table that missed it, which now
-   matches (`OpenFlowChannel.reinject`: tun_id and registers as they were);
+3. sends each parked packet on at once, with the actions the answer's flows will have (the
+   ARP/ND answer, the routed next hop's MAC, the remote port's tunnel: `Resolver._shortcut`,
+   with tun_id and registers as they were), and so does every packet missing the same key
+   until the flows are in; hands the answers to the model as ordinary neighbour entries
+   (the same flows as a followed table; remote ones with an idle timeout) and waits for
+   the programming round that installs them (a first packet waited for that round: 2-3
+   ms of its 5.6); a packet no shortcut takes (to a port of this host) is re-injected then
+   into the table that missed it, which now matches (`OpenFlowChannel.reinject`);
 4. subscribes each resolved port's subject `alcor.nbr.<network>.<port>`, on which the
    server publishes the port's changes; then, the subscription being in place at the server,
    asks once more for the same ports, so a change made between the first answer and the
@@ -44,7 +48,14 @@ import nats.errors
 
 from alcor.agent import flows
 from alcor.agent.ofctl import OfctlError
-from alcor.agent.openflow_channel import OXM_TUNNEL_ID, PacketIn
+from alcor.agent.openflow_channel import (
+    NXM_TUN_IPV4_DST,
+    OXM_ARP_THA,
+    OXM_ETH_DST,
+    OXM_ETH_SRC,
+    OXM_TUNNEL_ID,
+    PacketIn,
+)
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
 
@@ -60,6 +71,10 @@ FLOODS_PER_SECOND = 50
 MAX_QUERIES = 512  # misses per request
 PARKED_PER_KEY = 8  # packets kept per miss while it resolves (the rest are dropped)
 ROUND_TIMEOUT = 5.0  # seconds to wait for the round installing an answer
+# Seconds between an answer and the round installing it. The shortcut forwards meanwhile;
+# a round started at once competed for the CPU with OVS forwarding that very shortcut (a
+# first packet 0.6-1 ms later on 2 cores), and answers arriving meanwhile share the round.
+INSTALL_DELAY = 0.01
 NXM_REG4 = (0x0001 << 7) | 4
 NXM_XXREG2 = [(0x0001 << 7) | n for n in (8, 9, 10, 11)]  # xxreg2 = reg8..reg11, high first
 
@@ -123,6 +138,8 @@ class Resolver:
         self.agent = agent
         self.parked: dict[Key, list[PacketIn]] = {}
         self.asking: set[Key] = set()  # parked keys whose question is on its way
+        # Answered keys whose flows are not installed yet: their packets take `_shortcut`
+        self.answers: dict[Key, pb.NeighborState] = {}
         self.unknown: dict[Key, float] = {}  # key -> monotonic time until which it is unknown
         self.subs: dict[tuple[str, str], Any] = {}  # (network, port) -> its subscription
         self.cookies: dict[int, tuple[str, str]] = {}  # neighbour cookie -> (network, port)
@@ -145,6 +162,9 @@ class Resolver:
         if miss is None:
             return
         self.misses[miss.kind] += 1
+        entry = self.answers.get(miss.key)
+        if entry is not None and self._shortcut(packet, entry):
+            return  # answered, its flows not installed yet: no second question
         parked = self.parked.get(miss.key)
         if parked is not None:
             if len(parked) < PARKED_PER_KEY:
@@ -187,25 +207,34 @@ class Resolver:
             reply = await self._ask(keys)
             if reply is None:
                 return
-            answered: set[Key] = set()
-            for entry in reply.neighbors:
-                answered.update(entry_keys(entry))
+            answered = {k: e for e in reply.neighbors for k in entry_keys(e)}
+            self.answers.update(answered)
             learnt = [e for e in reply.neighbors if (e.network_id, e.port_id) not in self.subs]
-            await self.agent.install(self.learn(reply.neighbors), ROUND_TIMEOUT)
-            self.resolved += len(reply.neighbors)
+            waiting: list[PacketIn] = []  # packets only the entry's flows can take on
             now = time.monotonic()
             for key in keys:
                 packets = self.parked.pop(key, [])
-                if key in answered:
-                    for packet in packets:
-                        self.agent.channel.reinject(packet, packet.table_id)
+                entry = answered.get(key)
+                if entry is not None:
+                    waiting.extend(p for p in packets if not self._shortcut(p, entry))
                 else:
                     self.unresolved += 1
                     self.unknown[key] = now + NEGATIVE_TTL
                     for packet in packets:
                         self._unanswered(packet)
+            self.asking.difference_update(keys)
             if len(self.unknown) > 4 * MAX_QUERIES:
                 self.unknown = {k: t for k, t in self.unknown.items() if t > now}
+            try:
+                await asyncio.sleep(INSTALL_DELAY)
+                await self.agent.install(self.learn(reply.neighbors), ROUND_TIMEOUT)
+            finally:
+                for key, entry in answered.items():
+                    if self.answers.get(key) is entry:
+                        del self.answers[key]
+            self.resolved += len(reply.neighbors)
+            for packet in waiting:
+                self.agent.channel.reinject(packet, packet.table_id)
             if learnt:
                 await self._follow(learnt)
         except TimeoutError:
@@ -214,6 +243,31 @@ class Resolver:
             self.asking.difference_update(keys)
             for key in keys:
                 self.parked.pop(key, None)
+
+    def _shortcut(self, packet: PacketIn, entry: pb.NeighborState) -> bool:
+        """Send a missed packet on as the entry's flows would, before they are installed
+        (`flows.spec_flows`: the ARP or ND answer; the remote port's tunnel, after the
+        routed next hop's MAC); False when only the installed flows can (a port of this
+        host)."""
+        table, mac = packet.table_id, flows.mac_bytes(entry.mac_address)
+        channel = self.agent.channel
+        if table == flows.ARP_RESPONDER and packet.frame[12:14] == b"\x08\x06":
+            return channel.reinject(packet, flows.ARP_REPLY, [(OXM_ARP_THA, mac)])
+        if table == flows.ARP_RESPONDER:
+            return channel.reinject(packet, flows.ND_REPLY, [(OXM_ETH_SRC, mac)])
+        model = self.agent.model
+        if (
+            not entry.tunnel_ip
+            or entry.host_id == self.agent.host_id
+            or entry.port_id in model.ports
+        ):
+            return False
+        tunnel = [(NXM_TUN_IPV4_DST, socket.inet_aton(entry.tunnel_ip))]
+        if table == flows.ROUTE_NEIGHBOR:  # the next hop's MAC, then its L2 flow's tunnel
+            # (table 50's own miss flow is a VIF's: a packet routed in from the physical
+            # network, to a floating IP or a forwarded port, would be dropped there)
+            tunnel.insert(0, (OXM_ETH_DST, mac))
+        return channel.forward(packet, model.tunnel_ofport, tunnel)
 
     def _unanswered(self, packet: PacketIn) -> None:
         """An ARP or neighbour solicitation nobody holds the address of is flooded (as on a

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import SimpleNamespace
 from typing import NamedTuple
 
@@ -39,6 +39,10 @@ OFPT_FLOW_REMOVED = 11
 OFPRR_IDLE_TIMEOUT = 0
 OXM_IN_PORT = (0x8000 << 7) | 0
 OXM_TUNNEL_ID = (0x8000 << 7) | 38
+OXM_ETH_DST = (0x8000 << 7) | 3
+OXM_ETH_SRC = (0x8000 << 7) | 4
+OXM_ARP_THA = (0x8000 << 7) | 25
+NXM_TUN_IPV4_DST = (0x0001 << 7) | 32
 NXM_REGS = frozenset((0x0001 << 7) | n for n in range(16))
 # What a re-injected packet gets back (conntrack fields, also sent along, are read-only)
 RESTORED = NXM_REGS | {OXM_TUNNEL_ID}
@@ -84,6 +88,7 @@ def parse_packet_in(body: bytes) -> PacketIn:
 
 
 Handler = Callable[[PacketIn], None]
+Fields = Iterable[tuple[int, bytes]]  # (class << 7 | field, value) to write
 FlowRemoved = Callable[[int, int], None]  # (cookie, table_id) of a flow that expired idle
 
 
@@ -191,10 +196,23 @@ class OpenFlowChannel:
             except Exception:
                 log.exception("flow-removed handling failed")
 
-    def reinject(self, packet: PacketIn, table: int) -> bool:
+    def reinject(self, packet: PacketIn, table: int, sets: Fields = ()) -> bool:
         """Put a packet-in back into the pipeline at `table`, with the tunnel id and
-        registers it had (as if the flow that sent it up had been there); False when no
+        registers it had (as if the flow that sent it up had been there), after writing
+        `sets` (what a flow would have written before going to `table`); False when no
         switch is connected."""
+        resubmit = struct.pack(
+            "!HHIHHB3x", 0xFFFF, 16, NX_VENDOR, NXAST_RESUBMIT_TABLE, OFPP_IN_PORT, table
+        )
+        return self._resend(packet, sets, resubmit)
+
+    def forward(self, packet: PacketIn, out_port: int, sets: Fields = ()) -> bool:
+        """Send a packet-in out of `out_port` after writing `sets` (a flow's set_field
+        actions, e.g. the tunnel destination), with its tunnel id and registers restored;
+        False when no switch is connected."""
+        return self._resend(packet, sets, struct.pack("!HHIH6x", OFP.OFPAT_OUTPUT, 16, out_port, 0))
+
+    def _resend(self, packet: PacketIn, sets: Fields, last: bytes) -> bool:
         if self.writer is None:
             return False
         actions = b"".join(
@@ -202,9 +220,7 @@ class OpenFlowChannel:
             for key, value in packet.fields.items()
             if key in RESTORED and value.strip(b"\0")
         )
-        actions += struct.pack(
-            "!HHIHHB3x", 0xFFFF, 16, NX_VENDOR, NXAST_RESUBMIT_TABLE, OFPP_IN_PORT, table
-        )
+        actions += b"".join(_set_field(key, value) for key, value in sets) + last
         body = struct.pack("!IIH6x", OFP.OFP_NO_BUFFER, packet.in_port, len(actions))
         body += actions + packet.frame
         self._send_raw(self.writer, OFP.OFPT_PACKET_OUT, body)

@@ -32,6 +32,8 @@ OWNER_KEY = "alcor-owner"
 OWNER = "agent"
 TUNNEL_OFPORT = 65000  # requested number; the real one is read back from OVSDB
 PROTOCOLS = ["OpenFlow10", "OpenFlow13", "OpenFlow14"]
+# Columns of br-int's Controller row (`_set_controller` says why)
+CONTROLLER_SETTINGS = {"max_backoff": 1000, "controller_queue_size": 512}
 
 
 class Interface(NamedTuple):
@@ -215,12 +217,16 @@ class OvsDriver:
         if list(current) != [target]:
             await self._execute(self.api.set_controller(self.bridge, [target]))
         # A short reconnect backoff: after an agent restart DHCP works again within a second.
+        # The longest packet-in queue OVS allows (default 100): a burst of misses of an
+        # on-demand network (thousands of ARPs at once) overflowed it while the agent was
+        # busy, and every overflowed packet-in was a miss lost.
         rows = await self._read(self.api.db_find("Controller", ("target", "=", target)))
         for row in rows:
-            if row.get("max_backoff") != 1000:
-                await self._execute(
-                    self.api.db_set("Controller", row["_uuid"], ("max_backoff", 1000))
-                )
+            for column, value in CONTROLLER_SETTINGS.items():
+                if row.get(column) != value:
+                    await self._execute(
+                        self.api.db_set("Controller", row["_uuid"], (column, value))
+                    )
 
     @property
     def connections(self) -> int:

@@ -10,7 +10,7 @@ import subprocess
 
 import sqlalchemy as sa
 
-from alcor.agent import flows, ofwire, ondemand
+from alcor.agent import flows, ofwire, ondemand, openflow_channel
 from alcor.agent.model import HostModel
 from alcor.agent.openflow_channel import OpenFlowChannel, parse_packet_in
 from alcor.southbound import build
@@ -72,8 +72,7 @@ def test_misses_are_keyed_by_what_they_ask() -> None:
     assert ondemand.classify(routed, "n") == ondemand.Miss(("n", "10.0.0.1", ""), "routed")
 
 
-def test_reinjection_restores_tun_id_and_registers_then_resubmits() -> None:
-    packet = parse_packet_in(CAPTURED + arp_request("10.9.0.2"))
+def _recording_channel() -> tuple[OpenFlowChannel, list[bytes]]:
     channel = OpenFlowChannel("/nonexistent", lambda p: None)
     sent: list[bytes] = []
 
@@ -82,12 +81,37 @@ def test_reinjection_restores_tun_id_and_registers_then_resubmits() -> None:
             sent.append(data)
 
     channel.writer = Writer()  # type: ignore[assignment]
+    return channel, sent
+
+
+RESTORED = ("set_field:0x4d->tun_id", "set_field:0x5->reg6", "set_field:0xa000001->reg4")
+
+
+def test_reinjection_restores_tun_id_and_registers_then_resubmits() -> None:
+    packet = parse_packet_in(CAPTURED + arp_request("10.9.0.2"))
+    channel, sent = _recording_channel()
     assert channel.reinject(packet, flows.L2_FORWARD)
     text = _print(sent[0])
     assert "in_port=1" in text, text
-    for action in ("set_field:0x4d->tun_id", "set_field:0x5->reg6", "set_field:0xa000001->reg4"):
+    for action in RESTORED:
         assert action in text, text
     assert "resubmit(,50)" in text, text
+
+
+def test_a_shortcut_writes_what_the_entry_flow_would_then_goes_on() -> None:
+    """An answered miss is sent on before its flows exist: the ARP answer's MAC then the
+    reply table, or the remote port's tunnel then the tunnel port (as `spec_flows`)."""
+    packet = parse_packet_in(CAPTURED + arp_request("10.9.0.2"))
+    channel, sent = _recording_channel()
+    mac = flows.mac_bytes("fa:16:3e:00:00:02")
+    assert channel.reinject(packet, flows.ARP_REPLY, [(openflow_channel.OXM_ARP_THA, mac)])
+    tunnel = [(openflow_channel.NXM_TUN_IPV4_DST, socket.inet_aton("198.18.0.2"))]
+    assert channel.forward(packet, 65000, tunnel)
+    arp, tunnelled = _print(sent[0]), _print(sent[1])
+    for action in (*RESTORED, "set_field:fa:16:3e:00:00:02->arp_tha", "resubmit(,32)"):
+        assert action in arp, arp
+    for action in (*RESTORED, "set_field:198.18.0.2->tun_dst", "output:65000"):
+        assert action in tunnelled, tunnelled
 
 
 def test_entries_answer_their_mac_and_canonical_addresses() -> None:
