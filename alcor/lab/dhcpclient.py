@@ -286,7 +286,7 @@ class DhcpClients:
         os.close(self.wake_w)
 
     def start(self, guest: GuestSockets, done: Callable[[Offer], None]) -> None:
-        """Begin one guest's exchange; `done(ack)` runs on the client thread once applied."""
+        """Begin one guest's exchange; `done(ack)` runs on the appliers once applied."""
         with self.lock:
             self.queue.append(_Exchange(guest, done))
             self.pending += 1
