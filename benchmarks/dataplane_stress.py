@@ -12,8 +12,11 @@ part (a)'s (`run_part_a`), at this size:
   the clock         from the first API call (POST network, subnet, then the ports with
                     `binding:host_id`: one bulk POST, or one POST per port from 16 threads as
                     Nova's computes would) through the VIFs plugged the os-vif way (one OVSDB
-                    transaction per host, hosts in parallel), each guest's udhcpc started once
-                    its port is ACTIVE, to the last guest holding its lease.
+                    transaction per host, hosts in parallel), each guest's DHCP exchange
+                    started once its port is ACTIVE (`--hook lean`: the light client of
+                    alcor/lab/dhcpclient.py, real DHCP over the VIF with no process per
+                    guest; `--hook lab`: udhcpc and the lab's hook), to the last guest holding
+                    its lease (address, routes and MTU applied).
   after it          pings between sampled VM pairs on different hosts, the provisioning
                     timeline of every port (where the time went, per stage and per host),
                     each agent's metrics (programming rounds, DHCP replies, CPU), and
@@ -21,8 +24,9 @@ part (a)'s (`run_part_a`), at this size:
 
 CPU seconds of every part during the clock (/proc and getrusage): the server (API, compiler,
 status intake), its nats-server, the agents, ovs-vswitchd and ovsdb-server of every host,
-the guests (udhcpc, its hook, `ip`: children of this process) and this process (the API
-client, watching, reaping) — on 2 cores, what the lab costs against the control plane.
+the guests (with `--hook lab`, udhcpc, its hook, `ip`: children of this process) and this
+process (the API client, watching, the light DHCP client's threads) — on 2 cores, what the
+lab costs against the control plane.
 Results: benchmarks/results/dataplane-stress.json.
 """
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -46,8 +51,9 @@ from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.lab.vm import HOOK as VM_HOOK
 from benchmarks import procstat
-from benchmarks.dataplane import LEAN_HOOK, _make_vms, run_part_a
+from benchmarks.dataplane import LEAN_HOOK, BenchVm, _close_sockets, _make_vms, run_part_a
 
+AGENT_LOGS = "ALCOR_STRESS_AGENT_LOGS"
 PHASES = (("start", "plugged"), ("plugged", "active"), ("active", "stop"))
 
 
@@ -119,6 +125,15 @@ def audit(server: AlcorServer, hosts: list[str]) -> dict[str, Any]:
     }
 
 
+def _keep_agent_logs(lab: Lab) -> None:
+    """With `ALCOR_STRESS_AGENT_LOGS=PREFIX`, copy each agent's debug log (one line per
+    programming round: owners, compute and apply time) to PREFIX-<host>.log before the lab
+    goes."""
+    prefix = os.environ.get(AGENT_LOGS)
+    for host in lab.hosts.values() if prefix else ():
+        shutil.copy(host.agent_log, f"{prefix}-{host.name}.log")
+
+
 def part_stress(
     prefix: str,
     hosts: int,
@@ -132,9 +147,11 @@ def part_stress(
     tear everything down (also on failure)."""
     server = AlcorServer().start()
     lab = Lab(prefix)
+    vms: list[BenchVm] = []
     try:
         lift_quotas(server.url)
-        lab.up(hosts, server.nats_url, credentials=server.credentials)
+        debug = ["--log-level", "debug"] if os.environ.get(AGENT_LOGS) else []
+        lab.up(hosts, server.nats_url, credentials=server.credentials, agent_args=debug)
         deadline = time.monotonic() + 60
         agents = f"{server.url}/v2.0/agents"
         while sum(a["alive"] for a in httpx.get(agents).json()["agents"]) < hosts:
@@ -158,5 +175,7 @@ def part_stress(
         result["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
         return result
     finally:
+        _close_sockets(vms)
+        _keep_agent_logs(lab)
         lab.down()
         server.cleanup()

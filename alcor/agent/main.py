@@ -505,8 +505,17 @@ class Agent:
                 )
                 if self.programmed_once:
                     text, neighbors = self.model.split_owners(owners)
-                    await self.reconciler.apply(
-                        self.model.desired(text), self.model.neighbor_updates(neighbors)
+                    desired = self.model.desired(text)
+                    computed = time.perf_counter()
+                    await self.reconciler.apply(desired, self.model.neighbor_updates(neighbors))
+                    log.debug(
+                        "round %d: %d owners (%d neighbour), desired %.3f s, applied %d in %.3f s",
+                        self.rounds_started,
+                        len(owners),
+                        sum(map(len, neighbors.values())),
+                        computed - started,
+                        self.reconciler.last_lines,
+                        self.reconciler.last_apply_s,
                     )
                 else:
                     await self.reconciler.resync(
@@ -645,6 +654,8 @@ class Agent:
     async def _report(self, programmed_at: float) -> None:
         statuses: list[pb.ResourceStatus] = self._fip_statuses(programmed_at)
         for pid, port in self.model.ports.items():
+            if ("port", pid) in self.dirty:
+                continue  # changed during the round (its VIF plugged, say): the next one says
             state, received_at = self.model.port_state(pid)
             last = self.reported.get(pid)
             if state == pb.PENDING and last is not None and last[1] in (pb.SUCCESS, pb.REMOVED):

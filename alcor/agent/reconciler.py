@@ -351,6 +351,7 @@ class Reconciler:
         async def text() -> int:
             if lines:
                 await self.ofctl.bundle(lines)
+                log.debug("bundle: %d lines in %.3f s", len(lines), time.monotonic() - start)
             return len(lines)
 
         def batches() -> Iterator[list[bytes]]:
