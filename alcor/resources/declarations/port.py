@@ -192,6 +192,9 @@ resource = Resource(
         # flood lists of on-demand networks, `southbound.ondemand`) is one index probe,
         # whatever the network's size.
         sa.Index("ix_ports_host_network", "binding_host_id", "network_id"),
+        # A network's hosts, and the same pairs the other way round: a change of the network
+        # or a subnet finds the hosts to tell by a skip scan over this, whatever the size.
+        sa.Index("ix_ports_network_host", "network_id", "binding_host_id"),
         # A network's router interfaces (its state names their routers, rendered on every
         # port change that reaches a host): a few rows per network whatever its size, and
         # nothing to maintain for other ports.
