@@ -60,6 +60,7 @@ port_bindings_t = _port.port_bindings
 pfs_t = _pf.resource.table
 subnetpools_t = _subnetpool.resource.table
 ROUTER_GATEWAY = _port.ROUTER_GATEWAY
+ROUTER_GATEWAY_SQL = _port.ROUTER_GATEWAY_SQL
 
 K = TypeVar("K", bound=Hashable)
 Row = Mapping[Any, Any]  # a row as loaded (a dict, or `sa.RowMapping`), or one with attached values
