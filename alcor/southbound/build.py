@@ -898,6 +898,8 @@ def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[s
     """network id -> hosts that have at least one port bound on it, or an inactive binding of
     one: a skip scan of the networks' hosts, then the region's inactive bindings."""
     wanted = set(network_ids)
+    if not wanted:
+        return {}
     out = bound_hosts(conn, wanted)
     for r in conn.execute(_GUESTS):
         if r.network_id in wanted:
