@@ -32,7 +32,7 @@ real hosts: flows per host, time to program a host from nothing, routed vs same-
 (benchmarks/dataplane_routing.py). Results: benchmarks/results/dataplane-routing.json.
 
 Part (e), neighbours on demand (`--part e`, options --ports N --steps join,first_packet,
-learn_10k,moved,scan --json-e PATH): a network of N ports on 100 remote hosts and 3 real
+learn_10k,moved,scan,netchange --json-e PATH): a network of N ports on 100 remote hosts and 3 real
 hosts (benchmarks/dataplane_ondemand.py). A subset of steps replaces only those in a results
 file of the same N. Results: benchmarks/results/dataplane-ondemand.json.
 
@@ -951,6 +951,14 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
             f"[bold]{scan['dhcp_s']['ratio']}x / {scan['port_active_s']['ratio']}x[/bold]",
             "<= 2x",
         )
+    for kind in ("network", "subnet"):
+        change = r.get("netchange", {}).get(f"{kind}_put_to_published_ms")
+        if change:
+            table.add_row(
+                f"{kind} changed: PUT -> published p50/p99",
+                f"[bold]{change['p50']} / {change['p99']}[/bold] ms",
+                "no growth with ports",
+            )
     console.print(table)
     _save_steps(args, r, steps)
 

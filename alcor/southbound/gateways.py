@@ -51,10 +51,8 @@ def moves(conn: sa.Connection, now: float, down_time: float) -> dict[str, str | 
     gateway any more. A read: the scheduler writes only when this finds something (most runs
     find nothing)."""
     p = build.ports_t.c
-    routers = {
-        r.device_id
-        for r in conn.execute(sa.select(p.device_id).where(p.device_owner == build.ROUTER_GATEWAY))
-    }
+    gateway = p.device_owner == sa.literal_column(build.ROUTER_GATEWAY_SQL)  # partial index
+    routers = {r.device_id for r in conn.execute(sa.select(p.device_id).where(gateway))}
     placed = {r.router_id: r.host_id for r in conn.execute(sa.select(router_gateways))}
     out: dict[str, str | None] = dict.fromkeys(placed.keys() - routers, "")
     if not routers:

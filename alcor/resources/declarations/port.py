@@ -13,10 +13,11 @@ from alcor.store.schema import metadata
 # Ports the cloud itself owns have a `network:` device owner; routers own these.
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
-# The interface owner as an SQL literal: queries that must use the partial index of a
-# network's router interfaces state it literally (with a bound parameter in its place,
-# neither SQLite nor a generic PostgreSQL plan can prove the index's predicate).
+# The interface and gateway owners as SQL literals: queries that must use the partial
+# indexes of router interfaces and gateways state them literally (with a bound parameter in
+# its place, neither SQLite nor a generic PostgreSQL plan can prove an index's predicate).
 ROUTER_INTERFACE_SQL = f"'{ROUTER_INTERFACE}'"
+ROUTER_GATEWAY_SQL = f"'{ROUTER_GATEWAY}'"
 ROUTER_OWNERS = (
     ROUTER_INTERFACE,
     ROUTER_GATEWAY,
@@ -192,6 +193,9 @@ resource = Resource(
         # flood lists of on-demand networks, `southbound.ondemand`) is one index probe,
         # whatever the network's size.
         sa.Index("ix_ports_host_network", "binding_host_id", "network_id"),
+        # A network's hosts, and the same pairs the other way round: a change of the network
+        # or a subnet finds the hosts to tell by a skip scan over this, whatever the size.
+        sa.Index("ix_ports_network_host", "network_id", "binding_host_id"),
         # A network's router interfaces (its state names their routers, rendered on every
         # port change that reaches a host): a few rows per network whatever its size, and
         # nothing to maintain for other ports.
@@ -200,6 +204,14 @@ resource = Resource(
             "network_id",
             sqlite_where=sa.text(f"device_owner = {ROUTER_INTERFACE_SQL}"),
             postgresql_where=sa.text(f"device_owner = {ROUTER_INTERFACE_SQL}"),
+        ),
+        # The routers with a gateway: the SNAT scheduler asks twice a second (a scan of every
+        # port of the region before).
+        sa.Index(
+            "ix_ports_router_gateways",
+            "device_id",
+            sqlite_where=sa.text(f"device_owner = {ROUTER_GATEWAY_SQL}"),
+            postgresql_where=sa.text(f"device_owner = {ROUTER_GATEWAY_SQL}"),
         ),
     ),
     quota="port",
