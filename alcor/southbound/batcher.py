@@ -25,6 +25,12 @@ class Batcher(Generic[T]):
         self.handle = handle
         self.max_batch = max_batch
         self.queue: asyncio.Queue[T] = asyncio.Queue()
+        self.handling = False
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and no batch being handled."""
+        return not self.handling and self.queue.empty()
 
     def put(self, item: T) -> None:
         self.queue.put_nowait(item)
@@ -34,9 +40,12 @@ class Batcher(Generic[T]):
             items = [await self.queue.get()]
             while len(items) < self.max_batch and not self.queue.empty():
                 items.append(self.queue.get_nowait())
+            self.handling = True
             try:
                 await self.handle(items)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("batch of %d failed", len(items))
+            finally:
+                self.handling = False

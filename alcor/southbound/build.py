@@ -1001,9 +1001,10 @@ _HOLDERS = SelectIn(
     ),
     ipam_used.c.display,
 )
-_BY_MAC = sa.select(ports_t.c.id).where(
-    ports_t.c.network_id == sa.bindparam("network_id"),
-    ports_t.c.mac_address.in_(sa.bindparam("macs", expanding=True)),
+# Who holds MACs of a network, through the (network_id, mac_address) unique index; prepared
+# (`SelectIn`): as an expanding select it cost 0.23 ms of a first packet's 0.6 ms read.
+_NEIGHBORS_BY_MAC = SelectIn(
+    NEIGHBORS.where(ports_t.c.network_id == sa.bindparam("network_id")), ports_t.c.mac_address
 )
 
 
@@ -1028,10 +1029,12 @@ def resolve(conn: sa.Connection, queries: Sequence[pb.ResolveQuery]) -> pb.Resol
     for r in rows_in(conn, _HOLDERS, asked):
         if r["display"] in ips.get(r["network_id"], ()):
             port_ids.add(r["owner"])
-    for nid, wanted in macs.items():
-        found = conn.execute(_BY_MAC, {"network_id": nid, "macs": sorted(wanted)}).scalars()
-        port_ids.update(found)
-    entries = [
-        neighbor_state(r, r["tunnel_ip"] or "") for r in rows_in(conn, _NEIGHBORS_BY_ID, port_ids)
+    rows = [
+        r
+        for nid, wanted in macs.items()
+        for r in _NEIGHBORS_BY_MAC.rows(conn, sorted(wanted), {"network_id": nid})
     ]
+    port_ids.difference_update(r["id"] for r in rows)
+    rows.extend(rows_in(conn, _NEIGHBORS_BY_ID, port_ids))
+    entries = [neighbor_state(r, r["tunnel_ip"] or "") for r in rows]
     return ondemand.answers(queries, entries)

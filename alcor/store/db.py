@@ -463,14 +463,25 @@ class Database:
     def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(conn, *args)` in a read-only transaction."""
         with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                conn.exec_driver_sql("BEGIN")
-            else:
-                conn.begin()
+            return self.read_on(conn, fn, *args)
+
+    def read_on(self, conn: sa.Connection, fn: Callable[..., T], *args: Any) -> T:
+        """`read_sync` on a connection the caller keeps (a hot path saves the pool's
+        checkout and reset). SQLite's BEGIN and ROLLBACK go to the driver: through
+        SQLAlchemy's execution they took 0.08 of a cold 0.29 ms resolve read."""
+        if self.dialect != "sqlite":
+            conn.begin()
             try:
                 return fn(conn, *args)
             finally:
                 conn.rollback()
+        raw: Any = conn.connection.driver_connection
+        raw.execute("BEGIN")
+        try:
+            return fn(conn, *args)
+        finally:
+            raw.execute("ROLLBACK")
+            conn.rollback()  # SQLAlchemy's own transaction, if `fn` began one: nothing sent
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         if self._group is not None:

@@ -341,7 +341,7 @@ class SelectIn:
             yield values[start : start + IN_CHUNK]
 
     def _fast(
-        self, conn: sa.Connection, part: list[Any]
+        self, conn: sa.Connection, part: list[Any], params: dict[str, Any] | None = None
     ) -> tuple[Prepared, Any, dict[str, Any]] | None:
         size = min(IN_CHUNK, 1 << (len(part) - 1).bit_length())
         fast = self._prepared(conn.dialect, size)
@@ -349,19 +349,22 @@ class SelectIn:
         if fast is None or raw is None:
             return None
         padded = part + [part[-1]] * (size - len(part))
-        return fast, raw, {f"in_{i}": v for i, v in enumerate(padded)}
+        return fast, raw, {**(params or {}), **{f"in_{i}": v for i, v in enumerate(padded)}}
 
-    def rows(self, conn: sa.Connection, ids: Iterable[Any]) -> list[Mapping[Any, Any]]:
-        """The select's rows for these ids (none: no query)."""
+    def rows(
+        self, conn: sa.Connection, ids: Iterable[Any], params: dict[str, Any] | None = None
+    ) -> list[Mapping[Any, Any]]:
+        """The select's rows for these ids (none: no query); `params` are the values of the
+        statement's own bind parameters."""
         out: list[Mapping[Any, Any]] = []
         for part in self._parts(ids):
             found = None
-            fast = self._fast(conn, part)
+            fast = self._fast(conn, part, params)
             if fast is not None:
                 found = fast[0].dicts(fast[1], fast[2])
             if found is None:
                 stmt = self.stmt.where(self.column.in_(part))
-                found = list(conn.execute(stmt).mappings().all())
+                found = list(conn.execute(stmt, params or {}).mappings().all())
             out.extend(found)
         return out
 

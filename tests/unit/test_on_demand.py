@@ -3,11 +3,13 @@ OpenFlow bytes (checked against ovs-ofctl), and the miss classification."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import struct
 import subprocess
 
+import nats
 import sqlalchemy as sa
 
 from alcor.agent import flows, ofwire, ondemand, openflow_channel
@@ -15,9 +17,10 @@ from alcor.agent.model import HostModel
 from alcor.agent.openflow_channel import OpenFlowChannel, parse_packet_in
 from alcor.southbound import build
 from alcor.southbound import ondemand as policy
+from alcor.southbound.nats_server import running
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
-from alcor.southbound.rpc import register_hosts
+from alcor.southbound.rpc import INLINE_QUERIES, RpcServer, register_hosts
 from alcor.store.db import Database, UnitOfWork
 from tests.scale import southbound_rows as rows
 from tests.unit.test_compiler import compile_and_advance
@@ -332,3 +335,43 @@ def test_resolve_answers_by_mac_and_says_what_nobody_holds(db: Database) -> None
         "fa:16:3e:ff:ff:ff",
         "10.0.99.99",
     ]
+
+
+def test_the_resolve_rpc_answers_small_requests_on_the_loop_and_large_ones_batched(
+    db: Database,
+) -> None:
+    """A lone small request is answered in the subscription callback (on a connection kept
+    for it), a larger one by the batcher; both through a real NATS server, alike."""
+    db.write_sync(register_hosts, [pb.AgentInfo(host_id="h2", tunnel_ip="198.18.0.2")])
+    nid, sid = _on_demand_network(db, 142)
+    pid = db.write_sync(rows.new_port, nid, sid, 7, "h2")
+    mac = rows.port_row(db, pid)["mac_address"]
+    asked = pb.ResolveQuery(network_id=nid, mac_address=mac)
+    nobody = [
+        pb.ResolveQuery(network_id=nid, mac_address=f"fa:16:3e:ff:ff:{i:02x}")
+        for i in range(INLINE_QUERIES)
+    ]
+
+    async def ask(nc: nats.aio.client.Client, queries: list[pb.ResolveQuery]) -> pb.ResolveReply:
+        req = pb.ResolveRequest(host_id="h1", queries=queries).SerializeToString()
+        return pb.ResolveReply.FromString((await nc.request(subjects.RPC_RESOLVE, req, 5)).data)
+
+    async def scenario(url: str) -> tuple[pb.ResolveReply, pb.ResolveReply, bool]:
+        nc = await nats.connect(url)
+        rpc = RpcServer(db, nc, 75.0)
+        await rpc.start()
+        try:
+            small = await ask(nc, [asked])
+            kept = rpc._inline is not None
+            large = await ask(nc, [asked, *nobody])
+        finally:
+            await rpc.stop()
+            await nc.close()
+        return small, large, kept
+
+    with running() as server:
+        small, large, kept = asyncio.run(scenario(f"nats://127.0.0.1:{server.port}"))
+    assert kept
+    assert [n.port_id for n in small.neighbors] == [pid] and not small.unknown
+    assert [n.port_id for n in large.neighbors] == [pid]
+    assert len(large.unknown) == INLINE_QUERIES
