@@ -50,6 +50,7 @@ from alcor.store.schema import hosts, port_provisioning
 log = logging.getLogger(__name__)
 
 GATEWAY_INTERVAL = 0.5  # seconds between two runs of the gateway scheduler
+DRAIN_TIMEOUT = 5.0  # seconds a stopping intake waits to apply the reports it already took
 
 PORT_STATUS: dict[int, str] = {
     pb.SUCCESS: "ACTIVE",
@@ -275,12 +276,21 @@ class StatusIntake:
         ]
 
     async def stop(self) -> None:
+        """Stop taking reports, apply those already taken, then stop the loops: a report
+        dropped by a replica that stops (the compiler lease handed over) leaves its port DOWN
+        although its host programmed it, as no host sends the same report twice."""
         if self.sub is not None:
             with contextlib.suppress(nats.errors.Error):
-                await self.sub.unsubscribe()
+                await self.sub.drain()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._applied(), DRAIN_TIMEOUT)
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _applied(self) -> None:
+        while not self.batcher.idle:
+            await asyncio.sleep(0.01)
 
     async def _on_report(self, msg: nats.aio.msg.Msg) -> None:
         report = pb.StatusReport.FromString(msg.data)
