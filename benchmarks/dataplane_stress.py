@@ -110,12 +110,13 @@ def agent_metrics(host: Host) -> dict[str, float]:
     return out
 
 
-def audit(server: AlcorServer, hosts: list[str]) -> dict[str, Any]:
-    """`alcor audit --json` of `hosts` (those not yet settled waited for up to 30 s); clean
-    when every one of them is in step with intent."""
-    cmd = [sys.executable, "-m", "alcor", "audit", "--url", server.url, "--json", "--settle", "30"]
+def audit(server: AlcorServer, hosts: list[str], settle: float = 30) -> dict[str, Any]:
+    """`alcor audit --json` of `hosts` (those not yet settled waited for up to `settle` s);
+    clean when every one of them is in step with intent."""
+    cmd = [sys.executable, "-m", "alcor", "audit", "--url", server.url, "--json"]
+    cmd += ["--settle", str(settle)]
     cmd += [arg for host in hosts for arg in ("--host", host)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=settle + 90)
     found = json.loads(proc.stdout) if proc.stdout else []
     return {
         "exit": proc.returncode,

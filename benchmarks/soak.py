@@ -343,7 +343,9 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 **{k: round(procstat.rss_mb(p), 2) for k, p in pids.items()},
             }
         )
-        found = audit(server, sorted(lab.hosts))
+        # two audit intervals and a resync: a host that differs is resynced after two
+        # consecutive differing reports (`southbound.audit`)
+        found = audit(server, sorted(lab.hosts), settle=90)
         half = samples[-1]["t"] / 2
         memory = {}
         for name in pids:

@@ -55,6 +55,18 @@ log = logging.getLogger(__name__)
 
 RPC_TIMEOUT = 30.0
 UNDERLAY = ipaddress.IPv4Address("198.18.0.1")
+# Seqs whose apply times are kept per record (`applied_at`, `group_applies`, `router_applies`):
+# benchmarks and tests read the latest ones, and a long `alcor sim` must not grow by one entry
+# per message (an hour's soak: +41 MB).
+APPLIES_KEPT = 4096
+
+
+def _recent(record: dict[Any, Any], key: Any, value: Any) -> Any:
+    """`record.setdefault(key, value)`, dropping the oldest keys beyond `APPLIES_KEPT`."""
+    found = record.setdefault(key, value)
+    if len(record) > APPLIES_KEPT:
+        del record[next(iter(record))]
+    return found
 
 
 def _key(entry: Any) -> str:
@@ -133,7 +145,7 @@ class NetView:
         self.network_id = network_id
         self.table: dict[str, pb.NeighborState] = {}
         self.members: set[str] = set()
-        self.applied_at: dict[int, float] = {}  # seq -> when applied (benchmarks)
+        self.applied_at: dict[int, float] = {}  # seq -> when first applied (benchmarks)
         self.stream = SeqStream(f"network {network_id}", self._apply, self._fetch, self._replace)
         self.sub: Any = None
 
@@ -154,7 +166,7 @@ class NetView:
     def _apply(self, delta: pb.NeighborDelta) -> None:
         for n in delta.neighbors:
             _apply(self.table, n)
-        self.applied_at[delta.seq] = time.time()
+        _recent(self.applied_at, delta.seq, time.time())
 
     async def _fetch(self) -> pb.NeighborTable:
         req = pb.NeighborTableRequest(network_id=self.network_id).SerializeToString()
@@ -162,7 +174,7 @@ class NetView:
 
     def _replace(self, table: pb.NeighborTable) -> None:
         self.table = {n.port_id: n for n in table.neighbors}
-        self.applied_at[table.seq] = time.time()
+        _recent(self.applied_at, table.seq, time.time())
 
 
 class GroupView:
@@ -585,12 +597,12 @@ class Fleet:
         """A host applied an address set up to `seq` (no wire ack exists for address sets:
         hosts report on ports only; benchmarks and tests read these times)."""
         if host.alive:
-            self.group_applies.setdefault((group_id, seq), {})[host.host_id] = time.time()
+            _recent(self.group_applies, (group_id, seq), {})[host.host_id] = time.time()
 
     def router_applied(self, host: SimHost, router_id: str, seq: int) -> None:
         """A host applied a router's state as of `seq` (like address sets, no wire ack)."""
         if host.alive:
-            self.router_applies.setdefault((router_id, seq), {})[host.host_id] = time.time()
+            _recent(self.router_applies, (router_id, seq), {})[host.host_id] = time.time()
 
     def ack(self, host: SimHost, ports: list[pb.PortState], received_at: float) -> None:
         if not host.alive or not ports:
