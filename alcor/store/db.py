@@ -96,7 +96,7 @@ _CHANGELOG_INSERT = prepared.hot(
     .inline()
     .values({c.name: sa.bindparam(c.name) for c in changelog.c if c.name != "seq"})
 )
-RETRIES = 5
+RETRIES = 20  # neutron-lib's MAX_RETRIES: bulk creates racing for few free MACs need them
 # deadlock_detected, serialization_failure, and unique_violation: two transactions that drew
 # the same random value (a MAC) where neither could see the other's; run again, the loser
 # draws anew, or its checks now see the winner's row and say what is taken (Neutron retries
