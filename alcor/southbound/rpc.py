@@ -161,8 +161,9 @@ class RpcServer:
         self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
         self._address_sets = Batcher(self._address_set_replies, max_batch=64)
         self._routers = Batcher(self._router_replies, max_batch=64)
-        self._resolves: Batcher[tuple[nats.aio.msg.Msg, Queries]]
-        self._resolves = Batcher(self._resolve_replies, max_batch=64)
+        self._resolves: Batcher[tuple[nats.aio.msg.Msg, Queries]] = Batcher(
+            self._resolve_replies, max_batch=64
+        )
         self._register = Batcher(self._registrations)
         self.tasks: list[asyncio.Task[None]] = []
         self.subs: list[Any] = []
