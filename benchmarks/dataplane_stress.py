@@ -122,6 +122,13 @@ def audit(server: AlcorServer, hosts: list[str], settle: float = 30) -> dict[str
         "exit": proc.returncode,
         "states": {a["host"]: a["state"] for a in found},
         "differs_in": {a["host"]: a["differs"] for a in found if a["differs"]},
+        # "count:sum" reported and expected of each differing kind: an entry missing or extra
+        # shows in the count, a misapplied one only in the sum
+        "digests": {
+            a["host"]: {k: [a["reported"].get(k), a["expected"].get(k)] for k in a["differs"]}
+            for a in found
+            if a["differs"]
+        },
         "clean": proc.returncode == 0 and all(a["state"] == "in_step" for a in found),
     }
 

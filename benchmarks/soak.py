@@ -284,6 +284,12 @@ def start_simulator(server: AlcorServer, prefix: str, hosts: int) -> subprocess.
     )
 
 
+def resyncs(agent_log: str) -> list[str]:
+    """The agent's account of each resync the audit asked for: what it repaired."""
+    with open(agent_log, errors="replace") as log:
+        return [line.strip() for line in log if "resync" in line and "repaired" in line]
+
+
 def wait_agents(api: httpx.Client, count: int, timeout: float) -> list[str]:
     deadline = time.monotonic() + timeout
     while True:
@@ -346,6 +352,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         # two audit intervals and a resync: a host that differs is resynced after two
         # consecutive differing reports (`southbound.audit`)
         found = audit(server, sorted(lab.hosts), settle=90)
+        repaired = {name: resyncs(host.agent_log) for name, host in lab.hosts.items()}
         half = samples[-1]["t"] / 2
         memory = {}
         for name in pids:
@@ -369,6 +376,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             "flat_threshold_mb_per_h": args.flat_mb_per_hour,
             "all_flat": all(m["flat"] for m in memory.values()),
             "audit": found,
+            "resyncs": repaired,
             "samples": samples,
         }
     finally:
@@ -410,6 +418,8 @@ def main() -> None:
         f"{result['operations']}, API errors {len(result['api_errors'])}, audit "
         + ("clean" if result["audit"]["clean"] else f"NOT clean {result['audit']['states']}")
     )
+    for host, lines in result["resyncs"].items():
+        console.print(f"{host}: {len(lines)} resyncs asked by the audit", *lines, sep="\n  ")
     result["meta"] = {
         "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "cpus": os.cpu_count(),

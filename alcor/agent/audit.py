@@ -18,6 +18,41 @@ from alcor.agent.model import HostModel
 from alcor.southbound.protocol import digests
 
 
+def host_kinds(model: HostModel) -> dict[str, Mapping[str, Message]]:
+    """The kinds a host's goal state carries whole, by kind then id."""
+    return {
+        "ports": model.ports,
+        "networks": model.networks,
+        "subnets": model.subnets,
+        "security_groups": model.security.groups,
+        "network_acls": model.acls.acls,
+    }
+
+
+def snapshot(model: HostModel) -> dict[str, dict[str, int]]:
+    """Each host-state entry's content hash, taken before a resync the audit asked for."""
+    return {
+        kind: {key: digests.entry_hash(entry) for key, entry in held.items()}
+        for kind, held in host_kinds(model).items()
+    }
+
+
+def drift(before: dict[str, dict[str, int]], model: HostModel) -> dict[str, dict[str, list[str]]]:
+    """What a resync changed in the host-state kinds: the ids it added, removed or rewrote.
+    That is what the host had lost or misapplied, which the digests alone cannot name."""
+    out = {}
+    for kind, hashes in snapshot(model).items():
+        held = before.get(kind, {})
+        found = {
+            "added": sorted(set(hashes) - set(held)),
+            "removed": sorted(set(held) - set(hashes)),
+            "changed": sorted(k for k in set(hashes) & set(held) if hashes[k] != held[k]),
+        }
+        if any(found.values()):
+            out[kind] = {name: ids for name, ids in found.items() if ids}
+    return out
+
+
 class Digester:
     """Digests of one model. Neighbour tables are cached per network by version, and within
     a changed table each entry's hash by the entry object (the model replaces an entry's
@@ -70,11 +105,7 @@ class Digester:
                 self._tables[nid] = cached
             total, count = total + cached[1], count + cached[2]
         return {
-            "ports": digests.of(model.ports.values()),
-            "networks": digests.of(model.networks.values()),
-            "subnets": digests.of(model.subnets.values()),
-            "security_groups": digests.of(model.security.groups.values()),
-            "network_acls": digests.of(model.acls.acls.values()),
+            **{kind: digests.of(held.values()) for kind, held in host_kinds(model).items()},
             "routers": digests.of(model.routers.values()),
             "neighbors": digests.text(digests.combine([total]), count),
             "address_sets": self._address_sets(model),

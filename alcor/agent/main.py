@@ -105,6 +105,8 @@ class Agent:
         # local port id -> (the RA it should hear, initial sends left, when the next is due)
         self.advertised: dict[str, tuple[bytes, int, float]] = {}
         self.digester = audit.Digester()
+        self.resyncs_asked = 0  # by the server's audit
+        self._before_resync: dict[str, dict[str, int]] | None = None
         self.beat_soon = asyncio.Event()  # a round changed what we hold: report it
         self.heartbeat_interval = settings.heartbeat_interval
         self.stopping = asyncio.Event()
@@ -286,6 +288,8 @@ class Agent:
         delta = pb.HostDelta.FromString(msg.data)
         if delta.resync:
             log.warning("the server's audit found our state differs from intent: full resync")
+            self.resyncs_asked += 1
+            self._before_resync = audit.snapshot(self.model)
             self.programmed_once = False  # and reprogram OVS from scratch (replace-flows)
             self._spawn(self._resync_all())
             return
@@ -304,6 +308,10 @@ class Agent:
 
     def _replace_host(self, full: pb.HostGoalState) -> None:
         self.model.replace_host_state(full, time.time())
+        if self._before_resync is not None:
+            found = audit.drift(self._before_resync, self.model)
+            log.warning("resync %d repaired: %s", self.resyncs_asked, found or "no host-state entry changed")
+            self._before_resync = None
         self.reported = {pid: st for pid, st in self.reported.items() if pid in self.model.ports}
         self._mark(self.model.all_owners())
         self._sync_follows()

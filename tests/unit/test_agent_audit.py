@@ -3,7 +3,7 @@ after any change (the server computes them from scratch, and the two must agree)
 
 from __future__ import annotations
 
-from alcor.agent.audit import Digester
+from alcor.agent.audit import Digester, drift, snapshot
 from alcor.agent.model import HostModel
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
@@ -27,3 +27,18 @@ def test_cached_digests_follow_every_change_of_an_address_set() -> None:
     assert changed != first and changed == Digester()(model)["address_sets"]
     model.drop_address_set("g")
     assert digester(model)["address_sets"] == Digester()(model)["address_sets"] == "0:" + "0" * 32
+
+
+def _port(pid: str, mac: str) -> pb.PortState:
+    return pb.PortState(id=pid, op=pb.UPSERT, revision=1, mac_address=mac)
+
+
+def test_drift_names_what_a_resync_added_removed_and_rewrote() -> None:
+    model = HostModel("h1")
+    held = [_port("a", "fa:16:3e:00:00:01"), _port("b", "fa:16:3e:00:00:02")]
+    model.replace_host_state(pb.HostGoalState(ports=held), 0.0)
+    before = snapshot(model)
+    assert drift(before, model) == {}
+    intent = [_port("b", "fa:16:3e:00:00:03"), _port("c", "fa:16:3e:00:00:04")]
+    model.replace_host_state(pb.HostGoalState(ports=intent), 1.0)
+    assert drift(before, model) == {"ports": {"added": ["c"], "removed": ["a"], "changed": ["b"]}}
