@@ -43,7 +43,9 @@ Measured:
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -64,6 +66,13 @@ REMOTE_HOSTS = 100
 NET = "10.96.0.0/12"  # room for 1M ports
 IDLE = 1
 MISS_RATE = 1000  # per VIF, and burst
+# With ALCOR_TRACE_FIRST_PACKET=1 the server and the agents log at debug, and each first
+# packet's time is split at the stamps the agent and the server log for its miss (`_trace`)
+TRACE = os.environ.get("ALCOR_TRACE_FIRST_PACKET") == "1"
+_AGENT_TRACE = re.compile(
+    r"resolved 1 misses: packet-in ([\d.]+) asked ([\d.]+) answered ([\d.]+) sent on ([\d.]+)"
+)
+_SERVER_TRACE = re.compile(r"resolved 1 queries inline: came ([\d.]+) answered ([\d.]+)")
 FIRST_PACKETS = 40  # samples of each first-packet measure (one per 3 s: the entry expires)
 SCAN_RATE = MISS_RATE  # ARP requests per second of each of the 10 VMs learning 10k destinations
 
@@ -119,7 +128,7 @@ class Bench:
     def __init__(self, prefix: str, console: Console) -> None:
         self.prefix = prefix
         self.console = console
-        self.server = AlcorServer()
+        self.server = AlcorServer(extra_env={"ALCOR_LOG_LEVEL": "debug"} if TRACE else None)
         self.lab = Lab(prefix)
         self.http: httpx.Client | None = None
         self.tool = os.path.join(tempfile.mkdtemp(prefix="alcor-od-"), "vmtool.py")
@@ -140,6 +149,8 @@ class Bench:
         os.environ.update(
             ALCOR_NEIGHBOR_IDLE_TIMEOUT=str(IDLE), ALCOR_MISS_RATE_LIMIT=str(MISS_RATE)
         )
+        if TRACE:
+            os.environ["ALCOR_LOG_LEVEL"] = "debug"
         try:
             self.lab.up(3, self.server.nats_url, credentials=self.server.credentials)
         finally:
@@ -284,7 +295,37 @@ def _first_packet(b: Bench, a: Vm, dst: Vm, dst_ip: str, arp_static: bool) -> di
     cached = [(r - s) * 1000 for s, r in stamps[1::2]]
     if arp_static:
         a.x("ip", "neigh", "del", dst_ip, "dev", "eth0", check=False)
-    return {"first_ms": _ms(first), "cached_ms": _ms(cached), "received": len(stamps)}
+    out = {"first_ms": _ms(first), "cached_ms": _ms(cached), "received": len(stamps)}
+    if TRACE:
+        out["trace_ms"] = _trace(b, stamps[0::2])
+    return out
+
+
+def _stamps(path: str, pattern: re.Pattern[str]) -> list[tuple[float, ...]]:
+    with open(path, errors="replace") as fh:
+        return [tuple(map(float, m.groups())) for m in map(pattern.search, fh) if m]
+
+
+def _trace(b: Bench, samples: list[tuple[float, ...]]) -> list[dict[str, float]]:
+    """Each first packet (sent, received) split where the agent on h1 and the server logged
+    its miss: sent -> packet-in at the agent (OVS's upcall and packet-in), -> request written,
+    -> at the server's callback (NATS), -> answered, -> answer at the agent (NATS), -> packet
+    sent on, -> received (OVS, tunnel, the other host). Slowest first."""
+    agent = _stamps(b.lab.hosts["h1"].agent_log, _AGENT_TRACE)
+    server = _stamps(str(b.server.log), _SERVER_TRACE)
+    out = []
+    for sent, received in samples:
+        miss = next((m for m in agent if sent <= m[0] <= received), None)
+        if miss is None:
+            continue
+        came, asked, answered, forwarded = miss
+        rpc = next((r for r in server if asked <= r[0] <= answered), (asked, answered))
+        marks = [sent, came, asked, rpc[0], rpc[1], answered, forwarded, received]
+        names = ["upcall", "agent", "nats_out", "server", "nats_back", "send_on", "delivery"]
+        steps = zip(names, itertools.pairwise(marks), strict=True)
+        row = {n: round((end - start) * 1000, 3) for n, (start, end) in steps}
+        out.append({"total": round((received - sent) * 1000, 3), **row})
+    return sorted(out, key=lambda r: -r["total"])
 
 
 def _learn_10k(b: Bench, net_id: str, ports: int) -> dict[str, Any]:

@@ -310,7 +310,9 @@ class Agent:
         self.model.replace_host_state(full, time.time())
         if self._before_resync is not None:
             found = audit.drift(self._before_resync, self.model)
-            log.warning("resync %d repaired: %s", self.resyncs_asked, found or "no host-state entry changed")
+            log.warning(
+                "resync %d repaired: %s", self.resyncs_asked, found or "no host-state entry changed"
+            )
             self._before_resync = None
         self.reported = {pid: st for pid, st in self.reported.items() if pid in self.model.ports}
         self._mark(self.model.all_owners())

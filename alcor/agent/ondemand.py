@@ -149,6 +149,7 @@ class Resolver:
         self.expired = 0  # entries forgotten when their flow expired idle
         self.requests = 0  # resolve requests sent
         self.floods: dict[int, tuple[float, float]] = {}  # in_port -> (tokens, last refill)
+        self.parked_at: dict[Key, float] = {}  # when each parked key's first packet came in
         self._pending = False
 
     # -- misses ------------------------------------------------------------------------------
@@ -174,6 +175,7 @@ class Resolver:
             self._unanswered(packet)
             return
         self.parked[miss.key] = [packet]
+        self.parked_at[miss.key] = time.time()
         if not self._pending:
             self._pending = True
             asyncio.get_running_loop().call_soon(self._ask_parked)
@@ -204,9 +206,11 @@ class Resolver:
 
     async def _resolve(self, keys: list[Key]) -> None:
         try:
+            asked_at = time.time()
             reply = await self._ask(keys)
             if reply is None:
                 return
+            answered_at = time.time()
             answered = {k: e for e in reply.neighbors for k in entry_keys(e)}
             self.answers.update(answered)
             learnt = [e for e in reply.neighbors if (e.network_id, e.port_id) not in self.subs]
@@ -223,6 +227,8 @@ class Resolver:
                     for packet in packets:
                         self._unanswered(packet)
             self.asking.difference_update(keys)
+            if log.isEnabledFor(logging.DEBUG):
+                self._trace(keys, asked_at, answered_at)
             if len(self.unknown) > 4 * MAX_QUERIES:
                 self.unknown = {k: t for k, t in self.unknown.items() if t > now}
             try:
@@ -243,6 +249,20 @@ class Resolver:
             self.asking.difference_update(keys)
             for key in keys:
                 self.parked.pop(key, None)
+                self.parked_at.pop(key, None)
+
+    def _trace(self, keys: list[Key], asked_at: float, answered_at: float) -> None:
+        """Where a resolved miss's time went, in wall-clock stamps comparable with the VM's
+        and the server's (`benchmarks/dataplane_ondemand.py` joins them per first packet)."""
+        came = min((self.parked_at.get(k, asked_at) for k in keys), default=asked_at)
+        log.debug(
+            "resolved %d misses: packet-in %.6f asked %.6f answered %.6f sent on %.6f",
+            len(keys),
+            came,
+            asked_at,
+            answered_at,
+            time.time(),
+        )
 
     def _shortcut(self, packet: PacketIn, entry: pb.NeighborState) -> bool:
         """Send a missed packet on as the entry's flows would, before they are installed
@@ -327,6 +347,7 @@ class Resolver:
         if where is None or table_id != flows.L2_FORWARD:
             return
         self.expired += 1
+        log.debug("learnt entry %s of network %s expired", where[1], where[0])
         self._unfollow(*where)
         self.agent._mark(self.agent.model.forget(*where))
 

@@ -287,6 +287,7 @@ class RpcServer:
         here 0.3 ms, which is what it blocks the loop. PostgreSQL's reads wait on the
         network and stay off the loop. Anything else joins the batcher: a burst of misses
         is a few reads, not one per request."""
+        came = time.time()
         queries = list(pb.ResolveRequest.FromString(msg.data).queries)
         if len(queries) > INLINE_QUERIES or self.db.dialect != "sqlite" or not self._resolves.idle:
             self._resolves.put((msg, queries))
@@ -301,6 +302,9 @@ class RpcServer:
             self._resolves.put((msg, queries))
             return
         await self._reply(msg, reply.SerializeToString())
+        log.debug(
+            "resolved %d queries inline: came %.6f answered %.6f", len(queries), came, time.time()
+        )
 
     def _close_inline(self) -> None:
         if self._inline is not None:
