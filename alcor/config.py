@@ -9,6 +9,7 @@ upper-cased (for example `database_url` -> `ALCOR_DATABASE_URL`).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 import typing
@@ -199,3 +200,25 @@ def load(
                 raise ValueError(f"unknown setting {name}")
             values[name] = val
     return cls(**values)
+
+
+def configure_logging(spec: str, fmt: str) -> str:
+    """Apply a `log_level` setting: a level, then optionally `logger=level` pairs, e.g.
+    "warning,alcor.agent.ondemand=debug" (one module's debug lines without every module's:
+    the first-packet trace). Returns the base level, for libraries that take only one."""
+    base, *pairs = [part.strip() for part in spec.split(",") if part.strip()] or ["warning"]
+    levels = logging.getLevelNamesMapping()
+    named: dict[str, str] = {}
+    for pair in pairs:
+        name, _, level = pair.partition("=")
+        named[name.strip()] = level.strip().upper()
+    for level in (base.upper(), *named.values()):
+        if level not in levels:
+            raise ValueError(
+                f"log_level {spec!r}: {level!r} is not a level; use debug, info, warning or "
+                "error, then optionally logger=level pairs, comma-separated"
+            )
+    logging.basicConfig(level=base.upper(), format=fmt)
+    for name, level in named.items():
+        logging.getLogger(name).setLevel(level)
+    return base.lower()

@@ -23,7 +23,7 @@ from alcor.api.auth import authenticator
 from alcor.api.bodies import http_error
 from alcor.api.live import LiveEvents
 from alcor.api.request_id import LOG_FORMAT, RequestIdMiddleware, install_log_filter
-from alcor.config import ServerSettings
+from alcor.config import ServerSettings, configure_logging
 from alcor.resources import registry
 from alcor.southbound.service import Southbound
 from alcor.store import migrate
@@ -171,7 +171,7 @@ class _Server(uvicorn.Server):
 
 def run(settings: ServerSettings) -> None:
     """Serve until interrupted."""
-    logging.basicConfig(level=settings.log_level.upper(), format=LOG_FORMAT)
+    log_level = configure_logging(settings.log_level, LOG_FORMAT)
     install_log_filter()
     make_private(settings)
     authenticator(settings)  # refuse unsafe settings before anything starts
@@ -185,7 +185,7 @@ def run(settings: ServerSettings) -> None:
         port=port,
         loop="uvloop",
         http=http_protocol(settings.max_url_length),
-        log_level=settings.log_level,
+        log_level=log_level,
         access_log=False,
         timeout_keep_alive=settings.client_socket_timeout,
         lifespan="on",

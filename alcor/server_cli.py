@@ -56,7 +56,10 @@ def server(
         str | None,
         typer.Option(help="where the embedded SQLite database and NATS live [env ALCOR_STATE_DIR]"),
     ] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug|info|warning|error")] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="debug|info|warning|error[,logger=level...]: warning,alcor.api=info"),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Serve the Neutron v2.0 API, compile goal states and deliver them to agents."""
@@ -75,7 +78,7 @@ def server(
     )
     try:
         server_mod.run(settings)
-    except (SchemaOutdated, UnsafeSettings, PolicySyntaxError, OSError) as exc:
+    except (SchemaOutdated, UnsafeSettings, PolicySyntaxError, OSError, ValueError) as exc:
         typer.echo(f"alcor server: {exc}", err=True)
         raise typer.Exit(2) from None
 

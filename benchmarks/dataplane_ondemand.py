@@ -66,9 +66,10 @@ REMOTE_HOSTS = 100
 NET = "10.96.0.0/12"  # room for 1M ports
 IDLE = 1
 MISS_RATE = 1000  # per VIF, and burst
-# With ALCOR_TRACE_FIRST_PACKET=1 the server and the agents log at debug, and each first
-# packet's time is split at the stamps the agent and the server log for its miss (`_trace`)
+# With ALCOR_TRACE_FIRST_PACKET=1 the server and the agents log their resolves at debug (only
+# those), and each first packet's time is split at the stamps logged for its miss (`_trace`)
 TRACE = os.environ.get("ALCOR_TRACE_FIRST_PACKET") == "1"
+TRACE_LOG_LEVEL = "warning,alcor.agent.ondemand=debug,alcor.southbound.rpc=debug"
 _AGENT_TRACE = re.compile(
     r"resolved 1 misses: packet-in ([\d.]+) asked ([\d.]+) answered ([\d.]+) sent on ([\d.]+)"
 )
@@ -128,7 +129,7 @@ class Bench:
     def __init__(self, prefix: str, console: Console) -> None:
         self.prefix = prefix
         self.console = console
-        self.server = AlcorServer(extra_env={"ALCOR_LOG_LEVEL": "debug"} if TRACE else None)
+        self.server = AlcorServer(extra_env={"ALCOR_LOG_LEVEL": TRACE_LOG_LEVEL} if TRACE else None)
         self.lab = Lab(prefix)
         self.http: httpx.Client | None = None
         self.tool = os.path.join(tempfile.mkdtemp(prefix="alcor-od-"), "vmtool.py")
@@ -150,7 +151,7 @@ class Bench:
             ALCOR_NEIGHBOR_IDLE_TIMEOUT=str(IDLE), ALCOR_MISS_RATE_LIMIT=str(MISS_RATE)
         )
         if TRACE:
-            os.environ["ALCOR_LOG_LEVEL"] = "debug"
+            os.environ["ALCOR_LOG_LEVEL"] = TRACE_LOG_LEVEL
         try:
             self.lab.up(3, self.server.nats_url, credentials=self.server.credentials)
         finally:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import typer
 
-from alcor.config import AgentSettings, load
+from alcor.config import AgentSettings, configure_logging, load
 
 app = typer.Typer(help="Run the host agent of one hypervisor.", no_args_is_help=True)
 
@@ -36,7 +35,9 @@ def run(
         None, help="The availability zone this host is in (Neutron's agent setting)."
     ),
     heartbeat_interval: float = typer.Option(None, help="Seconds between heartbeats."),
-    log_level: str = typer.Option(None, help="debug, info, warning, error."),
+    log_level: str = typer.Option(
+        None, help="debug, info, warning, error[,logger=level...], e.g. warning,alcor.agent=info"
+    ),
     metrics_bind: str = typer.Option(
         None, help="host:port to serve Prometheus metrics on (default: off)."
     ),
@@ -69,8 +70,8 @@ def run(
         import socket
 
         settings.host_id = socket.gethostname()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
-    )
+    try:
+        configure_logging(settings.log_level, "%(asctime)s %(name)s %(levelname)s %(message)s")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--log-level") from None
     asyncio.run(Agent(settings, rpc_timeout=rpc_timeout).run())

@@ -1,10 +1,11 @@
 """Settings precedence: flags > ALCOR_* environment > TOML file > defaults."""
 
+import logging
 from pathlib import Path
 
 import pytest
 
-from alcor.config import AgentSettings, ServerSettings, load
+from alcor.config import AgentSettings, ServerSettings, configure_logging, load
 
 
 def test_precedence(tmp_path: Path) -> None:
@@ -59,3 +60,14 @@ def test_request_limits_and_quota_defaults_are_settings() -> None:
         "security_group",
         "security_group_rule",
     }
+
+
+def test_log_level_names_loggers_after_the_base_level() -> None:
+    name = "alcor.test_config.trace"
+    try:
+        assert configure_logging(f"WARNING, {name}=debug", "%(message)s") == "warning"
+        assert logging.getLogger(name).level == logging.DEBUG
+    finally:
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    with pytest.raises(ValueError, match="'LOUD' is not a level"):
+        configure_logging("warning,x=loud", "%(message)s")
