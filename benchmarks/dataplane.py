@@ -923,6 +923,11 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
             f"({fp['cached_ms']['p50']} / {fp['cached_ms']['p99']}) ms",
             "<= 2 / 10 ms",
         )
+        trace = fp.get("trace_ms")
+        if trace and trace["samples"]:  # ALCOR_TRACE_FIRST_PACKET=1
+            for label, split in (("median", trace["median"]), ("slowest", trace["samples"][0])):
+                text = " ".join(f"{k} {v}" for k, v in split.items())
+                table.add_row(f"  split, {label} (ms)", text, "")
     if "learn_10k" in r:
         learnt = r["learn_10k"]
         table.add_row(

@@ -69,6 +69,7 @@ MISS_RATE = 1000  # per VIF, and burst
 # With ALCOR_TRACE_FIRST_PACKET=1 the server and the agents log their resolves at debug (only
 # those), and each first packet's time is split at the stamps logged for its miss (`_trace`)
 TRACE = os.environ.get("ALCOR_TRACE_FIRST_PACKET") == "1"
+TRACE_STEPS = ("upcall", "agent", "nats_out", "server", "nats_back", "send_on", "delivery")
 TRACE_LOG_LEVEL = "warning,alcor.agent.ondemand=debug,alcor.southbound.rpc=debug"
 _AGENT_TRACE = re.compile(
     r"resolved 1 misses: packet-in ([\d.]+) asked ([\d.]+) answered ([\d.]+) sent on ([\d.]+)"
@@ -307,14 +308,15 @@ def _stamps(path: str, pattern: re.Pattern[str]) -> list[tuple[float, ...]]:
         return [tuple(map(float, m.groups())) for m in map(pattern.search, fh) if m]
 
 
-def _trace(b: Bench, samples: list[tuple[float, ...]]) -> list[dict[str, float]]:
+def _trace(b: Bench, samples: list[tuple[float, ...]]) -> dict[str, Any]:
     """Each first packet (sent, received) split where the agent on h1 and the server logged
     its miss: sent -> packet-in at the agent (OVS's upcall and packet-in), -> request written,
     -> at the server's callback (NATS), -> answered, -> answer at the agent (NATS), -> packet
-    sent on, -> received (OVS, tunnel, the other host). Slowest first."""
+    sent on, -> received (OVS, tunnel, the other host): each step's median and every sample,
+    slowest first."""
     agent = _stamps(b.lab.hosts["h1"].agent_log, _AGENT_TRACE)
     server = _stamps(str(b.server.log), _SERVER_TRACE)
-    out = []
+    rows = []
     for sent, received in samples:
         miss = next((m for m in agent if sent <= m[0] <= received), None)
         if miss is None:
@@ -322,11 +324,14 @@ def _trace(b: Bench, samples: list[tuple[float, ...]]) -> list[dict[str, float]]
         came, asked, answered, forwarded = miss
         rpc = next((r for r in server if asked <= r[0] <= answered), (asked, answered))
         marks = [sent, came, asked, rpc[0], rpc[1], answered, forwarded, received]
-        names = ["upcall", "agent", "nats_out", "server", "nats_back", "send_on", "delivery"]
-        steps = zip(names, itertools.pairwise(marks), strict=True)
+        steps = zip(TRACE_STEPS, itertools.pairwise(marks), strict=True)
         row = {n: round((end - start) * 1000, 3) for n, (start, end) in steps}
-        out.append({"total": round((received - sent) * 1000, 3), **row})
-    return sorted(out, key=lambda r: -r["total"])
+        rows.append({"total": round((received - sent) * 1000, 3), **row})
+    rows.sort(key=lambda r: -r["total"])
+    median = (
+        {n: round(statistics.median(r[n] for r in rows), 3) for n in TRACE_STEPS} if rows else {}
+    )
+    return {"median": median, "samples": rows}
 
 
 def _learn_10k(b: Bench, net_id: str, ports: int) -> dict[str, Any]:
