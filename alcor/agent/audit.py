@@ -11,6 +11,7 @@ then only the entries whose objects changed are hashed again.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -29,24 +30,33 @@ def host_kinds(model: HostModel) -> dict[str, Mapping[str, Message]]:
     }
 
 
-def snapshot(model: HostModel) -> dict[str, dict[str, int]]:
-    """Each host-state entry's content hash, taken before a resync the audit asked for."""
-    return {
-        kind: {key: digests.entry_hash(entry) for key, entry in held.items()}
-        for kind, held in host_kinds(model).items()
-    }
+def snapshot(model: HostModel) -> dict[str, dict[str, Message]]:
+    """The host-state entries held before a resync the audit asked for (the model replaces
+    an entry's object when it changes, so holding them keeps what they were)."""
+    return {kind: dict(held) for kind, held in host_kinds(model).items()}
 
 
-def drift(before: dict[str, dict[str, int]], model: HostModel) -> dict[str, dict[str, list[str]]]:
-    """What a resync changed in the host-state kinds: the ids it added, removed or rewrote.
-    That is what the host had lost or misapplied, which the digests alone cannot name."""
-    out = {}
-    for kind, hashes in snapshot(model).items():
+def _fields(msg: Message) -> dict[str, Any]:
+    return {f.name: v for f, v in msg.ListFields() if f.name not in digests.VOLATILE}
+
+
+def drift(before: dict[str, dict[str, Message]], model: HostModel) -> dict[str, dict[str, Any]]:
+    """What a resync changed in the host-state kinds: the ids it added or removed, and for
+    each entry it rewrote the fields that differed. That is what the host had lost or
+    misapplied, which the digests alone cannot name."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind, now in host_kinds(model).items():
         held = before.get(kind, {})
+        changed = {}
+        for key in sorted(set(now) & set(held)):
+            old, new = _fields(held[key]), _fields(now[key])
+            fields = sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+            if fields:
+                changed[key] = fields
         found = {
-            "added": sorted(set(hashes) - set(held)),
-            "removed": sorted(set(held) - set(hashes)),
-            "changed": sorted(k for k in set(hashes) & set(held) if hashes[k] != held[k]),
+            "added": sorted(set(now) - set(held)),
+            "removed": sorted(set(held) - set(now)),
+            "changed": changed,
         }
         if any(found.values()):
             out[kind] = {name: ids for name, ids in found.items() if ids}

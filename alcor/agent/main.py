@@ -30,6 +30,7 @@ import nats
 import nats.aio.client
 import nats.aio.msg
 import nats.errors
+from google.protobuf.message import Message
 
 from alcor.agent import audit, dhcp, dhcp6, flows, frames6, metrics, nat, physnets, radv
 from alcor.agent.conntrack import Conntrack
@@ -106,7 +107,7 @@ class Agent:
         self.advertised: dict[str, tuple[bytes, int, float]] = {}
         self.digester = audit.Digester()
         self.resyncs_asked = 0  # by the server's audit
-        self._before_resync: dict[str, dict[str, int]] | None = None
+        self._before_resync: dict[str, dict[str, Message]] | None = None
         self.beat_soon = asyncio.Event()  # a round changed what we hold: report it
         self.heartbeat_interval = settings.heartbeat_interval
         self.stopping = asyncio.Event()

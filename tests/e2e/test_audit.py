@@ -99,7 +99,7 @@ def test_a_host_that_missed_a_change_is_found_and_resyncs_by_itself(
     assert "differs" in seen
     with open(lab.hosts["h2"].agent_log) as fh:
         repaired = [line for line in fh if "repaired:" in line]
-    assert repaired and f"'ports': {{'changed': ['{b.port_id}']}}" in repaired[-1]
+    assert repaired and f"'ports': {{'changed': {{'{b.port_id}': ['dns_name']}}}}" in repaired[-1]
     assert work["vms"]["a"].ping("10.51.0.12")
     assert api.port_status(b.port_id) == "ACTIVE"
     time.sleep(0.5)

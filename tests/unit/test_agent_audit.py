@@ -41,4 +41,5 @@ def test_drift_names_what_a_resync_added_removed_and_rewrote() -> None:
     assert drift(before, model) == {}
     intent = [_port("b", "fa:16:3e:00:00:03"), _port("c", "fa:16:3e:00:00:04")]
     model.replace_host_state(pb.HostGoalState(ports=intent), 1.0)
-    assert drift(before, model) == {"ports": {"added": ["c"], "removed": ["a"], "changed": ["b"]}}
+    found = drift(before, model)
+    assert found == {"ports": {"added": ["c"], "removed": ["a"], "changed": {"b": ["mac_address"]}}}

@@ -28,7 +28,7 @@ KINDS = (
     "neighbors",
     "address_sets",
 )
-_VOLATILE = ("revision", "op", "request_id")
+VOLATILE = ("revision", "op", "request_id")  # fields that say when an entry was sent
 _MOD = 1 << 128
 
 
@@ -36,7 +36,7 @@ def entry_hash(msg: Message, scope: str = "") -> int:
     """The hash of one entry's content (`scope` keeps equal entries of two tables apart)."""
     copy = type(msg)()
     copy.CopyFrom(msg)
-    for name in _VOLATILE:
+    for name in VOLATILE:
         if name in copy.DESCRIPTOR.fields_by_name:
             copy.ClearField(name)
     data = scope.encode() + b"\0" + copy.SerializeToString(deterministic=True)
