@@ -227,6 +227,19 @@ def pgscale(doc: Doc, fig: Figure) -> None:
     listing.set(ylabel="p50 ms", title="list of 1,000 ports")
 
 
+def nats_idle(doc: Doc, fig: Figure) -> None:
+    """A NATS request's round trip, back to back and after the CPUs went idle."""
+    ax = fig.subplots(1, 1)
+    idles = list(doc["results"])
+    _bars(
+        ax,
+        [f"{idle} s asleep" for idle in idles],
+        {q: [doc["results"][i][f"{q}_ms"] for i in idles] for q in ("p50", "p99")},
+        "ms",
+    )
+    ax.set_title(f"NATS request -> reply, load average {doc['meta']['loadavg_1m']}")
+
+
 CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "api": api,
     "ipam": ipam,
@@ -239,6 +252,7 @@ CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "soak": soak,
     "pgcost": pgcost,
     "pgscale": pgscale,
+    "nats-idle": nats_idle,
 }
 
 
