@@ -49,6 +49,8 @@ def drift(before: dict[str, dict[str, Message]], model: HostModel) -> dict[str, 
         held = before.get(kind, {})
         changed = {}
         for key in sorted(set(now) & set(held)):
+            if digests.entry_hash(held[key]) == digests.entry_hash(now[key]):
+                continue
             old, new = _fields(held[key]), _fields(now[key])
             fields = sorted(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
             if fields:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from alcor.lab.lab import Lab
+from alcor.lab.lab import EXTERNAL_ADDRESS, Lab
 from alcor.lab.server_process import AlcorServer
 from tests.e2e.conftest import audit_cli
 from tests.e2e.neutron import Api, Scratch
@@ -27,8 +27,8 @@ pytestmark = pytest.mark.ovs
 SERVER_ENV = {"ALCOR_AGENT_DOWN_TIME": "10", "ALCOR_AUDIT_INTERVAL": "1"}
 
 
-def _resyncs(lab: Lab) -> int:
-    with open(lab.hosts["h2"].agent_log) as fh:
+def _resyncs(lab: Lab, host: str = "h2") -> int:
+    with open(lab.hosts[host].agent_log) as fh:
         return fh.read().count("full resync")
 
 
@@ -105,3 +105,30 @@ def test_a_host_that_missed_a_change_is_found_and_resyncs_by_itself(
     time.sleep(0.5)
     code, _ = audit_cli(server)
     assert code == 0
+
+
+def test_a_floating_ip_going_active_leaves_its_host_in_step(
+    api: Api, work: dict[str, Any], lab: Lab
+) -> None:
+    """The host's report makes the floating IP ACTIVE and bumps its revision, with nothing
+    sent to the host for that: the audit must not take the revision for a difference (it
+    did, and the host of every floating IP was resynced from scratch: the hour's soak)."""
+    scratch = Scratch(api, lab)
+    router_id = work["router"]["id"]
+    before = _resyncs(lab, "h1")
+    fip: dict[str, Any] = {}
+    try:
+        ext = scratch.external_network("ext", EXTERNAL_ADDRESS.split("/")[0])
+        api.update("router", router_id, external_gateway_info={"network_id": ext["id"]})
+        port_id = work["vms"]["a"].port_id
+        fip = api.create("floatingip", floating_network_id=ext["id"], port_id=port_id)
+        wait_for(lambda: api.get("floatingip", fip["id"])["status"] == "ACTIVE", 20, "FIP ACTIVE")
+        wait_for(lambda: _states(api).get("h1") == "in_step", 30, "h1 in step")
+        time.sleep(10)  # two heartbeats (4 s apart) audited every second
+        assert _states(api)["h1"] == "in_step"
+        assert _resyncs(lab, "h1") == before
+    finally:
+        if fip:
+            api.delete("floatingip", fip["id"], missing_ok=True)
+        api.update("router", router_id, external_gateway_info={})
+        scratch.cleanup()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from alcor.agent.audit import Digester, drift, snapshot
 from alcor.agent.model import HostModel
+from alcor.southbound.protocol import digests
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
 
@@ -43,3 +44,16 @@ def test_drift_names_what_a_resync_added_removed_and_rewrote() -> None:
     model.replace_host_state(pb.HostGoalState(ports=intent), 1.0)
     found = drift(before, model)
     assert found == {"ports": {"added": ["c"], "removed": ["a"], "changed": {"b": ["mac_address"]}}}
+
+
+def test_a_floating_ips_revision_alone_is_not_a_difference() -> None:
+    """Its status report bumps a floating IP's revision with nothing sent to the host."""
+    fip = pb.FloatingIpState(id="f", revision=1, floating_ip_address="203.0.113.5")
+    port = _port("a", "fa:16:3e:00:00:01")
+    port.floating_ips.append(fip)
+    later = pb.PortState()
+    later.CopyFrom(port)
+    later.floating_ips[0].revision = 2
+    assert digests.entry_hash(port) == digests.entry_hash(later)
+    later.floating_ips[0].fixed_ip_address = "10.0.0.5"
+    assert digests.entry_hash(port) != digests.entry_hash(later)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -32,13 +33,47 @@ VOLATILE = ("revision", "op", "request_id")  # fields that say when an entry was
 _MOD = 1 << 128
 
 
+def _carrying(descriptor: Any, seen: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The message fields of `descriptor` whose type has a volatile field, at any depth."""
+    found = []
+    for field in descriptor.fields:
+        kind = field.message_type
+        if kind is None or kind.GetOptions().map_entry or kind.full_name in seen:
+            continue
+        if any(n in kind.fields_by_name for n in VOLATILE) or _carrying(
+            kind, seen | {descriptor.full_name}
+        ):
+            found.append(field.name)
+    return tuple(found)
+
+
+_NESTED: dict[str, tuple[str, ...]] = {}
+
+
+def _clear(msg: Message) -> None:
+    """Clear the volatile fields of `msg` and of the messages it holds: a port's floating IP
+    carries its own revision, which its status report bumps with nothing sent to the host."""
+    fields = msg.DESCRIPTOR.fields_by_name
+    for name in VOLATILE:
+        if name in fields:
+            msg.ClearField(name)
+    nested = _NESTED.get(msg.DESCRIPTOR.full_name)
+    if nested is None:
+        nested = _NESTED[msg.DESCRIPTOR.full_name] = _carrying(msg.DESCRIPTOR)
+    for name in nested:
+        value = getattr(msg, name)
+        if not isinstance(value, Message):  # a repeated field
+            for item in value:
+                _clear(item)
+        elif msg.HasField(name):
+            _clear(value)
+
+
 def entry_hash(msg: Message, scope: str = "") -> int:
     """The hash of one entry's content (`scope` keeps equal entries of two tables apart)."""
     copy = type(msg)()
     copy.CopyFrom(msg)
-    for name in VOLATILE:
-        if name in copy.DESCRIPTOR.fields_by_name:
-            copy.ClearField(name)
+    _clear(copy)
     data = scope.encode() + b"\0" + copy.SerializeToString(deterministic=True)
     return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "big")
 
