@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
@@ -104,10 +103,7 @@ def main() -> None:
             "loadavg_1m": round(os.getloadavg()[0], 2),
         },
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(doc, indent=1))
-    if args.plot is not None:
-        plots.render(args.json, args.plot or None)
+    plots.save(args.json, doc, args.plot)
 
 
 if __name__ == "__main__":

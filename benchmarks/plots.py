@@ -277,6 +277,14 @@ def render(path: Path | str, png: Path | str | None = None) -> Path:
     return out
 
 
+def save(path: Path | str, doc: Doc, plot: str | None) -> None:
+    """Write a benchmark's results and, with `--plot [PNG]` (`plot` not None), chart them."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(doc, indent=1))
+    if plot is not None:
+        render(path, plot or None)
+
+
 def add_flag(parser: argparse.ArgumentParser) -> None:
     """The benchmarks' `--plot [PNG]`: also chart the JSON written (beside it by default)."""
     parser.add_argument(

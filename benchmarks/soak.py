@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import random
 import secrets
@@ -425,10 +424,7 @@ def main() -> None:
         "cpus": os.cpu_count(),
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=1))
-    if args.plot is not None:
-        plots.render(args.json, args.plot or None)
+    plots.save(args.json, result, args.plot)
     ok = result["all_flat"] and result["audit"]["clean"] and not result["api_errors"]
     if not ok:
         raise SystemExit("soak: memory grew, the audit is not clean, or API calls failed")
