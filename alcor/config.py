@@ -202,6 +202,10 @@ def load(
     return cls(**values)
 
 
+class LogLevelError(ValueError):
+    """A `log_level` setting that names no level."""
+
+
 def configure_logging(spec: str, fmt: str) -> str:
     """Apply a `log_level` setting: a level, then optionally `logger=level` pairs, e.g.
     "warning,alcor.agent.ondemand=debug" (one module's debug lines without every module's:
@@ -214,7 +218,7 @@ def configure_logging(spec: str, fmt: str) -> str:
         named[name.strip()] = level.strip().upper()
     for level in (base.upper(), *named.values()):
         if level not in levels:
-            raise ValueError(
+            raise LogLevelError(
                 f"log_level {spec!r}: {level!r} is not a level; use debug, info, warning or "
                 "error, then optionally logger=level pairs, comma-separated"
             )

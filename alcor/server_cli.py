@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alcor.config import ServerSettings, load
+from alcor.config import LogLevelError, ServerSettings, load
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -78,7 +78,7 @@ def server(
     )
     try:
         server_mod.run(settings)
-    except (SchemaOutdated, UnsafeSettings, PolicySyntaxError, OSError, ValueError) as exc:
+    except (SchemaOutdated, UnsafeSettings, PolicySyntaxError, OSError, LogLevelError) as exc:
         typer.echo(f"alcor server: {exc}", err=True)
         raise typer.Exit(2) from None
 

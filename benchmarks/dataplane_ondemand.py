@@ -317,7 +317,7 @@ def _trace(b: Bench, samples: list[tuple[float, ...]]) -> dict[str, Any]:
     agent = _stamps(b.lab.hosts["h1"].agent_log, _AGENT_TRACE)
     server = _stamps(str(b.server.log), _SERVER_TRACE)
     rows = []
-    for n, (sent, received) in enumerate(samples):
+    for number, (sent, received) in enumerate(samples):
         miss = next((m for m in agent if sent <= m[0] <= received), None)
         if miss is None:
             continue
@@ -325,8 +325,8 @@ def _trace(b: Bench, samples: list[tuple[float, ...]]) -> dict[str, Any]:
         rpc = next((r for r in server if asked <= r[0] <= answered), (asked, answered))
         marks = [sent, came, asked, rpc[0], rpc[1], answered, forwarded, received]
         steps = zip(TRACE_STEPS, itertools.pairwise(marks), strict=True)
-        row = {n: round((end - start) * 1000, 3) for n, (start, end) in steps}
-        rows.append({"sample": n, "total": round((received - sent) * 1000, 3), **row})
+        row = {step: round((end - start) * 1000, 3) for step, (start, end) in steps}
+        rows.append({"sample": number, "total": round((received - sent) * 1000, 3), **row})
     rows.sort(key=lambda r: -r["total"])
     median = (
         {n: round(statistics.median(r[n] for r in rows), 3) for n in TRACE_STEPS} if rows else {}

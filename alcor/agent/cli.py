@@ -6,7 +6,7 @@ import asyncio
 
 import typer
 
-from alcor.config import AgentSettings, configure_logging, load
+from alcor.config import AgentSettings, LogLevelError, configure_logging, load
 
 app = typer.Typer(help="Run the host agent of one hypervisor.", no_args_is_help=True)
 
@@ -72,6 +72,6 @@ def run(
         settings.host_id = socket.gethostname()
     try:
         configure_logging(settings.log_level, "%(asctime)s %(name)s %(levelname)s %(message)s")
-    except ValueError as exc:
+    except LogLevelError as exc:
         raise typer.BadParameter(str(exc), param_hint="--log-level") from None
     asyncio.run(Agent(settings, rpc_timeout=rpc_timeout).run())

@@ -149,7 +149,9 @@ class Resolver:
         self.expired = 0  # entries forgotten when their flow expired idle
         self.requests = 0  # resolve requests sent
         self.floods: dict[int, tuple[float, float]] = {}  # in_port -> (tokens, last refill)
-        self.parked_at: dict[Key, float] = {}  # when each parked key's first packet came in
+        # When each parked key's first packet came in: kept only for the debug trace
+        self.tracing = log.isEnabledFor(logging.DEBUG)
+        self.parked_at: dict[Key, float] = {}
         self._pending = False
 
     # -- misses ------------------------------------------------------------------------------
@@ -175,7 +177,8 @@ class Resolver:
             self._unanswered(packet)
             return
         self.parked[miss.key] = [packet]
-        self.parked_at[miss.key] = time.time()
+        if self.tracing:
+            self.parked_at[miss.key] = time.time()
         if not self._pending:
             self._pending = True
             asyncio.get_running_loop().call_soon(self._ask_parked)
@@ -227,7 +230,7 @@ class Resolver:
                     for packet in packets:
                         self._unanswered(packet)
             self.asking.difference_update(keys)
-            if log.isEnabledFor(logging.DEBUG):
+            if self.tracing:
                 self._trace(keys, asked_at, answered_at)
             if len(self.unknown) > 4 * MAX_QUERIES:
                 self.unknown = {k: t for k, t in self.unknown.items() if t > now}
