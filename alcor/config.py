@@ -134,6 +134,10 @@ class AgentSettings:
     neighbor_idle_timeout: int = 300
     # Packet-ins per second a VM's misses may cause (on-demand neighbours; the rest dropped)
     miss_rate_limit: int = 1000
+    # Seconds the agent's loop polls instead of sleeping while a resolve answer is due, and
+    # the most of one CPU that polling may take (`alcor.agent.busypoll`); 0: it sleeps
+    resolve_poll_window: float = 0.002
+    resolve_poll_cpu: float = 0.05
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
     metrics_bind: str = ""
 

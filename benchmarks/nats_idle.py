@@ -6,7 +6,9 @@ VM), each woken from idle, and its trace shows no step of ours longer than 0.3 m
 measures the same request/reply hop alone, between two Python processes through a bundled
 nats-server (the responder on uvloop, as `alcor server`; the requester on asyncio, as the
 agent): back to back, and after the requester slept `--idle` seconds, so the difference is
-what waking the three processes costs here, not anything in Alcor's code.
+what waking the three processes costs here, not anything in Alcor's code. Then the same with
+the requester polling for its reply instead of sleeping (`alcor.agent.busypoll`, as the agent
+awaits a resolve answer).
 
 Results: benchmarks/results/nats-idle.json (`--plot`: nats-idle.png).
 """
@@ -30,6 +32,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from alcor.agent.busypoll import BusyPollSelector  # noqa: E402
 from alcor.southbound.nats_server import running  # noqa: E402
 from benchmarks import plots  # noqa: E402
 
@@ -49,7 +52,9 @@ uvloop.run(main())
 """
 
 
-async def _measure(url: str, idles: list[float], count: int) -> dict[str, dict[str, float]]:
+async def _measure(
+    url: str, idles: list[float], count: int, poller: BusyPollSelector | None
+) -> dict[str, dict[str, float]]:
     nc = await nats.connect(url)
     out: dict[str, dict[str, float]] = {}
     try:
@@ -58,7 +63,11 @@ async def _measure(url: str, idles: list[float], count: int) -> dict[str, dict[s
             for _ in range(count):
                 await asyncio.sleep(idle)
                 started = time.perf_counter()
+                if poller is not None:
+                    poller.hold()
                 await nc.request(SUBJECT, b"y" * 60, timeout=2)
+                if poller is not None:
+                    poller.release()
                 times.append((time.perf_counter() - started) * 1000)
             times.sort()
             out[f"{idle:g}"] = {
@@ -69,6 +78,15 @@ async def _measure(url: str, idles: list[float], count: int) -> dict[str, dict[s
     finally:
         await nc.close()
     return out
+
+
+def _requester(url: str, idles: list[float], count: int, poll: bool) -> dict[str, Any]:
+    """The requests on a plain asyncio loop, or on a polling one (window 10 ms, any CPU)."""
+    if not poll:
+        return asyncio.run(_measure(url, idles, count, None))
+    poller = BusyPollSelector(0.01, 1.0)
+    with asyncio.Runner(loop_factory=poller.new_loop) as runner:
+        return runner.run(_measure(url, idles, count, poller))
 
 
 def main() -> None:
@@ -87,13 +105,17 @@ def main() -> None:
         )
         try:
             assert responder.stdout is not None and responder.stdout.readline().strip() == "ready"
-            results = asyncio.run(_measure(server.url, idles, args.count))
+            results = {
+                mode: _requester(server.url, idles, args.count, mode == "polling")
+                for mode in ("sleeping", "polling")
+            }
         finally:
             responder.kill()
             responder.wait()
-    table = Table("asleep before each request", "request -> reply p50", "p99", "n")
-    for idle, r in results.items():
-        table.add_row(f"{idle} s", f"{r['p50_ms']} ms", f"{r['p99_ms']} ms", str(r["n"]))
+    table = Table("requester awaits", "asleep before each request", "reply p50", "p99", "n")
+    for mode, rows in results.items():
+        for idle, r in rows.items():
+            table.add_row(mode, f"{idle} s", f"{r['p50_ms']} ms", f"{r['p99_ms']} ms", str(r["n"]))
     Console().print(table)
     doc: dict[str, Any] = {
         "results": results,

@@ -228,13 +228,14 @@ def pgscale(doc: Doc, fig: Figure) -> None:
 
 
 def nats_idle(doc: Doc, fig: Figure) -> None:
-    """A NATS request's round trip, back to back and after the CPUs went idle."""
+    """A NATS request's round trip, back to back and after the CPUs went idle, with the
+    requester sleeping or polling for the reply."""
     ax = fig.subplots(1, 1)
-    idles = list(doc["results"])
+    rows = [(mode, idle, r) for mode, by in doc["results"].items() for idle, r in by.items()]
     _bars(
         ax,
-        [f"{idle} s asleep" for idle in idles],
-        {q: [doc["results"][i][f"{q}_ms"] for i in idles] for q in ("p50", "p99")},
+        [f"{mode}, {idle} s asleep" for mode, idle, _ in rows],
+        {q: [r[f"{q}_ms"] for _, _, r in rows] for q in ("p50", "p99")},
         "ms",
     )
     ax.set_title(f"NATS request -> reply, load average {doc['meta']['loadavg_1m']}")

@@ -45,6 +45,7 @@ def run(
     rpc_timeout: float = typer.Option(10.0, help="Seconds to wait for an RPC reply."),
 ) -> None:
     """Program this host's Open vSwitch from the controller's goal state."""
+    from alcor.agent.busypoll import BusyPollSelector
     from alcor.agent.main import Agent
 
     flags = {
@@ -74,4 +75,6 @@ def run(
         configure_logging(settings.log_level, "%(asctime)s %(name)s %(levelname)s %(message)s")
     except LogLevelError as exc:
         raise typer.BadParameter(str(exc), param_hint="--log-level") from None
-    asyncio.run(Agent(settings, rpc_timeout=rpc_timeout).run())
+    poller = BusyPollSelector(settings.resolve_poll_window, settings.resolve_poll_cpu)
+    with asyncio.Runner(loop_factory=poller.new_loop) as runner:
+        runner.run(Agent(settings, rpc_timeout=rpc_timeout, poller=poller).run())

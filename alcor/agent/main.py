@@ -33,6 +33,7 @@ import nats.errors
 from google.protobuf.message import Message
 
 from alcor.agent import audit, dhcp, dhcp6, flows, frames6, metrics, nat, physnets, radv
+from alcor.agent.busypoll import BusyPollSelector
 from alcor.agent.conntrack import Conntrack
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
@@ -60,12 +61,18 @@ MISS_TABLES = frozenset((flows.ARP_RESPONDER, flows.L2_FORWARD, flows.ROUTE_NEIG
 class Agent:
     """One hypervisor's agent; `run()` until `stop()` (or SIGTERM)."""
 
-    def __init__(self, settings: AgentSettings, rpc_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        rpc_timeout: float = 10.0,
+        poller: BusyPollSelector | None = None,
+    ) -> None:
         if not settings.host_id or not settings.tunnel_ip:
             raise ValueError("host_id and tunnel_ip are required")
         self.settings = settings
         self.host_id = settings.host_id
         self.rpc_timeout = rpc_timeout
+        self.poller = poller  # the loop's selector, when it polls for answers (`busypoll`)
         self.model = HostModel(self.host_id)
         self.model.tunnel_ip = settings.tunnel_ip
         self.model.neighbor_idle_timeout = settings.neighbor_idle_timeout

@@ -10,8 +10,8 @@ incremental, ok or failed) and their duration, DHCP replies sent. State is read 
 time (`AgentCollector`): installed flows by owner kind (the cookie's high byte), full-state
 fetches by stream kind (host, network, group, router; the first sync of each stream counts),
 connections made by kind (OVSDB, OpenFlow from ovs-vswitchd, NATS): all but the first of
-each are reconnects; and the misses of on-demand networks and what became of them (the
-counts of `ondemand.Resolver`).
+each are reconnects; the misses of on-demand networks and what became of them (the
+counts of `ondemand.Resolver`); and the time spent busy polling for their answers.
 """
 
 from __future__ import annotations
@@ -127,6 +127,13 @@ class AgentCollector(Collector):
                 "requests": resolver.requests,
             },
         )
+        if agent.poller is not None:
+            yield CounterMetricFamily(
+                "alcor_agent_busy_poll_seconds",
+                "Seconds the event loop polled instead of sleeping while resolve answers "
+                "were due (alcor.agent.busypoll; at most resolve_poll_cpu of a CPU)",
+                value=agent.poller.polled,
+            )
 
 
 def _family(

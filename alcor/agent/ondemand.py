@@ -198,6 +198,9 @@ class Resolver:
         ]
         req = pb.ResolveRequest(host_id=self.agent.host_id, queries=queries)
         self.requests += 1
+        poller = self.agent.poller
+        if poller is not None:
+            poller.hold()  # the answer is due within a millisecond: poll, do not sleep
         try:
             msg = await self.agent.nc.request(
                 subjects.RPC_RESOLVE, req.SerializeToString(), self.agent.rpc_timeout
@@ -205,6 +208,9 @@ class Resolver:
         except (TimeoutError, nats.errors.Error) as exc:
             log.warning("resolving %d neighbour misses failed: %s", len(keys), exc)
             return None
+        finally:
+            if poller is not None:
+                poller.release()
         return pb.ResolveReply.FromString(msg.data)
 
     async def _resolve(self, keys: list[Key]) -> None:

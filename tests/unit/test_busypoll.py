@@ -1,0 +1,85 @@
+"""The agent's polling selector: what a window polls for, and what bounds it."""
+
+from __future__ import annotations
+
+import asyncio
+import selectors
+import socket
+import threading
+
+from alcor.agent.busypoll import BusyPollSelector
+
+
+def _pair(selector: BusyPollSelector) -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    selector.register(a, selectors.EVENT_READ, "answer")
+    return a, b
+
+
+def test_an_answer_written_while_the_window_is_open_is_read_by_polling() -> None:
+    selector = BusyPollSelector(window=5.0, cpu=1.0)
+    a, b = _pair(selector)
+    try:
+        selector.hold()
+        writer = threading.Timer(0.005, b.send, (b"x",))
+        writer.start()
+        ready = selector.select(timeout=5.0)
+        writer.join()
+        assert [key.data for key, _ in ready] == ["answer"]
+        assert selector.polled > 0
+    finally:
+        selector.close()
+        a.close()
+        b.close()
+
+
+def test_without_cpu_to_spend_the_selector_sleeps_as_usual() -> None:
+    selector = BusyPollSelector(window=5.0, cpu=0.0)
+    a, b = _pair(selector)
+    try:
+        selector.hold()
+        assert selector.select(timeout=0.01) == []
+        b.send(b"x")
+        assert [key.data for key, _ in selector.select(timeout=5.0)] == ["answer"]
+        assert selector.polled == 0
+    finally:
+        selector.close()
+        a.close()
+        b.close()
+
+
+def test_the_window_closes_with_the_last_answer_awaited() -> None:
+    selector = BusyPollSelector(window=5.0, cpu=1.0)
+    try:
+        selector.hold()
+        selector.hold()
+        selector.release()
+        assert selector.until > 0
+        selector.release()
+        assert selector.until == 0.0
+        assert selector.select(timeout=0.001) == []
+        assert selector.polled == 0
+        selector.release()  # one release too many does not open anything
+        assert selector.holding == 0
+    finally:
+        selector.close()
+
+
+def test_an_event_loop_on_it_reads_its_streams() -> None:
+    selector = BusyPollSelector(window=1.0, cpu=1.0)
+
+    async def echo() -> bytes:
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=a)
+        selector.hold()
+        asyncio.get_running_loop().call_later(0.002, b.send, b"answer")
+        try:
+            return await reader.readexactly(6)
+        finally:
+            selector.release()
+            writer.close()
+            b.close()
+
+    with asyncio.Runner(loop_factory=selector.new_loop) as runner:
+        assert runner.run(echo()) == b"answer"
