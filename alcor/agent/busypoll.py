@@ -55,6 +55,12 @@ class BusyPollSelector(selectors.EpollSelector):
         if not self.holding:
             self.until = 0.0
 
+    def linger(self, seconds: float) -> None:
+        """Keep polling `seconds` more, nothing held: a packet is due that quickly (a VM that
+        got its ARP answer sends the packet that waited for it)."""
+        if self.window > 0:
+            self.until = max(self.until, time.monotonic() + min(seconds, self.window))
+
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, Any]]:
         if not self.until or (timeout is not None and timeout <= 0):
             return super().select(timeout)

@@ -75,6 +75,10 @@ ROUND_TIMEOUT = 5.0  # seconds to wait for the round installing an answer
 # a round started at once competed for the CPU with OVS forwarding that very shortcut (a
 # first packet 0.6-1 ms later on 2 cores), and answers arriving meanwhile share the round.
 INSTALL_DELAY = 0.01
+# Seconds the agent polls on after answering an ARP or ND miss (`busypoll`): the VM sends the
+# packet that waited for the answer about 0.2 ms later, and it misses too (the entry's flows
+# are not installed yet), so its packet-in is read without a wake-up
+FOLLOW_UP = 0.001
 NXM_REG4 = (0x0001 << 7) | 4
 NXM_XXREG2 = [(0x0001 << 7) | n for n in (8, 9, 10, 11)]  # xxreg2 = reg8..reg11, high first
 
@@ -280,9 +284,11 @@ class Resolver:
         host)."""
         table, mac = packet.table_id, flows.mac_bytes(entry.mac_address)
         channel = self.agent.channel
-        if table == flows.ARP_RESPONDER and packet.frame[12:14] == b"\x08\x06":
-            return channel.reinject(packet, flows.ARP_REPLY, [(OXM_ARP_THA, mac)])
         if table == flows.ARP_RESPONDER:
+            if self.agent.poller is not None:
+                self.agent.poller.linger(FOLLOW_UP)
+            if packet.frame[12:14] == b"\x08\x06":
+                return channel.reinject(packet, flows.ARP_REPLY, [(OXM_ARP_THA, mac)])
             return channel.reinject(packet, flows.ND_REPLY, [(OXM_ETH_SRC, mac)])
         model = self.agent.model
         if (

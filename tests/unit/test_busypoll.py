@@ -6,6 +6,7 @@ import asyncio
 import selectors
 import socket
 import threading
+import time
 
 from alcor.agent.busypoll import BusyPollSelector
 
@@ -83,3 +84,22 @@ def test_an_event_loop_on_it_reads_its_streams() -> None:
 
     with asyncio.Runner(loop_factory=selector.new_loop) as runner:
         assert runner.run(echo()) == b"answer"
+
+
+def test_lingering_polls_a_little_longer_without_holding() -> None:
+    selector = BusyPollSelector(window=0.002, cpu=1.0)
+    try:
+        selector.linger(10.0)  # never beyond a window
+        assert 0 < selector.until <= time.monotonic() + 0.002
+        assert selector.holding == 0
+        assert selector.select(timeout=0.05) == []
+        assert selector.polled > 0
+    finally:
+        selector.close()
+    off = BusyPollSelector(window=0.0, cpu=1.0)
+    try:
+        off.linger(1.0)
+        off.hold()
+        assert off.until == 0.0
+    finally:
+        off.close()
