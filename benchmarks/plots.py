@@ -241,6 +241,22 @@ def nats_idle(doc: Doc, fig: Figure) -> None:
     ax.set_title(f"NATS request -> reply, load average {doc['meta']['loadavg_1m']}")
 
 
+def resolve_cold(doc: Doc, fig: Figure) -> None:
+    """The server's steps for one resolve query, called back to back and after sleeping."""
+    ax = fig.subplots(1, 1)
+    gaps = list(doc["results"])
+    _bars(
+        ax,
+        [f"{gap} s asleep" for gap in gaps],
+        {
+            step: [doc["results"][g][f"{step}_us"] for g in gaps]
+            for step in ("parse", "resolve", "serialise")
+        },
+        "µs",
+    )
+    ax.set_title(f"one resolve on the server, load average {doc['meta']['loadavg_1m']}")
+
+
 CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "api": api,
     "ipam": ipam,
@@ -254,6 +270,7 @@ CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "pgcost": pgcost,
     "pgscale": pgscale,
     "nats-idle": nats_idle,
+    "resolve-cold": resolve_cold,
 }
 
 

@@ -3,51 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import selectors
 import socket
 import threading
 import time
+from collections.abc import Iterator
 
 from alcor.agent.busypoll import BusyPollSelector
 
 
-def _pair(selector: BusyPollSelector) -> tuple[socket.socket, socket.socket]:
-    a, b = socket.socketpair()
-    a.setblocking(False)
-    selector.register(a, selectors.EVENT_READ, "answer")
-    return a, b
+@contextlib.contextmanager
+def _answering(window: float, cpu: float) -> Iterator[tuple[BusyPollSelector, socket.socket]]:
+    """A selector watching one end of a socket pair; the other end answers."""
+    selector = BusyPollSelector(window=window, cpu=cpu)
+    mine, theirs = socket.socketpair()
+    mine.setblocking(False)
+    selector.register(mine, selectors.EVENT_READ, "answer")
+    try:
+        yield selector, theirs
+    finally:
+        selector.close()
+        mine.close()
+        theirs.close()
 
 
 def test_an_answer_written_while_the_window_is_open_is_read_by_polling() -> None:
-    selector = BusyPollSelector(window=5.0, cpu=1.0)
-    a, b = _pair(selector)
-    try:
+    with _answering(window=5.0, cpu=1.0) as (selector, theirs):
         selector.hold()
-        writer = threading.Timer(0.005, b.send, (b"x",))
+        writer = threading.Timer(0.005, theirs.send, (b"x",))
         writer.start()
         ready = selector.select(timeout=5.0)
         writer.join()
         assert [key.data for key, _ in ready] == ["answer"]
         assert selector.polled > 0
-    finally:
-        selector.close()
-        a.close()
-        b.close()
 
 
 def test_without_cpu_to_spend_the_selector_sleeps_as_usual() -> None:
-    selector = BusyPollSelector(window=5.0, cpu=0.0)
-    a, b = _pair(selector)
-    try:
+    with _answering(window=5.0, cpu=0.0) as (selector, theirs):
         selector.hold()
         assert selector.select(timeout=0.01) == []
-        b.send(b"x")
+        theirs.send(b"x")
         assert [key.data for key, _ in selector.select(timeout=5.0)] == ["answer"]
         assert selector.polled == 0
-    finally:
-        selector.close()
-        a.close()
-        b.close()
 
 
 def test_the_window_closes_with_the_last_answer_awaited() -> None:
