@@ -257,6 +257,17 @@ def resolve_cold(doc: Doc, fig: Figure) -> None:
     ax.set_title(f"one resolve on the server, load average {doc['meta']['loadavg_1m']}")
 
 
+def group_hosts(doc: Doc, fig: Figure) -> None:
+    """A crowded group's hosts found, against reading its members, and a rule's batch."""
+    ax = fig.subplots(1, 1)
+    names = list(doc["results"])
+    _bars(ax, names, {"p50": [doc["results"][n]["p50_ms"] for n in names]}, "ms")
+    ax.set_title(
+        f"a group of {doc['ports']:,} members on {doc['hosts']} hosts, "
+        f"load average {doc['meta']['loadavg_1m']}"
+    )
+
+
 CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "api": api,
     "ipam": ipam,
@@ -271,6 +282,7 @@ CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "pgscale": pgscale,
     "nats-idle": nats_idle,
     "resolve-cold": resolve_cold,
+    "group-hosts": group_hosts,
 }
 
 

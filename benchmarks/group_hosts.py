@@ -1,0 +1,135 @@
+"""What a rule change of a crowded security group costs the compiler (not in CI).
+
+Why: a change of a group's rules goes to every host with a member (`build.hosts_in_groups`).
+Reading the group's members to find them grows with the group: the default group of a
+region holds most of its ports, and while the compiler reads, it publishes nothing else. This
+builds a real SQLite database (`alcor.db` schema) with `--ports` bound ports on `--hosts`
+hosts, all in one group, and times, `--repeat` times each:
+
+  hosts        `build.hosts_in_groups` for the group (what the compiler calls)
+  members      the same hosts read from every member (`build._HOSTS_IN_GROUPS`, how groups
+               of at most `build.MEMBERS_READ` members are still read): the comparison
+  rule batch   a rule added to the group -> its compile batch built (`compile_batch`)
+
+Results: benchmarks/results/group-hosts.json (`--plot`: group-hosts.png).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alcor.southbound import build, compiler  # noqa: E402
+from alcor.store.db import Database  # noqa: E402
+from benchmarks import plots  # noqa: E402
+from tests.scale import southbound_rows as rows  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "group-hosts.json"
+CHUNK = 10_000  # ports per transaction while filling
+
+
+def _fill(db: Database, ports: int, hosts: int) -> str:
+    """`ports` ports on `hosts` hosts, all in one new group, compiled; the group's id."""
+    nid, sid = db.write_sync(rows.new_network, 170, "10.64.0.0/10")
+    gid = db.write_sync(rows.new_group)
+    for start in track(range(0, ports, CHUNK), description="ports", transient=True):
+        db.write_sync(
+            lambda uow, first=start: [
+                rows.new_port(uow, nid, sid, i, f"host-{i % hosts:05d}", (gid,))
+                for i in range(first, min(ports, first + CHUNK))
+            ]
+        )
+    while _compile(db) is not None:
+        pass
+    return gid
+
+
+def _compile(db: Database) -> compiler.Batch | None:
+    cursor = db.read_sync(compiler._read_cursor)
+    batch = db.read_sync(compiler.compile_batch, cursor, 5000)
+    if batch is not None:
+        db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+    return batch
+
+
+def _ms(fn: Callable[[], Any], repeat: int) -> dict[str, float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return {"p50_ms": round(statistics.median(times), 2), "max_ms": round(max(times), 2)}
+
+
+def measure(ports: int, hosts: int, repeat: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Database(f"sqlite:///{os.path.join(tmp, 'groups.db')}")
+        try:
+            rows.create_schema(db)
+            gid = _fill(db, ports, hosts)
+            found = db.read_sync(build.hosts_in_groups, [gid])
+            if len(found.get(gid, ())) != min(ports, hosts):
+                raise RuntimeError(f"{len(found.get(gid, ()))} hosts found, not {hosts}")
+
+            def rule_batch() -> None:
+                db.write_sync(rows.new_rule, gid)
+                batch = db.read_sync(
+                    compiler.compile_batch, db.read_sync(compiler._read_cursor), 5000
+                )
+                if batch is None or not batch.messages:
+                    raise RuntimeError("the rule's batch published nothing")
+                db.write_sync(compiler.advance, batch, None, batch.compiled_at)
+
+            return {
+                "hosts": _ms(lambda: db.read_sync(build.hosts_in_groups, [gid]), repeat),
+                "members": _ms(
+                    lambda: db.read_sync(build.rows_in, build._HOSTS_IN_GROUPS, [gid]), repeat
+                ),
+                "rule_batch": _ms(rule_batch, repeat),
+            }
+        finally:
+            db.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--ports", type=int, default=100_000, help="ports, all in the group")
+    ap.add_argument("--hosts", type=int, default=100, help="hosts they are bound on")
+    ap.add_argument("--repeat", type=int, default=9, help="times each measure is taken")
+    ap.add_argument("--json", default=str(RESULTS))
+    plots.add_flag(ap)
+    args = ap.parse_args()
+    results = measure(args.ports, args.hosts, args.repeat)
+    table = Table(f"{args.ports:,} members on {args.hosts} hosts", "p50", "max")
+    for name, r in results.items():
+        table.add_row(name, f"{r['p50_ms']} ms", f"{r['max_ms']} ms")
+    Console().print(table)
+    doc: dict[str, Any] = {
+        "ports": args.ports,
+        "hosts": args.hosts,
+        "results": results,
+        "meta": {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "cpus": os.cpu_count(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        },
+    }
+    plots.save(args.json, doc, args.plot)
+
+
+if __name__ == "__main__":
+    main()
