@@ -310,8 +310,8 @@ class RpcServer:
 
     def _warm_inline(self) -> None:
         """Open `_on_resolve`'s connection and run its statements once (`build.warm_resolve`):
-        the first miss after a start paid for both, 1-2 ms (the slowest first packet of a run
-        was always its first)."""
+        the first miss after a start paid for opening and compiling, 1-2 ms (the slowest first
+        packet of a run was always its first)."""
         try:
             self._inline = self.db.engine.connect()
             self.db.read_on(self._inline, build.warm_resolve)
