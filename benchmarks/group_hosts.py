@@ -118,17 +118,15 @@ def main() -> None:
     for name, r in results.items():
         table.add_row(name, f"{r['p50_ms']} ms", f"{r['max_ms']} ms")
     Console().print(table)
-    doc: dict[str, Any] = {
-        "ports": args.ports,
-        "hosts": args.hosts,
-        "results": results,
-        "meta": {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "cpus": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
+    plots.save_stamped(
+        args.json,
+        {
+            "ports": args.ports,
+            "hosts": args.hosts,
+            "results": results,
         },
-    }
-    plots.save(args.json, doc, args.plot)
+        args.plot,
+    )
 
 
 if __name__ == "__main__":

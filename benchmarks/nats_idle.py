@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -117,15 +116,13 @@ def main() -> None:
         for idle, r in rows.items():
             table.add_row(mode, f"{idle} s", f"{r['p50_ms']} ms", f"{r['p99_ms']} ms", str(r["n"]))
     Console().print(table)
-    doc: dict[str, Any] = {
-        "results": results,
-        "meta": {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "cpus": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
+    plots.save_stamped(
+        args.json,
+        {
+            "results": results,
         },
-    }
-    plots.save(args.json, doc, args.plot)
+        args.plot,
+    )
 
 
 if __name__ == "__main__":

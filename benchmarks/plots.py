@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -313,6 +315,16 @@ def save(path: Path | str, doc: Doc, plot: str | None) -> None:
     Path(path).write_text(json.dumps(doc, indent=1))
     if plot is not None:
         render(path, plot or None)
+
+
+def save_stamped(path: Path | str, doc: Doc, plot: str | None) -> None:
+    """`save` with when, on how many CPUs and at what load the results were taken (`meta`)."""
+    meta = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
+    }
+    save(path, {**doc, "meta": meta}, plot)
 
 
 def add_flag(parser: argparse.ArgumentParser) -> None:

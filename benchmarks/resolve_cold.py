@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -112,16 +111,14 @@ def main() -> None:
     for gap, r in results.items():
         table.add_row(f"{gap} s", *(f"{r[f'{s}_us']} µs" for s in STEPS))
     Console().print(table)
-    doc: dict[str, Any] = {
-        "ports": args.ports,
-        "results": results,
-        "meta": {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-            "cpus": os.cpu_count(),
-            "loadavg_1m": round(os.getloadavg()[0], 2),
+    plots.save_stamped(
+        args.json,
+        {
+            "ports": args.ports,
+            "results": results,
         },
-    }
-    plots.save(args.json, doc, args.plot)
+        args.plot,
+    )
 
 
 if __name__ == "__main__":
