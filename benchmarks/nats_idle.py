@@ -8,7 +8,8 @@ nats-server (the responder on uvloop, as `alcor server`; the requester on asynci
 agent): back to back, and after the requester slept `--idle` seconds, so the difference is
 what waking the three processes costs here, not anything in Alcor's code. Then the same with
 the requester polling for its reply instead of sleeping (`alcor.agent.busypoll`, as the agent
-awaits a resolve answer).
+awaits a resolve answer). `--busy-cpu` keeps one CPU busy meanwhile: the other processes are
+then woken on a CPU that did not halt.
 
 Results: benchmarks/results/nats-idle.json (`--plot`: nats-idle.png).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -92,11 +94,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--idle", default="0,0.05,1", help="seconds asleep before each request")
     ap.add_argument("--count", type=int, default=40, help="requests per idle time")
+    ap.add_argument(
+        "--busy-cpu",
+        action="store_true",
+        help="keep one CPU busy meanwhile (a spinning process): what the wake-ups cost",
+    )
     ap.add_argument("--json", default=str(RESULTS))
     plots.add_flag(ap)
     args = ap.parse_args()
     idles = [float(x) for x in args.idle.split(",")]
-    with running() as server:
+    with contextlib.ExitStack() as stack, running() as server:
+        if args.busy_cpu:
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            stack.callback(spinner.wait)
+            stack.callback(spinner.kill)
         responder = subprocess.Popen(
             [sys.executable, "-c", RESPONDER, server.url, SUBJECT],
             stdout=subprocess.PIPE,
@@ -116,13 +127,7 @@ def main() -> None:
         for idle, r in rows.items():
             table.add_row(mode, f"{idle} s", f"{r['p50_ms']} ms", f"{r['p99_ms']} ms", str(r["n"]))
     Console().print(table)
-    plots.save_stamped(
-        args.json,
-        {
-            "results": results,
-        },
-        args.plot,
-    )
+    plots.save_stamped(args.json, {"results": results, "busy_cpu": args.busy_cpu}, args.plot)
 
 
 if __name__ == "__main__":
