@@ -1,4 +1,5 @@
-"""What a rule change of a crowded security group costs the compiler (not in CI).
+"""What a rule change of a crowded security group or of a big network's ACL costs the compiler
+(not in CI).
 
 Why: a change of a group's rules goes to every host with a member (`build.hosts_in_groups`).
 Reading the group's members to find them grows with the group: the default group of a
@@ -10,6 +11,9 @@ hosts, all in one group, and times, `--repeat` times each:
   members      the same hosts read from every member (`build._HOSTS_IN_GROUPS`, how groups
                of at most `build.MEMBERS_READ` members are still read): the comparison
   rule batch   a rule added to the group -> its compile batch built (`compile_batch`)
+  acl hosts    `build.hosts_using_acls` for the network's default ACL
+  acl ports    the same hosts read from every port of the network with its effective ACL
+               (`build._HOSTS_USING_ACLS`, how an ACL of subnets is still read)
 
 Results: benchmarks/results/group-hosts.json (`--plot`: group-hosts.png).
 """
@@ -42,10 +46,12 @@ RESULTS = ROOT / "benchmarks" / "results" / "group-hosts.json"
 CHUNK = 10_000  # ports per transaction while filling
 
 
-def _fill(db: Database, ports: int, hosts: int) -> str:
-    """`ports` ports on `hosts` hosts, all in one new group, compiled; the group's id."""
+def _fill(db: Database, ports: int, hosts: int) -> tuple[str, str]:
+    """`ports` ports on `hosts` hosts, all in one new group, on one network with its default
+    ACL, compiled; the group's and the ACL's ids."""
     nid, sid = db.write_sync(rows.new_network, 170, "10.64.0.0/10")
     gid = db.write_sync(rows.new_group)
+    acl = db.write_sync(rows.new_acl, nid, True)
     for start in track(range(0, ports, CHUNK), description="ports", transient=True):
         db.write_sync(
             lambda uow, first=start: [
@@ -55,7 +61,7 @@ def _fill(db: Database, ports: int, hosts: int) -> str:
         )
     while _compile(db) is not None:
         pass
-    return gid
+    return gid, acl
 
 
 def _compile(db: Database) -> compiler.Batch | None:
@@ -80,10 +86,11 @@ def measure(ports: int, hosts: int, repeat: int) -> dict[str, Any]:
         db = Database(f"sqlite:///{os.path.join(tmp, 'groups.db')}")
         try:
             rows.create_schema(db)
-            gid = _fill(db, ports, hosts)
-            found = db.read_sync(build.hosts_in_groups, [gid])
-            if len(found.get(gid, ())) != min(ports, hosts):
-                raise RuntimeError(f"{len(found.get(gid, ()))} hosts found, not {hosts}")
+            gid, acl = _fill(db, ports, hosts)
+            for fn, key in ((build.hosts_in_groups, gid), (build.hosts_using_acls, acl)):
+                found = db.read_sync(fn, [key])
+                if len(found.get(key, ())) != min(ports, hosts):
+                    raise RuntimeError(f"{len(found.get(key, ()))} hosts found, not {hosts}")
 
             def rule_batch() -> None:
                 db.write_sync(rows.new_rule, gid)
@@ -100,6 +107,10 @@ def measure(ports: int, hosts: int, repeat: int) -> dict[str, Any]:
                     lambda: db.read_sync(build.rows_in, build._HOSTS_IN_GROUPS, [gid]), repeat
                 ),
                 "rule_batch": _ms(rule_batch, repeat),
+                "acl_hosts": _ms(lambda: db.read_sync(build.hosts_using_acls, [acl]), repeat),
+                "acl_ports": _ms(
+                    lambda: db.read_sync(build.rows_in, build._HOSTS_USING_ACLS, [acl]), repeat
+                ),
             }
         finally:
             db.close()

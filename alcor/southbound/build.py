@@ -880,6 +880,14 @@ def _hosts_of(
     return out
 
 
+def _inactive_bindings(conn: sa.Connection) -> dict[str, list[str]]:
+    """port id -> hosts of its inactive bindings, in the whole region (a few rows)."""
+    guests: dict[str, list[str]] = {}
+    for port_id, host in conn.execute(_INACTIVE_BINDINGS):
+        guests.setdefault(port_id, []).append(host)
+    return guests
+
+
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
     """group id -> hosts that have at least one port bound in it, or an inactive binding of
     one: what it costs grows with each group's members up to `MEMBERS_READ`, then with the
@@ -890,9 +898,7 @@ def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, 
     for gid in sorted(crowded):
         hosts = conn.execute(_HOSTS_WITH_MEMBERS, {"group_id": gid}).scalars().all()
         out.setdefault(gid, set()).update(hosts)
-    guests: dict[str, list[str]] = {}
-    for port_id, host in conn.execute(_INACTIVE_BINDINGS):
-        guests.setdefault(port_id, []).append(host)
+    guests = _inactive_bindings(conn)
     for r in rows_in(conn, _GROUPS_OF_PORTS, guests):
         if r["security_group_id"] in wanted:
             out.setdefault(r["security_group_id"], set()).update(guests[r["port_id"]])
@@ -917,6 +923,60 @@ def load_acls(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.NetworkAc
     return out
 
 
+# Which hosts use an ACL (a port's ACL is its own, else its first subnet's, else its
+# network's default): for a network's default ACL, every host of the network (the skip scan
+# of `_NETWORK_HOSTS`) that has a port using it (its ports on the network by the (network,
+# host) index, each probed in both association keys, stopping at the first); for an ACL of
+# single ports only, the hosts of those ports (the associations' index); for an ACL of
+# subnets, still the ports of its network with their effective ACL (a subnet's ports are
+# not indexed). Reading every port of the network for the default ACL grew with the
+# network, the compiler publishing nothing meanwhile.
+_ACL_USES = SelectIn(
+    sa.select(
+        acls_t.c.id,
+        acls_t.c.network_id,
+        acls_t.c.is_default,
+        sa.exists().where(_acl.acl_subnets.c.network_acl_id == acls_t.c.id).label("has_subnets"),
+    ),
+    acls_t.c.id,
+)
+
+
+def _own_acl_of(port_id: Any) -> Any:
+    return (
+        sa.select(_acl.acl_ports.c.network_acl_id)
+        .where(_acl.acl_ports.c.port_id == port_id)
+        .scalar_subquery()
+    )
+
+
+def _subnet_acl_of(fixed_ips: Any) -> Any:
+    return (
+        sa.select(_acl.acl_subnets.c.network_acl_id)
+        .where(_acl.acl_subnets.c.subnet_id == fixed_ips[(0, "subnet_id")].as_string())
+        .scalar_subquery()
+    )
+
+
+_ACL_ID = sa.bindparam("acl_id", type_=acls_t.c.id.type)
+_first_default_user = (
+    sa.select(ports_t.c.id)
+    .where(
+        ports_t.c.network_id == _network_hosts.c.network_id,
+        ports_t.c.binding_host_id == _network_hosts.c.host,
+        sa.func.coalesce(_own_acl_of(ports_t.c.id), _subnet_acl_of(ports_t.c.fixed_ips), _ACL_ID)
+        == _ACL_ID,
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+_DEFAULT_ACL_HOSTS = _NETWORK_HOSTS.where(_first_default_user.is_not(None))
+_PORT_ACL_HOSTS = SelectIn(
+    sa.select(_acl.acl_ports.c.network_acl_id.label("id"), ports_t.c.binding_host_id).select_from(
+        _acl.acl_ports.join(ports_t, ports_t.c.id == _acl.acl_ports.c.port_id)
+    ),
+    _acl.acl_ports.c.network_acl_id,
+)
 _target_acl = acls_t.alias("target_acl")
 _HOSTS_USING_ACLS = SelectIn(
     sa.select(_target_acl.c.id, ports_t.c.binding_host_id)
@@ -925,23 +985,28 @@ _HOSTS_USING_ACLS = SelectIn(
     .distinct(),
     _target_acl.c.id,
 )
-_GUESTS_USING_ACLS = SelectIn(
-    sa.select(_target_acl.c.id, port_bindings_t.c.host.label("binding_host_id"))
-    .select_from(
-        PORTS_WITH_ACL.join(_target_acl, _target_acl.c.network_id == ports_t.c.network_id).join(
-            port_bindings_t, port_bindings_t.c.port_id == ports_t.c.id
-        )
-    )
-    .where(_target_acl.c.id == PORT_ACL)
-    .distinct(),
-    _target_acl.c.id,
-)
 
 
 def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, set[str]]:
     """ACL id -> hosts with a bound port (or an inactive binding of one) whose effective ACL
-    it is (the ports of the ACL's network, index on network_id)."""
-    return _hosts_of(conn, "id", (_HOSTS_USING_ACLS, _GUESTS_USING_ACLS), acl_ids)
+    it is: what a network's default ACL costs grows with the network's hosts, what an ACL of
+    single ports costs with those ports (see `_ACL_USES`)."""
+    wanted = set(acl_ids)
+    uses = rows_in(conn, _ACL_USES, wanted)
+    defaults = {u["network_id"]: u["id"] for u in uses if u["is_default"]}
+    of_ports = {u["id"] for u in uses if not u["is_default"] and not u["has_subnets"]}
+    rest = wanted - of_ports - set(defaults.values())
+    out = _hosts_of(conn, "id", (_HOSTS_USING_ACLS,), rest)
+    out.update(_hosts_of(conn, "id", (_PORT_ACL_HOSTS,), of_ports))
+    for network_id, acl_id in sorted(defaults.items()):
+        params = {"ids": [network_id], "acl_id": acl_id}
+        hosts = {h for _, h in conn.execute(_DEFAULT_ACL_HOSTS, params)}
+        out.setdefault(acl_id, set()).update(hosts)
+    guests = _inactive_bindings(conn)
+    for r in rows_in(conn, _PORTS_BY_ID, guests):
+        if r["network_acl_id"] in wanted:
+            out.setdefault(r["network_acl_id"], set()).update(guests[r["id"]])
+    return out
 
 
 _SUBJECT_SEQS = SelectIn(

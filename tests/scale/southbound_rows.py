@@ -25,6 +25,7 @@ ports = build.ports_t
 groups = build.groups_t
 rules = build.rules_t
 port_groups = build.port_groups_t
+acls = build.acls_t
 PROJECT = "p1"
 
 
@@ -274,3 +275,22 @@ def attach(uow: UnitOfWork, rid: str, nid: str, sid: str) -> str:
 def set_routes(uow: UnitOfWork, rid: str, routes: list[dict[str, str]]) -> None:
     uow.execute(build.routers_t.update().where(build.routers_t.c.id == rid).values(routes=routes))
     uow.log("router", rid, "update", 0, project_id=PROJECT)
+
+
+def new_acl(uow: UnitOfWork, nid: str, default: bool = False) -> str:
+    """An ACL of network `nid`, logged as the API logs it (its network as scope)."""
+    aid = str(uuid.uuid4())
+    uow.execute(
+        acls.insert().values(
+            id=aid,
+            name="default" if default else "acl",
+            project_id=PROJECT,
+            network_id=nid,
+            is_default=default,
+            revision_number=0,
+            created_at=uow.now,
+            updated_at=uow.now,
+        )
+    )
+    uow.log("network_acl", aid, "create", 0, network_id=nid, project_id=PROJECT)
+    return aid

@@ -364,25 +364,6 @@ def rows_by_id(conn: sa.Connection, ids: Any) -> dict[str, sa.RowMapping]:
 PORT, SUBNET = acl_ports.c.port_id, acl_subnets.c.subnet_id
 
 
-def _new_acl(uow: UnitOfWork, nid: str, default: bool = False) -> str:
-    """An ACL of network `nid`, logged as the API logs it (its network as scope)."""
-    aid = str(uuid.uuid4())
-    uow.execute(
-        build.acls_t.insert().values(
-            id=aid,
-            name="default" if default else "acl",
-            project_id=rows.PROJECT,
-            network_id=nid,
-            is_default=default,
-            revision_number=0,
-            created_at=uow.now,
-            updated_at=uow.now,
-        )
-    )
-    uow.log("network_acl", aid, "create", 0, network_id=nid, project_id=rows.PROJECT)
-    return aid
-
-
 def _associate(uow: UnitOfWork, aid: str, nid: str, key: sa.Column[str], rid: str) -> None:
     """Associate a subnet or a port (`key`: the join table's column) with ACL `aid` (an ACL
     update, as the API logs it)."""
@@ -429,7 +410,7 @@ def _acl_network(db: Database, vni: int) -> tuple[str, str, str, str]:
                 revision_number=1,
             )
         )
-        return _new_acl(uow, nid, default=True), sub_b
+        return rows.new_acl(uow, nid, default=True), sub_b
 
     default, sub_b = db.write_sync(more)
     return nid, default, sub_a, sub_b
@@ -437,7 +418,7 @@ def _acl_network(db: Database, vni: int) -> tuple[str, str, str, str]:
 
 def test_a_port_has_its_own_acl_else_its_subnets_else_the_default(db: Database) -> None:
     nid, default, sub_a, sub_b = _acl_network(db, 130)
-    own, on_subnet = db.write_sync(_new_acl, nid), db.write_sync(_new_acl, nid)
+    own, on_subnet = db.write_sync(rows.new_acl, nid), db.write_sync(rows.new_acl, nid)
     icmp = {"protocol": "icmp", "icmp_type": 8, "ip_prefix": "10.0.0.0/24"}
     db.write_sync(_new_acl_rule, own, 10, icmp)
     p_own = db.write_sync(rows.new_port, nid, sub_a, 1, "h1")
@@ -468,7 +449,7 @@ def test_a_port_has_its_own_acl_else_its_subnets_else_the_default(db: Database) 
 def test_an_acl_goes_with_its_port_and_its_rules_only_where_it_filters(db: Database) -> None:
     nid, default, sub_a, sub_b = _acl_network(db, 131)
     compile_and_advance(db)
-    web = db.write_sync(_new_acl, nid)
+    web = db.write_sync(rows.new_acl, nid)
     db.write_sync(_associate, web, nid, SUBNET, sub_b)
     p1 = db.write_sync(rows.new_port, nid, sub_b, 1, "h1")
     db.write_sync(rows.new_port, nid, sub_a, 2, "h2")
@@ -504,7 +485,7 @@ def test_an_association_change_resends_the_networks_bound_ports(db: Database) ->
     p2 = db.write_sync(rows.new_port, nid, sub_a, 2, "h2")
     db.write_sync(rows.new_port, nid, sub_a, 3, "")  # unbound: no host to tell
     compile_and_advance(db)
-    vm = db.write_sync(_new_acl, nid)
+    vm = db.write_sync(rows.new_acl, nid)
     db.write_sync(_associate, vm, nid, PORT, p1)
     batch = compile_and_advance(db)
     assert set(batch.messages) == {subjects.host("h1"), subjects.host("h2")}
