@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from alcor.ipam.tables import ipam_used
 from alcor.southbound import build
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import metadata
@@ -116,6 +117,12 @@ def new_port(
             updated_at=uow.now,
         )
     )
+    # the address as the allocator records it (its pool is the subnet, its owner the port)
+    uow.execute(
+        ipam_used.insert().values(
+            pool_id=sid, bucket=0, vkey=f"{int(ip):032x}", owner=pid, display=str(ip)
+        )
+    )
     if security_groups:
         uow.execute(
             port_groups.insert(),
@@ -158,6 +165,7 @@ def update_port(uow: UnitOfWork, pid: str, values: dict[str, Any]) -> int:
 def delete_port(uow: UnitOfWork, pid: str) -> None:
     row = uow.execute(sa.select(ports).where(ports.c.id == pid)).mappings().one()
     uow.execute(port_groups.delete().where(port_groups.c.port_id == pid))
+    uow.execute(ipam_used.delete().where(ipam_used.c.owner == pid))
     uow.execute(ports.delete().where(ports.c.id == pid))
     uow.log(
         "port",

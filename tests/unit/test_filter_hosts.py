@@ -93,3 +93,31 @@ def test_an_acls_hosts_are_those_of_the_ports_it_is_the_acl_of(db_url: str) -> N
         assert found == {default: {"h1", "h2", "h3", "h9"}}
     finally:
         db.close()
+
+
+def test_an_acl_of_a_crowded_subnet_finds_its_hosts_from_the_networks(db_url: str) -> None:
+    db = Database(db_url)
+    try:
+        rows.create_schema(db)
+        nid, _default, sub_a, sub_b = _acl_network(db, 162)
+        of_subnet, other = db.write_sync(rows.new_acl, nid), db.write_sync(rows.new_acl, nid)
+
+        def fill(uow: UnitOfWork) -> None:
+            for i in range(build.MEMBERS_READ + 1):
+                rows.new_port(uow, nid, sub_b, i, ("h1", "h2")[i % 2])
+            mine = rows.new_port(uow, nid, sub_a, 5000, "h4")  # its own ACL is the subnet's
+            theirs = rows.new_port(uow, nid, sub_b, 5001, "h3")  # its own ACL is another
+            uow.execute(SUBNET.table.insert().values(subnet_id=sub_b, network_acl_id=of_subnet))
+            uow.execute(
+                PORT.table.insert(),
+                [
+                    {"port_id": mine, "network_acl_id": of_subnet},
+                    {"port_id": theirs, "network_acl_id": other},
+                ],
+            )
+
+        db.write_sync(fill)
+        found = db.read_sync(build.hosts_using_acls, [of_subnet, other])
+        assert found == {of_subnet: {"h1", "h2", "h4"}, other: {"h3"}}
+    finally:
+        db.close()
