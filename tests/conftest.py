@@ -8,9 +8,11 @@
 - `db_url` (function, parametrized "sqlite" / "postgresql"): run a test on both.
 - `module_db_url` (module, parametrized the same way): one database shared by a test
   module, for hypothesis tests whose examples must not pay for a new database each.
+- `sb_db` (function, parametrized the same way): a `Database` with every table (the
+  southbound's tests write rows directly, `tests.scale.southbound_rows`).
 
-Tables are not created here: tests call `alcor.store.schema.metadata.create_all(engine)`
-(after importing the modules that define the tables they need).
+Other tests create their tables: `alcor.store.schema.metadata.create_all(engine)` (after
+importing the modules that define the tables they need).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from alcor.store.db import Database  # noqa: E402
+from tests.scale import southbound_rows as rows  # noqa: E402
 from tests.support.postgres import PostgresServer, find_bin_dir  # noqa: E402
 
 
@@ -79,3 +83,11 @@ def module_db_url(
     url = server.create_database(name)
     yield url
     server.drop_database(name)
+
+
+@pytest.fixture
+def sb_db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    rows.create_schema(database)
+    yield database
+    database.close()

@@ -14,21 +14,12 @@ from alcor.southbound.nats_server import NatsServer, running
 from alcor.southbound.service import Southbound
 from alcor.southbound.sim import Fleet, expected_hash
 from alcor.store.db import Database
-from tests.scale import southbound_rows as rows
 
 
 @pytest.fixture
 def nats_srv() -> Iterator[NatsServer]:
     with running() as server:
         yield server
-
-
-@pytest.fixture
-def sb_db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    rows.create_schema(database)
-    yield database
-    database.close()
 
 
 def settings(nats: NatsServer, tmp: Path, down_time: float = 3.0) -> ServerSettings:
