@@ -259,13 +259,13 @@ def resolve_cold(doc: Doc, fig: Figure) -> None:
     ax.set_title(f"one resolve on the server, load average {doc['meta']['loadavg_1m']}")
 
 
-def group_hosts(doc: Doc, fig: Figure) -> None:
-    """A crowded group's hosts found, against reading its members, and a rule's batch."""
+def filter_hosts(doc: Doc, fig: Figure) -> None:
+    """The hosts of a big group and of a big network's ACL found, and a rule's batch."""
     ax = fig.subplots(1, 1)
     names = list(doc["results"])
     _bars(ax, names, {"p50": [doc["results"][n]["p50_ms"] for n in names]}, "ms")
     ax.set_title(
-        f"a group of {doc['ports']:,} members on {doc['hosts']} hosts, "
+        f"{doc['ports']:,} ports in one group and network on {doc['hosts']} hosts, "
         f"load average {doc['meta']['loadavg_1m']}"
     )
 
@@ -284,7 +284,7 @@ CHARTS: dict[str, Callable[[Doc, Figure], None]] = {
     "pgscale": pgscale,
     "nats-idle": nats_idle,
     "resolve-cold": resolve_cold,
-    "group-hosts": group_hosts,
+    "filter-hosts": filter_hosts,
 }
 
 

@@ -471,14 +471,10 @@ def load_networks(conn: sa.Connection, ids: Iterable[str]) -> dict[str, Row]:
 # 370 ms at 100k ports, the compiler publishing nothing else meanwhile; 12 ms with this).
 # Written out: SQLite skips only with statistics it may not have, PostgreSQL not before 18.
 def _host_after(network_id: Any, after: Any) -> Any:
-    """The first host after `after` with a bound port on the network (None: on any)."""
     p = ports_t.c
-    where = [p.binding_host_id > after]
-    if network_id is not None:
-        where.insert(0, p.network_id == network_id)
     return (
         sa.select(p.binding_host_id)
-        .where(*where)
+        .where(p.network_id == network_id, p.binding_host_id > after)
         .order_by(p.binding_host_id)
         .limit(1)
         .scalar_subquery()
@@ -798,62 +794,17 @@ def load_groups(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.Securit
     return out
 
 
-# A group's hosts are read from its members (one query for every group of at most
-# `MEMBERS_READ`: `_CROWDED_GROUPS` says which have more, reading at most that many of each),
-# and those of a larger group from the hosts: every host with a bound port (a skip scan of the
-# ports' host index, `_host_after` for the whole region), kept if one of its ports is a member
-# (its ports by that index, each looked up in the membership key, stopping at the first).
-# Reading every member instead took 156 ms for a group of 100,000 on SQLite, the compiler
-# publishing nothing meanwhile. The lookups are scalar subqueries, which neither database
-# turns into a join: as joins, SQLite walked the group's members for each host, and
-# PostgreSQL without statistics hashed them all.
-MEMBERS_READ = 1000
-
-
-def _is_member(port_id: Any, group_id: Any) -> Any:
-    """Whether the port is in the group (one probe of the membership key)."""
-    return (
-        sa.select(port_groups_t.c.port_id)
-        .where(port_groups_t.c.port_id == port_id, port_groups_t.c.security_group_id == group_id)
-        .scalar_subquery()
-        .is_not(None)
-    )
-
-
-_member_past_read = (
-    sa.select(port_groups_t.c.port_id)
-    .where(port_groups_t.c.security_group_id == groups_t.c.id)
-    .limit(1)
-    .offset(MEMBERS_READ)
-    .scalar_subquery()
-)
-_CROWDED_GROUPS = SelectIn(
-    sa.select(groups_t.c.id).where(_member_past_read.is_not(None)), groups_t.c.id
-)
+# A group's hosts are read from its members. Found from the hosts instead (a skip scan of the
+# region's hosts, each kept if one of its ports is a member), a crowded group took 0.5 ms
+# rather than 132 ms at 100,000 members on 100 hosts, but a host holding none of the group's
+# members had all its ports probed: in a region of many tenants, where a big group covers
+# few hosts, that is more than the members. Doing better needs (group, host) in an index.
 _HOSTS_IN_GROUPS = SelectIn(
     sa.select(port_groups_t.c.security_group_id, ports_t.c.binding_host_id)
     .select_from(port_groups_t.join(ports_t, ports_t.c.id == port_groups_t.c.port_id))
     .where(ports_t.c.binding_host_id != "")
     .distinct(),
     port_groups_t.c.security_group_id,
-)
-_bound_hosts = sa.select(sa.cast(sa.literal(""), ports_t.c.binding_host_id.type).label("host")).cte(
-    "bound_hosts", recursive=True
-)
-_bound_hosts = _bound_hosts.union_all(
-    sa.select(_host_after(None, _bound_hosts.c.host)).where(_bound_hosts.c.host.is_not(None))
-)
-_first_member = (
-    sa.select(ports_t.c.id)
-    .where(
-        ports_t.c.binding_host_id == _bound_hosts.c.host,
-        _is_member(ports_t.c.id, sa.bindparam("group_id")),
-    )
-    .limit(1)
-    .scalar_subquery()
-)
-_HOSTS_WITH_MEMBERS = sa.select(_bound_hosts.c.host).where(
-    _bound_hosts.c.host > "", _first_member.is_not(None)
 )
 # The hosts of inactive bindings (a live migration's destination holds the port and what it
 # needs): the region's few such bindings, then their ports' groups (joined from the groups'
@@ -889,20 +840,15 @@ def _inactive_bindings(conn: sa.Connection) -> dict[str, list[str]]:
 
 
 def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, set[str]]:
-    """group id -> hosts that have at least one port bound in it, or an inactive binding of
-    one: what it costs grows with each group's members up to `MEMBERS_READ`, then with the
-    region's hosts (`_HOSTS_WITH_MEMBERS`)."""
+    """group id -> hosts that have at least one port bound in it (membership index), or an
+    inactive binding of one."""
     wanted = set(group_ids)
-    crowded = {r["id"] for r in rows_in(conn, _CROWDED_GROUPS, wanted)}
-    out = _hosts_of(conn, "security_group_id", (_HOSTS_IN_GROUPS,), wanted - crowded)
-    for gid in sorted(crowded):
-        hosts = conn.execute(_HOSTS_WITH_MEMBERS, {"group_id": gid}).scalars().all()
-        out.setdefault(gid, set()).update(hosts)
+    out = _hosts_of(conn, "security_group_id", (_HOSTS_IN_GROUPS,), wanted)
     guests = _inactive_bindings(conn)
     for r in rows_in(conn, _GROUPS_OF_PORTS, guests):
         if r["security_group_id"] in wanted:
             out.setdefault(r["security_group_id"], set()).update(guests[r["port_id"]])
-    return {gid: hosts for gid, hosts in out.items() if hosts}
+    return out
 
 
 _ACLS = SelectIn(sa.select(acls_t.c.id, acls_t.c.revision_number), acls_t.c.id)
@@ -927,7 +873,7 @@ def load_acls(conn: sa.Connection, ids: Iterable[str]) -> dict[str, pb.NetworkAc
 # network's default), without reading every port of its network (that grew with the
 # network, the compiler publishing nothing meanwhile: 173 ms at 100,000 ports on SQLite):
 # - an ACL of single ports only: those ports' hosts (the associations' index);
-# - an ACL of subnets whose addresses are at most `MEMBERS_READ`: the ports holding them
+# - an ACL of subnets whose addresses are at most `HOLDERS_READ`: the ports holding them
 #   (the allocator's key, by subnet), each with its effective ACL, and its single ports;
 # - a network's default ACL, or one of larger subnets: every host of the network (the skip
 #   scan of `_NETWORK_HOSTS`) that has a port using it (its ports on the network by the
@@ -947,6 +893,7 @@ _PORT_ACL_HOSTS = SelectIn(
     ),
     _acl.acl_ports.c.network_acl_id,
 )
+HOLDERS_READ = 1000
 _ACL_ID = sa.bindparam("acl_id", type_=acls_t.c.id.type)
 _SUBNETS_HOLDERS = (
     sa.select(ipam_used.c.owner)
@@ -954,7 +901,7 @@ _SUBNETS_HOLDERS = (
         _acl.acl_subnets.join(ipam_used, ipam_used.c.pool_id == _acl.acl_subnets.c.subnet_id)
     )
     .where(_acl.acl_subnets.c.network_acl_id == _ACL_ID)
-    .limit(MEMBERS_READ + 1)
+    .limit(HOLDERS_READ + 1)
 )
 
 
@@ -998,7 +945,7 @@ def _acl_hosts(conn: sa.Connection, acl: Row) -> set[str]:
     aid = acl["id"]
     if not acl["is_default"]:
         holders = conn.execute(_SUBNETS_HOLDERS, {"acl_id": aid}).scalars().all()
-        if len(holders) <= MEMBERS_READ:
+        if len(holders) <= HOLDERS_READ:
             users = [p for p in rows_in(conn, _PORTS_BY_ID, holders) if p["network_acl_id"] == aid]
             users += rows_in(conn, _PORT_ACL_HOSTS, [aid])
             return {u["binding_host_id"] for u in users}

@@ -1,21 +1,19 @@
-"""What a rule change of a crowded security group or of a big network's ACL costs the compiler
-(not in CI).
+"""Which hosts a change of a big security group or of a big network's ACL goes to, and what
+finding them costs the compiler (not in CI).
 
-Why: a change of a group's rules goes to every host with a member (`build.hosts_in_groups`).
-Reading the group's members to find them grows with the group: the default group of a
-region holds most of its ports, and while the compiler reads, it publishes nothing else. This
-builds a real SQLite database (`alcor.db` schema) with `--ports` bound ports on `--hosts`
-hosts, all in one group, and times, `--repeat` times each:
+Why: a change of a group's or an ACL's rules goes to every host using it, and while the
+compiler looks for them it publishes nothing else. This builds a real SQLite database
+(`alcor.db` schema) with `--ports` bound ports on `--hosts` hosts, all in one group and on
+one network with its default ACL, and times, `--repeat` times each:
 
-  hosts        `build.hosts_in_groups` for the group (what the compiler calls)
-  members      the same hosts read from every member (`build._HOSTS_IN_GROUPS`, how groups
-               of at most `build.MEMBERS_READ` members are still read): the comparison
+  group hosts  `build.hosts_in_groups` for the group: still reads every member
   rule batch   a rule added to the group -> its compile batch built (`compile_batch`)
-  acl hosts    `build.hosts_using_acls` for the network's default ACL
+  acl hosts    `build.hosts_using_acls` for the network's default ACL: a skip scan of the
+               network's hosts
   acl ports    the same hosts as `build` found them before: a DISTINCT over every port of
                the network with its effective ACL (`EVERY_PORT`): the comparison
 
-Results: benchmarks/results/group-hosts.json (`--plot`: group-hosts.png).
+Results: benchmarks/results/filter-hosts.json (`--plot`: filter-hosts.png).
 """
 
 from __future__ import annotations
@@ -45,7 +43,7 @@ from alcor.store.prepared import SelectIn  # noqa: E402
 from benchmarks import plots  # noqa: E402
 from tests.scale import southbound_rows as rows  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results" / "group-hosts.json"
+RESULTS = ROOT / "benchmarks" / "results" / "filter-hosts.json"
 CHUNK = 10_000  # ports per transaction while filling
 _target = build.acls_t.alias("target_acl")
 EVERY_PORT = SelectIn(
@@ -115,10 +113,7 @@ def measure(ports: int, hosts: int, repeat: int) -> dict[str, Any]:
                 db.write_sync(compiler.advance, batch, None, batch.compiled_at)
 
             return {
-                "hosts": _ms(lambda: db.read_sync(build.hosts_in_groups, [gid]), repeat),
-                "members": _ms(
-                    lambda: db.read_sync(build.rows_in, build._HOSTS_IN_GROUPS, [gid]), repeat
-                ),
+                "group_hosts": _ms(lambda: db.read_sync(build.hosts_in_groups, [gid]), repeat),
                 "rule_batch": _ms(rule_batch, repeat),
                 "acl_hosts": _ms(lambda: db.read_sync(build.hosts_using_acls, [acl]), repeat),
                 "acl_ports": _ms(lambda: db.read_sync(build.rows_in, EVERY_PORT, [acl]), repeat),
@@ -136,7 +131,7 @@ def main() -> None:
     plots.add_flag(ap)
     args = ap.parse_args()
     results = measure(args.ports, args.hosts, args.repeat)
-    table = Table(f"{args.ports:,} members on {args.hosts} hosts", "p50", "max")
+    table = Table(f"{args.ports:,} ports on {args.hosts} hosts", "p50", "max")
     for name, r in results.items():
         table.add_row(name, f"{r['p50_ms']} ms", f"{r['max_ms']} ms")
     Console().print(table)
