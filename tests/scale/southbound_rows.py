@@ -178,21 +178,27 @@ def delete_port(uow: UnitOfWork, pid: str) -> None:
     )
 
 
-def new_group(uow: UnitOfWork, name: str = "web", stateful: bool = True) -> str:
-    gid = str(uuid.uuid4())
+def _created(uow: UnitOfWork, table: sa.Table, kind: str, **values: Any) -> str:
+    """A new row of a project's resource at revision 0, logged as created (`values` also
+    give the log's scope, such as `network_id`, when the table has that column)."""
+    rid = str(uuid.uuid4())
     uow.execute(
-        groups.insert().values(
-            id=gid,
-            name=name,
+        table.insert().values(
+            id=rid,
             project_id=PROJECT,
-            stateful=stateful,
             revision_number=0,
             created_at=uow.now,
             updated_at=uow.now,
+            **values,
         )
     )
-    uow.log("security_group", gid, "create", 0, project_id=PROJECT)
-    return gid
+    scope = {k: values[k] for k in ("network_id",) if k in values}
+    uow.log(kind, rid, "create", 0, project_id=PROJECT, **scope)
+    return rid
+
+
+def new_group(uow: UnitOfWork, name: str = "web", stateful: bool = True) -> str:
+    return _created(uow, groups, "security_group", name=name, stateful=stateful)
 
 
 def new_rule(uow: UnitOfWork, gid: str, values: dict[str, Any] | None = None) -> str:
@@ -287,18 +293,5 @@ def set_routes(uow: UnitOfWork, rid: str, routes: list[dict[str, str]]) -> None:
 
 def new_acl(uow: UnitOfWork, nid: str, default: bool = False) -> str:
     """An ACL of network `nid`, logged as the API logs it (its network as scope)."""
-    aid = str(uuid.uuid4())
-    uow.execute(
-        acls.insert().values(
-            id=aid,
-            name="default" if default else "acl",
-            project_id=PROJECT,
-            network_id=nid,
-            is_default=default,
-            revision_number=0,
-            created_at=uow.now,
-            updated_at=uow.now,
-        )
-    )
-    uow.log("network_acl", aid, "create", 0, network_id=nid, project_id=PROJECT)
-    return aid
+    name = "default" if default else "acl"
+    return _created(uow, acls, "network_acl", name=name, network_id=nid, is_default=default)
