@@ -105,12 +105,9 @@ def measure(ports: int, hosts: int, repeat: int) -> dict[str, Any]:
 
             def rule_batch() -> None:
                 db.write_sync(rows.new_rule, gid)
-                batch = db.read_sync(
-                    compiler.compile_batch, db.read_sync(compiler._read_cursor), 5000
-                )
+                batch = _compile(db)
                 if batch is None or not batch.messages:
                     raise RuntimeError("the rule's batch published nothing")
-                db.write_sync(compiler.advance, batch, None, batch.compiled_at)
 
             return {
                 "group_hosts": _ms(lambda: db.read_sync(build.hosts_in_groups, [gid]), repeat),

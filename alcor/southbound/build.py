@@ -807,10 +807,13 @@ _HOSTS_IN_GROUPS = SelectIn(
     port_groups_t.c.security_group_id,
 )
 # The hosts of inactive bindings (a live migration's destination holds the port and what it
-# needs): the region's few such bindings, then their ports' groups (joined from the groups'
-# side, SQLite walked every member: 11 ms for a group of 100,000).
-_INACTIVE_BINDINGS = sa.select(port_bindings_t.c.port_id, port_bindings_t.c.host).where(
-    port_bindings_t.c.host != ""
+# needs): the region's few such bindings with their ports' networks, read from the bindings'
+# side (joined from a group's, SQLite walked every member: 11 ms for a group of 100,000;
+# filtered by network, a planner may start from the network's ports).
+_INACTIVE_BINDINGS = (
+    sa.select(port_bindings_t.c.port_id, ports_t.c.network_id, port_bindings_t.c.host)
+    .select_from(port_bindings_t.join(ports_t, ports_t.c.id == port_bindings_t.c.port_id))
+    .where(port_bindings_t.c.host != "")
 )
 _GROUPS_OF_PORTS = SelectIn(
     sa.select(port_groups_t.c.port_id, port_groups_t.c.security_group_id),
@@ -831,11 +834,12 @@ def _hosts_of(
     return out
 
 
-def _inactive_bindings(conn: sa.Connection) -> dict[str, list[str]]:
-    """port id -> hosts of its inactive bindings, in the whole region (a few rows)."""
-    guests: dict[str, list[str]] = {}
-    for port_id, host in conn.execute(_INACTIVE_BINDINGS):
-        guests.setdefault(port_id, []).append(host)
+def _inactive_bindings(conn: sa.Connection) -> dict[str, tuple[str, list[str]]]:
+    """port id -> (its network, the hosts of its inactive bindings), in the whole region (a
+    few rows)."""
+    guests: dict[str, tuple[str, list[str]]] = {}
+    for port_id, network_id, host in conn.execute(_INACTIVE_BINDINGS):
+        guests.setdefault(port_id, (network_id, []))[1].append(host)
     return guests
 
 
@@ -847,7 +851,7 @@ def hosts_in_groups(conn: sa.Connection, group_ids: Iterable[str]) -> dict[str, 
     guests = _inactive_bindings(conn)
     for r in rows_in(conn, _GROUPS_OF_PORTS, guests):
         if r["security_group_id"] in wanted:
-            out.setdefault(r["security_group_id"], set()).update(guests[r["port_id"]])
+            out.setdefault(r["security_group_id"], set()).update(guests[r["port_id"]][1])
     return out
 
 
@@ -967,8 +971,8 @@ def hosts_using_acls(conn: sa.Connection, acl_ids: Iterable[str]) -> dict[str, s
     guests = _inactive_bindings(conn)
     for r in rows_in(conn, _PORTS_BY_ID, guests):
         if r["network_acl_id"] in wanted:
-            out.setdefault(r["network_acl_id"], set()).update(guests[r["id"]])
-    return {aid: {h for h in hosts if h} for aid, hosts in out.items() if any(hosts)}
+            out.setdefault(r["network_acl_id"], set()).update(guests[r["id"]][1])
+    return {aid: {h for h in found if h} for aid, found in out.items() if any(found)}
 
 
 _SUBJECT_SEQS = SelectIn(
@@ -980,14 +984,6 @@ def subject_seq_map(conn: sa.Connection, names: Iterable[str]) -> dict[str, int]
     return {r["subject"]: r["seq"] for r in rows_in(conn, _SUBJECT_SEQS, names)}
 
 
-# The hosts of inactive bindings (live migrations in flight: a few rows in the region) with
-# their ports' networks, read from the bindings' side: filtered by network, a planner may
-# start from the network's ports instead.
-_GUESTS = sa.select(ports_t.c.network_id, port_bindings_t.c.host).select_from(
-    port_bindings_t.join(ports_t, ports_t.c.id == port_bindings_t.c.port_id)
-)
-
-
 def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[str, set[str]]:
     """network id -> hosts that have at least one port bound on it, or an inactive binding of
     one: a skip scan of the networks' hosts, then the region's inactive bindings."""
@@ -995,9 +991,9 @@ def hosts_on_networks(conn: sa.Connection, network_ids: Iterable[str]) -> dict[s
     if not wanted:
         return {}
     out = bound_hosts(conn, wanted)
-    for r in conn.execute(_GUESTS):
-        if r.network_id in wanted:
-            out.setdefault(r.network_id, set()).add(r.host)
+    for network_id, guests in _inactive_bindings(conn).values():
+        if network_id in wanted:
+            out.setdefault(network_id, set()).update(guests)
     return out
 
 

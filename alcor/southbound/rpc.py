@@ -21,7 +21,8 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import nats.aio.client
 import nats.aio.msg
@@ -36,6 +37,7 @@ from alcor.southbound.status import revive_hosts
 from alcor.store.db import Database, UnitOfWork
 from alcor.store.schema import hosts
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -295,12 +297,9 @@ class RpcServer:
             self._resolves.put((msg, queries))
             return
         try:
-            if self._inline is None:
-                self._inline = self.db.engine.connect()
-            reply = self.db.read_on(self._inline, build.resolve, queries)
+            reply = self._read_inline(build.resolve, queries)
         except sa.exc.SQLAlchemyError:
             log.exception("resolving on the loop failed; the batcher answers")
-            self._close_inline()
             self._resolves.put((msg, queries))
             return
         await self._reply(msg, reply.SerializeToString())
@@ -313,11 +312,20 @@ class RpcServer:
         the first miss after a start paid for opening and compiling, 1-2 ms (the slowest first
         packet of a run was always its first)."""
         try:
-            self._inline = self.db.engine.connect()
-            self.db.read_on(self._inline, build.warm_resolve)
+            self._read_inline(build.warm_resolve)
         except sa.exc.SQLAlchemyError:
             log.exception("warming the resolve connection failed; the first miss opens it")
+
+    def _read_inline(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn` on the connection kept for `_on_resolve` (opened if need be); a failure
+        closes it, so the next read opens a fresh one."""
+        try:
+            if self._inline is None:
+                self._inline = self.db.engine.connect()
+            return self.db.read_on(self._inline, fn, *args)
+        except sa.exc.SQLAlchemyError:
             self._close_inline()
+            raise
 
     def _close_inline(self) -> None:
         if self._inline is not None:
