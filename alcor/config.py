@@ -72,6 +72,11 @@ class ServerSettings:
     # Addresses on a network's subnets from which hosts learn its neighbours on demand, by
     # the first packet (`southbound.ondemand`); 0: every overlay network, -1: never.
     neighbor_on_demand_threshold: int = 10_000
+    # host:port where agents may send their small resolves (a first packet's question) over
+    # UDP rather than NATS (`alcor.southbound.protocol.direct`): an address the hosts reach,
+    # port 0 for any free one. Empty: loopback with the embedded NATS (whose agents are on
+    # this machine), else NATS only; "off": NATS only.
+    resolve_direct: str = ""
     auto_migrate: bool = True  # create/upgrade an embedded SQLite database on start
     nova_url: str = ""  # Nova API base URL for network-vif-* events; empty: off (default)
     nova_token: str = ""  # X-Auth-Token sent with them (an admin token for Nova)
@@ -102,6 +107,14 @@ class ServerSettings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{Path(self.state_dir) / 'alcor.db'}"
+
+    def direct_resolve_address(self) -> str:
+        """Where to take resolves over UDP ("": nowhere), `resolve_direct` made explicit."""
+        if self.resolve_direct == "off":
+            return ""
+        if self.resolve_direct:
+            return self.resolve_direct
+        return "" if self.nats_url else "127.0.0.1:0"
 
     def host_port(self) -> tuple[str, int]:
         """`bind` split into host and port."""
@@ -138,6 +151,11 @@ class AgentSettings:
     # the most of one CPU that polling may take (`alcor.agent.busypoll`); 0: it sleeps
     resolve_poll_window: float = 0.002
     resolve_poll_cpu: float = 0.05
+    # Ask small resolves over the answering server's direct channel when it offers one
+    # (`alcor.southbound.protocol.direct`), and how long to wait for its answer before
+    # asking over NATS (which then stands in for the channel a while)
+    resolve_direct: bool = True
+    resolve_direct_timeout: float = 0.1
     # host:port serving the agent's Prometheus metrics (`alcor.agent.metrics`); empty: off
     metrics_bind: str = ""
 

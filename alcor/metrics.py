@@ -69,6 +69,12 @@ PORT_ACTIVE = prometheus_client.Histogram(
 REPORTS = prometheus_client.Counter(
     "alcor_status_reports_accepted", "Status intake: port reports accepted from their hosts"
 )
+DIRECT_RESOLVES = prometheus_client.Counter(
+    "alcor_direct_resolves",
+    "Direct resolve channel: requests answered, and datagrams refused (forged, stale, "
+    "replayed or too big)",
+    ["outcome"],
+)
 
 AUDIT_HOSTS = prometheus_client.Gauge(
     "alcor_audit_hosts",

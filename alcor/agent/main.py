@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from alcor.agent import audit, dhcp, dhcp6, flows, frames6, metrics, nat, physnets, radv
 from alcor.agent.busypoll import BusyPollSelector
 from alcor.agent.conntrack import Conntrack
+from alcor.agent.direct import DirectChannel
 from alcor.agent.groups import SG_MEMBERS, SG_OWNER
 from alcor.agent.model import HostModel, Owner
 from alcor.agent.ofctl import Ofctl, OfctlError
@@ -79,6 +80,12 @@ class Agent:
         self.bridge_mappings = physnets.parse_bridge_mappings(settings.bridge_mappings)
         rundir = settings.ovs_rundir
         self.resolver = Resolver(self)
+        # The server's direct resolve channel (`alcor.agent.direct`), once a NATS answer names it
+        self.direct = (
+            DirectChannel(self.host_id, settings.resolve_direct_timeout)
+            if settings.resolve_direct
+            else None
+        )
         self.channel = OpenFlowChannel(
             os.path.join(rundir, CHANNEL_SOCKET), self._on_packet_in, self.resolver.on_flow_removed
         )
@@ -171,6 +178,7 @@ class Agent:
         self._tasks.append(asyncio.create_task(self._heartbeats()))
         self.host_stream.resync()
         await self.nc.subscribe(subjects.host(self.host_id), cb=self._on_host_msg)
+        self._spawn(self.resolver.discover())
 
     async def _bind_physnets(self) -> None:
         """Tell the model how each mapped physical network is reached (after bootstrap)."""
@@ -199,6 +207,8 @@ class Agent:
             await self.nc.close()
         await self.reconciler.close()
         await self.channel.stop()
+        if self.direct is not None:
+            self.direct.close()
         self.ovs.stop()
         if self.exporter is not None:
             self.exporter.stop()

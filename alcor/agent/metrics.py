@@ -127,6 +127,15 @@ class AgentCollector(Collector):
                 "requests": resolver.requests,
             },
         )
+        if agent.direct is not None:
+            yield _family(
+                CounterMetricFamily,
+                "alcor_agent_direct_resolves",
+                "Resolve requests sent on the server's direct channel (alcor.agent.direct), "
+                "and those unanswered in time (asked again over NATS)",
+                "outcome",
+                {"asked": agent.direct.asked, "missed": agent.direct.missed},
+            )
         if agent.poller is not None:
             yield CounterMetricFamily(
                 "alcor_agent_busy_poll_seconds",

@@ -8,7 +8,8 @@ frame to an unknown MAC (50), a packet routed to an unknown next hop (41). `Reso
 1. keys the miss by (network, address or MAC) and parks the packet; misses that arrive
    while one is being resolved join it, so a burst costs one question;
 2. asks `alcor.rpc.resolve` once for every miss parked in the same turn of the event loop
-   (batched: 10,000 destinations are a few dozen round trips, not 10,000);
+   (batched: 10,000 destinations are a few dozen round trips, not 10,000), a small request
+   on the server's direct channel when it offers one (`alcor.agent.direct`), else on NATS;
 3. sends each parked packet on at once, with the actions the answer's flows will have (the
    ARP/ND answer, the routed next hop's MAC, the remote port's tunnel: `Resolver._shortcut`,
    with tun_id and registers as they were), and so does every packet missing the same key
@@ -200,12 +201,17 @@ class Resolver:
         queries = [
             pb.ResolveQuery(network_id=n, ip_address=ip, mac_address=mac) for n, ip, mac in keys
         ]
-        req = pb.ResolveRequest(host_id=self.agent.host_id, queries=queries)
         self.requests += 1
         poller = self.agent.poller
         if poller is not None:
             poller.hold()  # the answer is due within a millisecond: poll, do not sleep
+        direct = self.agent.direct
         try:
+            if direct is not None and direct.usable(len(queries)):
+                reply = await direct.ask(queries)
+                if reply is not None:
+                    return reply
+            req = pb.ResolveRequest(host_id=self.agent.host_id, queries=queries)
             msg = await self.agent.nc.request(
                 subjects.RPC_RESOLVE, req.SerializeToString(), self.agent.rpc_timeout
             )
@@ -215,7 +221,16 @@ class Resolver:
         finally:
             if poller is not None:
                 poller.release()
-        return pb.ResolveReply.FromString(msg.data)
+        reply = pb.ResolveReply.FromString(msg.data)
+        if direct is not None:
+            await direct.offer(reply.direct)
+        return reply
+
+    async def discover(self) -> None:
+        """Learn the server's direct channel before the first miss needs it: a question of
+        nothing, over NATS, whose answer names it."""
+        if self.agent.direct is not None and self.agent.direct.transport is None:
+            await self._ask([])
 
     async def _resolve(self, keys: list[Key]) -> None:
         try:

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from alcor.southbound import build
 from alcor.southbound.batcher import Batcher
+from alcor.southbound.direct_resolve import Answer, DirectResolves, Queries
 from alcor.southbound.protocol import chunks, subjects
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.status import revive_hosts
@@ -138,8 +139,8 @@ def write_heartbeats(
     return revive_hosts(uow, revived) if revived else 0
 
 
-Queries = list[pb.ResolveQuery]
-# A resolve request of at most this many misses may be answered on the loop (`_on_resolve`)
+TRACE_AFTER = 0.005  # seconds after an answer its debug trace is written
+# A resolve request of at most this many misses may be answered on the loop (`resolve_inline`)
 INLINE_QUERIES = 16
 
 
@@ -150,7 +151,13 @@ def _resolve_all(conn: sa.Connection, asked: list[Queries]) -> list[pb.ResolveRe
 class RpcServer:
     """Subscribes the RPC and heartbeat subjects and serves them in batches."""
 
-    def __init__(self, db: Database, nc: nats.aio.client.Client, agent_down_time: float):
+    def __init__(
+        self,
+        db: Database,
+        nc: nats.aio.client.Client,
+        agent_down_time: float,
+        direct_address: str = "",
+    ):
         self.db = db
         self.nc = nc
         self.down_time = agent_down_time
@@ -163,13 +170,15 @@ class RpcServer:
         self._neighbors = Batcher(self._neighbor_tables, max_batch=64)
         self._address_sets = Batcher(self._address_set_replies, max_batch=64)
         self._routers = Batcher(self._router_replies, max_batch=64)
-        self._resolves: Batcher[tuple[nats.aio.msg.Msg, Queries]] = Batcher(
+        self._resolves: Batcher[tuple[Answer, Queries]] = Batcher(
             self._resolve_replies, max_batch=64
         )
         self._register = Batcher(self._registrations)
         self.tasks: list[asyncio.Task[None]] = []
         self.subs: list[Any] = []
-        self._inline: sa.Connection | None = None  # `_on_resolve`'s own, kept open
+        self._inline: sa.Connection | None = None  # `resolve_inline`'s own, kept open
+        self.direct_address = direct_address  # where to take resolves over UDP ("": not)
+        self.direct: DirectResolves | None = None
 
     async def start(self) -> None:
         q = subjects.SERVER_QUEUE
@@ -186,6 +195,10 @@ class RpcServer:
         ]
         if self.db.dialect == "sqlite":
             self._warm_inline()
+        if self.direct_address:
+            self.direct = await DirectResolves.open(
+                self.direct_address, self.resolve_inline, self.resolve_later
+            )
         for runner in (
             self._state.run,
             self._neighbors.run,
@@ -205,6 +218,8 @@ class RpcServer:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         self._close_inline()
+        if self.direct is not None:
+            self.direct.close()
         if self.beats:
             await self.db.write(write_heartbeats, self.beats, self.down_time)
             self.beats = {}
@@ -284,31 +299,55 @@ class RpcServer:
                 await self._reply(m, data)
 
     async def _on_resolve(self, msg: nats.aio.msg.Msg) -> None:
-        """Neighbours on demand: a VM's first packet to a neighbour waits for this answer.
-        A small request reaching an idle server on SQLite is answered here, on the loop, on
-        a connection kept for it: through the batcher's task, a reader thread and the pool
-        its read took 0.6-1.5 ms of a 2.4 ms first packet (timestamps, 3,000-port runs),
-        here 0.3 ms, which is what it blocks the loop. PostgreSQL's reads wait on the
-        network and stay off the loop. Anything else joins the batcher: a burst of misses
-        is a few reads, not one per request."""
+        """Neighbours on demand: a VM's first packet to a neighbour waits for this answer,
+        which also tells the host where this server takes resolves directly (`direct`)."""
+        request = pb.ResolveRequest.FromString(msg.data)
+
+        async def answer(reply: pb.ResolveReply) -> None:
+            if self.direct is not None:
+                reply.direct.CopyFrom(self.direct.channel(request.host_id))
+            await self._reply(msg, reply.SerializeToString())
+
+        queries = list(request.queries)
+        reply = self.resolve_inline(queries)
+        if reply is None:
+            self.resolve_later(queries, answer)
+        else:
+            await answer(reply)
+
+    def resolve_inline(self, queries: Queries) -> pb.ResolveReply | None:
+        """The answer at once when it may be read here, on the loop (None: `resolve_later`).
+        A small request reaching an idle server on SQLite is read on a connection kept for
+        it: through the batcher's task, a reader thread and the pool its read took 0.6-1.5
+        ms of a 2.4 ms first packet (timestamps, 3,000-port runs), here 0.3 ms, which is what
+        it blocks the loop. PostgreSQL's reads wait on the network and stay off the loop.
+        Anything else joins the batcher: a burst of misses is a few reads, not one each."""
         came = time.time()
-        queries = list(pb.ResolveRequest.FromString(msg.data).queries)
         if len(queries) > INLINE_QUERIES or self.db.dialect != "sqlite" or not self._resolves.idle:
-            self._resolves.put((msg, queries))
-            return
+            return None
         try:
             reply = self._read_inline(build.resolve, queries)
         except sa.exc.SQLAlchemyError:
             log.exception("resolving on the loop failed; the batcher answers")
-            self._resolves.put((msg, queries))
-            return
-        await self._reply(msg, reply.SerializeToString())
-        log.debug(
-            "resolved %d queries inline: came %.6f answered %.6f", len(queries), came, time.time()
-        )
+            return None
+        if log.isEnabledFor(logging.DEBUG):  # `benchmarks/dataplane_ondemand.py`'s trace,
+            # written once the answer is out: writing it first delayed what it measures
+            asyncio.get_running_loop().call_later(
+                TRACE_AFTER,
+                log.debug,
+                "resolved %d queries inline: came %.6f answered %.6f",
+                len(queries),
+                came,
+                time.time(),
+            )
+        return reply
+
+    def resolve_later(self, queries: Queries, answer: Answer) -> None:
+        """`queries` answered by the batcher, with others waiting."""
+        self._resolves.put((answer, queries))
 
     def _warm_inline(self) -> None:
-        """Open `_on_resolve`'s connection and run its statements once (`build.warm_resolve`):
+        """Open `resolve_inline`'s connection and run its statements once (`build.warm_resolve`):
         the first miss after a start paid for opening and compiling, 1-2 ms (the slowest first
         packet of a run was always its first)."""
         try:
@@ -317,7 +356,7 @@ class RpcServer:
             log.exception("warming the resolve connection failed; the first miss opens it")
 
     def _read_inline(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn` on the connection kept for `_on_resolve` (opened if need be); a failure
+        """`fn` on the connection kept for `resolve_inline` (opened if need be); a failure
         closes it, so the next read opens a fresh one."""
         try:
             if self._inline is None:
@@ -333,11 +372,11 @@ class RpcServer:
                 self._inline.close()
             self._inline = None
 
-    async def _resolve_replies(self, asked: list[tuple[nats.aio.msg.Msg, Queries]]) -> None:
+    async def _resolve_replies(self, asked: list[tuple[Answer, Queries]]) -> None:
         """Every waiting host's misses in one read transaction."""
         replies = await self.db.read(_resolve_all, [queries for _, queries in asked])
-        for (m, _), reply in zip(asked, replies, strict=True):
-            await self._reply(m, reply.SerializeToString())
+        for (answer, _), reply in zip(asked, replies, strict=True):
+            await answer(reply)
 
     async def _reply_chunked(
         self, waiting: list[nats.aio.msg.Msg], full: pb.NeighborTable | pb.AddressSet, field: str

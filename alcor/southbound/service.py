@@ -94,7 +94,12 @@ class Southbound:
             self.db, self.nc, lease_ttl=self.lease_ttl, poll_interval=self.poll_interval
         )
         self.db.on_commit(self._on_commit)
-        self.rpc = RpcServer(self.db, self.nc, self.settings.agent_down_time)
+        self.rpc = RpcServer(
+            self.db,
+            self.nc,
+            self.settings.agent_down_time,
+            self.settings.direct_resolve_address(),
+        )
         await self.rpc.start()
         self.intake = StatusIntake(
             self.db, self.nc, self.settings.agent_down_time, touch=self.rpc.touch

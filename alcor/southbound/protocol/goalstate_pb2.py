@@ -4,130 +4,139 @@
 # source: goalstate.proto
 # Protobuf Python Version: 7.35.1
 """Generated protocol buffer code."""
-
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pool as _descriptor_pool
 from google.protobuf import runtime_version as _runtime_version
 from google.protobuf import symbol_database as _symbol_database
 from google.protobuf.internal import builder as _builder
-
 _runtime_version.ValidateProtobufRuntimeVersion(
-    _runtime_version.Domain.PUBLIC, 7, 35, 1, "", "goalstate.proto"
+    _runtime_version.Domain.PUBLIC,
+    7,
+    35,
+    1,
+    '',
+    'goalstate.proto'
 )
 # @@protoc_insertion_point(imports)
 
 _sym_db = _symbol_database.Default()
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(
-    b'\n\x0fgoalstate.proto\x12\x12\x61lcor.goalstate.v1"\xa7\x02\n\x0cNetworkState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x14\n\x0cnetwork_type\x18\x04 \x01(\t\x12\x0b\n\x03vni\x18\x05 \x01(\r\x12\x0b\n\x03mtu\x18\x06 \x01(\r\x12\x1d\n\x15port_security_enabled\x18\x07 \x01(\x08\x12\x17\n\x0frouter_external\x18\x08 \x01(\x08\x12\x12\n\nproject_id\x18\t \x01(\t\x12\x18\n\x10physical_network\x18\n \x01(\t\x12\x12\n\nrouter_ids\x18\x0b \x03(\t\x12\x11\n\ton_demand\x18< \x01(\x08\x12\x18\n\x10\x66lood_tunnel_ips\x18= \x03(\t"1\n\tHostRoute\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x0f\n\x07nexthop\x18\x02 \x01(\t"\xd5\x02\n\x0bSubnetState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x12\n\nip_version\x18\x05 \x01(\r\x12\x0c\n\x04\x63idr\x18\x06 \x01(\t\x12\x12\n\ngateway_ip\x18\x07 \x01(\t\x12\x13\n\x0b\x65nable_dhcp\x18\x08 \x01(\x08\x12\x17\n\x0f\x64ns_nameservers\x18\t \x03(\t\x12\x32\n\x0bhost_routes\x18\n \x03(\x0b\x32\x1d.alcor.goalstate.v1.HostRoute\x12\x13\n\x0bgateway_mac\x18\x0b \x01(\t\x12\x12\n\ndns_domain\x18\x0c \x01(\t\x12\x14\n\x0cipv6_ra_mode\x18\r \x01(\t\x12\x19\n\x11ipv6_address_mode\x18\x0e \x01(\t"0\n\x07\x46ixedIp\x12\x11\n\tsubnet_id\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t"6\n\x0b\x41\x64\x64ressPair\x12\x12\n\nip_address\x18\x01 \x01(\t\x12\x13\n\x0bmac_address\x18\x02 \x01(\t"E\n\nDhcpOption\x12\x10\n\x08opt_name\x18\x01 \x01(\t\x12\x11\n\topt_value\x18\x02 \x01(\t\x12\x12\n\nip_version\x18\x03 \x01(\r"\xb7\x04\n\tPortState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x16\n\x0e\x61\x64min_state_up\x18\x07 \x01(\x08\x12\x1d\n\x15port_security_enabled\x18\x08 \x01(\x08\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair\x12\x1a\n\x12security_group_ids\x18\n \x03(\t\x12\x37\n\x0f\x65xtra_dhcp_opts\x18\x0b \x03(\x0b\x32\x1e.alcor.goalstate.v1.DhcpOption\x12\x14\n\x0c\x64\x65vice_owner\x18\x0c \x01(\t\x12\x11\n\tdevice_id\x18\r \x01(\t\x12\x10\n\x08\x64ns_name\x18\x0e \x01(\t\x12\x0f\n\x07host_id\x18\x0f \x01(\t\x12\x16\n\x0enetwork_acl_id\x18\x10 \x01(\t\x12\x39\n\x0c\x66loating_ips\x18\x11 \x03(\x0b\x32#.alcor.goalstate.v1.FloatingIpState\x12\x12\n\nrequest_id\x18\x12 \x01(\t\x12\x10\n\x08inactive\x18\x32 \x01(\x08"\xf9\x01\n\x0f\x46loatingIpState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x04\x12\x1b\n\x13\x66loating_ip_address\x18\x03 \x01(\t\x12\x18\n\x10\x66ixed_ip_address\x18\x04 \x01(\t\x12\x11\n\trouter_id\x18\x05 \x01(\t\x12\x1b\n\x13\x65xternal_network_id\x18\x06 \x01(\t\x12\x18\n\x10physical_network\x18\x07 \x01(\t\x12\x1b\n\x13\x65xternal_gateway_ip\x18\x08 \x01(\t\x12\x15\n\rexternal_cidr\x18\t \x01(\t\x12\x13\n\x0bmac_address\x18\n \x01(\t"\x93\x02\n\rNeighborState\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x0f\n\x07host_id\x18\x07 \x01(\t\x12\x11\n\ttunnel_ip\x18\x08 \x01(\t\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair"\x8b\x02\n\x16SecurityGroupRuleState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tdirection\x18\x02 \x01(\t\x12\x11\n\tethertype\x18\x03 \x01(\t\x12\x10\n\x08protocol\x18\x04 \x01(\t\x12\x16\n\x0eport_range_min\x18\x05 \x01(\r\x12\x16\n\x0eport_range_max\x18\x06 \x01(\r\x12\x18\n\x10remote_ip_prefix\x18\x07 \x01(\t\x12\x17\n\x0fremote_group_id\x18\x08 \x01(\t\x12\x16\n\ticmp_type\x18\t \x01(\rH\x00\x88\x01\x01\x12\x16\n\ticmp_code\x18\n \x01(\rH\x01\x88\x01\x01\x42\x0c\n\n_icmp_typeB\x0c\n\n_icmp_code"\xa3\x01\n\x12SecurityGroupState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x39\n\x05rules\x18\x04 \x03(\x0b\x32*.alcor.goalstate.v1.SecurityGroupRuleState\x12\x10\n\x08stateful\x18\x05 \x01(\x08"\xfc\x01\n\x13NetworkAclRuleState\x12\x0e\n\x06number\x18\x01 \x01(\r\x12\x11\n\tdirection\x18\x02 \x01(\t\x12\x11\n\tethertype\x18\x03 \x01(\t\x12\x10\n\x08protocol\x18\x04 \x01(\t\x12\x11\n\tip_prefix\x18\x05 \x01(\t\x12\x16\n\x0eport_range_min\x18\x06 \x01(\r\x12\x16\n\x0eport_range_max\x18\x07 \x01(\r\x12\x16\n\ticmp_type\x18\x08 \x01(\rH\x00\x88\x01\x01\x12\x16\n\ticmp_code\x18\t \x01(\rH\x01\x88\x01\x01\x12\x0e\n\x06\x61\x63tion\x18\n \x01(\tB\x0c\n\n_icmp_typeB\x0c\n\n_icmp_code"\x8b\x01\n\x0fNetworkAclState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x36\n\x05rules\x18\x04 \x03(\x0b\x32\'.alcor.goalstate.v1.NetworkAclRuleState"f\n\x10\x41\x64\x64ressSetMember\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x0b\n\x03ips\x18\x04 \x03(\t"\x87\x03\n\tHostDelta\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x32\n\x08networks\x18\x04 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x05 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x06 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x07 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12\x14\n\x0c\x63ommitted_at\x18\x08 \x01(\x01\x12\x14\n\x0cpublished_at\x18\t \x01(\x01\x12\x39\n\x0cnetwork_acls\x18\n \x03(\x0b\x32#.alcor.goalstate.v1.NetworkAclState\x12\x0e\n\x06resync\x18\x0b \x01(\x08"\xae\x05\n\rHostGoalState\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x32\n\x08networks\x18\x03 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x04 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x05 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x06 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12H\n\x0cnetwork_seqs\x18\x07 \x03(\x0b\x32\x32.alcor.goalstate.v1.HostGoalState.NetworkSeqsEntry\x12\x44\n\ngroup_seqs\x18\x08 \x03(\x0b\x32\x30.alcor.goalstate.v1.HostGoalState.GroupSeqsEntry\x12\x39\n\x0cnetwork_acls\x18\t \x03(\x0b\x32#.alcor.goalstate.v1.NetworkAclState\x12\x46\n\x0brouter_seqs\x18\n \x03(\x0b\x32\x31.alcor.goalstate.v1.HostGoalState.RouterSeqsEntry\x1a\x32\n\x10NetworkSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x30\n\x0eGroupSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x31\n\x0fRouterSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01"\xa4\x01\n\rNeighborDelta\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x34\n\tneighbors\x18\x04 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01"\x85\x01\n\rNeighborTable\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x34\n\tneighbors\x18\x03 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r"\xa5\x01\n\x0f\x41\x64\x64ressSetDelta\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x35\n\x07members\x18\x04 \x03(\x0b\x32$.alcor.goalstate.v1.AddressSetMember\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01"\x81\x01\n\nAddressSet\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x35\n\x07members\x18\x03 \x03(\x0b\x32$.alcor.goalstate.v1.AddressSetMember\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r"\xce\x01\n\x0fRouterInterface\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x12\n\nnetwork_id\x18\x02 \x01(\t\x12\x11\n\tsubnet_id\x18\x03 \x01(\t\x12\x0b\n\x03vni\x18\x04 \x01(\r\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12\x12\n\nip_address\x18\x06 \x01(\t\x12\x0c\n\x04\x63idr\x18\x07 \x01(\t\x12\x12\n\nip_version\x18\x08 \x01(\r\x12\x11\n\ton_demand\x18< \x01(\x08\x12\x18\n\x10\x61\x64\x64ress_scope_id\x18( \x01(\t"\x85\x02\n\x13PortForwardingState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rfloatingip_id\x18\x02 \x01(\t\x12\x1b\n\x13\x66loating_ip_address\x18\x03 \x01(\t\x12\x13\n\x0bmac_address\x18\x04 \x01(\t\x12\x10\n\x08protocol\x18\x05 \x01(\t\x12\x19\n\x11\x65xternal_port_min\x18\x06 \x01(\r\x12\x19\n\x11\x65xternal_port_max\x18\x07 \x01(\r\x12\x1b\n\x13internal_ip_address\x18\x08 \x01(\t\x12\x19\n\x11internal_port_min\x18\t \x01(\r\x12\x19\n\x11internal_port_max\x18\n \x01(\r"\xda\x02\n\x0bRouterState\x12\n\n\x02id\x18\x01 \x01(\t\x12"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x16\n\x0e\x61\x64min_state_up\x18\x04 \x01(\x08\x12\x37\n\ninterfaces\x18\x05 \x03(\x0b\x32#.alcor.goalstate.v1.RouterInterface\x12-\n\x06routes\x18\x06 \x03(\x0b\x32\x1d.alcor.goalstate.v1.HostRoute\x12\x12\n\nproject_id\x18\x07 \x01(\t\x12\x32\n\x07gateway\x18\x08 \x01(\x0b\x32!.alcor.goalstate.v1.RouterGateway\x12\x41\n\x10port_forwardings\x18( \x03(\x0b\x32\'.alcor.goalstate.v1.PortForwardingState"\xd7\x01\n\rRouterGateway\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x18\n\x10physical_network\x18\x02 \x01(\t\x12\x12\n\nip_address\x18\x03 \x01(\t\x12\x13\n\x0bmac_address\x18\x04 \x01(\t\x12\x0c\n\x04\x63idr\x18\x05 \x01(\t\x12\x10\n\x08next_hop\x18\x06 \x01(\t\x12\x13\n\x0b\x65nable_snat\x18\x07 \x01(\x08\x12\x11\n\tsnat_host\x18\x08 \x01(\t\x12\x16\n\x0esnat_tunnel_ip\x18\t \x01(\t\x12\x0f\n\x07port_id\x18\n \x01(\t"\x9d\x01\n\x0bRouterDelta\x12\x11\n\trouter_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x30\n\x07routers\x18\x04 \x03(\x0b\x32\x1f.alcor.goalstate.v1.RouterState\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01"8\n\x12RouterStateRequest\x12\x11\n\trouter_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t"#\n\x10HostStateRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t"K\n\x0cResolveQuery\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t\x12\x13\n\x0bmac_address\x18\x03 \x01(\t"T\n\x0eResolveRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x31\n\x07queries\x18\x02 \x03(\x0b\x32 .alcor.goalstate.v1.ResolveQuery"w\n\x0cResolveReply\x12\x34\n\tneighbors\x18\x01 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\x31\n\x07unknown\x18\x02 \x03(\x0b\x32 .alcor.goalstate.v1.ResolveQuery";\n\x14NeighborTableRequest\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t"6\n\x11\x41\x64\x64ressSetRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t"\xb0\x03\n\tAgentInfo\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x11\n\ttunnel_ip\x18\x02 \x01(\t\x12\x14\n\x0ctunnel_types\x18\x03 \x03(\t\x12\x15\n\rdatapath_type\x18\x04 \x01(\t\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x12\n\nagent_type\x18\x06 \x01(\t\x12\x0e\n\x06\x62inary\x18\x07 \x01(\t\x12I\n\x0e\x63onfigurations\x18\x08 \x03(\x0b\x32\x31.alcor.goalstate.v1.AgentInfo.ConfigurationsEntry\x12\x12\n\nstarted_at\x18\t \x01(\x01\x12J\n\x0f\x62ridge_mappings\x18\n \x03(\x0b\x32\x31.alcor.goalstate.v1.AgentInfo.BridgeMappingsEntry\x1a\x35\n\x13\x43onfigurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13\x42ridgeMappingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01"\xaf\x01\n\tHeartbeat\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0f\n\x07sent_at\x18\x02 \x01(\x01\x12\x13\n\x0b\x61pplied_seq\x18\x03 \x01(\x04\x12;\n\x07\x64igests\x18\x04 \x03(\x0b\x32*.alcor.goalstate.v1.Heartbeat.DigestsEntry\x1a.\n\x0c\x44igestsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01"I\n\rRegisterReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\x04"\xc6\x01\n\x0eResourceStatus\x12\x15\n\rresource_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .alcor.goalstate.v1.ProgramState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x13\n\x0breceived_at\x18\x06 \x01(\x01\x12\x15\n\rprogrammed_at\x18\x07 \x01(\x01\x12\x12\n\nrequest_id\x18\x08 \x01(\t"f\n\x0cStatusReport\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x34\n\x08statuses\x18\x02 \x03(\x0b\x32".alcor.goalstate.v1.ResourceStatus\x12\x0f\n\x07sent_at\x18\x03 \x01(\x01*\x1c\n\x02Op\x12\n\n\x06UPSERT\x10\x00\x12\n\n\x06\x44\x45LETE\x10\x01*B\n\x0cProgramState\x12\x0b\n\x07SUCCESS\x10\x00\x12\x0b\n\x07\x46\x41ILURE\x10\x01\x12\x0b\n\x07PENDING\x10\x02\x12\x0b\n\x07REMOVED\x10\x03\x62\x06proto3'
-)
+
+
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0fgoalstate.proto\x12\x12\x61lcor.goalstate.v1\"\xa7\x02\n\x0cNetworkState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x14\n\x0cnetwork_type\x18\x04 \x01(\t\x12\x0b\n\x03vni\x18\x05 \x01(\r\x12\x0b\n\x03mtu\x18\x06 \x01(\r\x12\x1d\n\x15port_security_enabled\x18\x07 \x01(\x08\x12\x17\n\x0frouter_external\x18\x08 \x01(\x08\x12\x12\n\nproject_id\x18\t \x01(\t\x12\x18\n\x10physical_network\x18\n \x01(\t\x12\x12\n\nrouter_ids\x18\x0b \x03(\t\x12\x11\n\ton_demand\x18< \x01(\x08\x12\x18\n\x10\x66lood_tunnel_ips\x18= \x03(\t\"1\n\tHostRoute\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\x12\x0f\n\x07nexthop\x18\x02 \x01(\t\"\xd5\x02\n\x0bSubnetState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x12\n\nip_version\x18\x05 \x01(\r\x12\x0c\n\x04\x63idr\x18\x06 \x01(\t\x12\x12\n\ngateway_ip\x18\x07 \x01(\t\x12\x13\n\x0b\x65nable_dhcp\x18\x08 \x01(\x08\x12\x17\n\x0f\x64ns_nameservers\x18\t \x03(\t\x12\x32\n\x0bhost_routes\x18\n \x03(\x0b\x32\x1d.alcor.goalstate.v1.HostRoute\x12\x13\n\x0bgateway_mac\x18\x0b \x01(\t\x12\x12\n\ndns_domain\x18\x0c \x01(\t\x12\x14\n\x0cipv6_ra_mode\x18\r \x01(\t\x12\x19\n\x11ipv6_address_mode\x18\x0e \x01(\t\"0\n\x07\x46ixedIp\x12\x11\n\tsubnet_id\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t\"6\n\x0b\x41\x64\x64ressPair\x12\x12\n\nip_address\x18\x01 \x01(\t\x12\x13\n\x0bmac_address\x18\x02 \x01(\t\"E\n\nDhcpOption\x12\x10\n\x08opt_name\x18\x01 \x01(\t\x12\x11\n\topt_value\x18\x02 \x01(\t\x12\x12\n\nip_version\x18\x03 \x01(\r\"\xb7\x04\n\tPortState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x16\n\x0e\x61\x64min_state_up\x18\x07 \x01(\x08\x12\x1d\n\x15port_security_enabled\x18\x08 \x01(\x08\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair\x12\x1a\n\x12security_group_ids\x18\n \x03(\t\x12\x37\n\x0f\x65xtra_dhcp_opts\x18\x0b \x03(\x0b\x32\x1e.alcor.goalstate.v1.DhcpOption\x12\x14\n\x0c\x64\x65vice_owner\x18\x0c \x01(\t\x12\x11\n\tdevice_id\x18\r \x01(\t\x12\x10\n\x08\x64ns_name\x18\x0e \x01(\t\x12\x0f\n\x07host_id\x18\x0f \x01(\t\x12\x16\n\x0enetwork_acl_id\x18\x10 \x01(\t\x12\x39\n\x0c\x66loating_ips\x18\x11 \x03(\x0b\x32#.alcor.goalstate.v1.FloatingIpState\x12\x12\n\nrequest_id\x18\x12 \x01(\t\x12\x10\n\x08inactive\x18\x32 \x01(\x08\"\xf9\x01\n\x0f\x46loatingIpState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08revision\x18\x02 \x01(\x04\x12\x1b\n\x13\x66loating_ip_address\x18\x03 \x01(\t\x12\x18\n\x10\x66ixed_ip_address\x18\x04 \x01(\t\x12\x11\n\trouter_id\x18\x05 \x01(\t\x12\x1b\n\x13\x65xternal_network_id\x18\x06 \x01(\t\x12\x18\n\x10physical_network\x18\x07 \x01(\t\x12\x1b\n\x13\x65xternal_gateway_ip\x18\x08 \x01(\t\x12\x15\n\rexternal_cidr\x18\t \x01(\t\x12\x13\n\x0bmac_address\x18\n \x01(\t\"\x93\x02\n\rNeighborState\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x12\n\nnetwork_id\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12.\n\tfixed_ips\x18\x06 \x03(\x0b\x32\x1b.alcor.goalstate.v1.FixedIp\x12\x0f\n\x07host_id\x18\x07 \x01(\t\x12\x11\n\ttunnel_ip\x18\x08 \x01(\t\x12>\n\x15\x61llowed_address_pairs\x18\t \x03(\x0b\x32\x1f.alcor.goalstate.v1.AddressPair\"\x8b\x02\n\x16SecurityGroupRuleState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tdirection\x18\x02 \x01(\t\x12\x11\n\tethertype\x18\x03 \x01(\t\x12\x10\n\x08protocol\x18\x04 \x01(\t\x12\x16\n\x0eport_range_min\x18\x05 \x01(\r\x12\x16\n\x0eport_range_max\x18\x06 \x01(\r\x12\x18\n\x10remote_ip_prefix\x18\x07 \x01(\t\x12\x17\n\x0fremote_group_id\x18\x08 \x01(\t\x12\x16\n\ticmp_type\x18\t \x01(\rH\x00\x88\x01\x01\x12\x16\n\ticmp_code\x18\n \x01(\rH\x01\x88\x01\x01\x42\x0c\n\n_icmp_typeB\x0c\n\n_icmp_code\"\xa3\x01\n\x12SecurityGroupState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x39\n\x05rules\x18\x04 \x03(\x0b\x32*.alcor.goalstate.v1.SecurityGroupRuleState\x12\x10\n\x08stateful\x18\x05 \x01(\x08\"\xfc\x01\n\x13NetworkAclRuleState\x12\x0e\n\x06number\x18\x01 \x01(\r\x12\x11\n\tdirection\x18\x02 \x01(\t\x12\x11\n\tethertype\x18\x03 \x01(\t\x12\x10\n\x08protocol\x18\x04 \x01(\t\x12\x11\n\tip_prefix\x18\x05 \x01(\t\x12\x16\n\x0eport_range_min\x18\x06 \x01(\r\x12\x16\n\x0eport_range_max\x18\x07 \x01(\r\x12\x16\n\ticmp_type\x18\x08 \x01(\rH\x00\x88\x01\x01\x12\x16\n\ticmp_code\x18\t \x01(\rH\x01\x88\x01\x01\x12\x0e\n\x06\x61\x63tion\x18\n \x01(\tB\x0c\n\n_icmp_typeB\x0c\n\n_icmp_code\"\x8b\x01\n\x0fNetworkAclState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x36\n\x05rules\x18\x04 \x03(\x0b\x32\'.alcor.goalstate.v1.NetworkAclRuleState\"f\n\x10\x41\x64\x64ressSetMember\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x0b\n\x03ips\x18\x04 \x03(\t\"\x87\x03\n\tHostDelta\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x32\n\x08networks\x18\x04 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x05 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x06 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x07 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12\x14\n\x0c\x63ommitted_at\x18\x08 \x01(\x01\x12\x14\n\x0cpublished_at\x18\t \x01(\x01\x12\x39\n\x0cnetwork_acls\x18\n \x03(\x0b\x32#.alcor.goalstate.v1.NetworkAclState\x12\x0e\n\x06resync\x18\x0b \x01(\x08\"\xae\x05\n\rHostGoalState\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x32\n\x08networks\x18\x03 \x03(\x0b\x32 .alcor.goalstate.v1.NetworkState\x12\x30\n\x07subnets\x18\x04 \x03(\x0b\x32\x1f.alcor.goalstate.v1.SubnetState\x12,\n\x05ports\x18\x05 \x03(\x0b\x32\x1d.alcor.goalstate.v1.PortState\x12?\n\x0fsecurity_groups\x18\x06 \x03(\x0b\x32&.alcor.goalstate.v1.SecurityGroupState\x12H\n\x0cnetwork_seqs\x18\x07 \x03(\x0b\x32\x32.alcor.goalstate.v1.HostGoalState.NetworkSeqsEntry\x12\x44\n\ngroup_seqs\x18\x08 \x03(\x0b\x32\x30.alcor.goalstate.v1.HostGoalState.GroupSeqsEntry\x12\x39\n\x0cnetwork_acls\x18\t \x03(\x0b\x32#.alcor.goalstate.v1.NetworkAclState\x12\x46\n\x0brouter_seqs\x18\n \x03(\x0b\x32\x31.alcor.goalstate.v1.HostGoalState.RouterSeqsEntry\x1a\x32\n\x10NetworkSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x30\n\x0eGroupSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\x1a\x31\n\x0fRouterSeqsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xa4\x01\n\rNeighborDelta\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x34\n\tneighbors\x18\x04 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01\"\x85\x01\n\rNeighborTable\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x34\n\tneighbors\x18\x03 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r\"\xa5\x01\n\x0f\x41\x64\x64ressSetDelta\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x35\n\x07members\x18\x04 \x03(\x0b\x32$.alcor.goalstate.v1.AddressSetMember\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01\"\x81\x01\n\nAddressSet\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x35\n\x07members\x18\x03 \x03(\x0b\x32$.alcor.goalstate.v1.AddressSetMember\x12\r\n\x05\x63hunk\x18\x04 \x01(\r\x12\x0e\n\x06\x63hunks\x18\x05 \x01(\r\"\xce\x01\n\x0fRouterInterface\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x12\n\nnetwork_id\x18\x02 \x01(\t\x12\x11\n\tsubnet_id\x18\x03 \x01(\t\x12\x0b\n\x03vni\x18\x04 \x01(\r\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12\x12\n\nip_address\x18\x06 \x01(\t\x12\x0c\n\x04\x63idr\x18\x07 \x01(\t\x12\x12\n\nip_version\x18\x08 \x01(\r\x12\x11\n\ton_demand\x18< \x01(\x08\x12\x18\n\x10\x61\x64\x64ress_scope_id\x18( \x01(\t\"\x85\x02\n\x13PortForwardingState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rfloatingip_id\x18\x02 \x01(\t\x12\x1b\n\x13\x66loating_ip_address\x18\x03 \x01(\t\x12\x13\n\x0bmac_address\x18\x04 \x01(\t\x12\x10\n\x08protocol\x18\x05 \x01(\t\x12\x19\n\x11\x65xternal_port_min\x18\x06 \x01(\r\x12\x19\n\x11\x65xternal_port_max\x18\x07 \x01(\r\x12\x1b\n\x13internal_ip_address\x18\x08 \x01(\t\x12\x19\n\x11internal_port_min\x18\t \x01(\r\x12\x19\n\x11internal_port_max\x18\n \x01(\r\"\xda\x02\n\x0bRouterState\x12\n\n\x02id\x18\x01 \x01(\t\x12\"\n\x02op\x18\x02 \x01(\x0e\x32\x16.alcor.goalstate.v1.Op\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12\x16\n\x0e\x61\x64min_state_up\x18\x04 \x01(\x08\x12\x37\n\ninterfaces\x18\x05 \x03(\x0b\x32#.alcor.goalstate.v1.RouterInterface\x12-\n\x06routes\x18\x06 \x03(\x0b\x32\x1d.alcor.goalstate.v1.HostRoute\x12\x12\n\nproject_id\x18\x07 \x01(\t\x12\x32\n\x07gateway\x18\x08 \x01(\x0b\x32!.alcor.goalstate.v1.RouterGateway\x12\x41\n\x10port_forwardings\x18( \x03(\x0b\x32\'.alcor.goalstate.v1.PortForwardingState\"\xd7\x01\n\rRouterGateway\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x18\n\x10physical_network\x18\x02 \x01(\t\x12\x12\n\nip_address\x18\x03 \x01(\t\x12\x13\n\x0bmac_address\x18\x04 \x01(\t\x12\x0c\n\x04\x63idr\x18\x05 \x01(\t\x12\x10\n\x08next_hop\x18\x06 \x01(\t\x12\x13\n\x0b\x65nable_snat\x18\x07 \x01(\x08\x12\x11\n\tsnat_host\x18\x08 \x01(\t\x12\x16\n\x0esnat_tunnel_ip\x18\t \x01(\t\x12\x0f\n\x07port_id\x18\n \x01(\t\"\x9d\x01\n\x0bRouterDelta\x12\x11\n\trouter_id\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x10\n\x08prev_seq\x18\x03 \x01(\x04\x12\x30\n\x07routers\x18\x04 \x03(\x0b\x32\x1f.alcor.goalstate.v1.RouterState\x12\x14\n\x0c\x63ommitted_at\x18\x05 \x01(\x01\x12\x14\n\x0cpublished_at\x18\x06 \x01(\x01\"8\n\x12RouterStateRequest\x12\x11\n\trouter_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t\"#\n\x10HostStateRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t\"K\n\x0cResolveQuery\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x12\n\nip_address\x18\x02 \x01(\t\x12\x13\n\x0bmac_address\x18\x03 \x01(\t\"T\n\x0eResolveRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x31\n\x07queries\x18\x02 \x03(\x0b\x32 .alcor.goalstate.v1.ResolveQuery\"\xaa\x01\n\x0cResolveReply\x12\x34\n\tneighbors\x18\x01 \x03(\x0b\x32!.alcor.goalstate.v1.NeighborState\x12\x31\n\x07unknown\x18\x02 \x03(\x0b\x32 .alcor.goalstate.v1.ResolveQuery\x12\x31\n\x06\x64irect\x18\x03 \x01(\x0b\x32!.alcor.goalstate.v1.DirectChannel\"-\n\rDirectChannel\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\"p\n\rDirectRequest\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\x04\x12\x0f\n\x07sent_at\x18\x03 \x01(\x01\x12\x31\n\x07queries\x18\x04 \x03(\x0b\x32 .alcor.goalstate.v1.ResolveQuery\"J\n\x0b\x44irectReply\x12\n\n\x02id\x18\x01 \x01(\x04\x12/\n\x05reply\x18\x02 \x01(\x0b\x32 .alcor.goalstate.v1.ResolveReply\";\n\x14NeighborTableRequest\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t\"6\n\x11\x41\x64\x64ressSetRequest\x12\x10\n\x08group_id\x18\x01 \x01(\t\x12\x0f\n\x07host_id\x18\x02 \x01(\t\"\xb0\x03\n\tAgentInfo\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x11\n\ttunnel_ip\x18\x02 \x01(\t\x12\x14\n\x0ctunnel_types\x18\x03 \x03(\t\x12\x15\n\rdatapath_type\x18\x04 \x01(\t\x12\x15\n\ragent_version\x18\x05 \x01(\t\x12\x12\n\nagent_type\x18\x06 \x01(\t\x12\x0e\n\x06\x62inary\x18\x07 \x01(\t\x12I\n\x0e\x63onfigurations\x18\x08 \x03(\x0b\x32\x31.alcor.goalstate.v1.AgentInfo.ConfigurationsEntry\x12\x12\n\nstarted_at\x18\t \x01(\x01\x12J\n\x0f\x62ridge_mappings\x18\n \x03(\x0b\x32\x31.alcor.goalstate.v1.AgentInfo.BridgeMappingsEntry\x1a\x35\n\x13\x43onfigurationsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13\x42ridgeMappingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x01\n\tHeartbeat\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x0f\n\x07sent_at\x18\x02 \x01(\x01\x12\x13\n\x0b\x61pplied_seq\x18\x03 \x01(\x04\x12;\n\x07\x64igests\x18\x04 \x03(\x0b\x32*.alcor.goalstate.v1.Heartbeat.DigestsEntry\x1a.\n\x0c\x44igestsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"I\n\rRegisterReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\r\n\x05\x65rror\x18\x02 \x01(\t\x12\x1d\n\x15heartbeat_interval_ms\x18\x03 \x01(\x04\"\xc6\x01\n\x0eResourceStatus\x12\x15\n\rresource_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x10\n\x08revision\x18\x03 \x01(\x04\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .alcor.goalstate.v1.ProgramState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x13\n\x0breceived_at\x18\x06 \x01(\x01\x12\x15\n\rprogrammed_at\x18\x07 \x01(\x01\x12\x12\n\nrequest_id\x18\x08 \x01(\t\"f\n\x0cStatusReport\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x34\n\x08statuses\x18\x02 \x03(\x0b\x32\".alcor.goalstate.v1.ResourceStatus\x12\x0f\n\x07sent_at\x18\x03 \x01(\x01*\x1c\n\x02Op\x12\n\n\x06UPSERT\x10\x00\x12\n\n\x06\x44\x45LETE\x10\x01*B\n\x0cProgramState\x12\x0b\n\x07SUCCESS\x10\x00\x12\x0b\n\x07\x46\x41ILURE\x10\x01\x12\x0b\n\x07PENDING\x10\x02\x12\x0b\n\x07REMOVED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
-_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, "goalstate_pb2", _globals)
+_builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'goalstate_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-    DESCRIPTOR._loaded_options = None
-    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._loaded_options = None
-    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._serialized_options = b"8\001"
-    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._loaded_options = None
-    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._serialized_options = b"8\001"
-    _globals["_HOSTGOALSTATE_ROUTERSEQSENTRY"]._loaded_options = None
-    _globals["_HOSTGOALSTATE_ROUTERSEQSENTRY"]._serialized_options = b"8\001"
-    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._loaded_options = None
-    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._serialized_options = b"8\001"
-    _globals["_AGENTINFO_BRIDGEMAPPINGSENTRY"]._loaded_options = None
-    _globals["_AGENTINFO_BRIDGEMAPPINGSENTRY"]._serialized_options = b"8\001"
-    _globals["_HEARTBEAT_DIGESTSENTRY"]._loaded_options = None
-    _globals["_HEARTBEAT_DIGESTSENTRY"]._serialized_options = b"8\001"
-    _globals["_OP"]._serialized_start = 7321
-    _globals["_OP"]._serialized_end = 7349
-    _globals["_PROGRAMSTATE"]._serialized_start = 7351
-    _globals["_PROGRAMSTATE"]._serialized_end = 7417
-    _globals["_NETWORKSTATE"]._serialized_start = 40
-    _globals["_NETWORKSTATE"]._serialized_end = 335
-    _globals["_HOSTROUTE"]._serialized_start = 337
-    _globals["_HOSTROUTE"]._serialized_end = 386
-    _globals["_SUBNETSTATE"]._serialized_start = 389
-    _globals["_SUBNETSTATE"]._serialized_end = 730
-    _globals["_FIXEDIP"]._serialized_start = 732
-    _globals["_FIXEDIP"]._serialized_end = 780
-    _globals["_ADDRESSPAIR"]._serialized_start = 782
-    _globals["_ADDRESSPAIR"]._serialized_end = 836
-    _globals["_DHCPOPTION"]._serialized_start = 838
-    _globals["_DHCPOPTION"]._serialized_end = 907
-    _globals["_PORTSTATE"]._serialized_start = 910
-    _globals["_PORTSTATE"]._serialized_end = 1477
-    _globals["_FLOATINGIPSTATE"]._serialized_start = 1480
-    _globals["_FLOATINGIPSTATE"]._serialized_end = 1729
-    _globals["_NEIGHBORSTATE"]._serialized_start = 1732
-    _globals["_NEIGHBORSTATE"]._serialized_end = 2007
-    _globals["_SECURITYGROUPRULESTATE"]._serialized_start = 2010
-    _globals["_SECURITYGROUPRULESTATE"]._serialized_end = 2277
-    _globals["_SECURITYGROUPSTATE"]._serialized_start = 2280
-    _globals["_SECURITYGROUPSTATE"]._serialized_end = 2443
-    _globals["_NETWORKACLRULESTATE"]._serialized_start = 2446
-    _globals["_NETWORKACLRULESTATE"]._serialized_end = 2698
-    _globals["_NETWORKACLSTATE"]._serialized_start = 2701
-    _globals["_NETWORKACLSTATE"]._serialized_end = 2840
-    _globals["_ADDRESSSETMEMBER"]._serialized_start = 2842
-    _globals["_ADDRESSSETMEMBER"]._serialized_end = 2944
-    _globals["_HOSTDELTA"]._serialized_start = 2947
-    _globals["_HOSTDELTA"]._serialized_end = 3338
-    _globals["_HOSTGOALSTATE"]._serialized_start = 3341
-    _globals["_HOSTGOALSTATE"]._serialized_end = 4027
-    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._serialized_start = 3876
-    _globals["_HOSTGOALSTATE_NETWORKSEQSENTRY"]._serialized_end = 3926
-    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._serialized_start = 3928
-    _globals["_HOSTGOALSTATE_GROUPSEQSENTRY"]._serialized_end = 3976
-    _globals["_HOSTGOALSTATE_ROUTERSEQSENTRY"]._serialized_start = 3978
-    _globals["_HOSTGOALSTATE_ROUTERSEQSENTRY"]._serialized_end = 4027
-    _globals["_NEIGHBORDELTA"]._serialized_start = 4030
-    _globals["_NEIGHBORDELTA"]._serialized_end = 4194
-    _globals["_NEIGHBORTABLE"]._serialized_start = 4197
-    _globals["_NEIGHBORTABLE"]._serialized_end = 4330
-    _globals["_ADDRESSSETDELTA"]._serialized_start = 4333
-    _globals["_ADDRESSSETDELTA"]._serialized_end = 4498
-    _globals["_ADDRESSSET"]._serialized_start = 4501
-    _globals["_ADDRESSSET"]._serialized_end = 4630
-    _globals["_ROUTERINTERFACE"]._serialized_start = 4633
-    _globals["_ROUTERINTERFACE"]._serialized_end = 4839
-    _globals["_PORTFORWARDINGSTATE"]._serialized_start = 4842
-    _globals["_PORTFORWARDINGSTATE"]._serialized_end = 5103
-    _globals["_ROUTERSTATE"]._serialized_start = 5106
-    _globals["_ROUTERSTATE"]._serialized_end = 5452
-    _globals["_ROUTERGATEWAY"]._serialized_start = 5455
-    _globals["_ROUTERGATEWAY"]._serialized_end = 5670
-    _globals["_ROUTERDELTA"]._serialized_start = 5673
-    _globals["_ROUTERDELTA"]._serialized_end = 5830
-    _globals["_ROUTERSTATEREQUEST"]._serialized_start = 5832
-    _globals["_ROUTERSTATEREQUEST"]._serialized_end = 5888
-    _globals["_HOSTSTATEREQUEST"]._serialized_start = 5890
-    _globals["_HOSTSTATEREQUEST"]._serialized_end = 5925
-    _globals["_RESOLVEQUERY"]._serialized_start = 5927
-    _globals["_RESOLVEQUERY"]._serialized_end = 6002
-    _globals["_RESOLVEREQUEST"]._serialized_start = 6004
-    _globals["_RESOLVEREQUEST"]._serialized_end = 6088
-    _globals["_RESOLVEREPLY"]._serialized_start = 6090
-    _globals["_RESOLVEREPLY"]._serialized_end = 6209
-    _globals["_NEIGHBORTABLEREQUEST"]._serialized_start = 6211
-    _globals["_NEIGHBORTABLEREQUEST"]._serialized_end = 6270
-    _globals["_ADDRESSSETREQUEST"]._serialized_start = 6272
-    _globals["_ADDRESSSETREQUEST"]._serialized_end = 6326
-    _globals["_AGENTINFO"]._serialized_start = 6329
-    _globals["_AGENTINFO"]._serialized_end = 6761
-    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._serialized_start = 6653
-    _globals["_AGENTINFO_CONFIGURATIONSENTRY"]._serialized_end = 6706
-    _globals["_AGENTINFO_BRIDGEMAPPINGSENTRY"]._serialized_start = 6708
-    _globals["_AGENTINFO_BRIDGEMAPPINGSENTRY"]._serialized_end = 6761
-    _globals["_HEARTBEAT"]._serialized_start = 6764
-    _globals["_HEARTBEAT"]._serialized_end = 6939
-    _globals["_HEARTBEAT_DIGESTSENTRY"]._serialized_start = 6893
-    _globals["_HEARTBEAT_DIGESTSENTRY"]._serialized_end = 6939
-    _globals["_REGISTERREPLY"]._serialized_start = 6941
-    _globals["_REGISTERREPLY"]._serialized_end = 7014
-    _globals["_RESOURCESTATUS"]._serialized_start = 7017
-    _globals["_RESOURCESTATUS"]._serialized_end = 7215
-    _globals["_STATUSREPORT"]._serialized_start = 7217
-    _globals["_STATUSREPORT"]._serialized_end = 7319
+  DESCRIPTOR._loaded_options = None
+  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._loaded_options = None
+  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._serialized_options = b'8\001'
+  _globals['_HOSTGOALSTATE_GROUPSEQSENTRY']._loaded_options = None
+  _globals['_HOSTGOALSTATE_GROUPSEQSENTRY']._serialized_options = b'8\001'
+  _globals['_HOSTGOALSTATE_ROUTERSEQSENTRY']._loaded_options = None
+  _globals['_HOSTGOALSTATE_ROUTERSEQSENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._loaded_options = None
+  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTINFO_BRIDGEMAPPINGSENTRY']._loaded_options = None
+  _globals['_AGENTINFO_BRIDGEMAPPINGSENTRY']._serialized_options = b'8\001'
+  _globals['_HEARTBEAT_DIGESTSENTRY']._loaded_options = None
+  _globals['_HEARTBEAT_DIGESTSENTRY']._serialized_options = b'8\001'
+  _globals['_OP']._serialized_start=7610
+  _globals['_OP']._serialized_end=7638
+  _globals['_PROGRAMSTATE']._serialized_start=7640
+  _globals['_PROGRAMSTATE']._serialized_end=7706
+  _globals['_NETWORKSTATE']._serialized_start=40
+  _globals['_NETWORKSTATE']._serialized_end=335
+  _globals['_HOSTROUTE']._serialized_start=337
+  _globals['_HOSTROUTE']._serialized_end=386
+  _globals['_SUBNETSTATE']._serialized_start=389
+  _globals['_SUBNETSTATE']._serialized_end=730
+  _globals['_FIXEDIP']._serialized_start=732
+  _globals['_FIXEDIP']._serialized_end=780
+  _globals['_ADDRESSPAIR']._serialized_start=782
+  _globals['_ADDRESSPAIR']._serialized_end=836
+  _globals['_DHCPOPTION']._serialized_start=838
+  _globals['_DHCPOPTION']._serialized_end=907
+  _globals['_PORTSTATE']._serialized_start=910
+  _globals['_PORTSTATE']._serialized_end=1477
+  _globals['_FLOATINGIPSTATE']._serialized_start=1480
+  _globals['_FLOATINGIPSTATE']._serialized_end=1729
+  _globals['_NEIGHBORSTATE']._serialized_start=1732
+  _globals['_NEIGHBORSTATE']._serialized_end=2007
+  _globals['_SECURITYGROUPRULESTATE']._serialized_start=2010
+  _globals['_SECURITYGROUPRULESTATE']._serialized_end=2277
+  _globals['_SECURITYGROUPSTATE']._serialized_start=2280
+  _globals['_SECURITYGROUPSTATE']._serialized_end=2443
+  _globals['_NETWORKACLRULESTATE']._serialized_start=2446
+  _globals['_NETWORKACLRULESTATE']._serialized_end=2698
+  _globals['_NETWORKACLSTATE']._serialized_start=2701
+  _globals['_NETWORKACLSTATE']._serialized_end=2840
+  _globals['_ADDRESSSETMEMBER']._serialized_start=2842
+  _globals['_ADDRESSSETMEMBER']._serialized_end=2944
+  _globals['_HOSTDELTA']._serialized_start=2947
+  _globals['_HOSTDELTA']._serialized_end=3338
+  _globals['_HOSTGOALSTATE']._serialized_start=3341
+  _globals['_HOSTGOALSTATE']._serialized_end=4027
+  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._serialized_start=3876
+  _globals['_HOSTGOALSTATE_NETWORKSEQSENTRY']._serialized_end=3926
+  _globals['_HOSTGOALSTATE_GROUPSEQSENTRY']._serialized_start=3928
+  _globals['_HOSTGOALSTATE_GROUPSEQSENTRY']._serialized_end=3976
+  _globals['_HOSTGOALSTATE_ROUTERSEQSENTRY']._serialized_start=3978
+  _globals['_HOSTGOALSTATE_ROUTERSEQSENTRY']._serialized_end=4027
+  _globals['_NEIGHBORDELTA']._serialized_start=4030
+  _globals['_NEIGHBORDELTA']._serialized_end=4194
+  _globals['_NEIGHBORTABLE']._serialized_start=4197
+  _globals['_NEIGHBORTABLE']._serialized_end=4330
+  _globals['_ADDRESSSETDELTA']._serialized_start=4333
+  _globals['_ADDRESSSETDELTA']._serialized_end=4498
+  _globals['_ADDRESSSET']._serialized_start=4501
+  _globals['_ADDRESSSET']._serialized_end=4630
+  _globals['_ROUTERINTERFACE']._serialized_start=4633
+  _globals['_ROUTERINTERFACE']._serialized_end=4839
+  _globals['_PORTFORWARDINGSTATE']._serialized_start=4842
+  _globals['_PORTFORWARDINGSTATE']._serialized_end=5103
+  _globals['_ROUTERSTATE']._serialized_start=5106
+  _globals['_ROUTERSTATE']._serialized_end=5452
+  _globals['_ROUTERGATEWAY']._serialized_start=5455
+  _globals['_ROUTERGATEWAY']._serialized_end=5670
+  _globals['_ROUTERDELTA']._serialized_start=5673
+  _globals['_ROUTERDELTA']._serialized_end=5830
+  _globals['_ROUTERSTATEREQUEST']._serialized_start=5832
+  _globals['_ROUTERSTATEREQUEST']._serialized_end=5888
+  _globals['_HOSTSTATEREQUEST']._serialized_start=5890
+  _globals['_HOSTSTATEREQUEST']._serialized_end=5925
+  _globals['_RESOLVEQUERY']._serialized_start=5927
+  _globals['_RESOLVEQUERY']._serialized_end=6002
+  _globals['_RESOLVEREQUEST']._serialized_start=6004
+  _globals['_RESOLVEREQUEST']._serialized_end=6088
+  _globals['_RESOLVEREPLY']._serialized_start=6091
+  _globals['_RESOLVEREPLY']._serialized_end=6261
+  _globals['_DIRECTCHANNEL']._serialized_start=6263
+  _globals['_DIRECTCHANNEL']._serialized_end=6308
+  _globals['_DIRECTREQUEST']._serialized_start=6310
+  _globals['_DIRECTREQUEST']._serialized_end=6422
+  _globals['_DIRECTREPLY']._serialized_start=6424
+  _globals['_DIRECTREPLY']._serialized_end=6498
+  _globals['_NEIGHBORTABLEREQUEST']._serialized_start=6500
+  _globals['_NEIGHBORTABLEREQUEST']._serialized_end=6559
+  _globals['_ADDRESSSETREQUEST']._serialized_start=6561
+  _globals['_ADDRESSSETREQUEST']._serialized_end=6615
+  _globals['_AGENTINFO']._serialized_start=6618
+  _globals['_AGENTINFO']._serialized_end=7050
+  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._serialized_start=6942
+  _globals['_AGENTINFO_CONFIGURATIONSENTRY']._serialized_end=6995
+  _globals['_AGENTINFO_BRIDGEMAPPINGSENTRY']._serialized_start=6997
+  _globals['_AGENTINFO_BRIDGEMAPPINGSENTRY']._serialized_end=7050
+  _globals['_HEARTBEAT']._serialized_start=7053
+  _globals['_HEARTBEAT']._serialized_end=7228
+  _globals['_HEARTBEAT_DIGESTSENTRY']._serialized_start=7182
+  _globals['_HEARTBEAT_DIGESTSENTRY']._serialized_end=7228
+  _globals['_REGISTERREPLY']._serialized_start=7230
+  _globals['_REGISTERREPLY']._serialized_end=7303
+  _globals['_RESOURCESTATUS']._serialized_start=7306
+  _globals['_RESOURCESTATUS']._serialized_end=7504
+  _globals['_STATUSREPORT']._serialized_start=7506
+  _globals['_STATUSREPORT']._serialized_end=7608
 # @@protoc_insertion_point(module_scope)

@@ -569,12 +569,42 @@ class ResolveRequest(_message.Message):
     def __init__(self, host_id: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[ResolveQuery, _Mapping]]] = ...) -> None: ...
 
 class ResolveReply(_message.Message):
-    __slots__ = ("neighbors", "unknown")
+    __slots__ = ("neighbors", "unknown", "direct")
     NEIGHBORS_FIELD_NUMBER: _ClassVar[int]
     UNKNOWN_FIELD_NUMBER: _ClassVar[int]
+    DIRECT_FIELD_NUMBER: _ClassVar[int]
     neighbors: _containers.RepeatedCompositeFieldContainer[NeighborState]
     unknown: _containers.RepeatedCompositeFieldContainer[ResolveQuery]
-    def __init__(self, neighbors: _Optional[_Iterable[_Union[NeighborState, _Mapping]]] = ..., unknown: _Optional[_Iterable[_Union[ResolveQuery, _Mapping]]] = ...) -> None: ...
+    direct: DirectChannel
+    def __init__(self, neighbors: _Optional[_Iterable[_Union[NeighborState, _Mapping]]] = ..., unknown: _Optional[_Iterable[_Union[ResolveQuery, _Mapping]]] = ..., direct: _Optional[_Union[DirectChannel, _Mapping]] = ...) -> None: ...
+
+class DirectChannel(_message.Message):
+    __slots__ = ("address", "key")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    key: bytes
+    def __init__(self, address: _Optional[str] = ..., key: _Optional[bytes] = ...) -> None: ...
+
+class DirectRequest(_message.Message):
+    __slots__ = ("host_id", "id", "sent_at", "queries")
+    HOST_ID_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    host_id: str
+    id: int
+    sent_at: float
+    queries: _containers.RepeatedCompositeFieldContainer[ResolveQuery]
+    def __init__(self, host_id: _Optional[str] = ..., id: _Optional[int] = ..., sent_at: _Optional[float] = ..., queries: _Optional[_Iterable[_Union[ResolveQuery, _Mapping]]] = ...) -> None: ...
+
+class DirectReply(_message.Message):
+    __slots__ = ("id", "reply")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REPLY_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    reply: ResolveReply
+    def __init__(self, id: _Optional[int] = ..., reply: _Optional[_Union[ResolveReply, _Mapping]] = ...) -> None: ...
 
 class NeighborTableRequest(_message.Message):
     __slots__ = ("network_id", "host_id")

@@ -1,0 +1,91 @@
+"""The server's end of the direct resolve channel (`alcor.southbound.protocol.direct`).
+
+A UDP endpoint beside the NATS subscription of `alcor.rpc.resolve`: a signed request is
+answered as the subscription answers (`RpcServer.resolve_inline`: at once, on the loop, when
+small and the server idle; else through the batcher, `RpcServer.resolve_later`), sealed with
+the asking host's key, to the address it came from. Nothing else is ever sent: a datagram
+that is not a fresh, signed request, or one already answered (`seen`: a replay within
+`MAX_AGE` would get its answer sent to a forged address), is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from alcor import metrics
+from alcor.southbound.protocol import direct
+from alcor.southbound.protocol import goalstate_pb2 as pb
+
+Queries = list[pb.ResolveQuery]
+Answer = Callable[[pb.ResolveReply], Awaitable[None]]
+Inline = Callable[[Queries], pb.ResolveReply | None]  # None: not now, `Later`
+Later = Callable[[Queries, Answer], None]
+SEEN_PRUNE = 10_000  # requests remembered before those past `MAX_AGE` are forgotten
+
+
+class DirectResolves(asyncio.DatagramProtocol):
+    """Requests in, answers out; `channel(host)` is what NATS answers tell each host."""
+
+    def __init__(self, inline: Inline, later: Later) -> None:
+        self.inline = inline
+        self.later = later
+        self.secret = os.urandom(32)  # a new one per start: old keys stop working
+        self.address = ""
+        self.transport: asyncio.DatagramTransport | None = None
+        self.seen: dict[tuple[str, int], float] = {}  # (host, id) -> sent_at
+        self.answered = metrics.DIRECT_RESOLVES.labels("answered")
+        self.refused = metrics.DIRECT_RESOLVES.labels("refused")
+
+    @classmethod
+    async def open(cls, address: str, inline: Inline, later: Later) -> DirectResolves:
+        """Bind `address` ("host:port", port 0: any free one)."""
+        host, _, port = address.rpartition(":")
+        loop = asyncio.get_running_loop()
+        _, proto = await loop.create_datagram_endpoint(
+            lambda: cls(inline, later), local_addr=(host.strip("[]"), int(port))
+        )
+        return proto
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        host, port = transport.get_extra_info("sockname")[:2]
+        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def channel(self, host_id: str) -> pb.DirectChannel:
+        return pb.DirectChannel(address=self.address, key=direct.host_key(self.secret, host_id))
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        now = time.time()
+        request = direct.open_request(self.secret, data, now)
+        if request is None or (request.host_id, request.id) in self.seen:
+            self.refused.inc()
+            return
+        if len(self.seen) >= SEEN_PRUNE:
+            self.seen = {k: t for k, t in self.seen.items() if now - t <= direct.MAX_AGE}
+        self.seen[(request.host_id, request.id)] = request.sent_at
+        queries = list(request.queries)
+        reply = self.inline(queries)
+        if reply is not None:
+            self._send(request, reply, addr)
+            return
+
+        async def answer(reply: pb.ResolveReply) -> None:
+            self._send(request, reply, addr)
+
+        self.later(queries, answer)
+
+    def _send(self, request: pb.DirectRequest, reply: pb.ResolveReply, addr: Any) -> None:
+        key = direct.host_key(self.secret, request.host_id)
+        data = direct.seal(key, pb.DirectReply(id=request.id, reply=reply))
+        if len(data) > direct.MAX_DATAGRAM or self.transport is None:
+            return  # the host asks again over NATS
+        self.transport.sendto(data, addr)
+        self.answered.inc()
