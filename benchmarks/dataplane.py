@@ -923,6 +923,15 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
             f"({fp['cached_ms']['p50']} / {fp['cached_ms']['p99']}) ms",
             "<= 2 / 10 ms",
         )
+        nats = fp.get("over_nats")
+        if nats is not None:
+            table.add_row(
+                "  the same over NATS only, in turns (cached) p50/p99",
+                f"{nats['first_ms']['p50']} / {nats['first_ms']['p99']} "
+                f"({nats['cached_ms']['p50']} / {nats['cached_ms']['p99']}) ms; "
+                f"direct / NATS p50 {fp['direct_over_nats_p50']}x",
+                "",
+            )
         trace = fp.get("trace_ms")
         if trace and trace["samples"]:  # ALCOR_TRACE_FIRST_PACKET=1
             for label, split in (("median", trace["median"]), ("slowest", trace["samples"][0])):

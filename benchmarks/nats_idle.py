@@ -8,8 +8,10 @@ nats-server (the responder on uvloop, as `alcor server`; the requester on asynci
 agent): back to back, and after the requester slept `--idle` seconds, so the difference is
 what waking the three processes costs here, not anything in Alcor's code. Then the same with
 the requester polling for its reply instead of sleeping (`alcor.agent.busypoll`, as the agent
-awaits a resolve answer). `--busy-cpu` keeps one CPU busy meanwhile: the other processes are
-then woken on a CPU that did not halt.
+awaits a resolve answer), and polling for a UDP answer from a responder on uvloop, no
+nats-server between them (the direct resolve channel, `alcor.southbound.protocol.direct`).
+`--busy-cpu` keeps one CPU busy meanwhile: the other processes are then woken on a CPU that
+did not halt.
 
 Results: benchmarks/results/nats-idle.json (`--plot`: nats-idle.png).
 """
@@ -51,12 +53,41 @@ async def main():
     await asyncio.Event().wait()
 uvloop.run(main())
 """
+UDP_RESPONDER = """
+import asyncio, sys, uvloop
+class Answer(asyncio.DatagramProtocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def datagram_received(self, data, addr):
+        self.transport.sendto(b"x" * 120, addr)
+async def main():
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(Answer, local_addr=("127.0.0.1", 0))
+    print(transport.get_extra_info("sockname")[1], flush=True)
+    await asyncio.Event().wait()
+uvloop.run(main())
+"""
+MODES = ("sleeping", "polling", "direct")
+
+
+class _Answers(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.due: asyncio.Future[bytes] | None = None
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.due is not None and not self.due.done():
+            self.due.set_result(data)
 
 
 async def _measure(
-    url: str, idles: list[float], count: int, poller: BusyPollSelector | None
+    url: str, udp_port: int, idles: list[float], count: int, poller: BusyPollSelector | None
 ) -> dict[str, dict[str, float]]:
+    """Requests over NATS, or over UDP to `udp_port` when it is not 0."""
     nc = await nats.connect(url)
+    loop = asyncio.get_running_loop()
+    transport, answers = await loop.create_datagram_endpoint(
+        _Answers, remote_addr=("127.0.0.1", udp_port or 9)
+    )
     out: dict[str, dict[str, float]] = {}
     try:
         for idle in idles:
@@ -66,7 +97,12 @@ async def _measure(
                 started = time.perf_counter()
                 if poller is not None:
                     poller.hold()
-                await nc.request(SUBJECT, b"y" * 60, timeout=2)
+                if udp_port:
+                    answers.due = loop.create_future()
+                    transport.sendto(b"y" * 60)
+                    await asyncio.wait_for(answers.due, 2)
+                else:
+                    await nc.request(SUBJECT, b"y" * 60, timeout=2)
                 if poller is not None:
                     poller.release()
                 times.append((time.perf_counter() - started) * 1000)
@@ -77,17 +113,22 @@ async def _measure(
                 "n": len(times),
             }
     finally:
+        transport.close()
         await nc.close()
     return out
 
 
-def _requester(url: str, idles: list[float], count: int, poll: bool) -> dict[str, Any]:
-    """The requests on a plain asyncio loop, or on a polling one (window 10 ms, any CPU)."""
-    if not poll:
-        return asyncio.run(_measure(url, idles, count, None))
+def _requester(
+    url: str, udp_port: int, idles: list[float], count: int, mode: str
+) -> dict[str, Any]:
+    """The requests on a plain asyncio loop (sleeping), or on a polling one (window 10 ms,
+    any CPU) over NATS (polling) or UDP (direct)."""
+    if mode == "sleeping":
+        return asyncio.run(_measure(url, 0, idles, count, None))
     poller = BusyPollSelector(0.01, 1.0)
+    port = udp_port if mode == "direct" else 0
     with asyncio.Runner(loop_factory=poller.new_loop) as runner:
-        return runner.run(_measure(url, idles, count, poller))
+        return runner.run(_measure(url, port, idles, count, poller))
 
 
 def main() -> None:
@@ -103,25 +144,23 @@ def main() -> None:
     plots.add_flag(ap)
     args = ap.parse_args()
     idles = [float(x) for x in args.idle.split(",")]
-    with contextlib.ExitStack() as stack, running() as server:
+    with running() as server, contextlib.ExitStack() as stack:
         if args.busy_cpu:
             spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
             stack.callback(spinner.wait)
             stack.callback(spinner.kill)
-        responder = subprocess.Popen(
-            [sys.executable, "-c", RESPONDER, server.url, SUBJECT],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert responder.stdout is not None and responder.stdout.readline().strip() == "ready"
-            results = {
-                mode: _requester(server.url, idles, args.count, mode == "polling")
-                for mode in ("sleeping", "polling")
-            }
-        finally:
-            responder.kill()
-            responder.wait()
+        responders = [
+            subprocess.Popen([sys.executable, "-c", code, *argv], stdout=subprocess.PIPE, text=True)
+            for code, argv in ((RESPONDER, [server.url, SUBJECT]), (UDP_RESPONDER, []))
+        ]
+        for responder in responders:
+            stack.callback(responder.wait)
+            stack.callback(responder.kill)
+        said = [p.stdout.readline().strip() if p.stdout else "" for p in responders]
+        assert said[0] == "ready", said
+        results = {
+            mode: _requester(server.url, int(said[1]), idles, args.count, mode) for mode in MODES
+        }
     table = Table("requester awaits", "asleep before each request", "reply p50", "p99", "n")
     for mode, rows in results.items():
         for idle, r in rows.items():

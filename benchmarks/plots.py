@@ -231,7 +231,7 @@ def pgscale(doc: Doc, fig: Figure) -> None:
 
 def nats_idle(doc: Doc, fig: Figure) -> None:
     """A NATS request's round trip, back to back and after the CPUs went idle, with the
-    requester sleeping or polling for the reply."""
+    requester sleeping or polling for the reply; and the same polling over UDP (direct)."""
     ax = fig.subplots(1, 1)
     rows = [(mode, idle, r) for mode, by in doc["results"].items() for idle, r in by.items()]
     _bars(
@@ -240,7 +240,7 @@ def nats_idle(doc: Doc, fig: Figure) -> None:
         {q: [r[f"{q}_ms"] for _, _, r in rows] for q in ("p50", "p99")},
         "ms",
     )
-    ax.set_title(f"NATS request -> reply, load average {doc['meta']['loadavg_1m']}")
+    ax.set_title(f"request -> reply, load average {doc['meta']['loadavg_1m']}")
 
 
 def resolve_cold(doc: Doc, fig: Figure) -> None:

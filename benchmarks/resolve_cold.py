@@ -5,7 +5,7 @@ every process on its path asleep for seconds, and its trace gives the server's p
 0.26 ms where the same work measured in a loop is a few dozen µs. This times the server's
 own steps for one query in one process, on a real SQLite database of `--ports` ports in an
 on-demand network: the request's parse, `build.resolve` on a kept connection (as
-`RpcServer._on_resolve` runs it) and the reply's serialisation, each after sleeping `--gaps`
+`RpcServer.resolve_inline` runs it) and the reply's serialisation, each after sleeping `--gaps`
 seconds, so the difference is what running cold costs here (caches and predictors lost while
 the vCPU halted), not anything that a faster query would remove.
 

@@ -39,6 +39,13 @@ def lab(server: AlcorServer, api: Api) -> Iterator[Lab]:
     os.environ["ALCOR_NEIGHBOR_IDLE_TIMEOUT"] = str(IDLE)  # the lab's agents inherit it
     try:
         with lab_up(server, api, "d") as lab:
+            # h3's agent asks over NATS only: first packets go both ways of resolving
+            lab.hosts["h3"].stop_agent()
+            os.environ["ALCOR_RESOLVE_DIRECT"] = "false"
+            try:
+                lab.hosts["h3"].start_agent(server.nats_url)
+            finally:
+                del os.environ["ALCOR_RESOLVE_DIRECT"]
             yield lab
     finally:
         del os.environ["ALCOR_NEIGHBOR_IDLE_TIMEOUT"]
@@ -107,8 +114,16 @@ def test_neighbours_are_learnt_by_the_first_packet_and_forgotten(
     counted = httpx.get(url, timeout=10).text
     assert re.search(r'alcor_agent_neighbor_misses_total\{kind="arp"\} [1-9]', counted), counted
     assert re.search(r'alcor_agent_neighbor_resolutions_total\{outcome="learnt"\} [1-9]', counted)
+    # asked on the server's direct channel, which answered
+    assert re.search(r'alcor_agent_direct_resolves_total\{outcome="asked"\} [1-9]', counted)
+    assert 'alcor_agent_direct_resolves_total{outcome="missed"} 0.0' in counted
     assert a.ping("10.62.0.200", count=2), "an address the server does not know: flooded"
-    assert c.ping("10.62.0.10", count=2)
+    assert c.ping("10.62.0.10", count=2)  # h3 asks over NATS
+    url = lab.hosts["h3"].metrics_url
+    assert url is not None
+    counted = httpx.get(url, timeout=10).text
+    assert re.search(r'alcor_agent_neighbor_resolutions_total\{outcome="learnt"\} [1-9]', counted)
+    assert "alcor_agent_direct_resolves" not in counted
 
     # the port goes: the host that learnt it forgets it (invalidation on its own subject)
     scratch.lab.remove_vm("odc")
