@@ -11,6 +11,7 @@ that is not a fresh, signed request, or one already answered (`seen`: a replay w
 from __future__ import annotations
 
 import asyncio
+import collections
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,6 @@ Queries = list[pb.ResolveQuery]
 Answer = Callable[[pb.ResolveReply], Awaitable[None]]
 Inline = Callable[[Queries], pb.ResolveReply | None]  # None: not now, `Later`
 Later = Callable[[Queries, Answer], None]
-SEEN_PRUNE = 10_000  # requests remembered before those past `MAX_AGE` are forgotten
 
 
 class DirectResolves(asyncio.DatagramProtocol):
@@ -36,7 +36,10 @@ class DirectResolves(asyncio.DatagramProtocol):
         self.secret = os.urandom(32)  # a new one per start: old keys stop working
         self.address = ""
         self.transport: asyncio.DatagramTransport | None = None
-        self.seen: dict[tuple[str, int], float] = {}  # (host, id) -> sent_at
+        # Requests answered, as (host, id), kept `2 * MAX_AGE` after they came (a request
+        # may be dated up to MAX_AGE ahead), and their expiries in the order they came
+        self.seen: set[tuple[str, int]] = set()
+        self.expiries: collections.deque[tuple[float, tuple[str, int]]] = collections.deque()
         self.answered = metrics.DIRECT_RESOLVES.labels("answered")
         self.refused = metrics.DIRECT_RESOLVES.labels("refused")
 
@@ -65,12 +68,13 @@ class DirectResolves(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr: Any) -> None:
         now = time.time()
         request = direct.open_request(self.secret, data, now)
+        while self.expiries and self.expiries[0][0] < now:
+            self.seen.discard(self.expiries.popleft()[1])
         if request is None or (request.host_id, request.id) in self.seen:
             self.refused.inc()
             return
-        if len(self.seen) >= SEEN_PRUNE:
-            self.seen = {k: t for k, t in self.seen.items() if now - t <= direct.MAX_AGE}
-        self.seen[(request.host_id, request.id)] = request.sent_at
+        self.seen.add((request.host_id, request.id))
+        self.expiries.append((now + 2 * direct.MAX_AGE, (request.host_id, request.id)))
         queries = list(request.queries)
         reply = self.inline(queries)
         if reply is not None:
