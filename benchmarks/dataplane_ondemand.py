@@ -86,17 +86,19 @@ SCAN_RATE = MISS_RATE  # ARP requests per second of each of the 10 VMs learning 
 VM_TOOL = r"""
 import socket, struct, sys, time
 mode = sys.argv[1]
-if mode == "recv":  # port, seconds: print "sent_at received_at" per datagram
+if mode == "recv":  # port, seconds[, count]: print "sent_at received_at" per datagram
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("0.0.0.0", int(sys.argv[2])))
     s.settimeout(0.5)
     end = time.time() + float(sys.argv[3])
-    while time.time() < end:
+    left = int(sys.argv[4]) if len(sys.argv) > 4 else -1
+    while time.time() < end and left:
         try:
             data = s.recv(64)
         except socket.timeout:
             continue
         print(data.decode(), repr(time.time()), flush=True)
+        left -= 1
 elif mode == "send":  # ip, port, count, gap: datagrams carrying their send time
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     ip, port, count, gap = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
@@ -310,8 +312,11 @@ def _first_packet(
     if arp_static:
         for vm in senders.values():
             vm.x("ip", "neigh", "replace", dst_ip, "lladdr", dst.mac, "dev", "eth0", "nud", "perm")
-    seconds = FIRST_PACKETS * 1.9 * len(senders) + 5
-    recvs = {label: b.tool_in(dst, "recv", port, seconds) for label, port in ports.items()}
+    seconds = FIRST_PACKETS * 3.0 * len(senders) + 10  # ends sooner, all 2 per sample in
+    recvs = {
+        label: b.tool_in(dst, "recv", port, seconds, 2 * FIRST_PACKETS)
+        for label, port in ports.items()
+    }
     time.sleep(0.5)
     order = list(senders)
     for i in range(FIRST_PACKETS):
