@@ -112,9 +112,15 @@ class ServerSettings:
         """Where to take resolves over UDP ("": nowhere), `resolve_direct` made explicit."""
         if self.resolve_direct == "off":
             return ""
-        if self.resolve_direct:
-            return self.resolve_direct
-        return "" if self.nats_url else "127.0.0.1:0"
+        if not self.resolve_direct:
+            return "" if self.nats_url else "127.0.0.1:0"
+        host, _, port = self.resolve_direct.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            raise SettingError(
+                f"resolve_direct {self.resolve_direct!r}: give host:port (an address the hosts "
+                "reach; port 0: any free one), or off"
+            )
+        return self.resolve_direct
 
     def host_port(self) -> tuple[str, int]:
         """`bind` split into host and port."""
@@ -222,6 +228,10 @@ def load(
                 raise ValueError(f"unknown setting {name}")
             values[name] = val
     return cls(**values)
+
+
+class SettingError(ValueError):
+    """A setting's value that cannot be used; the message says what to give instead."""
 
 
 class LogLevelError(ValueError):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alcor.config import LogLevelError, ServerSettings, load
+from alcor.config import LogLevelError, ServerSettings, SettingError, load
 
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
@@ -78,7 +78,14 @@ def server(
     )
     try:
         server_mod.run(settings)
-    except (SchemaOutdated, UnsafeSettings, PolicySyntaxError, OSError, LogLevelError) as exc:
+    except (
+        SchemaOutdated,
+        UnsafeSettings,
+        PolicySyntaxError,
+        OSError,
+        LogLevelError,
+        SettingError,
+    ) as exc:
         typer.echo(f"alcor server: {exc}", err=True)
         raise typer.Exit(2) from None
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from alcor.config import AgentSettings, ServerSettings, configure_logging, load
+from alcor.config import AgentSettings, ServerSettings, SettingError, configure_logging, load
 
 
 def test_precedence(tmp_path: Path) -> None:
@@ -71,3 +71,15 @@ def test_log_level_names_loggers_after_the_base_level() -> None:
         logging.getLogger(name).setLevel(logging.NOTSET)
     with pytest.raises(ValueError, match="'LOUD' is not a level"):
         configure_logging("warning,x=loud", "%(message)s")
+
+
+def test_the_direct_resolve_channel_is_loopback_with_the_embedded_nats_else_what_is_set() -> None:
+    assert ServerSettings().direct_resolve_address() == "127.0.0.1:0"
+    assert ServerSettings(nats_url="nats://n:4222").direct_resolve_address() == ""
+    assert ServerSettings(resolve_direct="off").direct_resolve_address() == ""
+    given = ServerSettings(nats_url="nats://n:4222", resolve_direct="10.0.0.5:6650")
+    assert given.direct_resolve_address() == "10.0.0.5:6650"
+    assert ServerSettings(resolve_direct="[fd00::5]:0").direct_resolve_address() == "[fd00::5]:0"
+    for bad in ("10.0.0.5", "10.0.0.5:x", ":6650", "h:70000"):
+        with pytest.raises(SettingError, match="give host:port"):
+            ServerSettings(resolve_direct=bad).direct_resolve_address()
