@@ -36,6 +36,7 @@ compiler re-sends the network's state to its hosts when a host joins or leaves i
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -79,8 +80,10 @@ def may_be_on_demand(row: Mapping[str, Any]) -> bool:
     return mode == ON_DEMAND or (mode == AUTO and _threshold >= 0)
 
 
+@functools.lru_cache(maxsize=65536)
 def canonical_ip(text: str) -> str | None:
-    """The address as the allocator displays it, or None if it is not an address."""
+    """The address as the allocator displays it, or None if it is not an address. Cached:
+    `ipaddress` took a fifth of a resolve's 0.3 ms when the server had been idle."""
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
@@ -96,12 +99,14 @@ def answers(
 ) -> pb.ResolveReply:
     """The reply: every entry found, and the queries none of them answers."""
     reply = pb.ResolveReply()
+    queries = list(queries)
+    by_ip = any(q.ip_address for q in queries)  # else the entries' addresses answer nothing
     found: set[tuple[str, str, str]] = set()
     for entry in entries:
         reply.neighbors.append(entry)
         mac = entry.mac_address.lower()
         found.add((entry.network_id, "", mac))
-        for f in entry.fixed_ips:
+        for f in entry.fixed_ips if by_ip else ():
             found.add((entry.network_id, canonical_ip(f.ip_address) or f.ip_address, ""))
     for q in queries:
         ip = canonical_ip(q.ip_address) if q.ip_address else ""
