@@ -270,12 +270,17 @@ class Bench:
         cmd = ["ip", "netns", "exec", vm.ns, sys.executable, self.tool, *map(str, args)]
         return subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
 
-    def learnt(self, host: str) -> int:
-        """Entries the host's agent learnt by asking, their flows installed (its counter)."""
+    def counter(self, host: str, sample: str) -> int:
+        """A counter of the host's agent, by its sample (`name_total{label="value"}`); 0 if
+        the agent has none such."""
         url = self.lab.hosts[host].metrics_url
         assert url is not None
         text = self.api.get(url).text
-        return int(float(text.split('neighbor_resolutions_total{outcome="learnt"} ')[1].split()[0]))
+        return int(float(text.split(sample + " ")[1].split()[0])) if sample + " " in text else 0
+
+    def learnt(self, host: str) -> int:
+        """Entries the host's agent learnt by asking, their flows installed (its counter)."""
+        return self.counter(host, 'alcor_agent_neighbor_resolutions_total{outcome="learnt"}')
 
 
 def _ip(value: int) -> str:
@@ -379,9 +384,17 @@ def _trace(b: Bench, host: str, samples: list[tuple[float, ...]]) -> dict[str, A
     return {"median": median, "samples": rows}
 
 
+_RESOLVES = {
+    "all": 'alcor_agent_neighbor_resolutions_total{outcome="requests"}',
+    "direct": 'alcor_agent_direct_resolves_total{outcome="asked"}',
+    "direct_missed": 'alcor_agent_direct_resolves_total{outcome="missed"}',
+}
+
+
 def _learn_10k(b: Bench, net_id: str, ports: int) -> dict[str, Any]:
     vms = [b.vm(net_id, "h1")[0] for _ in range(10)]
     before = b.learnt("h1")
+    requests = {c: b.counter("h1", _RESOLVES[c]) for c in _RESOLVES}
     first = int.from_bytes(bytes([10, 96, 1, 0]), "big") + max(0, ports - 10_000)
     started = time.monotonic()
     procs = [
@@ -395,11 +408,17 @@ def _learn_10k(b: Bench, net_id: str, ports: int) -> dict[str, Any]:
             break
         time.sleep(0.02)
     took = time.monotonic() - started
+    requests = {c: b.counter("h1", _RESOLVES[c]) - n for c, n in requests.items()}
     for proc in procs:
         proc.wait()
     for vm in vms:
         b.lab.remove_vm(vm.name)
-    return {"seconds": round(took, 3), "learnt": seen - before, "scan_rate": SCAN_RATE}
+    return {
+        "seconds": round(took, 3),
+        "learnt": seen - before,
+        "scan_rate": SCAN_RATE,
+        "requests": requests,  # resolve requests sent, those on the direct channel, unanswered
+    }
 
 
 def _moved(b: Bench, a: Vm, bvm: Vm, b_port: str) -> dict[str, Any]:
