@@ -47,8 +47,9 @@ class DirectChannel(asyncio.DatagramProtocol):
     async def offer(self, channel: pb.DirectChannel) -> None:
         """A server's channel, from its NATS answer: connect to it unless one that works is
         held (servers take turns answering over NATS; requests on the channel held would
-        go unanswered if it were swapped under them)."""
-        if not channel.address or self.usable(0):
+        go unanswered if it were swapped under them), or this very one (resting)."""
+        held = (channel.address, channel.key) == (self.address, self.key)
+        if not channel.address or held or self.usable(0):
             return
         host, _, port = channel.address.rpartition(":")
         self.close()
