@@ -216,7 +216,8 @@ class Resolver:
                 subjects.RPC_RESOLVE, req.SerializeToString(), self.agent.rpc_timeout
             )
         except (TimeoutError, nats.errors.Error) as exc:
-            log.warning("resolving %d neighbour misses failed: %s", len(keys), exc)
+            what = f"resolving {len(keys)} neighbour misses" if keys else "finding a direct channel"
+            log.warning("%s failed: %s", what, exc)
             return None
         finally:
             if poller is not None:

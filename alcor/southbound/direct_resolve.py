@@ -67,28 +67,28 @@ class DirectResolves(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         now = time.time()
-        request = direct.open_request(self.secret, data, now)
+        opened = direct.open_request(self.secret, data, now)
         while self.expiries and self.expiries[0][0] < now:
             self.seen.discard(self.expiries.popleft()[1])
-        if request is None or (request.host_id, request.id) in self.seen:
+        if opened is None or (opened[0].host_id, opened[0].id) in self.seen:
             self.refused.inc()
             return
+        request, key = opened
         self.seen.add((request.host_id, request.id))
         self.expiries.append((now + 2 * direct.MAX_AGE, (request.host_id, request.id)))
         queries = list(request.queries)
         reply = self.inline(queries)
         if reply is not None:
-            self._send(request, reply, addr)
+            self._send(key, request.id, reply, addr)
             return
 
         async def answer(reply: pb.ResolveReply) -> None:
-            self._send(request, reply, addr)
+            self._send(key, request.id, reply, addr)
 
         self.later(queries, answer)
 
-    def _send(self, request: pb.DirectRequest, reply: pb.ResolveReply, addr: Any) -> None:
-        key = direct.host_key(self.secret, request.host_id)
-        data = direct.seal(key, pb.DirectReply(id=request.id, reply=reply))
+    def _send(self, key: bytes, request_id: int, reply: pb.ResolveReply, addr: Any) -> None:
+        data = direct.seal(key, pb.DirectReply(id=request_id, reply=reply))
         if len(data) > direct.MAX_DATAGRAM or self.transport is None:
             return  # the host asks again over NATS
         self.transport.sendto(data, addr)

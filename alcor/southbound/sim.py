@@ -359,11 +359,17 @@ class SimHost:
         if self.sub is not None:
             await self.sub.unsubscribe()
             self.sub = None
+            await self.fleet.nc.flush()
 
     async def resume(self) -> None:
-        """Hear the host subject again; missed messages surface as a gap on the next one."""
+        """Hear the host subject again; missed messages surface as a gap on the next one.
+
+        The flush waits until nats-server holds the subscription: a delta published before
+        that would be missed too, and with nothing after it no gap would ever show.
+        """
         if self.sub is None:
             self.sub = await self.fleet.nc.subscribe(subjects.host(self.host_id), cb=self._on_msg)
+            await self.fleet.nc.flush()
 
     async def _on_msg(self, msg: nats.aio.msg.Msg) -> None:
         delta = pb.HostDelta.FromString(msg.data)

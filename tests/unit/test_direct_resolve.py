@@ -30,7 +30,7 @@ def _request(host_id: str = "h1", sent_at: float = 1000.0, queries: int = 1) -> 
 def test_a_request_opens_only_under_its_hosts_key_while_fresh_and_small() -> None:
     key = direct.host_key(SECRET, "h1")
     sealed = direct.seal(key, _request())
-    assert direct.open_request(SECRET, sealed, 1001.0) == _request()
+    assert direct.open_request(SECRET, sealed, 1001.0) == (_request(), key)
     tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
     assert direct.open_request(SECRET, tampered, 1001.0) is None
     # h1's key does not speak for h2, nor does another server's secret open it

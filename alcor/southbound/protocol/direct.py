@@ -50,18 +50,19 @@ def _opened(key: bytes, data: bytes) -> bytes | None:
     return body if len(data) > TAG and hmac.compare_digest(tag, data[:TAG]) else None
 
 
-def open_request(secret: bytes, data: bytes, now: float) -> pb.DirectRequest | None:
-    """A datagram as a request the server may answer; None when it may not (forged, too old,
-    from the future, too big, not a request)."""
+def open_request(secret: bytes, data: bytes, now: float) -> tuple[pb.DirectRequest, bytes] | None:
+    """A datagram as a request the server may answer, with the asking host's key to seal the
+    answer; None when it may not (forged, too old, from the future, too big, not a request)."""
     try:
         request = pb.DirectRequest.FromString(data[TAG:])
     except DecodeError:
         return None
-    if _opened(host_key(secret, request.host_id), data) is None:
+    key = host_key(secret, request.host_id)
+    if _opened(key, data) is None:
         return None
     if abs(now - request.sent_at) > MAX_AGE or len(request.queries) > MAX_QUERIES:
         return None
-    return request
+    return request, key
 
 
 def open_reply(key: bytes, data: bytes) -> pb.DirectReply | None:
