@@ -6,7 +6,10 @@ compiler looks for them it publishes nothing else. This builds a real SQLite dat
 (`alcor.db` schema) with `--ports` bound ports on `--hosts` hosts, all in one group and on
 one network with its default ACL, and times, `--repeat` times each:
 
-  group hosts  `build.hosts_in_groups` for the group: still reads every member
+  group hosts  `build.hosts_in_groups` for the group: a skip scan of its members' (group,
+               host) index
+  group ports  the same hosts as `build` found them before: a DISTINCT over every member
+               joined with its port (`EVERY_MEMBER`): the comparison
   rule batch   a rule added to the group -> its compile batch built (`compile_batch`)
   acl hosts    `build.hosts_using_acls` for the network's default ACL: a skip scan of the
                network's hosts
@@ -54,6 +57,16 @@ EVERY_PORT = SelectIn(
     .where(build.ports_t.c.binding_host_id != "", _target.c.id == build.PORT_ACL)
     .distinct(),
     _target.c.id,
+)
+
+EVERY_MEMBER = SelectIn(
+    sa.select(build.port_groups_t.c.security_group_id, build.ports_t.c.binding_host_id)
+    .select_from(
+        build.port_groups_t.join(build.ports_t, build.ports_t.c.id == build.port_groups_t.c.port_id)
+    )
+    .where(build.ports_t.c.binding_host_id != "")
+    .distinct(),
+    build.port_groups_t.c.security_group_id,
 )
 
 
@@ -111,6 +124,9 @@ def measure(ports: int, hosts: int, repeat: int) -> dict[str, Any]:
 
             return {
                 "group_hosts": _ms(lambda: db.read_sync(build.hosts_in_groups, [gid]), repeat),
+                "group_ports": _ms(
+                    lambda: db.read_sync(build.rows_in, EVERY_MEMBER, [gid]), repeat
+                ),
                 "rule_batch": _ms(rule_batch, repeat),
                 "acl_hosts": _ms(lambda: db.read_sync(build.hosts_using_acls, [acl]), repeat),
                 "acl_ports": _ms(lambda: db.read_sync(build.rows_in, EVERY_PORT, [acl]), repeat),

@@ -113,7 +113,14 @@ def populate(
     uow.execute(rows.ports.insert(), batch)
     uow.execute(
         rows.port_groups.insert(),
-        [{"port_id": p["id"], "security_group_id": p["security_groups"][0]} for p in batch],
+        [
+            {
+                "port_id": p["id"],
+                "security_group_id": p["security_groups"][0],
+                "host": p["binding_host_id"],
+            }
+            for p in batch
+        ],
     )
 
 

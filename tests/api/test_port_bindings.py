@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from alcor.lab.server_process import AlcorServer
+from alcor.southbound import build
 from alcor.southbound.sim import Fleet
 from tests.api.conftest import member_headers, neutron_error
 from tests.support.sim_fleet import running_fleet
@@ -240,3 +242,54 @@ def test_deleting_a_port_drops_its_bindings(
     )
     assert http.delete(f"/v2.0/ports/{pid}").status_code == 204
     neutron_error(http.get(f"/v2.0/ports/{pid}/bindings"), 404, "PortNotFound")
+
+
+def test_a_groups_hosts_follow_its_members_bindings(
+    server: AlcorServer, http: httpx.Client, hosts: list[str], network: dict[str, Any]
+) -> None:
+    """Each membership keeps its port's host (`port_security_groups.host`, what a group's
+    hosts are read from): through binding, rebinding, a live migration and unbinding."""
+    src, dst = hosts
+    groups = [
+        http.post(
+            "/v2.0/security-groups",
+            json={"security_group": {"name": f"follow-{i}", "project_id": PROJECT}},
+        ).json()["security_group"]["id"]
+        for i in range(2)
+    ]
+    web, other = groups
+    pid = _port(http, network, src, security_groups=[web])["id"]
+    _port(http, network, "", security_groups=[web])
+    engine = sa.create_engine(server.database_url)
+
+    def found() -> dict[str, set[str]]:
+        with engine.connect() as conn:
+            stale = conn.execute(
+                sa.select(build.port_groups_t.c.port_id)
+                .join(build.ports_t, build.ports_t.c.id == build.port_groups_t.c.port_id)
+                .where(
+                    build.port_groups_t.c.host
+                    != sa.func.coalesce(build.ports_t.c.binding_host_id, "")
+                )
+            ).all()
+            assert stale == []
+            return build.hosts_in_groups(conn, groups)
+
+    try:
+        assert found() == {web: {src}}
+        http.put(f"/v2.0/ports/{pid}", json={"port": {"binding:host_id": dst}}).raise_for_status()
+        assert found() == {web: {dst}}
+        made = http.post(f"/v2.0/ports/{pid}/bindings", json={"binding": {"host": src}})
+        assert made.status_code == 201, made.text
+        assert found() == {web: {src, dst}}  # the destination's inactive binding
+        http.put(f"/v2.0/ports/{pid}/bindings/{src}/activate").raise_for_status()
+        assert found() == {web: {src, dst}}  # now the source's
+        http.delete(f"/v2.0/ports/{pid}/bindings/{dst}").raise_for_status()
+        assert found() == {web: {src}}
+        moved = http.put(f"/v2.0/ports/{pid}", json={"port": {"security_groups": [other]}})
+        moved.raise_for_status()
+        assert found() == {other: {src}}
+        http.put(f"/v2.0/ports/{pid}", json={"port": {"binding:host_id": ""}}).raise_for_status()
+        assert found() == {}
+    finally:
+        engine.dispose()

@@ -126,7 +126,7 @@ def new_port(
     if security_groups:
         uow.execute(
             port_groups.insert(),
-            [{"port_id": pid, "security_group_id": g} for g in security_groups],
+            [{"port_id": pid, "security_group_id": g, "host": host or ""} for g in security_groups],
         )
     uow.log("port", pid, "create", 1, network_id=nid, host_id=host or None, project_id=PROJECT)
     return pid
@@ -134,21 +134,27 @@ def new_port(
 
 def update_port(uow: UnitOfWork, pid: str, values: dict[str, Any]) -> int:
     """Update a port like the API: bump revision, log with old_host_id on rebinding, rewrite
-    its membership rows when `security_groups` is among the values."""
+    its membership rows when `security_groups` is among the values, else move them with its
+    host."""
     row = uow.execute(sa.select(ports).where(ports.c.id == pid)).mappings().one()
+    host = values.get("binding_host_id", row["binding_host_id"]) or ""
     if "security_groups" in values:
         uow.execute(port_groups.delete().where(port_groups.c.port_id == pid))
-        members = [{"port_id": pid, "security_group_id": g} for g in values["security_groups"]]
+        members = [
+            {"port_id": pid, "security_group_id": g, "host": host}
+            for g in values["security_groups"]
+        ]
         if members:
             uow.execute(port_groups.insert(), members)
+    else:
+        uow.execute(port_groups.update().where(port_groups.c.port_id == pid).values(host=host))
     revision = row["revision_number"] + 1
     uow.execute(
         ports.update()
         .where(ports.c.id == pid)
         .values(revision_number=revision, updated_at=uow.now, **values)
     )
-    host = values.get("binding_host_id", row["binding_host_id"])
-    old = row["binding_host_id"] if host != row["binding_host_id"] else None
+    old = row["binding_host_id"] if host != (row["binding_host_id"] or "") else None
     uow.log(
         "port",
         pid,

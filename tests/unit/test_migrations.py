@@ -48,3 +48,39 @@ def test_server_refuses_an_outdated_schema(pg_url: str) -> None:
     assert proc.returncode == 2
     assert "alcor db upgrade --database-url" in proc.stderr
     assert "database is empty" in proc.stderr
+
+
+def test_memberships_take_their_ports_hosts_on_upgrade(db_url: str) -> None:
+    """0021: each existing membership gets its port's host ("" for an unbound port)."""
+    engine = sa.create_engine(db_url)
+    migrate.upgrade(engine, "0020")
+    members = sa.table("port_security_groups", sa.column("port_id"), sa.column("security_group_id"))
+    with engine.begin() as conn:
+        for pid, host in (("p1", "h1"), ("p2", ""), ("p3", None)):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO ports (id, project_id, network_id, mac_address, admin_state_up,"
+                    " status, device_id, device_owner, binding_host_id)"
+                    " VALUES (:id, 'p', 'n', :mac, true, 'DOWN', '', '', :host)"
+                ),
+                {"id": pid, "mac": f"fa:16:3e:00:00:0{pid[1]}", "host": host},
+            )
+        conn.execute(
+            members.insert(),
+            [{"port_id": p, "security_group_id": g} for p in ("p1", "p2", "p3") for g in "ab"],
+        )
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT port_id, security_group_id, host FROM port_security_groups")
+        )
+        found = {(r.port_id, r.security_group_id): r.host for r in rows}
+    assert found == {
+        ("p1", "a"): "h1",
+        ("p1", "b"): "h1",
+        ("p2", "a"): "",
+        ("p2", "b"): "",
+        ("p3", "a"): "",
+        ("p3", "b"): "",
+    }
+    engine.dispose()

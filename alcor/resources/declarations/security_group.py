@@ -5,7 +5,7 @@ keyed by project, is what makes "exactly one" hold when two API processes need i
 A rule's identity for duplicate detection is its `fingerprint`, unique per group in SQL.
 Which groups a port is in is kept twice, on purpose: as the port's `security_groups` list
 (what the API renders, read without a join) and as `port_security_groups` rows (what "is
-this group in use" and "who are the members of this group" query).
+this group in use", "who are the members of this group" and "which hosts hold them" query).
 """
 
 from __future__ import annotations
@@ -27,11 +27,16 @@ default_security_groups = sa.Table(
     sa.Column("security_group_id", sa.String(36), nullable=False),
 )
 
+# `host` is the port's `binding:host_id` ("" unbound), kept with each membership so that a
+# group's hosts are a skip scan of (group, host), one probe per host, not a read of every
+# member (1.8 s for a group of 1M members, the compiler publishing nothing meanwhile).
 port_security_groups = sa.Table(
     "port_security_groups",
     metadata,
     sa.Column("port_id", sa.String(36), primary_key=True),
-    sa.Column("security_group_id", sa.String(36), primary_key=True, index=True),
+    sa.Column("security_group_id", sa.String(36), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False, server_default=""),
+    sa.Index("ix_port_security_groups_group_host", "security_group_id", "host"),
 )
 
 

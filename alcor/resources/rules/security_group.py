@@ -132,7 +132,7 @@ def _assign_port_groups(uow: UnitOfWork, ctx: Context, items: list[Item]) -> Non
             item["security_groups"] = []
         elif wanted is None:
             item["security_groups"] = [ensure_default(uow, item["project_id"])]
-    _bind(uow, [(it["id"], it["security_groups"]) for it in items], new=True)
+    _bind(uow, [(it, it["security_groups"]) for it in items], new=True)
 
 
 def _default_group_reads(ctx: Context, items: list[Item]) -> list[Read]:
@@ -147,18 +147,37 @@ def _port_groups_changing(uow: UnitOfWork, ctx: Context, old: Item, changes: Ite
 
 
 def _port_groups_changed(uow: UnitOfWork, ctx: Context, old: Item, new: Item) -> None:
+    """The memberships follow the port's groups, and its host (a binding, a live migration's
+    activation, an unbinding: every one is an update of the port)."""
     if new["security_groups"] != old["security_groups"]:
-        _bind(uow, [(new["id"], new["security_groups"] or [])])
+        _bind(uow, [(new, new["security_groups"] or [])])
+    elif new["security_groups"] and _host(new) != _host(old):
+        uow.defer(
+            group.statement(
+                "rehost",
+                lambda: (
+                    port_security_groups.update()
+                    .where(port_security_groups.c.port_id == sa.bindparam("port"))
+                    .values(host=sa.bindparam("host"))
+                ),
+            ),
+            {"port": new["id"], "host": _host(new)},
+        )
 
 
 def _port_leaves_groups(uow: UnitOfWork, ctx: Context, item: Item) -> None:
     if item["security_groups"]:
-        _bind(uow, [(item["id"], [])])
+        _bind(uow, [(item, [])])
 
 
-def _bind(uow: UnitOfWork, bindings: list[tuple[str, list[str]]], *, new: bool = False) -> None:
-    """Record which groups each port is in, replacing what it had (`new`: nothing)."""
-    ports = [p for p, _ in bindings]
+def _host(port: Item) -> str:
+    return port.get("binding:host_id") or ""
+
+
+def _bind(uow: UnitOfWork, bindings: list[tuple[Item, list[str]]], *, new: bool = False) -> None:
+    """Record which groups each port is in, on its host, replacing what it had (`new`:
+    nothing)."""
+    ports = [p["id"] for p, _ in bindings]
     if not ports:
         return
     if not new:
@@ -171,7 +190,11 @@ def _bind(uow: UnitOfWork, bindings: list[tuple[str, list[str]]], *, new: bool =
             ),
             {"ports": ports},
         )
-    rows = [{"port_id": p, "security_group_id": g} for p, groups in bindings for g in groups]
+    rows = [
+        {"port_id": p["id"], "security_group_id": g, "host": _host(p)}
+        for p, groups in bindings
+        for g in groups
+    ]
     if rows:
         uow.defer(group.statement("bind", port_security_groups.insert), rows)
 
