@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import statistics
 import sys
 import time
 import urllib.request
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alcor.lab.server_process import AlcorServer, lift_quotas  # noqa: E402
-from benchmarks import plots  # noqa: E402
+from benchmarks import plots, stats  # noqa: E402
 from benchmarks.httpload import Connection, run_load  # noqa: E402
 
 
@@ -103,8 +102,7 @@ async def timed_get(url: str, path: str, runs: int) -> dict[str, Any]:
         size = len(data)
     conn.close()
     return {
-        "p50_ms": round(statistics.median(times), 2),
-        "p99_ms": round(sorted(times)[int(0.99 * (len(times) - 1))], 2),
+        **{f"{k}_ms": v for k, v in stats.summary(times, ("p50", "p99"), 2).items()},
         "bytes": size,
     }
 

@@ -88,7 +88,7 @@ from alcor.lab.vm import HOOK as VM_HOOK
 from alcor.southbound.nats_server import NatsServer, free_port
 from alcor.southbound.protocol import goalstate_pb2 as pb
 from alcor.southbound.protocol import subjects
-from benchmarks import plots, procstat
+from benchmarks import plots, procstat, stats
 from benchmarks.controller_standin import ControllerStandIn
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dataplane.json"
@@ -514,11 +514,6 @@ def active_ports(api: httpx.Client, params: dict[str, Any]) -> list[str]:
     return ids
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
-
-
 def _ping_pairs(vms: list[BenchVm], count: int) -> list[tuple[BenchVm, BenchVm]]:
     """`count` pairs of VMs on different hosts, spread over the round."""
     step = max(1, len(vms) // max(1, count))
@@ -701,23 +696,13 @@ def run_part_a(
         "hosts": len(by_host),
         "total_s": round(marks["leases"], 3),
         **{f"{k}_s": round(v, 3) for k, v in marks.items()},
-        "commit_to_programmed_ms": {
-            "p50": round(_pct(programmed, 0.5), 1),
-            "p99": round(_pct(programmed, 0.99), 1),
-            "max": round(max(programmed), 1),
-        },
-        "commit_to_reported_ms": {
-            "p50": round(_pct(reported, 0.5), 1),
-            "p99": round(_pct(reported, 0.99), 1),
-        },
+        "commit_to_programmed_ms": stats.summary(programmed, ("p50", "p99", "max"), 1),
+        "commit_to_reported_ms": stats.summary(reported, ("p50", "p99"), 1),
         "last_stamp_after_start_s": stages,
         "last_stamp_per_host_s": per_host,
         "boot": boot,
         "hook": "lean" if vms[0].hook == LEAN_HOOK else "lab",
-        "dhcp_client_s": {
-            "p50": round(_pct([vm.dhcp_s for vm in vms], 0.5), 3),
-            "max": round(max(vm.dhcp_s for vm in vms), 3),
-        },
+        "dhcp_client_s": stats.summary([vm.dhcp_s for vm in vms], ("p50", "max")),
         "cross_host_pings": {"pairs": len(pairs), "ok": sum(pinged)},
         "cross_host_ping_ok": all(pinged),
         "active_curve": curve,

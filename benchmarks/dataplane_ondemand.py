@@ -64,6 +64,7 @@ from rich.console import Console
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.lab.vm import Vm
+from benchmarks import stats
 from tests.support.waiting import all_published
 
 REMOTE_HOSTS = 100
@@ -119,15 +120,6 @@ elif mode == "arp":  # src_ip, first target (int), count[, per second]: ARP requ
             time.sleep(max(0.0, start + i / rate - time.monotonic()))
         s.send(head + mac + spa + b"\0" * 6 + struct.pack("!I", first + i))
 """
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
-
-
-def _ms(values: list[float]) -> dict[str, float]:
-    return {"p50": _pct(values, 0.5), "p99": _pct(values, 0.99), "n": len(values)}
 
 
 class Bench:
@@ -304,7 +296,11 @@ def _join(b: Bench, net_id: str) -> dict[str, Any]:
         agent.append(prov["programmed_at"] - prov["received_at"])
         b.lab.remove_vm(vm.name)
         b.api.delete(f"/v2.0/ports/{port['id']}")
-    return {"server_s": _ms(server), "agent_s": _ms(agent), "post_to_active_s": _ms(total)}
+    return {
+        "server_s": stats.summary(server),
+        "agent_s": stats.summary(agent),
+        "post_to_active_s": stats.summary(total),
+    }
 
 
 def _first_packet(
@@ -337,7 +333,11 @@ def _first_packet(
         stamps = [tuple(map(float, line.split())) for line in text.splitlines() if line.strip()]
         first = [(r - s) * 1000 for s, r in stamps[0::2]]
         cached = [(r - s) * 1000 for s, r in stamps[1::2]]
-        out[label] = {"first_ms": _ms(first), "cached_ms": _ms(cached), "received": len(stamps)}
+        out[label] = {
+            "first_ms": stats.summary(first),
+            "cached_ms": stats.summary(cached),
+            "received": len(stamps),
+        }
         if TRACE:
             out[label]["trace_ms"] = _trace(b, senders[label].host.name, stamps[0::2])
     if arp_static:
@@ -444,9 +444,9 @@ def _moved(b: Bench, a: Vm, bvm: Vm, b_port: str) -> dict[str, Any]:
         b.api.put(f"/v2.0/ports/{b_port}", json={"port": {"binding:host_id": "h2"}})
         b.wait_active(b_port)
         time.sleep(0.5)
-    out = {"last_datagram_after_put_ms": _ms(after)}
+    out = {"last_datagram_after_put_ms": stats.summary(after)}
     if published:
-        out["published_after_put_ms"] = _ms(published)
+        out["published_after_put_ms"] = stats.summary(published)
     return out
 
 
@@ -502,7 +502,10 @@ def _netchange(b: Bench, net_id: str, subnet_id: str) -> dict[str, Any]:
         net.append(_published_after(b, f"/v2.0/networks/{net_id}", body))
         body = {"subnet": {"dns_nameservers": [f"192.0.2.{i + 1}"]}}
         sub.append(_published_after(b, f"/v2.0/subnets/{subnet_id}", body))
-    return {"network_put_to_published_ms": _ms(net), "subnet_put_to_published_ms": _ms(sub)}
+    return {
+        "network_put_to_published_ms": stats.summary(net),
+        "subnet_put_to_published_ms": stats.summary(sub),
+    }
 
 
 STEPS = (

@@ -39,6 +39,7 @@ from alcor.lab.host import Host
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer, lift_quotas
 from alcor.lab.vm import HOOK as VM_HOOK
+from benchmarks import stats
 from benchmarks.dataplane import BenchVm, _make_vms, _plug, _sh
 
 SUBNETS = 100
@@ -253,15 +254,6 @@ def _first_datagram(api: httpx.Client, lab: Lab, fid: str, address: str, to: Ben
         sender.wait()
 
 
-def _summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 1),
-        "max": round(ordered[-1], 1),
-        "min": round(ordered[0], 1),
-    }
-
-
 def _fip_latency(api: httpx.Client, lab: Lab, router_id: str, vms: list[BenchVm]) -> dict[str, Any]:
     """PUT associate returned -> first datagram from the outside in the VM; the same for a
     move between two VMs on two hosts (module doc)."""
@@ -312,4 +304,7 @@ def _fip_latency(api: httpx.Client, lab: Lab, router_id: str, vms: list[BenchVm]
     for trial in range(6):
         time.sleep(1.0)  # settled on its current VM
         moves.append(_first_datagram(api, lab, fid, address, vms[(trial + 1) % 2]))
-    return {**_summary(associate), "move": _summary(moves)}
+    return {
+        **stats.summary(associate, ("p50", "max", "min"), 1),
+        "move": stats.summary(moves, ("p50", "max", "min"), 1),
+    }

@@ -26,7 +26,6 @@ remote group with each port's security-group info (`security_group_info_for_devi
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 from typing import Any
 
@@ -37,6 +36,7 @@ from alcor.agent.main import Agent
 from alcor.config import AgentSettings
 from alcor.lab.lab import Lab
 from alcor.lab.server_process import AlcorServer, lift_quotas
+from benchmarks import stats
 
 MEMBERS = 1000
 PORTS = 50
@@ -200,20 +200,11 @@ async def _measure(lab: Lab, srv: AlcorServer) -> dict[str, Any]:
             "flows_in_ovs": in_ovs,
             "naive_flows": PORTS * REMOTE * MEMBERS + PORTS * PLAIN,
             "program_s": round(min(program), 4),
-            "join_ms": _pcts(joins),
-            "leave_ms": _pcts(leaves),
+            "join_ms": stats.summary(joins, digits=2),
+            "leave_ms": stats.summary(leaves, digits=2),
         }
     finally:
         await agent.stop()
-
-
-def _pcts(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 2),
-        "p99": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 2),
-        "n": len(ordered),
-    }
 
 
 def part_c(prefix: str) -> dict[str, Any]:

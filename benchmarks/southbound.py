@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -56,7 +55,7 @@ from alcor.southbound.service import Southbound  # noqa: E402
 from alcor.southbound.sim import Fleet  # noqa: E402
 from alcor.store.db import Database  # noqa: E402
 from alcor.store.schema import changelog, port_provisioning  # noqa: E402
-from benchmarks import plots  # noqa: E402
+from benchmarks import plots, stats  # noqa: E402
 from tests.scale import southbound_rows as rows  # noqa: E402
 
 JOIN_HOST = "join-00000"
@@ -156,14 +155,8 @@ def sample_row(conn: sa.Connection, pid: str) -> Any:
     return conn.execute(stmt).mappings().first()
 
 
-def stats(values: list[float]) -> dict[str, float]:
-    values = sorted(values)
-    return {
-        "p50": round(statistics.median(values), 2),
-        "p95": round(values[min(len(values) - 1, int(len(values) * 0.95))], 2),
-        "p99": round(values[min(len(values) - 1, int(len(values) * 0.99))], 2),
-        "max": round(values[-1], 2),
-    }
+def _ms(values: list[float]) -> dict[str, float]:
+    return stats.summary(values, ("p50", "p95", "p99", "max"), 2)
 
 
 async def until(pred: Any, timeout: float, what: str) -> None:
@@ -225,10 +218,10 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
                 active.append((r["updated_at"] - base) * 1000)
                 neigh.append((view.applied_at[seq] - base) * 1000)
                 await asyncio.sleep(0.05)
-            result["publish_ms"] = stats(publish)
-            result["host_ack_ms"] = stats(ack)
-            result["active_ms"] = stats(active)
-            result["neighbors_applied_ms"] = stats(neigh)
+            result["publish_ms"] = _ms(publish)
+            result["host_ack_ms"] = _ms(ack)
+            result["active_ms"] = _ms(active)
+            result["neighbors_applied_ms"] = _ms(neigh)
 
             # One port joins a group that every host follows: one AddressSetDelta, N applies.
             following = {h for h, host in fleet.hosts.items() if members in host.following}
@@ -254,7 +247,7 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
                 )
                 all_applied.append((max(applies[(members, seq)].values()) - committed_at) * 1000)
                 await asyncio.sleep(0.05)
-            result["group_join_all_applied_ms"] = stats(all_applied)
+            result["group_join_all_applied_ms"] = _ms(all_applied)
             result["group_deliveries_per_join"] = (fleet.group_received - received) / samples
 
             # A host joining: its 100 ports were bound before it existed.
@@ -281,7 +274,7 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
                 t0 = time.perf_counter()
                 db.read_sync(build.host_goal_states, [JOIN_HOST])
                 q.append((time.perf_counter() - t0) * 1000)
-            result["full_state_query_ms"] = stats(q)
+            result["full_state_query_ms"] = _ms(q)
             assert service.nc is not None
             rpc = []
             req = pb.HostStateRequest(host_id=JOIN_HOST).SerializeToString()
@@ -291,7 +284,7 @@ async def run_one(db_url: str, n_hosts: int, n_ports: int, samples: int) -> dict
                     subjects.of_host(subjects.RPC_HOST_STATE, JOIN_HOST), req, 10
                 )
                 rpc.append((time.perf_counter() - t0) * 1000)
-            result["full_state_rpc_ms"] = stats(rpc)
+            result["full_state_rpc_ms"] = _ms(rpc)
         finally:
             await fleet.stop()
             await service.stop()
