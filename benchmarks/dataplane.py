@@ -926,7 +926,8 @@ def main_part_e(args: argparse.Namespace, console: Console) -> None:
         learnt = r["learn_10k"]
         table.add_row(
             "10,000 destinations learnt",
-            f"[bold]{learnt['seconds']}[/bold] s ({learnt['learnt']:,} learnt)",
+            f"[bold]{learnt['seconds']}[/bold] s ({learnt['learnt']:,} learnt; ARP asked "
+            f"again {learnt.get('asked_again', [])})",
             "<= 2 s",
         )
     if "moved" in r:

@@ -28,6 +28,11 @@ def fuzz_server() -> Iterator[AlcorServer]:
         yield srv
 
 
+def _log_tail(server: AlcorServer) -> str:
+    """The server's last words: a 5xx's traceback is there, not in the response."""
+    return server.log.read_text(errors="replace")[-4000:]
+
+
 def _seed(http: httpx.Client) -> None:
     """A network with a subnet and a port, so each operation finds something to work on."""
     resp = http.post("/v2.0/networks", json={"network": {"name": "fz"}})
@@ -123,6 +128,7 @@ def test_no_server_errors_and_no_partial_writes(fuzz_server: AlcorServer) -> Non
                     case.path,
                     case.body,
                     response.text,
+                    _log_tail(fuzz_server),
                 )
                 if response.status_code >= 400:
                     assert set(response.json()["NeutronError"]) == {"type", "message", "detail"}
@@ -212,7 +218,13 @@ def test_hostile_bodies_encodings_nesting_and_sizes_get_no_5xx(fuzz_server: Alco
         before = _counts(http)
         for method, path, raw, headers in _hostile_requests(http):
             resp = http.request(method, path, content=raw, headers=headers)
-            assert resp.status_code < 500, (method, path, raw[:80], resp.text[:300])
+            assert resp.status_code < 500, (
+                method,
+                path,
+                raw[:80],
+                resp.text[:300],
+                _log_tail(fuzz_server),
+            )
             if resp.status_code >= 400:
                 assert set(resp.json()["NeutronError"]) == {"type", "message", "detail"}
                 assert len(resp.content) < 4096, (method, path, raw[:80])  # nothing echoed
@@ -236,7 +248,7 @@ def test_hostile_bodies_encodings_nesting_and_sizes_get_no_5xx(fuzz_server: Alco
         def random_bytes(raw: bytes, which: int) -> None:
             collection = COUNTED[which % len(COUNTED)]
             resp = http.post(f"/v2.0/{collection}", content=raw, timeout=60)
-            assert resp.status_code < 500, (collection, raw, resp.text)
+            assert resp.status_code < 500, (collection, raw, resp.text, _log_tail(fuzz_server))
 
         random_bytes()
         assert _counts(http) == before
