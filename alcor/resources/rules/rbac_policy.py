@@ -58,7 +58,8 @@ class RbacHooks(Hooks):
         new_target = str(changes.get("target_tenant", old["target_tenant"]))
         if new_target == old["target_tenant"]:
             return
-        _refuse_in_use(uow, old)
+        _refuse_default_external(uow, old)
+        _refuse_in_use(uow, old, new_target if old["action"] == EXTERNAL else None)
         _refuse_duplicate(uow, old, new_target)
         if old["target_tenant"] == EVERYONE:
             _set_everyone(uow, old, False)
@@ -68,6 +69,7 @@ class RbacHooks(Hooks):
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         if ctx.is_system:
             return  # the object itself is going
+        _refuse_default_external(uow, item)
         _refuse_in_use(uow, item)
         if item["action"] == EXTERNAL and not _other_grants(uow, item):
             _refuse_gateways(uow, item["object_id"])
@@ -133,11 +135,16 @@ def _other_grants(uow: UnitOfWork, grant: Item) -> bool:
 
 
 def _let_in(
-    uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any], owner_too: bool = False
+    uow: UnitOfWork,
+    grant: Item,
+    project: sa.ColumnElement[Any],
+    owner_too: bool = False,
+    new_target: str | None = None,
 ) -> Any:
     """Condition on `project` (a column): the projects that only this grant lets in. The
     owner needs no grant to use its object, except (`owner_too`, as Neutron counts them) its
-    routers' gateways: an external network is external by its grants."""
+    routers' gateways: an external network is external by its grants. A grant being moved
+    to `new_target` still lets that project in."""
     others = _others(grant)
     kind = Resource.declared(grant["object_type"])
     owner = uow.execute(
@@ -146,7 +153,11 @@ def _let_in(
     everyone_else = uow.execute(others.where(rbac.c.target_tenant == EVERYONE).limit(1)).first()
     if everyone_else is not None:
         return sa.false()
+    if new_target == EVERYONE:
+        return sa.false()
     outsider = project != ""
+    if new_target is not None:
+        outsider = sa.and_(outsider, project != new_target)
     if not owner_too:
         outsider = sa.and_(outsider, project != (owner or ""))
     if grant["target_tenant"] == EVERYONE:
@@ -154,7 +165,9 @@ def _let_in(
     return sa.and_(outsider, project == grant["target_tenant"])
 
 
-def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
+def _refuse_in_use(uow: UnitOfWork, grant: Item, new_target: str | None = None) -> None:
+    """RbacPolicyInUse if the grant (being withdrawn, or moved to `new_target`) is what
+    lets some project keep what it has on the object."""
     oid = grant["object_id"]
     ports, subnets, fips = port.resource.table, subnet.resource.table, floatingip.table
     if grant["object_type"] == "address_scope":
@@ -218,13 +231,14 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
                 "router",
                 sa.select(routers.c.id).where(
                     routers.c.id.in_(gateways),
-                    _let_in(uow, grant, routers.c.project_id, owner_too=True),
+                    _let_in(uow, grant, routers.c.project_id, True, new_target),
                 ),
             ),
             (
                 "floatingip",
                 sa.select(fips.c.id).where(
-                    fips.c.floating_network_id == oid, _let_in(uow, grant, fips.c.project_id)
+                    fips.c.floating_network_id == oid,
+                    _let_in(uow, grant, fips.c.project_id, new_target=new_target),
                 ),
             ),
         ]
@@ -232,6 +246,23 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
         row = uow.execute(stmt.limit(1)).first()
         if row is not None:
             raise errors.RbacPolicyInUse(object_id=oid, details=f"{what} {row[0]} depends on it")
+
+
+def _refuse_default_external(uow: UnitOfWork, grant: Item) -> None:
+    """Neutron's rule: the default external network (`is_default`, where "get me a
+    network" puts every project's router) stays external to everyone, so its `*`
+    access_as_external grant can be neither withdrawn nor narrowed."""
+    if grant["action"] != EXTERNAL or grant["target_tenant"] != EVERYONE:
+        return
+    nets = Resource.declared("network").table
+    default = uow.execute(
+        sa.select(nets.c.is_default).where(nets.c.id == grant["object_id"])
+    ).scalar()
+    if default:
+        raise errors.RbacPolicyInUse(
+            object_id=grant["object_id"],
+            details="Default external networks must be shared to everyone.",
+        )
 
 
 def _refuse_gateways(uow: UnitOfWork, network_id: str) -> None:
