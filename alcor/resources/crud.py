@@ -573,7 +573,7 @@ def update(
     change it so)."""
     old = fetch(uow, res, ctx, rid, for_update=True)
     if authorize:
-        authz.enforce(uow, res, ctx, "update", {**old, **changes}, given=changes)
+        authz.enforce_update(uow, res, ctx, old, changes)
     _check_revision(old, if_match)
     events.updating(uow, ctx, res.name, old, changes)
     relations.check(

@@ -131,6 +131,15 @@ def test_address_group_shared_with_a_project(http: httpx.Client) -> None:
         ),
         403,
     )
+    # an update is a 404: Neutron checks get_address_group on the group without its hidden
+    # `shared`, which is what lets the target see it
+    renamed = http.put(
+        f"/v2.0/address-groups/{group['id']}",
+        json={"address_group": {"name": "new_name"}},
+        headers=target,
+    )
+    body = neutron_error(renamed, 404, "HTTPNotFound")
+    assert body["message"] == "The resource could not be found."
     neutron_error(
         http.delete(f"/v2.0/rbac-policies/{grant['id']}", headers=owner), 409, "RbacPolicyInUse"
     )
