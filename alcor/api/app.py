@@ -173,12 +173,14 @@ class Api:
             return await self._list(request, res, ctx)
         return await self._create(request, res, ctx)
 
-    async def _prepare_read(self, res: Resource, ctx: Context) -> None:
+    async def _prepare_read(
+        self, res: Resource, ctx: Context, filters: dict[str, list[str]] | None = None
+    ) -> None:
         """Run the write a kind needs before `ctx` reads it (e.g. the default security
         group), only when the read side says it is missing."""
         if type(res.hooks).read_needs is Hooks.read_needs:
             return  # the kind needs nothing: spare every read a thread hop
-        needed = await self.db.read(res.hooks.read_needs, ctx)
+        needed = await self.db.read(res.hooks.read_needs, ctx, filters or {})
         if needed is not None:
             await self.db.write(needed)
 
@@ -192,7 +194,7 @@ class Api:
         """A list response; `within`: filters the path fixes (a sub-resource's parent)."""
         q = self.query(request)
         q.filters.update(within or {})
-        await self._prepare_read(res, ctx)
+        await self._prepare_read(res, ctx, q.filters)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
         out: dict[str, Any] = {res.plural: crud.render_many(res, ctx, items, fields)}
