@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, events
+from alcor.resources import crud, events, grants
 from alcor.resources.context import Context
 from alcor.resources.declarations import port, subnet
 from alcor.resources.declarations.floatingip import resource as floatingip
@@ -50,6 +50,7 @@ class RbacHooks(Hooks):
                 action=action, object_type=kind, valid_actions=list(ACTIONS[kind])
             )
         _owned_object(uow, ctx, item)
+        _refuse_pool_outside_scope(uow, item)
         _refuse_duplicate(uow, item, item["target_tenant"])
         if item["target_tenant"] == EVERYONE:
             _set_everyone(uow, item, True)
@@ -89,6 +90,23 @@ def _owned_object(uow: UnitOfWork, ctx: Context, item: Item) -> None:
         raise errors.InvalidInput(
             error_message=f"Only admins can manipulate policies on {kind.plural.replace('_', ' ')}"
             " they do not own"
+        )
+
+
+def _refuse_pool_outside_scope(uow: UnitOfWork, item: Item) -> None:
+    """Neutron's SubnetPool.validate_rbac_policy_create: a pool in an address scope is shared
+    only with projects the scope is shared with, else they would carve subnets into a scope
+    they may not use."""
+    if item["object_type"] != "subnetpool":
+        return
+    pools = Resource.declared("subnetpool").table
+    scope = uow.execute(
+        sa.select(pools.c.address_scope_id).where(pools.c.id == item["object_id"])
+    ).scalar()
+    if scope and not grants.shared_with(uow, "address_scope", scope, item["target_tenant"]):
+        raise errors.InvalidInput(
+            error_message=f"Failed to create RBAC policy on object {item['object_id']} because "
+            "target project doesn't have access to associated address scope"
         )
 
 
