@@ -64,6 +64,12 @@ def _dashed(collection: str) -> str:
     return _strip_json(collection).replace("_", "-")
 
 
+def _both_spellings(path: str, handler: Any) -> list[Route]:
+    """A read-only collection served outside the generic routes, under both spellings as
+    Neutron's router takes any collection (`floatingip-pools` is what tempest asks for)."""
+    return [Route(p, handler, methods=["GET"]) for p in (path, path.replace("_", "-"))]
+
+
 class Api:
     """Routes and handlers, bound to a database and the declared resources."""
 
@@ -561,8 +567,8 @@ class Api:
             Route("/v2.0/alcor/audit", self.state_audit, methods=["GET"]),
             Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
             Route("/v2.0/alcor/reachability", self.reachability, methods=["GET"]),
-            Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
-            Route("/v2.0/availability_zones", self.availability_zones, methods=["GET"]),
+            *_both_spellings("/v2.0/floatingip_pools", self.floatingip_pools),
+            *_both_spellings("/v2.0/availability_zones", self.availability_zones),
             *self.quotas.routes(),
             *self.nova.routes(),
             *self.webview.routes(),

@@ -551,6 +551,8 @@ def test_floatingip_pools(http: httpx.Client) -> None:
         )
     ]
     pools = http.get("/v2.0/floatingip_pools").json()["floatingip_pools"]
+    # Neutron takes either spelling of a collection (tempest asks for floatingip-pools)
+    assert http.get("/v2.0/floatingip-pools").json()["floatingip_pools"] == pools
     mine = [p for p in pools if p["network_id"] == ext]
     assert mine == [
         {
