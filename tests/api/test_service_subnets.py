@@ -104,6 +104,10 @@ def test_explicit_subnet_of_another_service(http: httpx.Client) -> None:
         f"Invalid input for operation: Failed to create port on network {net}, "
         f"because fixed_ips included invalid subnet {two}."
     )
+    mine = _post(
+        http, "port", network_id=net, device_owner="test:type_1", fixed_ips=[{"subnet_id": one}]
+    )
+    assert _subnet_of(_made(mine, "port")) == [one]
 
 
 def test_update_keeps_an_address_its_subnet_no_longer_serves(http: httpx.Client) -> None:
