@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from tests.api.conftest import neutron_error
+from tests.api.conftest import member_headers, neutron_error
 
 ADMIN: dict[str, str] = {}
 
@@ -131,3 +131,22 @@ def test_update_keeps_an_address_its_subnet_no_longer_serves(http: httpx.Client)
     )
     assert again.status_code == 200, again.text
     assert again.json()["port"]["fixed_ips"] == port["fixed_ips"]
+
+
+def test_members_set_their_subnets_service_types(http: httpx.Client) -> None:
+    """Neutron never enforces create/update_subnet:service_types (the attribute is not
+    `enforce_policy`): a subnet's owner sets them."""
+    hdr = member_headers(f"st-{uuid.uuid4().hex[:8]}")
+    net = http.post("/v2.0/networks", json={"network": {"name": "st"}}, headers=hdr)
+    body = {"network_id": net.json()["network"]["id"], "cidr": "10.187.0.0/24", "ip_version": 4}
+    made = http.post(
+        "/v2.0/subnets", json={"subnet": {**body, "service_types": ["compute:"]}}, headers=hdr
+    )
+    assert made.status_code == 201, made.text
+    subnet = made.json()["subnet"]
+    changed = http.put(
+        f"/v2.0/subnets/{subnet['id']}", json={"subnet": {"service_types": []}}, headers=hdr
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["subnet"]["service_types"] == []
+    assert changed.json()["subnet"]["revision_number"] > subnet["revision_number"]
