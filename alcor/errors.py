@@ -250,6 +250,13 @@ class IpAddressGenerationFailure(Conflict):
     message = "No more IP addresses available on {where}."
 
 
+class IpAddressGenerationFailureNoMatchingSubnet(IpAddressGenerationFailure):
+    message = (
+        "No valid service subnet for the given device owner, network {network_id}, "
+        "service type {service_type}."
+    )
+
+
 class InvalidIpForSubnet(BadRequest):
     type_name = None
     message = "IP address {ip_address} is not a valid IP for the specified subnet."

@@ -64,6 +64,12 @@ def _dashed(collection: str) -> str:
     return _strip_json(collection).replace("_", "-")
 
 
+def _both_spellings(path: str, handler: Any) -> list[Route]:
+    """A read-only collection served outside the generic routes, under both spellings as
+    Neutron's router takes any collection (`floatingip-pools` is what tempest asks for)."""
+    return [Route(p, handler, methods=["GET"]) for p in (path, path.replace("_", "-"))]
+
+
 class Api:
     """Routes and handlers, bound to a database and the declared resources."""
 
@@ -173,12 +179,14 @@ class Api:
             return await self._list(request, res, ctx)
         return await self._create(request, res, ctx)
 
-    async def _prepare_read(self, res: Resource, ctx: Context) -> None:
+    async def _prepare_read(
+        self, res: Resource, ctx: Context, filters: dict[str, list[str]] | None = None
+    ) -> None:
         """Run the write a kind needs before `ctx` reads it (e.g. the default security
         group), only when the read side says it is missing."""
         if type(res.hooks).read_needs is Hooks.read_needs:
             return  # the kind needs nothing: spare every read a thread hop
-        needed = await self.db.read(res.hooks.read_needs, ctx)
+        needed = await self.db.read(res.hooks.read_needs, ctx, filters or {})
         if needed is not None:
             await self.db.write(needed)
 
@@ -192,7 +200,7 @@ class Api:
         """A list response; `within`: filters the path fixes (a sub-resource's parent)."""
         q = self.query(request)
         q.filters.update(within or {})
-        await self._prepare_read(res, ctx)
+        await self._prepare_read(res, ctx, q.filters)
         items, paging = await self.db.read(crud.list_items, res, ctx, q, self.max_page)
         fields = q.fields or None
         out: dict[str, Any] = {res.plural: crud.render_many(res, ctx, items, fields)}
@@ -559,8 +567,8 @@ class Api:
             Route("/v2.0/alcor/audit", self.state_audit, methods=["GET"]),
             Route("/v2.0/ports/{rid}/trace", self.trace, methods=["GET"]),
             Route("/v2.0/alcor/reachability", self.reachability, methods=["GET"]),
-            Route("/v2.0/floatingip_pools", self.floatingip_pools, methods=["GET"]),
-            Route("/v2.0/availability_zones", self.availability_zones, methods=["GET"]),
+            *_both_spellings("/v2.0/floatingip_pools", self.floatingip_pools),
+            *_both_spellings("/v2.0/availability_zones", self.availability_zones),
             *self.quotas.routes(),
             *self.nova.routes(),
             *self.webview.routes(),

@@ -61,8 +61,11 @@ class QuotaApi:
 
     async def _ctx(self, request: Request, rule: str, project_id: str | None = None) -> Context:
         """The caller, if Neutron's `rule` lets it act on `project_id`'s quota (None: every
-        project's)."""
+        project's). As in Neutron's quota controller, a project reads its own quota (limits,
+        defaults, details) whatever `get_quota` says: the policy guards other projects'."""
         ctx = await self.auth.context(request.headers)
+        if rule == "get_quota" and project_id is not None and project_id == ctx.project_id:
+            return ctx
         ctx.policy.enforce(ctx, rule, {} if project_id is None else {"project_id": project_id})
         return ctx
 

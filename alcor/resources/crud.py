@@ -573,7 +573,7 @@ def update(
     change it so)."""
     old = fetch(uow, res, ctx, rid, for_update=True)
     if authorize:
-        authz.enforce(uow, res, ctx, "update", {**old, **changes}, given=changes)
+        authz.enforce_update(uow, res, ctx, old, changes)
     _check_revision(old, if_match)
     events.updating(uow, ctx, res.name, old, changes)
     relations.check(
@@ -653,7 +653,7 @@ def delete(
 @dataclasses.dataclass(frozen=True)
 class _RenderPlan:
     hidden: tuple[str, ...]  # attributes this caller may not see
-    times: tuple[tuple[str, Callable[[Any], Any]], ...]  # timestamp attributes and formatter
+    shown: tuple[tuple[str, Callable[[Any], Any]], ...]  # attributes shown otherwise than stored
     tenant: bool  # add tenant_id (= project_id)
 
 
@@ -661,10 +661,8 @@ def _plan(res: Resource, denied: tuple[str, ...]) -> _RenderPlan:
     def build() -> _RenderPlan:
         return _RenderPlan(
             hidden=tuple(a.name for a in res.attrs.values() if not a.visible or a.name in denied),
-            times=tuple(
-                (a.name, a.kind.render)
-                for a in res.attrs.values()
-                if isinstance(a.kind, kinds.Timestamp)
+            shown=tuple(
+                (a.name, a.kind.shown_as) for a in res.attrs.values() if a.kind.shown_as is not None
             ),
             tenant="project_id" in res.attrs,
         )
@@ -691,7 +689,7 @@ def render_many(
         for name, allowed in per_item:
             if name in out and not allowed(out):
                 del out[name]
-        for name, fmt in plan.times:
+        for name, fmt in plan.shown:
             if name in out:
                 out[name] = fmt(out[name])
         if plan.tenant and "project_id" in out:

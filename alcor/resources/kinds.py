@@ -26,6 +26,9 @@ class Kind:
 
     type_name = "value"
     json_schema: dict[str, Any] = {}
+    # How the API shows a stored value, where that differs from the value itself (None: as
+    # is). Applied once per rendered item, so kinds without it cost nothing.
+    shown_as: Callable[[Any], Any] | None = None
 
     def sql_type(self) -> sa.types.TypeEngine[Any]:
         return sa.JSON()
@@ -122,10 +125,19 @@ class Bool(Kind):
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 class Int(Kind):
+    """An integer; `as_text`: one Neutron shows as a string (a subnet pool's prefix lengths,
+    which its `_make_subnetpool_dict` str()s: clients compare them as strings)."""
+
     type_name = "integer"
 
-    def __init__(self, lo: int | None = None, hi: int | None = None) -> None:
+    def __init__(self, lo: int | None = None, hi: int | None = None, as_text: bool = False) -> None:
+        if as_text:
+            self.shown_as = _text
         self.lo = INT64_MIN if lo is None else lo
         self.hi = INT64_MAX if hi is None else hi
         self.json_schema = {"type": "integer"}
@@ -302,6 +314,7 @@ class Timestamp(Kind):
     def __init__(self, fmt: str = "%Y-%m-%dT%H:%M:%SZ") -> None:
         self.fmt = fmt
         self._shown: dict[int, str] = {}  # second -> text: rows of a list share seconds
+        self.shown_as = self.render
 
     def sql_type(self) -> sa.types.TypeEngine[Any]:
         return sa.Float()

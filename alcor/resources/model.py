@@ -358,9 +358,12 @@ class Hooks:
         of work."""
         return {}
 
-    def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
+    def read_needs(
+        self, conn: Conn, ctx: Context, filters: dict[str, list[str]]
+    ) -> Callable[[UnitOfWork], object] | None:
         """A write that must happen before `ctx` reads this kind (the project's default
-        security group is made on first need), or None when there is nothing to do."""
+        security group is made on first need), or None when there is nothing to do;
+        `filters`: a list's query filters."""
         return None
 
     def filters(self) -> dict[str, Callable[[list[str]], sa.ColumnElement[bool]]]:

@@ -70,12 +70,21 @@ def test_addresses_normalised_and_edited_by_actions(http: httpx.Client) -> None:
         "AddressesNotFound",
     )
     assert "['198.51.100.0/24'] not found in the address group" in missing["message"]
-    neutron_error(_edit(http, hdr, ag["id"], "add_addresses", "10.9.9.9"), 400, "InvalidInput")
+    # the actions read a bare address as its host network, as Neutron's netaddr.IPNetwork
+    bare = neutron_error(
+        _edit(http, hdr, ag["id"], "remove_addresses", "10.200.200.200"), 404, "AddressesNotFound"
+    )
+    assert "['10.200.200.200/32'] not found" in bare["message"]
+    neutron_error(_edit(http, hdr, ag["id"], "add_addresses", "10.9.9"), 400, "InvalidInput")
     # nothing changed by the refused edits
     now = http.get(f"/v2.0/address-groups/{ag['id']}", headers=hdr).json()["address_group"]
     assert now["addresses"] == body["addresses"]
     removed = _edit(http, hdr, ag["id"], "remove_addresses", "10.1.2.0/24", "2001:db8::/64")
     assert removed.json()["address_group"]["addresses"] == ["192.0.2.7/32"]
+    host = _edit(http, hdr, ag["id"], "add_addresses", "2001:db8::9")
+    assert host.json()["address_group"]["addresses"] == ["192.0.2.7/32", "2001:db8::9/128"]
+    gone = _edit(http, hdr, ag["id"], "remove_addresses", "2001:db8::9")
+    assert gone.json()["address_group"]["addresses"] == ["192.0.2.7/32"]
     neutron_error(
         http.put(
             f"/v2.0/address-groups/{ag['id']}",

@@ -168,6 +168,18 @@ def test_rbac_shares_a_scope(http: httpx.Client) -> None:
         ),
         "subnetpool",
     )
+    # the pool's prefixes are the scope owner's address space: only an admin changes it
+    # (Neutron's _check_subnetpool_update_allowed)
+    pool_url = f"/v2.0/subnetpools/{pool['id']}"
+    grow = {"subnetpool": {"prefixes": ["10.75.0.0/16", "10.76.0.0/16"]}}
+    refused = neutron_error(http.put(pool_url, json=grow, headers=guest), 400)
+    assert refused["type"] == "IllegalSubnetPoolUpdate"
+    assert refused["message"] == (
+        f"Illegal subnetpool update : subnetpool {pool['id']} cannot be updated when "
+        f"associated with shared address scope {scope['id']}."
+    )
+    grown = http.put(pool_url, json=grow, headers=ADMIN)
+    assert grown.status_code == 200, grown.text
     rbac_url = f"/v2.0/rbac-policies/{policy['id']}"
     neutron_error(http.delete(rbac_url, headers=owner), 409, "RbacPolicyInUse")
     assert http.delete(f"/v2.0/subnetpools/{pool['id']}", headers=guest).status_code == 204

@@ -25,7 +25,10 @@ def _zone(http: httpx.Client) -> tuple[str, str]:
 
 
 def _zones(http: httpx.Client, query: str = "") -> list[dict[str, str]]:
-    return list(http.get(f"/v2.0/availability_zones{query}").json()["availability_zones"])
+    zones = http.get(f"/v2.0/availability_zones{query}").json()["availability_zones"]
+    # either spelling of the collection, as Neutron routes it
+    assert http.get(f"/v2.0/availability-zones{query}").json()["availability_zones"] == zones
+    return list(zones)
 
 
 def test_zones_listed_from_agents_and_filtered(http: httpx.Client) -> None:

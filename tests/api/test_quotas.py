@@ -81,9 +81,13 @@ def test_limit_below_usage_needs_force(http: httpx.Client) -> None:
 
 
 def test_managers_see_only_their_own_quota(http: httpx.Client) -> None:
-    """Neutron's `get_quota`: an admin, or the project's `manager` (a plain member: 403)."""
+    """A project reads its own quota (Neutron's quota controller checks no policy then);
+    `get_quota` guards the others' (an admin, or the project's `manager`)."""
     mine, other = _project(), _project()
-    neutron_error(http.get(f"/v2.0/quotas/{mine}", headers=member_headers(mine)), 403)
+    member = member_headers(mine)
+    for path in ("", "/default", "/details"):
+        assert http.get(f"/v2.0/quotas/{mine}{path}", headers=member).status_code == 200
+        neutron_error(http.get(f"/v2.0/quotas/{other}{path}", headers=member), 403)
     hdr = {"X-Project-Id": mine, "X-Roles": "manager"}
     assert http.get(f"/v2.0/quotas/{mine}", headers=hdr).status_code == 200
     assert http.get(f"/v2.0/quotas/{mine}/details", headers=hdr).status_code == 200

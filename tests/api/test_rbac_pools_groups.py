@@ -131,6 +131,15 @@ def test_address_group_shared_with_a_project(http: httpx.Client) -> None:
         ),
         403,
     )
+    # an update is a 404: Neutron checks get_address_group on the group without its hidden
+    # `shared`, which is what lets the target see it
+    renamed = http.put(
+        f"/v2.0/address-groups/{group['id']}",
+        json={"address_group": {"name": "new_name"}},
+        headers=target,
+    )
+    body = neutron_error(renamed, 404, "HTTPNotFound")
+    assert body["message"] == "The resource could not be found."
     neutron_error(
         http.delete(f"/v2.0/rbac-policies/{grant['id']}", headers=owner), 409, "RbacPolicyInUse"
     )
@@ -140,3 +149,38 @@ def test_address_group_shared_with_a_project(http: httpx.Client) -> None:
     neutron_error(http.get(f"/v2.0/address-groups/{group['id']}", headers=target), 404)
     for alias in ("rbac-subnetpool", "rbac-address-group"):
         assert http.get(f"/v2.0/extensions/{alias}").status_code == 200
+
+
+def test_pool_shared_only_where_its_address_scope_is(http: httpx.Client) -> None:
+    """Neutron's SubnetPool.validate_rbac_policy_create: sharing a pool of an address scope
+    with a project the scope is not shared with is refused (400)."""
+    owner, target = uuid.uuid4().hex, uuid.uuid4().hex
+    scope = http.post(
+        "/v2.0/address-scopes", json={"address_scope": {"name": "rs", "ip_version": 4}}
+    ).json()["address_scope"]
+
+    def grant(who: str, kind: str, oid: str, to: str) -> httpx.Response:
+        body = {"object_type": kind, "object_id": oid, "action": "access_as_shared"}
+        return http.post(
+            "/v2.0/rbac-policies",
+            json={"rbac_policy": {**body, "target_tenant": to}},
+            headers=member_headers(who) if who else {},
+        )
+
+    assert grant("", "address_scope", scope["id"], owner).status_code == 201
+    pool = _make(
+        http,
+        "subnetpool",
+        "subnetpools",
+        owner,
+        name="rs-pool",
+        prefixes=["10.71.0.0/16"],
+        address_scope_id=scope["id"],
+    )
+    refused = neutron_error(grant(owner, "subnetpool", pool["id"], target), 400, "InvalidInput")
+    assert refused["message"] == (
+        f"Invalid input for operation: Failed to create RBAC policy on object {pool['id']} "
+        "because target project doesn't have access to associated address scope."
+    )
+    assert grant("", "address_scope", scope["id"], target).status_code == 201
+    assert grant(owner, "subnetpool", pool["id"], target).status_code == 201

@@ -519,6 +519,18 @@ def test_routers_say_they_are_distributed_not_ha(http: httpx.Client) -> None:
     member = {"X-Project-Id": "p-mode", "X-Roles": "member"}
     mine = http.post("/v2.0/routers", json={"router": {"name": "m"}}, headers=member)
     assert "distributed" not in mine.json()["router"]  # admin-only, as Neutron's policy
+    # Neutron declares no default for either: a member naming one, even the value every
+    # router has, is refused by policy
+    for attrs in ({"distributed": True}, {"ha": False}):
+        body = {"router": {"name": "m", **attrs}}
+        asked = http.post("/v2.0/routers", json=body, headers=member)
+        neutron_error(asked, 403, "PolicyNotAuthorized")
+    explicit = http.post("/v2.0/routers", json={"router": {"name": "a", "distributed": True}})
+    assert explicit.status_code == 201, explicit.text
+    assert (explicit.json()["router"]["distributed"], explicit.json()["router"]["ha"]) == (
+        True,
+        False,
+    )
     assert http.delete(url).status_code == 204
 
 
@@ -539,6 +551,8 @@ def test_floatingip_pools(http: httpx.Client) -> None:
         )
     ]
     pools = http.get("/v2.0/floatingip_pools").json()["floatingip_pools"]
+    # Neutron takes either spelling of a collection (tempest asks for floatingip-pools)
+    assert http.get("/v2.0/floatingip-pools").json()["floatingip_pools"] == pools
     mine = [p for p in pools if p["network_id"] == ext]
     assert mine == [
         {

@@ -397,6 +397,10 @@ def test_default_rule_templates_shape_new_groups(http: httpx.Client) -> None:
         ("ingress", "IPv4", "PARENT", True, False),
         ("ingress", "IPv6", "PARENT", True, False),
     ]
+    assert {(t["direction"], t["description"]) for t in seeded} == {
+        ("egress", "Legacy default SG rule for egress traffic"),
+        ("ingress", "Legacy default SG rule for ingress traffic"),
+    }
     hdr = _project()
     neutron_error(
         http.post(url, json={"default_security_group_rule": {"direction": "ingress"}}, headers=hdr),
@@ -457,3 +461,46 @@ def test_groups_without_any_rule_template(http: httpx.Client) -> None:
         for template in seeded:
             body = {k: template[k] for k in keys}
             assert http.post(url, json={"default_security_group_rule": body}).status_code == 201
+
+
+def test_admin_listing_a_projects_groups_makes_its_default(http: httpx.Client) -> None:
+    """Neutron's get_security_groups makes the default group of the project a list filters
+    on (tempest lists a new project's `default` group as admin before the project did
+    anything); a member filtering on another project makes nothing there."""
+    project = uuid.uuid4().hex
+    other = _project()
+    neutron_filter = {"project_id": project, "name": "default"}
+    by_member = http.get("/v2.0/security-groups", params=neutron_filter, headers=other)
+    assert by_member.json()["security_groups"] == []
+    listed = http.get("/v2.0/security-groups", params=neutron_filter).json()["security_groups"]
+    assert [(g["name"], g["project_id"]) for g in listed] == [("default", project)]
+    assert len(listed[0]["security_group_rules"]) == 4
+    again = http.get("/v2.0/security-groups", params={"project_id": project})
+    assert [g["id"] for g in again.json()["security_groups"]] == [listed[0]["id"]]
+
+
+def test_one_rule_in_each_template(http: httpx.Client) -> None:
+    """A rule may be a template for default groups and, separately, for the other groups;
+    twice in the same template it is DefaultSecurityGroupRuleExists."""
+    url = "/v2.0/default-security-group-rules"
+    rule = {"direction": "ingress", "protocol": "tcp", "port_range_min": 2022}
+    rule["port_range_max"] = 2022
+    made = []
+    try:
+        for flags in ((True, False), (False, True)):
+            body = dict(zip(("used_in_default_sg", "used_in_non_default_sg"), flags, strict=True))
+            resp = http.post(url, json={"default_security_group_rule": {**rule, **body}})
+            assert resp.status_code == 201, resp.text
+            made.append(resp.json()["default_security_group_rule"]["id"])
+        both = {**rule, "used_in_default_sg": True, "used_in_non_default_sg": True}
+        dup = neutron_error(
+            http.post(url, json={"default_security_group_rule": both}),
+            409,
+            "DefaultSecurityGroupRuleExists",
+        )
+        assert (
+            dup["message"] == f"Default Security group rule already exists. Rule id is {made[0]}."
+        )
+    finally:
+        for template in made:
+            assert http.delete(f"{url}/{template}").status_code == 204

@@ -48,11 +48,21 @@ def test_pool_prefixes_and_bounds(http: httpx.Client) -> None:
     assert made.status_code == 201, made.text
     pool = made.json()["subnetpool"]
     assert pool["prefixes"] == ["10.10.0.0/16", "10.20.0.0/24"]
-    assert (pool["ip_version"], pool["min_prefixlen"], pool["max_prefixlen"]) == (4, 8, 32)
-    assert pool["default_prefixlen"] == 8 and pool["default_quota"] is None
+    # prefix lengths are strings, as Neutron's _make_subnetpool_dict shows them
+    assert (pool["ip_version"], pool["min_prefixlen"], pool["max_prefixlen"]) == (4, "8", "32")
+    assert pool["default_prefixlen"] == "8" and pool["default_quota"] is None
     assert pool["is_default"] is False and pool["shared"] is False
     v6 = _pool(http, hdr, prefixes=["2001:db8::/48"]).json()["subnetpool"]
-    assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"]) == (6, 64, 128)
+    assert (v6["ip_version"], v6["min_prefixlen"], v6["max_prefixlen"]) == (6, "64", "128")
+    shown = http.get(f"/v2.0/subnetpools/{v6['id']}", headers=hdr).json()["subnetpool"]
+    assert (shown["default_prefixlen"], shown["max_prefixlen"]) == ("64", "128")
+    changed = http.put(
+        f"/v2.0/subnetpools/{v6['id']}", json={"subnetpool": {"min_prefixlen": "56"}}, headers=hdr
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["subnetpool"]["min_prefixlen"] == "56"
+    listed = http.get("/v2.0/subnetpools", params={"min_prefixlen": 56}, headers=hdr)
+    assert [p["id"] for p in listed.json()["subnetpools"]] == [v6["id"]]
     cases = [
         ({"prefixes": []}, "EmptySubnetPoolPrefixList"),
         ({"prefixes": ["10.0.0.0/8", "2001:db8::/32"]}, "PrefixVersionMismatch"),

@@ -13,6 +13,7 @@ from alcor.store.schema import metadata
 # Ports the cloud itself owns have a `network:` device owner; routers own these.
 ROUTER_INTERFACE = "network:router_interface"
 ROUTER_GATEWAY = "network:router_gateway"
+DHCP_OWNER = "network:dhcp"
 # The interface and gateway owners as SQL literals: queries that must use the partial
 # indexes of router interfaces and gateways state them literally (with a bound parameter in
 # its place, neither SQLite nor a generic PostgreSQL plan can prove an index's predicate).

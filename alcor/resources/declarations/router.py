@@ -68,10 +68,12 @@ resource = Resource(
             filter=False,
         ),
         Attr("routes", ROUTES, put=True, default=[], null_is_empty=True, filter=False),
-        # Every router is distributed and none is HA (`rules.router.MODE`); who may set
-        # them is policy's (`create_router:distributed`, admin).
-        Attr("distributed", kinds.Bool(), post=True, put=True, default=True),
-        Attr("ha", kinds.Bool(), post=True, put=True, default=False),
+        # Every router is distributed and none is HA (`rules.router.MODE`, filled in by the
+        # router's rules); who may set them is policy's (`create_router:distributed`,
+        # admin). No declared default, as in Neutron (not specified): a member asking
+        # for `distributed: true` is refused as for any other value.
+        Attr("distributed", kinds.Bool(), post=True, put=True),
+        Attr("ha", kinds.Bool(), post=True, put=True),
         Attr("flavor_id", kinds.Uuid(), post=True, nullable=True, default=None),
         *availability_zones(),
     ],

@@ -161,6 +161,14 @@ default_rule = Resource(
     logged=False,
     updatable=False,
     extensions=("security-groups-default-rules",),
-    table_args=(sa.UniqueConstraint("fingerprint"),),
+    # a rule once per template (0022): the default groups' and the other groups'
+    table_args=(
+        sa.UniqueConstraint(
+            "fingerprint",
+            "used_in_default_sg",
+            "used_in_non_default_sg",
+            name="uq_default_sg_rules_template",
+        ),
+    ),
     not_found=lambda rid: errors.DefaultSecurityGroupRuleNotFound(id=rid),
 )

@@ -27,8 +27,9 @@ PREFIXES = kinds.list_of(kinds.Cidr(host_bits=True), unique=False)
 
 
 def _prefixlen(name: str) -> Attr:
-    """A prefix-length bound (non-negative; its default depends on the IP version)."""
-    return Attr(name, kinds.Int(0), post=True, put=True)
+    """A prefix-length bound (non-negative; its default depends on the IP version), shown
+    as a string as Neutron shows it."""
+    return Attr(name, kinds.Int(0, as_text=True), post=True, put=True)
 
 
 resource = Resource(

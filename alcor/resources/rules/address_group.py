@@ -9,6 +9,7 @@ new address set to every host that follows it) and all.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -24,11 +25,26 @@ if TYPE_CHECKING:
     from alcor.store.db import UnitOfWork
 
 
+def _as_network(address: object) -> object:
+    """A bare address as its host network ('10.0.0.1' -> '10.0.0.1/32'): the actions' bodies
+    are not validated as the attribute is, Neutron reads each entry with netaddr.IPNetwork."""
+    if isinstance(address, str) and "/" not in address:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return address
+        return f"{ip}/{ip.max_prefixlen}"
+    return address
+
+
 def _requested(body: Item) -> list[str]:
     """The normalised, deduplicated addresses of an action's body `{"addresses": [...]}`."""
     if not isinstance(body, dict) or set(body) != {"addresses"}:
         raise errors.BadRequest("The request body must be {'addresses': [...]}")
-    return list(dict.fromkeys(ADDRESSES.check("addresses", body["addresses"])))
+    addresses = body["addresses"]
+    if isinstance(addresses, list):
+        addresses = [_as_network(a) for a in addresses]
+    return list(dict.fromkeys(ADDRESSES.check("addresses", addresses)))
 
 
 def _edit(add: bool) -> Action:

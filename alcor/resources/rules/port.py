@@ -23,7 +23,7 @@ from alcor.resources.declarations import network
 from alcor.resources.declarations import router as router_decl
 from alcor.resources.declarations import security_group as sg_decl
 from alcor.resources.declarations import subnet as subnet_decl
-from alcor.resources.declarations.port import ROUTER_OWNERS, resource
+from alcor.resources.declarations.port import DHCP_OWNER, ROUTER_OWNERS, resource
 from alcor.resources.declarations.subnet import AUTO_ADDRESS_MODES
 from alcor.resources.model import Hooks, Item, Read, caller_project
 
@@ -58,11 +58,39 @@ def _subnets_of() -> sa.Select[Any]:
     return resource.statement(  # type: ignore[no-any-return]
         "subnets",
         lambda: (
-            sa.select(t.c.id, t.c.ip_version, t.c.cidr, t.c.gateway_ip, t.c.ipv6_address_mode)
+            sa.select(
+                t.c.id,
+                t.c.ip_version,
+                t.c.cidr,
+                t.c.gateway_ip,
+                t.c.ipv6_address_mode,
+                t.c.enable_dhcp,
+                t.c.service_types,
+            )
             .where(t.c.network_id == sa.bindparam("network_id"))
             .order_by(t.c.created_at, t.c.id)
         ),
     )
+
+
+def eligible(subnets: list[sa.Row[Any]], network_id: str, owner: str) -> list[sa.Row[Any]]:
+    """Neutron's service subnets (`subnet-service-types`): a port's addresses come only from
+    subnets without service types or whose types name its device_owner (a DHCP port: any
+    subnet with DHCP on), the typed ones first, so an operator can keep e.g. router ports
+    and VMs apart on one network. A network with subnets but none of them eligible refuses
+    the port, as Neutron's IPAM does, rather than using another service's subnet."""
+    ok = [
+        s
+        for s in subnets
+        if not s.service_types
+        or owner in s.service_types
+        or (owner == DHCP_OWNER and s.enable_dhcp)
+    ]
+    if subnets and not ok:
+        raise errors.IpAddressGenerationFailureNoMatchingSubnet(
+            network_id=network_id, service_type=owner
+        )
+    return sorted(ok, key=lambda s: not s.service_types)
 
 
 def _exhausted(network_id: str, subnet_id: str | None = None) -> errors.NeutronError:
@@ -97,11 +125,17 @@ class PortHooks(Hooks):
         networks = sorted({it["network_id"] for it in items if it.get("network_id")})
         return [(_subnets_of(), {"network_id": n}) for n in networks]
 
-    def _subnets(self, uow: UnitOfWork, network_id: str) -> list[sa.Row[Any]]:
+    def _network_subnets(self, uow: UnitOfWork, network_id: str) -> list[sa.Row[Any]]:
         key = ("subnets", network_id)
         if key not in uow.cache:
             uow.cache[key] = uow.execute(_subnets_of(), {"network_id": network_id}).all()
         return list(uow.cache[key])
+
+    def _subnets(self, uow: UnitOfWork, port: Item) -> list[sa.Row[Any]]:
+        """The subnets of the port's network it may take addresses from, in order."""
+        network_id = port["network_id"]
+        subnets = self._network_subnets(uow, network_id)
+        return eligible(subnets, network_id, port.get("device_owner") or "")
 
     # -- fixed IPs -------------------------------------------------------------------
     def _take(
@@ -140,7 +174,7 @@ class PortHooks(Hooks):
         """Neutron's default: one address from the first IPv4 subnet with room, one from
         the first stateful IPv6 subnet with room, and a SLAAC address on every SLAAC
         subnet."""
-        subnets = self._subnets(uow, port["network_id"])
+        subnets = self._subnets(uow, port)
         out: list[dict[str, str]] = []
         v4 = [s for s in subnets if s.ip_version == 4]
         v6 = [
@@ -172,7 +206,7 @@ class PortHooks(Hooks):
         if port.get("device_owner") in ROUTER_OWNERS:
             return out
         named = {subnet.id for subnet, _ in resolved}
-        for subnet in self._subnets(uow, port["network_id"]):
+        for subnet in self._subnets(uow, port):
             if (
                 subnet.ip_version == 6
                 and subnet.ipv6_address_mode in AUTO_ADDRESS_MODES
@@ -182,10 +216,13 @@ class PortHooks(Hooks):
         return out
 
     def _resolve(
-        self, uow: UnitOfWork, port: Item, wanted: list[Item]
+        self, uow: UnitOfWork, port: Item, wanted: list[Item], held: frozenset[str] = frozenset()
     ) -> list[tuple[sa.Row[Any], str | None]]:
-        """Map each requested fixed IP to (subnet, address or None for automatic)."""
-        subnets = {s.id: s for s in self._subnets(uow, port["network_id"])}
+        """Map each requested fixed IP to (subnet, address or None for automatic): in the
+        subnets eligible for the port, or among those it holds an address in (`held`: an
+        update keeps those whatever their service types)."""
+        subnets = {s.id: s for s in self._network_subnets(uow, port["network_id"]) if s.id in held}
+        subnets.update((s.id, s) for s in self._subnets(uow, port))
         out = []
         seen: set[tuple[str, str | None]] = set()
         for entry in wanted:
@@ -354,11 +391,11 @@ class PortHooks(Hooks):
         ids (object ids) of the items served; the others take the one-by-one path, which
         also walks to further subnets when the first is full."""
         served: set[int] = set()
-        by_net: dict[str, list[Item]] = {}
+        by_net: dict[tuple[str, str], list[Item]] = {}
         for item in items:
-            by_net.setdefault(item["network_id"], []).append(item)
-        for network_id, group in by_net.items():
-            subnets = self._subnets(uow, network_id)
+            by_net.setdefault((item["network_id"], item.get("device_owner") or ""), []).append(item)
+        for group in by_net.values():
+            subnets = self._subnets(uow, group[0])
             if len(group) < 2 or any(s.ipv6_address_mode in AUTO_ADDRESS_MODES for s in subnets):
                 continue
             firsts = [next((s for s in subnets if s.ip_version == v), None) for v in (4, 6)]
@@ -434,7 +471,8 @@ class PortHooks(Hooks):
         held = list(old["fixed_ips"] or [])
         keep: list[dict[str, str]] = []
         todo: list[tuple[sa.Row[Any], str | None]] = []
-        for subnet, ip in self._resolve(uow, new, wanted):
+        held_ids = frozenset(h["subnet_id"] for h in held)
+        for subnet, ip in self._resolve(uow, new, wanted, held_ids):
             match = next(
                 (
                     h

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alcor import errors
-from alcor.resources import crud, events
+from alcor.resources import crud, events, grants
 from alcor.resources.context import Context
 from alcor.resources.declarations import port, subnet
 from alcor.resources.declarations.floatingip import resource as floatingip
@@ -50,6 +50,7 @@ class RbacHooks(Hooks):
                 action=action, object_type=kind, valid_actions=list(ACTIONS[kind])
             )
         _owned_object(uow, ctx, item)
+        _refuse_pool_outside_scope(uow, item)
         _refuse_duplicate(uow, item, item["target_tenant"])
         if item["target_tenant"] == EVERYONE:
             _set_everyone(uow, item, True)
@@ -58,7 +59,8 @@ class RbacHooks(Hooks):
         new_target = str(changes.get("target_tenant", old["target_tenant"]))
         if new_target == old["target_tenant"]:
             return
-        _refuse_in_use(uow, old)
+        _refuse_default_external(uow, old)
+        _refuse_in_use(uow, old, new_target if old["action"] == EXTERNAL else None)
         _refuse_duplicate(uow, old, new_target)
         if old["target_tenant"] == EVERYONE:
             _set_everyone(uow, old, False)
@@ -68,6 +70,7 @@ class RbacHooks(Hooks):
     def before_delete(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         if ctx.is_system:
             return  # the object itself is going
+        _refuse_default_external(uow, item)
         _refuse_in_use(uow, item)
         if item["action"] == EXTERNAL and not _other_grants(uow, item):
             _refuse_gateways(uow, item["object_id"])
@@ -87,6 +90,23 @@ def _owned_object(uow: UnitOfWork, ctx: Context, item: Item) -> None:
         raise errors.InvalidInput(
             error_message=f"Only admins can manipulate policies on {kind.plural.replace('_', ' ')}"
             " they do not own"
+        )
+
+
+def _refuse_pool_outside_scope(uow: UnitOfWork, item: Item) -> None:
+    """Neutron's SubnetPool.validate_rbac_policy_create: a pool in an address scope is shared
+    only with projects the scope is shared with, else they would carve subnets into a scope
+    they may not use."""
+    if item["object_type"] != "subnetpool":
+        return
+    pools = Resource.declared("subnetpool").table
+    scope = uow.execute(
+        sa.select(pools.c.address_scope_id).where(pools.c.id == item["object_id"])
+    ).scalar()
+    if scope and not grants.shared_with(uow, "address_scope", scope, item["target_tenant"]):
+        raise errors.InvalidInput(
+            error_message=f"Failed to create RBAC policy on object {item['object_id']} because "
+            "target project doesn't have access to associated address scope"
         )
 
 
@@ -133,11 +153,16 @@ def _other_grants(uow: UnitOfWork, grant: Item) -> bool:
 
 
 def _let_in(
-    uow: UnitOfWork, grant: Item, project: sa.ColumnElement[Any], owner_too: bool = False
+    uow: UnitOfWork,
+    grant: Item,
+    project: sa.ColumnElement[Any],
+    owner_too: bool = False,
+    new_target: str | None = None,
 ) -> Any:
     """Condition on `project` (a column): the projects that only this grant lets in. The
     owner needs no grant to use its object, except (`owner_too`, as Neutron counts them) its
-    routers' gateways: an external network is external by its grants."""
+    routers' gateways: an external network is external by its grants. A grant being moved
+    to `new_target` still lets that project in."""
     others = _others(grant)
     kind = Resource.declared(grant["object_type"])
     owner = uow.execute(
@@ -146,7 +171,11 @@ def _let_in(
     everyone_else = uow.execute(others.where(rbac.c.target_tenant == EVERYONE).limit(1)).first()
     if everyone_else is not None:
         return sa.false()
+    if new_target == EVERYONE:
+        return sa.false()
     outsider = project != ""
+    if new_target is not None:
+        outsider = sa.and_(outsider, project != new_target)
     if not owner_too:
         outsider = sa.and_(outsider, project != (owner or ""))
     if grant["target_tenant"] == EVERYONE:
@@ -154,7 +183,9 @@ def _let_in(
     return sa.and_(outsider, project == grant["target_tenant"])
 
 
-def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
+def _refuse_in_use(uow: UnitOfWork, grant: Item, new_target: str | None = None) -> None:
+    """RbacPolicyInUse if the grant (being withdrawn, or moved to `new_target`) is what
+    lets some project keep what it has on the object."""
     oid = grant["object_id"]
     ports, subnets, fips = port.resource.table, subnet.resource.table, floatingip.table
     if grant["object_type"] == "address_scope":
@@ -218,13 +249,14 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
                 "router",
                 sa.select(routers.c.id).where(
                     routers.c.id.in_(gateways),
-                    _let_in(uow, grant, routers.c.project_id, owner_too=True),
+                    _let_in(uow, grant, routers.c.project_id, True, new_target),
                 ),
             ),
             (
                 "floatingip",
                 sa.select(fips.c.id).where(
-                    fips.c.floating_network_id == oid, _let_in(uow, grant, fips.c.project_id)
+                    fips.c.floating_network_id == oid,
+                    _let_in(uow, grant, fips.c.project_id, new_target=new_target),
                 ),
             ),
         ]
@@ -232,6 +264,23 @@ def _refuse_in_use(uow: UnitOfWork, grant: Item) -> None:
         row = uow.execute(stmt.limit(1)).first()
         if row is not None:
             raise errors.RbacPolicyInUse(object_id=oid, details=f"{what} {row[0]} depends on it")
+
+
+def _refuse_default_external(uow: UnitOfWork, grant: Item) -> None:
+    """Neutron's rule: the default external network (`is_default`, where "get me a
+    network" puts every project's router) stays external to everyone, so its `*`
+    access_as_external grant can be neither withdrawn nor narrowed."""
+    if grant["action"] != EXTERNAL or grant["target_tenant"] != EVERYONE:
+        return
+    nets = Resource.declared("network").table
+    default = uow.execute(
+        sa.select(nets.c.is_default).where(nets.c.id == grant["object_id"])
+    ).scalar()
+    if default:
+        raise errors.RbacPolicyInUse(
+            object_id=grant["object_id"],
+            details="Default external networks must be shared to everyone.",
+        )
 
 
 def _refuse_gateways(uow: UnitOfWork, network_id: str) -> None:

@@ -307,6 +307,8 @@ class RouterHooks(Hooks):
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         _check_mode(item)
+        for key, value in MODE.items():
+            item.setdefault(key, value)
         availability_zones.check_hints(uow, item.get("availability_zone_hints"))
         info = item.get("external_gateway_info") or None  # {} = no gateway
         item["external_gateway_info"] = info

@@ -102,11 +102,21 @@ def ensure_default(uow: UnitOfWork, project_id: str) -> str:
     return found
 
 
-def _default_needed(conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
-    """Neutron makes the caller's default group before it lists groups or rules."""
-    if not ctx.project_id or default_group_id(conn, ctx.project_id) is not None:
+def _default_needed(
+    conn: Conn, ctx: Context, filters: dict[str, list[str]] | None = None
+) -> Callable[[UnitOfWork], object] | None:
+    """Neutron makes the caller's default group before it lists groups or rules; an admin
+    listing one project's groups (`?project_id=`) makes that project's, as Neutron's
+    get_security_groups does (Neutron lets anyone do so; here a member's filter on another
+    project makes nothing there)."""
+    if not ctx.project_id:
         return None
     project = ctx.project_id
+    wanted = (filters or {}).get("project_id") or (filters or {}).get("tenant_id")
+    if wanted and ctx.is_admin:
+        project = wanted[0]
+    if not project or default_group_id(conn, project) is not None:
+        return None
     return lambda uow: ensure_default(uow, project)
 
 
@@ -325,8 +335,10 @@ def default_rules(uow: UnitOfWork, sg_id: str, project_id: str, is_default: bool
 class GroupHooks(Hooks):
     """Default group on first need, reserved `default` name, in-use checks, rules inline."""
 
-    def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
-        return _default_needed(conn, ctx)
+    def read_needs(
+        self, conn: Conn, ctx: Context, filters: dict[str, list[str]]
+    ) -> Callable[[UnitOfWork], object] | None:
+        return _default_needed(conn, ctx, filters)
 
     def visible(self) -> sa.ColumnElement[bool]:
         return sa.or_(
@@ -423,7 +435,9 @@ class RuleHooks(Hooks):
             t.c.security_group_id.in_(sa.select(g.c.id).where(g.c.project_id == caller_project())),
         )
 
-    def read_needs(self, conn: Conn, ctx: Context) -> Callable[[UnitOfWork], object] | None:
+    def read_needs(
+        self, conn: Conn, ctx: Context, filters: dict[str, list[str]]
+    ) -> Callable[[UnitOfWork], object] | None:
         return _default_needed(conn, ctx)
 
     def before_create_many(self, uow: UnitOfWork, ctx: Context, items: list[Item]) -> None:
@@ -465,12 +479,25 @@ class RuleHooks(Hooks):
 
 
 class DefaultRuleHooks(Hooks):
-    """Templates: Neutron's rule validation, admins only, duplicates refused."""
+    """Templates: Neutron's rule validation, admins only, duplicates refused: the same rule
+    twice in one template (the default groups' or the other groups'), so one rule may have
+    a template for default groups and another for the rest, as in Neutron."""
 
     def before_create(self, uow: UnitOfWork, ctx: Context, item: Item) -> None:
         check_rule(item)
         t = default_rule.table
-        dup = uow.execute(sa.select(t.c.id).where(t.c.fingerprint == item["fingerprint"])).first()
+        same_template = [
+            t.c[flag] == sa.true()
+            for flag in ("used_in_default_sg", "used_in_non_default_sg")
+            if item[flag]
+        ]
+        if not same_template:
+            return  # in no template: a duplicate of nothing
+        dup = uow.execute(
+            sa.select(t.c.id)
+            .where(t.c.fingerprint == item["fingerprint"], sa.or_(*same_template))
+            .order_by(t.c.used_in_default_sg.desc())  # Neutron checks that template first
+        ).first()
         if dup is not None:
             raise errors.DefaultSecurityGroupRuleExists(rule_id=dup[0])
 

@@ -169,6 +169,22 @@ def _join_scope(uow: UnitOfWork, pool: Item) -> None:
         raise errors.AddressScopePrefixConflict()
 
 
+def _refuse_in_others_scope(uow: UnitOfWork, ctx: Context, pool: Item) -> None:
+    """Neutron's `_check_subnetpool_update_allowed`: a pool in an address scope another
+    project owns (shared with the pool's owner) changes only by an admin, since its prefixes
+    are the scope owner's address space."""
+    scope_id = pool.get("address_scope_id")
+    if not scope_id or ctx.is_admin or ctx.is_system:
+        return
+    t = address_scope.resource.table
+    owner = uow.execute(sa.select(t.c.project_id).where(t.c.id == scope_id)).scalar()
+    if owner != ctx.project_id:
+        raise errors.IllegalSubnetPoolUpdate(
+            reason=f"subnetpool {pool['id']} cannot be updated when associated with shared "
+            f"address scope {scope_id}"
+        )
+
+
 def _republish_routers(uow: UnitOfWork, subnet_ids: list[str]) -> None:
     """Log the routers with an interface on these subnets: their interfaces' address scope
     changed, so their hosts must hear it."""
@@ -215,6 +231,7 @@ class SubnetPoolHooks(Hooks):
         _join_scope(uow, item)
 
     def before_update(self, uow: UnitOfWork, ctx: Context, old: Item, changes: Item) -> None:
+        _refuse_in_others_scope(uow, ctx, old)
         new = {**old, **changes}
         if "prefixes" in changes:
             shrinking = uow.cache.get((_SHRINKING, old["id"]), False)
