@@ -115,7 +115,7 @@ class ServerSettings:
         if not self.resolve_direct:
             return "" if self.nats_url else "127.0.0.1:0"
         host, _, port = self.resolve_direct.rpartition(":")
-        if not host or not port.isdigit() or int(port) > 65535:
+        if not host or not port.isdecimal() or int(port) > 65535:
             raise SettingError(
                 f"resolve_direct {self.resolve_direct!r}: give host:port (an address the hosts "
                 "reach; port 0: any free one), or off"

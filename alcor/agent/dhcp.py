@@ -98,7 +98,7 @@ def encode_option(tag: int, value: str) -> bytes:
 
 def option_tag(name: str) -> int | None:
     name = name.strip().removeprefix("option:")
-    if name.isdigit():
+    if name.isdecimal():
         return int(name)
     return OPTION_NAMES.get(name)
 

@@ -49,7 +49,7 @@ class Question:
         port = None
         if protocol in (TCP, UDP):
             text = params.get("port", "")
-            if not text.isdigit() or not 1 <= int(text) <= 65535:
+            if not text.isdecimal() or not 1 <= int(text) <= 65535:
                 raise errors.InvalidInput(
                     error_message=f"{name} needs 'port', an integer 1-65535 (got '{text}')"
                 )

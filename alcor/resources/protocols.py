@@ -85,7 +85,7 @@ def canonical(value: str | None, ethertype: str) -> str | None:
     if value is None or value.lower() == "any":
         return None
     text = value.lower()
-    if text.isdigit() and 0 <= int(text) <= 255:
+    if text.isdecimal() and 0 <= int(text) <= 255:
         text = str(int(text))
     elif text not in PROTOCOLS:
         raise errors.SecurityGroupRuleInvalidProtocol(protocol=value, values=sorted(PROTOCOLS))

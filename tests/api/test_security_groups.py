@@ -137,6 +137,8 @@ def test_rule_validation_errors(http: httpx.Client) -> None:
     cases: list[tuple[dict[str, Any], int, str]] = [
         ({"protocol": "bogus"}, 400, "SecurityGroupRuleInvalidProtocol"),
         ({"protocol": "256"}, 400, "SecurityGroupRuleInvalidProtocol"),
+        # a digit to str.isdigit, not to int(): the fuzzer's 500 of 2026-12-08
+        ({"protocol": "\u00b2"}, 400, "SecurityGroupRuleInvalidProtocol"),
         ({"ethertype": "IPv5"}, 400, "SecurityGroupRuleInvalidEtherType"),
         ({"port_range_min": 22}, 400, "SecurityGroupProtocolRequiredWithPorts"),
         (

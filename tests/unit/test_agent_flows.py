@@ -216,3 +216,8 @@ def test_arp_answers_for_a_pair_address_only_while_one_port_claims_it() -> None:
         pb.NeighborDelta(network_id="n1", seq=3, prev_seq=2, neighbors=[gone])
     )
     assert ("neigh", "n1", "a") in dirty and answers("a") == {"10.0.0.1", "10.0.0.100"}
+
+
+def test_an_extra_dhcp_option_is_named_or_numbered_in_decimal_digits() -> None:
+    assert agent_dhcp.option_tag("option:42") == 42
+    assert agent_dhcp.option_tag("\u00b2") is None  # a digit to str.isdigit, not to int()

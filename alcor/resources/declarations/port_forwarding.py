@@ -39,9 +39,9 @@ class PortRange(kinds.Str):
         if len(ports) > 2 or any(not p for p in ports):
             raise _invalid(name, "Port range must be two integers separated by a colon")
         for p in ports:
-            if not p.isdigit() or not 0 < int(p) <= MAX_PORT:
+            if not p.isdecimal() or not 0 < int(p) <= MAX_PORT:
                 bad = f"Invalid port: {p}"
-                if p.isdigit():
+                if p.isdecimal():
                     bad += f", the port must be in the range [1, {MAX_PORT}]"
                 raise _invalid(name, bad)
         lo, hi = int(ports[0]), int(ports[-1])
