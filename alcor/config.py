@@ -114,18 +114,18 @@ class ServerSettings:
             return ""
         if not self.resolve_direct:
             return "" if self.nats_url else "127.0.0.1:0"
-        host, _, port = self.resolve_direct.rpartition(":")
-        if not host or not port.isdecimal() or int(port) > 65535:
+        try:
+            split_address(self.resolve_direct)
+        except ValueError:
             raise SettingError(
                 f"resolve_direct {self.resolve_direct!r}: give host:port (an address the hosts "
                 "reach; port 0: any free one), or off"
-            )
+            ) from None
         return self.resolve_direct
 
     def host_port(self) -> tuple[str, int]:
         """`bind` split into host and port."""
-        host, _, port = self.bind.rpartition(":")
-        return host or "127.0.0.1", int(port)
+        return split_address(self.bind, "127.0.0.1")
 
 
 @dataclasses.dataclass
@@ -228,6 +228,16 @@ def load(
                 raise ValueError(f"unknown setting {name}")
             values[name] = val
     return cls(**values)
+
+
+def split_address(text: str, default_host: str = "") -> tuple[str, int]:
+    """ "host:port" (an IPv6 host in brackets) as (host, port), the host `default_host` when
+    the text has none; ValueError if it is no such address."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or default_host
+    if not host or not port.isdecimal() or int(port) > 65535:
+        raise ValueError(f"{text!r} is not host:port")
+    return host, int(port)
 
 
 class SettingError(ValueError):

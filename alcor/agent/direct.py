@@ -15,6 +15,7 @@ import os
 import time
 from typing import Any
 
+from alcor.config import split_address
 from alcor.southbound.protocol import direct
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
@@ -51,11 +52,10 @@ class DirectChannel(asyncio.DatagramProtocol):
         held = (channel.address, channel.key) == (self.address, self.key)
         if not channel.address or held or self.usable(0):
             return
-        host, _, port = channel.address.rpartition(":")
         self.close()
         try:
             await asyncio.get_running_loop().create_datagram_endpoint(
-                lambda: self, remote_addr=(host.strip("[]"), int(port))
+                lambda: self, remote_addr=split_address(channel.address)
             )
         except (OSError, ValueError) as exc:
             log.warning("the direct resolve channel %s is not usable: %s", channel.address, exc)

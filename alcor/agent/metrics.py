@@ -25,6 +25,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from alcor.agent import acl, flows, security
+from alcor.config import split_address
 
 if TYPE_CHECKING:
     from alcor.agent.main import Agent
@@ -162,10 +163,8 @@ class Exporter:
     """Serves one agent's metrics on `bind` (host:port) until `stop()`."""
 
     def __init__(self, agent: Agent, bind: str) -> None:
-        host, _, port = bind.rpartition(":")
-        self.server, _ = prometheus_client.start_http_server(
-            int(port), host or "127.0.0.1", registry=REGISTRY
-        )
+        host, port = split_address(bind, "127.0.0.1")
+        self.server, _ = prometheus_client.start_http_server(port, host, registry=REGISTRY)
         self.collector = AgentCollector(agent)
         REGISTRY.register(self.collector)
 

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from alcor import metrics
+from alcor.config import split_address
 from alcor.southbound.protocol import direct
 from alcor.southbound.protocol import goalstate_pb2 as pb
 
@@ -46,10 +47,9 @@ class DirectResolves(asyncio.DatagramProtocol):
     @classmethod
     async def open(cls, address: str, inline: Inline, later: Later) -> DirectResolves:
         """Bind `address` ("host:port", port 0: any free one)."""
-        host, _, port = address.rpartition(":")
         loop = asyncio.get_running_loop()
         _, proto = await loop.create_datagram_endpoint(
-            lambda: cls(inline, later), local_addr=(host.strip("[]"), int(port))
+            lambda: cls(inline, later), local_addr=split_address(address)
         )
         return proto
 
